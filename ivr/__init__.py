@@ -1,0 +1,51 @@
+"""ivr: a self-hosted Twilio IVR and call-routing service with an honest call log."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import from_environment
+
+
+def create_app(config: dict[str, Any] | None = None, require_token: bool = True) -> Flask:
+    """The app factory: settings from the environment, overridden by `config`.
+
+    Only the command line passes require_token=False: it serves no webhooks.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(from_environment(app.instance_path))
+    app.config.update(config or {})
+    if require_token and not app.config["TWILIO_AUTH_TOKEN"]:
+        raise RuntimeError(
+            "TWILIO_AUTH_TOKEN is not set: ivr refuses to answer webhooks it cannot verify. "
+            "Set it to your Twilio auth token (for a local try-out, `ivr serve` makes one up)."
+        )
+    logging.basicConfig(
+        level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+
+    from . import api, auth, voice, web
+    from .db import Database
+    from .flowstore import FlowStore
+
+    database = Database(app.config["DATABASE_URL"])
+    database.init_app(app)
+    app.extensions["ivr.flows"] = FlowStore(
+        Path(app.config["FLOWS_DIR"]), database.sessionmaker, app.config["FLOWS_CHECK_SECONDS"]
+    )
+    auth.init_app(app)
+    auth.csrf.exempt(voice.bp)
+    auth.csrf.exempt(api.bp)
+    app.register_blueprint(voice.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    return app

@@ -1,0 +1,186 @@
+"""Reading the call log: filters shared by the API and the web pages, JSON shapes and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from .models import Call, CallEvent
+
+MAX_PER_PAGE = 500
+CSV_FIELDS = (
+    "call_sid", "parent_call_sid", "direction", "from", "to", "status", "started_at", "ended_at", "duration",
+    "flow", "desk", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "cost",
+    "recording_url", "recording_duration", "errors",
+)  # fmt: skip
+
+
+class FilterError(ValueError):
+    """A filter parameter that cannot be understood; the message names it."""
+
+
+def _moment(name: str, text: str, end_of_day: bool) -> datetime:
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = date.fromisoformat(text)
+            return datetime.combine(day, time.max if end_of_day else time.min, UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError(f"{name}: {text!r} is not an ISO 8601 date or date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _positive(name: str, text: str | None, default: int, limit: int) -> int:
+    if text in (None, ""):
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise FilterError(f"{name}: {text!r} is not a positive whole number")
+    return min(int(text), limit)
+
+
+@dataclass(frozen=True)
+class CallFilters:
+    """What the caller asked for: a time range, a number, a desk, statuses and a page."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    number: str = ""
+    desk: str = ""
+    statuses: tuple[str, ...] = ()
+    direction: str = ""
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> CallFilters:
+        """Filters from query-string arguments; FilterError names a bad one."""
+        since, until = args.get("since", "").strip(), args.get("until", "").strip()
+        return cls(
+            since=_moment("since", since, end_of_day=False) if since else None,
+            until=_moment("until", until, end_of_day=True) if until else None,
+            number=re.sub(r"[^0-9+]", "", args.get("number", "")),
+            desk=args.get("desk", "").strip(),
+            statuses=tuple(s for s in args.get("status", "").replace(" ", "").split(",") if s),
+            direction=args.get("direction", "").strip(),
+            page=_positive("page", args.get("page"), 1, 10**9),
+            per_page=_positive("per_page", args.get("per_page"), 50, MAX_PER_PAGE),
+        )
+
+    def query(self) -> Select[tuple[Call]]:
+        """The filtered calls, newest first."""
+        stmt = select(Call)
+        if self.since:
+            stmt = stmt.where(Call.started_at >= self.since)
+        if self.until:
+            stmt = stmt.where(Call.started_at <= self.until)
+        if self.number:
+            pattern = f"%{self.number}%"
+            stmt = stmt.where(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
+        if self.desk:
+            stmt = stmt.where(Call.desk == self.desk)
+        if self.statuses:
+            stmt = stmt.where(Call.status.in_(self.statuses))
+        if self.direction:
+            stmt = stmt.where(Call.direction == self.direction)
+        return stmt.order_by(Call.started_at.desc(), Call.id.desc())
+
+    def as_args(self, **changes: Any) -> dict[str, str]:
+        """The filters as query-string arguments (for links to other pages)."""
+        values = {
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+            "number": self.number,
+            "desk": self.desk,
+            "status": ",".join(self.statuses),
+            "direction": self.direction,
+            "per_page": str(self.per_page),
+            "page": str(self.page),
+        } | {k: str(v) for k, v in changes.items()}
+        return {k: v for k, v in values.items() if v}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of calls and how many match in all."""
+
+    calls: list[Call]
+    total: int
+    filters: CallFilters
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a later page exists."""
+        return self.filters.page * self.filters.per_page < self.total
+
+
+def page_of_calls(s: Session, filters: CallFilters) -> Page:
+    """The requested page of matching calls."""
+    stmt = filters.query()
+    total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = s.scalars(stmt.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)).all()
+    return Page(list(rows), total, filters)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def call_dict(call: Call) -> dict[str, Any]:
+    """A call as the API shows it (field names are fixed: reports are recomputed from them)."""
+    return {
+        "call_sid": call.call_sid,
+        "parent_call_sid": call.parent_call_sid,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "status": call.status,
+        "started_at": _iso(call.started_at),
+        "ended_at": _iso(call.ended_at),
+        "duration": call.duration,
+        "flow": call.flow,
+        "node": call.node,
+        "site_version": call.site_version_id,
+        "desk": call.desk,
+        "queue_time": call.queue_time,
+        "queue_result": call.queue_result,
+        "talk_time": call.talk_time,
+        "agent": call.agent,
+        "survey_score": call.survey_score,
+        "cost": None,
+        "recording_url": call.recording_url,
+        "recording_duration": call.recording_duration,
+        "transcription": call.transcription,
+        "errors": call.errors,
+    }
+
+
+def events_of(s: Session, call: Call) -> list[CallEvent]:
+    """A call's timeline in order."""
+    return list(s.scalars(select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))
+
+
+def event_dict(event: CallEvent) -> dict[str, Any]:
+    """An event as the API shows it."""
+    return {"at": _iso(event.at), "kind": event.kind, "node": event.node, "data": event.data}
+
+
+def csv_rows(s: Session, filters: CallFilters) -> Iterator[str]:
+    """Every matching call as CSV text, header first, streamed in batches."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for call in s.scalars(filters.query().execution_options(yield_per=1000)):
+        writer.writerow(call_dict(call))
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()

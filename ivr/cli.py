@@ -1,0 +1,191 @@
+"""The `ivr` command: serve, database, flows, users, tokens (and the dialer worker's place)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+from flask import Flask
+
+from . import create_app
+from .config import DEFAULT_FLOWS_DIR, instance_secret
+from .engine import load_folder
+from .engine.loader import SITE_FILE
+
+
+def _app() -> Flask:
+    return create_app(require_token=False)
+
+
+@click.group()
+def main() -> None:
+    """ivr: a self-hosted Twilio IVR and call router."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", "5000")), show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Upgrade the database and serve ivr with gunicorn (a local token is made up if none is set)."""
+    app = _app()
+    if not os.environ.get("TWILIO_AUTH_TOKEN"):
+        os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
+        click.echo(
+            f"TWILIO_AUTH_TOKEN is not set: webhooks must be signed with the local token in "
+            f"{Path(app.instance_path) / 'twilio_auth_token'}.\n"
+            "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
+        )
+    from .migrate import upgrade
+
+    upgrade(app.config["DATABASE_URL"])
+    problems = app.extensions["ivr.flows"].reload() if _publishable(app) else []
+    for problem in problems:
+        click.echo(f"flows: {problem}", err=True)
+    click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
+    if not _has_users(app):
+        click.echo("No web user yet: create one with `ivr user create NAME`.")
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
+    os.execvp(sys.executable, [sys.executable, "-m", *args, "ivr:create_app()"])
+
+
+def _publishable(app: Flask) -> bool:
+    return (Path(app.config["FLOWS_DIR"]) / SITE_FILE).exists()
+
+
+def _has_users(app: Flask) -> bool:
+    from sqlalchemy import select
+
+    from .db import session
+    from .models import User
+
+    with app.app_context():
+        return session().scalars(select(User.id)).first() is not None
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from .migrate import upgrade
+
+    upgrade(_app().config["DATABASE_URL"], revision)
+    click.echo("database is up to date")
+
+
+@main.group()
+def flows() -> None:
+    """Flow files: validate and publish."""
+
+
+@flows.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the problems as JSON.")
+def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Check flow files (or folders) by schema and meaning; exit 1 listing every problem."""
+    targets = paths or (Path(os.environ.get("FLOWS_DIR") or DEFAULT_FLOWS_DIR),)
+    folders: dict[Path, set[Path] | None] = {}
+    for path in targets:
+        if path.is_dir():
+            folders[path] = None
+        elif folders.get(path.parent, set()) is not None:
+            folders.setdefault(path.parent, set()).add(path)  # type: ignore[union-attr]
+    problems = []
+    for folder, only in folders.items():
+        wanted = None if only is None else [p for p in only if p.name != SITE_FILE]
+        problems += load_folder(folder, only=wanted)[1]
+    if as_json:
+        click.echo(json.dumps([p.as_dict() for p in problems], indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(f"{len(problems)} problem(s)" if problems else "flows are valid")
+    sys.exit(1 if problems else 0)
+
+
+@flows.command("publish")
+def flows_publish() -> None:
+    """Publish the flows folder now (the service also picks up changes by itself)."""
+    app = _app()
+    store = app.extensions["ivr.flows"]
+    problems = store.reload()
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"published version {store.current().id}")
+
+
+@main.group()
+def user() -> None:
+    """Web sign-in accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.password_option(help="The password (asked for when not given).")
+def user_create(username: str, password: str) -> None:
+    """Create a user who can sign in to the web pages."""
+    from .auth import create_user
+    from .db import session
+
+    app = _app()
+    with app.app_context():
+        try:
+            create_user(session(), username, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        session().commit()
+    click.echo(f"user {username} created")
+
+
+@main.group()
+def token() -> None:
+    """Bearer tokens for the JSON API."""
+
+
+@token.command("create")
+@click.option("--name", default="api", show_default=True, help="What the token is for.")
+def token_create(name: str) -> None:
+    """Create an API token; it is shown once, as the last line."""
+    from .auth import create_token
+    from .db import session
+
+    app = _app()
+    with app.app_context():
+        value = create_token(session(), name)
+        session().commit()
+    click.echo(f"API token {name!r} created; it is shown only now:")
+    click.echo(value)
+
+
+@main.group()
+def dialer() -> None:
+    """The outbound dialer worker."""
+
+
+@dialer.command("run")
+def dialer_run() -> None:
+    """Placeholder worker: outbound campaigns are not built yet, so it idles until stopped."""
+    stop = False
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo("ivr dialer: outbound campaigns are not built yet; idling until stopped.")
+    while not stop:
+        time.sleep(1)

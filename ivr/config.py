@@ -1,0 +1,38 @@
+"""Settings from environment variables, with defaults for the embedded (SQLite) setup."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+
+
+def instance_secret(instance_path: str, name: str) -> str:
+    """A random secret kept in the instance folder, created on first use (for local runs only)."""
+    path = Path(instance_path) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment(instance_path: str) -> dict[str, Any]:
+    """The app's configuration, read from the environment."""
+    env = os.environ
+    return {
+        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'ivr.sqlite3'}",
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
+        "FLOWS_DIR": env.get("FLOWS_DIR") or str(DEFAULT_FLOWS_DIR),
+        "FLOWS_CHECK_SECONDS": float(env.get("FLOWS_CHECK_SECONDS", "2")),
+        "SECRET_KEY": env.get("SECRET_KEY") or instance_secret(instance_path, "secret_key"),
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+    }

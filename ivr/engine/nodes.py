@@ -1,0 +1,556 @@
+"""Node types: a registry from type name to the class that runs it and describes it to validation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
+from .clock import is_holiday, is_open
+from .conditions import evaluate, variables_used
+from .prompts import fill, placeholders, speech_language, texts
+from .runtime import FlowError, Runtime
+from .site import Node
+
+HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
+POSITION = {
+    "en": "You are caller number {n} in line.",
+    "es": "Usted es la persona número {n} en la fila.",
+    "fr": "Vous êtes la personne numéro {n} dans la file d'attente.",
+}
+ANSWERED_DIAL = ("completed", "answered")
+BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
+Edge = tuple[str, str, frozenset[str]]
+
+
+class NodeType:
+    """Base class: how a node runs, what it leads to, and what it sets and reads."""
+
+    branches: ClassVar[tuple[str, ...]] = ("next",)
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt",)
+    waits: ClassVar[bool] = False
+    ends: ClassVar[bool] = False
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        """(field, target, variables set on the way) for each successor the node names."""
+        for key in cls.branches:
+            if key in node:
+                yield key, node[key], frozenset()
+
+    @classmethod
+    def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
+        """(field, variable) for every variable the node reads."""
+        for key in cls.prompt_fields:
+            for _lang, text in texts(node.get(key, [])):
+                for name in placeholders(text):
+                    yield key, name
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        """Run the node on arrival; return the next node, or None when Twilio must act."""
+        raise NotImplementedError
+
+    @classmethod
+    def resume(
+        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
+    ) -> str | None:
+        """Continue after Twilio reported an event; nodes that never wait reject every event."""
+        raise FlowError(f"node {name!r} ({node['type']}) does not take a {event!r} event")
+
+
+def _end(rt: Runtime, node: Node) -> str | None:
+    """Go on to `next` if the node has one, else hang up."""
+    if "next" in node:
+        return str(node["next"])
+    rt.emit(Hangup())
+    return None
+
+
+class SayNode(NodeType):
+    """Say or play a prompt, then continue."""
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        rt.emit(*rt.prompt(name, node["prompt"]))
+        return str(node["next"])
+
+
+class SetNode(NodeType):
+    """Set variables."""
+
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        yield "next", node["next"], frozenset(node["values"])
+
+    @classmethod
+    def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
+        for key, value in node["values"].items():
+            for name in placeholders(value):
+                yield f"values.{key}", name
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        values = {key: fill(value, rt.variables) for key, value in node["values"].items()}
+        rt.set_variables(values)
+        rt.record("set", name, values=values)
+        return str(node["next"])
+
+
+class BranchNode(NodeType):
+    """Take the first rule whose condition holds, else `else`."""
+
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        for index, rule in enumerate(node["rules"]):
+            yield f"rules[{index}].next", rule["next"], frozenset()
+        yield "else", node["else"], frozenset()
+
+    @classmethod
+    def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
+        for index, rule in enumerate(node["rules"]):
+            for name in variables_used(rule["if"]):
+                yield f"rules[{index}].if", name
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        variables = rt.variables
+        for index, rule in enumerate(node["rules"]):
+            if evaluate(rule["if"], variables, rt.ctx.now):
+                rt.record("branch", name, rule=index)
+                return str(rule["next"])
+        rt.record("branch", name, rule="else")
+        return str(node["else"])
+
+
+class HoursNode(NodeType):
+    """Branch on whether a named schedule is open now."""
+
+    branches: ClassVar[tuple[str, ...]] = ("open", "closed", "holiday")
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        schedule = rt.site.schedules[node["schedule"]]
+        if "holiday" in node and is_holiday(schedule, rt.ctx.now):
+            outcome = "holiday"
+        else:
+            outcome = "open" if is_open(schedule, rt.ctx.now) else "closed"
+        rt.record("hours", name, schedule=node["schedule"], result=outcome)
+        return str(node[outcome])
+
+
+def fixed_desk(rt: Runtime, node: Node) -> tuple[str, str]:
+    """The fixed strategy: always the node's desk."""
+    return node["desk"], "fixed desk"
+
+
+ROUTE_STRATEGIES = {"fixed": fixed_desk}
+
+
+class RouteNode(NodeType):
+    """Choose the desk for the call; sets the variable `desk`."""
+
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        yield "next", node["next"], frozenset({"desk"})
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        strategy = node.get("strategy", "fixed")
+        desk, reason = ROUTE_STRATEGIES[strategy](rt, node)
+        rt.set_variables({"desk": desk})
+        rt.updates["desk"] = desk
+        rt.record("route", name, desk=desk, strategy=strategy, reason=reason)
+        return str(node["next"])
+
+
+def _normalise(text: str) -> str:
+    """Lower case, accents kept, punctuation turned into spaces, spaces folded."""
+    text = unicodedata.normalize("NFC", text.lower())
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+class InputNode(NodeType):
+    """Shared behaviour of nodes that gather input with retries: menu, gather, survey."""
+
+    waits = True
+    branches: ClassVar[tuple[str, ...]] = ("next", "timeout", "invalid")
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt", "retry_prompt")
+    default_retries: ClassVar[int] = 2
+
+    @classmethod
+    def gather(cls, rt: Runtime, name: str, node: Node, retry: bool) -> None:
+        """Emit the Gather that asks for this node's input."""
+        prompts = rt.prompt(name, node["retry_prompt"]) if retry and "retry_prompt" in node else []
+        prompts += rt.prompt(name, node["prompt"])
+        rt.emit(Gather(action=rt.callback(name, "input"), prompts=tuple(prompts), **cls.options(rt, node)))
+
+    @classmethod
+    def options(cls, rt: Runtime, node: Node) -> dict[str, Any]:
+        """Gather attributes for this node."""
+        return {"input": "dtmf", "timeout": node.get("timeout_seconds", 5)}
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        cls.gather(rt, name, node, retry=False)
+        return None
+
+    @classmethod
+    def resume(
+        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
+    ) -> str | None:
+        if event != "input":
+            return super().resume(rt, name, node, event, params)
+        digits = params.get("Digits", "")
+        speech = params.get("SpeechResult", "")
+        entry: dict[str, object] = {"digits": digits} if digits else {}
+        if speech:
+            entry |= {"speech": speech, "confidence": params.get("Confidence")}
+        rt.record("input", name, **entry)
+        if not digits and not speech:
+            return cls.retry(rt, name, node, "timeout")
+        return cls.accept(rt, name, node, digits, speech)
+
+    @classmethod
+    def accept(cls, rt: Runtime, name: str, node: Node, digits: str, speech: str) -> str | None:
+        """Act on input that was given; return the next node or retry."""
+        raise NotImplementedError
+
+    @classmethod
+    def retry(cls, rt: Runtime, name: str, node: Node, outcome: str) -> str | None:
+        """Ask again while retries remain, else take the `outcome` branch."""
+        tries = rt.state.tries.get(name, 0) + 1
+        if tries <= node.get("retries", cls.default_retries):
+            rt.state.tries[name] = tries
+            rt.record("retry", name, reason=outcome, attempt=tries)
+            cls.gather(rt, name, node, retry=True)
+            return None
+        rt.record("no_input" if outcome == "timeout" else "invalid_input", name, attempts=tries)
+        return cls.give_up(rt, name, node, outcome)
+
+    @classmethod
+    def give_up(cls, rt: Runtime, name: str, node: Node, outcome: str) -> str | None:
+        """Where to go once retries are used up."""
+        return str(node[outcome])
+
+
+def _option(value: Any) -> Mapping[str, Any]:
+    return {"next": value} if isinstance(value, str) else value
+
+
+class MenuNode(InputNode):
+    """Offer options chosen by key press or speech."""
+
+    branches: ClassVar[tuple[str, ...]] = ("timeout", "invalid")
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        for key, value in node["options"].items():
+            option = _option(value)
+            yield f"options.{key}", option["next"], frozenset(option.get("set", {}))
+        yield from super().edges(node)
+
+    @classmethod
+    def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
+        yield from super().reads(node)
+        for key, value in node["options"].items():
+            for var, text in _option(value).get("set", {}).items():
+                for name in placeholders(text):
+                    yield f"options.{key}.set.{var}", name
+
+    @classmethod
+    def options(cls, rt: Runtime, node: Node) -> dict[str, Any]:
+        hints = tuple(p for v in node["options"].values() for p in _option(v).get("speech", ()))
+        mode = node.get("input", "dtmf speech" if hints else "dtmf")
+        out: dict[str, Any] = {"input": mode, "timeout": node.get("timeout_seconds", 5), "num_digits": 1}
+        if "speech" in mode:
+            out |= {"hints": hints, "language": speech_language(rt.flow, rt.variables)}
+        return out
+
+    @classmethod
+    def accept(cls, rt: Runtime, name: str, node: Node, digits: str, speech: str) -> str | None:
+        choice = digits if digits in node["options"] else cls.match_speech(node, speech) if speech else None
+        if choice is None:
+            return cls.retry(rt, name, node, "invalid")
+        option = _option(node["options"][choice])
+        values = {key: fill(text, rt.variables) for key, text in option.get("set", {}).items()}
+        rt.set_variables(values)
+        rt.record("menu_choice", name, option=choice, by="speech" if not digits else "dtmf")
+        return str(option["next"])
+
+    @staticmethod
+    def match_speech(node: Node, speech: str) -> str | None:
+        """The option whose key or one of whose phrases the caller said."""
+        heard = f" {_normalise(speech)} "
+        for key, value in node["options"].items():
+            phrases = [key, *_option(value).get("speech", ())]
+            if any(f" {_normalise(p)} " in heard for p in phrases):
+                return str(key)
+        return None
+
+
+class GatherNode(InputNode):
+    """Collect digits into a variable, checked against a pattern."""
+
+    @classmethod
+    def edges(cls, node: Node) -> Iterator[Edge]:
+        for key, target, sets in super().edges(node):
+            yield key, target, sets | ({node["variable"]} if key == "next" else set())
+
+    @classmethod
+    def options(cls, rt: Runtime, node: Node) -> dict[str, Any]:
+        out = super().options(rt, node)
+        out["finish_on_key"] = node.get("finish_on_key", "#")
+        if "num_digits" in node:
+            out["num_digits"] = node["num_digits"]
+        return out
+
+    @classmethod
+    def accept(cls, rt: Runtime, name: str, node: Node, digits: str, speech: str) -> str | None:
+        if not digits or ("pattern" in node and re.fullmatch(node["pattern"], digits) is None):
+            return cls.retry(rt, name, node, "invalid")
+        rt.set_variables({node["variable"]: digits})
+        rt.record("gathered", name, variable=node["variable"])
+        return str(node["next"])
+
+
+class SurveyNode(InputNode):
+    """Ask for a rating from 1 to `scale` after the agent hangs up."""
+
+    ends = True
+    branches: ClassVar[tuple[str, ...]] = ("next",)
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt", "retry_prompt", "thanks")
+    default_retries = 1
+
+    @classmethod
+    def options(cls, rt: Runtime, node: Node) -> dict[str, Any]:
+        return super().options(rt, node) | {"num_digits": 1}
+
+    @classmethod
+    def accept(cls, rt: Runtime, name: str, node: Node, digits: str, speech: str) -> str | None:
+        if not digits.isdigit() or not 1 <= int(digits) <= node.get("scale", 5):
+            return cls.retry(rt, name, node, "invalid")
+        score = int(digits)
+        rt.updates["survey_score"] = score
+        rt.set_variables({"survey_score": digits})
+        rt.record("survey", name, score=score, scale=node.get("scale", 5))
+        if "thanks" in node:
+            rt.emit(*rt.prompt(name, node["thanks"]))
+        return _end(rt, node)
+
+    @classmethod
+    def give_up(cls, rt: Runtime, name: str, node: Node, outcome: str) -> str | None:
+        rt.record("survey", name, score=None, reason=outcome)
+        return _end(rt, node)
+
+
+class EnqueueNode(NodeType):
+    """Hand the caller to a desk: Enqueue on its Twilio queue, or Dial its target."""
+
+    waits = True
+    ends = True
+    branches: ClassVar[tuple[str, ...]] = ("next", "timeout", "failed")
+    prompt_fields: ClassVar[tuple[str, ...]] = ("hold",)
+
+    @classmethod
+    def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
+        yield from super().reads(node)
+        if "desk" not in node:
+            yield "desk", "desk"
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        desk_name = node.get("desk") or rt.variables.get("desk", "")
+        desk = rt.site.desks.get(desk_name)
+        if desk is None:
+            rt.record("error", name, message=f"unknown desk {desk_name!r}")
+            return str(node["failed"])
+        rt.updates["desk"] = desk.name
+        if desk.queue is not None:
+            rt.emit(Enqueue(desk.queue, wait=rt.callback(name, "wait"), action=rt.callback(name, "result")))
+            rt.record("queue_entered", name, desk=desk.name, queue=desk.queue)
+        else:
+            rt.emit(Dial((str(desk.dial),), action=rt.callback(name, "result")))
+            rt.record("dial_started", name, desk=desk.name, to=[desk.dial])
+        return None
+
+    @classmethod
+    def resume(
+        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
+    ) -> str | None:
+        if event == "wait":
+            return cls.hold(rt, name, node, params)
+        if event != "result":
+            return super().resume(rt, name, node, event, params)
+        if "DialCallStatus" in params:
+            return dial_outcome(rt, name, node, params)
+        result = params.get("QueueResult", "error")
+        queue_time = _int(params.get("QueueTime"))
+        rt.updates |= {"queue_result": result, "queue_time": queue_time}
+        rt.record("queue_left", name, result=result, queue_time=queue_time)
+        if result in BRIDGED:
+            return _end(rt, node)
+        if result in ("hangup", "redirected"):
+            rt.emit(Hangup())
+            return None
+        if result == "leave":
+            return str(node.get("timeout", node["failed"]))
+        return str(node["failed"])
+
+    @classmethod
+    def hold(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> None:
+        """Answer the queue's wait URL: leave after max_wait, else position and hold prompts."""
+        position = _int(params.get("QueuePosition"))
+        waited = _int(params.get("QueueTime")) or 0
+        rt.record("queue_wait", name, position=position, queue_time=waited)
+        if "max_wait" in node and waited >= node["max_wait"]:
+            rt.record("queue_timeout", name, queue_time=waited, max_wait=node["max_wait"])
+            rt.emit(Leave())
+            return None
+        if node.get("announce_position", False) and position:
+            lang = rt.variables["lang"]
+            phrase = POSITION.get(lang, POSITION["en"]).format(n=position)
+            rt.emit(*rt.prompt(name, {lang: phrase}))
+        rt.emit(*(rt.prompt(name, node["hold"]) if "hold" in node else [Play(HOLD_MUSIC)]))
+        return None
+
+
+def _int(value: str | None) -> int | None:
+    """An integer request parameter, or None when absent or not a number."""
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def dial_outcome(rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
+    """Log a Dial result and choose the branch for its DialCallStatus."""
+    status = params.get("DialCallStatus", "failed")
+    duration = _int(params.get("DialCallDuration"))
+    rt.record("dial_result", name, status=status, duration=duration, dial_call_sid=params.get("DialCallSid"))
+    if status in ANSWERED_DIAL:
+        rt.updates["talk_time"] = duration
+        return _end(rt, node)
+    branch = {"busy": "busy", "no-answer": "no_answer"}.get(status, "failed")
+    return str(node.get(branch, node["failed"]))
+
+
+class DialNode(NodeType):
+    """Dial numbers or SIP addresses and branch on the outcome."""
+
+    waits = True
+    ends = True
+    branches: ClassVar[tuple[str, ...]] = ("next", "busy", "no_answer", "failed")
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        targets = tuple(node["to"]) if isinstance(node["to"], list) else (node["to"],)
+        rt.emit(
+            Dial(
+                targets,
+                action=rt.callback(name, "result"),
+                timeout=node.get("timeout_seconds", 20),
+                caller_id=node.get("caller_id"),
+            )
+        )
+        rt.record("dial_started", name, to=list(targets))
+        return None
+
+    @classmethod
+    def resume(
+        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
+    ) -> str | None:
+        if event != "result":
+            return super().resume(rt, name, node, event, params)
+        return dial_outcome(rt, name, node, params)
+
+
+class VoicemailNode(NodeType):
+    """Record a message, optionally transcribed."""
+
+    waits = True
+    ends = True
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        rt.emit(*rt.prompt(name, node["prompt"]))
+        rt.emit(
+            Record(
+                action=rt.callback(name, "result"),
+                max_length=node.get("max_length", 120),
+                transcribe=node.get("transcribe", False),
+                finish_on_key=node.get("finish_on_key", "#"),
+            )
+        )
+        return None
+
+    @classmethod
+    def resume(
+        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
+    ) -> str | None:
+        if event != "result":
+            return super().resume(rt, name, node, event, params)
+        url = params.get("RecordingUrl")
+        duration = _int(params.get("RecordingDuration")) or 0
+        rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))
+        if url:
+            rt.updates |= {"recording_url": url, "recording_duration": duration}
+        return _end(rt, node)
+
+
+class GotoNode(NodeType):
+    """Continue in another flow at its start node."""
+
+    ends = True
+    branches: ClassVar[tuple[str, ...]] = ()
+    prompt_fields: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        rt.record("goto", name, flow=node["flow"])
+        rt.state.flow = node["flow"]
+        return rt.flow.start
+
+
+class HangupNode(NodeType):
+    """Say an optional goodbye and hang up."""
+
+    ends = True
+    branches: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        if "prompt" in node:
+            rt.emit(*rt.prompt(name, node["prompt"]))
+        rt.emit(Hangup())
+        rt.record("hangup", name)
+        return None
+
+
+NODE_TYPES: dict[str, type[NodeType]] = {
+    "say": SayNode,
+    "menu": MenuNode,
+    "gather": GatherNode,
+    "branch": BranchNode,
+    "set": SetNode,
+    "hours": HoursNode,
+    "route": RouteNode,
+    "enqueue": EnqueueNode,
+    "dial": DialNode,
+    "voicemail": VoicemailNode,
+    "survey": SurveyNode,
+    "goto": GotoNode,
+    "hangup": HangupNode,
+}
+
+__all__ = ["NODE_TYPES", "ROUTE_STRATEGIES", "NodeType", "Say"]

@@ -1,0 +1,288 @@
+"""Checks a schema cannot make: targets, reachability, endings, input-free loops, variables, names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .nodes import NODE_TYPES
+from .problems import Problem
+from .prompts import texts
+from .site import BUILTIN_VARIABLES
+
+Key = tuple[str, str]  # (flow, node)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed JSON file and the name it is reported under."""
+
+    file: str
+    data: Mapping[str, Any]
+
+
+def _zone_ok(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression: {exc}"
+    return None
+
+
+def check_site(site: Document) -> Iterator[Problem]:
+    """Time zones of schedules and the fallback's desk."""
+    data = site.data
+    for name, schedule in data.get("schedules", {}).items():
+        if not _zone_ok(schedule["timezone"]):
+            yield Problem(
+                site.file, None, f"schedules.{name}.timezone", f"unknown time zone {schedule['timezone']!r}"
+            )
+    desk = data["fallback"].get("desk")
+    if desk is not None and desk not in data["desks"]:
+        yield Problem(site.file, None, "fallback.desk", f"unknown desk {desk!r}")
+
+
+def check_flows(site: Document, flows: Mapping[str, Document]) -> list[Problem]:
+    """Every semantic problem in the flows, given the site file."""
+    problems: list[Problem] = list(check_site(site))
+    problems += _check_numbers(flows)
+    graph: dict[Key, list[tuple[str, Key, frozenset[str]]]] = {}
+    for doc in flows.values():
+        problems += _check_flow(doc, site.data, flows, graph)
+    problems += _check_ends(flows, graph)
+    problems += _check_loops(flows, graph)
+    problems += _check_variables(flows, graph)
+    return sorted(set(problems), key=Problem.sort_key)
+
+
+def _check_numbers(flows: Mapping[str, Document]) -> Iterator[Problem]:
+    owners: dict[str, str] = {}
+    defaults = [doc for doc in flows.values() if doc.data.get("default")]
+    for doc in flows.values():
+        for number in doc.data.get("numbers", ()):
+            if number in owners:
+                yield Problem(
+                    doc.file, None, "numbers", f"{number} is already answered by flow {owners[number]!r}"
+                )
+            owners[number] = doc.data["name"]
+    for doc in defaults[1:]:
+        yield Problem(doc.file, None, "default", f"flow {defaults[0].data['name']!r} is already the default")
+    if flows and not defaults:
+        first = min(flows.values(), key=lambda d: d.file)
+        yield Problem(
+            first.file, None, "default", 'no flow is marked "default": true; unknown numbers need one'
+        )
+
+
+def _check_flow(
+    doc: Document,
+    site: Mapping[str, Any],
+    flows: Mapping[str, Document],
+    graph: dict[Key, list[tuple[str, Key, frozenset[str]]]],
+) -> Iterator[Problem]:
+    data, file, flow = doc.data, doc.file, doc.data["name"]
+    nodes = data["nodes"]
+    languages = data.get("languages", {"en": {}})
+    default_language = data.get("default_language", next(iter(languages)))
+    if default_language not in languages:
+        yield Problem(
+            file, None, "default_language", f"{default_language!r} is not one of the flow's languages"
+        )
+    if data["start"] not in nodes:
+        yield Problem(file, None, "start", f"start node {data['start']!r} does not exist")
+    for name, node in nodes.items():
+        kind = NODE_TYPES[node["type"]]
+        edges = graph.setdefault((flow, name), [])
+        for field, target, sets in kind.edges(node):
+            if target not in nodes:
+                yield Problem(file, name, field, f"target node {target!r} does not exist")
+            else:
+                edges.append((field, (flow, target), sets))
+        if node["type"] == "goto":
+            if node["flow"] not in flows:
+                yield Problem(file, name, "flow", f"unknown flow {node['flow']!r}")
+            else:
+                other = flows[node["flow"]].data
+                if other["start"] in other["nodes"]:
+                    edges.append(("flow", (node["flow"], other["start"]), frozenset()))
+        yield from _check_prompts(file, name, node, kind.prompt_fields, languages, default_language)
+        yield from _check_references(file, name, node, site)
+    reachable = _reach({(flow, data["start"])}, graph) if data["start"] in nodes else set()
+    for name in nodes:
+        if (flow, name) not in reachable:
+            yield Problem(file, name, None, f"node is unreachable from the start node {data['start']!r}")
+
+
+def _check_prompts(
+    file: str,
+    name: str,
+    node: Mapping[str, Any],
+    fields: tuple[str, ...],
+    languages: Mapping[str, Any],
+    default: str,
+) -> Iterator[Problem]:
+    for field in fields:
+        if field not in node:
+            continue
+        parts = node[field] if isinstance(node[field], list) else [node[field]]
+        for index, part in enumerate(parts):
+            where = f"{field}[{index}]" if isinstance(node[field], list) else field
+            localized = isinstance(part, dict) and not {"play", "pause", "text"} & set(part)
+            if localized and default not in part:
+                yield Problem(file, name, where, f"no text in the flow's default language {default!r}")
+            for lang, text in texts(part):
+                at = f"{where}.{lang}" if lang else where
+                if lang and lang not in languages:
+                    yield Problem(
+                        file, name, at, f"language {lang!r} is not declared in the flow's languages"
+                    )
+                if not text.strip():
+                    yield Problem(file, name, at, "prompt is empty")
+
+
+def _conditions(cond: Mapping[str, Any], where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    yield where, cond
+    for key in ("all", "any"):
+        for index, sub in enumerate(cond.get(key, ())):
+            yield from _conditions(sub, f"{where}.{key}[{index}]")
+    if "not" in cond:
+        yield from _conditions(cond["not"], f"{where}.not")
+
+
+def _check_references(
+    file: str, name: str, node: Mapping[str, Any], site: Mapping[str, Any]
+) -> Iterator[Problem]:
+    kind = node["type"]
+    if kind == "hours" and node["schedule"] not in site.get("schedules", {}):
+        yield Problem(file, name, "schedule", f"unknown schedule {node['schedule']!r}")
+    if kind in ("route", "enqueue") and "desk" in node and node["desk"] not in site["desks"]:
+        yield Problem(file, name, "desk", f"unknown desk {node['desk']!r}")
+    if kind == "gather" and "pattern" in node and (error := _regex_problem(node["pattern"])):
+        yield Problem(file, name, "pattern", error)
+    if kind == "enqueue" and "max_wait" in node and "timeout" not in node:
+        yield Problem(
+            file, name, "timeout", "max_wait is set, so name the node for callers who waited too long"
+        )
+    for index, rule in enumerate(node.get("rules", ()) if kind == "branch" else ()):
+        for where, cond in _conditions(rule["if"], f"rules[{index}].if"):
+            if "matches" in cond and (error := _regex_problem(cond["matches"])):
+                yield Problem(file, name, f"{where}.matches", error)
+            if "time" in cond and not _zone_ok(cond["time"]["timezone"]):
+                yield Problem(
+                    file, name, f"{where}.time.timezone", f"unknown time zone {cond['time']['timezone']!r}"
+                )
+            if "var" in cond and len(cond) == 1:
+                yield Problem(
+                    file, name, where, "a variable test needs a comparison (equals, matches, is_set...)"
+                )
+
+
+def _reach(start: set[Key], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]) -> set[Key]:
+    seen, todo = set(start), list(start)
+    while todo:
+        for _field, target, _sets in graph.get(todo.pop(), ()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def _node(flows: Mapping[str, Document], key: Key) -> Mapping[str, Any]:
+    node: Mapping[str, Any] = flows[key[0]].data["nodes"][key[1]]
+    return node
+
+
+def _check_ends(
+    flows: Mapping[str, Document], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]
+) -> Iterator[Problem]:
+    """Every node must have some path to a node that can end the call."""
+    reverse: dict[Key, list[Key]] = {}
+    for source, edges in graph.items():
+        for _field, target, _sets in edges:
+            reverse.setdefault(target, []).append(source)
+    ends = {key for key in graph if NODE_TYPES[_node(flows, key)["type"]].ends}
+    can_end, todo = set(ends), list(ends)
+    while todo:
+        for source in reverse.get(todo.pop(), ()):
+            if source not in can_end:
+                can_end.add(source)
+                todo.append(source)
+    for key in sorted(set(graph) - can_end):
+        yield Problem(flows[key[0]].file, key[1], None, "no path from this node ever ends the call")
+
+
+def _check_loops(
+    flows: Mapping[str, Document], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]
+) -> Iterator[Problem]:
+    """A cycle of nodes none of which waits for the caller would spin forever."""
+    passive = {key for key in graph if not NODE_TYPES[_node(flows, key)["type"]].waits}
+    state: dict[Key, int] = {}
+    reported: set[frozenset[Key]] = set()
+
+    def visit(key: Key, path: list[Key]) -> Iterator[Problem]:
+        state[key] = 1
+        path.append(key)
+        for _field, target, _sets in graph.get(key, ()):
+            if target not in passive:
+                continue
+            if state.get(target) == 1:
+                cycle = path[path.index(target) :]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    names = " -> ".join(n for _f, n in [*cycle, target])
+                    yield Problem(
+                        flows[target[0]].file, target[1], None, f"loop with no caller input: {names}"
+                    )
+            elif target not in state:
+                yield from visit(target, path)
+        path.pop()
+        state[key] = 2
+
+    for key in sorted(passive):
+        if key not in state:
+            yield from visit(key, [])
+
+
+def _check_variables(
+    flows: Mapping[str, Document], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]
+) -> Iterator[Problem]:
+    """Forward must-analysis: a variable read at a node must be set on every path that reaches it."""
+    builtins = frozenset(BUILTIN_VARIABLES)
+    entries = {
+        (name, doc.data["start"]) for name, doc in flows.items() if doc.data["start"] in doc.data["nodes"]
+    }
+    goto_targets = {t for edges in graph.values() for f, t, _s in edges if f == "flow"}
+    seeds = {key: builtins for key in entries if key not in goto_targets or _is_entry(flows[key[0]].data)}
+    known: dict[Key, frozenset[str]] = dict(seeds)
+    todo = list(seeds)
+    while todo:
+        key = todo.pop()
+        for _field, target, sets in graph.get(key, ()):
+            incoming = known[key] | sets
+            merged = incoming if target not in known else known[target] & incoming
+            if target in seeds:
+                merged &= seeds[target]
+            if known.get(target) != merged:
+                known[target] = merged
+                todo.append(target)
+    for key, available in sorted(known.items()):
+        node = _node(flows, key)
+        for field, name in NODE_TYPES[node["type"]].reads(node):
+            if name not in available:
+                message = f"variable {name!r} is used before it is set on every path to this node"
+                yield Problem(flows[key[0]].file, key[1], field, message)
+
+
+def _is_entry(flow: Mapping[str, Any]) -> bool:
+    return bool(flow.get("numbers") or flow.get("default"))

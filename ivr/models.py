@@ -1,0 +1,145 @@
+"""The typed models: published flow versions, the call log, people and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, utcnow
+
+TERMINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
+STATUS_RANK = {
+    "queued": 0,
+    "initiated": 1,
+    "ringing": 2,
+    "in-progress": 3,
+    **{s: 4 for s in TERMINAL_STATUSES},
+}
+
+BigID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class SiteVersion(Base):
+    """One published version of the flows folder (site file and all flows), immutable once stored."""
+
+    __tablename__ = "site_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    bundle: Mapped[dict[str, Any]]
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    source: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Call(Base):
+    """One call leg as Twilio reported it, with where it is in its flow and what happened to it."""
+
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_started_at", "started_at"),
+        Index("ix_calls_desk_started_at", "desk", "started_at"),
+        Index("ix_calls_from_number", "from_number"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    account_sid: Mapped[str] = mapped_column(String(64), default="")
+    direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    from_number: Mapped[str] = mapped_column(String(64), default="")
+    to_number: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(20), default="ringing")
+    status_rank: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    duration: Mapped[int | None] = mapped_column(Integer)
+    site_version_id: Mapped[int | None] = mapped_column(ForeignKey("site_versions.id"))
+    flow: Mapped[str | None] = mapped_column(String(64))
+    node: Mapped[str | None] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tries: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    desk: Mapped[str | None] = mapped_column(String(64))
+    queue_time: Mapped[int | None] = mapped_column(Integer)
+    queue_result: Mapped[str | None] = mapped_column(String(32))
+    talk_time: Mapped[int | None] = mapped_column(Integer)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    survey_score: Mapped[int | None] = mapped_column(Integer)
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    recording_duration: Mapped[int | None] = mapped_column(Integer)
+    transcription: Mapped[str | None] = mapped_column(Text)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+
+    events: Mapped[list[CallEvent]] = relationship(
+        back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class CallEvent(Base):
+    """One entry of a call's append-only timeline (ordered by id)."""
+
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    call: Mapped[Call] = relationship(back_populates="events")
+
+
+class StatusCallback(Base):
+    """A status callback already applied, so a retried delivery is recognised and ignored."""
+
+    __tablename__ = "status_callbacks"
+
+    call_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sequence_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person who signs in to the web pages."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Flask-Login: a loaded user is signed in."""
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: every stored user may sign in."""
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Flask-Login: stored users are never anonymous."""
+        return False
+
+    def get_id(self) -> str:
+        """Flask-Login: the id kept in the session cookie."""
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]

@@ -1,0 +1,57 @@
+"""TwiML answers: rendering engine actions, and the apology-and-fallback used when a step fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Response, current_app, url_for
+
+from ..engine import Action, Callback, Site
+from ..engine.actions import Dial, Enqueue, Hangup, Record, Say
+from ..twiml import render
+
+APOLOGY = "We are sorry, we cannot take your call right now. Please try again later. Goodbye."
+
+
+def absolute(endpoint: str, **values: Any) -> str:
+    """An absolute URL for a voice endpoint, on PUBLIC_BASE_URL when it is set."""
+    base = str(current_app.config["PUBLIC_BASE_URL"])
+    if base:
+        return base + url_for(endpoint, **values)
+    return str(url_for(endpoint, _external=True, **values))
+
+
+def callback_url(callback: Callback) -> str:
+    """The URL of a step callback."""
+    return absolute("voice.step", flow=callback.flow, node=callback.node, event=callback.event)
+
+
+def twiml(actions: Iterable[Action]) -> Response:
+    """A text/xml response for these actions."""
+    xml = render(actions, callback_url, transcribe_url=absolute("voice.transcription"))
+    return Response(xml, status=200, content_type="text/xml; charset=utf-8")
+
+
+def fallback_actions(site: Site | None) -> list[Action]:
+    """An apology and the site's fallback (a desk, a number or voicemail); without a site, goodbye."""
+    if site is None:
+        return [Say(APOLOGY), Hangup()]
+    spec: Mapping[str, Any] = site.fallback
+    done = Callback("_fallback", "_fallback", "result")
+    actions: list[Action] = [Say(spec["prompt"], voice=spec.get("voice"), language=spec.get("language"))]
+    desk = site.desks.get(spec.get("desk", ""))
+    if desk is not None and desk.queue:
+        actions.append(Enqueue(desk.queue, wait=None, action=done))
+    elif desk is not None or "dial" in spec:
+        actions.append(Dial((desk.dial if desk is not None else spec["dial"],), action=done))  # type: ignore[arg-type]
+    elif spec.get("voicemail"):
+        actions.append(Record(action=done))
+    actions.append(Hangup())
+    return actions
+
+
+def fallback_twiml(site: Site | None) -> Response:
+    """The fallback answer as TwiML; every callback of it goes to the fallback's end point."""
+    xml = render(fallback_actions(site), lambda _cb: absolute("voice.fallback_done"))
+    return Response(xml, status=200, content_type="text/xml; charset=utf-8")

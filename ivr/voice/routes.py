@@ -1,0 +1,188 @@
+"""The voice blueprint: validate, load state, run the engine, log, render, commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from .. import calllog
+from ..db import session, utcnow
+from ..engine import CallContext, CallState, FlowError, Site, start, step
+from ..flowstore import FlowStore, Published
+from ..twiml import render
+from .responses import fallback_twiml, twiml
+from .security import check_body, check_signature
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+EVENTS = ("input", "wait", "result")
+F = TypeVar("F", bound=Callable[..., Response])
+
+
+def store() -> FlowStore:
+    """The app's flow store."""
+    found: FlowStore = current_app.extensions["ivr.flows"]
+    return found
+
+
+@bp.before_request
+def _checks() -> None:
+    check_body()
+    check_signature()
+    if not request.form.get("CallSid"):
+        abort(400, "CallSid is missing")
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    return (
+        f"{error.code} {error.name}: {error.description}\n",
+        error.code or 400,
+        {"Content-Type": "text/plain"},
+    )
+
+
+def _site_for_fallback(published: Published | None = None) -> Site | None:
+    if published is not None:
+        return published.site
+    try:
+        current = store().current()
+    except Exception:  # the database may be what failed
+        log.exception("no flows version for the fallback")
+        return None
+    return current.site if current else None
+
+
+def call_step(handler: F) -> F:
+    """Run a call step; on any error roll back, log it with the CallSid and answer the fallback TwiML."""
+
+    @wraps(handler)
+    def wrapper(*args: object, **kwargs: object) -> Response:
+        sid = request.form["CallSid"]
+        try:
+            return handler(*args, **kwargs)
+        except HTTPException:
+            raise
+        except Exception as exc:
+            session().rollback()
+            log.exception("call %s: step %s failed", sid, request.path)
+            _note_failure(sid, exc)
+            return fallback_twiml(_site_for_fallback())
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _note_failure(sid: str, exc: Exception) -> None:
+    """Best effort: count the error on the call and log it in its timeline."""
+    try:
+        s = session()
+        call = calllog.get_call(s, sid)
+        if call is not None:
+            call.errors += 1
+            calllog.add_event(
+                s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}"
+            )
+            s.commit()
+    except Exception:
+        session().rollback()
+        log.exception("call %s: could not log the error", sid)
+
+
+def _context() -> CallContext:
+    form = request.form
+    clock = current_app.config.get("IVR_CLOCK") or utcnow  # tests and the simulator set a clock
+    return CallContext(
+        call_sid=form["CallSid"], caller=form.get("From", ""), called=form.get("To", ""), now=clock()
+    )
+
+
+@bp.post("/incoming")
+@call_step
+def incoming() -> Response:
+    """A new call: find the flow for the number called and run it from its start."""
+    s = session()
+    published = store().current()
+    if published is None:
+        raise FlowError("no valid flows have ever been published")
+    call = calllog.get_call(s, request.form["CallSid"])
+    if call is None:
+        call = calllog.new_call(s, request.form)
+    else:
+        calllog.add_event(s, call, "incoming_repeated")
+    flow = published.site.flow_for_number(request.form.get("To", ""))
+    if flow is None:
+        raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
+    result = start(published.site, flow.name, _context())
+    calllog.apply_step(s, call, published.id, result)
+    s.commit()
+    return twiml(result.actions)
+
+
+@bp.post("/step/<flow>/<node>/<event>", endpoint="step")
+@call_step
+def next_step(flow: str, node: str, event: str) -> Response:
+    """The next step of a call in progress: gather input, queue wait or result, dial or recording result."""
+    if event not in EVENTS:
+        abort(404)
+    s = session()
+    call = calllog.get_call(s, request.form["CallSid"])
+    if call is None or call.site_version_id is None:
+        log.warning(
+            "step %s for unknown call %s: answered with a hang-up", request.path, request.form["CallSid"]
+        )
+        return fallback_twiml(None)
+    published = store().get(call.site_version_id)
+    if published is None:
+        raise FlowError(f"flows version {call.site_version_id} is missing")
+    state = CallState(flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries))
+    result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
+    calllog.apply_step(s, call, published.id, result)
+    s.commit()
+    return twiml(result.actions)
+
+
+@bp.post("/fallback")
+def fallback_done() -> Response:
+    """Where the fallback's queue, dial or recording reports back: log it and hang up."""
+    try:
+        s = session()
+        call = calllog.get_call(s, request.form["CallSid"])
+        if call is not None:
+            fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
+            calllog.add_event(
+                s, call, "fallback_result", **{k: v for k, v in request.form.items() if k in fields}
+            )
+            s.commit()
+    except Exception:
+        session().rollback()
+        log.exception("could not log the fallback result")
+    return Response(render([], str), content_type="text/xml; charset=utf-8")
+
+
+@bp.post("/transcription")
+def transcription() -> Response:
+    """Twilio's transcription of a voicemail: kept on the call and in its timeline."""
+    s = session()
+    call = calllog.get_call(s, request.form["CallSid"])
+    if call is not None:
+        text = request.form.get("TranscriptionText", "")
+        status = request.form.get("TranscriptionStatus", "")
+        if status == "completed":
+            call.transcription = text
+        calllog.add_event(s, call, "transcription", status=status, text=text)
+        s.commit()
+    return Response(status=204)
+
+
+@bp.post("/status")
+def status() -> Response:
+    """A call status callback: applied once, never moving a call back from a final status."""
+    s = session()
+    calllog.apply_status(s, request.form)
+    s.commit()
+    return Response(status=204)

@@ -1,0 +1,121 @@
+"""Shared fixtures: an app on each test database, a client, signed Twilio requests, a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import MetaData, text
+from sqlalchemy.orm import Session
+
+from ivr import create_app
+from ivr.db import make_engine
+from ivr.migrate import upgrade
+
+from .twilio import TwilioClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_FLOWS = ROOT / "flows"
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _reset(url: str) -> None:
+    """An empty database with every migration applied."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        meta.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    upgrade(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database: a SQLite file, and PostgreSQL when IVR_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    else:
+        url = PG_URL
+    _reset(url)
+    return url
+
+
+def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        meta = MetaData()
+        meta.reflect(conn)
+        for table in reversed(meta.sorted_tables):
+            if table.name != "alembic_version":
+                conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def flows_dir(tmp_path: Path) -> Path:
+    """A writable copy of the sample flows folder."""
+    target = tmp_path / "flows"
+    shutil.copytree(SAMPLE_FLOWS, target)
+    return target
+
+
+@pytest.fixture
+def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    """Test configuration; tests may change it before asking for `app`."""
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "PUBLIC_BASE_URL": "",
+        "FLOWS_DIR": str(flows_dir),
+        "FLOWS_CHECK_SECONDS": 0,
+        "SECRET_KEY": "test-secret",
+        "SERVER_NAME": "ivr.test",
+        "PREFERRED_URL_SCHEME": "https",
+    }
+
+
+@pytest.fixture
+def app(config: dict[str, Any], database_url: str) -> Iterator[Flask]:
+    """The app on an emptied database."""
+    _truncate(database_url)
+    application = create_app(config)
+    yield application
+    application.extensions["ivr.db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def twilio(client: FlaskClient) -> TwilioClient:
+    """Signed Twilio requests against the app."""
+    return TwilioClient(client, AUTH_TOKEN, base="https://ivr.test")
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """A database session outside any request."""
+    with app.extensions["ivr.db"].sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def runner(app: Flask) -> CliRunner:
+    """A CLI runner."""
+    return CliRunner()
