@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,16 @@ from ivr import create_app
 from ivr.db import make_engine
 from ivr.migrate import upgrade
 
-from .twilio import TwilioClient
+from .twilio import CallDriver, TwilioClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "flows"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+OPEN = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago: the sample desks are open
+CLOSED = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Tuesday 21:00 in Chicago
+HOLIDAY = datetime(2026, 12, 25, 16, 0, tzinfo=UTC)
 
 
 def _reset(url: str) -> None:
@@ -84,6 +88,7 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": "ivr.test",
         "PREFERRED_URL_SCHEME": "https",
+        "IVR_CLOCK": lambda: OPEN,
     }
 
 
@@ -119,3 +124,9 @@ def session(app: Flask) -> Iterator[Session]:
 def runner(app: Flask) -> CliRunner:
     """A CLI runner."""
     return CliRunner()
+
+
+@pytest.fixture
+def call(twilio: TwilioClient) -> CallDriver:
+    """A new call to the sample main line."""
+    return CallDriver(twilio)

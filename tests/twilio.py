@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
-from xml.etree import ElementTree
 
 from flask.testing import FlaskClient
+from lxml import etree
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
@@ -61,12 +61,56 @@ class TwilioClient:
         )
 
 
-def parse(response: TestResponse) -> ElementTree.Element:
+def parse(response: TestResponse) -> etree._Element:
     """The TwiML of a response, checked to be text/xml with <Response> at the root."""
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "text/xml"
-    body = response.get_data(as_text=True)
-    assert body.startswith("<?xml"), body[:40]
-    root = ElementTree.fromstring(body)
+    body = response.get_data()
+    assert body.startswith(b"<?xml"), body[:40]
+    root = etree.fromstring(body)
     assert root.tag == "Response"
     return root
+
+
+def xpath(root: etree._Element, query: str) -> list[Any]:
+    """Run an XPath query on a TwiML document."""
+    found = root.xpath(query)
+    assert isinstance(found, list)
+    return found
+
+
+def one(root: etree._Element, query: str) -> Any:
+    """The single result of an XPath query (fails when there is not exactly one)."""
+    found = xpath(root, query)
+    assert len(found) == 1, f"{query}: {len(found)} results in {etree.tostring(root).decode()}"
+    return found[0]
+
+
+@dataclass
+class CallDriver:
+    """One call driven step by step: start it, then post to the URLs its TwiML names."""
+
+    twilio: TwilioClient
+    sid: str = field(default_factory=new_sid)
+    caller: str = "+15125550199"
+    called: str = "+15125550100"
+
+    def params(self, **extra: str) -> dict[str, str]:
+        """Twilio's parameters for this call plus `extra`."""
+        return self.twilio.call_params(self.sid, self.caller, self.called, status="in-progress", **extra)
+
+    def start(self) -> etree._Element:
+        """The incoming-call webhook."""
+        return parse(self.twilio.post("/voice/incoming", self.twilio.call_params(self.sid, self.caller, self.called)))
+
+    def post(self, url: str, **extra: str) -> etree._Element:
+        """Post to a URL taken from the TwiML, as Twilio would."""
+        return parse(self.twilio.post(url, self.params(**extra)))
+
+    def press(self, root: etree._Element, digits: str = "", **extra: str) -> etree._Element:
+        """Answer the document's Gather with digits (empty: the timeout Twilio reports)."""
+        return self.post(one(root, "//Gather/@action"), Digits=digits, **extra)
+
+    def say(self, root: etree._Element, speech: str, confidence: str = "0.92") -> etree._Element:
+        """Answer the document's Gather with speech."""
+        return self.post(one(root, "//Gather/@action"), SpeechResult=speech, Confidence=confidence)

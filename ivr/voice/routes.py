@@ -78,16 +78,14 @@ def call_step(handler: F) -> F:
 
 
 def _note_failure(sid: str, exc: Exception) -> None:
-    """Best effort: count the error on the call and log it in its timeline."""
+    """Best effort: log the call (even one whose first step failed), count the error, add it to the timeline."""
     try:
         s = session()
-        call = calllog.get_call(s, sid)
-        if call is not None:
-            call.errors += 1
-            calllog.add_event(
-                s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}"
-            )
-            s.commit()
+        call = calllog.get_call(s, sid) or calllog.new_call(s, request.form)
+        call.errors += 1
+        calllog.add_event(s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}")
+        s.commit()
+
     except Exception:
         session().rollback()
         log.exception("call %s: could not log the error", sid)

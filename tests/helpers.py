@@ -1,0 +1,27 @@
+"""Small helpers for reading the call log in tests."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.models import Call, CallEvent
+
+
+def call_row(session: Session, sid: str) -> Call:
+    """The call row, read fresh."""
+    session.expire_all()
+    return session.scalars(select(Call).where(Call.call_sid == sid)).one()
+
+
+def event_kinds(session: Session, sid: str) -> list[str]:
+    """The kinds of a call's events, in order."""
+    call = call_row(session, sid)
+    return list(session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))
+
+
+def events(session: Session, sid: str, kind: str) -> list[CallEvent]:
+    """A call's events of one kind, in order."""
+    call = call_row(session, sid)
+    query = select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind == kind).order_by(CallEvent.id)
+    return list(session.scalars(query))
