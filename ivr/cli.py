@@ -189,3 +189,7 @@ def dialer_run() -> None:
     click.echo("ivr dialer: outbound campaigns are not built yet; idling until stopped.")
     while not stop:
         time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -30,10 +30,10 @@ COMPARATORS: dict[str, Callable[[str, Any], bool]] = {
 
 def _var_test(cond: Mapping[str, Any], value: str | None) -> bool:
     """Whether every comparison in `cond` holds for `value` (None when the variable is unset)."""
-    if "is_set" in cond:
-        return (value is not None) is bool(cond["is_set"])
-    if value is None:
+    if "is_set" in cond and (value is not None) is not bool(cond["is_set"]):
         return False
+    if value is None:  # only a bare "is_set": false holds for an unset variable
+        return "is_set" in cond and not COMPARATORS.keys() & cond.keys()
     return all(bool(test(value, cond[name])) for name, test in COMPARATORS.items() if name in cond)
 
 

@@ -272,6 +272,8 @@ class MenuNode(InputNode):
         hints = tuple(p for v in node["options"].values() for p in _option(v).get("speech", ()))
         mode = node.get("input", "dtmf speech" if hints else "dtmf")
         out: dict[str, Any] = {"input": mode, "timeout": node.get("timeout_seconds", 5), "num_digits": 1}
+        if "#" in node["options"]:  # Twilio's default finishOnKey '#' would swallow the key press
+            out["finish_on_key"] = ""
         if "speech" in mode:
             out |= {"hints": hints, "language": speech_language(rt.flow, rt.variables)}
         return out
@@ -417,9 +419,8 @@ class EnqueueNode(NodeType):
             rt.emit(Leave())
             return None
         if node.get("announce_position", False) and position:
-            lang = rt.variables["lang"]
-            phrase = POSITION.get(lang, POSITION["en"]).format(n=position)
-            rt.emit(*rt.prompt(name, {lang: phrase}))
+            # Every translation, so the caller's language, else the flow's default, else English is spoken.
+            rt.emit(*rt.prompt(name, {lang: phrase.format(n=position) for lang, phrase in POSITION.items()}))
         rt.emit(*(rt.prompt(name, node["hold"]) if "hold" in node else [Play(HOLD_MUSIC)]))
         return None
 

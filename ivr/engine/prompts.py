@@ -63,8 +63,12 @@ def render(prompt: Any, flow: Flow, variables: Mapping[str, str]) -> list[Prompt
             out.append(Pause(part["pause"]))
             continue
         else:
-            text = part.get(lang) or part.get(flow.default_language) or next(iter(part.values()))
-        settings = flow.languages[speak_in]
+            # Text missing in the caller's language falls back to the default language's text, which
+            # is then spoken with that language's voice (not read out by the caller's language voice).
+            found = [code for code in (lang, flow.default_language) if part.get(code)]
+            speak_in = found[0] if found else next(iter(part))
+            text = part[speak_in]
+        settings = flow.languages.get(speak_in) or flow.languages[lang]
         out.append(Say(fill(text, variables), voice=settings.get("voice"), language=settings["code"]))
     return out
 

@@ -9,7 +9,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 
 from .problems import Problem
@@ -42,22 +42,14 @@ def _dotted(path: Iterable[Any]) -> str | None:
     return parts.lstrip(".") or None
 
 
-def _specific(error: ValidationError) -> ValidationError:
-    """For oneOf/anyOf failures, the sub-error that best explains what is wrong."""
-    while error.context:
-        deeper = best_match(error.context)
-        if deeper is None or list(deeper.absolute_path) == list(error.absolute_path) and not deeper.context:
-            return deeper or error
-        error = deeper
-    return error
-
-
 def check(kind: str, document: Mapping[str, Any], file: str) -> list[Problem]:
     """Every schema error in a document; for flows, node errors name the node."""
     problems = []
     for error in validator(kind).iter_errors(document):
-        detail = _specific(error)
-        path = list(error.absolute_path)
+        # For oneOf/anyOf failures, the sub-error that best explains what is wrong, at its own path
+        # (for a prompt {"en": ""}: field prompt.en, "should be non-empty", not "is not of type 'array'").
+        detail = best_match([error]) or error
+        path = list(detail.absolute_path)
         node = None
         if kind == "flow" and len(path) >= 2 and path[0] == "nodes":
             node, path = str(path[1]), path[2:]

@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make serve` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: serve test lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==25.3"
+
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@ $(VENV)/.installed-app
+
+## serve: install, migrate the SQLite database, publish the sample flows and serve on http://127.0.0.1:5000
+serve: $(VENV)/.installed-app
+	$(BIN)/ivr serve
+
+## lint: ruff and mypy
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check ivr tests benchmarks
+	$(BIN)/ruff format --check ivr tests benchmarks
+	$(BIN)/mypy
+
+## test: lint, then the whole suite (PostgreSQL too when IVR_TEST_POSTGRES_URL is set), engine coverage 100%
+test: lint
+	$(BIN)/python -m pytest --cov=ivr --cov-branch --cov-report=term:skip-covered
+	$(BIN)/coverage report --include='ivr/engine/*' --fail-under=100 --show-missing

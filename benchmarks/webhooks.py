@@ -1,0 +1,683 @@
+"""Webhook throughput of ivr against a bare Flask app, under the same signed Twilio load.
+
+One run does everything and stops by itself:
+
+1. drops and recreates a PostgreSQL database (default ``ivr_bench``) and migrates it (``ivr.migrate``);
+2. serves ivr (``python -m gunicorn "ivr:create_app()"``, sync workers, the sample flows in ``flows/``,
+   PUBLIC_BASE_URL set to the exact loopback address) and the bare app in ``benchmarks/bare_app.py``
+   (fixed TwiML for any POST) with the same gunicorn settings, each on a free loopback port;
+3. drives ivr with concurrent simulated calls: signed (X-Twilio-Signature), form-encoded requests with
+   Twilio's parameters that start at POST /voice/incoming and follow whatever TwiML comes back (Gather
+   action with digits 1, 2, 5, then 1; Enqueue waitUrl a few times, then its action with
+   QueueResult=bridged; Record action and transcribeCallback; Dial action; Redirect), then end with a
+   POST /voice/status (CallStatus=completed). Every request is recorded, and exactly the same requests
+   (same paths, same bodies, signed for the bare app's URL) are replayed against the bare app, so the
+   client does the same work for both. Outside the sample's business hours (America/Chicago) the calls go
+   to voicemail instead of the queue: the driver follows the TwiML either way;
+4. checks the ivr side: every response 200 (204 from the status and transcription callbacks), one
+   ``calls`` row per call, at least one ``call_events`` row per request of each call, every status
+   callback applied, no step that failed over to the fallback answer;
+5. prints, per target, requests, requests/s, p50 and p99 latency, then the ivr/bare throughput ratio
+   (goal: >= 0.6) and the machine; ``--json`` prints the same figures as JSON as well.
+
+Run it from the repository root (exit status 0 when every check passed, 1 otherwise)::
+
+    /tmp/venv/bin/python benchmarks/webhooks.py [--seconds 20 | --calls N] [--threads 8] [--workers 2]
+        [--queue-waits 2] [--warmup-calls 8] [--pg-url postgresql://postgres@127.0.0.1:5432]
+        [--db-name ivr_bench] [--json]
+
+Options:
+    --seconds S       measure each target for S seconds (default 20); calls in progress then finish
+    --calls N         instead, run exactly N calls per target (the bare app gets the same N calls)
+    --threads T       concurrent simulated callers, each with its own connection (default 8)
+    --workers W       gunicorn sync workers per target (default 2)
+    --queue-waits Q   wait-URL requests per queued call before it is bridged (default 2)
+    --warmup-calls K  unmeasured calls per target before measuring (default 8)
+    --pg-url URL      PostgreSQL server to use, without a database name (loopback only)
+    --db-name NAME    benchmark database, dropped and recreated on every run (default ivr_bench)
+    --json            also print the figures as one JSON document
+
+The client runs in this process (threads share the GIL) on the same machine as both servers, so its own
+CPU use is part of every figure; it is the same for both targets, which is what the ratio relies on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import itertools
+import json
+import math
+import os
+import platform
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import psycopg
+from psycopg import sql
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = Path(__file__).resolve().parent
+LOOPBACK = "127.0.0.1"
+TOKEN = "bench-auth-token-" + secrets.token_hex(8)
+ACCOUNT = "AC" + "0" * 32
+CALLED = "+15125550100"
+GATHER_DIGITS = ("1", "2", "5")  # language: English, main menu: technical support, survey: 5
+MAX_STEPS = 30  # requests per call, at most: a flow that loops is cut off here
+GOAL = 0.6
+ACTION_VERBS = frozenset({"Gather", "Enqueue", "Record", "Dial", "Redirect", "Hangup", "Reject", "Leave"})
+
+Request = tuple[str, dict[str, str]]  # path (with query), form parameters
+Script = Generator[Request, "ET.Element | None", None]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# servers
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that is free right now."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A gunicorn process group serving one app on a loopback port."""
+
+    name: str
+    app: str
+    port: int
+    env: dict[str, str]
+    workers: int
+    extra: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    log: Any = None
+
+    @property
+    def base(self) -> str:
+        """The base URL clients use (and ivr's PUBLIC_BASE_URL)."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> None:
+        """Start gunicorn in its own process group, logging to a temporary file."""
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
+        args = [sys.executable, "-m", "gunicorn", "--bind", f"{LOOPBACK}:{self.port}"]
+        args += ["--workers", str(self.workers), "--worker-class", "sync", "--log-level", "warning"]
+        self.process = subprocess.Popen(
+            [*args, *self.extra, self.app],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Block until the server answers HTTP (any status), or raise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"{self.name}: gunicorn exited early\n{self.output()}")
+            try:
+                conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=5)
+                conn.request("GET", "/")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: not answering after {timeout:.0f} s\n{self.output()}")
+
+    def output(self) -> str:
+        """What gunicorn logged so far (the last 4000 characters)."""
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return str(self.log.read().decode("utf-8", "replace")[-4000:])
+
+    def stop(self) -> None:
+        """Terminate the whole process group (master and workers); kill it if it lingers."""
+        if self.process is None:
+            return
+        pgid = self.process.pid  # start_new_session: the master leads its own group
+        for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        with contextlib.suppress(ProcessLookupError):  # stray workers of a group whose master is gone
+            os.killpg(pgid, signal.SIGKILL)
+        if self.log is not None:
+            self.log.close()
+
+
+def prepare_database(pg_url: str, name: str) -> str:
+    """Drop and recreate the benchmark database, migrate it, and return its URL."""
+    parts = urlsplit(pg_url)
+    if parts.hostname not in (LOOPBACK, "localhost", "::1"):
+        raise SystemExit(f"--pg-url must be a loopback address, not {parts.hostname!r}")
+    with psycopg.connect(f"{pg_url.rstrip('/')}/postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = f"{pg_url.rstrip('/')}/{name}"
+    from ivr.migrate import upgrade
+
+    upgrade(url)
+    return url
+
+
+# ---------------------------------------------------------------------------------------------------------
+# simulated calls
+
+
+def call_params(sid: str, caller: str, status: str = "in-progress", **extra: str) -> dict[str, str]:
+    """The parameters Twilio sends on every voice request of a call."""
+    return {
+        "CallSid": sid, "AccountSid": ACCOUNT, "From": caller, "To": CALLED, "CallStatus": status,
+        "Direction": "inbound", "ApiVersion": "2010-04-01", "Caller": caller, "Called": CALLED,
+    } | extra  # fmt: skip
+
+
+def first_action(root: ET.Element) -> ET.Element | None:
+    """The first verb that decides what Twilio does next (Say, Play and Pause just play)."""
+    return next((verb for verb in root if verb.tag in ACTION_VERBS), None)
+
+
+def call_script(number: int, queue_waits: int) -> Script:
+    """One caller following ivr's TwiML generically; receives each parsed answer (None when it failed)."""
+    sid = "CA" + uuid.uuid4().hex
+    caller = f"+1512555{number % 10000:04d}"
+    presses = itertools.chain(GATHER_DIGITS, itertools.repeat("1"))
+    seconds = 5  # the call's clock, in Twilio's parameters
+    url = "/voice/incoming"
+    root = yield url, call_params(sid, caller, "ringing")
+    for _ in range(MAX_STEPS):
+        verb = first_action(root) if root is not None else None
+        if verb is None or verb.tag in ("Hangup", "Reject", "Leave"):
+            break
+        action = verb.get("action") or url
+        if verb.tag == "Gather":
+            seconds += 6
+            url = action
+            root = yield url, call_params(sid, caller, Digits=next(presses))
+        elif verb.tag == "Enqueue":
+            queue_sid = "QU" + uuid.uuid4().hex
+            result, waited = "bridged", 0
+            wait_url = verb.get("waitUrl")
+            for i in range(queue_waits if wait_url else 0):
+                wait = call_params(
+                    sid, caller, QueueSid=queue_sid, QueueTime=str(waited),
+                    QueuePosition=str(queue_waits - i), CurrentQueueSize=str(queue_waits - i),
+                    AvgQueueTime="40", MaxQueueSize="100",
+                )  # fmt: skip
+                answer = yield str(wait_url), wait
+                if answer is not None and answer.find("Leave") is not None:
+                    result = "leave"
+                    break
+                waited += 30
+            seconds += waited + 180
+            url = action
+            root = yield (
+                url,
+                call_params(sid, caller, QueueResult=result, QueueSid=queue_sid, QueueTime=str(waited)),
+            )
+        elif verb.tag == "Record":
+            length = 14
+            seconds += length + 10
+            rec_sid = "RE" + uuid.uuid4().hex
+            rec_url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{rec_sid}"
+            recording = {"RecordingUrl": rec_url, "RecordingSid": rec_sid, "RecordingDuration": str(length)}
+            url = action
+            root = yield url, call_params(sid, caller, Digits="hangup", **recording)
+            callback = verb.get("transcribeCallback")
+            if callback and verb.get("transcribe") == "true":
+                text = {"TranscriptionText": "Hi, please call me back.", "TranscriptionStatus": "completed"}
+                yield callback, call_params(sid, caller, "completed", **recording, **text)
+        elif verb.tag == "Dial":
+            seconds += 120
+            url = action
+            dial = {
+                "DialCallStatus": "completed",
+                "DialCallDuration": "110",
+                "DialCallSid": "CA" + uuid.uuid4().hex,
+            }
+            root = yield url, call_params(sid, caller, **dial)
+        else:  # Redirect
+            url = (verb.text or "").strip() or url
+            root = yield url, call_params(sid, caller)
+    end = {"SequenceNumber": "0", "CallDuration": str(seconds), "Timestamp": formatdate(usegmt=True)}
+    yield "/voice/status", call_params(sid, caller, "completed", **end)
+
+
+def replay(requests: list[Request]) -> Script:
+    """The recorded requests of one call, sent again as they were (the answers are parsed, not followed)."""
+    for request in requests:  # noqa: UP028  (send() into `yield from` a list would fail)
+        yield request
+
+
+def request_kind(path: str) -> str:
+    """A short label for a webhook path: incoming, input, wait, result, status, transcription."""
+    parts = urlsplit(path).path.strip("/").split("/")
+    if len(parts) >= 2 and parts[1] == "step":
+        return parts[-1]
+    return parts[-1] if parts else "?"
+
+
+@dataclass
+class CallRecord:
+    """What the client sent in one call and how each request was answered."""
+
+    requests: list[Request] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Outcome:
+    """The figures of one load run against one target."""
+
+    calls: list[CallRecord] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def requests(self) -> int:
+        """Requests sent."""
+        return len(self.latencies)
+
+
+class Client:
+    """One simulated caller's connection to a target: signs, posts and parses."""
+
+    def __init__(self, base: str) -> None:
+        parts = urlsplit(base)
+        assert parts.hostname == LOOPBACK and parts.port
+        self.base = base
+        self.conn = http.client.HTTPConnection(LOOPBACK, parts.port, timeout=30)
+        self.validator = RequestValidator(TOKEN)
+
+    def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """POST signed form data to a path or to an absolute URL on this target; (status, body)."""
+        parts = urlsplit(url)
+        if parts.netloc and parts.netloc != urlsplit(self.base).netloc:
+            raise ValueError(f"TwiML points outside the target: {url}")
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        signature = self.validator.compute_signature(self.base + path, params)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        try:
+            self.conn.request("POST", path, body=urlencode(params), headers=headers)
+            response = self.conn.getresponse()
+            return response.status, response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self.conn.close()
+            return 0, f"{type(exc).__name__}: {exc}".encode()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+
+def run_call(client: Client, script: Script, outcome: Outcome, name: str) -> CallRecord:
+    """Send one call's requests in order, timing each; failures are noted, and the call goes on."""
+    record = CallRecord()
+    request: Request | None = next(script)
+    while request is not None:
+        url, params = request
+        started = time.perf_counter()
+        status, body = client.post(url, params)
+        outcome.latencies.append(time.perf_counter() - started)
+        outcome.kinds.append(request_kind(url))
+        parts = urlsplit(url)
+        record.requests.append((parts.path + (f"?{parts.query}" if parts.query else ""), params))
+        record.statuses.append(status)
+        root: ET.Element | None = None
+        if status == 200:
+            try:
+                root = ET.fromstring(body)
+            except ET.ParseError:
+                status = -1
+        ok = (status == 200 and root is not None and root.tag == "Response") or status == 204
+        if not ok:
+            snippet = body[:200].decode("utf-8", "replace").strip()
+            outcome.failures.append(f"{name}: POST {urlsplit(url).path} -> {status}: {snippet}")
+            root = None
+        try:
+            request = script.send(root)
+        except StopIteration:
+            request = None
+    return record
+
+
+def run_load(
+    base: str, name: str, threads: int, next_script: Callable[[], Script | None], max_calls: int
+) -> Outcome:
+    """Run calls from next_script on `threads` concurrent clients until it returns None; merge the figures."""
+    per_thread = [Outcome() for _ in range(threads)]
+    lock = threading.Lock()
+    counter = itertools.count()
+
+    def worker(outcome: Outcome) -> None:
+        client = Client(base)
+        try:
+            while True:
+                with lock:
+                    script = next_script() if next(counter) < max_calls else None
+                if script is None:
+                    return
+                outcome.calls.append(run_call(client, script, outcome, name))
+        finally:
+            client.close()
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(o,), daemon=True) for o in per_thread]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    merged = Outcome(elapsed=time.perf_counter() - started)
+    for outcome in per_thread:
+        merged.calls += outcome.calls
+        merged.latencies += outcome.latencies
+        merged.kinds += outcome.kinds
+        merged.failures += outcome.failures
+    return merged
+
+
+def live_scripts(deadline: float | None, queue_waits: int) -> Callable[[], Script | None]:
+    """New generic callers until the deadline (if any)."""
+    numbers = itertools.count(1)
+
+    def make() -> Script | None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        return call_script(next(numbers), queue_waits)
+
+    return make
+
+
+def replayed_scripts(calls: list[CallRecord], deadline: float | None) -> Callable[[], Script | None]:
+    """The recorded calls replayed in order (cycling until the deadline, or once through without one)."""
+    source: Iterator[CallRecord] = itertools.cycle(calls) if deadline is not None else iter(calls)
+
+    def make() -> Script | None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
+        record = next(source, None)
+        return replay(record.requests) if record is not None else None
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------------------
+# checks and figures
+
+
+def check_call_log(url: str, calls: list[CallRecord]) -> tuple[dict[str, int], list[str]]:
+    """Compare ivr's call log with what the client sent; (counts, problems)."""
+    problems: list[str] = []
+    sent: dict[str, int] = {}
+    statuses_sent = 0
+    for call in calls:
+        sid = call.requests[0][1]["CallSid"]
+        sent[sid] = sum(1 for status in call.statuses if status in (200, 204))
+        answered = zip(call.requests, call.statuses, strict=True)
+        statuses_sent += sum(1 for (path, _), status in answered if path == "/voice/status" and status == 204)
+    with psycopg.connect(url) as conn:
+        calls_rows = conn.execute("SELECT count(*) FROM calls").fetchone()[0]  # type: ignore[index]
+        events_rows = conn.execute("SELECT count(*) FROM call_events").fetchone()[0]  # type: ignore[index]
+        kinds: dict[str, int] = dict(
+            conn.execute("SELECT kind, count(*) FROM call_events GROUP BY kind").fetchall()
+        )
+        errors = conn.execute("SELECT coalesce(sum(errors), 0) FROM calls").fetchone()[0]  # type: ignore[index]
+        completed = conn.execute(
+            "SELECT count(*) FROM calls WHERE status = 'completed' AND ended_at IS NOT NULL"
+        ).fetchone()[0]  # type: ignore[index]
+        per_call: dict[str, int] = dict(
+            conn.execute(
+                "SELECT c.call_sid, count(e.id) FROM calls c LEFT JOIN call_events e ON e.call_id = c.id "
+                "GROUP BY c.call_sid"
+            ).fetchall()
+        )
+    requests_ok = sum(sent.values())
+    if calls_rows != len(sent):
+        problems.append(f"calls: {calls_rows} rows for {len(sent)} calls made")
+    missing = [sid for sid in sent if sid not in per_call]
+    if missing:
+        problems.append(f"{len(missing)} calls have no row, e.g. {missing[:3]}")
+    short = [sid for sid, n in sent.items() if per_call.get(sid, 0) < n]
+    if short:
+        sid = short[0]
+        problems.append(
+            f"{len(short)} calls have fewer events than answered requests, e.g. {sid}: "
+            f"{per_call.get(sid, 0)} events for {sent[sid]} requests"
+        )
+    if kinds.get("status", 0) != statuses_sent:
+        problems.append(f"status events: {kinds.get('status', 0)} for {statuses_sent} status callbacks")
+    if completed != statuses_sent:
+        problems.append(f"calls completed: {completed} for {statuses_sent} 'completed' status callbacks")
+    if errors or kinds.get("error"):
+        problems.append(
+            f"steps failed over to the fallback: errors={errors}, error events={kinds.get('error', 0)}"
+        )
+    counts = {
+        "calls_made": len(sent),
+        "calls_rows": int(calls_rows),
+        "requests_answered": requests_ok,
+        "call_events_rows": int(events_rows),
+        "calls_completed": int(completed),
+        "status_callbacks": statuses_sent,
+        "errors": int(errors),
+    }
+    return counts, problems
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of values (0 when there are none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def figures(outcome: Outcome) -> dict[str, Any]:
+    """Requests, requests/s, p50 and p99 latency (ms), and p50 by request kind."""
+    by_kind: dict[str, list[float]] = {}
+    for kind, latency in zip(outcome.kinds, outcome.latencies, strict=True):
+        by_kind.setdefault(kind, []).append(latency)
+    return {
+        "calls": len(outcome.calls),
+        "requests": outcome.requests,
+        "seconds": round(outcome.elapsed, 3),
+        "requests_per_second": round(outcome.requests / outcome.elapsed, 1) if outcome.elapsed else 0.0,
+        "p50_ms": round(percentile(outcome.latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(outcome.latencies, 0.99) * 1000, 2),
+        "failures": len(outcome.failures),
+        "p50_ms_by_kind": {
+            kind: {"requests": len(v), "p50_ms": round(percentile(v, 0.5) * 1000, 2)}
+            for kind, v in sorted(by_kind.items())
+        },
+    }
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, core count and Python version."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The human-readable figures."""
+    m, s = report["machine"], report["settings"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}")
+    load = f"{s['calls']} calls" if s["calls"] else f"{s['seconds']} s"
+    print(
+        f"load: {load} per target, {s['threads']} client threads (in this process), "
+        f"{s['workers']} gunicorn sync workers per target, {s['queue_waits']} queue waits per queued call"
+    )
+    print(
+        f"\n{'target':<6} {'calls':>7} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7}"
+    )
+    for name in ("ivr", "bare"):
+        t = report["targets"][name]
+        print(
+            f"{name:<6} {t['calls']:>7} {t['requests']:>9} {t['requests_per_second']:>9.1f} "
+            f"{t['p50_ms']:>8.2f} {t['p99_ms']:>8.2f} {t['failures']:>7}"
+        )
+    kinds = report["targets"]["ivr"]["p50_ms_by_kind"]
+    bare_kinds = report["targets"]["bare"]["p50_ms_by_kind"]
+    print("\np50 ms by request kind (ivr / bare): " + ", ".join(
+        f"{k} {v['p50_ms']:.2f} / {bare_kinds.get(k, {}).get('p50_ms', 0):.2f} (n={v['requests']})"
+        for k, v in kinds.items()
+    ))  # fmt: skip
+    ratio = report["ratio"]
+    verdict = "met" if ratio >= GOAL else "NOT met"
+    print(f"\nratio ivr/bare throughput: {ratio:.3f}  (goal >= {GOAL}: {verdict})")
+    c = report["checks"]
+    print(
+        f"ivr call log: {c['counts']['calls_rows']} calls rows for {c['counts']['calls_made']} calls, "
+        f"{c['counts']['call_events_rows']} call_events rows for {c['counts']['requests_answered']} "
+        f"answered requests, {c['counts']['calls_completed']} calls completed"
+    )
+    if c["problems"]:
+        print(f"CHECKS FAILED ({len(c['problems'])}):")
+        for problem in c["problems"][:20]:
+            print(f"  {problem}")
+    else:
+        print("checks: OK (every response 200/204, every call and step logged, no fallback answers)")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# main
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        description="Throughput of ivr's webhooks against a bare Flask app under the same signed Twilio "
+        "load (gunicorn on loopback, PostgreSQL), with a check of ivr's call log.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per target")
+    parser.add_argument("--calls", type=int, default=0, help="run exactly this many calls per target instead")
+    parser.add_argument("--threads", type=int, default=8, help="concurrent simulated callers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers per target")
+    parser.add_argument("--queue-waits", type=int, default=2, help="wait-URL requests per queued call")
+    parser.add_argument("--warmup-calls", type=int, default=8, help="unmeasured calls per target first")
+    parser.add_argument(
+        "--pg-url", default=f"postgresql://postgres@{LOOPBACK}:5432", help="PostgreSQL server"
+    )
+    parser.add_argument("--db-name", default="ivr_bench", help="benchmark database (dropped and recreated)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.calls < 0 or args.threads < 1 or args.workers < 1 or args.queue_waits < 0:
+        parser.error("--seconds, --threads and --workers must be positive; --calls, --queue-waits >= 0")
+    return args
+
+
+def measure(
+    args: argparse.Namespace, ivr: Server, bare: Server
+) -> tuple[Outcome, Outcome, list[CallRecord], list[str]]:
+    """Warm up, load ivr, replay its requests on the bare app; (ivr, bare, all ivr calls, warm-up fails)."""
+    cap = args.calls or 10**7
+    warm = run_load(ivr.base, "ivr", args.threads, live_scripts(None, args.queue_waits), args.warmup_calls)
+    warm_bare = run_load(
+        bare.base, "bare", args.threads, replayed_scripts(warm.calls, None), args.warmup_calls
+    )
+    deadline = None if args.calls else time.monotonic() + args.seconds
+    ivr_out = run_load(ivr.base, "ivr", args.threads, live_scripts(deadline, args.queue_waits), cap)
+    if not ivr_out.calls:
+        raise RuntimeError("no ivr call was made")
+    deadline = None if args.calls else time.monotonic() + args.seconds
+    bare_out = run_load(bare.base, "bare", args.threads, replayed_scripts(ivr_out.calls, deadline), cap)
+    return ivr_out, bare_out, warm.calls + ivr_out.calls, warm.failures + warm_bare.failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; 0 when every check passed."""
+    args = parse_args(argv)
+    db_url = prepare_database(args.pg_url, args.db_name)
+    env = os.environ | {
+        "DATABASE_URL": db_url,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "FLOWS_DIR": str(ROOT / "flows"),
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": secrets.token_hex(16),
+        "PROXY_FIX_HOPS": "0",
+    }
+    ivr_port = free_port()
+    bare_port = free_port()
+    while bare_port == ivr_port:
+        bare_port = free_port()
+    ivr = Server("ivr", "ivr:create_app()", ivr_port, env | {"PUBLIC_BASE_URL": ""}, args.workers)
+    ivr.env["PUBLIC_BASE_URL"] = ivr.base
+    bare = Server("bare", "bare_app:app", bare_port, env, args.workers, ["--pythonpath", str(BENCH_DIR)])
+    try:
+        for server in (ivr, bare):
+            server.start()
+        for server in (ivr, bare):
+            server.wait_ready()
+        ivr_out, bare_out, all_ivr_calls, warm_failures = measure(args, ivr, bare)
+        counts, problems = check_call_log(db_url, all_ivr_calls)
+        server_logs = {s.name: s.output() for s in (ivr, bare)}
+    finally:
+        for server in (ivr, bare):
+            server.stop()
+    problems = warm_failures[:10] + ivr_out.failures[:10] + bare_out.failures[:10] + problems
+    ivr_fig, bare_fig = figures(ivr_out), figures(bare_out)
+    ratio = ivr_fig["requests_per_second"] / bare_fig["requests_per_second"] if bare_fig["requests"] else 0.0
+    report = {
+        "machine": machine(),
+        "settings": {
+            "seconds": args.seconds, "calls": args.calls, "threads": args.threads, "workers": args.workers,
+            "queue_waits": args.queue_waits, "warmup_calls": args.warmup_calls, "database": args.db_name,
+        },
+        "targets": {"ivr": ivr_fig, "bare": bare_fig},
+        "ratio": round(ratio, 3),
+        "goal": GOAL,
+        "goal_met": ratio >= GOAL,
+        "checks": {"ok": not problems, "counts": counts, "problems": problems},
+    }  # fmt: skip
+    print_report(report)
+    if problems:
+        for name, text in server_logs.items():
+            if text.strip():
+                print(f"\n--- {name} gunicorn log (tail) ---\n{text}")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
