@@ -17,11 +17,15 @@ def call_row(session: Session, sid: str) -> Call:
 def event_kinds(session: Session, sid: str) -> list[str]:
     """The kinds of a call's events, in order."""
     call = call_row(session, sid)
-    return list(session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id).order_by(CallEvent.id)))
+    return list(
+        session.scalars(select(CallEvent.kind).where(CallEvent.call_id == call.id).order_by(CallEvent.id))
+    )
 
 
 def events(session: Session, sid: str, kind: str) -> list[CallEvent]:
     """A call's events of one kind, in order."""
     call = call_row(session, sid)
-    query = select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind == kind).order_by(CallEvent.id)
+    query = (
+        select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind == kind).order_by(CallEvent.id)
+    )
     return list(session.scalars(query))

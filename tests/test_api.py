@@ -27,7 +27,6 @@ def api(client, token):
     def get(path: str, **params):
         return client.get(path, query_string=params or None, headers={"Authorization": f"Bearer {token}"})
 
-
     return get
 
 
@@ -78,8 +77,12 @@ def test_call_list_filters_and_fields(twilio, session, api):
     first = everything["calls"][0]
     for field in ("desk", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "cost"):
         assert field in first
-    assert (first["from"], first["desk"], first["status"], first["duration"]) == ("+14155550102", "local",
-                                                                                  "completed", 120)
+    assert (first["from"], first["desk"], first["status"], first["duration"]) == (
+        "+14155550102",
+        "local",
+        "completed",
+        120,
+    )
     assert first["started_at"] == "2026-11-22T09:00:00Z"
 
     assert [c["call_sid"] for c in api("/api/calls", desk="bpo").json["calls"]] == [billing.sid]
@@ -104,8 +107,9 @@ def test_pages(twilio, api):
     assert seen == sids
 
 
-@pytest.mark.parametrize(("param", "value"), [("since", "yesterday"), ("until", "2026-13-01"), ("page", "0"),
-                                              ("per_page", "many")])
+@pytest.mark.parametrize(
+    ("param", "value"), [("since", "yesterday"), ("until", "2026-13-01"), ("page", "0"), ("per_page", "many")]
+)
 def test_bad_filters_are_400_with_the_parameter_named(api, param, value):
     response = api("/api/calls", **{param: value})
     assert response.status_code == 400

@@ -55,8 +55,12 @@ def test_broken_flow_lists_every_problem_and_exits_1(runner, flows_dir):
     as_json = runner.invoke(main, ["flows", "validate", "--json", str(flows_dir)])
     assert as_json.exit_code == 1
     problems = json.loads(as_json.output)
-    assert {"file": str(path), "node": "greeting", "field": "next",
-            "message": "target node 'nowhere' does not exist"} in problems
+    assert {
+        "file": str(path),
+        "node": "greeting",
+        "field": "next",
+        "message": "target node 'nowhere' does not exist",
+    } in problems
 
 
 def test_schema_errors_name_node_and_field(runner, flows_dir):
@@ -68,7 +72,10 @@ def test_schema_errors_name_node_and_field(runner, flows_dir):
     result = runner.invoke(main, ["flows", "validate", str(flows_dir)])
     assert result.exit_code == 1
     assert f"{path}: node 'queue': field 'max_wait': 'ten minutes' is not of type 'integer'" in result.output
-    assert f"{path}: node 'greeting': Additional properties are not allowed ('nxt' was unexpected)" in result.output
+    assert (
+        f"{path}: node 'greeting': Additional properties are not allowed ('nxt' was unexpected)"
+        in result.output
+    )
 
 
 def test_user_create_hashes_the_password(runner, env, session):
@@ -108,7 +115,9 @@ def test_migrations_match_the_models_and_go_both_ways(database_url):
 
 
 def test_dialer_placeholder_stops_on_sigterm():
-    worker = subprocess.Popen([sys.executable, "-m", "ivr.cli", "dialer", "run"], stdout=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "dialer", "run"], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert "not built yet" in worker.stdout.readline()
         worker.send_signal(signal.SIGTERM)

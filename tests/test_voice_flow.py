@@ -72,7 +72,10 @@ def test_order_status_reads_back_account_and_validates_pattern(call, session):
     again = call.press(ask, "12")
     assert "not valid" in one(again, "/Response/Gather/Say[1]/text()")
     done = call.press(again, "12345678")
-    assert one(done, "/Response/Say[1]/text()") == "Thank you. Account 1 2 3 4 5 6 7 8. Connecting you to our orders team."
+    assert (
+        one(done, "/Response/Say[1]/text()")
+        == "Thank you. Account 1 2 3 4 5 6 7 8. Connecting you to our orders team."
+    )
     assert one(done, "/Response/Enqueue/text()") == "bpo-desk"
     row = call_row(session, call.sid)
     assert row.variables["account"] == "12345678"
@@ -115,17 +118,23 @@ def test_long_wait_leaves_queue_for_voicemail(call, session):
     assert record.get("transcribe") == "true"
     assert record.get("transcribeCallback") == f"{BASE}/voice/transcription"
     assert record.get("maxLength") == "120"
-    done = call.post(record.get("action"), RecordingUrl="https://api.twilio.com/rec/RE1", RecordingDuration="17")
+    done = call.post(
+        record.get("action"), RecordingUrl="https://api.twilio.com/rec/RE1", RecordingDuration="17"
+    )
     assert xpath(done, "/Response/Hangup")
-    call.twilio.post("/voice/transcription", call.params(TranscriptionText="Please call me back",
-                                                         TranscriptionStatus="completed"))
+    call.twilio.post(
+        "/voice/transcription",
+        call.params(TranscriptionText="Please call me back", TranscriptionStatus="completed"),
+    )
     row = call_row(session, call.sid)
     assert (row.queue_result, row.queue_time) == ("leave", 601)
     assert (row.recording_url, row.recording_duration) == ("https://api.twilio.com/rec/RE1", 17)
     assert row.transcription == "Please call me back"
 
 
-@pytest.mark.parametrize(("result", "verb"), [("hangup", "Hangup"), ("queue-full", "Record"), ("error", "Record")])
+@pytest.mark.parametrize(
+    ("result", "verb"), [("hangup", "Hangup"), ("queue-full", "Record"), ("error", "Record")]
+)
 def test_queue_results_branch(call, session, result, verb):
     queue = call.press(call.press(call.start(), "1"), "2")
     root = call.post(one(queue, "/Response/Enqueue/@action"), QueueResult=result, QueueTime="5")
@@ -133,8 +142,13 @@ def test_queue_results_branch(call, session, result, verb):
     assert call_row(session, call.sid).queue_result == result
 
 
-@pytest.mark.parametrize(("clock", "node", "words"), [(CLOSED, "after_hours", "Monday to Friday"),
-                                                      (HOLIDAY, "holiday_closed", "closed today for the holiday")])
+@pytest.mark.parametrize(
+    ("clock", "node", "words"),
+    [
+        (CLOSED, "after_hours", "Monday to Friday"),
+        (HOLIDAY, "holiday_closed", "closed today for the holiday"),
+    ],
+)
 def test_closed_times_go_to_voicemail(app, call, clock, node, words):
     app.config["IVR_CLOCK"] = lambda: clock
     root = call.start()

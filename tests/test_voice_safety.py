@@ -64,7 +64,9 @@ def test_behind_a_proxy_public_base_url_is_what_twilio_signed(app, client):
     root = parse(inside.post("/voice/incoming", params, signature=public))
     assert one(root, "//Gather/@action") == "https://phone.example.com/ivr/voice/step/main/language/input"
     internal = inside.sign("http://10.0.0.5:8000/voice/incoming", params)
-    assert inside.post("/voice/incoming", params | {"CallSid": new_sid()}, signature=internal).status_code == 403
+    assert (
+        inside.post("/voice/incoming", params | {"CallSid": new_sid()}, signature=internal).status_code == 403
+    )
 
 
 # --- malformed requests -------------------------------------------------------------------------
@@ -88,12 +90,19 @@ def test_oversized_body_is_413(twilio, session):
 
 def test_non_utf8_body_is_400(client, session):
     body = b"CallSid=CA1&From=%FF%FE&To=%2B15125550100"
-    response = client.post("https://ivr.test/voice/incoming", data=body,
-                           content_type="application/x-www-form-urlencoded", headers={"X-Twilio-Signature": "x"})
+    response = client.post(
+        "https://ivr.test/voice/incoming",
+        data=body,
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-Twilio-Signature": "x"},
+    )
     assert response.status_code == 400
     assert b"UTF-8" in response.data
-    raw = client.post("https://ivr.test/voice/incoming", data=b"CallSid=CA1&From=\xff",
-                      content_type="application/x-www-form-urlencoded")
+    raw = client.post(
+        "https://ivr.test/voice/incoming",
+        data=b"CallSid=CA1&From=\xff",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert raw.status_code == 400
     assert _count(session, Call) == 0
 
@@ -133,7 +142,10 @@ def test_exception_in_a_step_still_answers_fallback_twiml(call, session, monkeyp
 
     done = parse(call.twilio.post(enqueue.get("action"), call.params(QueueResult="bridged", QueueTime="30")))
     assert len(done) == 0
-    assert events(session, call.sid, "fallback_result")[0].data == {"QueueResult": "bridged", "QueueTime": "30"}
+    assert events(session, call.sid, "fallback_result")[0].data == {
+        "QueueResult": "bridged",
+        "QueueTime": "30",
+    }
 
 
 def test_exception_on_incoming_still_answers(twilio, session, monkeypatch):
@@ -151,7 +163,9 @@ def test_fallback_kinds(call, flows_dir, monkeypatch, fallback):
     (flows_dir / "site.json").write_text(json.dumps(site))
     monkeypatch.setattr("ivr.voice.routes.start", lambda *a, **k: 1 / 0)
     root = call.start()
-    expected = {"dial": "/Response/Dial/Number", "voicemail": "/Response/Record"}.get(next(iter(fallback), ""))
+    expected = {"dial": "/Response/Dial/Number", "voicemail": "/Response/Record"}.get(
+        next(iter(fallback), "")
+    )
     assert bool(xpath(root, expected)) if expected else xpath(root, "/Response/*[1]/self::Say")
     assert xpath(root, "/Response/*[last()]/self::Hangup")
 
@@ -237,7 +251,11 @@ def test_late_status_never_overwrites_a_final_one(call, twilio, session):
     row = call_row(session, call.sid)
     assert (row.status, row.duration) == ("completed", 61)
     assert row.ended_at.isoformat() == "2026-11-24T16:01:01+00:00"
-    assert [e.data["status"] for e in events(session, call.sid, "status")] == ["completed", "in-progress", "ringing"]
+    assert [e.data["status"] for e in events(session, call.sid, "status")] == [
+        "completed",
+        "in-progress",
+        "ringing",
+    ]
 
 
 def test_statuses_in_order_advance(call, twilio, session):

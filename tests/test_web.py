@@ -92,7 +92,11 @@ def test_call_list_search_and_filters(signed_in, twilio):
     desk = html.fromstring(signed_in.get("/?desk=bpo").data)
     assert desk.xpath("//table[@class='calls']/tbody/tr/td[2]/text()") == ["+14155550111"]
     export = signed_in.get(desk.xpath("string(//a[text()='Export CSV']/@href)"))
-    assert export.mimetype == "text/csv" and b"+14155550111" in export.data and b"+14155550222" not in export.data
+    assert (
+        export.mimetype == "text/csv"
+        and b"+14155550111" in export.data
+        and b"+14155550222" not in export.data
+    )
 
 
 def test_bad_filter_is_explained(signed_in):
@@ -106,8 +110,11 @@ def test_call_timeline_shows_steps_and_recording(signed_in, twilio):
     queue = call.press(call.press(call.start(), "1"), "2")
     action = queue.xpath("//Enqueue/@action")[0]
     record = call.post(action, QueueResult="leave", QueueTime="700")
-    call.post(record.xpath("//Record/@action")[0], RecordingUrl="https://api.twilio.com/rec/RE9",
-              RecordingDuration="12")
+    call.post(
+        record.xpath("//Record/@action")[0],
+        RecordingUrl="https://api.twilio.com/rec/RE9",
+        RecordingDuration="12",
+    )
     page = html.fromstring(signed_in.get(f"/calls/{call.sid}").data)
     kinds = page.xpath("//ol[@class='timeline']/li/strong/text()")
     for kind in ("flow started", "menu choice", "route", "queue entered", "queue left", "recording"):

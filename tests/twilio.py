@@ -101,7 +101,9 @@ class CallDriver:
 
     def start(self) -> etree._Element:
         """The incoming-call webhook."""
-        return parse(self.twilio.post("/voice/incoming", self.twilio.call_params(self.sid, self.caller, self.called)))
+        return parse(
+            self.twilio.post("/voice/incoming", self.twilio.call_params(self.sid, self.caller, self.called))
+        )
 
     def post(self, url: str, **extra: str) -> etree._Element:
         """Post to a URL taken from the TwiML, as Twilio would."""

@@ -78,12 +78,14 @@ def call_step(handler: F) -> F:
 
 
 def _note_failure(sid: str, exc: Exception) -> None:
-    """Best effort: log the call (even one whose first step failed), count the error, add it to the timeline."""
+    """Best effort: log the call (even one whose first step failed), count the error, log it."""
     try:
         s = session()
         call = calllog.get_call(s, sid) or calllog.new_call(s, request.form)
         call.errors += 1
-        calllog.add_event(s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}")
+        calllog.add_event(
+            s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}"
+        )
         s.commit()
 
     except Exception:
