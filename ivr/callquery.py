@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from flask import Response, stream_with_context
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -184,3 +185,10 @@ def csv_rows(s: Session, filters: CallFilters) -> Iterator[str]:
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def csv_response(s: Session, filters: CallFilters) -> Response:
+    """A streamed CSV download of every call matching the filters."""
+    headers = {"Content-Disposition": "attachment; filename=calls.csv"}
+    rows = stream_with_context(csv_rows(s, filters))
+    return Response(rows, content_type="text/csv; charset=utf-8", headers=headers)

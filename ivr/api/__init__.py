@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
+from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import token_required
 from ..calllog import get_call
-from ..callquery import CallFilters, FilterError, call_dict, csv_rows, event_dict, events_of, page_of_calls
+from ..callquery import (
+    CallFilters,
+    FilterError,
+    call_dict,
+    csv_response,
+    event_dict,
+    events_of,
+    page_of_calls,
+)
 from ..db import session
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -57,10 +65,7 @@ def calls() -> Response:
 @token_required
 def calls_csv() -> Response:
     """Every call matching the filters, as CSV."""
-    filters = _filters()
-    rows = stream_with_context(csv_rows(session(), filters))
-    headers = {"Content-Disposition": "attachment; filename=calls.csv"}
-    return Response(rows, content_type="text/csv; charset=utf-8", headers=headers)
+    return csv_response(session(), _filters())
 
 
 @bp.get("/calls/<call_sid>")

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import login_required, login_user, logout_user
@@ -23,7 +22,7 @@ from wtforms.validators import DataRequired
 
 from ..auth import check_login
 from ..calllog import get_call
-from ..callquery import CallFilters, FilterError, csv_rows, events_of, page_of_calls
+from ..callquery import CallFilters, FilterError, csv_response, events_of, page_of_calls
 from ..db import session
 from ..models import STATUS_RANK
 
@@ -89,12 +88,7 @@ def calls_csv() -> Response:
         filters = CallFilters.from_args(request.args)
     except FilterError as exc:
         abort(400, str(exc))
-    headers = {"Content-Disposition": "attachment; filename=calls.csv"}
-    return Response(
-        stream_with_context(csv_rows(session(), filters)),
-        content_type="text/csv; charset=utf-8",
-        headers=headers,
-    )
+    return csv_response(session(), filters)
 
 
 @bp.get("/calls/<call_sid>")
