@@ -272,3 +272,25 @@ def test_status_for_a_call_never_seen_creates_its_row(twilio, session):
     row = call_row(session, sid)
     assert (row.status, row.direction, row.flow) == ("failed", "outbound-api", None)
     assert _count(session, CallEvent) == 1
+
+
+def test_proxy_fix_hops_trust_forwarded_headers(config):
+    from ivr import create_app
+
+    app = create_app(config | {"PROXY_FIX_HOPS": 1, "SERVER_NAME": None})
+    try:
+        inside = TwilioClient(app.test_client(), config["TWILIO_AUTH_TOKEN"], base="http://127.0.0.1:8000")
+        params = inside.call_params(new_sid())
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "phone.example.com"}
+        signature = inside.sign("https://phone.example.com/voice/incoming", params)
+        response = inside.post("/voice/incoming", params, signature=signature, headers=forwarded)
+        assert one(parse(response), "//Gather/@action").startswith("https://phone.example.com/voice/step/")
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
+
+
+def test_app_refuses_to_start_without_auth_token(config):
+    from ivr import create_app
+
+    with pytest.raises(RuntimeError, match="TWILIO_AUTH_TOKEN is not set"):
+        create_app(config | {"TWILIO_AUTH_TOKEN": ""})

@@ -33,12 +33,18 @@ class TwilioClient:
         """X-Twilio-Signature for this URL and these parameters."""
         return str(RequestValidator(self.token).compute_signature(url, params))
 
-    def post(self, url: str, params: dict[str, str], signature: str | None = None, **kw: Any) -> TestResponse:
+    def post(
+        self,
+        url: str,
+        params: dict[str, str],
+        signature: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> TestResponse:
         """POST `params` to an absolute or app-relative URL, signed unless a signature is given."""
         full = url if url.startswith("http") else self.base + url
         sig = self.sign(full, params) if signature is None else signature
-        headers = {"X-Twilio-Signature": sig} if sig else {}
-        return self.client.post(full, data=params, headers=headers, **kw)
+        sent = dict(headers or {}) | ({"X-Twilio-Signature": sig} if sig else {})
+        return self.client.post(full, data=params, headers=sent)
 
     def call_params(
         self,
