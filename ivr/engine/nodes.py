@@ -51,7 +51,7 @@ class NodeType:
     @classmethod
     def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
         """Run the node on arrival; return the next node, or None when Twilio must act."""
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover - abstract: every node type defines enter()
 
     @classmethod
     def resume(
@@ -223,7 +223,7 @@ class InputNode(NodeType):
     @classmethod
     def accept(cls, rt: Runtime, name: str, node: Node, digits: str, speech: str) -> str | None:
         """Act on input that was given; return the next node or retry."""
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover - abstract: menu, gather and survey define accept()
 
     @classmethod
     def retry(cls, rt: Runtime, name: str, node: Node, outcome: str) -> str | None:
