@@ -46,7 +46,7 @@ class Bundle:
 
 def _read_json(path: Path, label: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8-sig"))  # editors on Windows may add a BOM
     except FileNotFoundError:
         return None, [Problem(label, None, None, "file not found")]
     except UnicodeDecodeError as exc:
@@ -100,11 +100,12 @@ def load_folder(folder: Path, only: Iterable[Path] | None = None) -> tuple[Bundl
         )
     if site is not None and not any(p.file == str(site_path) for p in problems):
         problems += check_flows(Document(str(site_path), site), flows)
+    complete = not problems and site is not None
     if only is not None:
         wanted = {str(p) for p in only} | {str(site_path), str(folder)}
         problems = [p for p in problems if p.file in wanted]
     problems = sorted(set(problems), key=Problem.sort_key)
-    if problems or site is None:
+    if not complete or site is None:
         return None, problems
     bundle = Bundle(
         site=site,

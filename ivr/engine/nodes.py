@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
@@ -23,6 +23,7 @@ POSITION = {
 ANSWERED_DIAL = ("completed", "answered")
 BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
 Edge = tuple[str, str, frozenset[str]]
+Handler = Callable[[Runtime, str, Node, Mapping[str, str]], str | None]
 
 
 class NodeType:
@@ -57,8 +58,11 @@ class NodeType:
     def resume(
         cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
     ) -> str | None:
-        """Continue after Twilio reported an event; nodes that never wait reject every event."""
-        raise FlowError(f"node {name!r} ({node['type']}) does not take a {event!r} event")
+        """Continue after Twilio reported an event, through the node's on_<event> handler."""
+        handler: Handler | None = getattr(cls, f"on_{event}", None)
+        if handler is None:
+            raise FlowError(f"node {name!r} ({node['type']}) does not take a {event!r} event")
+        return handler(rt, name, node, params)
 
 
 def _end(rt: Runtime, node: Node) -> str | None:
@@ -205,11 +209,8 @@ class InputNode(NodeType):
         return None
 
     @classmethod
-    def resume(
-        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
-    ) -> str | None:
-        if event != "input":
-            return super().resume(rt, name, node, event, params)
+    def on_input(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
+        """The Gather's result: digits, speech, or nothing (a timeout)."""
         digits = params.get("Digits", "")
         speech = params.get("SpeechResult", "")
         entry: dict[str, object] = {"digits": digits} if digits else {}
@@ -286,7 +287,7 @@ class MenuNode(InputNode):
         option = _option(node["options"][choice])
         values = {key: fill(text, rt.variables) for key, text in option.get("set", {}).items()}
         rt.set_variables(values)
-        rt.record("menu_choice", name, option=choice, by="speech" if not digits else "dtmf")
+        rt.record("menu_choice", name, option=choice, by="dtmf" if choice == digits else "speech")
         return str(option["next"])
 
     @staticmethod
@@ -386,13 +387,8 @@ class EnqueueNode(NodeType):
         return None
 
     @classmethod
-    def resume(
-        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
-    ) -> str | None:
-        if event == "wait":
-            return cls.hold(rt, name, node, params)
-        if event != "result":
-            return super().resume(rt, name, node, event, params)
+    def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
+        """The caller left the queue (QueueResult), or the desk's dial ended (DialCallStatus)."""
         if "DialCallStatus" in params:
             return dial_outcome(rt, name, node, params)
         result = params.get("QueueResult", "error")
@@ -409,7 +405,7 @@ class EnqueueNode(NodeType):
         return str(node["failed"])
 
     @classmethod
-    def hold(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> None:
+    def on_wait(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> None:
         """Answer the queue's wait URL: leave after max_wait, else position and hold prompts."""
         position = _int(params.get("QueuePosition"))
         waited = _int(params.get("QueueTime")) or 0
@@ -468,11 +464,8 @@ class DialNode(NodeType):
         return None
 
     @classmethod
-    def resume(
-        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
-    ) -> str | None:
-        if event != "result":
-            return super().resume(rt, name, node, event, params)
+    def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
+        """The Dial's outcome."""
         return dial_outcome(rt, name, node, params)
 
 
@@ -496,11 +489,8 @@ class VoicemailNode(NodeType):
         return None
 
     @classmethod
-    def resume(
-        cls, rt: Runtime, name: str, node: Node, event: Event, params: Mapping[str, str]
-    ) -> str | None:
-        if event != "result":
-            return super().resume(rt, name, node, event, params)
+    def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
+        """The Record's outcome: a recording URL and duration, or none."""
         url = params.get("RecordingUrl")
         duration = _int(params.get("RecordingDuration")) or 0
         rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))

@@ -123,7 +123,14 @@ class TestMenu:
         assert call.entry("input").data == {"speech": speech, "confidence": "0.87"}
         assert call.entry("menu_choice").data == {"option": option, "by": "speech"}
 
+    def test_speech_counts_when_keys_pressed_alongside_match_nothing(self) -> None:
+        call = menu_call()
+        call.step("input", Digits="5", SpeechResult="billing", Confidence="0.6")
+        assert call.actions == [say_en("Billing."), Hangup()]
+        assert call.entry("menu_choice").data == {"option": "1", "by": "speech"}
+
     @pytest.mark.parametrize("speech", ["payments", "nine", "supporting", "bill ing"])
+
     def test_speech_must_match_whole_words(self, speech: str) -> None:
         call = menu_call(retries=0)
         call.step("input", SpeechResult=speech, Confidence="0.87")

@@ -92,8 +92,16 @@ def test_only_reports_the_chosen_flow_files_and_the_site(folder: Folder) -> None
 def test_only_with_no_problems_in_the_chosen_files(folder: Folder) -> None:
     main = folder.flow({"hello": SAY, "bye": BYE})
     other = folder.flow({"hello": {**SAY, "next": "nowhere"}}, name="other")
-    assert folder.load(only=[main])[1] == []
+    assert folder.load(only=[main]) == (None, [])  # no problems to show, but the folder is not publishable
     assert folder.load(only=[other])[1] != []
+
+
+def test_a_byte_order_mark_is_accepted(folder: Folder) -> None:
+    path = folder.flow({"hello": SAY, "bye": BYE})
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    bundle, problems = folder.load()
+    assert problems == [] and bundle is not None and "main" in bundle.flows
+
 
 
 def test_only_keeps_folder_problems(tmp_path: Path) -> None:
