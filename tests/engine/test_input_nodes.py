@@ -130,7 +130,6 @@ class TestMenu:
         assert call.entry("menu_choice").data == {"option": "1", "by": "speech"}
 
     @pytest.mark.parametrize("speech", ["payments", "nine", "supporting", "bill ing"])
-
     def test_speech_must_match_whole_words(self, speech: str) -> None:
         call = menu_call(retries=0)
         call.step("input", SpeechResult=speech, Confidence="0.87")

@@ -103,7 +103,6 @@ def test_a_byte_order_mark_is_accepted(folder: Folder) -> None:
     assert problems == [] and bundle is not None and "main" in bundle.flows
 
 
-
 def test_only_keeps_folder_problems(tmp_path: Path) -> None:
     problems = load_folder(tmp_path, only=[])[1]
     assert [p.message for p in problems] == [
