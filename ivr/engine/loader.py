@@ -76,11 +76,14 @@ def load_folder(folder: Path, only: Iterable[Path] | None = None) -> tuple[Bundl
     if site is not None:
         problems += check("site", site, str(site_path))
     flows: dict[str, Document] = {}
+    unchecked: dict[str, dict[str, Any]] = {}
     for path in flow_files(folder):
         data, errors = _read_json(path, str(path))
         if data is not None:
             errors += check("flow", data, str(path))
         problems += errors
+        if data is not None and errors and isinstance(data.get("name"), str):
+            unchecked[data["name"]] = data
         if data is None or errors:
             continue
         if data["name"] in flows:
@@ -99,7 +102,7 @@ def load_folder(folder: Path, only: Iterable[Path] | None = None) -> tuple[Bundl
             Problem(str(folder), None, None, "no flow files (*.json besides site.json) in this folder")
         )
     if site is not None and not any(p.file == str(site_path) for p in problems):
-        problems += check_flows(Document(str(site_path), site), flows)
+        problems += check_flows(Document(str(site_path), site), flows, unchecked)
     complete = not problems and site is not None
     if only is not None:
         wanted = {str(p) for p in only} | {str(site_path), str(folder)}

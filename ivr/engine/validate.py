@@ -48,20 +48,27 @@ def check_site(site: Document) -> Iterator[Problem]:
         yield Problem(site.file, None, "fallback.desk", f"unknown desk {desk!r}")
 
 
-def check_flows(site: Document, flows: Mapping[str, Document]) -> list[Problem]:
-    """Every semantic problem in the flows, given the site file."""
+def check_flows(
+    site: Document, flows: Mapping[str, Document], unchecked: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[Problem]:
+    """Every semantic problem in the flows, given the site file.
+
+    `unchecked` are flows that failed the schema (already reported): they are not analysed, but their
+    names and default flag still count, so they cause no follow-on errors elsewhere.
+    """
+    unchecked = unchecked or {}
     problems: list[Problem] = list(check_site(site))
-    problems += _check_numbers(flows)
+    problems += _check_numbers(flows, any(doc.get("default") is True for doc in unchecked.values()))
     graph: dict[Key, list[tuple[str, Key, frozenset[str]]]] = {}
     for doc in flows.values():
-        problems += _check_flow(doc, site.data, flows, graph)
+        problems += _check_flow(doc, site.data, flows, set(unchecked), graph)
     problems += _check_ends(flows, graph)
     problems += _check_loops(flows, graph)
     problems += _check_variables(flows, graph)
     return sorted(set(problems), key=Problem.sort_key)
 
 
-def _check_numbers(flows: Mapping[str, Document]) -> Iterator[Problem]:
+def _check_numbers(flows: Mapping[str, Document], unchecked_default: bool) -> Iterator[Problem]:
     owners: dict[str, str] = {}
     defaults = [doc for doc in flows.values() if doc.data.get("default")]
     for doc in flows.values():
@@ -73,7 +80,7 @@ def _check_numbers(flows: Mapping[str, Document]) -> Iterator[Problem]:
             owners[number] = doc.data["name"]
     for doc in defaults[1:]:
         yield Problem(doc.file, None, "default", f"flow {defaults[0].data['name']!r} is already the default")
-    if flows and not defaults:
+    if flows and not defaults and not unchecked_default:
         first = min(flows.values(), key=lambda d: d.file)
         yield Problem(
             first.file, None, "default", 'no flow is marked "default": true; unknown numbers need one'
@@ -84,6 +91,7 @@ def _check_flow(
     doc: Document,
     site: Mapping[str, Any],
     flows: Mapping[str, Document],
+    unchecked: set[str],
     graph: dict[Key, list[tuple[str, Key, frozenset[str]]]],
 ) -> Iterator[Problem]:
     data, file, flow = doc.data, doc.file, doc.data["name"]
@@ -104,7 +112,7 @@ def _check_flow(
                 yield Problem(file, name, field, f"target node {target!r} does not exist")
             else:
                 edges.append((field, (flow, target), sets))
-        if node["type"] == "goto":
+        if node["type"] == "goto" and node["flow"] not in unchecked:
             if node["flow"] not in flows:
                 yield Problem(file, name, "flow", f"unknown flow {node['flow']!r}")
             else:

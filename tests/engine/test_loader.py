@@ -212,3 +212,12 @@ def test_reading_the_same_folder_twice_gives_the_same_digest(folder: Folder) -> 
     second, _ = folder.load()
     assert first is not None and second is not None
     assert first.digest() == second.digest()
+
+
+def test_a_flow_with_schema_errors_causes_no_follow_on_errors(folder: Folder) -> None:
+    folder.flow({"hello": {**SAY, "next": "jump"}, "jump": {"type": "goto", "flow": "other"}}, default=False)
+    folder.flow({"hello": {"type": "say", "prompt": "Hi.", "nxt": "x"}}, name="other", default=True)
+    assert folder.problems() == [
+        ("other.json", "hello", None, "'next' is a required property"),
+        ("other.json", "hello", None, "Additional properties are not allowed ('nxt' was unexpected)"),
+    ]
