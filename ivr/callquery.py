@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from .db import database
 from .models import Call, CallEvent
 
 MAX_PER_PAGE = 500
@@ -173,22 +174,27 @@ def event_dict(event: CallEvent) -> dict[str, Any]:
     return {"at": _iso(event.at), "kind": event.kind, "node": event.node, "data": event.data}
 
 
-def csv_rows(s: Session, filters: CallFilters) -> Iterator[str]:
-    """Every matching call as CSV text, header first, streamed in batches."""
+def csv_rows(sessions: sessionmaker[Session], filters: CallFilters) -> Iterator[str]:
+    """Every matching call as CSV text, header first, streamed in batches.
+
+    The generator runs after the view has returned (and its session was closed), so it opens and
+    closes a session of its own.
+    """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    for call in s.scalars(filters.query().execution_options(yield_per=1000)):
-        writer.writerow(call_dict(call))
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+    with sessions() as s:
+        for call in s.scalars(filters.query().execution_options(yield_per=1000)):
+            writer.writerow(call_dict(call))
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
     yield buffer.getvalue()
 
 
-def csv_response(s: Session, filters: CallFilters) -> Response:
+def csv_response(filters: CallFilters) -> Response:
     """A streamed CSV download of every call matching the filters."""
     headers = {"Content-Disposition": "attachment; filename=calls.csv"}
-    rows = stream_with_context(csv_rows(s, filters))
+    rows = csv_rows(database().sessionmaker, filters)
     return Response(rows, content_type="text/csv; charset=utf-8", headers=headers)

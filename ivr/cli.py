@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -19,8 +21,15 @@ from .engine import load_folder
 from .engine.loader import SITE_FILE
 
 
-def _app() -> Flask:
-    return create_app(require_token=False)
+@contextmanager
+def _app() -> Iterator[Flask]:
+    """The app for one command, in an app context; its database connections are closed afterwards."""
+    app = create_app(require_token=False)
+    try:
+        with app.app_context():
+            yield app
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
 
 
 @click.group()
@@ -34,39 +43,29 @@ def main() -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
     """Upgrade the database and serve ivr with gunicorn (a local token is made up if none is set)."""
-    app = _app()
-    if not os.environ.get("TWILIO_AUTH_TOKEN"):
-        os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
-        click.echo(
-            f"TWILIO_AUTH_TOKEN is not set: webhooks must be signed with the local token in "
-            f"{Path(app.instance_path) / 'twilio_auth_token'}.\n"
-            "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
-        )
-    from .migrate import upgrade
-
-    upgrade(app.config["DATABASE_URL"])
-    problems = app.extensions["ivr.flows"].reload() if _publishable(app) else []
-    for problem in problems:
-        click.echo(f"flows: {problem}", err=True)
-    click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
-    if not _has_users(app):
-        click.echo("No web user yet: create one with `ivr user create NAME`.")
-    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
-    os.execvp(sys.executable, [sys.executable, "-m", *args, "ivr:create_app()"])
-
-
-def _publishable(app: Flask) -> bool:
-    return (Path(app.config["FLOWS_DIR"]) / SITE_FILE).exists()
-
-
-def _has_users(app: Flask) -> bool:
     from sqlalchemy import select
 
     from .db import session
+    from .migrate import upgrade
     from .models import User
 
-    with app.app_context():
-        return session().scalars(select(User.id)).first() is not None
+    with _app() as app:
+        if not os.environ.get("TWILIO_AUTH_TOKEN"):
+            os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
+            click.echo(
+                f"TWILIO_AUTH_TOKEN is not set: webhooks must be signed with the local token in "
+                f"{Path(app.instance_path) / 'twilio_auth_token'}.\n"
+                "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
+            )
+        upgrade(app.config["DATABASE_URL"])
+        for problem in app.extensions["ivr.flows"].reload():
+            click.echo(f"flows: {problem}", err=True)
+        has_users = session().scalars(select(User.id)).first() is not None
+    click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
+    if not has_users:
+        click.echo("No web user yet: create one with `ivr user create NAME`.")
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
+    os.execvp(sys.executable, [sys.executable, "-m", *args, "ivr:create_app()"])
 
 
 @main.group()
@@ -80,7 +79,8 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
     from .migrate import upgrade
 
-    upgrade(_app().config["DATABASE_URL"], revision)
+    with _app() as app:
+        upgrade(app.config["DATABASE_URL"], revision)
     click.echo("database is up to date")
 
 
@@ -117,14 +117,14 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @flows.command("publish")
 def flows_publish() -> None:
     """Publish the flows folder now (the service also picks up changes by itself)."""
-    app = _app()
-    store = app.extensions["ivr.flows"]
-    problems = store.reload()
-    for problem in problems:
-        click.echo(str(problem), err=True)
-    if problems:
-        sys.exit(1)
-    click.echo(f"published version {store.current().id}")
+    with _app() as app:
+        store = app.extensions["ivr.flows"]
+        problems = store.reload()
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        if problems:
+            sys.exit(1)
+        click.echo(f"published version {store.current().id}")
 
 
 @main.group()
@@ -140,8 +140,7 @@ def user_create(username: str, password: str) -> None:
     from .auth import create_user
     from .db import session
 
-    app = _app()
-    with app.app_context():
+    with _app():
         try:
             create_user(session(), username, password)
         except ValueError as exc:
@@ -162,8 +161,7 @@ def token_create(name: str) -> None:
     from .auth import create_token
     from .db import session
 
-    app = _app()
-    with app.app_context():
+    with _app():
         value = create_token(session(), name)
         session().commit()
     click.echo(f"API token {name!r} created; it is shown only now:")

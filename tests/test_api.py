@@ -128,12 +128,15 @@ def test_call_detail_has_events_in_order(twilio, api):
     assert api("/api/calls/CAnothere").status_code == 404
 
 
-def test_csv_export_matches_filters(twilio, api):
+def test_csv_export_matches_filters(app, twilio, api):
     call = _call(twilio, "+14155550104", ("1", "1"))
     _call(twilio, "+14155550105", ("1", "2"))
     response = api("/api/calls.csv", desk="bpo")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    response.close()
+    assert app.extensions["ivr.db"].engine.pool.checkedout() == 0  # the stream returned its connection
+
     assert [(r["call_sid"], r["desk"], r["from"]) for r in rows] == [(call.sid, "bpo", "+14155550104")]
     assert "queue_time" in rows[0] and "survey_score" in rows[0]
 

@@ -97,6 +97,7 @@ def test_call_list_search_and_filters(signed_in, twilio):
         and b"+14155550111" in export.data
         and b"+14155550222" not in export.data
     )
+    export.close()
 
 
 def test_bad_filter_is_explained(signed_in):

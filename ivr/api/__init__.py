@@ -65,7 +65,7 @@ def calls() -> Response:
 @token_required
 def calls_csv() -> Response:
     """Every call matching the filters, as CSV."""
-    return csv_response(session(), _filters())
+    return csv_response(_filters())
 
 
 @bp.get("/calls/<call_sid>")

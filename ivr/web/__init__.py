@@ -88,7 +88,7 @@ def calls_csv() -> Response:
         filters = CallFilters.from_args(request.args)
     except FilterError as exc:
         abort(400, str(exc))
-    return csv_response(session(), filters)
+    return csv_response(filters)
 
 
 @bp.get("/calls/<call_sid>")
