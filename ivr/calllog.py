@@ -1,14 +1,19 @@
-"""The call log: call rows, their append-only events, and status callbacks applied idempotently."""
+"""The call log: call rows, their append-only events, and status callbacks applied idempotently.
+
+These run on every webhook, so they use SQL statements (SQLAlchemy Core) rather than ORM objects: one
+SELECT of the few columns a step needs, one UPDATE, and one multi-row INSERT of the step's events.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Table, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .db import utcnow
@@ -27,11 +32,32 @@ ROW_UPDATES = frozenset(
         "recording_duration",
     }
 )
+CALLS = cast(Table, Call.__table__)
+EVENTS = cast(Table, CallEvent.__table__)
+STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
+
+
+@dataclass(frozen=True)
+class CallRef:
+    """What a call step needs of a call's row."""
+
+    id: int
+    site_version_id: int | None
+    node: str | None
+    variables: dict[str, Any]
+    tries: dict[str, Any]
 
 
 def get_call(session: Session, call_sid: str) -> Call | None:
-    """The call with this CallSid, if ivr has seen it."""
+    """The call with this CallSid as an ORM object (for pages and the API)."""
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+
+
+def find_call(session: Session, call_sid: str) -> CallRef | None:
+    """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
+    columns = (Call.id, Call.site_version_id, Call.node, Call.variables, Call.tries)
+    row = session.execute(select(*columns).where(Call.call_sid == call_sid)).first()
+    return CallRef(*row) if row is not None else None
 
 
 def _int(value: str | None) -> int | None:
@@ -41,49 +67,70 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def new_call(session: Session, params: Mapping[str, str]) -> Call:
-    """A call row made from a Twilio request's parameters."""
+def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+    """A new call row made from a Twilio request's parameters."""
     status = params.get("CallStatus", "ringing")
-    call = Call(
-        call_sid=params["CallSid"],
-        parent_call_sid=params.get("ParentCallSid") or None,
-        account_sid=params.get("AccountSid", ""),
-        direction=params.get("Direction", "inbound"),
-        from_number=params.get("From", ""),
-        to_number=params.get("To", ""),
-        status=status,
-        status_rank=STATUS_RANK.get(status, 0),
-        variables={},
-        tries={},
-        errors=0,
-    )
-    session.add(call)
-    session.flush()
-    return call
+    values: dict[str, Any] = {
+        "call_sid": params["CallSid"],
+        "parent_call_sid": params.get("ParentCallSid") or None,
+        "account_sid": params.get("AccountSid", ""),
+        "direction": params.get("Direction", "inbound"),
+        "from_number": params.get("From", ""),
+        "to_number": params.get("To", ""),
+        "status": status,
+        "status_rank": STATUS_RANK.get(status, 0),
+        "started_at": utcnow(),
+        "variables": {},
+        "tries": {},
+        "errors": 0,
+    }
+    call_id = session.execute(insert(CALLS).values(values).returning(Call.id)).scalar_one()
+    return CallRef(call_id, None, None, {}, {})
 
 
-def add_event(session: Session, call: Call, kind: str, node: str | None = None, **data: Any) -> None:
-    """Append one event to a call's timeline."""
-    session.add(CallEvent(call_id=call.id, kind=kind, node=node, data=data, at=utcnow()))
+def find_or_insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+    """The call of this request, logged now if ivr has not seen it before."""
+    return find_call(session, params["CallSid"]) or insert_call(session, params)
 
 
-def add_events(session: Session, call: Call, entries: Iterable[LogEntry]) -> None:
-    """Append the engine's log entries to a call's timeline."""
+def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> None:
+    """Append log entries to a call's timeline in one statement."""
     at = utcnow()
-    session.add_all(CallEvent(call_id=call.id, kind=e.kind, node=e.node, data=e.data, at=at) for e in entries)
+    rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
+    if rows:
+        session.execute(insert(EVENTS), rows)
 
 
-def apply_step(session: Session, call: Call, version_id: int, result: StepResult) -> None:
+def add_event(session: Session, call_id: int, kind: str, node: str | None = None, **data: Any) -> None:
+    """Append one event to a call's timeline."""
+    add_events(session, call_id, [LogEntry(kind, node, data)])
+
+
+def save_step(session: Session, call: CallRef, version_id: int, result: StepResult) -> None:
     """Store where the call now is in its flow, its variables, the row updates and the step's log."""
-    call.site_version_id = version_id
-    call.flow = result.state.flow
-    call.node = result.state.node
-    call.variables = dict(result.state.variables)
-    call.tries = dict(result.state.tries)
-    for key, value in result.updates.items():
-        if key in ROW_UPDATES:
-            setattr(call, key, value)
-    add_events(session, call, result.log)
+    values: dict[str, Any] = {
+        "site_version_id": version_id,
+        "flow": result.state.flow,
+        "node": result.state.node,
+        "variables": dict(result.state.variables),
+        "tries": dict(result.state.tries),
+    }
+    values |= {key: value for key, value in result.updates.items() if key in ROW_UPDATES}
+    session.execute(update(Call).where(Call.id == call.id).values(values))
+    add_events(session, call.id, result.log)
+
+
+def note_error(session: Session, call: CallRef, path: str, error: str) -> None:
+    """Count an error on the call and put it in the timeline."""
+    session.execute(update(Call).where(Call.id == call.id).values(errors=Call.errors + 1))
+    add_event(session, call.id, "error", call.node, path=path, error=error)
+
+
+def set_transcription(session: Session, call: CallRef, status: str, text: str) -> None:
+    """Keep a completed transcription on the call, and log every transcription callback."""
+    if status == "completed":
+        session.execute(update(Call).where(Call.id == call.id).values(transcription=text))
+    add_event(session, call.id, "transcription", status=status, text=text)
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -93,6 +140,12 @@ def _timestamp(value: str | None) -> datetime | None:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(STATUS_CALLBACKS).on_conflict_do_nothing()
+    return sqlite.insert(STATUS_CALLBACKS).on_conflict_do_nothing()
 
 
 def apply_status(session: Session, params: Mapping[str, str]) -> bool:
@@ -105,23 +158,21 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     status = params.get("CallStatus", "")
     sequence = _int(params.get("SequenceNumber"))
     if sequence is not None:
-        try:
-            with session.begin_nested():
-                session.add(StatusCallback(call_sid=sid, sequence_number=sequence, status=status))
-        except IntegrityError:
+        first = _insert_ignoring_duplicates(session).values(
+            call_sid=sid, sequence_number=sequence, status=status, received_at=utcnow()
+        )
+        if session.execute(first.returning(StatusCallback.call_sid)).first() is None:
             return False
-    call = get_call(session, sid) or new_call(session, params)
+    call = find_or_insert_call(session, params)
     duration = _int(params.get("CallDuration"))
-    add_event(
-        session,
-        call,
-        "status",
-        status=status,
-        sequence=sequence,
-        duration=duration,
-        timestamp=params.get("Timestamp"),
-        **({"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}),
-    )
+    extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
+    data: dict[str, object] = {
+        "status": status,
+        "sequence": sequence,
+        "duration": duration,
+        "timestamp": params.get("Timestamp"),
+    }
+    add_events(session, call.id, [LogEntry("status", None, data | extra)])
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
@@ -137,5 +188,4 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
             .where(Call.id == call.id, Call.ended_at.is_(None))
             .values(duration=duration, ended_at=ended)
         )
-    session.expire(call)
     return True

@@ -68,7 +68,9 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per request): a dropped connection fails one request, which answers the
+    # fallback TwiML, and SQLAlchemy then replaces the pool's connections.
+    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
 
 
 class Database:

@@ -81,13 +81,9 @@ def _note_failure(sid: str, exc: Exception) -> None:
     """Best effort: log the call (even one whose first step failed), count the error, log it."""
     try:
         s = session()
-        call = calllog.get_call(s, sid) or calllog.new_call(s, request.form)
-        call.errors += 1
-        calllog.add_event(
-            s, call, "error", call.node, path=request.path, error=f"{type(exc).__name__}: {exc}"
-        )
+        call = calllog.find_or_insert_call(s, request.form)
+        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}")
         s.commit()
-
     except Exception:
         session().rollback()
         log.exception("call %s: could not log the error", sid)
@@ -109,16 +105,16 @@ def incoming() -> Response:
     published = store().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
-    call = calllog.get_call(s, request.form["CallSid"])
+    call = calllog.find_call(s, request.form["CallSid"])
     if call is None:
-        call = calllog.new_call(s, request.form)
+        call = calllog.insert_call(s, request.form)
     else:
-        calllog.add_event(s, call, "incoming_repeated")
+        calllog.add_event(s, call.id, "incoming_repeated")
     flow = published.site.flow_for_number(request.form.get("To", ""))
     if flow is None:
         raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
     result = start(published.site, flow.name, _context())
-    calllog.apply_step(s, call, published.id, result)
+    calllog.save_step(s, call, published.id, result)
     s.commit()
     return twiml(result.actions)
 
@@ -130,7 +126,7 @@ def next_step(flow: str, node: str, event: str) -> Response:
     if event not in EVENTS:
         abort(404)
     s = session()
-    call = calllog.get_call(s, request.form["CallSid"])
+    call = calllog.find_call(s, request.form["CallSid"])
     if call is None or call.site_version_id is None:
         log.warning(
             "step %s for unknown call %s: answered with a hang-up", request.path, request.form["CallSid"]
@@ -141,7 +137,7 @@ def next_step(flow: str, node: str, event: str) -> Response:
         raise FlowError(f"flows version {call.site_version_id} is missing")
     state = CallState(flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries))
     result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
-    calllog.apply_step(s, call, published.id, result)
+    calllog.save_step(s, call, published.id, result)
     s.commit()
     return twiml(result.actions)
 
@@ -151,12 +147,11 @@ def fallback_done() -> Response:
     """Where the fallback's queue, dial or recording reports back: log it and hang up."""
     try:
         s = session()
-        call = calllog.get_call(s, request.form["CallSid"])
+        call = calllog.find_call(s, request.form["CallSid"])
         if call is not None:
             fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
-            calllog.add_event(
-                s, call, "fallback_result", **{k: v for k, v in request.form.items() if k in fields}
-            )
+            outcome = {k: v for k, v in request.form.items() if k in fields}
+            calllog.add_event(s, call.id, "fallback_result", **outcome)
             s.commit()
     except Exception:
         session().rollback()
@@ -168,13 +163,10 @@ def fallback_done() -> Response:
 def transcription() -> Response:
     """Twilio's transcription of a voicemail: kept on the call and in its timeline."""
     s = session()
-    call = calllog.get_call(s, request.form["CallSid"])
+    call = calllog.find_call(s, request.form["CallSid"])
     if call is not None:
         text = request.form.get("TranscriptionText", "")
-        status = request.form.get("TranscriptionStatus", "")
-        if status == "completed":
-            call.transcription = text
-        calllog.add_event(s, call, "transcription", status=status, text=text)
+        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text)
         s.commit()
     return Response(status=204)
 
