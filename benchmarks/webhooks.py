@@ -25,7 +25,7 @@ One run does everything and stops by itself:
 
 Run it from the repository root (exit status 0 when every check passed, 1 otherwise)::
 
-    /tmp/venv/bin/python benchmarks/webhooks.py [--seconds 20 | --calls N] [--threads 8] [--workers 2]
+    .venv/bin/python benchmarks/webhooks.py [--seconds 20 | --calls N] [--threads 8] [--workers 2]
         [--queue-waits 2] [--warmup-calls 8] [--pg-url postgresql://postgres@127.0.0.1:5432]
         [--db-name ivr_bench] [--json]
 
