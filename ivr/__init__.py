@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from .config import from_environment
+if TYPE_CHECKING:  # the web stack is imported by create_app, so `import ivr.engine` stays free of it
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None, require_token: bool = True) -> Flask:
@@ -17,6 +15,11 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
 
     Only the command line passes require_token=False: it serves no webhooks.
     """
+    from flask import Flask
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from .config import from_environment
+
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(from_environment(app.instance_path))
