@@ -53,6 +53,13 @@ def get_call(session: Session, call_sid: str) -> Call | None:
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
 
 
+def _insert_new(session: Session, table: Table) -> Insert:
+    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
 def find_call(session: Session, call_sid: str) -> CallRef | None:
     """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
     columns = (Call.id, Call.site_version_id, Call.node, Call.variables, Call.tries)
@@ -84,7 +91,11 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "tries": {},
         "errors": 0,
     }
-    call_id = session.execute(insert(CALLS).values(values).returning(Call.id)).scalar_one()
+    call_id = session.execute(_insert_new(session, CALLS).values(values).returning(Call.id)).scalar()
+    if call_id is None:  # another request for this call (a status callback, a retry) logged it first
+        found = find_call(session, params["CallSid"])
+        assert found is not None
+        return found
     return CallRef(call_id, None, None, {}, {})
 
 
@@ -142,12 +153,6 @@ def _timestamp(value: str | None) -> datetime | None:
         return None
 
 
-def _insert_ignoring_duplicates(session: Session) -> Insert:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(STATUS_CALLBACKS).on_conflict_do_nothing()
-    return sqlite.insert(STATUS_CALLBACKS).on_conflict_do_nothing()
-
-
 def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     """Apply a status callback once; False when it is a repeat of one already applied.
 
@@ -158,7 +163,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     status = params.get("CallStatus", "")
     sequence = _int(params.get("SequenceNumber"))
     if sequence is not None:
-        first = _insert_ignoring_duplicates(session).values(
+        first = _insert_new(session, STATUS_CALLBACKS).values(
             call_sid=sid, sequence_number=sequence, status=status, received_at=utcnow()
         )
         if session.execute(first.returning(StatusCallback.call_sid)).first() is None:

@@ -294,3 +294,15 @@ def test_app_refuses_to_start_without_auth_token(config):
 
     with pytest.raises(RuntimeError, match="TWILIO_AUTH_TOKEN is not set"):
         create_app(config | {"TWILIO_AUTH_TOKEN": ""})
+
+
+def test_a_call_logged_concurrently_is_not_logged_twice(session, twilio):
+    """Incoming and a status callback racing for a new CallSid: the second insert finds the first row."""
+    from ivr import calllog
+
+    params = twilio.call_params(new_sid())
+    first = calllog.insert_call(session, params)
+    second = calllog.insert_call(session, params)
+    session.commit()
+    assert first.id == second.id
+    assert _count(session, Call) == 1
