@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .db import utcnow
 from .engine import Bundle, Problem, Site, load_folder
 from .models import SiteVersion
 
@@ -56,8 +57,11 @@ class FlowStore:
                 self._checked_at = now
                 fingerprint = self._files_fingerprint()
                 if fingerprint != self._fingerprint:
-                    self._fingerprint = fingerprint
-                    self.reload()
+                    try:
+                        self.reload()
+                        self._fingerprint = fingerprint
+                    except Exception:  # the database, most likely; the next check tries again
+                        log.exception("could not publish the flows folder")
         if self._current is None:
             self._current = self._latest_stored()
         return self.get(self._current) if self._current is not None else None
@@ -80,6 +84,9 @@ class FlowStore:
         digest = bundle.digest()
         with self.sessions() as session:
             found = session.scalars(select(SiteVersion).where(SiteVersion.digest == digest)).first()
+            if found is not None and found.id != self._current:  # published again, e.g. after a revert
+                found.published_at = utcnow()
+                session.commit()
             if found is None:
                 found = SiteVersion(digest=digest, bundle=bundle.as_json(), source=source)
                 session.add(found)
@@ -95,10 +102,21 @@ class FlowStore:
 
     def _latest_stored(self) -> int | None:
         with self.sessions() as session:
-            latest: int | None = session.scalars(
-                select(SiteVersion.id).order_by(SiteVersion.id.desc())
-            ).first()
+            newest = select(SiteVersion.id).order_by(SiteVersion.published_at.desc(), SiteVersion.id.desc())
+            latest: int | None = session.scalars(newest).first()
             return latest
+
+    def site_for_fallback(self) -> Site | None:
+        """The site whose fallback a failed step answers: the current version, else the folder as it is."""
+        try:
+            current = self.current()
+        except Exception:  # the database may be what failed
+            log.exception("no stored flows version for the fallback; reading the folder")
+            current = None
+        if current is not None:
+            return current.site
+        bundle, _problems = load_folder(self.folder)
+        return bundle.build() if bundle is not None else None
 
     def get(self, version_id: int) -> Published | None:
         """A stored version by id (cached; versions never change)."""

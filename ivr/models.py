@@ -23,7 +23,11 @@ BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class SiteVersion(Base):
-    """One published version of the flows folder (site file and all flows), immutable once stored."""
+    """One version of the flows folder (site file and all flows); its content never changes.
+
+    published_at is when this content last became current (renewed when a revert publishes it again), so
+    after a restart the newest published_at is the version to serve.
+    """
 
     __tablename__ = "site_versions"
 

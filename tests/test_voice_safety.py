@@ -306,3 +306,33 @@ def test_a_call_logged_concurrently_is_not_logged_twice(session, twilio):
     session.commit()
     assert first.id == second.id
     assert _count(session, Call) == 1
+
+
+def _break_steps(monkeypatch) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("ivr.voice.routes.step", broken)
+
+
+def test_failure_in_the_queue_wait_loop_keeps_the_caller_waiting(call, session, monkeypatch):
+    enqueue = one(call.press(call.press(call.start(), "1"), "2"), "/Response/Enqueue")
+    _break_steps(monkeypatch)
+    hold = call.post(enqueue.get("waitUrl"), QueuePosition="2", QueueTime="30")
+    assert [child.tag for child in hold] == ["Play"]  # waitUrl allows only prompts: no Enqueue, no Hangup
+    assert call_row(session, call.sid).errors == 1
+
+
+def test_failure_after_the_agent_hung_up_says_goodbye_without_queueing_again(call, monkeypatch):
+    enqueue = one(call.press(call.press(call.start(), "1"), "2"), "/Response/Enqueue")
+    _break_steps(monkeypatch)
+    root = call.post(enqueue.get("action"), QueueResult="bridged", QueueTime="12")
+    assert [child.tag for child in root] == ["Say", "Hangup"]
+    assert one(root, "/Response/Say/text()") == "Thank you for calling. Goodbye."
+
+
+def test_failure_when_the_caller_hung_up_in_the_queue_just_hangs_up(call, monkeypatch):
+    enqueue = one(call.press(call.press(call.start(), "1"), "2"), "/Response/Enqueue")
+    _break_steps(monkeypatch)
+    root = call.post(enqueue.get("action"), QueueResult="hangup", QueueTime="12")
+    assert [child.tag for child in root] == ["Hangup"]

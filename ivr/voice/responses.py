@@ -8,10 +8,12 @@ from typing import Any
 from flask import Response, current_app, url_for
 
 from ..engine import Action, Callback, Site
-from ..engine.actions import Dial, Enqueue, Hangup, Record, Say
+from ..engine.actions import Dial, Enqueue, Hangup, Play, Record, Say
+from ..engine.nodes import ANSWERED_DIAL, BRIDGED, HOLD_MUSIC
 from ..twiml import render
 
 APOLOGY = "We are sorry, we cannot take your call right now. Please try again later. Goodbye."
+GOODBYE = "Thank you for calling. Goodbye."
 
 
 def absolute(endpoint: str, **values: Any) -> str:
@@ -33,8 +35,22 @@ def twiml(actions: Iterable[Action]) -> Response:
     return Response(xml, status=200, content_type="text/xml; charset=utf-8")
 
 
-def fallback_actions(site: Site | None) -> list[Action]:
-    """An apology and the site's fallback (a desk, a number or voicemail); without a site, goodbye."""
+def fallback_actions(
+    site: Site | None, event: str = "", params: Mapping[str, str] | None = None
+) -> list[Action]:
+    """What a failed step answers, fitting where the caller is.
+
+    In a queue's wait loop (where Twilio allows only prompts): hold music, so the caller keeps their place.
+    After an agent or a dialled party already talked to the caller: goodbye. Otherwise an apology and the
+    site's fallback (a desk, a number or voicemail); without a site, an apology and goodbye.
+    """
+    params = params or {}
+    if event == "wait":
+        return [Play(HOLD_MUSIC)]
+    if params.get("QueueResult") in BRIDGED or params.get("DialCallStatus") in ANSWERED_DIAL:
+        return [Say(GOODBYE), Hangup()]
+    if params.get("QueueResult") == "hangup":
+        return [Hangup()]
     if site is None:
         return [Say(APOLOGY), Hangup()]
     spec: Mapping[str, Any] = site.fallback
@@ -51,7 +67,7 @@ def fallback_actions(site: Site | None) -> list[Action]:
     return actions
 
 
-def fallback_twiml(site: Site | None) -> Response:
+def fallback_twiml(site: Site | None, event: str = "", params: Mapping[str, str] | None = None) -> Response:
     """The fallback answer as TwiML; every callback of it goes to the fallback's end point."""
-    xml = render(fallback_actions(site), lambda _cb: absolute("voice.fallback_done"))
+    xml = render(fallback_actions(site, event, params), lambda _cb: absolute("voice.fallback_done"))
     return Response(xml, status=200, content_type="text/xml; charset=utf-8")

@@ -12,8 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from .. import calllog
 from ..db import session, utcnow
-from ..engine import CallContext, CallState, FlowError, Site, start, step
-from ..flowstore import FlowStore, Published
+from ..engine import CallContext, CallState, FlowError, start, step
+from ..flowstore import FlowStore
 from ..twiml import render
 from .responses import fallback_twiml, twiml
 from .security import check_body, check_signature
@@ -47,17 +47,6 @@ def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     )
 
 
-def _site_for_fallback(published: Published | None = None) -> Site | None:
-    if published is not None:
-        return published.site
-    try:
-        current = store().current()
-    except Exception:  # the database may be what failed
-        log.exception("no flows version for the fallback")
-        return None
-    return current.site if current else None
-
-
 def call_step(handler: F) -> F:
     """Run a call step; on any error roll back, log it with the CallSid and answer the fallback TwiML."""
 
@@ -72,7 +61,7 @@ def call_step(handler: F) -> F:
             session().rollback()
             log.exception("call %s: step %s failed", sid, request.path)
             _note_failure(sid, exc)
-            return fallback_twiml(_site_for_fallback())
+            return fallback_twiml(store().site_for_fallback(), str(kwargs.get("event", "")), request.form)
 
     return wrapper  # type: ignore[return-value]
 
