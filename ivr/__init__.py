@@ -18,7 +18,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .config import from_environment
+    from .config import from_environment, instance_secret
 
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -29,6 +29,13 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
             "TWILIO_AUTH_TOKEN is not set: ivr refuses to answer webhooks it cannot verify. "
             "Set it to your Twilio auth token (for a local try-out, `ivr serve` makes one up)."
         )
+    if not app.config["SECRET_KEY"]:
+        if require_token:
+            raise RuntimeError(
+                "SECRET_KEY is not set: web sessions need one key shared by every process "
+                "(for a local try-out, `ivr serve` makes one up)."
+            )
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -40,12 +47,14 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from . import api, auth, voice, web
     from .db import Database
     from .flowstore import FlowStore
+    from .inputs import reject_nul
 
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     app.extensions["ivr.flows"] = FlowStore(
         Path(app.config["FLOWS_DIR"]), database.sessionmaker, app.config["FLOWS_CHECK_SECONDS"]
     )
+    app.before_request(reject_nul)
     auth.init_app(app)
     auth.csrf.exempt(voice.bp)
     auth.csrf.exempt(api.bp)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
@@ -68,10 +68,18 @@ def find_call(session: Session, call_sid: str) -> CallRef | None:
 
 
 def _int(value: str | None) -> int | None:
+    """A whole-number parameter that fits a database integer, else None."""
     try:
-        return int(value) if value not in (None, "") else None
+        number = int(value) if value not in (None, "") else None
     except ValueError:
         return None
+    return number if number is not None and 0 <= number < 2**31 else None
+
+
+def _fit(value: str, column: Any) -> str:
+    """A parameter cut to its column's length (Twilio's own values always fit)."""
+    length: int | None = column.type.length
+    return value[:length]
 
 
 def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
@@ -81,10 +89,10 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "call_sid": params["CallSid"],
         "parent_call_sid": params.get("ParentCallSid") or None,
         "account_sid": params.get("AccountSid", ""),
-        "direction": params.get("Direction", "inbound"),
+        "direction": _fit(params.get("Direction", "inbound"), Call.direction),
         "from_number": params.get("From", ""),
         "to_number": params.get("To", ""),
-        "status": status,
+        "status": _fit(status, Call.status),
         "status_rank": STATUS_RANK.get(status, 0),
         "started_at": utcnow(),
         "variables": {},
@@ -126,7 +134,10 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
         "variables": dict(result.state.variables),
         "tries": dict(result.state.tries),
     }
-    values |= {key: value for key, value in result.updates.items() if key in ROW_UPDATES}
+    for key, value in result.updates.items():
+        if key in ROW_UPDATES:
+            column = getattr(Call, key)
+            values[key] = _fit(value, column) if isinstance(value, str) and column.type.length else value
     session.execute(update(Call).where(Call.id == call.id).values(values))
     add_events(session, call.id, result.log)
 
@@ -148,9 +159,10 @@ def _timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return parsedate_to_datetime(value)
+        moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC, zone unknown
 
 
 def apply_status(session: Session, params: Mapping[str, str]) -> bool:
@@ -164,7 +176,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     sequence = _int(params.get("SequenceNumber"))
     if sequence is not None:
         first = _insert_new(session, STATUS_CALLBACKS).values(
-            call_sid=sid, sequence_number=sequence, status=status, received_at=utcnow()
+            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=utcnow()
         )
         if session.execute(first.returning(StatusCallback.call_sid)).first() is None:
             return False

@@ -35,15 +35,15 @@ def _moment(name: str, text: str, end_of_day: bool) -> datetime:
             day = date.fromisoformat(text)
             return datetime.combine(day, time.max if end_of_day else time.min, UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise FilterError(f"{name}: {text!r} is not an ISO 8601 date or date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise FilterError(f"{name}: {text!r} is not an ISO 8601 date or date-time in range") from None
 
 
 def _positive(name: str, text: str | None, default: int, limit: int) -> int:
     if text in (None, ""):
         return default
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) < 1:
         raise FilterError(f"{name}: {text!r} is not a positive whole number")
     return min(int(text), limit)
 

@@ -50,6 +50,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from .models import User
 
     with _app() as app:
+        os.environ.setdefault("SECRET_KEY", app.config["SECRET_KEY"])
         if not os.environ.get("TWILIO_AUTH_TOKEN"):
             os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
             click.echo(

@@ -13,10 +13,13 @@ DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 def instance_secret(instance_path: str, name: str) -> str:
     """A random secret kept in the instance folder, created on first use (for local runs only)."""
     path = Path(instance_path) / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # created readable by the owner only, and only once even if two processes race
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_hex(32))
     return path.read_text().strip()
 
 
@@ -31,7 +34,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         "FLOWS_DIR": env.get("FLOWS_DIR") or str(DEFAULT_FLOWS_DIR),
         "FLOWS_CHECK_SECONDS": float(env.get("FLOWS_CHECK_SECONDS", "2")),
-        "SECRET_KEY": env.get("SECRET_KEY") or instance_secret(instance_path, "secret_key"),
+        "SECRET_KEY": env.get("SECRET_KEY", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",

@@ -143,3 +143,19 @@ def test_csv_export_matches_filters(app, twilio, api):
 
 def test_incoming_twiml_still_fine_for_api_users(twilio):
     assert one(CallDriver(twilio).start(), "//Gather/@numDigits") == "1"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "²"}, {"page": "9" * 5000}, {"since": "0001-01-01T00:00:00+01:00"},
+     {"until": "9999-12-31T23:59:59-01:00"}, {"desk": "a\x00b"}],
+)  # fmt: skip
+def test_odd_filter_values_are_400_not_500(api, params):
+    response = api("/api/calls", **params)
+    assert response.status_code == 400
+    assert response.json["error"]["status"] == 400
+    assert api("/api/calls.csv", **params).status_code == 400
+
+
+def test_nul_in_a_call_sid_is_400(api):
+    assert api("/api/calls/CA%00x").status_code == 400

@@ -336,3 +336,56 @@ def test_failure_when_the_caller_hung_up_in_the_queue_just_hangs_up(call, monkey
     _break_steps(monkeypatch)
     root = call.post(enqueue.get("action"), QueueResult="hangup", QueueTime="12")
     assert [child.tag for child in root] == ["Hangup"]
+
+
+@pytest.mark.parametrize("query", ["k=a%2Fb", "name=Jos%C3%A9&x=%7E", "a=1&a=2"])
+def test_percent_encoded_query_strings_are_signed_as_sent(twilio, query):
+    params = twilio.call_params(new_sid())
+    url = f"https://ivr.test/voice/incoming?{query}"
+    assert twilio.post(url, params).status_code == 200
+
+
+def test_long_caller_addresses_are_logged_whole(call, session):
+    call.caller = "sip:" + "a" * 80 + "@acme-support.sip.us1.twilio.com"
+    root = call.start()
+    assert xpath(root, "//Gather")
+    assert call_row(session, call.sid).from_number == call.caller
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("CallSid", "CA" + "0" * 80, b"CallSid is longer than 64"), ("From", "+1512\x00", b"NUL")],
+)
+def test_malformed_identifiers_are_400(twilio, session, field, value, message):
+    params = twilio.call_params(new_sid()) | {field: value}
+    response = twilio.post("/voice/incoming", params)
+    assert response.status_code == 400 and message in response.data
+    assert _count(session, Call) == 0
+
+
+def test_status_callback_edge_values_are_applied(call, twilio, session):
+    call.start()
+    odd = twilio.status(
+        call.sid, "completed", 2**40, CallDuration="9", Timestamp="Tue, 24 Nov 2026 16:02:03 -0000"
+    )
+    assert odd.status_code == 204
+    row = call_row(session, call.sid)
+    assert (row.status, row.duration) == ("completed", 9)
+    assert row.ended_at.isoformat() == "2026-11-24T16:02:03+00:00"
+
+
+def test_a_failing_status_callback_answers_204_and_is_logged(twilio, monkeypatch, caplog):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("ivr.calllog.apply_status", broken)
+    sid = new_sid()
+    assert twilio.status(sid, "completed", 3).status_code == 204
+    assert any(sid in record.getMessage() for record in caplog.records if record.levelname == "ERROR")
+
+
+def test_app_refuses_to_start_without_secret_key(config):
+    from ivr import create_app
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
+        create_app(config | {"SECRET_KEY": ""})

@@ -16,7 +16,7 @@ from ..engine import CallContext, CallState, FlowError, start, step
 from ..flowstore import FlowStore
 from ..twiml import render
 from .responses import fallback_twiml, twiml
-from .security import check_body, check_signature
+from .security import check_body, check_identifiers, check_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -34,8 +34,7 @@ def store() -> FlowStore:
 def _checks() -> None:
     check_body()
     check_signature()
-    if not request.form.get("CallSid"):
-        abort(400, "CallSid is missing")
+    check_identifiers()
 
 
 @bp.errorhandler(HTTPException)
@@ -131,39 +130,61 @@ def next_step(flow: str, node: str, event: str) -> Response:
     return twiml(result.actions)
 
 
-@bp.post("/fallback")
-def fallback_done() -> Response:
-    """Where the fallback's queue, dial or recording reports back: log it and hang up."""
-    try:
-        s = session()
-        call = calllog.find_call(s, request.form["CallSid"])
-        if call is not None:
-            fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
-            outcome = {k: v for k, v in request.form.items() if k in fields}
-            calllog.add_event(s, call.id, "fallback_result", **outcome)
-            s.commit()
-    except Exception:
-        session().rollback()
-        log.exception("could not log the fallback result")
+def callback(answer: Callable[[], Response]) -> Callable[[Callable[[], None]], Callable[[], Response]]:
+    """A callback that only logs: run it, commit, and give Twilio `answer` even when it fails.
+
+    A failure is rolled back and logged with every parameter, so the callback can be replayed by hand.
+    """
+
+    def decorate(handler: Callable[[], None]) -> Callable[[], Response]:
+        @wraps(handler)
+        def wrapper() -> Response:
+            try:
+                handler()
+                session().commit()
+            except Exception:
+                session().rollback()
+                log.exception("callback %s failed; parameters: %s", request.path, request.form.to_dict())
+            return answer()
+
+        return wrapper
+
+    return decorate
+
+
+def _no_content() -> Response:
+    return Response(status=204)
+
+
+def _empty_twiml() -> Response:
     return Response(render([], str), content_type="text/xml; charset=utf-8")
 
 
+@bp.post("/fallback")
+@callback(_empty_twiml)
+def fallback_done() -> None:
+    """Where the fallback's queue, dial or recording reports back: log it (the call then ends)."""
+    s = session()
+    call = calllog.find_call(s, request.form["CallSid"])
+    if call is not None:
+        fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
+        outcome = {k: v for k, v in request.form.items() if k in fields}
+        calllog.add_event(s, call.id, "fallback_result", **outcome)
+
+
 @bp.post("/transcription")
-def transcription() -> Response:
+@callback(_no_content)
+def transcription() -> None:
     """Twilio's transcription of a voicemail: kept on the call and in its timeline."""
     s = session()
     call = calllog.find_call(s, request.form["CallSid"])
     if call is not None:
         text = request.form.get("TranscriptionText", "")
         calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text)
-        s.commit()
-    return Response(status=204)
 
 
 @bp.post("/status")
-def status() -> Response:
+@callback(_no_content)
+def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
-    s = session()
-    calllog.apply_status(s, request.form)
-    s.commit()
-    return Response(status=204)
+    calllog.apply_status(session(), request.form)

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
+URL_SAFE = "/:@!$&'()*+,;=-._~"
+MAX_SID = 64
 
 
 def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path when set (behind a proxy), else the request URL."""
+    """The URL Twilio signed: PUBLIC_BASE_URL + path when set (behind a proxy), else the request's own.
+
+    Built from the raw path and query string: Werkzeug's request.url decodes percent-escapes, while Twilio
+    signs the URL exactly as configured.
+    """
     base = str(current_app.config["PUBLIC_BASE_URL"])
     query = request.query_string.decode("latin-1")
-    if not base:
-        return request.url if query else request.base_url
-    return base + request.path + (f"?{query}" if query else "")
+    if base:
+        path = quote(request.path, safe=URL_SAFE)
+    else:
+        base = request.host_url.rstrip("/")
+        path = quote(request.script_root + request.path, safe=URL_SAFE)
+    return base + path + (f"?{query}" if query else "")
 
 
 def check_body() -> None:
@@ -41,3 +50,12 @@ def check_signature() -> None:
             "rejected %s: %s X-Twilio-Signature for %s", request.path, "wrong" if signature else "no", url
         )
         abort(403, "invalid X-Twilio-Signature")
+
+
+def check_identifiers() -> None:
+    """CallSid must be present, and SIDs short enough to be Twilio's (400 otherwise)."""
+    if not request.form.get("CallSid"):
+        abort(400, "CallSid is missing")
+    for name in ("CallSid", "AccountSid", "ParentCallSid"):
+        if len(request.form.get(name, "")) > MAX_SID:
+            abort(400, f"{name} is longer than {MAX_SID} characters")
