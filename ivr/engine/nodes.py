@@ -31,7 +31,7 @@ class NodeType:
 
     branches: ClassVar[tuple[str, ...]] = ("next",)
     prompt_fields: ClassVar[tuple[str, ...]] = ("prompt",)
-    waits: ClassVar[bool] = False
+    takes_input: ClassVar[bool] = False  # waits for the caller to press or say something
     ends: ClassVar[bool] = False
 
     @classmethod
@@ -45,7 +45,7 @@ class NodeType:
     def reads(cls, node: Node) -> Iterator[tuple[str, str]]:
         """(field, variable) for every variable the node reads."""
         for key in cls.prompt_fields:
-            for _lang, text in texts(node.get(key, [])):
+            for _lang, text in texts(node.get(key, []), with_audio=True):
                 for name in placeholders(text):
                     yield key, name
 
@@ -186,7 +186,7 @@ def _normalise(text: str) -> str:
 class InputNode(NodeType):
     """Shared behaviour of nodes that gather input with retries: menu, gather, survey."""
 
-    waits = True
+    takes_input = True
     branches: ClassVar[tuple[str, ...]] = ("next", "timeout", "invalid")
     prompt_fields: ClassVar[tuple[str, ...]] = ("prompt", "retry_prompt")
     default_retries: ClassVar[int] = 2
@@ -359,7 +359,6 @@ class SurveyNode(InputNode):
 class EnqueueNode(NodeType):
     """Hand the caller to a desk: Enqueue on its Twilio queue, or Dial its target."""
 
-    waits = True
     ends = True
     branches: ClassVar[tuple[str, ...]] = ("next", "timeout", "failed")
     prompt_fields: ClassVar[tuple[str, ...]] = ("hold",)
@@ -444,7 +443,6 @@ def dial_outcome(rt: Runtime, name: str, node: Node, params: Mapping[str, str]) 
 class DialNode(NodeType):
     """Dial numbers or SIP addresses and branch on the outcome."""
 
-    waits = True
     ends = True
     branches: ClassVar[tuple[str, ...]] = ("next", "busy", "no_answer", "failed")
     prompt_fields: ClassVar[tuple[str, ...]] = ()
@@ -472,7 +470,6 @@ class DialNode(NodeType):
 class VoicemailNode(NodeType):
     """Record a message, optionally transcribed."""
 
-    waits = True
     ends = True
 
     @classmethod

@@ -33,14 +33,17 @@ def parts(prompt: Any) -> list[Any]:
     return list(prompt) if isinstance(prompt, list) else [prompt]
 
 
-def texts(prompt: Any) -> Iterator[tuple[str, str]]:
-    """Every (language or '', text) pair in a prompt, for validation."""
+def texts(prompt: Any, with_audio: bool = False) -> Iterator[tuple[str, str]]:
+    """Every (language or '', text) pair in a prompt, for validation; audio URLs too if asked."""
     for part in parts(prompt):
         if isinstance(part, str):
             yield "", part
         elif "text" in part:
             yield part["language"], part["text"]
-        elif "play" not in part and "pause" not in part:
+        elif "play" in part:
+            if with_audio:
+                yield "", part["play"]
+        elif "pause" not in part:
             yield from part.items()
 
 

@@ -17,6 +17,7 @@ from .prompts import texts
 from .site import BUILTIN_VARIABLES
 
 Key = tuple[str, str]  # (flow, node)
+MAX_TRANSCRIBED = 120  # seconds: Twilio's transcription limit (warning 13617)
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ def check_site(site: Document) -> Iterator[Problem]:
             yield Problem(
                 site.file, None, f"schedules.{name}.timezone", f"unknown time zone {schedule['timezone']!r}"
             )
+    if not data["fallback"]["prompt"].strip():
+        yield Problem(site.file, None, "fallback.prompt", "prompt is empty")
     desk = data["fallback"].get("desk")
     if desk is not None and desk not in data["desks"]:
         yield Problem(site.file, None, "fallback.desk", f"unknown desk {desk!r}")
@@ -171,6 +174,9 @@ def _check_references(
         yield Problem(file, name, "schedule", f"unknown schedule {node['schedule']!r}")
     if kind in ("route", "enqueue") and "desk" in node and node["desk"] not in site["desks"]:
         yield Problem(file, name, "desk", f"unknown desk {node['desk']!r}")
+    if kind == "voicemail" and node.get("transcribe") and node.get("max_length", 120) > MAX_TRANSCRIBED:
+        message = f"Twilio transcribes recordings of at most {MAX_TRANSCRIBED} s: lower max_length"
+        yield Problem(file, name, "max_length", message)
     if kind == "enqueue" and "max_wait" in node and "timeout" not in node:
         yield Problem(
             file, name, "timeout", "max_wait is set, so name the node for callers who waited too long"
@@ -224,8 +230,8 @@ def _check_ends(
 def _check_loops(
     flows: Mapping[str, Document], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]
 ) -> Iterator[Problem]:
-    """A cycle of nodes none of which waits for the caller would spin forever."""
-    passive = {key for key in graph if not NODE_TYPES[_node(flows, key)["type"]].waits}
+    """A cycle with no node taking caller input would repeat forever (re-dialling, re-queueing)."""
+    passive = {key for key in graph if not NODE_TYPES[_node(flows, key)["type"]].takes_input}
     state: dict[Key, int] = {}
     reported: set[frozenset[Key]] = set()
 

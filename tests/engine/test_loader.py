@@ -169,7 +169,7 @@ def test_the_sample_flow_is_open_until_six(sample: Bundle) -> None:
 def test_the_sample_flow_takes_messages_when_closed(sample: Bundle, now: datetime, node: str) -> None:
     call = Call(sample.build(), "main", context(now=now))
     assert call.state.node == node
-    assert call.actions[-1] == Record(Callback("main", node, "result"), max_length=180, transcribe=True)
+    assert call.actions[-1] == Record(Callback("main", node, "result"), max_length=120, transcribe=True)
 
 
 def test_a_bundle_survives_a_json_round_trip(sample: Bundle) -> None:

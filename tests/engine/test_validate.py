@@ -515,3 +515,43 @@ def test_problems_read_as_file_node_field_and_message() -> None:
         "field": "options.1",
         "message": "target node 'x' does not exist",
     }
+
+
+def test_redialling_or_requeueing_without_caller_input_is_a_loop(folder: Folder) -> None:
+    folder.flow(
+        {
+            "call": {"type": "dial", "to": "+15125550111", "failed": "sorry"},
+            "sorry": say("Trying again.", next="call"),
+            "queue": {"type": "enqueue", "desk": "local", "failed": "full"},
+            "full": say("Still full.", next="queue"),
+            "bye": BYE,
+        }
+    )
+    loops = [p for p in folder.problems() if p[3].startswith("loop")]
+    assert loops == [
+        ("main.json", "call", None, "loop with no caller input: call -> sorry -> call"),
+        ("main.json", "full", None, "loop with no caller input: full -> queue -> full"),
+    ]
+
+
+def test_transcription_is_limited_to_two_minutes(folder: Folder) -> None:
+    long = {"type": "voicemail", "prompt": "Speak.", "max_length": 300, "transcribe": True}
+    folder.flow({"hello": say("Hi.", next="vm"), "vm": long, "bye": BYE}, start="hello")
+    problems = folder.problems()
+    assert (
+        "main.json",
+        "vm",
+        "max_length",
+        "Twilio transcribes recordings of at most 120 s: lower max_length",
+    ) in problems
+
+
+def test_placeholders_in_audio_urls_are_checked(folder: Folder) -> None:
+    folder.flow({"hello": say({"play": "https://cdn.example/{greeting}.mp3"}), "bye": BYE})
+    assert folder.problems() == [("main.json", "hello", "prompt", UNSET.format("greeting"))]
+
+
+def test_an_empty_fallback_prompt_is_reported(folder: Folder) -> None:
+    folder.site["fallback"]["prompt"] = "   "
+    folder.flow({"hello": say("Hi."), "bye": BYE})
+    assert folder.problems() == [("site.json", None, "fallback.prompt", "prompt is empty")]
