@@ -296,15 +296,30 @@ def test_app_refuses_to_start_without_auth_token(config):
         create_app(config | {"TWILIO_AUTH_TOKEN": ""})
 
 
-def test_a_call_logged_concurrently_is_not_logged_twice(session, twilio):
-    """Incoming and a status callback racing for a new CallSid: the second insert finds the first row."""
+def test_a_call_logged_concurrently_is_not_logged_twice(app, session, twilio):
+    """Incoming and a status callback racing for a new CallSid, in two transactions: one row."""
+    import threading
+
     from ivr import calllog
 
     params = twilio.call_params(new_sid())
-    first = calllog.insert_call(session, params)
-    second = calllog.insert_call(session, params)
-    session.commit()
-    assert first.id == second.id
+    sessions = app.extensions["ivr.db"].sessionmaker
+    found = {}
+    with sessions() as first:
+        mine = calllog.insert_call(first, params)  # not committed yet: the other insert must wait
+
+        def other() -> None:
+            with sessions() as second:
+                found["ref"] = calllog.insert_call(second, params)
+                second.commit()
+
+        racer = threading.Thread(target=other)
+        racer.start()
+        racer.join(0.5)
+        first.commit()
+    racer.join(30)
+    assert not racer.is_alive()
+    assert found["ref"].id == mine.id
     assert _count(session, Call) == 1
 
 
