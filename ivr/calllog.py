@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,11 +60,25 @@ def _insert_new(session: Session, table: Table) -> Insert:
     return sqlite.insert(table).on_conflict_do_nothing()
 
 
+# Built once: statements on the tables themselves (not the ORM classes) with bound parameters skip the
+# ORM's execution path and most of the per-request statement building.
+FIND_CALL = select(CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.variables, CALLS.c.tries).where(
+    CALLS.c.call_sid == bindparam("sid")
+)
+UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("row_id"))  # SET columns come from the parameters
+INSERT_EVENTS = insert(EVENTS)
+ADVANCE_STATUS = UPDATE_CALL.where(CALLS.c.status_rank < bindparam("rank"))  # never back to a lower rank
+FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal callback sets the end
+
+
 def find_call(session: Session, call_sid: str) -> CallRef | None:
     """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
-    columns = (Call.id, Call.site_version_id, Call.node, Call.variables, Call.tries)
-    row = session.execute(select(*columns).where(Call.call_sid == call_sid)).first()
+    row = session.connection().execute(FIND_CALL, {"sid": call_sid}).first()
     return CallRef(*row) if row is not None else None
+
+
+def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
+    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
 
 
 def _int(value: str | None) -> int | None:
@@ -78,7 +92,7 @@ def _int(value: str | None) -> int | None:
 
 def _fit(value: str, column: Any) -> str:
     """A parameter cut to its column's length (Twilio's own values always fit)."""
-    length: int | None = column.type.length
+    length: int | None = getattr(column.type, "length", None)
     return value[:length]
 
 
@@ -99,7 +113,11 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "tries": {},
         "errors": 0,
     }
-    call_id = session.execute(_insert_new(session, CALLS).values(values).returning(Call.id)).scalar()
+    call_id = (
+        session.connection()
+        .execute(_insert_new(session, CALLS).values(values).returning(CALLS.c.id))
+        .scalar()
+    )
     if call_id is None:  # another request for this call (a status callback, a retry) logged it first
         found = find_call(session, params["CallSid"])
         assert found is not None
@@ -117,7 +135,7 @@ def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> N
     at = utcnow()
     rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
-        session.execute(insert(EVENTS), rows)
+        session.connection().execute(INSERT_EVENTS, rows)
 
 
 def add_event(session: Session, call_id: int, kind: str, node: str | None = None, **data: Any) -> None:
@@ -136,22 +154,21 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
     }
     for key, value in result.updates.items():
         if key in ROW_UPDATES:
-            column = getattr(Call, key)
-            values[key] = _fit(value, column) if isinstance(value, str) and column.type.length else value
-    session.execute(update(Call).where(Call.id == call.id).values(values))
+            values[key] = _fit(value, CALLS.c[key]) if isinstance(value, str) else value
+    _update_call(session, call.id, values)
     add_events(session, call.id, result.log)
 
 
 def note_error(session: Session, call: CallRef, path: str, error: str) -> None:
     """Count an error on the call and put it in the timeline."""
-    session.execute(update(Call).where(Call.id == call.id).values(errors=Call.errors + 1))
+    session.connection().execute(update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1))
     add_event(session, call.id, "error", call.node, path=path, error=error)
 
 
 def set_transcription(session: Session, call: CallRef, status: str, text: str) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
-        session.execute(update(Call).where(Call.id == call.id).values(transcription=text))
+        _update_call(session, call.id, {"transcription": text})
     add_event(session, call.id, "transcription", status=status, text=text)
 
 
@@ -178,7 +195,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         first = _insert_new(session, STATUS_CALLBACKS).values(
             call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=utcnow()
         )
-        if session.execute(first.returning(StatusCallback.call_sid)).first() is None:
+        if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
             return False
     call = find_or_insert_call(session, params)
     duration = _int(params.get("CallDuration"))
@@ -193,16 +210,11 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
-    session.execute(
-        update(Call)
-        .where(Call.id == call.id, Call.status_rank < rank)
-        .values(status=status, status_rank=rank)
+    connection = session.connection()
+    connection.execute(
+        ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
     )
     if status in TERMINAL_STATUSES:
         ended = _timestamp(params.get("Timestamp")) or utcnow()
-        session.execute(
-            update(Call)
-            .where(Call.id == call.id, Call.ended_at.is_(None))
-            .values(duration=duration, ended_at=ended)
-        )
+        connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
     return True
