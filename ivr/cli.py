@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +20,7 @@ from . import create_app
 from .config import DEFAULT_FLOWS_DIR, instance_secret
 from .engine import load_folder
 from .engine.loader import SITE_FILE
+from .sim import Agents, Caller, Input, VirtualClock, transcript
 
 
 @contextmanager
@@ -167,6 +169,86 @@ def token_create(name: str) -> None:
         session().commit()
     click.echo(f"API token {name!r} created; it is shown only now:")
     click.echo(value)
+
+
+class _OrderedScript(click.Command):
+    """Keeps the command line, so --press and --say are played in the order they were given."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _script(raw: list[str]) -> list[Input]:
+    steps = []
+    for flag, value in zip(raw, raw[1:], strict=False):
+        if flag == "--press":
+            steps.append(Input(digits=value))
+        elif flag == "--say":
+            steps.append(Input(speech=value))
+    return steps
+
+
+class _Interactive(Caller):
+    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks)."""
+
+    def next_input(self) -> Input:
+        answer = click.prompt(
+            "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
+        )
+        if answer.startswith(":"):
+            return Input(speech=answer[1:].strip())
+        return Input(digits=answer.strip())
+
+
+@main.command(cls=_OrderedScript)
+@click.option("--flow", "flow_name", help="Call the first number of this flow.")
+@click.option("--to", "to_number", help="The number called (default: the default flow's first number).")
+@click.option("--from", "from_number", default="+15125550199", show_default=True, help="The caller's number.")
+@click.option("--press", multiple=True, help="Digits for the next prompt (repeat; kept in order with --say).")
+@click.option("--say", multiple=True, help="Words for the next prompt (repeat).")
+@click.option("--at", "start", help="Simulated start time, ISO 8601 (default: now).")
+@click.option(
+    "--answer-after", default=30.0, show_default=True, help="Seconds in a queue until an agent answers."
+)
+@click.option("--talk", default=180.0, show_default=True, help="Seconds an agent talks.")
+@click.option("--url", help="Call a running ivr at this base URL instead of in this process.")
+@click.option("--json", "as_json", is_flag=True, help="Print the call as JSON.")
+def simulate(
+    flow_name: str | None,
+    to_number: str | None,
+    from_number: str,
+    press: tuple[str, ...],
+    say: tuple[str, ...],
+    start: str | None,
+    answer_after: float,
+    talk: float,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Place a simulated call and print what the caller hears; exit 1 if the call hit an error."""
+    from .sim.runner import run_simulated_call
+
+    ctx = click.get_current_context()
+    steps = _script(ctx.meta.get("raw_args", []))
+    caller = Caller.scripted(steps) if steps else _Interactive()
+    try:
+        moment = datetime.fromisoformat(start) if start else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO 8601 date-time", param_hint="--at") from None
+    clock = VirtualClock(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    agents = Agents(answer_after=answer_after, talk_seconds=talk)
+    try:
+        result, logged = run_simulated_call(flow_name, to_number, from_number, caller, agents, clock, url)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        json.dumps(transcript.as_json(result, logged), indent=2)
+        if as_json
+        else transcript.text(result, logged)
+    )
+    failed = not result.ok or bool(logged and logged.get("errors"))
+    sys.exit(1 if failed else 0)
 
 
 @main.group()

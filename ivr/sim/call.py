@@ -1,0 +1,290 @@
+"""One simulated call: plays Twilio's part against the app, verb by verb, on the virtual clock."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+from .clock import VirtualClock
+from .document import WAIT_VERBS, TwimlError, Verb, read
+from .people import Agents, Caller
+from .transport import Transport
+
+PLAY_SECONDS = 30.0  # an audio file's length is unknown here: hold music and messages count as 30 s
+QUEUE_PARAMS = {"QueuePosition": "1", "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "1000"}
+MAX_REQUESTS = 500  # a call that asks for more documents than this is looping
+Next = tuple[str, dict[str, str]] | None
+
+
+def speaking_time(text: str) -> float:
+    """Roughly how long a text takes to say (2.5 words a second)."""
+    return 0.5 + len(text.split()) / 2.5
+
+
+def new_sid(prefix: str) -> str:
+    """A well-formed random Twilio SID."""
+    return prefix + secrets.token_hex(16)
+
+
+@dataclass
+class Event:
+    """One line of the transcript: when (seconds into the call), who, what."""
+
+    at: float
+    who: str
+    what: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CallResult:
+    """What happened on a simulated call."""
+
+    call_sid: str
+    events: list[Event]
+    duration: int
+    error: TwimlError | None = None
+    status_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when Twilio would have reported no error."""
+        return self.error is None and not self.status_problems
+
+
+class SimulatedCall:
+    """Runs one inbound call: the incoming webhook, every document after it, and the status callbacks."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        base_url: str,
+        caller_number: str,
+        called_number: str,
+        clock: VirtualClock | None = None,
+        caller: Caller | None = None,
+        agents: Agents | None = None,
+        account_sid: str = "AC" + "0" * 32,
+    ) -> None:
+        self.transport = transport
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock or VirtualClock()
+        self.caller = caller or Caller()
+        self.agents = agents or Agents()
+        self.sid = new_sid("CA")
+        self.base = {
+            "CallSid": self.sid,
+            "AccountSid": account_sid,
+            "From": caller_number,
+            "To": called_number,
+            "Caller": caller_number,
+            "Called": called_number,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+        self.events: list[Event] = []
+        self.started = self.clock.now()
+        self.sequence = itertools.count()
+        self.requests = 0
+        self.status_problems: list[str] = []
+
+    # -- bookkeeping -------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        """Seconds since the call started, on the virtual clock."""
+        return (self.clock.now() - self.started).total_seconds()
+
+    def note(self, who: str, what: str, **data: Any) -> None:
+        """Add a transcript line."""
+        self.events.append(Event(round(self.elapsed(), 1), who, what, data))
+
+    def post(self, url: str, extra: dict[str, str], status: str = "in-progress") -> Any:
+        """Request a document, as Twilio does, with the call's parameters."""
+        self.requests += 1
+        if self.requests > MAX_REQUESTS:
+            raise TwimlError(11200, f"more than {MAX_REQUESTS} requests on one call: the flow loops")
+        return self.transport.post(url, {**self.base, "CallStatus": status, **extra})
+
+    def status_callback(self, status: str, **extra: str) -> None:
+        """Send a status callback; a non-2xx answer is noted (Twilio logs it in the debugger)."""
+        timestamp = self.clock.now().strftime("%a, %d %b %Y %H:%M:%S +0000")
+        params = {"SequenceNumber": str(next(self.sequence)), "Timestamp": timestamp, **extra}
+        reply = self.post(f"{self.base_url}/voice/status", params, status=status)
+        if reply.status >= 300:
+            self.status_problems.append(f"status callback {status!r} answered HTTP {reply.status}")
+
+    # -- the call ----------------------------------------------------------------------------------
+
+    def run(self) -> CallResult:
+        """Place the call and play it to the end."""
+        error = None
+        self.status_callback("ringing")
+        self.note("twilio", "call ringing", to=self.base["To"], caller=self.base["From"])
+        step: Next = (f"{self.base_url}/voice/incoming", {})
+        try:
+            while step is not None:
+                url, extra = step
+                verbs = read(self.post(url, extra))
+                step = self.execute(verbs, url)
+        except TwimlError as exc:
+            error = exc
+            self.note("twilio", f"error {exc.code}: {exc.message}", code=exc.code)
+            self.note("twilio", "says: An application error has occurred. Goodbye.")
+        duration = int(round(self.elapsed()))
+        self.note("twilio", "call completed", duration=duration)
+        self.status_callback("completed", CallDuration=str(duration), Duration=str((duration + 59) // 60))
+        return CallResult(self.sid, self.events, duration, error, self.status_problems)
+
+    def execute(self, verbs: list[Verb], url: str) -> Next:
+        """Play one document; the next request to make, or None when the call ends."""
+        for verb in verbs:
+            handler = getattr(self, f"verb_{verb.name.lower()}")
+            outcome: Next | bool = handler(verb, url)
+            if outcome is True:  # the call is over
+                return None
+            if outcome:
+                return outcome
+        self.note("twilio", "end of document: hang up")
+        return None
+
+    def prompt(self, verb: Verb, budget: float = float("inf")) -> float:
+        """Play a Say, Play or Pause; returns the seconds it took (cut short at `budget`)."""
+        loops = max(1, int(verb.number("loop", 1)))
+        if verb.name == "Say":
+            seconds = speaking_time(verb.text) * loops
+            self.note("ivr", f"says: {verb.text}", language=verb.attrs.get("language"))
+        elif verb.name == "Play":
+            seconds = PLAY_SECONDS * loops
+            self.note("ivr", f"plays {verb.text}")
+        else:
+            seconds = verb.number("length", 1)
+        seconds = min(seconds, budget)
+        self.clock.advance(seconds)
+        return seconds
+
+    def verb_say(self, verb: Verb, url: str) -> Next | bool:
+        self.prompt(verb)
+        return None
+
+    verb_play = verb_pause = verb_say
+
+    def verb_gather(self, verb: Verb, url: str) -> Next | bool:
+        for child in verb.children:
+            self.prompt(child)
+        answer = self.caller.next_input()
+        action = verb.url("action", url) or url
+        if answer.digits or answer.speech:
+            if answer.digits:
+                self.clock.advance(0.5 * len(answer.digits))
+                self.note("caller", f"presses {answer.digits}", digits=answer.digits)
+                return action, {"Digits": answer.digits, "FinishedOnKey": ""}
+            self.clock.advance(speaking_time(answer.speech))
+            self.note("caller", f"says: {answer.speech}", speech=answer.speech)
+            return action, {"SpeechResult": answer.speech, "Confidence": f"{answer.confidence:.2f}"}
+        self.clock.advance(verb.number("timeout", 5))
+        self.note("caller", "stays silent")
+        if verb.flag("actionOnEmptyResult"):
+            return action, {"Digits": ""}
+        return None  # Twilio goes on with the next verb
+
+    def verb_record(self, verb: Verb, url: str) -> Next | bool:
+        seconds = min(self.caller.message_seconds, int(verb.number("maxLength", 3600)))
+        self.note("caller", f"leaves a {seconds} s message")
+        self.clock.advance(seconds)
+        recording = new_sid("RE")
+        params = {
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.base['AccountSid']}/Recordings/{recording}",
+            "RecordingDuration": str(seconds),
+            "RecordingSid": recording,
+            "Digits": "hangup",
+        }
+        return verb.url("action", url) or url, params
+
+    def verb_redirect(self, verb: Verb, url: str) -> Next | bool:
+        return urljoin(url, verb.text), {}
+
+    def verb_hangup(self, verb: Verb, url: str) -> Next | bool:
+        self.note("ivr", "hangs up")
+        return True
+
+    def verb_reject(self, verb: Verb, url: str) -> Next | bool:
+        self.note("ivr", f"rejects the call ({verb.attrs.get('reason', 'rejected')})")
+        return True
+
+    def verb_leave(self, verb: Verb, url: str) -> Next | bool:
+        return None  # outside a queue, <Leave> does nothing
+
+    def verb_dial(self, verb: Verb, url: str) -> Next | bool:
+        targets = [child.text for child in verb.children] or [verb.text]
+        status = self.agents.dial_status
+        self.note("twilio", f"dials {', '.join(targets)}")
+        self.clock.advance(min(self.agents.ring_seconds, verb.number("timeout", 30)))
+        talk = 0
+        if status == "completed":
+            talk = int(self.agents.talk_seconds)
+            self.note("agent", f"answers and talks for {talk} s")
+            self.clock.advance(talk)
+        else:
+            self.note("twilio", f"dial ends: {status}")
+        action = verb.url("action", url)
+        if action is None:
+            return None
+        return action, {"DialCallStatus": status, "DialCallDuration": str(talk), "DialCallSid": new_sid("CA")}
+
+    def verb_enqueue(self, verb: Verb, url: str) -> Next | bool:
+        queue = verb.text
+        entered = self.elapsed()
+        self.note("twilio", f"puts the caller in queue {queue}", queue=queue)
+        answer_at = self.agents.answer_after if self.agents.answer_after is not None else float("inf")
+        limit = min(answer_at, self.caller.patience)
+        result = None
+        wait_url = verb.url("waitUrl", url)
+        while result is None:
+            waited = self.elapsed() - entered
+            if waited >= limit:
+                result = "bridged" if answer_at <= self.caller.patience else "hangup"
+                break
+            if wait_url is None:
+                self.clock.advance(limit - waited)  # Twilio's own hold music
+                continue
+            params = QUEUE_PARAMS | {"QueueTime": str(int(waited))}
+            result = self.hold(read(self.post(wait_url, params), WAIT_VERBS), limit - waited)
+        queue_time = int(round(self.elapsed() - entered))
+        if result == "bridged":
+            agent = self.agents.agent
+            self.note("agent", f"{agent} answers after {queue_time} s in the queue", agent=agent)
+            self.clock.advance(self.agents.talk_seconds)
+            self.note("agent", f"hangs up after {int(self.agents.talk_seconds)} s")
+        elif result == "hangup":
+            self.note("caller", f"gives up and hangs up after {queue_time} s in the queue")
+        else:
+            self.note("twilio", f"caller leaves the queue after {queue_time} s")
+        action = verb.url("action", url)
+        params = {"QueueResult": result, "QueueTime": str(queue_time), "QueueSid": "QU" + "0" * 32}
+        if result == "hangup":
+            if action:
+                self.post(action, params, status="completed")  # Twilio ignores this answer
+            return True
+        return (action, params) if action else None
+
+    def hold(self, verbs: list[Verb], budget: float) -> str | None:
+        """Play a wait document within `budget` seconds: 'leave', 'hangup', or None to ask again."""
+        spent = 0.0
+        for verb in verbs:
+            if spent >= budget:
+                return None
+            if verb.name == "Leave":
+                return "leave"
+            if verb.name == "Hangup":
+                return "hangup"
+            if verb.name == "Gather":
+                for child in verb.children:
+                    spent += self.prompt(child, budget - spent)
+            elif verb.name in ("Say", "Play", "Pause"):
+                spent += self.prompt(verb, budget - spent)
+        if spent == 0:
+            self.clock.advance(min(1.0, budget))  # Twilio never re-asks in zero time
+        return None

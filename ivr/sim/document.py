@@ -1,0 +1,75 @@
+"""Reading TwiML as Twilio does: the document must parse, have <Response> at its root and use known verbs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+from xml.etree import ElementTree
+
+from .transport import Reply
+
+VERBS = {
+    "Say", "Play", "Pause", "Gather", "Record", "Redirect", "Hangup", "Reject", "Enqueue", "Leave", "Dial",
+}  # fmt: skip
+NESTED = {"Gather": {"Say", "Play", "Pause"}, "Dial": {"Number", "Sip", "Client", "Queue", "Conference"}}
+WAIT_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}  # all a waitUrl may use
+
+
+class TwimlError(Exception):
+    """TwiML or an answer Twilio would reject, with Twilio's error code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Verb:
+    """One TwiML element: its name, attributes, text and nested elements."""
+
+    name: str
+    attrs: dict[str, str]
+    text: str = ""
+    children: tuple[Verb, ...] = field(default_factory=tuple)
+
+    def url(self, attr: str, base: str) -> str | None:
+        """An attribute holding a URL, resolved against the document's URL."""
+        value = self.attrs.get(attr)
+        return urljoin(base, value) if value else None
+
+    def number(self, attr: str, default: float) -> float:
+        """A numeric attribute, or its default."""
+        try:
+            return float(self.attrs[attr])
+        except (KeyError, ValueError):
+            return default
+
+    def flag(self, attr: str) -> bool:
+        """A true/false attribute."""
+        return self.attrs.get(attr, "false").lower() == "true"
+
+
+def _element(node: ElementTree.Element, allowed: set[str]) -> Verb:
+    if node.tag not in allowed:
+        raise TwimlError(12200, f"<{node.tag}> is not allowed here")
+    nested = NESTED.get(node.tag, set())
+    children = tuple(_element(child, nested) for child in node)
+    return Verb(node.tag, dict(node.attrib), (node.text or "").strip(), children)
+
+
+def read(reply: Reply, allowed: set[str] = VERBS) -> list[Verb]:
+    """The verbs of a webhook answer, or the TwimlError Twilio would report."""
+    if reply.status >= 400:
+        raise TwimlError(11200, f"HTTP {reply.status} from the application")
+    if not reply.content_type.startswith(("text/xml", "application/xml")):
+        raise TwimlError(12300, f"invalid Content-Type {reply.content_type!r}")
+    if reply.body[:1].isspace():
+        raise TwimlError(12100, "whitespace before the XML declaration")
+    try:
+        root = ElementTree.fromstring(reply.body)
+    except ElementTree.ParseError as exc:
+        raise TwimlError(12100, f"document parse failure: {exc}") from None
+    if root.tag != "Response":
+        raise TwimlError(12100, f"root element is <{root.tag}>, not <Response>")
+    return [_element(child, allowed) for child in root]

@@ -1,0 +1,81 @@
+"""One simulated call for the command line: in this process on the configured database, or at a URL."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .call import CallResult, SimulatedCall
+from .clock import VirtualClock
+from .people import Agents, Caller
+from .transport import HttpTransport, Transport, WsgiTransport
+
+LOCAL_BASE = "http://ivr.simulator"
+
+
+def _number_for(flows: dict[str, Any], flow_name: str | None) -> str:
+    """The number to call: the named flow's first, or the default flow's."""
+    for flow in flows.values():
+        if flow.name == flow_name or (flow_name is None and flow.default):
+            if flow.numbers:
+                return str(flow.numbers[0])
+            if flow.default:
+                return "+15005550006"  # any number no flow claims reaches the default flow
+            raise LookupError(f"flow {flow.name!r} answers no number yet: give one with --to")
+    raise LookupError(f"no flow named {flow_name!r}" if flow_name else "no default flow")
+
+
+def run_simulated_call(
+    flow_name: str | None,
+    to_number: str | None,
+    from_number: str,
+    caller: Caller,
+    agents: Agents,
+    clock: VirtualClock,
+    url: str | None,
+) -> tuple[CallResult, dict[str, Any] | None]:
+    """Place one call; in-process, also return the call as the call log recorded it."""
+    if url:
+        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+        if not token or not to_number:
+            raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token and give --to")
+        result = SimulatedCall(HttpTransport(token), url, from_number, to_number, clock, caller, agents).run()
+        return result, None
+    return _in_process(flow_name, to_number, from_number, caller, agents, clock)
+
+
+def _in_process(
+    flow_name: str | None,
+    to_number: str | None,
+    from_number: str,
+    caller: Caller,
+    agents: Agents,
+    clock: VirtualClock,
+) -> tuple[CallResult, dict[str, Any] | None]:
+    from .. import create_app
+    from ..calllog import get_call
+    from ..callquery import call_dict
+    from ..config import instance_secret
+    from ..db import session
+    from ..migrate import upgrade
+
+    probe = create_app(require_token=False)
+    token = os.environ.get("TWILIO_AUTH_TOKEN") or instance_secret(probe.instance_path, "twilio_auth_token")
+    app = create_app(
+        {"TWILIO_AUTH_TOKEN": token, "SECRET_KEY": probe.config["SECRET_KEY"], "IVR_CLOCK": clock.now}
+    )
+    try:
+        upgrade(app.config["DATABASE_URL"])
+        published = app.extensions["ivr.flows"].current()
+        if published is None:
+            raise LookupError("no valid flows are published: run `ivr flows validate`")
+        number = to_number or _number_for(dict(published.site.flows), flow_name)
+        transport: Transport = WsgiTransport(app, token)
+        result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
+        with app.app_context():
+            row = get_call(session(), result.call_sid)
+            logged = call_dict(row) if row is not None else None
+        return result, logged
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
+        probe.extensions["ivr.db"].engine.dispose()
