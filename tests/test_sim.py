@@ -94,7 +94,12 @@ def check_log(
         (e.data["status"], e.data["sequence"], e.data["duration"])
         for e in events(session, row.call_sid, "status")
     ]
-    assert status == [("ringing", 0, None), ("completed", 1, result.duration)]
+    assert status == [
+        ("initiated", 0, None),
+        ("ringing", 1, None),
+        ("in-progress", 2, None),
+        ("completed", 3, result.duration),
+    ]
     return row
 
 

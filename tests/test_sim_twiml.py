@@ -63,6 +63,10 @@ class Tiny:
         """Every path requested, in order."""
         return [path for path, _form in self.received]
 
+    def documents(self) -> list[str]:
+        """The paths requested for documents (everything but status callbacks), in order."""
+        return [path for path in self.paths() if path != "/voice/status"]
+
     def posts(self, path: str) -> list[dict[str, str]]:
         """The forms posted to one path (with its query string, if any)."""
         return [form for got, form in self.received if got == path]
@@ -106,7 +110,7 @@ def test_gather_timeout_falls_through_to_the_next_verb(tiny, extra):
     result = tiny.run()
     assert result.ok
     assert tiny.posts("/gathered") == []
-    assert tiny.paths() == ["/voice/status", "/voice/incoming", "/next", "/voice/status"]
+    assert tiny.documents() == ["/voice/incoming", "/next"]
     assert said(result) == ["Press a key.", "We did not hear you.", "Next document."]
     silent = next(e for e in result.events if e.what == "stays silent")
     assert silent.at == pytest.approx(0.5 + 3 / 2.5 + 3)  # the prompt, then the Gather's 3 s timeout
@@ -125,17 +129,20 @@ def test_gather_with_action_on_empty_result_posts_empty_digits(tiny):
 
 
 @pytest.mark.parametrize(
-    ("given", "expected"),
+    ("extra", "given", "expected"),
     [
-        (Input(digits="42"), {"Digits": "42"}),
+        ("", Input(digits="42"), {"Digits": "42"}),
+        ("", Input(digits="42#9"), {"Digits": "42", "FinishedOnKey": "#"}),
+        (' numDigits="1"', Input(digits="42"), {"Digits": "4"}),
         (
+            ' input="dtmf speech"',
             Input(speech="billing please", confidence=0.75),
             {"SpeechResult": "billing please", "Confidence": "0.75"},
         ),
     ],
 )
-def test_gather_posts_what_the_caller_did(tiny, given, expected):
-    tiny.docs["/voice/incoming"] = GATHER.format(extra="") + AFTER_GATHER
+def test_gather_posts_what_the_caller_did(tiny, extra, given, expected):
+    tiny.docs["/voice/incoming"] = GATHER.format(extra=extra) + AFTER_GATHER
     tiny.docs["/gathered"] = "<Hangup/>"
     result = tiny.run(caller(given))
     assert result.ok
@@ -143,6 +150,13 @@ def test_gather_posts_what_the_caller_did(tiny, given, expected):
     assert {key: posted.get(key) for key in expected} == expected
     assert posted["CallStatus"] == "in-progress" and posted["CallSid"] == result.call_sid
     assert "We did not hear you." not in said(result)
+
+
+def test_speech_to_a_keys_only_gather_is_not_heard(tiny):
+    tiny.docs["/voice/incoming"] = GATHER.format(extra="") + AFTER_GATHER
+    result = tiny.run(caller(Input(speech="billing")))
+    assert tiny.posts("/gathered") == []
+    assert "We did not hear you." in said(result)
 
 
 def test_gather_without_action_posts_to_its_own_document(tiny):
@@ -167,15 +181,13 @@ def test_relative_urls_resolve_against_the_document_url(tiny):
     tiny.docs["/top"] = "<Say>The end.</Say><Hangup/>"
     result = tiny.run(caller(Input(digits="1")))
     assert result.ok, result.error
-    assert tiny.paths() == [
-        "/voice/status",
+    assert tiny.documents() == [
         "/voice/incoming",
         "/voice/flows/start?lang=en",
         "/voice/flows/menu",
         "/voice/done",
         "/voice/saved",
         "/top",
-        "/voice/status",
     ]
     assert said(result) == ["Menu", "The end."]  # a Redirect ends its document
 
@@ -251,7 +263,7 @@ def test_enqueue_without_wait_url_or_action_continues_with_the_next_verb(tiny):
     tiny.docs["/voice/incoming"] = "<Enqueue>support</Enqueue><Say>After the queue.</Say>"
     result = tiny.run(agents=Agents(answer_after=40, talk_seconds=60))
     assert result.ok
-    assert tiny.paths() == ["/voice/status", "/voice/incoming", "/voice/status"]
+    assert tiny.documents() == ["/voice/incoming"]
     assert said(result) == ["After the queue."]
     assert "agent: agent-1 answers after 40 s in the queue" in lines(result)
 
@@ -309,14 +321,22 @@ def test_record_action_gets_the_recording(tiny, message, max_length, recorded):
 # -- status callbacks --------------------------------------------------------------------------------
 
 
-def test_status_callbacks_ringing_then_completed_with_the_virtual_duration(tiny):
+def test_status_callbacks_in_order_with_the_virtual_duration(tiny):
     tiny.docs["/voice/incoming"] = '<Pause length="75"/><Hangup/>'
     result = tiny.run()
     assert result.ok and result.duration == 75
-    assert tiny.paths() == ["/voice/status", "/voice/incoming", "/voice/status"]
-    ringing, completed = tiny.posts("/voice/status")
-    assert (ringing["CallStatus"], ringing["SequenceNumber"]) == ("ringing", "0")
-    assert (completed["CallStatus"], completed["SequenceNumber"]) == ("completed", "1")
+    statuses = ["/voice/status"] * 2 + ["/voice/incoming"] + ["/voice/status"] * 2
+    assert tiny.paths() == statuses
+    assert (
+        tiny.posts("/voice/incoming")[0]["CallStatus"] == "ringing"
+    )  # Twilio asks for the first document ringing
+    initiated, ringing, answered, completed = tiny.posts("/voice/status")
+    assert [(form["CallStatus"], form["SequenceNumber"]) for form in (initiated, ringing, answered)] == [
+        ("initiated", "0"),
+        ("ringing", "1"),
+        ("in-progress", "2"),
+    ]
+    assert (completed["CallStatus"], completed["SequenceNumber"]) == ("completed", "3")
     assert completed["CallDuration"] == "75" and completed["Duration"] == "2"  # billed minutes, rounded up
     assert "CallDuration" not in ringing
     assert ringing["Timestamp"] == START.strftime("%a, %d %b %Y %H:%M:%S +0000")
@@ -330,8 +350,8 @@ def test_a_failing_status_callback_is_a_problem(tiny):
     result = tiny.run()
     assert result.error is None
     assert result.status_problems == [
-        "status callback 'ringing' answered HTTP 500",
-        "status callback 'completed' answered HTTP 500",
+        f"status callback {status!r} answered HTTP 500"
+        for status in ("initiated", "ringing", "in-progress", "completed")
     ]
     assert not result.ok
 
@@ -396,7 +416,7 @@ def test_a_looping_flow_is_stopped_with_an_error(tiny):
     assert f"more than {MAX_REQUESTS} requests" in result.error.message
     assert len(tiny.posts("/voice/incoming")) == MAX_REQUESTS
     statuses = [form["CallStatus"] for form in tiny.posts("/voice/status")]
-    assert statuses == ["ringing", "completed"]  # the call still ends with its status callback
+    assert statuses == ["initiated", "ringing", "in-progress", "completed"]  # it still ends with its callback
     assert result.duration == MAX_REQUESTS  # one second of Pause per document
 
 

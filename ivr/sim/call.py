@@ -16,6 +16,7 @@ from .transport import Transport
 PLAY_SECONDS = 30.0  # an audio file's length is unknown here: hold music and messages count as 30 s
 QUEUE_PARAMS = {"QueuePosition": "1", "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "1000"}
 MAX_REQUESTS = 500  # a call that asks for more documents than this is looping
+CALL_TIME_LIMIT = 4 * 3600.0  # Twilio ends a call after 4 hours (the default timeLimit)
 Next = tuple[str, dict[str, str]] | None
 
 
@@ -125,10 +126,17 @@ class SimulatedCall:
     def run(self) -> CallResult:
         """Place the call and play it to the end."""
         error = None
+        self.status_callback("initiated")
         self.status_callback("ringing")
         self.note("twilio", "call ringing", to=self.base["To"], caller=self.base["From"])
         step: Next = (f"{self.base_url}/voice/incoming", {})
         try:
+            url, extra = step
+            verbs = read(
+                self.post(url, extra, status="ringing")
+            )  # Twilio asks for the first document ringing
+            self.status_callback("in-progress")  # answered
+            step = self.execute(verbs, url)
             while step is not None:
                 url, extra = step
                 verbs = read(self.post(url, extra))
@@ -180,11 +188,20 @@ class SimulatedCall:
             self.prompt(child)
         answer = self.caller.next_input()
         action = verb.url("action", url) or url
-        if answer.digits or answer.speech:
-            if answer.digits:
+        modes = verb.attrs.get("input", "dtmf").split()
+        digits = self.keyed(verb, answer.digits) if "dtmf" in modes else ""
+        speech = answer.speech if "speech" in modes else ""
+        if answer.digits and not digits or answer.speech and not speech:
+            self.note("caller", "answers in a way this prompt does not listen for")
+        if digits or speech:
+            if digits:
                 self.clock.advance(0.5 * len(answer.digits))
-                self.note("caller", f"presses {answer.digits}", digits=answer.digits)
-                return action, {"Digits": answer.digits, "FinishedOnKey": ""}
+                self.note("caller", f"presses {answer.digits}", digits=digits)
+                finished = verb.attrs.get("finishOnKey", "#")
+                return action, {
+                    "Digits": digits,
+                    "FinishedOnKey": finished if finished in answer.digits else "",
+                }
             self.clock.advance(speaking_time(answer.speech))
             self.note("caller", f"says: {answer.speech}", speech=answer.speech)
             return action, {"SpeechResult": answer.speech, "Confidence": f"{answer.confidence:.2f}"}
@@ -193,6 +210,15 @@ class SimulatedCall:
         if verb.flag("actionOnEmptyResult"):
             return action, {"Digits": ""}
         return None  # Twilio goes on with the next verb
+
+    @staticmethod
+    def keyed(verb: Verb, pressed: str) -> str:
+        """The Digits Twilio reports: up to finishOnKey (not included), at most numDigits."""
+        finish = verb.attrs.get("finishOnKey", "#")
+        if finish and finish in pressed:
+            pressed = pressed[: pressed.index(finish)]
+        limit = int(verb.number("numDigits", 0))
+        return pressed[:limit] if limit else pressed
 
     def verb_record(self, verb: Verb, url: str) -> Next | bool:
         seconds = min(self.caller.message_seconds, int(verb.number("maxLength", 3600)))
@@ -243,7 +269,7 @@ class SimulatedCall:
         entered = self.clock.now()
         self.note("twilio", f"puts the caller in queue {queue}", queue=queue)
         answer_at = self.agents.answer_after if self.agents.answer_after is not None else float("inf")
-        limit = min(answer_at, self.caller.patience)
+        limit = min(answer_at, self.caller.patience, CALL_TIME_LIMIT)
         result = None
         wait_url = verb.url("waitUrl", url)
         while result is None:
