@@ -129,12 +129,9 @@ class SimulatedCall:
         self.status_callback("initiated")
         self.status_callback("ringing")
         self.note("twilio", "call ringing", to=self.base["To"], caller=self.base["From"])
-        step: Next = (f"{self.base_url}/voice/incoming", {})
         try:
-            url, extra = step
-            verbs = read(
-                self.post(url, extra, status="ringing")
-            )  # Twilio asks for the first document ringing
+            url = f"{self.base_url}/voice/incoming"
+            verbs = read(self.post(url, {}, status="ringing"))  # the first document is asked for ringing
             self.status_callback("in-progress")  # answered
             step = self.execute(verbs, url)
             while step is not None:
