@@ -241,6 +241,16 @@ def test_enqueue_leave_from_the_wait_document(tiny):
     assert not any(line.startswith("agent:") for line in lines(result))
 
 
+def test_a_redirect_in_the_wait_document_is_followed(tiny):
+    queue_docs(tiny, wait="<Redirect>more-music</Redirect>")
+    tiny.docs["/voice/more-music"] = "<Say>Still here.</Say><Leave/>"
+    result = tiny.run(agents=Agents(answer_after=None))
+    assert result.ok
+    assert said(result)[0] == "Still here."
+    [done] = tiny.posts("/voice/queue-done")
+    assert done["QueueResult"] == "leave"
+
+
 @pytest.mark.parametrize(
     ("wait", "who", "queue_time"),
     [

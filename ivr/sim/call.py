@@ -278,7 +278,9 @@ class SimulatedCall:
                 self.clock.advance(limit - waited)  # Twilio's own hold music
                 continue
             params = QUEUE_PARAMS | {"QueueTime": str(int(waited))}
-            result = self.hold(read(self.post(wait_url, params), WAIT_VERBS), limit - waited)
+            result = self.hold(
+                read(self.post(wait_url, params), WAIT_VERBS), limit - waited, wait_url, params
+            )
         queue_time = int(round((self.clock.now() - entered).total_seconds()))
         if result == "bridged":
             agent = self.agents.agent
@@ -297,7 +299,7 @@ class SimulatedCall:
             return True
         return (action, params) if action else None
 
-    def hold(self, verbs: list[Verb], budget: float) -> str | None:
+    def hold(self, verbs: list[Verb], budget: float, url: str, params: dict[str, str]) -> str | None:
         """Play a wait document within `budget` seconds: 'leave', 'hangup', or None to ask again."""
         spent = 0.0
         for verb in verbs:
@@ -307,6 +309,9 @@ class SimulatedCall:
                 return "leave"
             if verb.name == "Hangup":
                 return "hangup"
+            if verb.name == "Redirect":  # the wait music continues with another wait document
+                target = urljoin(url, verb.text)
+                return self.hold(read(self.post(target, params), WAIT_VERBS), budget - spent, target, params)
             if verb.name == "Gather":
                 for child in verb.children:
                     spent += self.prompt(child, budget - spent)
