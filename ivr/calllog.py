@@ -6,7 +6,8 @@ SELECT of the few columns a step needs, one UPDATE, and one multi-row INSERT of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,15 @@ from sqlalchemy.orm import Session
 from .db import utcnow
 from .engine import LogEntry, StepResult
 from .models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
+
+# The call log's clock: the wall clock, or the simulator's virtual clock for the request in hand.
+CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("call_log_clock", default=utcnow)
+
+
+def now() -> datetime:
+    """The time the call log writes down now."""
+    return CLOCK.get()()
+
 
 ROW_UPDATES = frozenset(
     {
@@ -78,6 +88,8 @@ def find_call(session: Session, call_sid: str) -> CallRef | None:
 
 
 def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
+    unknown = set(values) - set(CALLS.c.keys()) | ({"id"} & set(values))
+    assert values and not unknown, f"not columns to update: {sorted(unknown)}"
     session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
 
 
@@ -108,7 +120,7 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "to_number": params.get("To", ""),
         "status": _fit(status, Call.status),
         "status_rank": STATUS_RANK.get(status, 0),
-        "started_at": utcnow(),
+        "started_at": now(),
         "variables": {},
         "tries": {},
         "errors": 0,
@@ -132,7 +144,7 @@ def find_or_insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
 
 def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> None:
     """Append log entries to a call's timeline in one statement."""
-    at = utcnow()
+    at = now()
     rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
         session.connection().execute(INSERT_EVENTS, rows)
@@ -193,7 +205,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     sequence = _int(params.get("SequenceNumber"))
     if sequence is not None:
         first = _insert_new(session, STATUS_CALLBACKS).values(
-            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=utcnow()
+            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
         )
         if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
             return False
@@ -215,6 +227,6 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
     )
     if status in TERMINAL_STATUSES:
-        ended = _timestamp(params.get("Timestamp")) or utcnow()
+        ended = _timestamp(params.get("Timestamp")) or now()
         connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
     return True

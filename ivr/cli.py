@@ -180,8 +180,10 @@ class _OrderedScript(click.Command):
 
 
 def _script(raw: list[str]) -> list[Input]:
+    """--press and --say values in command-line order (both `--press 1` and `--press=1`)."""
+    words = [part for word in raw for part in (word.split("=", 1) if word.startswith("--") else [word])]
     steps = []
-    for flag, value in zip(raw, raw[1:], strict=False):
+    for flag, value in zip(words, words[1:], strict=False):
         if flag == "--press":
             steps.append(Input(digits=value))
         elif flag == "--say":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +12,27 @@ DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 
 
 def instance_secret(instance_path: str, name: str) -> str:
-    """A random secret kept in the instance folder, created on first use (for local runs only)."""
+    """A random secret kept in the instance folder, created on first use (for local runs only).
+
+    Written to a private temporary file and linked into place, so a racing process sees either no file or
+    the whole secret, never an empty one.
+    """
     path = Path(instance_path) / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:  # created readable by the owner only, and only once even if two processes race
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_hex(32))
+    if not path.exists() or not path.read_text().strip():
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")  # created with mode 0600
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32))
+        try:
+            if path.exists():  # an empty file left by a crash: replace it
+                os.replace(temporary, path)
+            else:
+                os.link(temporary, path)
+        except FileExistsError:
+
+            pass  # another process linked its secret first: use that one
+        finally:
+            Path(temporary).unlink(missing_ok=True)
     return path.read_text().strip()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -372,3 +372,16 @@ def test_cli_names_an_unknown_flow(cli):
     assert result.exit_code != 0
     assert "no flow named 'nosuch'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_works_when_the_server_is_configured_behind_a_proxy(cli, monkeypatch, session):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.example.com")
+    monkeypatch.setenv("PROXY_FIX_HOPS", "1")
+    result = cli("--press=1", "--press=2", "--press=5", "--at", "2026-11-24T16:00:00Z", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    row = call_row(session, data["call_sid"])
+    assert (row.desk, row.survey_score) == ("local", 5)
+    assert row.started_at.isoformat() == "2026-11-24T16:00:00+00:00"  # the virtual clock, not the wall clock
+    expected_end = datetime(2026, 11, 24, 16, tzinfo=UTC) + timedelta(seconds=row.duration)
+    assert abs((row.ended_at - expected_end).total_seconds()) <= 1  # Timestamp has whole seconds

@@ -316,7 +316,9 @@ def test_a_call_logged_concurrently_is_not_logged_twice(app, session, twilio):
         racer = threading.Thread(target=other)
         racer.start()
         racer.join(0.5)
+        assert racer.is_alive()  # the second insert waits for the first transaction
         first.commit()
+
     racer.join(30)
     assert not racer.is_alive()
     assert found["ref"].id == mine.id
@@ -404,3 +406,20 @@ def test_app_refuses_to_start_without_secret_key(config):
 
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         create_app(config | {"SECRET_KEY": ""})
+
+
+def test_a_path_prefix_in_public_base_url_works_with_script_name(app, client):
+    app.config["PUBLIC_BASE_URL"] = "https://pub.example.com/ivr"
+    inside = TwilioClient(client, app.config["TWILIO_AUTH_TOKEN"], base="http://10.0.0.5:8000")
+    params = inside.call_params(new_sid())
+    signature = inside.sign("https://pub.example.com/ivr/voice/incoming", params)
+    response = client.post(
+        "http://10.0.0.5:8000/ivr/voice/incoming",
+        data=params,
+        headers={"X-Twilio-Signature": signature},
+        environ_overrides={"SCRIPT_NAME": "/ivr", "PATH_INFO": "/voice/incoming"},
+    )
+    assert (
+        one(parse(response), "//Gather/@action")
+        == "https://pub.example.com/ivr/voice/step/main/language/input"
+    )

@@ -218,16 +218,20 @@ class SimulatedCall:
         return pressed[:limit] if limit else pressed
 
     def verb_record(self, verb: Verb, url: str) -> Next | bool:
-        seconds = min(self.caller.message_seconds, int(verb.number("maxLength", 3600)))
+        limit = int(verb.number("maxLength", 3600))
+        seconds = min(self.caller.message_seconds, limit)
         self.note("caller", f"leaves a {seconds} s message")
         self.clock.advance(seconds)
         recording = new_sid("RE")
+        account = self.base["AccountSid"]
         params = {
-            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.base['AccountSid']}/Recordings/{recording}",
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{account}/Recordings/{recording}",
             "RecordingDuration": str(seconds),
             "RecordingSid": recording,
-            "Digits": "hangup",
         }
+        finish = verb.attrs.get("finishOnKey", "1234567890*#")
+        if seconds < limit and finish:  # the caller ends the message with a key; at maxLength Twilio stops
+            params["Digits"] = "#" if "#" in finish else finish[0]
         return verb.url("action", url) or url, params
 
     def verb_redirect(self, verb: Verb, url: str) -> Next | bool:
@@ -272,14 +276,14 @@ class SimulatedCall:
         while result is None:
             waited = (self.clock.now() - entered).total_seconds()  # whole microseconds: no float drift
             if waited >= limit - 1e-6:  # the clock cannot move by less than a microsecond
-                result = "bridged" if answer_at <= self.caller.patience else "hangup"
+                result = "bridged" if answer_at <= min(self.caller.patience, CALL_TIME_LIMIT) else "hangup"
                 break
             if wait_url is None:
                 self.clock.advance(limit - waited)  # Twilio's own hold music
                 continue
             params = QUEUE_PARAMS | {"QueueTime": str(int(waited))}
             result = self.hold(
-                read(self.post(wait_url, params), WAIT_VERBS), limit - waited, wait_url, params
+                read(self.send(wait_url, params, "in-progress"), WAIT_VERBS), limit - waited, wait_url, params
             )
         queue_time = int(round((self.clock.now() - entered).total_seconds()))
         if result == "bridged":
@@ -311,7 +315,10 @@ class SimulatedCall:
                 return "hangup"
             if verb.name == "Redirect":  # the wait music continues with another wait document
                 target = urljoin(url, verb.text)
-                return self.hold(read(self.post(target, params), WAIT_VERBS), budget - spent, target, params)
+                verbs = read(
+                    self.send(target, params, "in-progress")
+                )  # wait polls: bounded by time, not count
+                return self.hold(verbs, budget - spent, target, params)
             if verb.name == "Gather":
                 for child in verb.children:
                     spent += self.prompt(child, budget - spent)

@@ -62,7 +62,7 @@ def read(reply: Reply, allowed: set[str] = VERBS) -> list[Verb]:
     """The verbs of a webhook answer, or the TwimlError Twilio would report."""
     if reply.status >= 400:
         raise TwimlError(11200, f"HTTP {reply.status} from the application")
-    if not reply.content_type.startswith(("text/xml", "application/xml")):
+    if not reply.content_type.startswith(("text/xml", "application/xml", "text/html")):
         raise TwimlError(12300, f"invalid Content-Type {reply.content_type!r}")
     if reply.body[:1].isspace():
         raise TwimlError(12100, "whitespace before the XML declaration")

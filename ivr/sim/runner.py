@@ -62,7 +62,13 @@ def _in_process(
     probe = create_app(require_token=False)
     token = os.environ.get("TWILIO_AUTH_TOKEN") or instance_secret(probe.instance_path, "twilio_auth_token")
     app = create_app(
-        {"TWILIO_AUTH_TOKEN": token, "SECRET_KEY": probe.config["SECRET_KEY"], "IVR_CLOCK": clock.now}
+        {
+            "TWILIO_AUTH_TOKEN": token,
+            "SECRET_KEY": probe.config["SECRET_KEY"],
+            "IVR_CLOCK": clock.now,
+            "PUBLIC_BASE_URL": "",  # in this process the simulator's own base URL is the one signed
+            "PROXY_FIX_HOPS": 0,
+        }
     )
     try:
         upgrade(app.config["DATABASE_URL"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, request, url_for
 
 from ..engine import Action, Callback, Site
 from ..engine.actions import Dial, Enqueue, Hangup, Play, Record, Say
@@ -19,8 +19,8 @@ GOODBYE = "Thank you for calling. Goodbye."
 def absolute(endpoint: str, **values: Any) -> str:
     """An absolute URL for a voice endpoint, on PUBLIC_BASE_URL when it is set."""
     base = str(current_app.config["PUBLIC_BASE_URL"])
-    if base:
-        return base + url_for(endpoint, **values)
+    if base:  # the public URL already holds any path prefix, as in the signature check
+        return base + url_for(endpoint, **values).removeprefix(request.script_root)
     return str(url_for(endpoint, _external=True, **values))
 
 
