@@ -29,7 +29,6 @@ def instance_secret(instance_path: str, name: str) -> str:
             else:
                 os.link(temporary, path)
         except FileExistsError:
-
             pass  # another process linked its secret first: use that one
         finally:
             Path(temporary).unlink(missing_ok=True)
