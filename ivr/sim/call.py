@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 from .clock import VirtualClock
 from .document import WAIT_VERBS, TwimlError, Verb, read
 from .people import Agents, Caller
+from .queues import FixedQueues, Queues, Ticket
 from .transport import Transport
 
 PLAY_SECONDS = 30.0  # an audio file's length is unknown here: hold music and messages count as 30 s
@@ -69,6 +70,7 @@ class SimulatedCall:
         caller: Caller | None = None,
         agents: Agents | None = None,
         account_sid: str = "AC" + "0" * 32,
+        queues: Queues | None = None,
     ) -> None:
         self.transport = transport
         self.base_url = base_url.rstrip("/")
@@ -91,6 +93,8 @@ class SimulatedCall:
         self.sequence = itertools.count()
         self.requests = 0
         self.status_problems: list[str] = []
+        self.queues: Queues = queues or FixedQueues(self.agents)
+        self.waiting_on: Ticket | None = None  # the queue ticket while the caller holds
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -170,9 +174,9 @@ class SimulatedCall:
             self.note("ivr", f"plays {verb.text}")
         else:
             seconds = verb.number("length", 1)
-        seconds = min(seconds, budget)
-        self.clock.advance(seconds)
-        return seconds
+        before = self.clock.now()
+        self.clock.advance(min(seconds, budget), until=self.waiting_on)  # an agent may cut hold music short
+        return (self.clock.now() - before).total_seconds()
 
     def verb_say(self, verb: Verb, url: str) -> Next | bool:
         self.prompt(verb)
@@ -269,28 +273,33 @@ class SimulatedCall:
         queue = verb.text
         entered = self.clock.now()
         self.note("twilio", f"puts the caller in queue {queue}", queue=queue)
-        answer_at = self.agents.answer_after if self.agents.answer_after is not None else float("inf")
-        limit = min(answer_at, self.caller.patience, CALL_TIME_LIMIT)
+        ticket = self.queues.join(queue, self)
+        limit = min(self.caller.patience, CALL_TIME_LIMIT)
         result = None
         wait_url = verb.url("waitUrl", url)
+        self.waiting_on = ticket
         while result is None:
             waited = (self.clock.now() - entered).total_seconds()  # whole microseconds: no float drift
-            if waited >= limit - 1e-6:  # the clock cannot move by less than a microsecond
-                result = "bridged" if answer_at <= min(self.caller.patience, CALL_TIME_LIMIT) else "hangup"
-                break
-            if wait_url is None:
-                self.clock.advance(limit - waited)  # Twilio's own hold music
-                continue
-            params = QUEUE_PARAMS | {"QueueTime": str(int(waited))}
-            result = self.hold(
-                read(self.send(wait_url, params, "in-progress"), WAIT_VERBS), limit - waited, wait_url, params
-            )
+            if ticket.answered_at is not None and ticket.answered_at <= self.clock.now():
+                result = "bridged"
+            elif waited >= limit - 1e-6:  # the clock cannot move by less than a microsecond
+                result = "hangup"
+            elif wait_url is None:
+                self.clock.advance(limit - waited, until=ticket)  # Twilio's own hold music
+            else:
+                params = QUEUE_PARAMS | {"QueueTime": str(int(waited))} | self.queues.position(ticket)
+                verbs = read(self.send(wait_url, params, "in-progress"), WAIT_VERBS)
+                result = self.hold(verbs, limit - waited, wait_url, params)
+        self.waiting_on = None
+        if result != "bridged":
+            self.queues.leave(ticket)
         queue_time = int(round((self.clock.now() - entered).total_seconds()))
         if result == "bridged":
-            agent = self.agents.agent
-            self.note("agent", f"{agent} answers after {queue_time} s in the queue", agent=agent)
-            self.clock.advance(self.agents.talk_seconds)
-            self.note("agent", f"hangs up after {int(self.agents.talk_seconds)} s")
+            agent = ticket.agent
+            self.note("agent", f"{agent} answers after {queue_time} s in the queue", agent=agent, queue=queue)
+            self.caller.bridged(queue)
+            self.clock.advance(ticket.talk_seconds)
+            self.note("agent", f"hangs up after {int(ticket.talk_seconds)} s")
         elif result == "hangup":
             self.note("caller", f"gives up and hangs up after {queue_time} s in the queue")
         else:
@@ -325,5 +334,5 @@ class SimulatedCall:
             elif verb.name in ("Say", "Play", "Pause"):
                 spent += self.prompt(verb, budget - spent)
         if spent == 0:
-            self.clock.advance(min(1.0, budget))  # Twilio never re-asks in zero time
+            self.clock.advance(min(1.0, budget), until=self.waiting_on)  # Twilio never re-asks in zero time
         return None

@@ -32,6 +32,9 @@ class Caller:
         """The answer to the next prompt (silence once the script is used up)."""
         return self.inputs.popleft() if self.inputs else Input()
 
+    def bridged(self, queue: str) -> None:
+        """Called when an agent of `queue` takes the call (a profile's caller picks a survey answer here)."""
+
 
 @dataclass
 class Agents:
