@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -251,6 +251,44 @@ def simulate(
     )
     failed = not result.ok or bool(logged and logged.get("errors"))
     sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--profile", "profile_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--calls", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366), help="Spread over D days.")
+@click.option("--url", help="Call a running ivr at this base URL instead of in this process.")
+@click.option("--seed", type=int, help="Random seed, for a repeatable run.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def traffic(
+    profile_path: Path, calls: int, days: int, url: str | None, seed: int | None, as_json: bool
+) -> None:
+    """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
+    from .sim.profile import ProfileError, load_profile
+    from .sim.runner import run_profile
+
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
+    with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
+        try:
+            result = run_profile(profile, calls, days, VirtualClock(start), url, seed, bar.update)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+    summary = result.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        click.echo(f"{summary['calls']} calls, {summary['errors']} with errors")
+        for queue, row in sorted(summary["queues"].items()):
+            click.echo(
+                f"  {queue}: offered {row['offered']:.0f}, answered {row['bridged']:.0f}, "
+                f"abandoned {row['hangup']:.0f}, left for voicemail {row['leave']:.0f}, "
+                f"mean wait of answered {row['mean_wait_answered']} s"
+            )
+    sys.exit(1 if summary["errors"] else 0)
 
 
 @main.group()

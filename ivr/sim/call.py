@@ -95,6 +95,7 @@ class SimulatedCall:
         self.status_problems: list[str] = []
         self.queues: Queues = queues or FixedQueues(self.agents)
         self.waiting_on: Ticket | None = None  # the queue ticket while the caller holds
+        self.queue_outcomes: list[tuple[str, str, int]] = []  # (queue, QueueResult, QueueTime)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -294,6 +295,7 @@ class SimulatedCall:
         if result != "bridged":
             self.queues.leave(ticket)
         queue_time = int(round((self.clock.now() - entered).total_seconds()))
+        self.queue_outcomes.append((queue, result, queue_time))
         if result == "bridged":
             agent = ticket.agent
             self.note("agent", f"{agent} answers after {queue_time} s in the queue", agent=agent, queue=queue)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from flask import Flask
 
 from .call import CallResult, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
+from .profile import Profile
+from .traffic import TrafficResult, run_traffic
 from .transport import HttpTransport, Transport, WsgiTransport
 
 LOCAL_BASE = "http://ivr.simulator"
@@ -44,19 +50,11 @@ def run_simulated_call(
     return _in_process(flow_name, to_number, from_number, caller, agents, clock)
 
 
-def _in_process(
-    flow_name: str | None,
-    to_number: str | None,
-    from_number: str,
-    caller: Caller,
-    agents: Agents,
-    clock: VirtualClock,
-) -> tuple[CallResult, dict[str, Any] | None]:
+@contextmanager
+def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
+    """The app in this process on the configured database, reading the virtual clock, and its token."""
     from .. import create_app
-    from ..calllog import get_call
-    from ..callquery import call_dict
     from ..config import instance_secret
-    from ..db import session
     from ..migrate import upgrade
 
     probe = create_app(require_token=False)
@@ -68,10 +66,30 @@ def _in_process(
             "IVR_CLOCK": clock.now,
             "PUBLIC_BASE_URL": "",  # in this process the simulator's own base URL is the one signed
             "PROXY_FIX_HOPS": 0,
+            "LOG_LEVEL": "WARNING",
         }
     )
     try:
         upgrade(app.config["DATABASE_URL"])
+        yield app, token
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
+        probe.extensions["ivr.db"].engine.dispose()
+
+
+def _in_process(
+    flow_name: str | None,
+    to_number: str | None,
+    from_number: str,
+    caller: Caller,
+    agents: Agents,
+    clock: VirtualClock,
+) -> tuple[CallResult, dict[str, Any] | None]:
+    from ..calllog import get_call
+    from ..callquery import call_dict
+    from ..db import session
+
+    with local_app(clock) as (app, token):
         published = app.extensions["ivr.flows"].current()
         if published is None:
             raise LookupError("no valid flows are published: run `ivr flows validate`")
@@ -82,6 +100,17 @@ def _in_process(
             row = get_call(session(), result.call_sid)
             logged = call_dict(row) if row is not None else None
         return result, logged
-    finally:
-        app.extensions["ivr.db"].engine.dispose()
-        probe.extensions["ivr.db"].engine.dispose()
+
+
+def run_profile(
+    profile: Profile, calls: int, days: int, clock: VirtualClock, url: str | None, seed: int | None,
+    progress: Callable[[int], None],
+) -> TrafficResult:  # fmt: skip
+    """Generate traffic from a profile, in this process or against a server at `url`."""
+    if url:
+        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+        if not token:
+            raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token")
+        return run_traffic(HttpTransport(token), url, profile, calls, clock, days, seed, progress)
+    with local_app(clock) as (app, token):
+        return run_traffic(WsgiTransport(app, token), LOCAL_BASE, profile, calls, clock, days, seed, progress)

@@ -1,0 +1,106 @@
+"""Traffic profiles: when callers call, what they press, their patience, and how each desk answers."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jsonschema import Draft202012Validator
+
+from .people import Input
+from .traffic import DeskModel
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message lists every problem with its field."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validated traffic profile."""
+
+    to: str
+    timezone: str
+    arrivals: dict[str, list[float]]
+    scripts: list[tuple[float, list[Input]]]
+    population: int
+    patience_seconds: float
+    message_seconds: int
+    desks: dict[str, DeskModel]
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    text = (resources.files("ivr") / "schemas" / "profile.schema.json").read_text("utf-8")
+    return Draft202012Validator(json.loads(text))
+
+
+def parse_input(text: str) -> Input:
+    """'' is silence, ':words' is speech, anything else is key presses."""
+    if text.startswith(":"):
+        return Input(speech=text[1:].strip())
+    return Input(digits=text)
+
+
+def load_profile(path: Path) -> Profile:
+    """Read and check a profile file."""
+    try:
+        data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"{path}: cannot read the profile: {exc}") from None
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [f"{path}: {'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    if not problems:
+        try:
+            ZoneInfo(data["timezone"])
+        except (KeyError, ValueError):
+            problems.append(f"{path}: timezone: unknown time zone {data['timezone']!r}")
+    if problems:
+        raise ProfileError("\n".join(problems))
+    callers = data["callers"]
+    desks = {
+        queue: DeskModel(
+            queue=queue,
+            agents_by_hour=spec["agents"],
+            handle_seconds=spec["handle_seconds"],
+            survey=spec["survey"],
+            repeat_rate=spec.get("repeat_rate", 0.0),
+            timezone=data["timezone"],
+        )
+        for queue, spec in data["desks"].items()
+    }
+    return Profile(
+        to=data["to"],
+        timezone=data["timezone"],
+        arrivals=data["arrivals"],
+        scripts=[(s["weight"], [parse_input(i) for i in s["inputs"]]) for s in callers["scripts"]],
+        population=callers.get("population", 1000),
+        patience_seconds=callers.get("patience_seconds", 180.0),
+        message_seconds=callers.get("message_seconds", 20),
+        desks=desks,
+    )
+
+
+def arrival_times(
+    profile: Profile, calls: int, start: datetime, days: int, rng: random.Random
+) -> list[datetime]:
+    """`calls` arrival times over `days` days from `start`, following the hourly volume of the profile."""
+    zone = ZoneInfo(profile.timezone)
+    hours = [start + timedelta(hours=h) for h in range(max(1, days) * 24)]
+
+    def weight(hour: datetime) -> float:
+        local = hour.astimezone(zone)
+        return profile.arrivals["weekend" if local.weekday() >= 5 else "weekday"][local.hour]
+
+    weights = [weight(hour) for hour in hours]
+    if not any(weights):
+        weights = [1.0] * len(hours)
+    chosen = rng.choices(hours, weights=weights, k=calls)
+    return sorted(hour + timedelta(seconds=rng.uniform(0, 3600)) for hour in chosen)

@@ -1,0 +1,268 @@
+"""Traffic: many simulated calls on one virtual clock, with agents on shift answering shared queues.
+
+Each call runs in its own greenlet; when it waits (a prompt, a queue, talk time) it gives way to the
+switchboard, which wakes calls and agents in time order. Waits and abandons therefore come out of the
+model (agents on shift, handle times, callers' patience), not from random draws.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from greenlet import getcurrent, greenlet
+
+from .call import CallResult, SimulatedCall
+from .clock import VirtualClock, Wakeable
+from .people import Caller, Input
+from .queues import Ticket
+
+
+class Switchboard:
+    """Runs actions and calls in virtual-time order; a waiting call yields to the others."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        clock.scheduler = self
+        self.queue: list[tuple[datetime, int, Any]] = []
+        self.order = itertools.count()
+        self.version: dict[Any, int] = {}
+        self.sleepers: dict[int, Any] = {}
+        self.hub: Any = None
+
+    def at(self, when: datetime, action: Callable[[], None]) -> None:
+        """Run `action` (in the switchboard) at `when`."""
+        heapq.heappush(self.queue, (when, next(self.order), action))
+
+    def spawn(self, when: datetime, work: Callable[[], None]) -> None:
+        """Start `work` as a call of its own at `when`."""
+        self.at(when, lambda: greenlet(work, parent=self.hub).switch())
+
+    def sleep(self, seconds: float, until: Wakeable | None) -> None:
+        """Suspend the running call for `seconds`, or until `until` is answered."""
+        current = getcurrent()
+        self._resume_at(current, self.clock.moment + timedelta(seconds=seconds))
+        if until is not None:
+            self.sleepers[id(until)] = current
+        self.hub.switch()
+        if until is not None:
+            self.sleepers.pop(id(until), None)
+
+    def wake(self, ticket: Wakeable, when: datetime) -> None:
+        """End the wait of the call holding `ticket` at `when`."""
+        sleeper = self.sleepers.pop(id(ticket), None)
+        if sleeper is not None:
+            self._resume_at(sleeper, when)
+
+    def _resume_at(self, call: Any, when: datetime) -> None:
+        version = self.version.get(call, 0) + 1
+        self.version[call] = version
+        heapq.heappush(self.queue, (when, next(self.order), (call, version)))
+
+    def run(self) -> None:
+        """Run until nothing is left to happen."""
+        self.hub = getcurrent()
+        while self.queue:
+            when, _order, item = heapq.heappop(self.queue)
+            self.clock.moment = max(self.clock.moment, when)
+            if callable(item):
+                item()
+            elif self.version.get(item[0]) == item[1] and not item[0].dead:
+                item[0].switch()
+
+
+@dataclass
+class DeskModel:
+    """A queue's agents: how many are on shift each local hour, handle time, survey answers, repeats."""
+
+    queue: str
+    agents_by_hour: dict[str, list[int]]  # "weekday"/"weekend" -> 24 counts
+    handle_seconds: float
+    survey: dict[str, float]  # "1".."5" and "none" -> weight
+    repeat_rate: float
+    timezone: str
+
+    def on_shift(self, moment: datetime) -> int:
+        """Agents on shift at `moment`."""
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        kind = "weekend" if local.weekday() >= 5 else "weekday"
+        return self.agents_by_hour[kind][local.hour]
+
+
+@dataclass
+class DeskPool:
+    """One queue: callers wait in order; a free agent on shift takes the longest-waiting caller."""
+
+    model: DeskModel
+    board: Switchboard
+    rng: random.Random
+    free_at: list[datetime] = field(default_factory=list)
+    waiting: deque[Ticket] = field(default_factory=deque)
+
+    def join(self, ticket: Ticket) -> None:
+        """A caller enters the queue."""
+        self.waiting.append(ticket)
+        self.dispatch()
+
+    def leave(self, ticket: Ticket) -> None:
+        """A caller leaves unanswered."""
+        if ticket in self.waiting:
+            self.waiting.remove(ticket)
+
+    def dispatch(self) -> None:
+        """Give waiting callers to free agents on shift, longest-waiting first."""
+        now = self.board.clock.now()
+        staffed = self.model.on_shift(now)
+        while len(self.free_at) < staffed:
+            self.free_at.append(now)
+        for index in range(staffed):
+            if not self.waiting:
+                return
+            if self.free_at[index] <= now:
+                ticket = self.waiting.popleft()
+                talk = self.rng.expovariate(1 / self.model.handle_seconds)
+                ticket.answered_at, ticket.agent, ticket.talk_seconds = (
+                    now,
+                    f"{self.model.queue}-{index + 1}",
+                    talk,
+                )
+                self.free_at[index] = now + timedelta(seconds=talk)
+                self.board.at(self.free_at[index], self.dispatch)
+                self.board.wake(ticket, now)
+
+
+class ModelQueues:
+    """The queues of a traffic run, by name (a queue with no model is never answered)."""
+
+    def __init__(self, pools: dict[str, DeskPool]) -> None:
+        self.pools = pools
+
+    def join(self, queue: str, call: SimulatedCall) -> Ticket:
+        """Put a caller in the named queue."""
+        ticket = Ticket(queue, call, call.clock.now())
+        if queue in self.pools:
+            self.pools[queue].join(ticket)
+        return ticket
+
+    def leave(self, ticket: Ticket) -> None:
+        """Take a caller out unanswered."""
+        if ticket.queue in self.pools:
+            self.pools[ticket.queue].leave(ticket)
+
+    def position(self, ticket: Ticket) -> dict[str, str]:
+        """The caller's place and the queue's size."""
+        waiting = self.pools[ticket.queue].waiting if ticket.queue in self.pools else deque([ticket])
+        place = waiting.index(ticket) + 1 if ticket in waiting else 1
+        return {"QueuePosition": str(place), "CurrentQueueSize": str(max(len(waiting), 1))}
+
+
+class ProfileCaller(Caller):
+    """A caller from a profile: a weighted script, then the survey answer of the desk that served them."""
+
+    def __init__(
+        self,
+        script: list[Input],
+        patience: float,
+        message_seconds: int,
+        desks: dict[str, DeskModel],
+        rng: random.Random,
+    ) -> None:
+        super().__init__(deque(script), patience, message_seconds)
+        self.desks = desks
+        self.rng = rng
+        self.served_by: str | None = None
+
+    def bridged(self, queue: str) -> None:
+        """Answer the coming survey as callers of this desk do."""
+        self.served_by = queue
+        model = self.desks.get(queue)
+        if model is None:
+            return
+        answer = self.rng.choices(list(model.survey), weights=list(model.survey.values()))[0]
+        self.inputs.appendleft(Input() if answer == "none" else Input(digits=answer))
+
+
+@dataclass
+class TrafficResult:
+    """Every call of a run, with the queue outcomes the simulator saw."""
+
+    calls: list[tuple[SimulatedCall, CallResult]]
+
+    def summary(self) -> dict[str, Any]:
+        """Totals, and per queue: offered, answered, abandoned, left, mean wait of answered calls."""
+        queues: dict[str, dict[str, float]] = {}
+        for call, _result in self.calls:
+            for queue, outcome, waited in call.queue_outcomes:
+                row = queues.setdefault(
+                    queue, {"offered": 0, "bridged": 0, "hangup": 0, "leave": 0, "wait": 0}
+                )
+                row["offered"] += 1
+                row[outcome] = row.get(outcome, 0) + 1
+                if outcome == "bridged":
+                    row["wait"] += waited
+        for row in queues.values():
+            row["mean_wait_answered"] = round(row.pop("wait") / row["bridged"], 1) if row["bridged"] else 0.0
+        errors = sum(1 for _call, result in self.calls if not result.ok)
+        return {"calls": len(self.calls), "errors": errors, "queues": queues}
+
+
+def run_traffic(
+    transport: Any,
+    base_url: str,
+    profile: Any,
+    calls: int,
+    clock: VirtualClock,
+    days: int,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> TrafficResult:
+    """Simulate `calls` calls of a profile over `days` days from the clock's time; the queues are modelled."""
+    from .profile import arrival_times
+
+    rng = random.Random(seed)
+    board = Switchboard(clock)
+    start = clock.now()
+    pools = {queue: DeskPool(model, board, rng) for queue, model in profile.desks.items()}
+    for pool in pools.values():  # shifts change on the hour
+        for hour in range(max(1, days) * 24 + 1):
+            board.at(start + timedelta(hours=hour), pool.dispatch)
+    queues = ModelQueues(pools)
+    numbers = [f"+1512{rng.randrange(2_000_000, 9_999_999):07d}" for _ in range(profile.population)]
+    served: list[tuple[datetime, str, str]] = []  # (when, number, queue) of answered calls, for repeats
+    done: list[tuple[SimulatedCall, CallResult]] = []
+    weights = [weight for weight, _script in profile.scripts]
+
+    def caller_number() -> str:
+        week_ago = clock.now() - timedelta(days=7)
+        recent = [(number, queue) for when, number, queue in served if when >= week_ago]
+        if recent:
+            number, queue = rng.choice(recent)
+            if rng.random() < profile.desks[queue].repeat_rate:
+                return number
+        return rng.choice(numbers)
+
+    def one_call() -> None:
+        script = rng.choices(profile.scripts, weights=weights)[0][1]
+        patience = rng.expovariate(1 / profile.patience_seconds)
+        caller = ProfileCaller(list(script), patience, profile.message_seconds, profile.desks, rng)
+        number = caller_number()
+        call = SimulatedCall(transport, base_url, number, profile.to, clock, caller, queues=queues)
+        result = call.run()
+        done.append((call, result))
+        if caller.served_by is not None:
+            served.append((clock.now(), number, caller.served_by))
+        if progress is not None:
+            progress(1)
+
+    for when in arrival_times(profile, calls, start, days, rng):
+        board.spawn(when, one_call)
+    board.run()
+    clock.scheduler = None
+    return TrafficResult(done)

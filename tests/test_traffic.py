@@ -1,0 +1,152 @@
+"""Traffic from profiles: shared queues answered by agents on shift, survey answers and repeats per desk."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from ivr.cli import main
+from ivr.models import Call, CallEvent
+from ivr.sim import VirtualClock, WsgiTransport
+from ivr.sim.profile import ProfileError, load_profile
+from ivr.sim.traffic import run_traffic
+
+from .conftest import AUTH_TOKEN, ROOT
+
+SAMPLE_PROFILE = ROOT / "profiles" / "acme.json"
+MONDAY_8AM_CHICAGO = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+ONLY_9AM = [0] * 9 + [1] + [0] * 14  # every call between 9 and 10 local time
+
+
+def _profile(tmp_path: Path, **changes: Any) -> Path:
+    data = json.loads(SAMPLE_PROFILE.read_text())
+    data = copy.deepcopy(data) | changes
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _run(app, profile_path: Path, calls: int, seed: int = 7):
+    clock = VirtualClock(MONDAY_8AM_CHICAGO)
+    app.config["IVR_CLOCK"] = clock.now
+    profile = load_profile(profile_path)
+    return run_traffic(WsgiTransport(app, AUTH_TOKEN), "https://ivr.test", profile, calls, clock, 1, seed)
+
+
+def test_the_sample_profile_is_valid():
+    profile = load_profile(SAMPLE_PROFILE)
+    assert set(profile.desks) == {"local-desk", "bpo-desk"}
+    assert profile.desks["bpo-desk"].repeat_rate > profile.desks["local-desk"].repeat_rate
+
+
+def test_a_single_agent_answers_callers_in_order_so_waits_grow(app, session, tmp_path):
+    one_agent = [0] * 9 + [1] * 15
+    desks = json.loads(SAMPLE_PROFILE.read_text())["desks"]
+    for desk in desks.values():
+        desk["agents"] = {"weekday": one_agent, "weekend": one_agent}
+        desk["handle_seconds"] = 900
+    callers = {"patience_seconds": 10**6, "scripts": [{"weight": 1, "inputs": ["1", "2", "5"]}]}
+    path = _profile(
+        tmp_path, arrivals={"weekday": ONLY_9AM, "weekend": ONLY_9AM}, callers=callers, desks=desks
+    )
+    result = _run(app, path, calls=6)
+    summary = result.summary()
+    assert summary["errors"] == 0 and summary["calls"] == 6
+    waits = [waited for call, _r in result.calls for queue, outcome, waited in call.queue_outcomes]
+    assert len(waits) == 6 and sum(1 for w in waits if w > 0) >= 2  # callers wait while the one agent talks
+
+    assert summary["queues"]["local-desk"]["bridged"] == 6
+    positions = session.scalars(select(CallEvent.data).where(CallEvent.kind == "queue_wait")).all()
+    assert max(p["position"] for p in positions) > 1  # QueuePosition comes from the shared queue
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Call)) == 6
+
+
+def test_impatient_callers_abandon_when_nobody_is_on_shift(app, session, tmp_path):
+    desks = json.loads(SAMPLE_PROFILE.read_text())["desks"]
+    for desk in desks.values():
+        desk["agents"] = {"weekday": [0] * 24, "weekend": [0] * 24}
+    callers = {"patience_seconds": 60, "scripts": [{"weight": 1, "inputs": ["1", "1"]}]}
+    path = _profile(
+        tmp_path, arrivals={"weekday": ONLY_9AM, "weekend": ONLY_9AM}, callers=callers, desks=desks
+    )
+    summary = _run(app, path, calls=5).summary()
+    assert summary["errors"] == 0
+    assert summary["queues"]["bpo-desk"]["hangup"] + summary["queues"]["bpo-desk"]["leave"] == 5
+    session.expire_all()
+    results = Counter(session.scalars(select(Call.queue_result)).all())
+    assert results["hangup"] + results["leave"] == 5
+
+
+def test_survey_answers_and_repeats_follow_each_desk(app, session, tmp_path):
+    data = json.loads(SAMPLE_PROFILE.read_text())
+    data["desks"]["local-desk"]["survey"] = {"5": 1}
+    data["desks"]["bpo-desk"]["survey"] = {"1": 1}
+    data["desks"]["bpo-desk"]["repeat_rate"] = 1.0
+    data["callers"]["population"] = 10_000
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(data))
+    summary = _run(app, path, calls=60, seed=3).summary()
+    assert summary["errors"] == 0
+    session.expire_all()
+    scores = {desk: set(session.scalars(select(Call.survey_score).where(Call.desk == desk, Call.queue_result
+              == "bridged"))) for desk in ("local", "bpo")}  # fmt: skip
+    assert scores["local"] <= {5} and scores["bpo"] <= {1}
+    assert scores["local"] and scores["bpo"]
+    numbers = Counter(session.scalars(select(Call.from_number)).all())
+    assert max(numbers.values()) > 1  # BPO callers always call back within the week
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"to": "5125550100"}, "to: '5125550100' does not match"),
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+    ],
+)
+def test_a_broken_profile_names_its_fields(tmp_path, change, message):
+    with pytest.raises(ProfileError, match=message):
+        load_profile(_profile(tmp_path, **change))
+
+
+def test_traffic_command_fills_the_call_log(monkeypatch, database_url, flows_dir, app, session):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    result = CliRunner().invoke(
+        main,
+        [
+            "traffic",
+            "--profile",
+            str(SAMPLE_PROFILE),
+            "--calls",
+            "25",
+            "--days",
+            "2",
+            "--seed",
+            "1",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["calls"] == 25 and summary["errors"] == 0
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Call)) == 25
+
+
+def test_traffic_command_rejects_a_bad_profile(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"to": "+15125550100"}')
+    result = CliRunner().invoke(main, ["traffic", "--profile", str(bad), "--calls", "1"])
+    assert result.exit_code == 1
+    assert "'timezone' is a required property" in result.output
