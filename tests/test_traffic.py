@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,53 @@ def test_traffic_command_rejects_a_bad_profile(tmp_path):
     result = CliRunner().invoke(main, ["traffic", "--profile", str(bad), "--calls", "1"])
     assert result.exit_code == 1
     assert "'timezone' is a required property" in result.output
+
+
+def test_an_agent_dialling_the_queue_takes_the_waiting_caller():
+    """<Dial><Queue>: the longest-waiting caller is bridged to the agent, after the whisper."""
+    from flask import Flask, request
+
+    from ivr.sim import Agents, Caller, SimulatedCall
+    from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues, Switchboard
+
+    fake = Flask("fake")
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    @fake.post("/<path:path>")
+    def answer(path: str):
+        seen.append((path, request.form.to_dict()))
+        documents = {
+            "voice/incoming": '<Enqueue waitUrl="/wait" action="/done">q</Enqueue>'
+            if request.form["To"] == "+15125550100"
+            else '<Dial action="/dialed"><Queue url="/whisper">q</Queue></Dial>',
+            "wait": "<Pause length='10'/>",
+            "whisper": "<Say>Connecting you to Ana.</Say>",
+        }
+        return f"<Response>{documents.get(path, '<Hangup/>')}</Response>", 200, {"Content-Type": "text/xml"}
+
+    clock = VirtualClock(MONDAY_8AM_CHICAGO)
+    board = Switchboard(clock)
+    nobody = DeskModel("q", {"weekday": [0] * 24, "weekend": [0] * 24}, 60, {"none": 1}, 0, "UTC")
+    queues = ModelQueues({"q": DeskPool(nobody, board, random.Random(1))})
+    transport = WsgiTransport(fake, "unused")
+    calls = {
+        "caller": SimulatedCall(transport, "http://fake", "+14155550101", "+15125550100", clock, Caller(),
+                                queues=queues),
+        "agent": SimulatedCall(transport, "http://fake", "client:ana", "+15125550999", clock, Caller(),
+                               Agents(talk_seconds=120), queues=queues),
+    }  # fmt: skip
+    results = {}
+    board.spawn(MONDAY_8AM_CHICAGO, lambda: results.setdefault("caller", calls["caller"].run()))
+    board.spawn(
+        MONDAY_8AM_CHICAGO + timedelta(seconds=60), lambda: results.setdefault("agent", calls["agent"].run())
+    )
+    board.run()
+    assert results["caller"].ok and results["agent"].ok
+    done = next(form for path, form in seen if path == "done")
+    assert (done["QueueResult"], done["QueueTime"]) == ("bridged", "60")
+    dialed = next(form for path, form in seen if path == "dialed")
+    assert (dialed["DialCallStatus"], dialed["DialCallDuration"]) == ("completed", "120")
+    whisper = next(form for path, form in seen if path == "whisper")
+    assert whisper["CallSid"] == calls["caller"].sid and whisper["DequeingCallSid"] == calls["agent"].sid
+    assert any(e.what == "whispers: Connecting you to Ana." for e in results["caller"].events)
+    assert results["caller"].duration == 60 + 120

@@ -254,6 +254,9 @@ class SimulatedCall:
         return None  # outside a queue, <Leave> does nothing
 
     def verb_dial(self, verb: Verb, url: str) -> Next | bool:
+        queues = [child for child in verb.children if child.name == "Queue"]
+        if queues:
+            return self.dial_queue(verb, queues[0], url)
         targets = [child.text for child in verb.children] or [verb.text]
         status = self.agents.dial_status
         self.note("twilio", f"dials {', '.join(targets)}")
@@ -265,6 +268,36 @@ class SimulatedCall:
             self.clock.advance(talk)
         else:
             self.note("twilio", f"dial ends: {status}")
+        action = verb.url("action", url)
+        if action is None:
+            return None
+        return action, {"DialCallStatus": status, "DialCallDuration": str(talk), "DialCallSid": new_sid("CA")}
+
+    def dial_queue(self, verb: Verb, noun: Verb, url: str) -> Next | bool:
+        """<Dial><Queue>: this call (an agent) is bridged to the longest-waiting caller of the queue."""
+        queue = noun.text
+        self.note("twilio", f"dials queue {queue}")
+        ticket = self.queues.take(queue, self)
+        talk = 0
+        if ticket is None:
+            self.clock.advance(verb.number("timeout", 30))
+            status = "no-answer"
+            self.note("twilio", f"nobody is waiting in {queue}")
+        else:
+            caller = ticket.call
+            waited = int(round((self.clock.now() - ticket.joined_at).total_seconds()))
+            whisper = noun.url("url", url)
+            if whisper:  # played to the dequeued caller before the two are connected
+                params = {"QueueSid": "QU" + "0" * 32, "QueueTime": str(waited), "DequeingCallSid": self.sid}
+                for said in read(caller.send(whisper, params, "in-progress"), {"Say", "Play", "Pause"}):
+                    caller.note("ivr", f"whispers: {said.text}")
+            status, talk = "completed", int(ticket.talk_seconds)
+            self.note(
+                "agent",
+                f"is connected to {caller.base['From']} after {waited} s in {queue}",
+                caller=caller.sid,
+            )
+            self.clock.advance(talk)
         action = verb.url("action", url)
         if action is None:
             return None

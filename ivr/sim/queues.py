@@ -36,6 +36,9 @@ class Queues(Protocol):
     def position(self, ticket: Ticket) -> dict[str, str]:
         """QueuePosition and CurrentQueueSize for a wait request."""
 
+    def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
+        """An agent's <Dial><Queue>: answer the longest-waiting caller, if any."""
+
 
 class FixedQueues:
     """One call at a time: an agent answers after a fixed wait (or never)."""
@@ -56,3 +59,7 @@ class FixedQueues:
     def position(self, ticket: Ticket) -> dict[str, str]:
         """Always first in line."""
         return {"QueuePosition": "1", "CurrentQueueSize": "1"}
+
+    def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
+        """Nobody else is on the line to take."""
+        return None

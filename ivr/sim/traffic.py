@@ -116,6 +116,17 @@ class DeskPool:
         if ticket in self.waiting:
             self.waiting.remove(ticket)
 
+    def take(self, agent: SimulatedCall) -> Ticket | None:
+        """A dialling agent takes the longest-waiting caller."""
+        if not self.waiting:
+            return None
+        ticket = self.waiting.popleft()
+        now = self.board.clock.now()
+        ticket.answered_at, ticket.agent = now, agent.base["From"]
+        ticket.talk_seconds = agent.agents.talk_seconds
+        self.board.wake(ticket, now)
+        return ticket
+
     def dispatch(self) -> None:
         """Give waiting callers to free agents on shift, longest-waiting first."""
         now = self.board.clock.now()
@@ -155,6 +166,10 @@ class ModelQueues:
         """Take a caller out unanswered."""
         if ticket.queue in self.pools:
             self.pools[ticket.queue].leave(ticket)
+
+    def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
+        """An agent dialling the queue takes its longest-waiting caller."""
+        return self.pools[queue].take(agent) if queue in self.pools else None
 
     def position(self, ticket: Ticket) -> dict[str, str]:
         """The caller's place and the queue's size."""
