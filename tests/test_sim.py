@@ -385,3 +385,17 @@ def test_cli_works_when_the_server_is_configured_behind_a_proxy(cli, monkeypatch
     assert row.started_at.isoformat() == "2026-11-24T16:00:00+00:00"  # the virtual clock, not the wall clock
     expected_end = datetime(2026, 11, 24, 16, tzinfo=UTC) + timedelta(seconds=row.duration)
     assert abs((row.ended_at - expected_end).total_seconds()) <= 1  # Timestamp has whole seconds
+
+
+def test_cli_without_a_script_asks_at_each_prompt(cli, session):
+    result = CliRunner().invoke(
+        main, ["simulate", "--at", "2026-11-24T16:00:00Z", "--json"], input="1\n:technical support\n3\n"
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{") :])
+    assert [e["what"] for e in data["events"] if e["who"] == "caller"] == [
+        "presses 1",
+        "says: technical support",
+        "presses 3",
+    ]
+    assert call_row(session, data["call_sid"]).survey_score == 3
