@@ -258,10 +258,17 @@ def simulate(
 @click.option("--calls", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366), help="Spread over D days.")
 @click.option("--url", help="Call a running ivr at this base URL instead of in this process.")
-@click.option("--seed", type=int, help="Random seed, for a repeatable run.")
+@click.option("--seed", type=int, help="Random seed; with --start, a repeatable run.")
+@click.option("--start", help="First day, ISO 8601 date (default: DAYS days ago).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def traffic(
-    profile_path: Path, calls: int, days: int, url: str | None, seed: int | None, as_json: bool
+def traffic(  # one parameter per option
+    profile_path: Path,
+    calls: int,
+    days: int,
+    url: str | None,
+    seed: int | None,
+    start: str | None,
+    as_json: bool,
 ) -> None:
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
     from .sim.profile import ProfileError, load_profile
@@ -271,10 +278,14 @@ def traffic(
         profile = load_profile(profile_path)
     except ProfileError as exc:
         raise click.ClickException(str(exc)) from None
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=days)
+    try:
+        first = datetime.fromisoformat(start) if start else datetime.now(UTC) - timedelta(days=days)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO 8601 date", param_hint="--start") from None
+    begin = (first if first.tzinfo else first.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
     with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
         try:
-            result = run_profile(profile, calls, days, VirtualClock(start), url, seed, bar.update)
+            result = run_profile(profile, calls, days, VirtualClock(begin), url, seed, bar.update)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
     summary = result.summary()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from sqlalchemy import func, select
 
 from ivr.cli import main
@@ -63,8 +64,13 @@ def test_a_single_agent_answers_callers_in_order_so_waits_grow(app, session, tmp
     assert summary["errors"] == 0 and summary["calls"] == 6
     waits = [waited for call, _r in result.calls for queue, outcome, waited in call.queue_outcomes]
     assert len(waits) == 6 and sum(1 for w in waits if w > 0) >= 2  # callers wait while the one agent talks
+    local = summary["queues"]["local-desk"]
+    assert (
+        local["bridged"] >= 1 and local["bridged"] + local["leave"] == 6
+    )  # the flow's max_wait sends the rest on
+    outcomes = [(outcome, waited) for call, _r in result.calls for _q, outcome, waited in call.queue_outcomes]
+    assert all(waited >= 600 for outcome, waited in outcomes if outcome == "leave")
 
-    assert summary["queues"]["local-desk"]["bridged"] == 6
     positions = session.scalars(select(CallEvent.data).where(CallEvent.kind == "queue_wait")).all()
     assert max(p["position"] for p in positions) > 1  # QueuePosition comes from the shared queue
     session.expire_all()
@@ -118,31 +124,38 @@ def test_a_broken_profile_names_its_fields(tmp_path, change, message):
         load_profile(_profile(tmp_path, **change))
 
 
+RUN_ARGS = [
+    "traffic",
+    "--profile",
+    str(SAMPLE_PROFILE),
+    "--calls",
+    "25",
+    "--days",
+    "2",
+    "--seed",
+    "1",
+    "--json",
+]
+RUN_ARGS += ["--start", "2026-11-23"]
+
+
 def test_traffic_command_fills_the_call_log(monkeypatch, database_url, flows_dir, app, session):
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
     monkeypatch.setenv("SECRET_KEY", "x")
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    result = CliRunner().invoke(
-        main,
-        [
-            "traffic",
-            "--profile",
-            str(SAMPLE_PROFILE),
-            "--calls",
-            "25",
-            "--days",
-            "2",
-            "--seed",
-            "1",
-            "--json",
-        ],
-    )
+    result = CliRunner().invoke(main, RUN_ARGS)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["calls"] == 25 and summary["errors"] == 0
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Call)) == 25
+    first = session.scalar(select(func.min(Call.started_at)))
+    assert first is not None and first >= datetime(2026, 11, 23, tzinfo=UTC)  # --start sets simulated time
+    again = CliRunner().invoke(main, RUN_ARGS)
+    assert (
+        json.loads(again.stdout[again.stdout.index("{") :]) == summary
+    )  # the same seed and start: the same run
 
 
 def test_traffic_command_rejects_a_bad_profile(tmp_path):
@@ -201,3 +214,80 @@ def test_an_agent_dialling_the_queue_takes_the_waiting_caller():
     assert whisper["CallSid"] == calls["caller"].sid and whisper["DequeingCallSid"] == calls["agent"].sid
     assert any(e.what == "whispers: Connecting you to Ana." for e in results["caller"].events)
     assert results["caller"].duration == 60 + 120
+
+
+def _fake_queue_line(wait_document: str) -> Flask:
+    """A stand-in app: every call is queued on 'q' with this wait document, then hangs up."""
+    fake = Flask("fake")
+
+    @fake.post("/<path:path>")
+    def answer(path: str) -> tuple[str, int, dict[str, str]]:
+        documents = {
+            "voice/incoming": '<Enqueue waitUrl="/wait" action="/done">q</Enqueue>',
+            "wait": wait_document,
+        }
+        return f"<Response>{documents.get(path, '<Hangup/>')}</Response>", 200, {"Content-Type": "text/xml"}
+
+    return fake
+
+
+def _one_agent_queue(board: Any) -> Any:
+    from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues
+
+    always = [1] * 24
+    model = DeskModel("q", {"weekday": always, "weekend": always}, 100, {"none": 1}, 0, "UTC")
+    return ModelQueues({"q": DeskPool(model, board, random.Random(5))})
+
+
+def test_hold_music_stops_when_the_agent_answers():
+    """A caller answered in the middle of a long wait document is connected at once."""
+    from ivr.sim import Caller, SimulatedCall
+    from ivr.sim.traffic import Switchboard
+
+    clock = VirtualClock(MONDAY_8AM_CHICAGO)
+    board = Switchboard(clock)
+    queues = _one_agent_queue(board)
+    transport = WsgiTransport(
+        _fake_queue_line("<Pause length='5'/><Pause length='400'/><Pause length='400'/>"), "x"
+    )
+    calls = [SimulatedCall(transport, "http://fake", f"+1415555010{n}", "+15125550100", clock, Caller(),
+                           queues=queues) for n in range(2)]  # fmt: skip
+    for n, call in enumerate(calls):
+        board.spawn(MONDAY_8AM_CHICAGO + timedelta(seconds=n), call.run)
+    board.run()
+
+    def moment(call: Any, starts: str) -> datetime:
+        event = next(e for e in call.events if e.what.startswith(starts))
+        return call.started + timedelta(seconds=event.at)
+
+    first_free = moment(calls[0], "hangs up after")
+    second_answered = moment(calls[1], "q-1 answers")
+    assert abs((second_answered - first_free).total_seconds()) <= 0.2  # not at the end of a 400 s pause
+    reported = calls[1].queue_outcomes[0][2]  # QueueTime, whole seconds
+    assert abs(reported - (first_free - calls[1].started).total_seconds()) <= 1
+
+
+class FailsForTheFirstCaller:
+    """A transport whose connection breaks for every request of the first caller."""
+
+    def __init__(self, inner: WsgiTransport) -> None:
+        self.inner = inner
+        self.doomed: str | None = None
+
+    def post(self, url: str, params: dict[str, str]) -> Any:
+        self.doomed = self.doomed or params["From"]
+        if params["From"] == self.doomed:
+            raise ConnectionError("connection reset by peer")
+        return self.inner.post(url, params)
+
+
+def test_a_call_that_fails_in_transport_does_not_stop_the_run(app):
+    clock = VirtualClock(MONDAY_8AM_CHICAGO)
+    app.config["IVR_CLOCK"] = clock.now
+    transport = FailsForTheFirstCaller(WsgiTransport(app, AUTH_TOKEN))
+    result = run_traffic(transport, "https://ivr.test", load_profile(SAMPLE_PROFILE), 5, clock, 1, seed=4)
+    summary = result.summary()
+    assert summary["calls"] == 5 and summary["errors"] == 1
+    failed = [r for _call, r in result.calls if not r.ok]
+    assert failed[0].error is not None and "connection reset" in failed[0].error.message
+    assert clock.scheduler is None

@@ -130,6 +130,7 @@ class SimulatedCall:
 
     def run(self) -> CallResult:
         """Place the call and play it to the end."""
+        self.started = self.clock.now()  # the call may be built before its time comes
         error = None
         self.status_callback("initiated")
         self.status_callback("ringing")
@@ -347,11 +348,18 @@ class SimulatedCall:
             return True
         return (action, params) if action else None
 
+    def answered(self) -> bool:
+        """Whether an agent has taken the queued caller by now (the hold music then stops)."""
+        ticket = self.waiting_on
+        return (
+            ticket is not None and ticket.answered_at is not None and ticket.answered_at <= self.clock.now()
+        )
+
     def hold(self, verbs: list[Verb], budget: float, url: str, params: dict[str, str]) -> str | None:
         """Play a wait document within `budget` seconds: 'leave', 'hangup', or None to ask again."""
         spent = 0.0
         for verb in verbs:
-            if spent >= budget:
+            if spent >= budget or self.answered():
                 return None
             if verb.name == "Leave":
                 return "leave"
@@ -365,9 +373,10 @@ class SimulatedCall:
                 return self.hold(verbs, budget - spent, target, params)
             if verb.name == "Gather":
                 for child in verb.children:
-                    spent += self.prompt(child, budget - spent)
+                    if not self.answered():
+                        spent += self.prompt(child, budget - spent)
             elif verb.name in ("Say", "Play", "Pause"):
                 spent += self.prompt(verb, budget - spent)
-        if spent == 0:
+        if spent == 0 and not self.answered():
             self.clock.advance(min(1.0, budget), until=self.waiting_on)  # Twilio never re-asks in zero time
         return None

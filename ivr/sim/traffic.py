@@ -21,6 +21,7 @@ from greenlet import getcurrent, greenlet
 
 from .call import CallResult, SimulatedCall
 from .clock import VirtualClock, Wakeable
+from .document import TwimlError
 from .people import Caller, Input
 from .queues import Ticket
 
@@ -47,6 +48,8 @@ class Switchboard:
 
     def sleep(self, seconds: float, until: Wakeable | None) -> None:
         """Suspend the running call for `seconds`, or until `until` is answered."""
+        if until is not None and until.answered_at is not None and until.answered_at <= self.clock.moment:
+            return  # already answered: nothing to wait for
         current = getcurrent()
         self._resume_at(current, self.clock.moment + timedelta(seconds=seconds))
         if until is not None:
@@ -245,23 +248,28 @@ def run_traffic(
     board = Switchboard(clock)
     start = clock.now()
     pools = {queue: DeskPool(model, board, rng) for queue, model in profile.desks.items()}
-    for pool in pools.values():  # shifts change on the hour
-        for hour in range(max(1, days) * 24 + 1):
-            board.at(start + timedelta(hours=hour), pool.dispatch)
     queues = ModelQueues(pools)
-    numbers = [f"+1512{rng.randrange(2_000_000, 9_999_999):07d}" for _ in range(profile.population)]
-    served: list[tuple[datetime, str, str]] = []  # (when, number, queue) of answered calls, for repeats
+    arrivals = arrival_times(profile, calls, start, days, rng)
+    horizon = (arrivals[-1] if arrivals else start) + timedelta(hours=5)  # the last call's wait and talk
+    for pool in pools.values():  # shifts change on each local hour
+        hour = start.astimezone(ZoneInfo(pool.model.timezone)).replace(minute=0, second=0, microsecond=0)
+        while hour <= horizon:
+            board.at(max(hour, start), pool.dispatch)
+            hour += timedelta(hours=1)
+    fresh = iter(rng.sample(range(2_000_000, 9_999_999), profile.population))
+    recent: dict[str, tuple[datetime, str]] = {}  # number -> (last answered, queue), for repeat calls
     done: list[tuple[SimulatedCall, CallResult]] = []
     weights = [weight for weight, _script in profile.scripts]
 
     def caller_number() -> str:
+        """A caller answered in the last 7 days calling again (at their desk's repeat rate), or a new one."""
         week_ago = clock.now() - timedelta(days=7)
-        recent = [(number, queue) for when, number, queue in served if when >= week_ago]
-        if recent:
-            number, queue = rng.choice(recent)
+        candidates = [(number, queue) for number, (when, queue) in recent.items() if when >= week_ago]
+        if candidates:
+            number, queue = rng.choice(candidates)
             if rng.random() < profile.desks[queue].repeat_rate:
                 return number
-        return rng.choice(numbers)
+        return f"+1512{next(fresh, rng.randrange(2_000_000, 9_999_999)):07d}"
 
     def one_call() -> None:
         script = rng.choices(profile.scripts, weights=weights)[0][1]
@@ -269,15 +277,23 @@ def run_traffic(
         caller = ProfileCaller(list(script), patience, profile.message_seconds, profile.desks, rng)
         number = caller_number()
         call = SimulatedCall(transport, base_url, number, profile.to, clock, caller, queues=queues)
-        result = call.run()
+        try:
+            result = call.run()
+        except Exception as exc:  # a transport failure ends this call, not the whole run
+            if call.waiting_on is not None:
+                queues.leave(call.waiting_on)
+            call.note("simulator", f"call failed: {type(exc).__name__}: {exc}")
+            result = CallResult(call.sid, call.events, int(call.elapsed()), TwimlError(11200, str(exc)))
         done.append((call, result))
         if caller.served_by is not None:
-            served.append((clock.now(), number, caller.served_by))
+            recent[number] = (clock.now(), caller.served_by)
         if progress is not None:
             progress(1)
 
-    for when in arrival_times(profile, calls, start, days, rng):
+    for when in arrivals:
         board.spawn(when, one_call)
-    board.run()
-    clock.scheduler = None
+    try:
+        board.run()
+    finally:
+        clock.scheduler = None
     return TrafficResult(done)
