@@ -42,12 +42,32 @@ def run_simulated_call(
 ) -> tuple[CallResult, dict[str, Any] | None]:
     """Place one call; in-process, also return the call as the call log recorded it."""
     if url:
-        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
-        if not token or not to_number:
-            raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token and give --to")
-        result = SimulatedCall(HttpTransport(token), url, from_number, to_number, clock, caller, agents).run()
-        return result, None
-    return _in_process(flow_name, to_number, from_number, caller, agents, clock)
+        if not to_number:
+            raise LookupError("with --url, give the number to call with --to")
+        remote = HttpTransport(_server_token())
+        return SimulatedCall(remote, url, from_number, to_number, clock, caller, agents).run(), None
+    from ..calllog import get_call
+    from ..callquery import call_dict
+    from ..db import session
+
+    with local_app(clock) as (app, token):
+        published = app.extensions["ivr.flows"].current()
+        if published is None:
+            raise LookupError("no valid flows are published: run `ivr flows validate`")
+        number = to_number or _number_for(dict(published.site.flows), flow_name)
+        transport: Transport = WsgiTransport(app, token)
+        result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
+        with app.app_context():
+            row = get_call(session(), result.call_sid)
+            return result, call_dict(row) if row is not None else None
+
+
+def _server_token() -> str:
+    """The token a running server checks signatures with, from TWILIO_AUTH_TOKEN."""
+    token = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    if not token:
+        raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token")
+    return token
 
 
 @contextmanager
@@ -77,40 +97,12 @@ def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
         probe.extensions["ivr.db"].engine.dispose()
 
 
-def _in_process(
-    flow_name: str | None,
-    to_number: str | None,
-    from_number: str,
-    caller: Caller,
-    agents: Agents,
-    clock: VirtualClock,
-) -> tuple[CallResult, dict[str, Any] | None]:
-    from ..calllog import get_call
-    from ..callquery import call_dict
-    from ..db import session
-
-    with local_app(clock) as (app, token):
-        published = app.extensions["ivr.flows"].current()
-        if published is None:
-            raise LookupError("no valid flows are published: run `ivr flows validate`")
-        number = to_number or _number_for(dict(published.site.flows), flow_name)
-        transport: Transport = WsgiTransport(app, token)
-        result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
-        with app.app_context():
-            row = get_call(session(), result.call_sid)
-            logged = call_dict(row) if row is not None else None
-        return result, logged
-
-
 def run_profile(
     profile: Profile, calls: int, days: int, clock: VirtualClock, url: str | None, seed: int | None,
     progress: Callable[[int], None],
 ) -> TrafficResult:  # fmt: skip
     """Generate traffic from a profile, in this process or against a server at `url`."""
     if url:
-        token = os.environ.get("TWILIO_AUTH_TOKEN", "")
-        if not token:
-            raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token")
-        return run_traffic(HttpTransport(token), url, profile, calls, clock, days, seed, progress)
+        return run_traffic(HttpTransport(_server_token()), url, profile, calls, clock, days, seed, progress)
     with local_app(clock) as (app, token):
         return run_traffic(WsgiTransport(app, token), LOCAL_BASE, profile, calls, clock, days, seed, progress)
