@@ -77,6 +77,7 @@ FIND_CALL = select(CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.va
 )
 UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("row_id"))  # SET columns come from the parameters
 INSERT_EVENTS = insert(EVENTS)
+UPDATABLE = frozenset(CALLS.c.keys()) - {"id"}  # computed once: checked on every step
 ADVANCE_STATUS = UPDATE_CALL.where(CALLS.c.status_rank < bindparam("rank"))  # never back to a lower rank
 FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal callback sets the end
 
@@ -88,7 +89,7 @@ def find_call(session: Session, call_sid: str) -> CallRef | None:
 
 
 def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
-    unknown = set(values) - set(CALLS.c.keys()) | ({"id"} & set(values))
+    unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
     session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
 

@@ -15,7 +15,7 @@ from .queues import FixedQueues, Queues, Ticket
 from .transport import Transport
 
 PLAY_SECONDS = 30.0  # an audio file's length is unknown here: hold music and messages count as 30 s
-QUEUE_PARAMS = {"QueuePosition": "1", "AvgQueueTime": "0", "CurrentQueueSize": "1", "MaxQueueSize": "1000"}
+QUEUE_PARAMS = {"AvgQueueTime": "0", "MaxQueueSize": "1000"}  # position and size come from the queue model
 MAX_REQUESTS = 500  # a call that asks for more documents than this is looping
 CALL_TIME_LIMIT = 4 * 3600.0  # Twilio ends a call after 4 hours (the default timeLimit)
 Next = tuple[str, dict[str, str]] | None
