@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base, utcnow
@@ -45,7 +45,8 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_desk_started_at", "desk", "started_at"),
-        Index("ix_calls_from_number", "from_number"),
+        Index("ix_calls_from_number_started_at", "from_number", "started_at"),
+        Index("ix_calls_overflow_from_started_at", "overflow_from", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -53,6 +54,8 @@ class Call(Base):
     parent_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)
     account_sid: Mapped[str] = mapped_column(String(64), default="")
     direction: Mapped[str] = mapped_column(String(20), default="inbound")
+    # caller: a person who called in (or was called by a campaign); agent: an agent's leg on the agent line
+    role: Mapped[str] = mapped_column(String(16), default="caller", server_default="caller")
     from_number: Mapped[str] = mapped_column(Text, default="")
     to_number: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(20), default="ringing")
@@ -66,6 +69,10 @@ class Call(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tries: Mapped[dict[str, Any]] = mapped_column(default=dict)
     desk: Mapped[str | None] = mapped_column(String(64))
+    overflow_from: Mapped[str | None] = mapped_column(String(64))  # the desk the call overflowed from
+    path: Mapped[str | None] = mapped_column(String(255))  # menu choices, "menu:option > menu:option"
+    queued_at: Mapped[datetime | None]  # when the call was last handed to its desk
+    peer_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)  # the other leg of a bridge
     queue_time: Mapped[int | None] = mapped_column(Integer)
     queue_result: Mapped[str | None] = mapped_column(String(32))
     talk_time: Mapped[int | None] = mapped_column(Integer)
@@ -115,6 +122,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    desk: Mapped[str | None] = mapped_column(String(64))  # a partner viewer sees only this desk's calls
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -145,5 +153,20 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    desk: Mapped[str | None] = mapped_column(String(64))  # a partner token sees only this desk's calls
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class Agent(Base):
+    """An agent of a desk who takes calls through the agent line; only a hash of the PIN is stored."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(16), unique=True)  # the digits the agent keys in
+    desk: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(80), default="")
+    pin_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,13 +40,70 @@ class Flow:
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """When a desk is too busy and where its callers go then: a desk, voicemail or callback."""
+
+    to: str
+    max_wait: int | None = None
+    max_queue: int | None = None
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """What a desk costs: `amount` per handled minute, per handled call or per staffed agent-hour."""
+
+    model: str
+    amount: float
+    currency: str
+
+
+@dataclass(frozen=True)
 class Desk:
-    """Where callers are answered: a Twilio queue or a dial target."""
+    """Where callers are answered: a Twilio queue or a dial target, with hours, overflow, cost and policy."""
 
     name: str
     label: str
     queue: str | None = None
     dial: str | None = None
+    hours: str | None = None
+    timezone: str = "UTC"
+    overflow: Overflow | None = None
+    failover: str | None = None
+    cost: CostModel | None = None
+    telephony_per_minute: float = 0.0
+    show_caller_numbers: bool = False
+
+    @classmethod
+    def from_json(cls, name: str, data: Mapping[str, Any], schedules: Mapping[str, Any]) -> Desk:
+        """Build a desk from its (schema-valid) entry in the site file."""
+        hours = data.get("hours")
+        default_zone = schedules[hours]["timezone"] if hours is not None and hours in schedules else "UTC"
+        overflow = data.get("overflow")
+        cost = data.get("cost")
+        return cls(
+            name=name,
+            label=data["label"],
+            queue=data.get("queue"),
+            dial=data.get("dial"),
+            hours=hours,
+            timezone=data.get("timezone", default_zone),
+            overflow=Overflow(overflow["to"], overflow.get("max_wait"), overflow.get("max_queue"))
+            if overflow
+            else None,
+            failover=data.get("failover"),
+            cost=CostModel(cost["model"], float(cost["amount"]), cost["currency"]) if cost else None,
+            telephony_per_minute=float(data.get("telephony_per_minute", 0)),
+            show_caller_numbers=bool(data.get("data_policy", {}).get("show_caller_numbers", False)),
+        )
+
+
+@dataclass(frozen=True)
+class AgentLine:
+    """The numbers agents call to sign in and take callers, and how it speaks to them."""
+
+    numbers: tuple[str, ...]
+    language: str = "en-US"
+    voice: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,20 +115,23 @@ class Site:
     schedules: Mapping[str, Mapping[str, Any]]
     fallback: Mapping[str, Any]
     name: str = ""
+    agent_line: AgentLine | None = None
 
     @classmethod
     def from_json(cls, site: Mapping[str, Any], flows: Mapping[str, Mapping[str, Any]]) -> Site:
         """Build a site from the site file and the flow documents (all schema-valid)."""
-        desks = {
-            name: Desk(name=name, label=d["label"], queue=d.get("queue"), dial=d.get("dial"))
-            for name, d in site["desks"].items()
-        }
+        schedules = site.get("schedules", {})
+        desks = {name: Desk.from_json(name, d, schedules) for name, d in site["desks"].items()}
+        line = site.get("agent_line")
         return cls(
             flows={name: Flow.from_json(doc) for name, doc in flows.items()},
             desks=desks,
-            schedules=site.get("schedules", {}),
+            schedules=schedules,
             fallback=site["fallback"],
             name=site.get("name", ""),
+            agent_line=AgentLine(tuple(line["numbers"]), line.get("language", "en-US"), line.get("voice"))
+            if line
+            else None,
         )
 
     def flow_for_number(self, number: str) -> Flow | None:
