@@ -245,7 +245,7 @@ def test_caller_who_runs_out_of_patience_hangs_up_in_the_queue(place, session):
     assert result.duration == round(result.events[entered].at) + 45
 
 
-def test_nobody_answers_so_the_caller_leaves_for_voicemail_after_max_wait(place, session):
+def test_nobody_answers_so_the_caller_overflows_then_leaves_for_voicemail_after_max_wait(place, session):
     result = place(
         caller=Caller.scripted(press("1", "2"), patience=3600, message_seconds=15),
         agents=Agents(answer_after=None),
@@ -253,15 +253,25 @@ def test_nobody_answers_so_the_caller_leaves_for_voicemail_after_max_wait(place,
     transcript = lines(result)
     assert not any(line.startswith("agent:") for line in transcript)
     left = [line for line in transcript if line.startswith("twilio: caller leaves the queue after")]
-    assert len(left) == 1
+    assert len(left) == 2
+    queues = [line for line in transcript if line.startswith("twilio: puts the caller in queue")]
+    assert queues == [
+        "twilio: puts the caller in queue local-desk",
+        "twilio: puts the caller in queue bpo-desk",
+    ]
     assert "We are sorry for the wait." in " ".join(said(result))
-    assert transcript.index(left[0]) < transcript.index("caller: leaves a 15 s message")
-    # max_wait is 600 s: the caller leaves at the first wait document that sees QueueTime >= 600
-    row = check_log(session, result, "local", "leave", range(600, 660), None, recorded=True)
+    assert transcript.index(left[1]) < transcript.index("caller: leaves a 15 s message")
+    # The local desk overflows to the BPO after 240 s (site.json); there the node's max_wait of 600 s applies:
+    # the caller leaves at the first wait document that sees QueueTime >= the limit.
+    row = check_log(session, result, "bpo", "leave", range(600, 660), None, recorded=True)
+    assert row.overflow_from == "local"
     assert row.recording_duration == 15
     waits = [e.data["queue_time"] for e in events(session, result.call_sid, "queue_wait")]
-    assert len(waits) > 10 and waits == sorted(waits) and waits[-1] >= 600 > waits[-2]
-    assert [e.data["max_wait"] for e in events(session, result.call_sid, "queue_timeout")] == [600]
+    assert len(waits) > 10 and waits[-1] >= 600 > waits[-2]
+    timeouts = [
+        (e.data["max_wait"], e.data["rule"]) for e in events(session, result.call_sid, "queue_timeout")
+    ]
+    assert timeouts == [(240, "overflow"), (600, "timeout")]
     assert [e.node for e in events(session, result.call_sid, "recording")] == ["long_wait_voicemail"]
 
 

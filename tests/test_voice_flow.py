@@ -107,13 +107,20 @@ def test_speech_picks_an_option(call, session):
     assert heard == [{"speech": "I have a question about my bill, please.", "confidence": "0.92"}]
 
 
-def test_long_wait_leaves_queue_for_voicemail(call, session):
+def test_long_wait_overflows_to_the_other_desk_then_leaves_for_voicemail(call, session):
     queue = call.press(call.press(call.start(), "1"), "2")
     enqueue = one(queue, "/Response/Enqueue")
     assert enqueue.text == "local-desk"
-    hold = call.post(enqueue.get("waitUrl"), QueuePosition="1", QueueTime="600")
+    # The local desk's overflow rule (site.json: max_wait 240 s, then bpo) comes before the node's 600 s.
+    hold = call.post(enqueue.get("waitUrl"), QueuePosition="1", QueueTime="240")
     assert xpath(hold, "/Response/Leave") and not xpath(hold, "//Play")
-    voicemail = call.post(enqueue.get("action"), QueueResult="leave", QueueTime="601")
+    moved = call.post(enqueue.get("action"), QueueResult="leave", QueueTime="241")
+    assert one(moved, "/Response/Enqueue").text == "bpo-desk"
+    row = call_row(session, call.sid)
+    assert (row.desk, row.overflow_from, row.queue_result) == ("bpo", "local", "leave")
+    hold = call.post(one(moved, "/Response/Enqueue/@waitUrl"), QueuePosition="1", QueueTime="600")
+    assert xpath(hold, "/Response/Leave")
+    voicemail = call.post(one(moved, "/Response/Enqueue/@action"), QueueResult="leave", QueueTime="601")
     record = one(voicemail, "/Response/Record")
     assert record.get("transcribe") == "true"
     assert record.get("transcribeCallback") == f"{BASE}/voice/transcription"
@@ -127,19 +134,31 @@ def test_long_wait_leaves_queue_for_voicemail(call, session):
         call.params(TranscriptionText="Please call me back", TranscriptionStatus="completed"),
     )
     row = call_row(session, call.sid)
-    assert (row.queue_result, row.queue_time) == ("leave", 601)
+    assert (row.desk, row.overflow_from, row.queue_result, row.queue_time) == ("bpo", "local", "leave", 601)
     assert (row.recording_url, row.recording_duration) == ("https://api.twilio.com/rec/RE1", 17)
     assert row.transcription == "Please call me back"
+    assert [e.data["reason"] for e in events(session, call.sid, "overflow")] == [
+        "waited 241 s, max_wait 240 s"
+    ]
 
 
 @pytest.mark.parametrize(
-    ("result", "verb"), [("hangup", "Hangup"), ("queue-full", "Record"), ("error", "Record")]
+    ("result", "verb"), [("hangup", "Hangup"), ("queue-full", "Enqueue"), ("error", "Enqueue")]
 )
 def test_queue_results_branch(call, session, result, verb):
     queue = call.press(call.press(call.start(), "1"), "2")
     root = call.post(one(queue, "/Response/Enqueue/@action"), QueueResult=result, QueueTime="5")
     assert xpath(root, f"/Response/{verb}")
-    assert call_row(session, call.sid).queue_result == result
+    row = call_row(session, call.sid)
+    assert row.queue_result == result
+    if verb == "Enqueue":  # the local desk fails over to the BPO (site.json), which fails back to voicemail
+        assert (one(root, "/Response/Enqueue").text, row.desk, row.overflow_from) == (
+            "bpo-desk",
+            "bpo",
+            "local",
+        )
+        again = call.post(one(root, "/Response/Enqueue/@action"), QueueResult=result, QueueTime="1")
+        assert xpath(again, "/Response/Record")
 
 
 @pytest.mark.parametrize(

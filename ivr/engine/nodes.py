@@ -11,8 +11,9 @@ from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, 
 from .clock import is_holiday, is_open
 from .conditions import evaluate, variables_used
 from .prompts import fill, placeholders, speech_language, texts
+from .routing import ROUTE_STRATEGIES, RouteRequest, queue_full
 from .runtime import FlowError, Runtime
-from .site import Node
+from .site import Desk, Node
 
 HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 POSITION = {
@@ -150,14 +151,6 @@ class HoursNode(NodeType):
         return str(node[outcome])
 
 
-def fixed_desk(rt: Runtime, node: Node) -> tuple[str, str]:
-    """The fixed strategy: always the node's desk."""
-    return node["desk"], "fixed desk"
-
-
-ROUTE_STRATEGIES = {"fixed": fixed_desk}
-
-
 class RouteNode(NodeType):
     """Choose the desk for the call; sets the variable `desk`."""
 
@@ -170,10 +163,12 @@ class RouteNode(NodeType):
     @classmethod
     def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
         strategy = node.get("strategy", "fixed")
-        desk, reason = ROUTE_STRATEGIES[strategy](rt, node)
-        rt.set_variables({"desk": desk})
-        rt.updates["desk"] = desk
-        rt.record("route", name, desk=desk, strategy=strategy, reason=reason)
+        ctx = rt.ctx
+        request = RouteRequest(rt.site, name, node, ctx.call_sid, ctx.caller, ctx.now, ctx.queues)
+        choice = ROUTE_STRATEGIES[strategy](request)
+        rt.set_variables({"desk": choice.desk})
+        rt.updates["desk"] = choice.desk
+        rt.record("route", name, desk=choice.desk, strategy=strategy, reason=choice.reason)
         return str(node["next"])
 
 
@@ -287,6 +282,9 @@ class MenuNode(InputNode):
         option = _option(node["options"][choice])
         values = {key: fill(text, rt.variables) for key, text in option.get("set", {}).items()}
         rt.set_variables(values)
+        step = f"{name}:{choice}"
+        rt.state.path = f"{rt.state.path} > {step}" if rt.state.path else step
+        rt.updates["path"] = rt.state.path
         rt.record("menu_choice", name, option=choice, by="dtmf" if choice == digits else "speech")
         return str(option["next"])
 
@@ -356,8 +354,31 @@ class SurveyNode(InputNode):
         return _end(rt, node)
 
 
+OVERFLOW_VOICEMAIL = {
+    "en": "All of our agents are still busy. "
+    "Please leave your name, number and a short message after the tone.",
+    "es": "Todos nuestros agentes siguen ocupados. "
+    "Deje su nombre, número y un breve mensaje después del tono.",
+    "fr": "Tous nos conseillers sont encore occupés. "
+    "Laissez votre nom, votre numéro et un court message après le bip.",
+}
+OVERFLOW_CALLBACK = {
+    "en": "All of our agents are busy. We will call you back at {caller:digits} as soon as we can. Goodbye.",
+    "es": "Todos nuestros agentes están ocupados. "
+    "Le devolveremos la llamada al {caller:digits} lo antes posible. Adiós.",
+    "fr": "Tous nos conseillers sont occupés. "
+    "Nous vous rappellerons au {caller:digits} dès que possible. Au revoir.",
+}
+TRIED = "desk:"  # prefix of the tries entries that remember which desks the call was handed to
+
+
 class EnqueueNode(NodeType):
-    """Hand the caller to a desk: Enqueue on its Twilio queue, or Dial its target."""
+    """Hand the caller to a desk: Enqueue on its Twilio queue, or Dial its target.
+
+    The desk's overflow rule (max_queue on arrival, max_wait while waiting) and failover (a full or failing
+    queue, a failed dial) may send the caller on to another desk, to voicemail or to a callback request;
+    a call is handed to each desk at most once.
+    """
 
     ends = True
     branches: ClassVar[tuple[str, ...]] = ("next", "timeout", "failed")
@@ -376,20 +397,84 @@ class EnqueueNode(NodeType):
         if desk is None:
             rt.record("error", name, message=f"unknown desk {desk_name!r}")
             return str(node["failed"])
+        for key in [key for key in rt.state.tries if key.startswith(TRIED)]:
+            del rt.state.tries[key]
+        return cls.hand_to(rt, name, node, desk)
+
+    @classmethod
+    def hand_to(cls, rt: Runtime, name: str, node: Node, desk: Desk) -> str | None:
+        """Put the caller in the desk's queue or dial it, unless its queue is full already."""
+        rt.state.tries[TRIED + desk.name] = 1
+        rt.set_variables({"desk": desk.name})
         rt.updates["desk"] = desk.name
         if desk.queue is not None:
+            stats = rt.ctx.queues(desk.name) if rt.ctx.queues is not None else None
+            if stats is not None and queue_full(desk, stats):
+                cap = desk.overflow.max_queue if desk.overflow else None
+                reason = f"{stats.waiting} waiting >= max_queue {cap}"
+                return cls.send_on(rt, name, node, desk, "overflow", reason, str(node["failed"]))
             rt.emit(Enqueue(desk.queue, wait=rt.callback(name, "wait"), action=rt.callback(name, "result")))
             rt.record("queue_entered", name, desk=desk.name, queue=desk.queue)
         else:
             rt.emit(Dial((str(desk.dial),), action=rt.callback(name, "result")))
             rt.record("dial_started", name, desk=desk.name, to=[desk.dial])
+        rt.updates["queued_at"] = rt.ctx.now
         return None
 
     @classmethod
+    def send_on(
+        cls, rt: Runtime, name: str, node: Node, desk: Desk, rule: str, reason: str, otherwise: str
+    ) -> str | None:
+        """Follow the desk's overflow or failover rule; `otherwise` when it has none or it leads back."""
+        target = (desk.overflow.to if desk.overflow else None) if rule == "overflow" else desk.failover
+        if target is None:
+            rt.record(rule, name, desk=desk.name, to=None, reason=f"{reason}; no {rule} rule")
+            return otherwise
+        if target in rt.site.desks and TRIED + target in rt.state.tries:
+            rt.record(rule, name, desk=desk.name, to=None, reason=f"{reason}; {target} already had the call")
+            return otherwise
+        rt.record(rule, name, desk=desk.name, to=target, reason=reason)
+        if target in rt.site.desks:
+            rt.updates["overflow_from"] = desk.name
+            return cls.hand_to(rt, name, node, rt.site.desks[target])
+        rt.updates.setdefault("queue_result", "leave")  # sent away by the desk: counted as its overflow
+        if target == "voicemail":
+            rt.emit(*rt.prompt(name, OVERFLOW_VOICEMAIL))
+            rt.emit(Record(action=rt.callback(name, "result"), max_length=120, transcribe=True))
+            return None
+        rt.record("callback_requested", name, desk=desk.name, number=rt.ctx.caller)
+        rt.emit(*rt.prompt(name, OVERFLOW_CALLBACK), Hangup())
+        return None
+
+    @classmethod
+    def current_desk(cls, rt: Runtime, node: Node) -> Desk | None:
+        """The desk that has the call now."""
+        return rt.site.desks.get(rt.variables.get("desk") or node.get("desk", ""))
+
+    @staticmethod
+    def wait_limit(node: Node, desk: Desk | None) -> tuple[int, str] | None:
+        """The sooner of the node's max_wait (rule 'timeout') and the desk's overflow max_wait."""
+        limits = []
+        if desk is not None and desk.overflow is not None and desk.overflow.max_wait is not None:
+            limits.append((desk.overflow.max_wait, "overflow"))
+        if "max_wait" in node:
+            limits.append((node["max_wait"], "timeout"))
+        return min(limits) if limits else None
+
+    @classmethod
     def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
-        """The caller left the queue (QueueResult), or the desk's dial ended (DialCallStatus)."""
+        """The caller left the queue (QueueResult), the desk's dial ended, or an overflow voicemail ended."""
+        desk = cls.current_desk(rt, node)
         if "DialCallStatus" in params:
-            return dial_outcome(rt, name, node, params)
+            status = dial_outcome(rt, name, params)
+            rt.updates["queue_result"] = "bridged" if status in ANSWERED_DIAL else status
+            if status in ANSWERED_DIAL:
+                return _end(rt, node)
+            return cls.failover(rt, name, node, desk, f"dial {status}")
+        if "QueueResult" not in params and "RecordingDuration" in params:
+            save_recording(rt, name, params)
+            rt.emit(Hangup())
+            return None
         result = params.get("QueueResult", "error")
         queue_time = _int(params.get("QueueTime"))
         rt.updates |= {"queue_result": result, "queue_time": queue_time}
@@ -400,17 +485,31 @@ class EnqueueNode(NodeType):
             rt.emit(Hangup())
             return None
         if result == "leave":
+            limit = cls.wait_limit(node, desk)
+            if desk is not None and limit is not None and limit[1] == "overflow":
+                reason = f"waited {queue_time} s, max_wait {limit[0]} s"
+                return cls.send_on(
+                    rt, name, node, desk, "overflow", reason, str(node.get("timeout", node["failed"]))
+                )
             return str(node.get("timeout", node["failed"]))
-        return str(node["failed"])
+        return cls.failover(rt, name, node, desk, f"queue {result}")
+
+    @classmethod
+    def failover(cls, rt: Runtime, name: str, node: Node, desk: Desk | None, reason: str) -> str | None:
+        """The desk could not take the call: its failover desk, else the node's `failed` branch."""
+        if desk is None:
+            return str(node["failed"])
+        return cls.send_on(rt, name, node, desk, "failover", reason, str(node["failed"]))
 
     @classmethod
     def on_wait(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> None:
-        """Answer the queue's wait URL: leave after max_wait, else position and hold prompts."""
+        """Answer the queue's wait URL: leave after the wait limit, else position and hold prompts."""
         position = _int(params.get("QueuePosition"))
         waited = _int(params.get("QueueTime")) or 0
         rt.record("queue_wait", name, position=position, queue_time=waited)
-        if "max_wait" in node and waited >= node["max_wait"]:
-            rt.record("queue_timeout", name, queue_time=waited, max_wait=node["max_wait"])
+        limit = cls.wait_limit(node, cls.current_desk(rt, node))
+        if limit is not None and waited >= limit[0]:
+            rt.record("queue_timeout", name, queue_time=waited, max_wait=limit[0], rule=limit[1])
             rt.emit(Leave())
             return None
         if node.get("announce_position", False) and position:
@@ -428,16 +527,23 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def dial_outcome(rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
-    """Log a Dial result and choose the branch for its DialCallStatus."""
+def dial_outcome(rt: Runtime, name: str, params: Mapping[str, str]) -> str:
+    """Log a Dial result (the talk time when answered) and return its DialCallStatus."""
     status = params.get("DialCallStatus", "failed")
     duration = _int(params.get("DialCallDuration"))
     rt.record("dial_result", name, status=status, duration=duration, dial_call_sid=params.get("DialCallSid"))
     if status in ANSWERED_DIAL:
         rt.updates["talk_time"] = duration
-        return _end(rt, node)
-    branch = {"busy": "busy", "no-answer": "no_answer"}.get(status, "failed")
-    return str(node.get(branch, node["failed"]))
+    return status
+
+
+def save_recording(rt: Runtime, name: str, params: Mapping[str, str]) -> None:
+    """Log a Record result and keep its URL and duration on the call."""
+    url = params.get("RecordingUrl")
+    duration = _int(params.get("RecordingDuration")) or 0
+    rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))
+    if url:
+        rt.updates |= {"recording_url": url, "recording_duration": duration}
 
 
 class DialNode(NodeType):
@@ -463,8 +569,12 @@ class DialNode(NodeType):
 
     @classmethod
     def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
-        """The Dial's outcome."""
-        return dial_outcome(rt, name, node, params)
+        """The Dial's outcome: `next` when answered, else its busy, no_answer or failed branch."""
+        status = dial_outcome(rt, name, params)
+        if status in ANSWERED_DIAL:
+            return _end(rt, node)
+        branch = {"busy": "busy", "no-answer": "no_answer"}.get(status, "failed")
+        return str(node.get(branch, node["failed"]))
 
 
 class VoicemailNode(NodeType):
@@ -488,11 +598,7 @@ class VoicemailNode(NodeType):
     @classmethod
     def on_result(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> str | None:
         """The Record's outcome: a recording URL and duration, or none."""
-        url = params.get("RecordingUrl")
-        duration = _int(params.get("RecordingDuration")) or 0
-        rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))
-        if url:
-            rt.updates |= {"recording_url": url, "recording_duration": duration}
+        save_recording(rt, name, params)
         return _end(rt, node)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from .actions import Action, Callback, Event, LogEntry, Prompt
 from .prompts import render
+from .routing import QueueFigures
 from .site import Flow, Node, Site
 
 MAX_HOPS = 200
@@ -20,22 +21,24 @@ class FlowError(Exception):
 
 @dataclass(frozen=True)
 class CallContext:
-    """Facts about the call that the flow may read: who called whom, and when."""
+    """Facts about the call that the flow may read: who called whom, when, and the desks' queues now."""
 
     call_sid: str
     caller: str
     called: str
     now: datetime
+    queues: QueueFigures | None = None  # read only by strategies and rules that need live queue figures
 
 
 @dataclass
 class CallState:
-    """What the engine remembers between steps: where the call is, its variables, its retries."""
+    """What the engine remembers between steps: where the call is, its variables, retries and menu path."""
 
     flow: str
     node: str | None = None
     variables: dict[str, str] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
+    path: str = ""  # the menu choices so far, "menu:option > menu:option"
 
 
 @dataclass

@@ -53,5 +53,15 @@ def check(kind: str, document: Mapping[str, Any], file: str) -> list[Problem]:
         node = None
         if kind == "flow" and len(path) >= 2 and path[0] == "nodes":
             node, path = str(path[1]), path[2:]
-        problems.append(Problem(file, node, _dotted(path), detail.message))
+        message = detail.message
+        if detail.schema is False:
+            # A field that the node's other settings rule out (a route's strategy). jsonschema reports it
+            # at the node, with the field's value: find the field by its value.
+            parent: Any = document
+            for part in detail.absolute_path:
+                parent = parent[part]
+            fields = [key for key, value in parent.items() if value == detail.instance]  # parent: an object
+            path += fields[:1]
+            message = "not used with the node's other settings (see its strategy)"
+        problems.append(Problem(file, node, _dotted(path), message))
     return sorted(set(problems), key=Problem.sort_key)

@@ -37,18 +37,40 @@ def _zone_ok(name: str) -> bool:
 
 
 def check_site(site: Document) -> Iterator[Problem]:
-    """Time zones of schedules and the fallback's desk."""
+    """Time zones of schedules, the desks' references, and the fallback's desk."""
     data = site.data
     for name, schedule in data.get("schedules", {}).items():
         if not _zone_ok(schedule["timezone"]):
             yield Problem(
                 site.file, None, f"schedules.{name}.timezone", f"unknown time zone {schedule['timezone']!r}"
             )
+    for name, desk in data["desks"].items():
+        yield from _check_desk(site.file, name, desk, data)
     if not data["fallback"]["prompt"].strip():
         yield Problem(site.file, None, "fallback.prompt", "prompt is empty")
     desk = data["fallback"].get("desk")
     if desk is not None and desk not in data["desks"]:
         yield Problem(site.file, None, "fallback.desk", f"unknown desk {desk!r}")
+
+
+def _check_desk(file: str, name: str, desk: Mapping[str, Any], data: Mapping[str, Any]) -> Iterator[Problem]:
+    where = f"desks.{name}"
+    if "hours" in desk and desk["hours"] not in data.get("schedules", {}):
+        yield Problem(file, None, f"{where}.hours", f"unknown schedule {desk['hours']!r}")
+    if "timezone" in desk and not _zone_ok(desk["timezone"]):
+        yield Problem(file, None, f"{where}.timezone", f"unknown time zone {desk['timezone']!r}")
+    targets = [("failover", desk.get("failover")), ("overflow.to", desk.get("overflow", {}).get("to"))]
+    for field, target in targets:
+        if target is None or (field == "overflow.to" and target in ("voicemail", "callback")):
+            continue
+        if target == name:
+            yield Problem(file, None, f"{where}.{field}", "a desk cannot send its callers to itself")
+        elif target not in data["desks"]:
+            yield Problem(file, None, f"{where}.{field}", f"unknown desk {target!r}")
+    if "max_queue" in desk.get("overflow", {}) and "queue" not in desk:
+        yield Problem(file, None, f"{where}.overflow.max_queue", "only a queue desk has a queue to cap")
+    if "max_wait" in desk.get("overflow", {}) and "queue" not in desk:
+        yield Problem(file, None, f"{where}.overflow.max_wait", "only a queue desk has callers waiting")
 
 
 def check_flows(
@@ -62,6 +84,7 @@ def check_flows(
     unchecked = unchecked or {}
     problems: list[Problem] = list(check_site(site))
     problems += _check_numbers(flows, any(doc.get("default") is True for doc in unchecked.values()))
+    problems += _check_agent_line(site, flows)
     graph: dict[Key, list[tuple[str, Key, frozenset[str]]]] = {}
     for doc in flows.values():
         problems += _check_flow(doc, site.data, flows, set(unchecked), graph)
@@ -69,6 +92,14 @@ def check_flows(
     problems += _check_loops(flows, graph)
     problems += _check_variables(flows, graph)
     return sorted(set(problems), key=Problem.sort_key)
+
+
+def _check_agent_line(site: Document, flows: Mapping[str, Document]) -> Iterator[Problem]:
+    line = site.data.get("agent_line", {}).get("numbers", ())
+    for doc in flows.values():
+        for number in doc.data.get("numbers", ()):
+            if number in line:
+                yield Problem(doc.file, None, "numbers", f"{number} is the agent line's number (site file)")
 
 
 def _check_numbers(flows: Mapping[str, Document], unchecked_default: bool) -> Iterator[Problem]:
@@ -174,6 +205,8 @@ def _check_references(
         yield Problem(file, name, "schedule", f"unknown schedule {node['schedule']!r}")
     if kind in ("route", "enqueue") and "desk" in node and node["desk"] not in site["desks"]:
         yield Problem(file, name, "desk", f"unknown desk {node['desk']!r}")
+    if kind == "route":
+        yield from _check_route(file, name, node, site)
     if kind == "voicemail" and node.get("transcribe") and node.get("max_length", 120) > MAX_TRANSCRIBED:
         message = f"Twilio transcribes recordings of at most {MAX_TRANSCRIBED} s: lower max_length"
         yield Problem(file, name, "max_length", message)
@@ -191,6 +224,38 @@ def _check_references(
                 yield Problem(
                     file, name, where, "a variable test needs a comparison (equals, matches, is_set...)"
                 )
+
+
+def _check_route(file: str, name: str, node: Mapping[str, Any], site: Mapping[str, Any]) -> Iterator[Problem]:
+    desks = site["desks"]
+    named = [(f"weights.{d}", d) for d in node.get("weights", {})]
+    named += [(f"desks[{i}]", d) for i, d in enumerate(node.get("desks", ()))]
+    named += [(key, node[key]) for key in ("to", "else") if key in node]
+    for field, desk in named:
+        if desk not in desks:
+            yield Problem(file, name, field, f"unknown desk {desk!r}")
+    if "weights" in node and not any(weight > 0 for weight in node["weights"].values()):
+        yield Problem(file, name, "weights", "at least one desk needs a weight above 0")
+    strategy = node.get("strategy", "fixed")
+    if strategy == "overflow" and node["desk"] in desks:
+        rule = desks[node["desk"]].get("overflow", {})
+        if not any(key in node or key in rule for key in ("max_wait", "max_queue")):
+            yield Problem(
+                file,
+                name,
+                "strategy",
+                "overflow needs max_wait or max_queue, on the node or the desk's overflow",
+            )
+    if strategy == "overflow" and node.get("to") == node["desk"]:
+        yield Problem(file, name, "to", "the overflow desk is the node's own desk")
+    if strategy == "schedule":
+        listed = node["desks"]
+        for index, desk in enumerate(listed[:-1]):
+            if desk in desks and "hours" not in desks[desk]:
+                message = (
+                    f"desk {desk!r} has no hours: it is always open, so the desks after it are never chosen"
+                )
+                yield Problem(file, name, f"desks[{index}]", message)
 
 
 def _reach(start: set[Key], graph: Mapping[Key, list[tuple[str, Key, frozenset[str]]]]) -> set[Key]:

@@ -9,7 +9,7 @@ import pytest
 from ivr.engine import Callback, LogEntry
 from ivr.engine.actions import Dial, Enqueue, Gather, Hangup, Leave, Play, Record
 
-from .support import Call, hangup, make_site, say_de, say_en, say_es
+from .support import MONDAY_MORNING, Call, hangup, make_site, say_de, say_en, say_es
 
 HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 RESULT = Callback("main", "queue", "result")
@@ -49,7 +49,7 @@ class TestRoute:
             "route", "route", {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"}
         )
         assert call.state.variables == {"desk": "bpo"}
-        assert call.result.updates == {"desk": "bpo"}
+        assert call.result.updates == {"desk": "bpo", "queued_at": MONDAY_MORNING}
         assert call.actions == [Enqueue("bpo-desk", wait=WAIT, action=RESULT)]
 
 
@@ -58,14 +58,14 @@ class TestEnqueue:
         call = queue_call(None, desk="local")
         assert call.actions == [Enqueue("local-desk", wait=WAIT, action=RESULT)]
         assert call.entry("queue_entered").data == {"desk": "local", "queue": "local-desk"}
-        assert call.result.updates == {"desk": "local"}
+        assert call.result.updates == {"desk": "local", "queued_at": MONDAY_MORNING}
         assert call.state.node == "queue"
 
     def test_a_dial_desk_is_dialled(self) -> None:
         call = queue_call("phone")
         assert call.actions == [Dial(("+15125550199",), action=RESULT)]
         assert call.entry("dial_started").data == {"desk": "phone", "to": ["+15125550199"]}
-        assert call.result.updates == {"desk": "phone"}
+        assert call.result.updates == {"desk": "phone", "queued_at": MONDAY_MORNING}
 
     @pytest.mark.parametrize("desk", [None, "nowhere"])
     def test_an_unknown_desk_takes_the_failed_branch(self, desk: str | None) -> None:
@@ -127,7 +127,11 @@ class TestEnqueue:
         call = queue_call(max_wait=120, announce_position=True)
         call.step("wait", QueuePosition="1", QueueTime=waited)
         assert call.actions == [Leave()]
-        assert call.entry("queue_timeout").data == {"queue_time": int(waited), "max_wait": 120}
+        assert call.entry("queue_timeout").data == {
+            "queue_time": int(waited),
+            "max_wait": 120,
+            "rule": "timeout",
+        }
 
     def test_the_caller_keeps_waiting_before_max_wait(self) -> None:
         call = queue_call(max_wait=120, announce_position=True)
@@ -181,7 +185,7 @@ class TestEnqueue:
     def test_a_dialled_desk_that_answered_goes_on_to_the_survey(self) -> None:
         call = queue_call("phone")
         call.step("result", DialCallStatus="completed", DialCallDuration="300", DialCallSid="CA9")
-        assert call.result.updates == {"talk_time": 300}
+        assert call.result.updates == {"talk_time": 300, "queue_result": "bridged"}
         assert call.entry("dial_result").data == {
             "status": "completed",
             "duration": 300,
@@ -194,7 +198,12 @@ class TestEnqueue:
         call = queue_call("phone")
         call.step("result", DialCallStatus=status, DialCallDuration="0")
         assert call.actions == [say_en("No one can take your call."), Hangup()]
-        assert call.result.updates == {}
+        assert call.result.updates == {"queue_result": status}
+        assert call.entry("failover").data == {
+            "desk": "phone",
+            "to": None,
+            "reason": f"dial {status}; no failover rule",
+        }
 
 
 DIAL_ENDINGS = {

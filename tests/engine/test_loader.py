@@ -145,7 +145,7 @@ def test_a_spanish_caller_with_an_order_goes_to_the_bpo_queue(sample: Bundle) ->
         say_es("Gracias. Cuenta 9 1 2 3 4 5. Le comunicamos con nuestro equipo de pedidos."),
         Enqueue("bpo-desk", wait=call.actions[1].wait, action=call.actions[1].action),
     ]
-    assert call.result.updates == {"desk": "bpo"}
+    assert call.result.updates == {"desk": "bpo", "queued_at": call.ctx.now}
     call.step("wait", QueuePosition="2", QueueTime="30")
     assert call.actions[0] == say_es("Usted es la persona número 2 en la fila.")
     call.step("result", QueueResult="bridged", QueueTime="95")
