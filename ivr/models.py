@@ -45,7 +45,8 @@ class Call(Base):
     __table_args__ = (
         Index("ix_calls_started_at", "started_at"),
         Index("ix_calls_desk_started_at", "desk", "started_at"),
-        Index("ix_calls_from_number_started_at", "from_number", "started_at"),
+        # a caller's calls in order, covering what the repeat-call metric reads (ivr.metrics.sql)
+        Index("ix_calls_number_history", "from_number", "started_at", "id", "role", "desk", "queue_result"),
         Index("ix_calls_overflow_from_started_at", "overflow_from", "started_at"),
     )
 
@@ -170,3 +171,96 @@ class Agent(Base):
     pin_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+CAMPAIGN_STATES = ("draft", "running", "paused", "finished", "cancelled")
+CONTACT_STATES = ("pending", "dialling", "done", "failed", "skipped", "cancelled")
+
+
+class Campaign(Base):
+    """An outbound call list: what to run when someone answers, when and how fast to call."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    flow: Mapped[str] = mapped_column(String(64))  # the flow run when a callee answers
+    caller_id: Mapped[str] = mapped_column(String(32))  # E.164, a number of the Twilio account
+    desk: Mapped[str | None] = mapped_column(String(64))  # the desk that takes connected calls
+    window_start: Mapped[str] = mapped_column(String(5), default="08:00")  # in the callee's local time
+    window_end: Mapped[str] = mapped_column(String(5), default="21:00")
+    default_timezone: Mapped[str | None] = mapped_column(String(64))  # when neither row nor number tells
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_seconds: Mapped[dict[str, Any]] = mapped_column(default=dict)  # outcome -> spacing (busy, ...)
+    machine_detection: Mapped[str] = mapped_column(String(16), default="off")  # off, hangup, message
+    machine_message: Mapped[str | None] = mapped_column(Text)
+    max_cps: Mapped[float] = mapped_column(default=1.0)
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=10)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Contact(Base):
+    """One number of a campaign's list, with where it stands: due when, attempts so far, outcome."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index("uq_contacts_campaign_phone", "campaign_id", "phone", unique=True),
+        Index("ix_contacts_due", "campaign_id", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(32))  # E.164
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)  # extra CSV columns, for the flow
+    line: Mapped[int | None] = mapped_column(Integer)  # the CSV line it came from (first, when merged)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_outcome: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Attempt(Base):
+    """One dial of a contact, committed before Twilio is asked, so a crash never dials it twice."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("uq_attempts_contact_number", "contact_id", "number", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1 for the first attempt
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_at: Mapped[datetime | None]  # when the Calls API was asked
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[int | None] = mapped_column(Integer)
+    ended_at: Mapped[datetime | None]
+
+
+class DoNotCall(Base):
+    """A number never to be dialled by any campaign."""
+
+    __tablename__ = "do_not_call"
+
+    phone: Mapped[str] = mapped_column(String(32), primary_key=True)  # E.164
+    source: Mapped[str] = mapped_column(String(32), default="manual")  # manual, import, opt-out
+    note: Mapped[str] = mapped_column(String(200), default="")
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DialBudget(Base):
+    """The calls-per-second budget shared by every dialer worker: the next free slot to place a call."""
+
+    __tablename__ = "dial_budget"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # one row: 1
+    next_slot_at: Mapped[datetime]
