@@ -27,7 +27,11 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check ivr tests benchmarks
 	$(BIN)/mypy
 
+# Stoplight Prism (npm, pinned in package-lock.json) mocks Twilio's REST API in the dialer tests
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+
 ## test: lint, then the whole suite (PostgreSQL too when IVR_TEST_POSTGRES_URL is set), engine coverage 100%
-test: lint
+test: lint node_modules/.package-lock.json
 	$(BIN)/python -m pytest --cov=ivr --cov-branch --cov-report=term:skip-covered
 	$(BIN)/coverage report --include='ivr/engine/*' --fail-under=100 --show-missing

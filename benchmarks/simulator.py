@@ -1,9 +1,11 @@
 """Complete simulated calls per second: the carrier simulator driving ivr in-process and against gunicorn.
 
 Each call runs the sample profile (profiles/acme.json) through the sample flows: greeting, menus, the
-queue with modelled agents, the survey and every status callback, all logged. In-process, the simulator
-and the app share one Python process (SQLite database in a temporary folder, or PostgreSQL with --pg);
-against gunicorn, the simulator posts over loopback HTTP to ivr served by gunicorn on SQLite.
+queue, the survey and every status callback, all logged; the profile's agents on shift call the agent line,
+sign in and take the queued callers (their requests count in requests/s, their calls not in calls/s).
+In-process, the simulator and the app share one Python process (SQLite database in a temporary folder,
+or PostgreSQL with --pg); against gunicorn, the simulator posts over loopback HTTP to ivr served by
+gunicorn on SQLite.
 
     .venv/bin/python benchmarks/simulator.py [--calls 400] [--workers 2] [--pg postgresql://...]
 
@@ -22,6 +24,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from flask import Flask
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -31,6 +35,7 @@ from ivr import create_app  # noqa: E402
 from ivr.migrate import upgrade  # noqa: E402
 from ivr.sim import HttpTransport, VirtualClock, WsgiTransport  # noqa: E402
 from ivr.sim.profile import load_profile  # noqa: E402
+from ivr.sim.runner import staffed  # noqa: E402
 from ivr.sim.traffic import TrafficResult, run_traffic  # noqa: E402
 from ivr.sim.transport import Reply, Transport  # noqa: E402
 
@@ -58,12 +63,16 @@ class Counting:
         return self.inner.post(url, params)
 
 
-def timed(transport: Counting, base: str, calls: int, clock: VirtualClock) -> Run:
-    """Seconds taken by `calls` calls of the sample profile, the result and the requests made."""
+def timed(app: Flask, transport: Counting, base: str, calls: int, clock: VirtualClock) -> Run:
+    """Seconds taken by `calls` calls of the sample profile, the result and the requests made.
+
+    The profile's agents (made in `app`'s database beforehand) take the callers through the agent line.
+    """
     profile = load_profile(ROOT / "profiles" / "acme.json")
-    began = time.perf_counter()
-    result = run_traffic(transport, base, profile, calls, clock, 2, seed=1)
-    return time.perf_counter() - began, result, transport.count
+    with staffed(app, profile) as staff:
+        began = time.perf_counter()
+        result = run_traffic(transport, base, profile, calls, clock, 2, seed=1, staff=staff)
+        return time.perf_counter() - began, result, transport.count
 
 
 def in_process(url: str, calls: int) -> Run:
@@ -73,7 +82,7 @@ def in_process(url: str, calls: int) -> Run:
     clock = VirtualClock(START)
     app.config["IVR_CLOCK"] = clock.now
     try:
-        return timed(Counting(WsgiTransport(app, TOKEN)), "http://ivr.bench", calls, clock)
+        return timed(app, Counting(WsgiTransport(app, TOKEN)), "http://ivr.bench", calls, clock)
     finally:
         app.extensions["ivr.db"].engine.dispose()
 
@@ -81,15 +90,17 @@ def in_process(url: str, calls: int) -> Run:
 def over_http(url: str, calls: int, workers: int) -> Run:
     """`calls` calls against ivr under gunicorn (which keeps its own, real clock)."""
     upgrade(url)
+    app = create_app({"DATABASE_URL": url, **SETTINGS})  # makes the agents in the server's database
     server = Server(
         "ivr", "ivr:create_app()", free_port(), os.environ | {"DATABASE_URL": url, **SETTINGS}, workers
     )
     server.start()
     try:
         server.wait_ready()
-        return timed(Counting(HttpTransport(TOKEN)), server.base, calls, VirtualClock(START))
+        return timed(app, Counting(HttpTransport(TOKEN)), server.base, calls, VirtualClock(START))
     finally:
         server.stop()
+        app.extensions["ivr.db"].engine.dispose()
 
 
 def report(name: str, elapsed: float, result: TrafficResult, requests: int) -> None:

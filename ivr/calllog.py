@@ -17,6 +17,7 @@ from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .campaigns.dnc import opt_out_call
 from .db import utcnow
 from .engine import LogEntry, StepResult
 from .models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
@@ -33,6 +34,9 @@ def now() -> datetime:
 ROW_UPDATES = frozenset(
     {
         "desk",
+        "overflow_from",
+        "path",
+        "queued_at",
         "queue_time",
         "queue_result",
         "talk_time",
@@ -56,6 +60,7 @@ class CallRef:
     node: str | None
     variables: dict[str, Any]
     tries: dict[str, Any]
+    path: str | None = None
 
 
 def get_call(session: Session, call_sid: str) -> Call | None:
@@ -72,9 +77,9 @@ def _insert_new(session: Session, table: Table) -> Insert:
 
 # Built once: statements on the tables themselves (not the ORM classes) with bound parameters skip the
 # ORM's execution path and most of the per-request statement building.
-FIND_CALL = select(CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.variables, CALLS.c.tries).where(
-    CALLS.c.call_sid == bindparam("sid")
-)
+FIND_CALL = select(
+    CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.path
+).where(CALLS.c.call_sid == bindparam("sid"))
 UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("row_id"))  # SET columns come from the parameters
 INSERT_EVENTS = insert(EVENTS)
 UPDATABLE = frozenset(CALLS.c.keys()) - {"id"}  # computed once: checked on every step
@@ -92,6 +97,42 @@ def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> N
     unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
     session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
+
+
+# -- the legs of a bridge (the agent line) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    """What the agent line needs of a call leg's row: who it is and what it is linked to."""
+
+    id: int
+    call_sid: str
+    role: str
+    desk: str | None
+    agent: str | None
+    site_version_id: int | None
+    node: str | None
+    variables: dict[str, Any]
+    tries: dict[str, Any]
+    peer_call_sid: str | None
+
+
+FIND_LEG = select(
+    CALLS.c.id, CALLS.c.call_sid, CALLS.c.role, CALLS.c.desk, CALLS.c.agent, CALLS.c.site_version_id,
+    CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.peer_call_sid,
+).where(CALLS.c.call_sid == bindparam("sid"))  # fmt: skip
+
+
+def find_leg(session: Session, call_sid: str) -> Leg | None:
+    """The leg with this CallSid, if ivr has seen it."""
+    row = session.connection().execute(FIND_LEG, {"sid": call_sid}).first()
+    return Leg(*row) if row is not None else None
+
+
+def update_leg(session: Session, call_id: int, **values: Any) -> None:
+    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
+    _update_call(session, call_id, values)
 
 
 def _int(value: str | None) -> int | None:
@@ -170,6 +211,8 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
             values[key] = _fit(value, CALLS.c[key]) if isinstance(value, str) else value
     _update_call(session, call.id, values)
     add_events(session, call.id, result.log)
+    if result.updates.get("do_not_call"):  # an opt_out node: list the other party in this transaction
+        add_event(session, call.id, "do_not_call", result.state.node, **opt_out_call(session, call.id))
 
 
 def note_error(session: Session, call: CallRef, path: str, error: str) -> None:

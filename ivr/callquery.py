@@ -1,4 +1,9 @@
-"""Reading the call log: filters shared by the API and the web pages, JSON shapes and CSV export."""
+"""Reading the call log: filters shared by the API and the web pages, JSON shapes and CSV export.
+
+Every reader passes the viewer (ivr.privacy.Viewer): a partner's filters are narrowed to their desk
+(`CallFilters.for_viewer`; no query parameter can widen them), a call of another desk is not found, and
+numbers are masked in the JSON, the CSV and the pages when the partner's desk does not show them.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,26 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, g, has_app_context, stream_with_context
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from .calllog import get_call
 from .db import database
+from .engine.site import Desk
+from .metrics.costs import Leg, leg_cost
 from .models import Call, CallEvent
+from .privacy import OPS, Viewer, mask_data, mask_number, mask_text
 
 MAX_PER_PAGE = 500
 CSV_FIELDS = (
     "call_sid", "parent_call_sid", "direction", "from", "to", "status", "started_at", "ended_at", "duration",
-    "flow", "desk", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "cost",
+    "flow", "desk", "role", "overflow_from", "queued_at", "path", "queue_time", "queue_result", "talk_time",
+    "agent", "survey_score", "cost",
     "recording_url", "recording_duration", "errors",
 )  # fmt: skip
 
@@ -60,6 +70,7 @@ class CallFilters:
     direction: str = ""
     page: int = 1
     per_page: int = 50
+    scope_desk: str | None = None  # a partner's desk: set only by for_viewer, never from the query string
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> CallFilters:
@@ -76,9 +87,25 @@ class CallFilters:
             per_page=_positive("per_page", args.get("per_page"), 50, MAX_PER_PAGE),
         )
 
+    def for_viewer(self, viewer: Viewer) -> CallFilters:
+        """These filters narrowed to what the viewer may see; FilterError for a search they may not make.
+
+        Searching by number is refused to partners whose numbers are masked: matching calls would reveal
+        the hidden digits one guess at a time.
+        """
+        if not viewer.is_partner:
+            return self
+        if self.number and viewer.masks_numbers:
+            raise FilterError(
+                f"number: search by number is not available: desk {viewer.desk} does not show caller numbers"
+            )
+        return replace(self, scope_desk=viewer.desk)
+
     def query(self) -> Select[tuple[Call]]:
         """The filtered calls, newest first."""
         stmt = select(Call)
+        if self.scope_desk is not None:
+            stmt = stmt.where(Call.desk == self.scope_desk)
         if self.since:
             stmt = stmt.where(Call.started_at >= self.since)
         if self.until:
@@ -135,6 +162,23 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
+def _priced_desks() -> Mapping[str, Desk]:
+    """The published site's desks, whose prices every call's cost uses (looked up once per app context)."""
+    if "ivr_priced_desks" not in g:
+        published = current_app.extensions["ivr.flows"].current()
+        g.ivr_priced_desks = published.site.desks if published is not None else {}
+    desks: Mapping[str, Desk] = g.ivr_priced_desks
+    return desks
+
+
+def call_cost(call: Call) -> float | None:
+    """What this leg cost its desk at the published site's prices (ivr.metrics.costs); None without one."""
+    desk = _priced_desks().get(call.desk) if call.desk is not None and has_app_context() else None
+    if desk is None:
+        return None
+    return leg_cost(desk, Leg(call.role, call.duration, call.talk_time, call.queue_result))
+
+
 def call_dict(call: Call) -> dict[str, Any]:
     """A call as the API shows it (field names are fixed: reports are recomputed from them)."""
     return {
@@ -151,17 +195,44 @@ def call_dict(call: Call) -> dict[str, Any]:
         "node": call.node,
         "site_version": call.site_version_id,
         "desk": call.desk,
+        "role": call.role,  # caller | agent (an agent's own leg on the agent line)
+        "overflow_from": call.overflow_from,
+        "queued_at": _iso(call.queued_at),
+        "path": call.path,
         "queue_time": call.queue_time,
         "queue_result": call.queue_result,
         "talk_time": call.talk_time,
         "agent": call.agent,
         "survey_score": call.survey_score,
-        "cost": None,
+        "cost": call_cost(call),
         "recording_url": call.recording_url,
         "recording_duration": call.recording_duration,
         "transcription": call.transcription,
         "errors": call.errors,
     }
+
+
+def call_numbers(call: Call) -> tuple[str, ...]:
+    """The phone numbers of a call, to be found and masked wherever they appear in its data."""
+    return tuple(n for n in (call.from_number, call.to_number) if n)
+
+
+def shown_call(call: Call, viewer: Viewer = OPS) -> dict[str, Any]:
+    """call_dict as this viewer may see it: numbers masked when their data policy says so."""
+    data = call_dict(call)
+    if viewer.masks_numbers:
+        data["from"], data["to"] = mask_number(data["from"]), mask_number(data["to"])
+        if data["transcription"]:
+            data["transcription"] = mask_text(data["transcription"], call_numbers(call))
+    return data
+
+
+def visible_call(s: Session, call_sid: str, viewer: Viewer = OPS) -> Call | None:
+    """The call if this viewer may see it (a partner: only their desk's), else None as if it did not exist."""
+    call = get_call(s, call_sid)
+    if call is None or (viewer.is_partner and call.desk != viewer.desk):
+        return None
+    return call
 
 
 def events_of(s: Session, call: Call) -> list[CallEvent]:
@@ -174,7 +245,15 @@ def event_dict(event: CallEvent) -> dict[str, Any]:
     return {"at": _iso(event.at), "kind": event.kind, "node": event.node, "data": event.data}
 
 
-def csv_rows(sessions: sessionmaker[Session], filters: CallFilters) -> Iterator[str]:
+def shown_event(event: CallEvent, viewer: Viewer, known: tuple[str, ...]) -> dict[str, Any]:
+    """event_dict as this viewer may see it: numbers (the call's `known` ones and any other) masked."""
+    data = event_dict(event)
+    if viewer.masks_numbers:
+        data["data"] = mask_data(data["data"], known)
+    return data
+
+
+def csv_rows(sessions: sessionmaker[Session], filters: CallFilters, viewer: Viewer = OPS) -> Iterator[str]:
     """Every matching call as CSV text, header first, streamed in batches.
 
     The generator runs after the view has returned (and its session was closed), so it opens and
@@ -185,7 +264,7 @@ def csv_rows(sessions: sessionmaker[Session], filters: CallFilters) -> Iterator[
     writer.writeheader()
     with sessions() as s:
         for call in s.scalars(filters.query().execution_options(yield_per=1000)):
-            writer.writerow(call_dict(call))
+            writer.writerow(shown_call(call, viewer))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)
@@ -193,8 +272,9 @@ def csv_rows(sessions: sessionmaker[Session], filters: CallFilters) -> Iterator[
     yield buffer.getvalue()
 
 
-def csv_response(filters: CallFilters) -> Response:
-    """A streamed CSV download of every call matching the filters."""
+def csv_response(filters: CallFilters, viewer: Viewer = OPS) -> Response:
+    """A streamed CSV download of every call matching the filters, as this viewer may see them."""
     headers = {"Content-Disposition": "attachment; filename=calls.csv"}
-    rows = csv_rows(database().sessionmaker, filters)
-    return Response(rows, content_type="text/csv; charset=utf-8", headers=headers)
+    rows = csv_rows(database().sessionmaker, filters.for_viewer(viewer), viewer)
+    # the app context stays while streaming: each row's cost reads the published prices
+    return Response(stream_with_context(rows), content_type="text/csv; charset=utf-8", headers=headers)

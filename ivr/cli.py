@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 import click
 from flask import Flask
 
 from . import create_app
+from .cli_agent import agent
+from .cli_campaign import register as register_campaigns
+from .cli_report import report
 from .config import DEFAULT_FLOWS_DIR, instance_secret
 from .engine import load_folder
 from .engine.loader import SITE_FILE
@@ -135,21 +135,33 @@ def user() -> None:
     """Web sign-in accounts."""
 
 
+def _partner_desk(desk: str | None) -> None:
+    """Refuse a --desk that the published site does not have (in an app context)."""
+    from .auth import check_desk, published_desks
+
+    try:
+        check_desk(desk, published_desks() if desk is not None else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--desk") from None
+
+
 @user.command("create")
 @click.argument("username")
 @click.password_option(help="The password (asked for when not given).")
-def user_create(username: str, password: str) -> None:
-    """Create a user who can sign in to the web pages."""
+@click.option("--desk", help="A partner of this desk: sees only its calls, under its data policy.")
+def user_create(username: str, password: str, desk: str | None) -> None:
+    """Create a user who can sign in to the web pages (ops, or with --desk a desk's partner)."""
     from .auth import create_user
     from .db import session
 
     with _app():
+        _partner_desk(desk)
         try:
-            create_user(session(), username, password)
+            create_user(session(), username, password, desk)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         session().commit()
-    click.echo(f"user {username} created")
+    click.echo(f"user {username} created" + (f", partner of desk {desk}" if desk else ", ops (all desks)"))
 
 
 @main.group()
@@ -159,15 +171,18 @@ def token() -> None:
 
 @token.command("create")
 @click.option("--name", default="api", show_default=True, help="What the token is for.")
-def token_create(name: str) -> None:
+@click.option("--desk", help="A partner token of this desk: only its calls, under its data policy.")
+def token_create(name: str, desk: str | None) -> None:
     """Create an API token; it is shown once, as the last line."""
     from .auth import create_token
     from .db import session
 
     with _app():
-        value = create_token(session(), name)
+        _partner_desk(desk)
+        value = create_token(session(), name, desk)
         session().commit()
-    click.echo(f"API token {name!r} created; it is shown only now:")
+    scope = f"partner of desk {desk}" if desk else "ops, all desks"
+    click.echo(f"API token {name!r} ({scope}) created; it is shown only now:")
     click.echo(value)
 
 
@@ -292,7 +307,8 @@ def traffic(  # one parameter per option
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:
-        click.echo(f"{summary['calls']} calls, {summary['errors']} with errors")
+        agents = f"{summary['agent_calls']} agent calls"
+        click.echo(f"{summary['calls']} calls (and {agents}), {summary['errors']} with errors")
         for queue, row in sorted(summary["queues"].items()):
             click.echo(
                 f"  {queue}: offered {row['offered']:.0f}, answered {row['bridged']:.0f}, "
@@ -309,19 +325,16 @@ def dialer() -> None:
 
 @dialer.command("run")
 def dialer_run() -> None:
-    """Placeholder worker: outbound campaigns are not built yet, so it idles until stopped."""
-    stop = False
+    """Place the calls of running campaigns until SIGTERM (the Procfile's worker; README: Dialer worker)."""
+    from .dialer.command import run
 
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        nonlocal stop
-        stop = True
+    with _app() as app:
+        run(app)
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    click.echo("ivr dialer: outbound campaigns are not built yet; idling until stopped.")
-    while not stop:
-        time.sleep(1)
 
+main.add_command(agent)  # ivr agent: ivr/cli_agent.py
+register_campaigns(main)  # ivr campaign, ivr dnc: ivr/cli_campaign.py
+main.add_command(report)  # ivr report: ivr/cli_report.py
 
 if __name__ == "__main__":
     main()

@@ -199,6 +199,8 @@ class Campaign(Base):
     state: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the dialer's pacing at max_cps, shared by every worker: when this campaign's next call may be placed
+    next_slot_at: Mapped[datetime | None]
 
 
 class Contact(Base):

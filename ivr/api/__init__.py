@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth import token_required
-from ..calllog import get_call
+from ..auth import current_viewer, partners_allowed, token_required
 from ..callquery import (
     CallFilters,
     FilterError,
-    call_dict,
+    call_numbers,
     csv_response,
-    event_dict,
     events_of,
     page_of_calls,
+    shown_call,
+    shown_event,
+    visible_call,
 )
 from ..db import session
+from ..metrics import compare_from_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -38,19 +40,22 @@ def _challenge(response: Response) -> Response:
 
 
 def _filters() -> CallFilters:
+    """The query's filters, narrowed to the token's desk for a partner."""
     try:
-        return CallFilters.from_args(request.args)
+        return CallFilters.from_args(request.args).for_viewer(current_viewer())
     except FilterError as exc:
         abort(400, str(exc))
 
 
 @bp.get("/calls")
 @token_required
+@partners_allowed
 def calls() -> Response:
     """The call list: filters since, until, number, desk, status, direction; page and per_page."""
     page = page_of_calls(session(), _filters())
+    viewer = current_viewer()
     body = {
-        "calls": [call_dict(c) for c in page.calls],
+        "calls": [shown_call(c, viewer) for c in page.calls],
         "page": page.filters.page,
         "per_page": page.filters.per_page,
         "total": page.total,
@@ -63,17 +68,38 @@ def calls() -> Response:
 
 @bp.get("/calls.csv")
 @token_required
+@partners_allowed
 def calls_csv() -> Response:
     """Every call matching the filters, as CSV."""
-    return csv_response(_filters())
+    return csv_response(_filters(), current_viewer())
 
 
 @bp.get("/calls/<call_sid>")
 @token_required
+@partners_allowed
 def call_detail(call_sid: str) -> Response:
-    """One call with its events in order."""
+    """One call with its events in order (another desk's call is 404 to a partner, as if it did not exist)."""
     s = session()
-    call = get_call(s, call_sid)
+    viewer = current_viewer()
+    call = visible_call(s, call_sid, viewer)
     if call is None:
         abort(404, f"no call {call_sid}")
-    return jsonify(call=call_dict(call), events=[event_dict(e) for e in events_of(s, call)])
+    known = call_numbers(call)
+    events = [shown_event(e, viewer, known) for e in events_of(s, call)]
+    return jsonify(call=shown_call(call, viewer), events=events)
+
+
+@bp.get("/reports/compare")
+@token_required
+def reports_compare() -> Response:
+    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
+    published = current_app.extensions["ivr.flows"].current()
+    if published is None:
+        abort(503, "no flows are published yet, so no desk exists")
+    try:
+        return jsonify(compare_from_args(session(), published.site, request.args))
+    except ValueError as exc:
+        abort(400, str(exc))
+
+
+from . import campaigns as _campaigns  # noqa: E402, F401  (adds /api/campaigns and /api/dnc to bp)

@@ -631,6 +631,23 @@ class HangupNode(NodeType):
         return None
 
 
+class OptOutNode(NodeType):
+    """Put the other party's number on the do-not-call list, confirm it, then go on or hang up.
+
+    The engine stays pure: it asks through the step's `do_not_call` update, and the voice layer writes
+    the list entry (source opt-out) in the same transaction as the step.
+    """
+
+    ends = True
+
+    @classmethod
+    def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
+        rt.updates["do_not_call"] = True
+        rt.record("opt_out", name)
+        rt.emit(*rt.prompt(name, node["prompt"]))
+        return _end(rt, node)
+
+
 NODE_TYPES: dict[str, type[NodeType]] = {
     "say": SayNode,
     "menu": MenuNode,
@@ -645,6 +662,7 @@ NODE_TYPES: dict[str, type[NodeType]] = {
     "survey": SurveyNode,
     "goto": GotoNode,
     "hangup": HangupNode,
+    "opt_out": OptOutNode,
 }
 
 __all__ = ["NODE_TYPES", "ROUTE_STRATEGIES", "NodeType", "Say"]

@@ -23,6 +23,7 @@ class Flow:
     default: bool = False
     languages: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: DEFAULT_LANGUAGES)
     default_language: str = "en"
+    variables: tuple[str, ...] = ()  # set before the flow starts: a campaign's contact columns
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Flow:
@@ -36,6 +37,7 @@ class Flow:
             default=bool(data.get("default", False)),
             languages=languages,
             default_language=data.get("default_language", next(iter(languages))),
+            variables=tuple(data.get("variables", ())),
         )
 
 

@@ -333,7 +333,11 @@ def _check_variables(
         (name, doc.data["start"]) for name, doc in flows.items() if doc.data["start"] in doc.data["nodes"]
     }
     goto_targets = {t for edges in graph.values() for f, t, _s in edges if f == "flow"}
-    seeds = {key: builtins for key in entries if key not in goto_targets or _is_entry(flows[key[0]].data)}
+    seeds = {  # a flow's declared `variables` are set before it starts (a campaign's contact columns)
+        key: builtins | frozenset(flows[key[0]].data.get("variables", ()))
+        for key in entries
+        if key not in goto_targets or _is_entry(flows[key[0]].data)
+    }
     known: dict[Key, frozenset[str]] = dict(seeds)
     todo = list(seeds)
     while todo:

@@ -275,15 +275,31 @@ class SimulatedCall:
         return action, {"DialCallStatus": status, "DialCallDuration": str(talk), "DialCallSid": new_sid("CA")}
 
     def dial_queue(self, verb: Verb, noun: Verb, url: str) -> Next | bool:
-        """<Dial><Queue>: this call (an agent) is bridged to the longest-waiting caller of the queue."""
+        """<Dial><Queue>: this call (an agent) is bridged to the longest-waiting caller of the queue.
+
+        With nobody waiting, Twilio's Dial "will wait until the next person joins the queue or until the
+        <Dial> timeout duration is reached" (twilio.com/docs/voice/twiml/queue). A person who hangs up
+        while waiting (an agent whose shift ends) ends the call; Twilio posts a Dial's action "regardless of
+        outcome" (its 2008 Dial reference), and this one's answer is ignored. The DialCallStatus of that
+        case is not documented: the simulator sends no-answer, with CallStatus completed.
+        """
         queue = noun.text
         self.note("twilio", f"dials queue {queue}")
-        ticket = self.queues.take(queue, self)
-        talk = 0
+        ticket: Ticket | bool | None = self.queues.take(queue, self)
         if ticket is None:
-            self.clock.advance(verb.number("timeout", 30))
+            ticket = self.wait_in_dial(queue, verb.number("timeout", 30))
+        if ticket is True:
+            self.note("agent", f"hangs up while waiting for a caller in {queue}")
+            action = verb.url("action", url)
+            if action:
+                self.post(
+                    action, {"DialCallStatus": "no-answer", "DialCallDuration": "0"}, status="completed"
+                )
+            return True
+        talk = 0
+        if not isinstance(ticket, Ticket):
             status = "no-answer"
-            self.note("twilio", f"nobody is waiting in {queue}")
+            self.note("twilio", f"nobody came to {queue}")
         else:
             caller = ticket.call
             waited = int(round((self.clock.now() - ticket.joined_at).total_seconds()))
@@ -292,17 +308,33 @@ class SimulatedCall:
                 params = {"QueueSid": "QU" + "0" * 32, "QueueTime": str(waited), "DequeingCallSid": self.sid}
                 for said in read(caller.send(whisper, params, "in-progress"), {"Say", "Play", "Pause"}):
                     caller.note("ivr", f"whispers: {said.text}")
-            status, talk = "completed", int(ticket.talk_seconds)
+            status, talk = "completed", int(round(ticket.talk_seconds))
             self.note(
                 "agent",
                 f"is connected to {caller.base['From']} after {waited} s in {queue}",
                 caller=caller.sid,
             )
-            self.clock.advance(talk)
+            self.clock.advance(ticket.talk_seconds)  # the caller's side of the bridge ends at the same moment
+            if verb.flag("hangupOnStar"):
+                self.note("agent", "presses * and leaves the caller")
         action = verb.url("action", url)
         if action is None:
             return None
         return action, {"DialCallStatus": status, "DialCallDuration": str(talk), "DialCallSid": new_sid("CA")}
+
+    def wait_in_dial(self, queue: str, timeout: float) -> Ticket | bool | None:
+        """Wait in a Dial on an empty queue: the caller handed over, True if this person hung up, or None."""
+        waiter = self.queues.wait(queue, self)
+        budget = timeout
+        hang_up = self.caller.hangs_up_at()
+        if hang_up is not None:
+            budget = min(budget, max(0.0, (hang_up - self.clock.now()).total_seconds()))
+        self.clock.advance(budget, until=waiter)
+        self.queues.stop_waiting(waiter)
+        if waiter.ticket is not None:
+            return waiter.ticket
+        hang_up = self.caller.hangs_up_at()  # it may have been brought forward meanwhile
+        return True if hang_up is not None and self.clock.now() >= hang_up else None
 
     def verb_enqueue(self, verb: Verb, url: str) -> Next | bool:
         queue = verb.text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,41 @@ class Caller:
 
     def bridged(self, queue: str) -> None:
         """Called when an agent of `queue` takes the call (a profile's caller picks a survey answer here)."""
+
+    def hangs_up_at(self) -> datetime | None:
+        """When this person hangs up while a <Dial> waits for someone to answer (None: never)."""
+        return None
+
+
+class Clock(Protocol):
+    """What tells a person the time."""
+
+    def now(self) -> datetime:
+        """The time now."""
+
+
+class ShiftAgent(Caller):
+    """An agent on the agent line for one stretch of a shift.
+
+    Keys in the agent id and PIN, stays silent between callers (so the line offers the next one), presses *
+    between callers once `until` has passed, and hangs up if `until` passes while waiting for a caller.
+    """
+
+    def __init__(self, agent_id: str, pin: str, until: datetime, clock: Clock) -> None:
+        super().__init__(deque([Input(digits=f"{agent_id}#"), Input(digits=f"{pin}#")]))
+        self.agent_id = agent_id
+        self.until = until
+        self.clock = clock
+
+    def next_input(self) -> Input:
+        """The id, the PIN, then * once the shift is over (silence before)."""
+        if self.inputs:
+            return self.inputs.popleft()
+        return Input(digits="*") if self.clock.now() >= self.until else Input()
+
+    def hangs_up_at(self) -> datetime | None:
+        """The end of this stretch of the shift."""
+        return self.until
 
 
 @dataclass

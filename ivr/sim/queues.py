@@ -24,6 +24,15 @@ class Ticket:
     talk_seconds: float = 0.0
 
 
+@dataclass
+class Waiter:
+    """An agent's <Dial> waiting on an empty queue; answered_at is set when a caller is handed over."""
+
+    call: SimulatedCall
+    answered_at: datetime | None = None
+    ticket: Ticket | None = None
+
+
 class Queues(Protocol):
     """Twilio's queues as the simulator sees them."""
 
@@ -38,6 +47,12 @@ class Queues(Protocol):
 
     def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
         """An agent's <Dial><Queue>: answer the longest-waiting caller, if any."""
+
+    def wait(self, queue: str, agent: SimulatedCall) -> Waiter:
+        """An agent's <Dial><Queue> on an empty queue: wait for the next caller to join."""
+
+    def stop_waiting(self, waiter: Waiter) -> None:
+        """The agent's wait is over (a caller came, the Dial timed out, or the agent hung up)."""
 
 
 class FixedQueues:
@@ -63,3 +78,10 @@ class FixedQueues:
     def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
         """Nobody else is on the line to take."""
         return None
+
+    def wait(self, queue: str, agent: SimulatedCall) -> Waiter:
+        """Nobody will join: the wait lasts until the Dial's timeout."""
+        return Waiter(agent)
+
+    def stop_waiting(self, waiter: Waiter) -> None:
+        """Nothing to do."""

@@ -13,10 +13,12 @@ from .call import CallResult, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
 from .profile import Profile
+from .staff import Staff, new_logins
 from .traffic import TrafficResult, run_traffic
 from .transport import HttpTransport, Transport, WsgiTransport
 
 LOCAL_BASE = "http://ivr.simulator"
+SIMULATED_HASH = "pbkdf2:sha256:1000"  # simulated agents' PINs are random and live for one run
 
 
 def _number_for(flows: dict[str, Any], flow_name: str | None) -> str:
@@ -101,8 +103,52 @@ def run_profile(
     profile: Profile, calls: int, days: int, clock: VirtualClock, url: str | None, seed: int | None,
     progress: Callable[[int], None],
 ) -> TrafficResult:  # fmt: skip
-    """Generate traffic from a profile, in this process or against a server at `url`."""
-    if url:
-        return run_traffic(HttpTransport(_server_token()), url, profile, calls, clock, days, seed, progress)
-    with local_app(clock) as (app, token):
-        return run_traffic(WsgiTransport(app, token), LOCAL_BASE, profile, calls, clock, days, seed, progress)
+    """Generate traffic from a profile, in this process or against a server at `url`.
+
+    The simulated agents are made in the configured database (with --url it must be the server's).
+    """
+    with local_app(clock) as (app, token), staffed(app, profile) as staff:
+        if url:
+            transport: Transport = HttpTransport(_server_token())
+            return run_traffic(transport, url, profile, calls, clock, days, seed, progress, staff=staff)
+        transport = WsgiTransport(app, token)
+        return run_traffic(transport, LOCAL_BASE, profile, calls, clock, days, seed, progress, staff=staff)
+
+
+@contextmanager
+def staffed(app: Flask, profile: Profile) -> Iterator[Staff]:
+    """The profile's agents as agents of the site's desks, active (with fresh PINs) only while in use.
+
+    Each profile desk is a Twilio queue; its agents belong to the site desk with that queue and call the
+    site's first agent line number. Their PINs are random and short-lived, so a cheap hash is enough.
+    """
+    from sqlalchemy import update
+
+    from ..agents import set_agent
+    from ..db import session
+    from ..models import Agent
+
+    with app.app_context():
+        published = app.extensions["ivr.flows"].current()
+        if published is None:
+            raise LookupError("no valid flows are published: run `ivr flows validate`")
+        site = published.site
+        if site.agent_line is None or not site.agent_line.numbers:
+            raise LookupError("the site has no agent_line numbers: simulated agents cannot call in")
+        desk_of = {desk.queue: name for name, desk in site.desks.items() if desk.queue}
+        missing = sorted(set(profile.desks) - set(desk_of))
+        if missing:
+            raise LookupError(f"profile desks {missing} are the queue of no desk in the site")
+        staff = Staff(site.agent_line.numbers[0], new_logins(profile.desks))
+        for queue, logins in staff.logins.items():
+            for slot, login in enumerate(logins, 1):
+                name = f"Simulated agent {slot} of {desk_of[queue]}"
+                set_agent(session(), login.agent_id, desk_of[queue], login.pin, name, SIMULATED_HASH)
+        session().commit()
+    try:
+        yield staff
+    finally:
+        with app.app_context():
+            retired = [login.agent_id for logins in staff.logins.values() for login in logins]
+            session().execute(update(Agent).where(Agent.agent_id.in_(retired)).values(active=False))
+            session().commit()

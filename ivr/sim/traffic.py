@@ -1,8 +1,10 @@
 """Traffic: many simulated calls on one virtual clock, with agents on shift answering shared queues.
 
 Each call runs in its own greenlet; when it waits (a prompt, a queue, talk time) it gives way to the
-switchboard, which wakes calls and agents in time order. Waits and abandons therefore come out of the
-model (agents on shift, handle times, callers' patience), not from random draws.
+switchboard, which wakes calls in time order. The agents are calls too: each agent on shift calls the
+agent line, signs in and takes the longest-waiting caller of its desk's queue with <Dial><Queue>
+(ivr.sim.staff). Waits and abandons therefore come out of the model (agents on shift, handle times,
+callers' patience), not from random draws, and the app logs both legs of every answered call.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from greenlet import getcurrent, greenlet
@@ -22,8 +24,11 @@ from greenlet import getcurrent, greenlet
 from .call import CallResult, SimulatedCall
 from .clock import VirtualClock, Wakeable
 from .document import TwimlError
-from .people import Caller, Input
-from .queues import Ticket
+from .people import Caller, Input, ShiftAgent
+from .queues import Ticket, Waiter
+
+if TYPE_CHECKING:
+    from .staff import Staff
 
 
 class Switchboard:
@@ -101,18 +106,26 @@ class DeskModel:
 
 @dataclass
 class DeskPool:
-    """One queue: callers wait in order; a free agent on shift takes the longest-waiting caller."""
+    """One queue: callers wait in order; an agent dialling the queue takes the longest-waiting caller.
+
+    Agents reach callers only through the agent line (ivr.sim.staff): an agent's <Dial><Queue> takes the
+    first caller waiting, or waits in the Dial until one joins.
+    """
 
     model: DeskModel
     board: Switchboard
     rng: random.Random
-    free_at: list[datetime] = field(default_factory=list)
     waiting: deque[Ticket] = field(default_factory=deque)
+    idle: deque[Waiter] = field(default_factory=deque)
 
     def join(self, ticket: Ticket) -> None:
-        """A caller enters the queue."""
+        """A caller enters the queue; an agent waiting in a Dial takes them at once."""
         self.waiting.append(ticket)
-        self.dispatch()
+        if self.idle:
+            waiter = self.idle.popleft()
+            waiter.ticket = self.take(waiter.call)
+            waiter.answered_at = self.board.clock.now()
+            self.board.wake(waiter, waiter.answered_at)
 
     def leave(self, ticket: Ticket) -> None:
         """A caller leaves unanswered."""
@@ -120,36 +133,39 @@ class DeskPool:
             self.waiting.remove(ticket)
 
     def take(self, agent: SimulatedCall) -> Ticket | None:
-        """A dialling agent takes the longest-waiting caller."""
+        """An agent dialling takes the longest-waiting caller; a shift agent talks the desk's handle time."""
         if not self.waiting:
             return None
         ticket = self.waiting.popleft()
         now = self.board.clock.now()
-        ticket.answered_at, ticket.agent = now, agent.base["From"]
-        ticket.talk_seconds = agent.agents.talk_seconds
+        person = agent.caller
+        shift = isinstance(person, ShiftAgent)
+        ticket.answered_at = now
+        ticket.agent = person.agent_id if isinstance(person, ShiftAgent) else agent.base["From"]
+        ticket.talk_seconds = (
+            self.rng.expovariate(1 / self.model.handle_seconds) if shift else agent.agents.talk_seconds
+        )
         self.board.wake(ticket, now)
         return ticket
 
-    def dispatch(self) -> None:
-        """Give waiting callers to free agents on shift, longest-waiting first."""
+    def wait(self, agent: SimulatedCall) -> Waiter:
+        """An agent's Dial on the empty queue waits for the next caller."""
+        waiter = Waiter(agent)
+        self.idle.append(waiter)
+        return waiter
+
+    def stop_waiting(self, waiter: Waiter) -> None:
+        """The agent no longer waits."""
+        if waiter in self.idle:
+            self.idle.remove(waiter)
+
+    def release(self) -> None:
+        """Wake every waiting agent without a caller (the run is over: they hang up)."""
         now = self.board.clock.now()
-        staffed = self.model.on_shift(now)
-        while len(self.free_at) < staffed:
-            self.free_at.append(now)
-        for index in range(staffed):
-            if not self.waiting:
-                return
-            if self.free_at[index] <= now:
-                ticket = self.waiting.popleft()
-                talk = self.rng.expovariate(1 / self.model.handle_seconds)
-                ticket.answered_at, ticket.agent, ticket.talk_seconds = (
-                    now,
-                    f"{self.model.queue}-{index + 1}",
-                    talk,
-                )
-                self.free_at[index] = now + timedelta(seconds=talk)
-                self.board.at(self.free_at[index], self.dispatch)
-                self.board.wake(ticket, now)
+        while self.idle:
+            waiter = self.idle.popleft()
+            waiter.answered_at = now
+            self.board.wake(waiter, now)
 
 
 class ModelQueues:
@@ -173,6 +189,20 @@ class ModelQueues:
     def take(self, queue: str, agent: SimulatedCall) -> Ticket | None:
         """An agent dialling the queue takes its longest-waiting caller."""
         return self.pools[queue].take(agent) if queue in self.pools else None
+
+    def wait(self, queue: str, agent: SimulatedCall) -> Waiter:
+        """An agent dialling an empty queue waits for its next caller (forever on a queue with no model)."""
+        return self.pools[queue].wait(agent) if queue in self.pools else Waiter(agent)
+
+    def stop_waiting(self, waiter: Waiter) -> None:
+        """The agent's wait is over."""
+        for pool in self.pools.values():
+            pool.stop_waiting(waiter)
+
+    def release(self) -> None:
+        """Send every waiting agent away: the run is over."""
+        for pool in self.pools.values():
+            pool.release()
 
     def position(self, ticket: Ticket) -> dict[str, str]:
         """The caller's place and the queue's size."""
@@ -207,14 +237,26 @@ class ProfileCaller(Caller):
         self.inputs.appendleft(Input() if answer == "none" else Input(digits=answer))
 
 
+def play_safely(call: SimulatedCall, queues: ModelQueues) -> CallResult:
+    """Run a call to its end; a transport failure ends this call (as an error), not the whole run."""
+    try:
+        return call.run()
+    except Exception as exc:
+        if call.waiting_on is not None:
+            queues.leave(call.waiting_on)
+        call.note("simulator", f"call failed: {type(exc).__name__}: {exc}")
+        return CallResult(call.sid, call.events, int(call.elapsed()), TwimlError(11200, str(exc)))
+
+
 @dataclass
 class TrafficResult:
-    """Every call of a run, with the queue outcomes the simulator saw."""
+    """Every call of a run, with the queue outcomes the simulator saw, and the agents' calls."""
 
     calls: list[tuple[SimulatedCall, CallResult]]
+    agent_legs: list[tuple[SimulatedCall, CallResult]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """Totals, and per queue: offered, answered, abandoned, left, mean wait of answered calls."""
+        """Totals (errors include agents' calls), and per queue: offered, answered, abandoned, left, wait."""
         queues: dict[str, dict[str, float]] = {}
         for call, _result in self.calls:
             for queue, outcome, waited in call.queue_outcomes:
@@ -227,8 +269,13 @@ class TrafficResult:
                     row["wait"] += waited
         for row in queues.values():
             row["mean_wait_answered"] = round(row.pop("wait") / row["bridged"], 1) if row["bridged"] else 0.0
-        errors = sum(1 for _call, result in self.calls if not result.ok)
-        return {"calls": len(self.calls), "errors": errors, "queues": queues}
+        errors = sum(1 for _call, result in self.calls + self.agent_legs if not result.ok)
+        return {
+            "calls": len(self.calls),
+            "agent_calls": len(self.agent_legs),
+            "errors": errors,
+            "queues": queues,
+        }
 
 
 def run_traffic(
@@ -240,9 +287,15 @@ def run_traffic(
     days: int,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    staff: Staff,
 ) -> TrafficResult:
-    """Simulate `calls` calls of a profile over `days` days from the clock's time; the queues are modelled."""
+    """Simulate `calls` calls of a profile over `days` days from the clock's time.
+
+    The callers' queues are modelled; the `staff` answer them through the agent line (ivr.sim.staff).
+    """
     from .profile import arrival_times
+    from .staff import Shifts
 
     rng = random.Random(seed)
     board = Switchboard(clock)
@@ -251,11 +304,8 @@ def run_traffic(
     queues = ModelQueues(pools)
     arrivals = arrival_times(profile, calls, start, days, rng)
     horizon = (arrivals[-1] if arrivals else start) + timedelta(hours=5)  # the last call's wait and talk
-    for pool in pools.values():  # shifts change on each local hour
-        hour = start.astimezone(ZoneInfo(pool.model.timezone)).replace(minute=0, second=0, microsecond=0)
-        while hour <= horizon:
-            board.at(max(hour, start), pool.dispatch)
-            hour += timedelta(hours=1)
+    shifts = Shifts(staff, transport, base_url, board, queues)
+    shifts.schedule(profile.desks, start, horizon)
     fresh = iter(rng.sample(range(2_000_000, 9_999_999), profile.population))
     recent: dict[str, tuple[datetime, str]] = {}  # number -> (last answered, queue), for repeat calls
     done: list[tuple[SimulatedCall, CallResult]] = []
@@ -277,23 +327,21 @@ def run_traffic(
         caller = ProfileCaller(list(script), patience, profile.message_seconds, profile.desks, rng)
         number = caller_number()
         call = SimulatedCall(transport, base_url, number, profile.to, clock, caller, queues=queues)
-        try:
-            result = call.run()
-        except Exception as exc:  # a transport failure ends this call, not the whole run
-            if call.waiting_on is not None:
-                queues.leave(call.waiting_on)
-            call.note("simulator", f"call failed: {type(exc).__name__}: {exc}")
-            result = CallResult(call.sid, call.events, int(call.elapsed()), TwimlError(11200, str(exc)))
+        result = play_safely(call, queues)
         done.append((call, result))
         if caller.served_by is not None:
             recent[number] = (clock.now(), caller.served_by)
         if progress is not None:
             progress(1)
+        if len(done) == len(arrivals):
+            shifts.close()  # the last caller is done: the agents sign out
 
     for when in arrivals:
         board.spawn(when, one_call)
+    if not arrivals:
+        shifts.close()
     try:
         board.run()
     finally:
         clock.scheduler = None
-    return TrafficResult(done)
+    return TrafficResult(done, shifts.legs)

@@ -10,7 +10,7 @@ from typing import TypeVar
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from .. import calllog
+from .. import calllog, queues
 from ..db import session, utcnow
 from ..engine import CallContext, CallState, FlowError, start, step
 from ..flowstore import FlowStore
@@ -80,8 +80,13 @@ def _note_failure(sid: str, exc: Exception) -> None:
 
 def _context() -> CallContext:
     form = request.form
+    now = calllog.now()
     return CallContext(
-        call_sid=form["CallSid"], caller=form.get("From", ""), called=form.get("To", ""), now=calllog.now()
+        call_sid=form["CallSid"],
+        caller=form.get("From", ""),
+        called=form.get("To", ""),
+        now=now,
+        queues=queues.figures(session(), now),
     )
 
 
@@ -93,6 +98,11 @@ def incoming() -> Response:
     published = store().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
+    line = published.site.agent_line
+    if line is not None and request.form.get("To", "") in line.numbers:
+        from .agent_line import answer_incoming  # it registers its routes on this blueprint
+
+        return answer_incoming(published)
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None:
         call = calllog.insert_call(s, request.form)
@@ -123,7 +133,9 @@ def next_step(flow: str, node: str, event: str) -> Response:
     published = store().get(call.site_version_id)
     if published is None:
         raise FlowError(f"flows version {call.site_version_id} is missing")
-    state = CallState(flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries))
+    state = CallState(
+        flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
+    )
     result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
     calllog.save_step(s, call, published.id, result)
     s.commit()
@@ -187,4 +199,7 @@ def transcription() -> None:
 @callback(_no_content)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
-    calllog.apply_status(session(), request.form)
+    if calllog.apply_status(session(), request.form):
+        from ..dialer.outcomes import on_status  # a campaign's call: its attempt and contact move on too
+
+        on_status(session(), request.form, request.args.get("attempt"), calllog.now())

@@ -1,14 +1,22 @@
-"""Pages for people: sign-in, the call list with filters and search, and each call's timeline."""
+"""Pages for people: sign-in, the call list with filters and search, each call's timeline, the ops report.
+
+A partner user (one with a desk) sees only their desk's calls, with numbers masked when the desk's data
+policy says so (ivr.privacy); the comparison report is for ops only.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
 from urllib.parse import urlparse
 
 from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -20,15 +28,41 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from ..auth import check_login
-from ..calllog import get_call
-from ..callquery import CallFilters, FilterError, csv_response, events_of, page_of_calls
-from ..db import session
+from .. import metrics
+from ..auth import check_login, current_viewer, ops_required
+from ..callquery import (
+    CallFilters,
+    FilterError,
+    call_numbers,
+    csv_response,
+    events_of,
+    page_of_calls,
+    shown_call,
+    visible_call,
+)
+from ..cli_report import csv_text
+from ..db import session, utcnow
 from ..models import STATUS_RANK
+from ..privacy import mask_data, mask_number
+from . import campaigns, reports
+from .reports import CompareForm, FormError
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
 )
+bp.register_blueprint(campaigns.bp)  # /campaigns: ivr/web/campaigns.py
+
+
+@bp.app_context_processor
+def _scope() -> dict[str, object]:
+    """The signed-in viewer and a number filter that masks for them, for every template."""
+
+    def number(value: str | None) -> str:
+        if not value:
+            return ""
+        return mask_number(value) if current_viewer().masks_numbers else value
+
+    return {"viewer": current_viewer, "shown_number": number}
 
 
 class LoginForm(FlaskForm):
@@ -71,7 +105,7 @@ def logout() -> BaseResponse:
 def calls() -> str | tuple[str, int]:
     """The call list: filters, search by number, pages."""
     try:
-        filters = CallFilters.from_args(request.args)
+        filters = CallFilters.from_args(request.args).for_viewer(current_viewer())
     except FilterError as exc:
         return render_template(
             "calls.html", page=None, filters=CallFilters(), error=str(exc), statuses=STATUS_RANK
@@ -84,19 +118,109 @@ def calls() -> str | tuple[str, int]:
 @login_required
 def calls_csv() -> Response:
     """The filtered call list as CSV."""
+    viewer = current_viewer()
     try:
-        filters = CallFilters.from_args(request.args)
+        filters = CallFilters.from_args(request.args).for_viewer(viewer)
     except FilterError as exc:
         abort(400, str(exc))
-    return csv_response(filters)
+    return csv_response(filters, viewer)
 
 
 @bp.get("/calls/<call_sid>")
 @login_required
 def call(call_sid: str) -> str:
-    """One call and its timeline."""
+    """One call and its timeline (another desk's call is 404 to a partner, as if it did not exist)."""
     s = session()
-    found = get_call(s, call_sid)
+    viewer = current_viewer()
+    found = visible_call(s, call_sid, viewer)
     if found is None:
         abort(404)
-    return render_template("call.html", call=found, events=events_of(s, found))
+    known = call_numbers(found)
+    events = [
+        {
+            "at": e.at,
+            "kind": e.kind,
+            "node": e.node,
+            "data": mask_data(e.data, known) if viewer.masks_numbers else e.data,
+        }
+        for e in events_of(s, found)
+    ]
+    return render_template("call.html", call=found, shown=shown_call(found, viewer), events=events)
+
+
+def _today() -> date:
+    """Today in UTC (on the simulator's clock when one is configured)."""
+    clock = current_app.config.get("IVR_CLOCK") or utcnow
+    today: date = clock().date()
+    return today
+
+
+def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
+    """The comparison the query string asks for; FormError explains what cannot be used."""
+    published = current_app.extensions["ivr.flows"].current()
+    if published is None:
+        raise FormError("no flows are published yet, so there are no desks to compare")
+    form = reports.read_form(request.args, published.site.desks, _today())
+    since, until = form.period
+    try:
+        report = metrics.compare(
+            session(), published.site, form.desk_a, form.desk_b, since, until, form.settings
+        )
+    except ValueError as exc:
+        raise FormError(str(exc)) from None
+    return form, report
+
+
+@bp.get("/reports/compare")
+@login_required
+@ops_required
+def compare() -> str | tuple[str, int]:
+    """Two desks side by side: figures, differences with 95% intervals, daily and hourly charts, paths."""
+    published = current_app.extensions["ivr.flows"].current()
+    desks = published.site.desks if published is not None else {}
+    try:
+        form, report = _compare_report()
+    except FormError as exc:
+        values = reports.fallback_form(request.args, desks, _today())
+        return render_template("compare.html", desks=desks, values=values, error=str(exc), report=None), 400
+    labels = {name: figures["label"] for name, figures in report["desks"].items()}
+    return render_template(
+        "compare.html",
+        desks=desks,
+        values=form.args(),
+        error=None,
+        form=form,
+        report=report,
+        labels=labels,
+        charts=reports.charts(report, form, labels),
+        r=reports,
+    )
+
+
+@bp.get("/reports/compare.json")
+@login_required
+@ops_required
+def compare_json() -> Response | tuple[Response, int]:
+    """The comparison as JSON: the same document as the API's /api/reports/compare."""
+    try:
+        _form, report = _compare_report()
+    except FormError as exc:
+        return jsonify(error={"status": 400, "message": str(exc)}), 400
+    return jsonify(report)
+
+
+@bp.get("/reports/compare.csv")
+@login_required
+@ops_required
+def compare_csv() -> Response:
+    """The comparison as CSV, one row per metric: the same file as `ivr report compare --format csv`."""
+    try:
+        form, report = _compare_report()
+    except FormError as exc:
+        abort(400, str(exc))
+    name = f"compare-{form.desk_a}-{form.desk_b}-{form.since}-{form.until}.csv"
+    return Response(
+        csv_text(report),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )

@@ -31,7 +31,7 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
             {"type": "speak"},
             "type",
             "'speak' is not one of ['say', 'menu', 'gather', 'branch', 'set', 'hours', "
-            "'route', 'enqueue', 'dial', 'voicemail', 'survey', 'goto', 'hangup']",
+            "'route', 'enqueue', 'dial', 'voicemail', 'survey', 'goto', 'hangup', 'opt_out']",
         ),
         ({"type": "say", "prompt": "Hi."}, None, "'next' is a required property"),
         (SAY | {"nxt": "bye"}, None, "Additional properties are not allowed ('nxt' was unexpected)"),

@@ -39,7 +39,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("queued_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("peer_call_sid", sa.String(length=64), nullable=True))
         batch_op.drop_index(batch_op.f("ix_calls_from_number"))
-        batch_op.create_index("ix_calls_from_number_started_at", ["from_number", "started_at"], unique=False)
+        batch_op.create_index(
+            "ix_calls_number_history",
+            ["from_number", "started_at", "id", "role", "desk", "queue_result"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_calls_overflow_from_started_at", ["overflow_from", "started_at"], unique=False
         )
@@ -58,7 +62,7 @@ def downgrade() -> None:
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_calls_peer_call_sid"))
         batch_op.drop_index("ix_calls_overflow_from_started_at")
-        batch_op.drop_index("ix_calls_from_number_started_at")
+        batch_op.drop_index("ix_calls_number_history")
         batch_op.create_index(batch_op.f("ix_calls_from_number"), ["from_number"], unique=False)
         batch_op.drop_column("peer_call_sid")
         batch_op.drop_column("queued_at")

@@ -1,0 +1,293 @@
+"""The desk comparison over a large call log: `ivr.metrics.compare()` end to end on SQLite and PostgreSQL.
+
+Generates CALLS call legs in bulk (sqlite3 executemany, PostgreSQL COPY; not the ORM), spread over 90 days
+for the two sample desks (90% caller legs with every queue outcome, overflows, menu paths, survey scores,
+repeat callers; 10% agent legs), then times compare() for the whole period and for one week.
+
+    .venv/bin/python benchmarks/compare.py [--calls 1000000] [--runs 5] [--pg postgresql://...|--no-pg]
+        [--sqlite-file PATH] [--reuse]
+
+The PostgreSQL database (default test_metrics_bench on 127.0.0.1:5432) is created if missing and emptied;
+the SQLite file lives in a temporary folder. Goal: at most 1 s per comparison over 1,000,000 calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from sqlalchemy import MetaData, func, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from ivr.db import make_engine  # noqa: E402
+from ivr.engine import load_folder  # noqa: E402
+from ivr.metrics import MetricSettings, compare, sql  # noqa: E402
+from ivr.metrics.definitions import BREAKDOWN_SUMS, DeskSums  # noqa: E402
+from ivr.migrate import upgrade  # noqa: E402
+
+START = datetime(2026, 8, 3, tzinfo=UTC)
+DAYS = 90
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test_metrics_bench"
+COLUMNS = (
+    "call_sid", "account_sid", "direction", "role", "from_number", "to_number", "status", "status_rank",
+    "started_at", "ended_at", "duration", "flow", "node", "variables", "tries", "desk", "overflow_from",
+    "path", "queued_at", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "errors",
+)  # fmt: skip
+PATHS = [
+    "language:1 > main_menu:1", "language:1 > main_menu:2", "language:1 > main_menu:3",
+    "language:1 > main_menu:0", "language:2 > main_menu:1", "language:2 > main_menu:2", None,
+]  # fmt: skip
+RESULTS = ["bridged"] * 75 + ["hangup"] * 15 + ["leave"] * 5 + [None] * 5
+
+
+def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
+    """`count` call legs in time order: caller legs of both desks and agent legs."""
+    rng = random.Random(seed)
+    step = DAYS * 86400 / count
+    variables = json.dumps({"lang": "en", "caller": "+15125550100"})
+    for i in range(count):
+        started = START + timedelta(seconds=i * step + rng.random() * step)
+        desk = "local" if rng.random() < 0.5 else "bpo"
+        if rng.random() < 0.1:  # an agent's leg on the agent line
+            duration = rng.randint(60, 3600)
+            yield (
+                f"CA{i:032x}", "AC" + "0" * 32, "inbound", "agent", f"+1512555{rng.randint(0, 999):04d}",
+                "+15125550199", "completed", 4, started, started + timedelta(seconds=duration), duration,
+                None, None, "{}", "{}", desk, None, None, None, None, None, None, None, None, 0,
+            )  # fmt: skip
+            continue
+        result = rng.choice(RESULTS)
+        overflow = "local" if desk == "bpo" and rng.random() < 0.06 else None
+        wait = int(rng.expovariate(1 / (40 if desk == "local" else 70))) if result else None
+        talk = (
+            int(rng.expovariate(1 / (240 if desk == "local" else 330))) + 20 if result == "bridged" else None
+        )
+        score = rng.choice((1, 2, 3, 4, 5, 5, 4)) if talk and rng.random() < 0.4 else None
+        duration = 30 + (wait or 0) + (talk or 0)
+        yield (
+            f"CA{i:032x}", "AC" + "0" * 32, "inbound", "caller", f"+1415{rng.randint(0, 199_999):07d}",
+            "+15125550100", "completed", 4, started, started + timedelta(seconds=duration), duration,
+            "main", "survey", variables, "{}", desk, overflow, rng.choice(PATHS),
+            started + timedelta(seconds=25) if result else None, wait, result, talk,
+            f"{rng.randint(1000, 1099)}" if talk else None, score, 0,
+        )  # fmt: skip
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+
+def fill_sqlite(path: Path, count: int) -> None:
+    """Insert the legs with sqlite3's executemany in batches."""
+    connection = sqlite3.connect(path)
+    placeholders = ", ".join("?" * len(COLUMNS))
+    statement = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+    batch: list[tuple[Any, ...]] = []
+    for row in legs(count):
+        batch.append(tuple(_sqlite_value(v) for v in row))
+        if len(batch) == 50_000:
+            connection.executemany(statement, batch)
+            batch.clear()
+    connection.executemany(statement, batch)
+    connection.commit()
+    connection.execute("ANALYZE")
+    connection.close()
+
+
+def fill_postgres(url: str, count: int) -> None:
+    """COPY the legs into PostgreSQL, then VACUUM ANALYZE."""
+    with psycopg.connect(url) as connection:
+        with (
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY calls ({', '.join(COLUMNS)}) FROM STDIN") as copy,
+        ):
+            for row in legs(count):
+                copy.write_row(row)
+        connection.commit()
+        connection.autocommit = True
+        connection.execute("VACUUM ANALYZE calls")
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark database if it does not exist (never touches other databases)."""
+    base, _, name = url.rpartition("/")
+    if name in ("test", "postgres", ""):
+        raise SystemExit(f"refusing to use the database {name!r}: give a benchmark database")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def count_legs(url: str) -> int:
+    """How many call legs the database holds (0 when it has no calls table)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT count(*) FROM calls")).scalar() or 0)
+    except Exception:  # no database or no table yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def reset(url: str) -> None:
+    """An empty, migrated database."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        meta = MetaData()
+        meta.reflect(connection)
+        meta.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
+    upgrade(url)
+
+
+def sample_site() -> Any:
+    """The sample site, whose desks are compared."""
+    bundle, problems = load_folder(ROOT / "flows")
+    assert bundle is not None, problems
+    return bundle.build()
+
+
+def time_compare(url: str, runs: int) -> dict[str, list[float]]:
+    """Seconds per compare() call: the whole period and one week."""
+    site = sample_site()
+    engine = make_engine(url)
+    periods = {
+        "whole period (90 days)": (None, None),
+        "one week": (START + timedelta(days=60), START + timedelta(days=67)),
+    }
+    timings: dict[str, list[float]] = {}
+    with Session(engine) as session:
+        compare(session, site, "local", "bpo", None, None)  # warm the caches once
+        for label, (since, until) in periods.items():
+            for _ in range(runs):
+                began = time.perf_counter()
+                result = compare(session, site, "local", "bpo", since, until)
+                timings.setdefault(label, []).append(time.perf_counter() - began)
+            offered = sum(d["offered"] for d in result["desks"].values())
+            print(f"    {label}: {offered} offered calls in the comparison")
+    engine.dispose()
+    return timings
+
+
+def report(backend: str, timings: dict[str, list[float]]) -> None:
+    """Print median and best of each period."""
+    for label, values in timings.items():
+        print(
+            f"  {backend:<10} {label:<24} median {statistics.median(values):.3f} s, "
+            f"best {min(values):.3f} s, worst {max(values):.3f} s ({len(values)} runs)"
+        )
+
+
+def cpu_model() -> str:
+    """The processor's name (Linux), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def time_parts(url: str, site: Any) -> None:
+    """Where the time of one whole-period comparison goes: each query, then the assembly in Python."""
+    engine = make_engine(url)
+    desks, settings = ("local", "bpo"), MetricSettings()
+    with Session(engine) as session:
+        if engine.dialect.name == "postgresql":
+            session.execute(text(f"SET LOCAL work_mem = '{sql.WORK_MEM}'"))
+            session.execute(text("SET LOCAL jit = off"))
+        c = sql.CALLS.c
+        bucket = sql.epoch_seconds(c.started_at) // sql.BUCKET_SECONDS
+        path = func.coalesce(c.path, sql.NO_PATH)
+        own = [c.desk.in_(desks)]
+        parts = {
+            "sums per desk and 15-minute bucket": lambda: sql._sliced(
+                session, bucket, own, settings, DeskSums.names()
+            ),
+            "sums per desk, menu path and wait": lambda: sql._sliced(
+                session, path, [*own, c.role != "agent"], settings, BREAKDOWN_SUMS, by_wait=True
+            ),
+            "overflowed out (2 small queries)": lambda: (
+                sql._overflowed_out(session, bucket, desks, None, None),
+                sql._overflowed_out(session, path, desks, None, None),
+            ),
+            "repeat calls (LEAD over callers)": lambda: sql.repeated_calls(session, desks, None, None, 7),
+        }
+        spent = 0.0
+        for label, part in parts.items():
+            began = time.perf_counter()
+            part()
+            took = time.perf_counter() - began
+            spent += took
+            print(f"      {label:<40} {took:.3f} s")
+        session.rollback()
+        began = time.perf_counter()
+        compare(session, site, "local", "bpo", None, None)
+        print(f"      {'compare() in all':<40} {time.perf_counter() - began:.3f} s (queries {spent:.3f} s)")
+    engine.dispose()
+
+
+def main() -> None:
+    """Generate, time, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pg", default=os.environ.get("IVR_BENCH_POSTGRES_URL", PG_DEFAULT))
+    parser.add_argument("--no-pg", action="store_true", help="Only SQLite.")
+    parser.add_argument("--no-sqlite", action="store_true", help="Only PostgreSQL.")
+    parser.add_argument("--sqlite-file", help="The SQLite file to use (default: a temporary one).")
+    parser.add_argument("--reuse", action="store_true", help="Keep databases that hold CALLS legs already.")
+    args = parser.parse_args()
+    print(f"{cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"SQLite {sqlite3.sqlite_version}; {args.calls} call legs")  # fmt: skip
+    results: dict[str, dict[str, list[float]]] = {}
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(args.sqlite_file) if args.sqlite_file else Path(folder) / "bench.sqlite3"
+            url = f"sqlite:///{path}"
+            if not (args.reuse and count_legs(url) == args.calls):
+                reset(url)
+                began = time.perf_counter()
+                fill_sqlite(path, args.calls)
+                print(f"  sqlite: generated in {time.perf_counter() - began:.1f} s")
+            results["sqlite"] = time_compare(url, args.runs)
+            time_parts(url, sample_site())
+    if not args.no_pg:
+        ensure_postgres_database(args.pg)
+        if not (args.reuse and count_legs(args.pg) == args.calls):
+            reset(args.pg)
+            began = time.perf_counter()
+            fill_postgres(args.pg, args.calls)
+            print(f"  postgresql: generated in {time.perf_counter() - began:.1f} s")
+        engine = make_engine(args.pg)
+        with engine.connect() as connection:
+            print(f"  PostgreSQL {connection.execute(text('SHOW server_version')).scalar()}")
+        engine.dispose()
+        results["postgresql"] = time_compare(args.pg, args.runs)
+        time_parts(args.pg, sample_site())
+    for backend, timings in results.items():
+        report(backend, timings)
+
+
+if __name__ == "__main__":
+    main()

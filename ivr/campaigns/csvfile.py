@@ -1,0 +1,191 @@
+"""Reading a contact list: a CSV stream into checked rows or line-numbered problems, one row at a time. Pure.
+
+Columns: `phone` (required), `name` and `timezone` (optional), matched case-insensitively; every other
+column becomes a flow variable of the contact, so its header must be a valid variable name. Lines are
+the file's physical lines (the header is line 1; a row with a quoted line break starts where it starts).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TextIO
+
+from phonenumbers import PhoneNumber
+
+from .phone import PhoneError, e164, parse_valid
+from .window import CallingWindow, has_common_window, is_zone, number_zones
+
+VARIABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")  # as the flow schema's variable names
+BUILTIN = frozenset({"caller", "called", "call_sid"})  # set by the engine on every call
+KNOWN = {"phone": "phone", "name": "name", "timezone": "timezone", "time_zone": "timezone"}
+NAME_LENGTH = 200
+
+
+class FileError(ValueError):
+    """A file that cannot be imported at all (a bad header, not UTF-8); nothing of it is imported."""
+
+
+@dataclass
+class Row:
+    """A valid contact row."""
+
+    line: int
+    phone: str  # E.164
+    name: str
+    timezone: str | None
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A row that was not imported, and why."""
+
+    line: int
+    reason: str
+    value: str = ""  # the phone column as written
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each known column is, and the variable columns."""
+
+    phone: int
+    name: int | None
+    timezone: int | None
+    variables: tuple[tuple[int, str], ...]
+    count: int
+
+
+def read_header(names: list[str], line: int = 1) -> Columns:
+    """The columns of a header row; FileError listing every problem with it."""
+    problems: list[str] = []
+    found: dict[str, int] = {}
+    variables: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(names):
+        name = raw.strip()
+        key = KNOWN.get(name.lower())
+        if not name:
+            problems.append(f"column {index + 1} has no name")
+        elif key is not None:
+            if key in found:
+                problems.append(f"column {name!r} appears twice")
+            found[key] = index
+        elif name in seen:
+            problems.append(f"column {name!r} appears twice")
+        elif VARIABLE.match(name) is None:
+            problems.append(
+                f"column {name!r} is not a valid variable name (a letter, then letters, digits, '_' or '-')"
+            )
+        elif name in BUILTIN:
+            problems.append(f"column {name!r} is a built-in variable of every call; rename it")
+        seen.add(name)
+        if name and key is None:
+            variables.append((index, name))
+    if "phone" not in found:
+        problems.append("no 'phone' column")
+    if problems:
+        raise FileError(f"bad header (line {line}): " + "; ".join(problems))
+    return Columns(found["phone"], found.get("name"), found.get("timezone"), tuple(variables), len(names))
+
+
+def _field(fields: list[str], index: int | None) -> str:
+    """The stripped value of column `index` ("" when the row is shorter or there is no such column)."""
+    return fields[index].strip() if index is not None and index < len(fields) else ""
+
+
+class ContactReader:
+    """Iterates a contact CSV as Row or Invalid items; counts blank lines (which hold no contact)."""
+
+    def __init__(
+        self,
+        stream: TextIO,
+        region: str | None,
+        default_timezone: str | None,
+        window: CallingWindow,
+        now: datetime,
+    ) -> None:
+        self.reader = csv.reader(stream)
+        self.region = region
+        self.default_timezone = default_timezone
+        self.window = window
+        self.now = now
+        self.blank_lines = 0
+        self.line = 0
+        try:
+            header = next(self.reader, None)
+            while header is not None and not any(value.strip() for value in header):  # blank lines first
+                header = next(self.reader, None)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise FileError(f"line 1: {exc}") from None
+        if header is None:
+            raise FileError("the file is empty: it needs a header line with a 'phone' column")
+        self.line = self.reader.line_num
+        self.columns = read_header(header, self.line)
+
+    def __iter__(self) -> Iterator[Row | Invalid]:
+        while True:
+            start = self.line + 1
+            try:
+                fields = next(self.reader, None)
+            except UnicodeDecodeError:
+                raise FileError(f"line {start}: the file is not UTF-8 text") from None
+            except csv.Error as exc:
+                self.line = self.reader.line_num
+                yield Invalid(start, f"unreadable CSV: {exc}")
+                continue
+            if fields is None:
+                return
+            self.line = self.reader.line_num
+            if not any(value.strip() for value in fields):
+                self.blank_lines += 1
+                continue
+            yield self.check(start, fields)
+
+    def check(self, line: int, fields: list[str]) -> Row | Invalid:
+        """The row at `line`, checked."""
+        cols = self.columns
+        raw = _field(fields, cols.phone)
+        if len(fields) > cols.count:
+            reason = f"{len(fields)} fields but the header has {cols.count} (a stray comma?)"
+            return Invalid(line, reason, raw)
+        if any("\x00" in value for value in fields):
+            return Invalid(line, "contains a NUL character", raw.replace("\x00", ""))
+        if not raw:
+            return Invalid(line, "missing phone number")
+        try:
+            parsed = parse_valid(raw, self.region)
+        except PhoneError as exc:
+            return Invalid(line, str(exc), raw)
+        name = _field(fields, cols.name)
+        if len(name) > NAME_LENGTH:
+            return Invalid(line, f"name longer than {NAME_LENGTH} characters", raw)
+        zone = _field(fields, cols.timezone)
+        problem = self.zone_problem(parsed, zone)
+        if problem is not None:
+            return Invalid(line, problem, raw)
+        variables = {key: _field(fields, index) for index, key in cols.variables}
+        return Row(line, e164(parsed), name, zone or None, variables)
+
+    def zone_problem(self, phone: PhoneNumber, zone: str) -> str | None:
+        """Why the contact's calling window cannot be known, or None."""
+        if zone:
+            return None if is_zone(zone) else f"bad time zone {zone!r} (an IANA name like America/Chicago)"
+        zones = number_zones(phone)
+        if not zones:
+            if self.default_timezone:
+                return None
+            return (
+                "no time zone: phonenumbers knows none for this number and the campaign has no "
+                "default_timezone; add a timezone column"
+            )
+        if not has_common_window(zones, self.window, self.now):
+            return (
+                f"the calling window {self.window} is never open in all of the number's time zones at once "
+                f"({', '.join(zones)}); give the row a timezone"
+            )
+        return None

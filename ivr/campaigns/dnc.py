@@ -1,0 +1,182 @@
+"""The do-not-call list: numbers no campaign may dial, checked by the dialer at dial time.
+
+Numbers are kept in E.164. Sources: `manual` (CLI, API), `import` (a file), `opt-out` (the callee asked
+during a call, through a flow's opt_out node). Functions take a session and never commit.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO, cast
+
+from sqlalchemy import Insert, Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..models import Call, DoNotCall
+from .phone import PhoneError, to_e164
+
+SOURCES = ("manual", "import", "opt-out")
+NOTE_LENGTH = 200
+CHUNK = 1000
+DNC = cast(Table, DoNotCall.__table__)
+
+
+def insert_ignoring_conflicts(session: Session, table: Table) -> Insert:
+    """An INSERT that skips rows whose key exists already (RETURNING then gives no row for them)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def is_blocked(session: Session, phone: str) -> bool:
+    """Whether `phone` (E.164) is on the do-not-call list: the dialer asks just before each call."""
+    return session.execute(select(DNC.c.phone).where(DNC.c.phone == phone)).first() is not None
+
+
+def blocked_among(session: Session, phones: Collection[str]) -> set[str]:
+    """The numbers of `phones` (E.164) that are on the list."""
+    found: set[str] = set()
+    listed = list(phones)
+    for index in range(0, len(listed), CHUNK):
+        chunk = listed[index : index + CHUNK]
+        found.update(session.scalars(select(DNC.c.phone).where(DNC.c.phone.in_(chunk))))
+    return found
+
+
+def _rows(phones: Collection[str], source: str, note: str) -> list[dict[str, Any]]:
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+    at = utcnow()
+    return [{"phone": p, "source": source, "note": note[:NOTE_LENGTH], "added_at": at} for p in phones]
+
+
+def block_many(session: Session, phones: Collection[str], source: str = "manual", note: str = "") -> int:
+    """Put E.164 numbers on the list (one statement per chunk); returns how many were not on it yet."""
+    rows = _rows(list(dict.fromkeys(phones)), source, note)
+    added = 0
+    for index in range(0, len(rows), CHUNK):
+        statement = insert_ignoring_conflicts(session, DNC).returning(DNC.c.phone)
+        added += len(session.execute(statement, rows[index : index + CHUNK]).all())
+    return added
+
+
+def block(session: Session, phone: str, source: str = "manual", note: str = "") -> bool:
+    """Put one number on the list (E.164, checked); False when it was on it already (its row is kept)."""
+    if to_e164(phone) != phone:
+        raise PhoneError(f"{phone!r} is not written in E.164 (+15125550100)")
+    return block_many(session, [phone], source, note) == 1
+
+
+def unblock(session: Session, phone: str) -> bool:
+    """Take a number off the list; False when it was not on it."""
+    result = session.connection().execute(delete(DNC).where(DNC.c.phone == phone))
+    return result.rowcount > 0
+
+
+def listed(
+    session: Session, source: str | None = None, limit: int | None = None, offset: int = 0
+) -> tuple[list[DoNotCall], int]:
+    """Entries, newest first (optionally of one source), and how many there are in all."""
+    query = select(DoNotCall)
+    counted = select(func.count()).select_from(DoNotCall)
+    if source is not None:
+        query = query.where(DoNotCall.source == source)
+        counted = counted.where(DoNotCall.source == source)
+    query = query.order_by(DoNotCall.added_at.desc(), DoNotCall.phone).offset(offset).limit(limit)
+    return list(session.scalars(query)), int(session.scalar(counted) or 0)
+
+
+def entry_dict(entry: DoNotCall) -> dict[str, Any]:
+    """One entry as JSON."""
+    return {
+        "phone": entry.phone,
+        "source": entry.source,
+        "note": entry.note,
+        "added_at": entry.added_at.isoformat(),
+    }
+
+
+@dataclass
+class ListImport:
+    """What a do-not-call import did: numbers added, already listed, and bad lines with their reason."""
+
+    added: int = 0
+    already: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON."""
+        return {
+            "added": self.added,
+            "already_listed": self.already,
+            "invalid": [{"line": line, "reason": reason} for line, reason in self.problems],
+        }
+
+
+def _numbers(stream: TextIO) -> Iterator[tuple[int, str]]:
+    """(line, raw number) from a CSV whose `phone` column (any case) holds them, or from its first column."""
+    reader = csv.reader(stream)
+    column, line = 0, 0
+    for row in reader:
+        first_line, line = line + 1, reader.line_num
+        if not row or not "".join(row).strip():
+            continue
+        if first_line == 1:
+            names = [name.strip().lower() for name in row]
+            if "phone" in names:
+                column = names.index("phone")
+                continue
+        yield first_line, row[column] if column < len(row) else ""
+
+
+def import_list(
+    session: Session, stream: TextIO, region: str | None, source: str = "import", note: str = ""
+) -> ListImport:
+    """Add every number of a file (one a line, or a CSV with a `phone` column), streamed in chunks."""
+    report = ListImport()
+    chunk: dict[str, int] = {}
+
+    def flush() -> None:
+        added = block_many(session, list(chunk), source, note)
+        report.added += added
+        report.already += len(chunk) - added
+        chunk.clear()
+
+    for line, raw in _numbers(stream):
+        if "\x00" in raw:
+            report.problems.append((line, "contains a NUL character"))
+            continue
+        try:
+            phone = to_e164(raw, region)
+        except PhoneError as exc:
+            report.problems.append((line, str(exc)))
+            continue
+        if phone in chunk:
+            report.already += 1
+            continue
+        chunk[phone] = line
+        if len(chunk) >= CHUNK:
+            flush()
+    flush()
+    return report
+
+
+def opt_out_call(session: Session, call_id: int) -> dict[str, Any]:
+    """Put the other party of a call on the list (source opt-out): To on an outbound call, else From.
+
+    Returns what happened, for the call's timeline: the number and whether it was added, or why not.
+    """
+    found = session.execute(
+        select(Call.call_sid, Call.direction, Call.from_number, Call.to_number).where(Call.id == call_id)
+    ).one()
+    raw = found.to_number if found.direction.startswith("outbound") else found.from_number
+    try:
+        number = to_e164(raw)
+    except PhoneError:
+        return {"number": raw, "added": False, "reason": "not a number that can be listed (withheld?)"}
+    added = block(session, number, "opt-out", f"opted out during call {found.call_sid}")
+    return {"number": number, "added": added} | ({} if added else {"reason": "already on the list"})

@@ -1,0 +1,99 @@
+"""Recovery: attempts left without a CallSid by a worker that died (kill -9, power loss, lost connection).
+
+An orphan is an attempt in status pending without CallSid whose lease nobody holds (lease.py).
+- No requested_at: the REST request was never sent. The attempt is deleted and the contact is due again.
+- requested_at set: the request may have reached Twilio. If so, its status callbacks (whose URL names the
+  attempt) link the CallSid within seconds and it is no orphan any more. After DIALER_RECOVERY_SECONDS
+  without that, Twilio's call list is asked for a call from the campaign's number to the contact created
+  since requested_at: found, it is adopted (CallSid and status); not found, the attempt is deleted and the
+  contact is due again. If Twilio cannot be asked, the orphan waits for the next round.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..models import Attempt, Campaign, Contact
+from .lease import Leases
+from .outcomes import adopt, revert
+from .rest import TwilioRest
+
+log = logging.getLogger(__name__)
+LIMIT = 500  # orphans looked at per round
+
+
+@dataclass
+class Recovered:
+    """What a recovery round did."""
+
+    reverted: int = 0
+    adopted: int = 0
+    waiting: int = 0
+
+
+def orphans(session: Session) -> list[int]:
+    """Attempts without CallSid that no callback has moved on (in flight, or orphaned)."""
+    found = session.scalars(
+        select(Attempt.id)
+        .where(Attempt.call_sid.is_(None), Attempt.status == "pending")
+        .order_by(Attempt.id)
+        .limit(LIMIT)
+    )
+    return list(found)
+
+
+def _recover_one(
+    session: Session, attempt_id: int, rest: TwilioRest, now: datetime, grace: float, done: Recovered
+) -> None:
+    row = session.execute(
+        select(Attempt.requested_at, Contact.phone, Campaign.caller_id)
+        .join(Contact, Contact.id == Attempt.contact_id)
+        .join(Campaign, Campaign.id == Attempt.campaign_id)
+        .where(Attempt.id == attempt_id, Attempt.call_sid.is_(None), Attempt.status == "pending")
+    ).first()
+    if row is None:
+        return
+    if row.requested_at is None:
+        if revert(session, attempt_id, now, reason="its worker stopped before sending it"):
+            done.reverted += 1
+        return
+    if row.requested_at > now - timedelta(seconds=grace):
+        done.waiting += 1
+        return
+    found = rest.find(row.phone, row.caller_id, row.requested_at)
+    if found is not None:
+        log.warning("attempt %s: adopting call %s that Twilio has (%s)", attempt_id, found.sid, found.status)
+        adopt(session, attempt_id, found, now)
+        done.adopted += 1
+    elif revert(
+        session, attempt_id, now, reason="its worker stopped while sending it; Twilio has no such call"
+    ):
+        done.reverted += 1
+
+
+def recover(
+    maker: sessionmaker[Session], leases: Leases, rest: TwilioRest, now: datetime, grace: float
+) -> Recovered:
+    """One round: every orphan whose lease can be taken is reverted, adopted, or left to wait."""
+    done = Recovered()
+    with maker() as session:
+        candidates = orphans(session)
+    for attempt_id in candidates:
+        if not leases.hold(attempt_id):
+            continue  # in flight here or in a live worker
+        try:
+            with maker() as session:
+                _recover_one(session, attempt_id, rest, now, grace, done)
+                session.commit()
+        except Exception:
+            log.exception("attempt %s: recovery failed; it is tried again next round", attempt_id)
+        finally:
+            leases.release(attempt_id)
+    if done.reverted or done.adopted:
+        log.warning("recovery: %s attempt(s) due again, %s adopted", done.reverted, done.adopted)
+    return done

@@ -1,0 +1,394 @@
+"""The worker loop: recover orphans, claim due contacts, pace them through the shared budgets, place them.
+
+The main thread claims and paces: it takes the next job whose turn has come (while a sender thread is
+free), reserves a slot (budget.py) and commits requested_at (after checking the campaign still runs and
+the number is not on the do-not-call list); the sender thread waits for the slot, makes the REST request
+at once and commits its outcome. With `threads=0` the main thread sends too (tests: deterministic on a
+virtual clock).
+
+Each campaign keeps only about HORIZON seconds of calls claimed ahead (at its pace), so contacts are not
+held in `dialling` long before their call, and other workers get their share.
+
+SIGTERM (or stop.set()): no new slot is taken, requests in flight finish and their outcome is committed,
+claimed jobs not yet sent are given back (their attempts deleted, contacts due again), and run() returns.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import queue
+import random
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import sessionmaker
+
+from ..models import Campaign
+from . import budget, outcomes
+from .claim import Job, claim
+from .clock import Clock, WallClock, wait_until
+from .lease import Leases
+from .recovery import recover
+from .rest import CallRequest, LateSlot, Rejected, Retryable, TwilioRest, Unknown
+
+log = logging.getLogger(__name__)
+HORIZON = 2.0  # seconds of calls claimed ahead per campaign
+MAX_TRIES = 6  # REST requests per attempt on 429/5xx: backoff 1, 2, 4, 8, 16 s (each with jitter)
+BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
+RETRY_LATER = 300.0  # a contact whose request Twilio kept refusing (429/5xx, auth) is due again after this
+RECOVERY_EVERY = 10.0  # seconds between recovery rounds
+# A slot is taken at least LEAD ahead, so the bookkeeping between taking it and sending (a commit, a hand-off
+# to a sender) is done before it comes; each time a job still missed its slot, its lead doubles (to 2 s).
+LEAD, MAX_LEAD = 0.05, 2.0
+AUTH_ERRORS = (401, 403)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the worker needs from the app's configuration."""
+
+    account_sid: str
+    auth_token: str
+    public_base_url: str
+    api_base_url: str = "https://api.twilio.com"
+    cps: float = 1.0
+    batch: int = 20
+    poll: float = 1.0
+    threads: int = 8
+    recovery_grace: float = 120.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Settings from the app config (ivr/config.py); ValueError naming what is missing or wrong."""
+        missing = [
+            k for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL") if not config.get(k)
+        ]
+        if missing:
+            raise ValueError(f"the dialer needs {', '.join(missing)} (see the README, Dialer worker)")
+        settings = cls(
+            account_sid=str(config["TWILIO_ACCOUNT_SID"]),
+            auth_token=str(config["TWILIO_AUTH_TOKEN"]),
+            public_base_url=str(config["PUBLIC_BASE_URL"]).rstrip("/"),
+            api_base_url=str(config.get("TWILIO_API_BASE_URL") or "https://api.twilio.com"),
+            cps=float(config.get("DIALER_CPS", 1.0)),
+            batch=int(config.get("DIALER_BATCH", 20)),
+            poll=float(config.get("DIALER_POLL_SECONDS", 1.0)),
+            threads=int(config.get("DIALER_THREADS", 8)),
+            recovery_grace=float(config.get("DIALER_RECOVERY_SECONDS", 120.0)),
+        )
+        if settings.cps <= 0 or settings.batch < 1 or settings.poll <= 0 or settings.threads < 0:
+            raise ValueError("DIALER_CPS and DIALER_POLL_SECONDS must be above 0, DIALER_BATCH at least 1")
+        return settings
+
+
+def backoff(tries: int, rng: random.Random) -> float:
+    """Seconds to wait before try `tries + 1`: exponential, capped, half of it random (jitter)."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (tries - 1))
+    return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
+
+
+class Worker:
+    """One dialer worker; run() until stop is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        rest: TwilioRest,
+        clock: Clock | None = None,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.rest = rest
+        self.stop = stop or threading.Event()
+        self.clock: Clock = clock or WallClock(self.stop)
+        self.guard = isinstance(self.clock, WallClock)  # the pacing guard compares with the wall clock
+        self.rng = rng or random.Random()
+        self.maker = sessionmaker(engine, expire_on_commit=False)
+        self.leases = Leases(engine)
+        self.heap: list[tuple[datetime, int, Job]] = []  # jobs waiting for their turn (main thread only)
+        self.order = itertools.count()
+        self.returned: queue.SimpleQueue[Job] = queue.SimpleQueue()  # jobs the senders give back
+        self.mutex = threading.Lock()
+        self.held: Counter[int] = Counter()  # jobs per campaign, waiting or being sent
+        self.sending = 0
+        self.pool = ThreadPoolExecutor(settings.threads, "dialer-send") if settings.threads else None
+        self.last_recovery: datetime | None = None
+        self.last_claim: datetime | None = None
+        self.rounds = 0
+        self.placed = 0
+
+    # -- the loop --------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Place calls until stopped; then finish the requests in flight and give back the rest."""
+        log.info("dialer started: %s calls per second, batches of %s", self.settings.cps, self.settings.batch)
+        try:
+            while not self.stop.is_set():
+                try:
+                    busy = self.run_once()
+                except Exception:  # the database or Twilio away for a moment: try again after a pause
+                    log.exception("dialer round failed; trying again in %s s", self.settings.poll)
+                    busy = not self.clock.wait(self.settings.poll)
+                if not busy and self.clock.wait(self.idle_seconds()):
+                    break
+        finally:
+            self.shutdown()
+        log.info("dialer stopped after placing %s call(s)", self.placed)
+
+    def run_once(self) -> bool:
+        """One turn: recovery when due, claims when needed, then the next job whose turn has come."""
+        self.take_back()
+        now = self.clock.now()
+        if self.last_recovery is None or now - self.last_recovery >= timedelta(seconds=RECOVERY_EVERY):
+            self.last_recovery = now
+            recover(self.maker, self.leases, self.rest, now, self.settings.recovery_grace)
+        if self.claim_due(now):
+            self.fill(now)
+        job = self.next_job(self.clock.now())
+        if job is None:
+            return False
+        self.place(job)
+        return True
+
+    def idle_seconds(self) -> float:
+        """How long to wait when nothing is due: until the next job's turn, at most the poll interval."""
+        wait = self.settings.poll
+        if self.heap:
+            wait = min(wait, (self.heap[0][0] - self.clock.now()).total_seconds())
+        with self.mutex:
+            if self.sending:
+                wait = min(wait, 0.05)  # a sender may give a job back soon
+        return max(wait, 0.001)
+
+    def claim_due(self, now: datetime) -> bool:
+        """Whether to claim now: every poll interval, and at once when no job is waiting."""
+        if self.last_claim is None or not self.heap:
+            return True
+        return now - self.last_claim >= timedelta(seconds=self.settings.poll)
+
+    def fill(self, now: datetime) -> None:
+        """Claim contacts of each running campaign, up to HORIZON seconds of calls ahead at its pace."""
+        self.last_claim = now
+        with self.maker() as session:
+            running = list(
+                session.execute(
+                    select(Campaign.id, Campaign.max_cps)
+                    .where(Campaign.state == "running")
+                    .order_by(Campaign.id)
+                ).tuples()
+            )
+        if not running:
+            return
+        self.rounds += 1
+        start = self.rounds % len(running)
+        for campaign_id, max_cps in running[start:] + running[:start]:
+            target = math.ceil(min(max_cps, self.settings.cps) * HORIZON) + 1
+            with self.mutex:
+                limit = min(self.settings.batch, target - self.held[campaign_id])
+            if limit > 0:
+                self.claim(campaign_id, now, limit)
+            with self.mutex:
+                idle = self.held[campaign_id] == 0
+            if idle:
+                with self.maker() as session:
+                    outcomes.finish_if_done(session, campaign_id, now)
+                    session.commit()
+
+    def claim(self, campaign_id: int, now: datetime, limit: int) -> None:
+        """Claim up to `limit` contacts of one campaign and queue their jobs."""
+        with self.maker() as session:
+            claimed = claim(session, campaign_id, now, limit, self.settings.batch)
+            taken = [job for job in claimed.jobs if self.leases.hold(job.attempt_id)]
+            if len(taken) != len(claimed.jobs):  # a brand-new attempt id cannot be held elsewhere
+                session.rollback()
+                for job in taken:
+                    self.leases.release(job.attempt_id)
+                raise RuntimeError("could not take the lease of a new attempt")
+            try:
+                session.commit()
+            except Exception:
+                for job in taken:
+                    self.leases.release(job.attempt_id)
+                raise
+        for job in taken:
+            with self.mutex:
+                self.held[job.campaign_id] += 1
+            self.push(job)
+        if claimed.skipped or claimed.deferred or claimed.failed:
+            log.info(
+                "campaign %s: %s skipped (do-not-call), %s deferred to their calling window, %s without one",
+                campaign_id, claimed.skipped, claimed.deferred, claimed.failed,
+            )  # fmt: skip
+
+    def push(self, job: Job) -> None:
+        """Queue a job for its turn."""
+        heapq.heappush(self.heap, (job.not_before or self.clock.now(), next(self.order), job))
+
+    def next_job(self, now: datetime) -> Job | None:
+        """The job whose turn has come (earliest first), if a sender is free to take it."""
+        if not self.heap or self.heap[0][0] > now:
+            return None
+        with self.mutex:
+            if self.pool is not None and self.sending >= self.settings.threads:
+                return None
+        return heapq.heappop(self.heap)[2]
+
+    def take_back(self) -> None:
+        """Queue again the jobs senders gave back (late for their slot, or to retry after backoff)."""
+        while True:
+            try:
+                job = self.returned.get_nowait()
+            except queue.Empty:
+                return
+            self.push(job)
+
+    # -- one job ---------------------------------------------------------------------------------------
+
+    def place(self, job: Job) -> None:
+        """Reserve the job's slot and mark it requested; a sender waits for the slot and sends it."""
+        try:
+            self._place(job)
+        except Exception:
+            job.not_before = self.clock.now() + timedelta(seconds=self.settings.poll)
+            self.push(job)  # still this worker's: tried again after the pause
+            raise
+
+    def _place(self, job: Job) -> None:
+        lead = timedelta(seconds=min(MAX_LEAD, LEAD * 2**job.late))
+        earliest = self.clock.now() + lead
+        slot = budget.reserve(self.engine, job.campaign_id, earliest, self.settings.cps, job.campaign_cps)
+        if not slot.granted:  # the campaign's next slot: come back just in time to take it
+            job.not_before = slot.at - lead - budget.AHEAD / 2
+            self.push(job)
+            return
+        with self.maker() as session:
+            verdict = outcomes.mark_requested(session, job.attempt_id, slot.at)
+            session.commit()
+        if verdict != "ok":
+            self.done(job)
+            return
+        with self.mutex:
+            self.sending += 1
+        if self.pool is None:
+            self.send(job, slot.at)
+        else:
+            self.pool.submit(self.send, job, slot.at)
+
+    def request(self, job: Job) -> CallRequest:
+        """The Calls.create parameters of a job."""
+        base = self.settings.public_base_url
+        return CallRequest(
+            to=job.phone,
+            from_=job.caller_id,
+            url=f"{base}/voice/outbound/{job.attempt_id}",
+            status_callback=f"{base}/voice/status?attempt={job.attempt_id}",
+            machine_detection=job.machine_detection,
+        )
+
+    def send(self, job: Job, slot: datetime) -> None:
+        """At the slot, make the REST request (a sender thread) and commit what Twilio answered."""
+        again = False
+        try:
+            self.rest.client()  # this thread's client is ready before the slot comes
+            if wait_until(self.clock, slot):
+                self.give_up(job, "the worker is stopping")
+                return
+            again = self._send(job, slot)
+        except Exception:
+            log.exception("attempt %s: sending failed; recovery will look at it", job.attempt_id)
+        finally:
+            with self.mutex:
+                self.sending -= 1
+            if again:
+                self.returned.put(job)
+            else:
+                self.done(job)
+
+    def _send(self, job: Job, slot: datetime) -> bool:
+        """True when the job must be queued again (late slot, or a retry after backoff)."""
+        try:
+            sid = self.rest.place(self.request(job), slot.timestamp() if self.guard else None, budget.LATE)
+        except LateSlot as exc:
+            log.debug("attempt %s: %s; taking a new slot", job.attempt_id, exc)
+            job.not_before = None
+            job.late += 1
+            return True
+        except Retryable as exc:
+            job.tries += 1
+            if job.tries >= MAX_TRIES:
+                log.warning(
+                    "attempt %s: %s, %s times; the contact is due later", job.attempt_id, exc, job.tries
+                )
+                self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
+                return False
+            wait = backoff(job.tries, self.rng)
+            log.info("attempt %s: %s; trying again in %.1f s", job.attempt_id, exc, wait)
+            job.not_before = self.clock.now() + timedelta(seconds=wait)
+            return True
+        except Rejected as exc:
+            if exc.status in AUTH_ERRORS:
+                log.error(
+                    "Twilio refused the credentials (%s): check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+                    exc,
+                )
+                self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
+                return False
+            log.info("attempt %s: Twilio refused the call: %s", job.attempt_id, exc)
+            with self.maker() as session:
+                outcomes.reject(session, job.attempt_id, exc, self.clock.now())
+                session.commit()
+            return False
+        except Unknown as exc:
+            log.warning(
+                "attempt %s: no answer from Twilio (%s); recovery will ask Twilio", job.attempt_id, exc
+            )
+            return False
+        with self.maker() as session:
+            outcomes.store_sid(session, job.attempt_id, sid)
+            session.commit()
+        self.placed += 1
+        log.info("attempt %s: call %s placed to %s", job.attempt_id, sid, job.phone)
+        return False
+
+    def give_up(self, job: Job, reason: str, delay: float | None = None, error: str | None = None) -> None:
+        """The job will not be sent: undo its attempt (the contact is due again)."""
+        with self.maker() as session:
+            outcomes.revert(
+                session, job.attempt_id, self.clock.now(), reason=reason, delay=delay, error=error
+            )
+            session.commit()
+
+    def done(self, job: Job) -> None:
+        """The job is over for this worker: release its lease."""
+        self.leases.release(job.attempt_id)
+        with self.mutex:
+            self.held[job.campaign_id] -= 1
+
+    # -- stopping --------------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Let senders finish, give back every job not sent, release the leases."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        self.take_back()
+        while self.heap:
+            job = heapq.heappop(self.heap)[2]
+            try:
+                self.give_up(job, "the worker stopped")
+            except Exception:
+                log.exception("attempt %s: could not give it back; recovery will", job.attempt_id)
+            self.done(job)
+        self.leases.close()

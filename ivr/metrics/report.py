@@ -1,0 +1,289 @@
+"""The side-by-side comparison of two desks, assembled from their sums (pure: no database here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..engine.site import Desk
+from . import costs
+from .definitions import (
+    DeskSums,
+    MetricSettings,
+    breakdown_figures,
+    definitions,
+    mean_parts,
+    nearest_rank,
+    rate_parts,
+    ratio,
+    summable_figures,
+)
+from .stats import newcombe, sample_variance, welch
+
+BUCKET_SECONDS = 900
+SIGNIFICANT = "significant at 95%"
+NO_DIFFERENCE = "no significant difference"
+
+
+@dataclass(frozen=True)
+class DeskData:
+    """One desk's configuration and what the database summed for it."""
+
+    desk: Desk
+    buckets: Mapping[int, DeskSums]
+    paths: Mapping[str, DeskSums]
+    waits: Mapping[int, int]
+    repeated: int
+
+    @cached_property
+    def total(self) -> DeskSums:
+        """The sums over the whole period."""
+        return DeskSums.total(self.buckets.values())
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def desk_figures(data: DeskData) -> dict[str, Any]:
+    """Every figure of one desk over the period, under the fixed field names."""
+    total = data.total
+    figures = summable_figures(total)
+    cost_sums = costs.CostSums(
+        total.billed_minutes, total.caller_talk_seconds, total.answered, total.agent_seconds
+    )
+    total_cost = costs.total_cost(data.desk, cost_sums)
+    return {
+        "desk": data.desk.name,
+        "label": data.desk.label,
+        "timezone": data.desk.timezone,
+        "currency": costs.currency(data.desk),
+        "offered": figures["offered"],
+        "answered": figures["answered"],
+        "abandoned": figures["abandoned"],
+        "short_abandoned": figures["short_abandoned"],
+        "abandonment_rate": figures["abandonment_rate"],
+        "asa": figures["asa"],
+        "wait_p50": nearest_rank(data.waits, 50),
+        "wait_p90": nearest_rank(data.waits, 90),
+        "service_level": figures["service_level"],
+        "aht": figures["aht"],
+        "overflows": figures["overflows"],
+        "repeated": data.repeated,
+        "repeat_rate": ratio(data.repeated, total.answered),
+        "csat": figures["csat"],
+        "csat_top_two": figures["csat_top_two"],
+        "csat_responses": figures["csat_responses"],
+        "csat_response_rate": figures["csat_response_rate"],
+        "total_cost": total_cost,
+        "cost_per_call": ratio(total_cost, total.answered),
+        "cost_per_resolved_call": ratio(total_cost, total.answered - data.repeated),
+    }
+
+
+def _direction(name: str, difference: float, words: tuple[str, str] = ("higher", "lower")) -> str:
+    return f"{name} is {words[0] if difference > 0 else words[1]}"
+
+
+def _row(metric: str, kind: str, unit: str, a: Any, b: Any) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "kind": kind,
+        "unit": unit,
+        "a": a,
+        "b": b,
+        "difference": a - b if a is not None and b is not None else None,
+        "ci_low": None,
+        "ci_high": None,
+        "significant": None,
+        "verdict": "not enough data",
+    }
+
+
+def _with_interval(row: dict[str, Any], interval: tuple[float, float] | None, amount: str) -> dict[str, Any]:
+    if row["difference"] is None:
+        return row
+    if interval is None:
+        row["verdict"] = f"difference {amount}; too few calls for an interval"
+        return row
+    low, high = interval
+    row.update(ci_low=low, ci_high=high, significant=not low <= 0 <= high)
+    return row
+
+
+def _rate_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int], tuple[int, int]]) -> Any:
+    (x1, n1), (x2, n2) = parts
+    row = _row(metric, "rate", "share", ratio(x1, n1), ratio(x2, n2))
+    difference = row["difference"]
+    amount = f"{abs(difference or 0) * 100:.1f} points"
+    row = _with_interval(row, newcombe(x1, n1, x2, n2), amount)
+    if row["significant"] is not None:
+        row["verdict"] = (
+            f"{_direction(names[0], difference)} by {amount} ({SIGNIFICANT})"
+            if row["significant"]
+            else NO_DIFFERENCE
+        )
+    return row
+
+
+MEAN_UNITS = {"asa": ("s", "{:.1f} s"), "aht": ("s", "{:.1f} s"), "csat": ("score 1-5", "{:.2f}")}
+
+
+def _mean_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int, int], ...]) -> Any:
+    (n1, s1, q1), (n2, s2, q2) = parts
+    unit, form = MEAN_UNITS[metric]
+    row = _row(metric, "mean", unit, ratio(s1, n1), ratio(s2, n2))
+    difference = row["difference"]
+    amount = form.format(abs(difference or 0))
+    interval = None
+    if n1 >= 2 and n2 >= 2:
+        interval = welch(n1, s1 / n1, sample_variance(n1, s1, q1), n2, s2 / n2, sample_variance(n2, s2, q2))
+    row = _with_interval(row, interval, amount)
+    if row["significant"] is not None:
+        row["verdict"] = (
+            f"{_direction(names[0], difference)} by {amount} ({SIGNIFICANT})"
+            if row["significant"]
+            else NO_DIFFERENCE
+        )
+    return row
+
+
+def _count_row(metric: str, names: tuple[str, str], a: int, b: int) -> dict[str, Any]:
+    row = _row(metric, "count", "calls", a, b)
+    difference = a - b
+    row["verdict"] = (
+        f"{names[0]} has {abs(difference)} {'more' if difference > 0 else 'fewer'} than {names[1]}"
+        if difference
+        else "the same"
+    )
+    return row
+
+
+def _cost_row(
+    metric: str, names: tuple[str, str], currencies: tuple[str | None, str | None], a: Any, b: Any
+) -> Any:
+    unit = currencies[0] if currencies[0] is not None and currencies[0] == currencies[1] else None
+    same = unit is not None
+    row = _row(metric, "cost", unit or "money", a, b)
+    if not same:
+        row["difference"] = None
+        shown = ", ".join(c or "no cost model" for c in currencies)
+        row["verdict"] = f"not compared: different currencies ({shown})"
+    elif row["difference"] is not None:
+        difference = row["difference"]
+        row["verdict"] = (
+            f"{_direction(names[0], difference)} by {abs(difference):.2f} {currencies[0]} "
+            "(no interval: costs are totals from configured prices, not a sample estimate)"
+            if difference
+            else "the same (no interval: costs come from configured prices)"
+        )
+    return row
+
+
+COUNT_METRICS = ("offered", "answered", "abandoned", "short_abandoned", "overflows")
+RATE_METRICS = ("abandonment_rate", "service_level", "repeat_rate", "csat_top_two", "csat_response_rate")
+MEAN_METRICS = ("asa", "aht", "csat")
+COST_METRICS = ("total_cost", "cost_per_call", "cost_per_resolved_call")
+ORDER = (
+    "offered", "answered", "abandoned", "short_abandoned", "abandonment_rate", "asa", "service_level", "aht",
+    "overflows", "repeat_rate", "csat", "csat_top_two", "csat_response_rate", "total_cost", "cost_per_call",
+    "cost_per_resolved_call",
+)  # fmt: skip
+
+
+def comparison(first: DeskData, second: DeskData, figures: tuple[dict[str, Any], dict[str, Any]]) -> Any:
+    """One row per metric: both values, the difference, its 95% interval and a verdict in words."""
+    names = (first.desk.name, second.desk.name)
+    totals = (first.total, second.total)
+    rates = [rate_parts(t) for t in totals]
+    for data, parts in zip((first, second), rates, strict=True):
+        parts["repeat_rate"] = (data.repeated, data.total.answered)
+    means = [mean_parts(t) for t in totals]
+    currencies = (figures[0]["currency"], figures[1]["currency"])
+    rows: dict[str, dict[str, Any]] = {}
+    for metric in COUNT_METRICS:
+        rows[metric] = _count_row(metric, names, figures[0][metric], figures[1][metric])
+    for metric in RATE_METRICS:
+        rows[metric] = _rate_row(metric, names, (rates[0][metric], rates[1][metric]))
+    for metric in MEAN_METRICS:
+        rows[metric] = _mean_row(metric, names, (means[0][metric], means[1][metric]))
+    for metric in COST_METRICS:
+        rows[metric] = _cost_row(metric, names, currencies, figures[0][metric], figures[1][metric])
+    return [rows[metric] for metric in ORDER]
+
+
+def local_slices(data: DeskData) -> tuple[dict[str, DeskSums], dict[str, DeskSums]]:
+    """The desk's buckets summed per local hour of day ("00".."23") and per local day (YYYY-MM-DD).
+
+    A UTC 15-minute bucket lies within one local hour, as every offset is a multiple of 15 minutes;
+    zoneinfo gives each bucket's offset, DST included.
+    """
+    zone = ZoneInfo(data.desk.timezone)
+    hours: dict[str, list[DeskSums]] = {}
+    days: dict[str, list[DeskSums]] = {}
+    for bucket, sums in data.buckets.items():
+        moment = datetime.fromtimestamp(bucket * BUCKET_SECONDS, UTC).astimezone(zone)
+        hours.setdefault(f"{moment.hour:02d}", []).append(sums)
+        days.setdefault(moment.date().isoformat(), []).append(sums)
+    return (
+        {key: DeskSums.total(many) for key, many in hours.items()},
+        {key: DeskSums.total(many) for key, many in days.items()},
+    )
+
+
+def _rows(keys: list[str], desks: tuple[DeskData, DeskData], grouped: tuple[dict[str, DeskSums], ...]) -> Any:
+    return [
+        {
+            "key": key,
+            "desks": {
+                data.desk.name: breakdown_figures(groups.get(key, DeskSums()))
+                for data, groups in zip(desks, grouped, strict=True)
+            },
+        }
+        for key in keys
+    ]
+
+
+def _days_between(days: set[str]) -> list[str]:
+    if not days:
+        return []
+    first, last = date.fromisoformat(min(days)), date.fromisoformat(max(days))
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
+
+
+def breakdowns(first: DeskData, second: DeskData) -> dict[str, Any]:
+    """Figures per local hour of day (all 24), per local day (first to last, no gaps) and per menu path."""
+    desks = (first, second)
+    (hours_a, days_a), (hours_b, days_b) = local_slices(first), local_slices(second)
+    offered: dict[str, int] = {}
+    for data in desks:
+        for path, sums in data.paths.items():
+            offered[path] = offered.get(path, 0) + sums.offered
+    paths = sorted(offered, key=lambda path: (-offered[path], path))
+    return {
+        "hour": _rows([f"{h:02d}" for h in range(24)], desks, (hours_a, hours_b)),
+        "day": _rows(_days_between(set(days_a) | set(days_b)), desks, (days_a, days_b)),
+        "path": _rows(paths, desks, (dict(first.paths), dict(second.paths))),
+    }
+
+
+def build(
+    first: DeskData, second: DeskData, since: datetime | None, until: datetime | None,
+    settings: MetricSettings,
+) -> dict[str, Any]:  # fmt: skip
+    """The whole comparison as JSON-able data (the contract of `ivr.metrics.compare`)."""
+    figures = (desk_figures(first), desk_figures(second))
+    described = definitions(settings) | {
+        "prices": {data.desk.name: costs.describe(data.desk) for data in (first, second)}
+    }
+    return {
+        "period": {"since": _iso(since), "until": _iso(until)},
+        "definitions": described,
+        "desks": {figures[0]["desk"]: figures[0], figures[1]["desk"]: figures[1]},
+        "comparison": comparison(first, second, figures),
+        "breakdowns": breakdowns(first, second),
+    }

@@ -1,0 +1,92 @@
+"""The campaign pages: the list with progress bars, and one campaign's figures and state buttons (ops only).
+
+A blueprint of its own, nested in the web blueprint (endpoints `web.campaigns.*`), so it shares sign-in,
+CSRF and the templates' layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar, cast
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import login_required
+from werkzeug.wrappers import Response as BaseResponse
+
+from ..auth import ops_required
+from ..campaigns.figures import LABELS
+from ..campaigns.rules import ACTIONS, TransitionError
+from ..campaigns.service import change_state, find_campaign, list_campaigns, status_of
+from ..campaigns.tally import campaign_figures
+from ..db import session, utcnow
+from ..models import Campaign
+
+bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
+F = TypeVar("F", bound=Callable[..., object])
+BUTTONS = ("start", "pause", "resume", "cancel")
+
+
+def signed_in(view: F) -> F:
+    """Flask-Login's login_required, typed."""
+    return cast(F, login_required(view))
+
+
+def _now() -> datetime:
+    clock = current_app.config.get("IVR_CLOCK") or utcnow
+    moment: datetime = clock()
+    return moment
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    try:
+        return find_campaign(session(), campaign_id)
+    except LookupError:
+        abort(404)
+
+
+@bp.get("/")
+@signed_in
+@ops_required
+def index() -> str:
+    """Every campaign with its state and progress."""
+    s = session()
+    now = _now()
+    rows = [(c, campaign_figures(s, c, now)) for c in list_campaigns(s)]
+    return render_template("campaigns.html", rows=rows)
+
+
+@bp.get("/<int:campaign_id>")
+@signed_in
+@ops_required
+def show(campaign_id: int) -> str:
+    """One campaign: settings, progress, figures, abandonment rate against the limit, state buttons."""
+    s = session()
+    found = _campaign(campaign_id)
+    figures = status_of(s, found, _now())
+    s.commit()
+    values = figures.as_dict()
+    allowed = [action for action in BUTTONS if found.state in ACTIONS[action][0]]
+    return render_template(
+        "campaign.html", campaign=found, figures=figures, values=values, labels=LABELS, actions=allowed
+    )
+
+
+@bp.post("/<int:campaign_id>/<action>")
+@signed_in
+@ops_required
+def act(campaign_id: int, action: str) -> BaseResponse:
+    """Start, pause, resume or cancel (a form with the CSRF token), then back to the page."""
+    if action not in BUTTONS:
+        abort(404)
+    s = session()
+    found = _campaign(campaign_id)
+    try:
+        state = change_state(s, found, action, _now())
+    except TransitionError as exc:
+        s.rollback()
+        flash(str(exc))
+    else:
+        s.commit()
+        flash(f"Campaign {found.name} is {state} now.")
+    return redirect(url_for("web.campaigns.show", campaign_id=campaign_id))

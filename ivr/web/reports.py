@@ -1,0 +1,348 @@
+"""The ops comparison page: its form, the figures as words and numbers, its charts and its CSV.
+
+The numbers come from ivr.metrics.compare unchanged; this module only reads the form, formats values and
+lays out the charts. The page's dates are whole UTC days: since 00:00 to the end of `until`, i.e. the
+report's period [since, until + 1 day).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+
+from ..engine.site import Desk
+from ..metrics import MetricSettings
+from .charts import Series, bar_chart, line_chart
+
+DEFAULT_DAYS = 7
+MAX_FILLED_DAYS = 400  # up to this many days, the daily charts show days without calls too
+TIMES = frozenset({"asa", "wait_p50", "wait_p90", "aht"})
+COSTS = frozenset({"total_cost", "cost_per_call", "cost_per_resolved_call"})
+RATES = frozenset({"abandonment_rate", "service_level", "repeat_rate", "csat_top_two", "csat_response_rate"})
+SCORES = frozenset({"csat"})
+LABELS = {
+    "offered": "Offered calls",
+    "answered": "Answered",
+    "abandoned": "Abandoned",
+    "short_abandoned": "Short abandons (not in the rates)",
+    "abandonment_rate": "Abandonment rate",
+    "asa": "Average speed of answer (ASA)",
+    "wait_p50": "Wait of answered calls, median (p50)",
+    "wait_p90": "Wait of answered calls, p90",
+    "service_level": "Service level",
+    "aht": "Average handle time (AHT)",
+    "overflows": "Overflows",
+    "repeated": "Answered calls repeated",
+    "repeat_rate": "Repeat-call rate",
+    "csat": "CSAT, mean score (1-5)",
+    "csat_top_two": "CSAT top-two box (4-5)",
+    "csat_responses": "Survey responses",
+    "csat_response_rate": "Survey response rate",
+    "total_cost": "Total cost",
+    "cost_per_call": "Cost per handled call",
+    "cost_per_resolved_call": "Cost per resolved call",
+}
+SETTING_FIELDS = (
+    ("short_abandon", "Short abandon under (s)"),
+    ("service_level", "Service level within (s)"),
+    ("repeat_days", "Repeat call within (days)"),
+)
+
+
+class FormError(ValueError):
+    """A form value that cannot be used; the message names the field."""
+
+
+@dataclass(frozen=True)
+class CompareForm:
+    """What ops asked for: two desks, whole UTC days and the metric thresholds."""
+
+    desk_a: str
+    desk_b: str
+    since: date
+    until: date
+    settings: MetricSettings
+
+    @property
+    def period(self) -> tuple[datetime, datetime]:
+        """The report's period: since 00:00 UTC up to (not including) the day after `until`."""
+        start = datetime.combine(self.since, time.min, UTC)
+        return start, datetime.combine(self.until + timedelta(days=1), time.min, UTC)
+
+    def args(self) -> dict[str, str]:
+        """The form as query-string arguments."""
+        s = self.settings
+        return {
+            "a": self.desk_a, "b": self.desk_b, "since": self.since.isoformat(),
+            "until": self.until.isoformat(), "short_abandon": str(s.short_abandon_seconds),
+            "service_level": str(s.service_level_seconds), "repeat_days": str(s.repeat_days),
+        }  # fmt: skip
+
+    def _period_args(self) -> tuple[str, str]:
+        start, end = self.period
+        return start.isoformat().replace("+00:00", "Z"), end.isoformat().replace("+00:00", "Z")
+
+    def api_path(self) -> str:
+        """The same report from the JSON API (which needs a bearer token)."""
+        since, until = self._period_args()
+        s = self.settings
+        query = urlencode(
+            {
+                "desks": f"{self.desk_a},{self.desk_b}",
+                "since": since,
+                "until": until,
+                "short_abandon": s.short_abandon_seconds,
+                "service_level": s.service_level_seconds,
+                "repeat_days": s.repeat_days,
+            }  # fmt: skip
+        )
+        return f"/api/reports/compare?{query}"
+
+    def command(self) -> str:
+        """The same report on the command line."""
+        since, until = self._period_args()
+        s = self.settings
+        return (
+            f"ivr report compare {self.desk_a} {self.desk_b} --since {since} --until {until} "
+            f"--short-abandon {s.short_abandon_seconds} --service-level {s.service_level_seconds} "
+            f"--repeat-days {s.repeat_days} --format table"
+        )
+
+
+def _day(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FormError(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def read_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: date) -> CompareForm:
+    """The form from query arguments, with defaults: the site's first two desks, the last 7 days."""
+    names = list(desks)
+    if len(names) < 2:
+        raise FormError("the published site has fewer than two desks: there is nothing to compare")
+    desk_a = args.get("a", "").strip() or names[0]
+    desk_b = args.get("b", "").strip() or names[1]
+    for field, desk in (("a", desk_a), ("b", desk_b)):
+        if desk not in desks:
+            raise FormError(
+                f"desk {field}: {desk!r} is not a desk of the published site ({', '.join(names)})"
+            )
+    if desk_a == desk_b:
+        raise FormError("choose two different desks")
+    until_text, since_text = args.get("until", "").strip(), args.get("since", "").strip()
+    until = _day("until", until_text) if until_text else today
+    since = _day("since", since_text) if since_text else until - timedelta(days=DEFAULT_DAYS - 1)
+    if since > until:
+        raise FormError(f"since ({since}) is after until ({until})")
+    if until == date.max:
+        raise FormError(f"until: {until_text!r} is too far in the future (the report ends the day after)")
+    try:
+        settings = MetricSettings.from_mapping({k: args[k] for k, _label in SETTING_FIELDS if k in args})
+    except ValueError as exc:
+        raise FormError(str(exc)) from None
+    return CompareForm(desk_a, desk_b, since, until, settings)
+
+
+def fallback_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: date) -> dict[str, str]:
+    """The values to show in the form again when it had an error (what was typed, else defaults)."""
+    names = list(desks) + ["", ""]
+    defaults = {
+        "a": names[0], "b": names[1], "since": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
+        "until": today.isoformat(), "short_abandon": "5", "service_level": "20", "repeat_days": "7",
+    }  # fmt: skip
+    return {key: args.get(key, "").strip() or value for key, value in defaults.items()}
+
+
+def kind_of(metric: str) -> str:
+    """How a figure is read: rate, time, score, cost or count."""
+    if metric in RATES:
+        return "rate"
+    if metric in TIMES:
+        return "time"
+    if metric in SCORES:
+        return "score"
+    return "cost" if metric in COSTS else "count"
+
+
+def value_text(metric: str, value: Any, currency: str | None = None) -> str:
+    """A figure in words and units ('–' where it is not defined)."""
+    if value is None:
+        return "–"
+    kind = kind_of(metric)
+    if kind == "rate":
+        return f"{value * 100:.1f} %"
+    if kind == "time":
+        return f"{value:,.1f} s"
+    if kind == "score":
+        return f"{value:.2f}"
+    if kind == "cost":
+        return f"{value:,.2f} {currency or ''}".strip()
+    return f"{value:,}"
+
+
+def difference_text(metric: str, value: Any, currency: str | None = None) -> str:
+    """A difference A - B with its sign and unit (percentage points for rates)."""
+    if value is None:
+        return "–"
+    kind = kind_of(metric)
+    if kind == "rate":
+        return f"{value * 100:+.1f} pp"
+    if kind == "time":
+        return f"{value:+,.1f} s"
+    if kind == "score":
+        return f"{value:+.2f}"
+    if kind == "cost":
+        return f"{value:+,.2f} {currency or ''}".strip()
+    return f"{value:+,}"
+
+
+def interval_text(metric: str, low: Any, high: Any, currency: str | None = None) -> str:
+    """A 95% interval, or '–' for figures without one."""
+    if low is None or high is None:
+        return "–"
+    return f"{difference_text(metric, low, currency)} to {difference_text(metric, high, currency)}"
+
+
+def label_of(metric: str, definitions: Mapping[str, Any]) -> str:
+    """The figure's name for people, with the thresholds the report used."""
+    label = LABELS.get(metric, metric.replace("_", " ").capitalize())
+    if metric == "service_level" and "service_level_seconds" in definitions:
+        return f"{label} (answered within {definitions['service_level_seconds']} s)"
+    if metric in ("repeat_rate", "repeated") and "repeat_days" in definitions:
+        return f"{label} (within {definitions['repeat_days']} days)"
+    if metric == "short_abandoned" and "short_abandon_seconds" in definitions:
+        return f"Short abandons (under {definitions['short_abandon_seconds']} s, not in the rates)"
+    return label
+
+
+def verdict_class(significant: bool | None) -> str:
+    """A CSS class for the verdict: significant, not significant or not testable."""
+    return {True: "significant", False: "not-significant"}.get(significant, "untested")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart, its caption and the table with the same figures."""
+
+    id: str
+    title: str
+    svg: Markup
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart of the page: which breakdown, which figure (bars for counts, lines for rates)."""
+
+    id: str
+    title: str
+    desc: str
+    breakdown: str  # "day" or "hour"
+    figure: str
+    inner: str | None  # bars: the part drawn inside each bar
+    table: tuple[str, ...]  # the figures of its data table
+
+
+CHARTS = (
+    ChartSpec(
+        "chart-daily-calls", "Calls offered and answered per day",
+        "Bars per day for {names}: the full bar is the calls offered, the darker part the calls answered. "
+        "Days in each desk's own time zone.",
+        "day", "offered", "answered", ("offered", "answered"),
+    ),
+    ChartSpec(
+        "chart-daily-abandonment", "Abandonment rate per day",
+        "One line per desk ({names}): abandoned calls, short abandons excluded, as a share of the calls "
+        "offered each day. A gap means no calls that day. Days in each desk's own time zone.",
+        "day", "abandonment_rate", None, ("abandonment_rate", "service_level"),
+    ),
+    ChartSpec(
+        "chart-hourly-calls", "Calls offered and answered by hour of day",
+        "Bars per hour of the day for {names}, over the whole period: the full bar is the calls offered, "
+        "the darker part the calls answered. Hours in each desk's own time zone.",
+        "hour", "offered", "answered", ("offered", "answered"),
+    ),
+    ChartSpec(
+        "chart-hourly-service-level", "Service level by hour of day",
+        "One line per desk ({names}): the share of calls answered within the service-level threshold, "
+        "by hour of the day. A gap means no calls in that hour.",
+        "hour", "service_level", None, ("service_level", "asa"),
+    ),
+)  # fmt: skip
+
+
+def _keys(report: Mapping[str, Any], form: CompareForm, breakdown: str) -> list[str]:
+    """The chart's categories: all 24 hours, or every day of the period and any the desks' zones add."""
+    if breakdown == "hour":
+        return [f"{h:02d}" for h in range(24)]
+    listed = {row["key"] for row in report["breakdowns"]["day"]}
+    span = (form.until - form.since).days + 1
+    if span > MAX_FILLED_DAYS:  # a long period: only the days the report has (first to last call)
+        return sorted(listed)
+    return sorted(listed | {(form.since + timedelta(days=i)).isoformat() for i in range(span)})
+
+
+def _figure(rows: Mapping[str, Mapping[str, Any]], key: str, desk: str, name: str) -> Any:
+    """A breakdown figure; counts are 0 and everything else undefined for a slice without calls."""
+    value = rows.get(key, {}).get(desk, {}).get(name)
+    return 0 if value is None and kind_of(name) == "count" else value
+
+
+def _axis_text(kind: str) -> Callable[[float], str]:
+    if kind == "rate":
+        return lambda v: f"{v * 100:.0f} %"
+    return lambda v: f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
+
+
+def chart(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str], spec: ChartSpec) -> Chart:
+    """One chart of the report and its data table."""
+    desks = (form.desk_a, form.desk_b)
+    keys = _keys(report, form, spec.breakdown)
+    rows = {row["key"]: row["desks"] for row in report["breakdowns"][spec.breakdown]}
+    css = {form.desk_a: "series-a", form.desk_b: "series-b"}
+    series = [
+        Series(
+            d,
+            labels[d],
+            [_figure(rows, k, d, spec.figure) for k in keys],
+            css[d],
+            [_figure(rows, k, d, spec.inner) for k in keys] if spec.inner else None,
+        )  # fmt: skip
+        for d in desks
+    ]
+    what = "day" if spec.breakdown == "day" else "hour"
+
+    def describe(one: Series, i: int) -> str:
+        said = ", ".join(
+            f"{LABELS[n].lower()} {value_text(n, _figure(rows, keys[i], one.key, n))}" for n in spec.table
+        )
+        return f"{one.label}, {what} {keys[i]}: {said}"
+
+    desc = spec.desc.format(names=f"{labels[form.desk_a]} and {labels[form.desk_b]}")
+    x_label = (lambda key: key[5:]) if spec.breakdown == "day" else str
+    axis = _axis_text(kind_of(spec.figure))
+    if spec.inner:
+        svg = bar_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label)
+    else:
+        svg = line_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label, _rate_top(series))
+    columns = (what.capitalize(), *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table))
+    body = [(k, *(value_text(n, _figure(rows, k, d, n)) for d in desks for n in spec.table)) for k in keys]
+    return Chart(spec.id, spec.title, svg, columns, body)
+
+
+def charts(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str]) -> list[Chart]:
+    """Daily trend and hour-of-day profile per desk, each as a chart and as a table."""
+    return [chart(report, form, labels, spec) for spec in CHARTS]
+
+
+def _rate_top(series: Sequence[Series]) -> float:
+    """A y-axis top for rates: the next 10 points above the highest value, from 10 % to 100 %."""
+    peak = max((v for s in series for v in s.values if v is not None), default=0.0)
+    return min(1.0, (int(peak * 10) + 1) / 10)
