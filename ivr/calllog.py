@@ -158,6 +158,8 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "parent_call_sid": params.get("ParentCallSid") or None,
         "account_sid": params.get("AccountSid", ""),
         "direction": _fit(params.get("Direction", "inbound"), Call.direction),
+        # a call ivr placed (a campaign's) reaches a callee; the agent line marks its legs 'agent' itself
+        "role": "callee" if params.get("Direction", "").startswith("outbound") else "caller",
         "from_number": params.get("From", ""),
         "to_number": params.get("To", ""),
         "status": _fit(status, Call.status),

@@ -20,14 +20,14 @@ HANDLE_WINDOW = timedelta(hours=2)  # handle time is averaged over the calls ans
 _open = and_(CALLS.c.desk == bindparam("desk"), CALLS.c.status_rank < FINAL_RANK)
 WAITING = select(func.count()).where(
     _open,
-    CALLS.c.role == "caller",
+    CALLS.c.role != "agent",
     CALLS.c.queued_at >= bindparam("oldest"),
     CALLS.c.queue_result.is_(None),
 )
 AGENTS = select(func.count()).where(_open, CALLS.c.role == "agent", CALLS.c.started_at >= bindparam("oldest"))
 HANDLE = select(func.avg(CALLS.c.talk_time)).where(
     CALLS.c.desk == bindparam("desk"),
-    CALLS.c.role == "caller",
+    CALLS.c.role != "agent",
     CALLS.c.talk_time.is_not(None),
     CALLS.c.queued_at >= bindparam("recent"),
 )

@@ -1,8 +1,9 @@
 """Twilio's REST API mocked by Stoplight Prism, and what the dialer tests put in front of it.
 
 - `start_prism()`: Prism (node_modules, installed by `npm ci`: see the Makefile) serving the Twilio spec of
-  ../shared/twilio-oai, patched so that repeated form fields (StatusCallbackEvent) validate, with `-d`
-  (distinct SIDs). Prism answers 422 to any request that breaks the spec.
+  tests/data/twilio-oai (a copy of ../shared/twilio-oai), patched so that repeated form fields
+  (StatusCallbackEvent) validate, with `-d` (distinct SIDs). Prism answers 422 to any request that breaks
+  the spec.
 - `RecordingHttpClient`: the dialer's own HTTP client, recording every request with Prism's answer, able
   to answer some requests itself first (429, 5xx, 4xx faults), telling a carrier simulator of each call
   Prism took, and answering call-list look-ups from the calls taken (after Prism validated the request).
@@ -13,6 +14,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -36,7 +38,9 @@ from twilio.http.response import Response
 from ivr.dialer.rest import ApiHttpClient
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+# Twilio's OpenAPI description (twilio/twilio-oai 2.6.7, MIT, see tests/data/twilio-oai/README.md), kept
+# gzipped in the repository so the tests run on a fresh clone without ../shared.
+SPEC = Path(__file__).resolve().parent / "data" / "twilio-oai" / "twilio_api_v2010.json.gz"
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 CALLS = "/Calls.json"
 STARTUP_SECONDS = 120.0
@@ -44,7 +48,7 @@ STARTUP_SECONDS = 120.0
 
 def patched_spec(folder: Path) -> Path:
     """The spec with `encoding` (style form, explode) for every array field of a form body."""
-    spec = json.loads(SPEC.read_text())
+    spec = json.loads(gzip.decompress(SPEC.read_bytes()))
     for operations in spec["paths"].values():
         for operation in operations.values():
             if not isinstance(operation, dict):

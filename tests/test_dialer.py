@@ -127,7 +127,7 @@ def test_a_campaign_runs_end_to_end(app: Flask, bench: Bench, clock: VirtualCloc
         assert ann.variables["appointment"] == "Tuesday 3 pm" and ann.variables["name"] == "Ann"
         assert ann.variables["confirmed"] == "yes"
         cat = s.scalars(select(Call).where(Call.call_sid == answered.call_sid)).one()
-        assert (cat.desk, cat.queue_result, cat.role) == ("local", "bridged", "caller")
+        assert (cat.desk, cat.queue_result, cat.role) == ("local", "bridged", "callee")
         sums = aggregate(s, ("local",), None, None, MetricSettings()).buckets["local"].values()
         assert (sum(b.offered for b in sums), sum(b.answered for b in sums)) == (
             1,

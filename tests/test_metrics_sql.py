@@ -206,6 +206,14 @@ def test_repeat_callers_across_desks(session):
     assert (bpo["answered"], bpo["repeated"]) == (3, 2)
 
 
+def test_a_campaigns_calls_from_one_caller_id_are_not_repeats(session):
+    for hour in (9, 10, 11):  # answered outbound calls handed to the desk, all from the campaign's caller ID
+        leg(session, "local", at(hour), "bridged", 1, number="+15125550100", role="callee")
+    leg(session, "local", at(12), "bridged", 5, number="+15125550100")  # someone calling in from that number
+    local = run(session)["desks"]["local"]
+    assert (local["answered"], local["repeated"]) == (4, 0)
+
+
 def test_overflow_counts_as_offered_at_both_desks(session):
     leg(session, "bpo", at(15), "bridged", 15, talk=100, overflow_from="local", path="m:1")
     leg(session, "bpo", at(15, 5), "hangup", 30, overflow_from="local", path="m:1")

@@ -204,7 +204,7 @@ def recompute(
     calls: list[dict[str, Any]], site: Any, desk: str, since: datetime | None, settings: MetricSettings
 ) -> dict[str, Any]:
     """A desk's figures straight from the documented definitions (README, Metrics) over /api/calls rows."""
-    callers = [c for c in calls if c["role"] != "agent"]
+    callers = [c for c in calls if c["role"] == "caller"]  # people who called in: only they repeat
     period = [c for c in calls if since is None or _started(c) >= since]
     own = [c for c in period if c["role"] != "agent" and c["desk"] == desk]
     entered = [c for c in own if c["queue_result"] is not None or c["queued_at"] is not None]
@@ -222,7 +222,7 @@ def recompute(
     talks = [c["talk_time"] for c in answered if c["talk_time"] is not None]
     scores = [c["survey_score"] for c in answered if c["survey_score"] is not None]
     repeated = 0
-    for first in answered:
+    for first in (c for c in answered if c["role"] == "caller"):
         later = [c for c in callers if c["from"] == first["from"] and _started(c) > _started(first)]
         if later:
             gap = math.floor(min(map(_started, later)).timestamp()) - math.floor(_started(first).timestamp())
@@ -269,7 +269,7 @@ def test_simulated_traffic_report_equals_a_recomputation_from_the_call_log(app, 
     traffic = run_profile(profile, 150, 2, clock, None, 11, lambda _n: None)
     assert traffic.summary()["errors"] == 0
     calls = _all_calls(api)
-    callers = [c for c in calls if c["role"] != "agent"]
+    callers = [c for c in calls if c["role"] == "caller"]  # people who called in: only they repeat
     starts = [(c["from"], c["started_at"]) for c in callers]
     assert len(set(starts)) == len(starts)  # no ties, so "the next call" needs no tie-break here
     site = published_site(app)

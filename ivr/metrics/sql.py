@@ -28,6 +28,7 @@ from .definitions import (
     ANSWERED,
     ANSWERED_RESULTS,
     BREAKDOWN_SUMS,
+    CALLER_ROLE,
     FIELD_SOURCES,
     IN_TIME,
     LATE,
@@ -240,7 +241,8 @@ def repeated_calls(
             .over(partition_by=c.from_number, order_by=(c.started_at, c.id))
             .label("next_started_at"),
         )
-        .where(c.role != AGENT_ROLE, *_period(CALLS, since, window_end))
+        # Only people who called in: a campaign's legs (role 'callee') all come from the campaign's caller ID.
+        .where(c.role == CALLER_ROLE, *_period(CALLS, since, window_end))
         .subquery("ordered_call")
     )
     o = ordered.c
