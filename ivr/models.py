@@ -231,7 +231,10 @@ class Attempt(Base):
     """One dial of a contact, committed before Twilio is asked, so a crash never dials it twice."""
 
     __tablename__ = "attempts"
-    __table_args__ = (Index("uq_attempts_contact_number", "contact_id", "number", unique=True),)
+    __table_args__ = (  # AUTOINCREMENT on SQLite: an undone attempt's id is never given to another
+        Index("uq_attempts_contact_number", "contact_id", "number", unique=True),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)

@@ -160,6 +160,9 @@ class Record:
         self.sent: list[Sent] = []
         self.taken: list[Taken] = []
         self.faults: dict[str, list[tuple[int, int, str]]] = {}  # number -> answers to give first
+        # number -> error answers given AFTER Prism took the call (Twilio failed once the call existed)
+        self.lost: dict[str, list[tuple[int, int, str]]] = {}
+        self.calls: dict[str, dict[str, Any]] = {}  # CallSid -> fields a call fetch answers
         self.on_taken: Callable[[str, dict[str, Any]], None] | None = None
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.lock = threading.Lock()
@@ -170,12 +173,12 @@ class Record:
             return [s for s in self.sent if s.method == "POST" and s.url.endswith(CALLS)]
 
 
-def _fault(record: Record, url: str, data: dict[str, object] | None) -> Response | None:
-    """The next fault queued for this request's number, as Twilio's error answer."""
+def _fault(record: Record, url: str, data: dict[str, object] | None, lost: bool = False) -> Response | None:
+    """The next fault queued for this request's number (`lost`: after the call was taken), as an answer."""
     if not url.endswith(CALLS) or not data:
         return None
     with record.lock:
-        queued = record.faults.get(str(data.get("To", "")))
+        queued = (record.lost if lost else record.faults).get(str(data.get("To", "")))
         if not queued:
             return None
         status, code, message = queued.pop(0)
@@ -187,8 +190,9 @@ class RecordingHttpClient(ApiHttpClient):
     """The dialer's HTTP client (one per thread), recording into a shared Record.
 
     A fault queued for the number called is answered instead of asking Prism (after the pacing guard,
-    like a real request); a call Prism took goes to the record's carrier; a call-list answer is replaced
-    by the calls taken (Prism validated the request).
+    like a real request); a `lost` fault is answered after Prism took the call; a call Prism took goes
+    to the record's carrier; a call-list answer is replaced by the calls taken, and a call fetch's fields
+    by the record's `calls` (Prism validated the request).
     """
 
     def __init__(self, base_url: str, record: Record) -> None:
@@ -221,7 +225,9 @@ class RecordingHttpClient(ApiHttpClient):
         else:
             self.before(method, url, params, data)
             response = fault
-        return self._after(response)
+        response = self._after(response)
+        lost = _fault(self.record, url, data, lost=True) if fault is None else None
+        return response if lost is None else lost
 
     def _after(self, response: Response) -> Response:
         sent = self.last
@@ -246,6 +252,10 @@ class RecordingHttpClient(ApiHttpClient):
                 sent.body, calls, str(sent.params.get("To", "")), str(sent.params.get("From", ""))
             )
             return Response(200, json.dumps(page), response.headers)
+        sid = sent.url.rsplit("/", 1)[-1].removesuffix(".json")
+        if sent.method == "GET" and sid in self.record.calls and response.status_code == 200:
+            body = sent.body | {"sid": sid} | self.record.calls[sid]
+            return Response(200, json.dumps(body), response.headers)
         return response
 
 

@@ -95,7 +95,8 @@ def test_impatient_callers_abandon_when_nobody_is_on_shift(app, session, tmp_pat
     )
     summary = _run(app, path, calls=5).summary()
     assert summary["errors"] == 0
-    assert summary["queues"]["bpo-desk"]["hangup"] + summary["queues"]["bpo-desk"]["leave"] == 5
+    queues = summary["queues"].values()  # billing callers are split between the desks by their number
+    assert sum(queue["hangup"] + queue["leave"] for queue in queues) == 5
     session.expire_all()
     results = Counter(session.scalars(select(Call.queue_result)).all())
     assert results["hangup"] + results["leave"] == 5

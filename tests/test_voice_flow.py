@@ -42,8 +42,12 @@ def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session):
     assert enqueue.get("action") == f"{BASE}/voice/step/main/queue/result"
     assert call_row(session, call.sid).desk == "bpo"
     reasons = [e.data for e in events(session, call.sid, "route")]
-    assert reasons == [
-        {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"},
+    assert reasons == [  # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers
+        {
+            "desk": "bpo",
+            "strategy": "sticky",
+            "reason": "sticky split (local 1, bpo 1): caller hash 0.775 -> bpo",
+        },
         {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"},
     ]
 

@@ -32,6 +32,7 @@ class Job:
     tries: int = 0  # REST requests Twilio refused with 429 or 5xx
     late: int = 0  # slots missed
     not_before: datetime | None = None
+    sent: datetime | None = None  # requested_at: a request went out (Twilio may have the call)
 
 
 @dataclass

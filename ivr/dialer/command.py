@@ -11,6 +11,7 @@ from types import FrameType
 import click
 from flask import Flask
 
+from .lease import AnotherWorker, only_worker
 from .rest import TwilioRest
 from .worker import Settings, Worker
 
@@ -36,5 +37,9 @@ def run(app: Flask) -> None:
         f"ivr dialer: {settings.cps:g} calls per second through {settings.api_base_url}, "
         f"webhooks at {settings.public_base_url}; stop with SIGTERM"
     )
-    Worker(settings, engine, rest, stop=stop).run()
+    try:
+        with only_worker(engine):
+            Worker(settings, engine, rest, stop=stop).run()
+    except AnotherWorker as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo("ivr dialer: stopped")

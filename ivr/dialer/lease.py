@@ -3,12 +3,18 @@
 On PostgreSQL each lease is also a session advisory lock held on one connection of the worker: when the
 worker dies (even by kill -9) its connection closes and the locks go with it, and another worker's
 recovery may take its attempts over. On SQLite only one worker runs (there is no row locking between
-processes): every attempt in flight that is not this worker's is an orphan.
+processes): every attempt in flight that is not this worker's is an orphan. `only_worker` enforces that
+with an exclusive lock on a file next to the database (`<database>.dialer.lock`), which the operating
+system releases when the worker's process ends, however it ends.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
@@ -64,3 +70,31 @@ class Leases:
                 )  # the connection goes back to a pool
                 self.conn.close()
                 self.conn = None
+
+
+class AnotherWorker(RuntimeError):
+    """A dialer worker already runs on this SQLite database."""
+
+
+@contextmanager
+def only_worker(engine: Engine) -> Iterator[None]:
+    """On a SQLite file: hold its dialer lock file while the block runs (AnotherWorker when taken)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    path = f"{database}.dialer.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AnotherWorker(
+                f"another dialer worker runs on this SQLite database (it holds {path}); "
+                "run only one on SQLite, or use PostgreSQL"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing it releases the lock

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, delete, select, update
+from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ..campaigns import dnc
+from ..campaigns import dnc, window
 from ..models import Attempt, Campaign, Contact
 from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
 from .rest import FoundCall, Rejected
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "dialling")
+WINDOW = "deferred-window"
 
 
 def changed(session: Session, statement: Executable) -> int:
@@ -38,20 +40,43 @@ def _int(value: str | None) -> int | None:
     return number if number is not None and 0 <= number < 2**31 else None
 
 
-def link(session: Session, attempt_id: int, call_sid: str) -> bool:
-    """Give an attempt its CallSid if it has none; True when the attempt has this CallSid now."""
+def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None) -> bool:
+    """Give an attempt its CallSid if it has none; True when the attempt has this CallSid now.
+
+    `to` (the callee of a call named by a callback URL's attempt hint) must be the contact's number, so a
+    late callback of a call whose attempt is gone never attaches to another contact's attempt.
+    """
+    if to is not None:
+        phone = session.scalar(
+            select(Contact.phone)
+            .join(Attempt, Attempt.contact_id == Contact.id)
+            .where(Attempt.id == attempt_id)
+        )
+        if phone != to:
+            log.warning("call %s to %s names attempt %s of another number: ignored", call_sid, to, attempt_id)
+            return False
     session.execute(
         update(Attempt).where(Attempt.id == attempt_id, Attempt.call_sid.is_(None)).values(call_sid=call_sid)
     )
     return session.scalar(select(Attempt.call_sid).where(Attempt.id == attempt_id)) == call_sid
 
 
-def attempt_for(session: Session, call_sid: str, hint: str | None) -> int | None:
+def attempt_for(session: Session, call_sid: str, hint: str | None, to: str | None) -> int | None:
     """The attempt of a call: by its CallSid, else by the attempt id in the callback URL (then linked)."""
     found = session.scalar(select(Attempt.id).where(Attempt.call_sid == call_sid))
     if found is None and hint is not None and hint.isdigit() and len(hint) < 19:
-        found = int(hint) if link(session, int(hint), call_sid) else None
+        found = int(hint) if link(session, int(hint), call_sid, to or "") else None
     return found
+
+
+def known_sids(session: Session, phone: str) -> set[str]:
+    """The CallSids already on attempts to this number (any campaign): never adopted again."""
+    found = session.scalars(
+        select(Attempt.call_sid)
+        .join(Contact, Contact.id == Attempt.contact_id)
+        .where(Contact.phone == phone, Attempt.call_sid.is_not(None))
+    )
+    return {sid for sid in found if sid is not None}
 
 
 def note_answered_by(session: Session, attempt_id: int, answered_by: str | None) -> None:
@@ -87,11 +112,26 @@ def advance(
 
 def on_status(session: Session, params: Mapping[str, str], hint: str | None, now: datetime) -> None:
     """A status callback (applied once to the call log already): move the attempt of the call on."""
-    attempt_id = attempt_for(session, params["CallSid"], hint)
+    attempt_id = attempt_for(session, params["CallSid"], hint, params.get("To"))
     if attempt_id is None:
         return
-    note_answered_by(session, attempt_id, params.get("AnsweredBy"))
-    advance(session, attempt_id, params.get("CallStatus", ""), now, _int(params.get("CallDuration")))
+    apply(
+        session, attempt_id, params.get("CallStatus", ""), params.get("AnsweredBy"), now,
+        _int(params.get("CallDuration")),
+    )  # fmt: skip
+
+
+def apply(
+    session: Session,
+    attempt_id: int,
+    status: str,
+    answered_by: str | None,
+    now: datetime,
+    duration: int | None = None,
+) -> bool:
+    """A call's status (from a callback, or read from Twilio by recovery) applied to its attempt."""
+    note_answered_by(session, attempt_id, answered_by)
+    return advance(session, attempt_id, status, now, duration)
 
 
 def settle(session: Session, attempt_id: int, now: datetime) -> None:
@@ -133,33 +173,60 @@ def finish_if_done(session: Session, campaign_id: int, now: datetime) -> bool:
     return done == 1
 
 
-def mark_requested(session: Session, attempt_id: int, now: datetime) -> str:
-    """Just before the REST request: 'ok' (requested_at set), 'stopped', 'blocked' (both reverted) or 'gone'.
+@dataclass(frozen=True)
+class Mark:
+    """What mark_requested decided: 'ok', 'stopped', 'blocked', 'closed' (calling window) or 'gone'.
 
-    The campaign must still be running and the number still not on the do-not-call list: a number added
-    or a campaign paused after the contact was claimed is not called.
+    `due` is the window's next opening ('closed'); `kept` is True when the attempt was not undone because
+    an earlier request for it (answered 5xx) may have placed a call: the worker asks Twilio first.
+    """
+
+    verdict: str
+    due: datetime | None = None
+    kept: bool = False
+
+
+def mark_requested(session: Session, attempt_id: int, slot: datetime) -> Mark:
+    """Just before the REST request at `slot`: set requested_at, or undo the attempt (see Mark).
+
+    The campaign must still be running, the number still not on the do-not-call list and the calling
+    window still open at the slot: a number added, a campaign paused or a window closed after the contact
+    was claimed is not called. requested_at keeps the time of the first request of the attempt.
     """
     row = session.execute(
-        select(Campaign.state, Contact.phone)
+        select(Campaign, Contact.phone, Contact.timezone, Attempt.requested_at)
         .join(Contact, Contact.campaign_id == Campaign.id)
         .join(Attempt, Attempt.contact_id == Contact.id)
         .where(Attempt.id == attempt_id)
     ).first()
     if row is None:
-        return "gone"
-    if row.state != "running":
-        revert(session, attempt_id, now, reason=f"campaign {row.state}")
-        return "stopped"
-    if dnc.is_blocked(session, row.phone):
-        revert(session, attempt_id, now, skipped=True, reason="on the do-not-call list")
-        return "blocked"
+        return Mark("gone")
+    campaign, phone, zone, requested_at = row
+    kept = requested_at is not None
+    if campaign.state != "running":
+        revert(session, attempt_id, slot, reason=f"campaign {campaign.state}")
+        return Mark("stopped", kept=kept)
+    if dnc.is_blocked(session, phone):
+        revert(session, attempt_id, slot, skipped=True, reason="on the do-not-call list")
+        return Mark("blocked", kept=kept)
+    opens = window.next_call_time(
+        slot,
+        phone=phone,
+        timezone=zone,
+        window_start=campaign.window_start,
+        window_end=campaign.window_end,
+        default_timezone=campaign.default_timezone,
+    )
+    if opens is None or opens > slot:
+        revert(session, attempt_id, slot, due=opens, outcome=WINDOW, reason="the calling window closed")
+        return Mark("closed", due=opens, kept=kept)
     moved = changed(
         session,
         update(Attempt)
         .where(Attempt.id == attempt_id, Attempt.call_sid.is_(None), Attempt.status == "pending")
-        .values(requested_at=now),
+        .values(requested_at=func.coalesce(Attempt.requested_at, slot)),
     )
-    return "ok" if moved == 1 else "gone"
+    return Mark("ok" if moved == 1 else "gone")
 
 
 def store_sid(session: Session, attempt_id: int, call_sid: str) -> None:
@@ -202,19 +269,23 @@ def revert(
     skipped: bool = False,
     delay: float | None = None,
     error: str | None = None,
+    due: datetime | None = None,
+    outcome: str | None = None,
+    sent: bool = False,
 ) -> bool:
     """Undo an attempt Twilio never placed: delete it; the contact is due again (or skipped, or cancelled).
 
-    Only an attempt without CallSid can be undone; False when there is none (placed, or undone already).
+    Only an attempt without CallSid can be undone, and without requested_at unless `sent` (the caller
+    asked Twilio's call list and found no call); False when there is none (placed, sent, or undone).
+    The contact is due after `delay` seconds or at `due` (with last_outcome `outcome`), else now.
     """
-    attempt = session.execute(
-        select(Attempt.contact_id, Attempt.campaign_id).where(
-            Attempt.id == attempt_id, Attempt.call_sid.is_(None)
-        )
-    ).first()
+    where = [Attempt.id == attempt_id, Attempt.call_sid.is_(None)]
+    if not sent:
+        where.append(Attempt.requested_at.is_(None))
+    attempt = session.execute(select(Attempt.contact_id, Attempt.campaign_id).where(*where)).first()
     if attempt is None:
         return False
-    if changed(session, delete(Attempt).where(Attempt.id == attempt_id, Attempt.call_sid.is_(None))) != 1:
+    if changed(session, delete(Attempt).where(*where)) != 1:
         return False
     campaign_state = session.scalar(select(Campaign.state).where(Campaign.id == attempt.campaign_id))
     values: dict[str, object] = {"attempts": Contact.attempts - 1}
@@ -222,22 +293,26 @@ def revert(
         values |= {"state": "skipped", "last_outcome": "do-not-call"}
     elif campaign_state == "cancelled":
         values |= {"state": "cancelled"}
+    elif due is None and outcome == WINDOW:  # its zones never share an opening of the window
+        values |= {"state": "failed", "last_outcome": WINDOW}
+        values["last_error"] = "its time zones never share an opening of the calling window"
     else:
-        due = now + timedelta(seconds=delay) if delay else None
-        values |= {"state": "pending", "next_attempt_at": due}
+        when = now + timedelta(seconds=delay) if delay else due
+        values |= {"state": "pending", "next_attempt_at": when}
+        if outcome is not None:
+            values["last_outcome"] = outcome
     if error is not None:
         values["last_error"] = error[:2000]
     session.execute(
         update(Contact).where(Contact.id == attempt.contact_id, Contact.state == "dialling").values(values)
     )
     log.info("attempt %s not placed (%s): contact %s is due again", attempt_id, reason, attempt.contact_id)
-    if skipped or campaign_state == "cancelled":
+    if skipped or campaign_state == "cancelled" or values.get("state") == "failed":
         finish_if_done(session, attempt.campaign_id, now)
     return True
 
 
 def adopt(session: Session, attempt_id: int, found: FoundCall, now: datetime) -> None:
-    """Recovery found the attempt's call at Twilio: link it and take over its status."""
+    """Twilio's call list has the attempt's call: link it and take over its status."""
     store_sid(session, attempt_id, found.sid)
-    note_answered_by(session, attempt_id, found.answered_by)
-    advance(session, attempt_id, found.status, now)
+    apply(session, attempt_id, found.status, found.answered_by, now, found.duration)

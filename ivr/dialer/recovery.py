@@ -1,4 +1,5 @@
-"""Recovery: attempts left without a CallSid by a worker that died (kill -9, power loss, lost connection).
+"""Recovery: attempts left without a CallSid by a worker that died (kill -9, power loss, lost connection),
+and attempts whose final status callback was lost.
 
 An orphan is an attempt in status pending without CallSid whose lease nobody holds (lease.py).
 - No requested_at: the REST request was never sent. The attempt is deleted and the contact is due again.
@@ -6,7 +7,13 @@ An orphan is an attempt in status pending without CallSid whose lease nobody hol
   attempt) link the CallSid within seconds and it is no orphan any more. After DIALER_RECOVERY_SECONDS
   without that, Twilio's call list is asked for a call from the campaign's number to the contact created
   since requested_at: found, it is adopted (CallSid and status); not found, the attempt is deleted and the
-  contact is due again. If Twilio cannot be asked, the orphan waits for the next round.
+  contact is due again. If Twilio cannot be asked, the orphan waits for the next round. Calls whose
+  CallSid is already on an attempt are never adopted again.
+
+A stale attempt has a CallSid but no final status long after it was requested (DIALER_STALE_SECONDS, by
+default Twilio's dial timeout plus its 4-hour limit on a call): its final status callback failed (it is not
+resent). The call is read from Twilio (GET Calls/{Sid}.json) and its status applied like a callback's, so
+the contact is settled and gives back its place in max_concurrent.
 """
 
 from __future__ import annotations
@@ -15,16 +22,18 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..models import Attempt, Campaign, Contact
 from .lease import Leases
-from .outcomes import adopt, revert
+from .lifecycle import ACTIVE, FINAL
+from .outcomes import adopt, apply, known_sids, revert
 from .rest import TwilioRest
 
 log = logging.getLogger(__name__)
-LIMIT = 500  # orphans looked at per round
+LIMIT = 500  # orphans (and stale attempts) looked at per round
+STALE_SECONDS = 60.0 + 4 * 3600.0  # Twilio's default dial timeout plus its longest call
 
 
 @dataclass
@@ -34,6 +43,7 @@ class Recovered:
     reverted: int = 0
     adopted: int = 0
     waiting: int = 0
+    settled: int = 0
 
 
 def orphans(session: Session) -> list[int]:
@@ -45,6 +55,33 @@ def orphans(session: Session) -> list[int]:
         .limit(LIMIT)
     )
     return list(found)
+
+
+def stale(session: Session, now: datetime, seconds: float) -> list[tuple[int, str]]:
+    """Attempts with a CallSid still not final `seconds` after they were requested: (id, CallSid)."""
+    since = func.coalesce(Attempt.requested_at, Attempt.created_at)
+    found = session.execute(
+        select(Attempt.id, Attempt.call_sid)
+        .where(
+            Attempt.call_sid.is_not(None),
+            Attempt.status.in_(ACTIVE),
+            since < now - timedelta(seconds=seconds),
+        )
+        .order_by(Attempt.id)
+        .limit(LIMIT)
+    ).tuples()
+    return [(attempt_id, sid) for attempt_id, sid in found if sid is not None]
+
+
+def _settle_one(
+    session: Session, attempt_id: int, sid: str, rest: TwilioRest, now: datetime, done: Recovered
+) -> None:
+    call = rest.fetch(sid)
+    if call.status not in FINAL:
+        return  # still going at Twilio: its callbacks may yet come
+    log.warning("attempt %s: call %s is %s at Twilio; settling it", attempt_id, sid, call.status)
+    if apply(session, attempt_id, call.status, call.answered_by, now, call.duration):
+        done.settled += 1
 
 
 def _recover_one(
@@ -65,24 +102,35 @@ def _recover_one(
     if row.requested_at > now - timedelta(seconds=grace):
         done.waiting += 1
         return
-    found = rest.find(row.phone, row.caller_id, row.requested_at)
+    found = rest.find(row.phone, row.caller_id, row.requested_at, known_sids(session, row.phone))
     if found is not None:
         log.warning("attempt %s: adopting call %s that Twilio has (%s)", attempt_id, found.sid, found.status)
         adopt(session, attempt_id, found, now)
         done.adopted += 1
     elif revert(
-        session, attempt_id, now, reason="its worker stopped while sending it; Twilio has no such call"
+        session,
+        attempt_id,
+        now,
+        reason="its worker stopped while sending it; Twilio has no such call",
+        sent=True,
     ):
         done.reverted += 1
 
 
 def recover(
-    maker: sessionmaker[Session], leases: Leases, rest: TwilioRest, now: datetime, grace: float
+    maker: sessionmaker[Session],
+    leases: Leases,
+    rest: TwilioRest,
+    now: datetime,
+    grace: float,
+    stale_seconds: float = STALE_SECONDS,
 ) -> Recovered:
-    """One round: every orphan whose lease can be taken is reverted, adopted, or left to wait."""
+    """One round: every orphan whose lease can be taken is reverted, adopted, or left to wait; every stale
+    attempt whose call Twilio has ended is settled."""
     done = Recovered()
     with maker() as session:
         candidates = orphans(session)
+        late = stale(session, now, stale_seconds)
     for attempt_id in candidates:
         if not leases.hold(attempt_id):
             continue  # in flight here or in a live worker
@@ -94,6 +142,22 @@ def recover(
             log.exception("attempt %s: recovery failed; it is tried again next round", attempt_id)
         finally:
             leases.release(attempt_id)
-    if done.reverted or done.adopted:
-        log.warning("recovery: %s attempt(s) due again, %s adopted", done.reverted, done.adopted)
+    for attempt_id, sid in late:
+        if not leases.hold(attempt_id):
+            continue
+        try:
+            with maker() as session:
+                _settle_one(session, attempt_id, sid, rest, now, done)
+                session.commit()
+        except Exception:
+            log.exception("attempt %s: could not read call %s; tried again next round", attempt_id, sid)
+        finally:
+            leases.release(attempt_id)
+    if done.reverted or done.adopted or done.settled:
+        log.warning(
+            "recovery: %s attempt(s) due again, %s adopted, %s settled",
+            done.reverted,
+            done.adopted,
+            done.settled,
+        )
     return done

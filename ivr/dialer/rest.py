@@ -1,16 +1,18 @@
 """Twilio's Calls API through the twilio package, pointed at TWILIO_API_BASE_URL, errors sorted by what to do.
 
-A 429 or 5xx answer, or a connection that could not be made, means Twilio did not take the request: it is
-`Retryable`. Any other 4xx is `Rejected` with Twilio's error code and message. A request whose answer
-never came (read timeout, dropped connection) is `Unknown`: the call may exist, so it is left to
-recovery, which asks Twilio's call list, rather than sent again.
+A 429, or a connection that could not be made at all, means Twilio did not take the request: it is
+`Retryable`. A 5xx is `Uncertain`: Twilio may have created the call before failing (its `initiated`
+callback can come much later), so the worker asks Twilio's call list (`find`) before sending it again.
+Any other 4xx is `Rejected` with Twilio's error code and message. A request whose answer never came (read
+timeout, dropped connection) is `Unknown`: the call may exist, so it is left to recovery, which asks
+Twilio's call list, rather than sent again. `fetch` reads one call (recovery of stale attempts).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +29,10 @@ EVENTS = ["initiated", "ringing", "answered", "completed"]
 AMD = {"message": "DetectMessageEnd", "hangup": "Enable"}  # campaigns.machine_detection -> MachineDetection
 TIMEOUT = 15.0  # seconds for one REST request
 LOOKUP_PAGE = 20  # the newest calls to a number that recovery looks through
-CLOCK_SKEW = timedelta(minutes=2)  # how much earlier than requested_at Twilio may date a call
+# How much earlier than requested_at Twilio may date a call (clock skew). Kept well below the shortest
+# spacing between two attempts of a contact (ivr.campaigns.rules.MIN_RETRY, 60 s), so the previous
+# attempt's call is never taken for this one.
+CLOCK_SKEW = timedelta(seconds=20)
 
 
 class LateSlot(Exception):
@@ -46,6 +51,10 @@ class ApiError(Exception):
 
 class Retryable(ApiError):
     """Twilio did not take the request (429, 5xx, no connection): send it again after a while."""
+
+
+class Uncertain(ApiError):
+    """Twilio failed (5xx) after perhaps creating the call: look for it before sending again."""
 
 
 class Rejected(ApiError):
@@ -87,6 +96,7 @@ class FoundCall:
     sid: str
     status: str
     answered_by: str | None
+    duration: int | None = None
 
 
 class ApiHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -182,7 +192,7 @@ class TwilioRest:
         return self.local.client, self.local.http
 
     def place(self, call: CallRequest, slot: float | None = None, late: float = 0.0) -> str:
-        """Create the call; its CallSid. Raises LateSlot, Retryable, Rejected or Unknown."""
+        """Create the call; its CallSid. Raises LateSlot, Retryable, Uncertain, Rejected or Unknown."""
         client, http = self.client()
         if slot is not None:
             http.pace(slot, late)
@@ -202,13 +212,25 @@ class TwilioRest:
             http.slot = None
         return str(created.sid)
 
-    def find(self, to: str, from_: str, since: datetime) -> FoundCall | None:
-        """A call Twilio has from `from_` to `to` created at `since` or later (give or take clock skew)."""
+    def find(self, to: str, from_: str, since: datetime, known: Collection[str] = ()) -> FoundCall | None:
+        """A call Twilio has from `from_` to `to` created at `since` or later (give or take clock skew).
+
+        Calls whose CallSid is in `known` (already another attempt's) are passed over.
+        """
         client, _http = self.client()
         page = client.calls.page(to=to, from_=from_, page_size=LOOKUP_PAGE)
         for call in page:
             created = call.date_created
             if call.to != to or not isinstance(created, datetime) or created < since - CLOCK_SKEW:
                 continue
+            if str(call.sid) in known:
+                continue
             return FoundCall(str(call.sid), str(call.status), call.answered_by)
         return None
+
+    def fetch(self, sid: str) -> FoundCall:
+        """One call by its CallSid (GET Calls/{Sid}.json): its status, AnsweredBy and duration."""
+        client, _http = self.client()
+        call = client.calls(sid).fetch()
+        duration = int(call.duration) if call.duration and str(call.duration).isdigit() else None
+        return FoundCall(str(call.sid), str(call.status), call.answered_by, duration)

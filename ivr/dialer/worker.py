@@ -9,6 +9,9 @@ virtual clock).
 Each campaign keeps only about HORIZON seconds of calls claimed ahead (at its pace), so contacts are not
 held in `dialling` long before their call, and other workers get their share.
 
+A 5xx answer may come after Twilio created the call: before such an attempt is sent again, or undone
+(given up after MAX_TRIES, or at shutdown), Twilio's call list is asked; a call found is adopted.
+
 SIGTERM (or stop.set()): no new slot is taken, requests in flight finish and their outcome is committed,
 claimed jobs not yet sent are given back (their attempts deleted, contacts due again), and run() returns.
 """
@@ -38,12 +41,14 @@ from . import budget, outcomes
 from .claim import Job, claim
 from .clock import Clock, WallClock, wait_until
 from .lease import Leases
-from .recovery import recover
-from .rest import CallRequest, LateSlot, Rejected, Retryable, TwilioRest, Unknown
+from .recovery import STALE_SECONDS, recover
+from .rest import CallRequest, FoundCall, LateSlot, Rejected, Retryable, TwilioRest, Uncertain, Unknown
 
 log = logging.getLogger(__name__)
 HORIZON = 2.0  # seconds of calls claimed ahead per campaign
-MAX_TRIES = 6  # REST requests per attempt on 429/5xx: backoff 1, 2, 4, 8, 16 s (each with jitter)
+MAX_TRIES = (
+    6  # REST requests per attempt on 429/5xx/no connection: backoff 1, 2, 4, 8, 16 s (each with jitter)
+)
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 RETRY_LATER = 300.0  # a contact whose request Twilio kept refusing (429/5xx, auth) is due again after this
 RECOVERY_EVERY = 10.0  # seconds between recovery rounds
@@ -66,6 +71,7 @@ class Settings:
     poll: float = 1.0
     threads: int = 8
     recovery_grace: float = 120.0
+    stale: float = STALE_SECONDS
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -85,6 +91,7 @@ class Settings:
             poll=float(config.get("DIALER_POLL_SECONDS", 1.0)),
             threads=int(config.get("DIALER_THREADS", 8)),
             recovery_grace=float(config.get("DIALER_RECOVERY_SECONDS", 120.0)),
+            stale=float(config.get("DIALER_STALE_SECONDS", STALE_SECONDS)),
         )
         if settings.cps <= 0 or settings.batch < 1 or settings.poll <= 0 or settings.threads < 0:
             raise ValueError("DIALER_CPS and DIALER_POLL_SECONDS must be above 0, DIALER_BATCH at least 1")
@@ -154,7 +161,9 @@ class Worker:
         now = self.clock.now()
         if self.last_recovery is None or now - self.last_recovery >= timedelta(seconds=RECOVERY_EVERY):
             self.last_recovery = now
-            recover(self.maker, self.leases, self.rest, now, self.settings.recovery_grace)
+            recover(
+                self.maker, self.leases, self.rest, now, self.settings.recovery_grace, self.settings.stale
+            )
         if self.claim_due(now):
             self.fill(now)
         job = self.next_job(self.clock.now())
@@ -275,11 +284,17 @@ class Worker:
             self.push(job)
             return
         with self.maker() as session:
-            verdict = outcomes.mark_requested(session, job.attempt_id, slot.at)
+            mark = outcomes.mark_requested(session, job.attempt_id, slot.at)
             session.commit()
-        if verdict != "ok":
+        if mark.verdict != "ok":
+            if mark.kept:  # an earlier request answered 5xx: undone only if Twilio has no call
+                skipped = mark.verdict == "blocked"
+                outcome = outcomes.WINDOW if mark.verdict == "closed" else None
+                self.give_up(job, mark.verdict, skipped=skipped, due=mark.due, outcome=outcome)
             self.done(job)
             return
+        if job.sent is None:
+            job.sent = slot.at
         with self.mutex:
             self.sending += 1
         if self.pool is None:
@@ -326,18 +341,21 @@ class Worker:
             job.not_before = None
             job.late += 1
             return True
-        except Retryable as exc:
-            job.tries += 1
-            if job.tries >= MAX_TRIES:
-                log.warning(
-                    "attempt %s: %s, %s times; the contact is due later", job.attempt_id, exc, job.tries
+        except Uncertain as exc:
+            try:
+                found = self.look_up(job)
+            except Exception:
+                log.exception(
+                    "attempt %s: %s and Twilio's call list failed; recovery will ask", job.attempt_id, exc
                 )
-                self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
                 return False
-            wait = backoff(job.tries, self.rng)
-            log.info("attempt %s: %s; trying again in %.1f s", job.attempt_id, exc, wait)
-            job.not_before = self.clock.now() + timedelta(seconds=wait)
-            return True
+            if found is not None:
+                log.warning("attempt %s: %s, but Twilio has call %s: adopted", job.attempt_id, exc, found.sid)
+                self.adopt(job, found)
+                return False
+            return self.retry(job, exc)
+        except Retryable as exc:
+            return self.retry(job, exc)
         except Rejected as exc:
             if exc.status in AUTH_ERRORS:
                 log.error(
@@ -363,12 +381,63 @@ class Worker:
         log.info("attempt %s: call %s placed to %s", job.attempt_id, sid, job.phone)
         return False
 
-    def give_up(self, job: Job, reason: str, delay: float | None = None, error: str | None = None) -> None:
-        """The job will not be sent: undo its attempt (the contact is due again)."""
+    def retry(self, job: Job, exc: Exception) -> bool:
+        """Twilio has no call for the request: send it again after backoff (True), or give up (False)."""
+        job.tries += 1
+        if job.tries >= MAX_TRIES:
+            log.warning("attempt %s: %s, %s times; the contact is due later", job.attempt_id, exc, job.tries)
+            self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
+            return False
+        wait = backoff(job.tries, self.rng)
+        log.info("attempt %s: %s; trying again in %.1f s", job.attempt_id, exc, wait)
+        job.not_before = self.clock.now() + timedelta(seconds=wait)
+        return True
+
+    def look_up(self, job: Job) -> FoundCall | None:
+        """The job's call in Twilio's call list, if an earlier request created it (not another's)."""
+        assert job.sent is not None
+        with self.maker() as session:
+            known = outcomes.known_sids(session, job.phone)
+        return self.rest.find(job.phone, job.caller_id, job.sent, known)
+
+    def adopt(self, job: Job, found: FoundCall) -> None:
+        """Twilio has the job's call although it answered an error: keep its CallSid and status."""
+        with self.maker() as session:
+            outcomes.adopt(session, job.attempt_id, found, self.clock.now())
+            session.commit()
+        self.placed += 1
+
+    def give_up(
+        self,
+        job: Job,
+        reason: str,
+        delay: float | None = None,
+        error: str | None = None,
+        *,
+        skipped: bool = False,
+        due: datetime | None = None,
+        outcome: str | None = None,
+    ) -> None:
+        """The job will not be sent (again): undo its attempt (the contact is due again).
+
+        When a request of the job was answered 5xx, Twilio's call list is asked first: a call found is
+        adopted; if the list cannot be read the attempt is left to recovery.
+        """
+        if job.sent is not None:
+            try:
+                found = self.look_up(job)
+            except Exception:
+                log.exception("attempt %s: Twilio's call list failed; recovery will ask", job.attempt_id)
+                return
+            if found is not None:
+                log.warning("attempt %s: Twilio has call %s after all: adopted", job.attempt_id, found.sid)
+                self.adopt(job, found)
+                return
         with self.maker() as session:
             outcomes.revert(
-                session, job.attempt_id, self.clock.now(), reason=reason, delay=delay, error=error
-            )
+                session, job.attempt_id, self.clock.now(), reason=reason, delay=delay, error=error,
+                skipped=skipped, due=due, outcome=outcome, sent=job.sent is not None,
+            )  # fmt: skip
             session.commit()
 
     def done(self, job: Job) -> None:

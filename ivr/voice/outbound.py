@@ -9,7 +9,8 @@ machine_message when machine_detection is `message` (Twilio then waits for the e
 MachineDetection=DetectMessageEnd).
 
 The call is logged like an incoming one (Direction outbound-api), so a hand-off to a desk counts in the
-desk's metrics. The request links the attempt to its CallSid if the dialer has not yet.
+desk's metrics. The request links the attempt to its CallSid if the dialer has not yet, only when the
+call's `To` is the contact's number (a late request naming an attempt id of another contact is refused).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def outbound(attempt_id: int) -> Response:
         .join(Campaign, Campaign.id == Attempt.campaign_id)
         .where(Attempt.id == attempt_id)
     ).first()
-    if found is None or not outcomes.link(s, attempt_id, sid):
+    if found is None or not outcomes.link(s, attempt_id, sid, form.get("To", "")):
         log.warning("outbound call %s for attempt %s that is unknown or another call's", sid, attempt_id)
         return fallback_twiml(None)
     _attempt, contact, campaign = found

@@ -115,6 +115,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_attempts")),
         sa.UniqueConstraint("call_sid", name=op.f("uq_attempts_call_sid")),
+        sqlite_autoincrement=True,  # an undone attempt's id is never reused (late callbacks name it)
     )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_attempts_campaign_id"), ["campaign_id"], unique=False)
