@@ -175,7 +175,7 @@ def finish_if_done(session: Session, campaign_id: int, now: datetime) -> bool:
 
 @dataclass(frozen=True)
 class Mark:
-    """What mark_requested decided: 'ok', 'stopped', 'blocked', 'closed' (calling window) or 'gone'.
+    """What `mark` decided: 'ok', 'stopped', 'blocked', 'closed' (calling window) or 'gone'.
 
     `due` is the window's next opening ('closed'); `kept` is True when the attempt was not undone because
     an earlier request for it (answered 5xx) may have placed a call: the worker asks Twilio first.
@@ -186,7 +186,12 @@ class Mark:
     kept: bool = False
 
 
-def mark_requested(session: Session, attempt_id: int, slot: datetime) -> Mark:
+def mark_requested(session: Session, attempt_id: int, slot: datetime) -> str:
+    """Just before the REST request at `slot`: 'ok' (requested_at set), else why it is not sent (see mark)."""
+    return mark(session, attempt_id, slot).verdict
+
+
+def mark(session: Session, attempt_id: int, slot: datetime) -> Mark:
     """Just before the REST request at `slot`: set requested_at, or undo the attempt (see Mark).
 
     The campaign must still be running, the number still not on the do-not-call list and the calling

@@ -200,7 +200,7 @@ class TwilioRest:
             created = client.calls.create(**call.params())
         except (TwilioRestException, TwilioServiceException) as exc:
             status = int(exc.status)
-            kind = Retryable if status == 429 or status >= 500 else Rejected
+            kind = Retryable if status == 429 else Uncertain if status >= 500 else Rejected
             raise kind(status, exc.code, _message(exc)) from None
         except requests.ConnectionError as exc:
             if _no_connection(exc):

@@ -284,7 +284,7 @@ class Worker:
             self.push(job)
             return
         with self.maker() as session:
-            mark = outcomes.mark_requested(session, job.attempt_id, slot.at)
+            mark = outcomes.mark(session, job.attempt_id, slot.at)
             session.commit()
         if mark.verdict != "ok":
             if mark.kept:  # an earlier request answered 5xx: undone only if Twilio has no call
