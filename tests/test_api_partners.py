@@ -15,9 +15,9 @@ from ivr.models import ApiToken, CallEvent
 from .helpers import call_row
 from .twilio import CallDriver
 
-BPO_CALLER = "+14155550111"  # routed to bpo (billing), whose policy hides caller numbers
+BPO_CALLER = "+16465550111"  # billing: this number's half of the split is bpo, whose policy hides numbers
 LOCAL_CALLER = "+14155550222"  # routed to local (support), whose policy shows them
-HIDDEN = ("4155550111", "415 555 0111", "415-555-0111")
+HIDDEN = ("6465550111", "646 555 0111", "646-555-0111")
 
 
 def _call(twilio, caller: str, digits: tuple[str, str]) -> str:
@@ -33,9 +33,9 @@ def sids(twilio, session) -> dict[str, str]:
     """One call per desk; the bpo call's number also appears in an event and its transcription."""
     found = {"bpo": _call(twilio, BPO_CALLER, ("1", "1")), "local": _call(twilio, LOCAL_CALLER, ("1", "2"))}
     row = call_row(session, found["bpo"])
-    row.transcription = "Please call me back on 415 555 0111, or at the office +44 20 7946 0958."
+    row.transcription = "Please call me back on 646 555 0111, or at the office +44 20 7946 0958."
     session.add(
-        CallEvent(call_id=row.id, kind="note", data={"From": BPO_CALLER, "said": "it is 415-555-0111"})
+        CallEvent(call_id=row.id, kind="note", data={"From": BPO_CALLER, "said": "it is 646-555-0111"})
     )
     session.commit()
     return found
@@ -118,7 +118,7 @@ def test_ops_token_sees_every_desk_and_number(sids, as_token):
     calls = ops("/api/calls").json["calls"]
     assert sorted((c["desk"], c["from"]) for c in calls) == [("bpo", BPO_CALLER), ("local", LOCAL_CALLER)]
     detail = ops(f"/api/calls/{sids['bpo']}").json
-    assert "415 555 0111" in detail["call"]["transcription"]
+    assert "646 555 0111" in detail["call"]["transcription"]
 
 
 def test_partner_token_is_refused_by_ops_only_endpoints(app, client, session, sids, as_token):

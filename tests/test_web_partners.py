@@ -17,9 +17,9 @@ from .helpers import call_row
 from .test_web import PASSWORD, _login
 from .twilio import CallDriver
 
-BPO_CALLER = "+14155550111"  # billing: routed to bpo, whose data policy hides caller numbers
+BPO_CALLER = "+16465550111"  # billing: this number's half of the split is bpo, whose policy hides numbers
 LOCAL_CALLER = "+14155550222"  # support: routed to local, whose policy shows them
-HIDDEN = ("4155550111", "415 555 0111", "415-555-0111", "4 1 5 5 5 5 0 1 1 1")
+HIDDEN = ("6465550111", "646 555 0111", "646-555-0111", "6 4 6 5 5 5 0 1 1 1")
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _call(twilio, caller: str, digits: tuple[str, str]) -> str:
 def sids(twilio, session) -> dict[str, str]:
     found = {"bpo": _call(twilio, BPO_CALLER, ("1", "1")), "local": _call(twilio, LOCAL_CALLER, ("1", "2"))}
     row = call_row(session, found["bpo"])
-    row.transcription = "My number is 415-555-0111, please call back."
+    row.transcription = "My number is 646-555-0111, please call back."
     spelled = " ".join(BPO_CALLER)
     session.add(CallEvent(call_id=row.id, kind="prompt", data={"items": [{"text": f"You are {spelled}"}]}))
     session.commit()
@@ -128,10 +128,12 @@ def test_ops_sees_every_desk_and_number(client, session, sids):
     ops = _signed_in(client, session, None)
     page = _page(ops.get("/"))
     assert page.xpath("string(//header//span[contains(@class,'scope')])") == "ops: all desks"
-    assert sorted(page.xpath("//table[@class='calls']/tbody/tr/td[2]/text()")) == [BPO_CALLER, LOCAL_CALLER]
+    assert sorted(page.xpath("//table[@class='calls']/tbody/tr/td[2]/text()")) == sorted(
+        [BPO_CALLER, LOCAL_CALLER]
+    )
     assert page.xpath("//header//a[text()='Compare desks']/@href") == ["/reports/compare"]
     detail = _page(ops.get(f"/calls/{sids['bpo']}"))
-    assert "415-555-0111" in detail.xpath("string(//dl[@class='facts'])")
+    assert "646-555-0111" in detail.xpath("string(//dl[@class='facts'])")
 
 
 @pytest.fixture
