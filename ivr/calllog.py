@@ -135,7 +135,7 @@ def update_leg(session: Session, call_id: int, **values: Any) -> None:
     _update_call(session, call_id, values)
 
 
-def _int(value: str | None) -> int | None:
+def int_param(value: str | None) -> int | None:
     """A whole-number parameter that fits a database integer, else None."""
     try:
         number = int(value) if value not in (None, "") else None
@@ -248,7 +248,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     """
     sid = params["CallSid"]
     status = params.get("CallStatus", "")
-    sequence = _int(params.get("SequenceNumber"))
+    sequence = int_param(params.get("SequenceNumber"))
     if sequence is not None:
         first = _insert_new(session, STATUS_CALLBACKS).values(
             call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
@@ -256,7 +256,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
             return False
     call = find_or_insert_call(session, params)
-    duration = _int(params.get("CallDuration"))
+    duration = int_param(params.get("CallDuration"))
     extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
     data: dict[str, object] = {
         "status": status,

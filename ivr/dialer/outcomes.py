@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .. import calllog
 from ..campaigns import dnc, window
 from ..models import Attempt, Campaign, Contact
 from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
@@ -30,14 +31,6 @@ WINDOW = "deferred-window"
 def changed(session: Session, statement: Executable) -> int:
     """Run an UPDATE or DELETE; how many rows it changed."""
     return cast(CursorResult[Any], session.execute(statement)).rowcount
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 <= number < 2**31 else None
 
 
 def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None) -> bool:
@@ -117,7 +110,7 @@ def on_status(session: Session, params: Mapping[str, str], hint: str | None, now
         return
     apply(
         session, attempt_id, params.get("CallStatus", ""), params.get("AnsweredBy"), now,
-        _int(params.get("CallDuration")),
+        calllog.int_param(params.get("CallDuration")),
     )  # fmt: skip
 
 

@@ -186,14 +186,6 @@ def _desk(leg: calllog.Leg) -> tuple[AgentLine | None, Desk]:
     return site.agent_line, desk
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        number = int(value) if value else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 <= number < 2**31 else None
-
-
 # -- steps -----------------------------------------------------------------------------------------
 
 
@@ -301,7 +293,7 @@ def agent_whisper() -> Response:
             "caller" if caller is None else "signed-in agent",
         )
         return _empty()
-    queue_time = _int(form.get("QueueTime"))
+    queue_time = calllog.int_param(form.get("QueueTime"))
     bridged: dict[str, Any] = {
         "agent": agent.agent,
         "agent_call_sid": agent.call_sid,
@@ -349,7 +341,7 @@ def agent_dialed() -> Response:
         return _unknown()
     line, desk = _desk(leg)
     status = form.get("DialCallStatus", "")
-    talk = _int(form.get("DialCallDuration"))
+    talk = calllog.int_param(form.get("DialCallDuration"))
     if status in ANSWERED_DIAL:
         caller = _bridged_caller(leg, form.get("DialCallSid", ""))
         if caller is None:
