@@ -23,6 +23,7 @@ WAITING = select(func.count()).where(
     CALLS.c.role != "agent",
     CALLS.c.queued_at >= bindparam("oldest"),
     CALLS.c.queue_result.is_(None),
+    CALLS.c.peer_call_sid.is_(None),  # the agent line links a caller to an agent when it takes them
 )
 AGENTS = select(func.count()).where(_open, CALLS.c.role == "agent", CALLS.c.started_at >= bindparam("oldest"))
 HANDLE = select(func.avg(CALLS.c.talk_time)).where(

@@ -214,6 +214,13 @@ def test_a_campaigns_calls_from_one_caller_id_are_not_repeats(session):
     assert (local["answered"], local["repeated"]) == (4, 0)
 
 
+def test_withheld_numbers_are_not_repeats_of_each_other(session):
+    for hour, number in enumerate(("", "anonymous", "+266696687", "+266696687", "")):
+        leg(session, "local", at(9 + hour), "bridged", 5, number=number)
+    local = run(session)["desks"]["local"]
+    assert (local["answered"], local["repeated"]) == (5, 0)
+
+
 def test_overflow_counts_as_offered_at_both_desks(session):
     leg(session, "bpo", at(15), "bridged", 15, talk=100, overflow_from="local", path="m:1")
     leg(session, "bpo", at(15, 5), "hangup", 30, overflow_from="local", path="m:1")

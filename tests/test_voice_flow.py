@@ -121,7 +121,7 @@ def test_long_wait_overflows_to_the_other_desk_then_leaves_for_voicemail(call, s
     moved = call.post(enqueue.get("action"), QueueResult="leave", QueueTime="241")
     assert one(moved, "/Response/Enqueue").text == "bpo-desk"
     row = call_row(session, call.sid)
-    assert (row.desk, row.overflow_from, row.queue_result) == ("bpo", "local", "leave")
+    assert (row.desk, row.overflow_from, row.queue_result) == ("bpo", "local", None)  # now waiting at the BPO
     hold = call.post(one(moved, "/Response/Enqueue/@waitUrl"), QueuePosition="1", QueueTime="600")
     assert xpath(hold, "/Response/Leave")
     voicemail = call.post(one(moved, "/Response/Enqueue/@action"), QueueResult="leave", QueueTime="601")
@@ -154,15 +154,19 @@ def test_queue_results_branch(call, session, result, verb):
     root = call.post(one(queue, "/Response/Enqueue/@action"), QueueResult=result, QueueTime="5")
     assert xpath(root, f"/Response/{verb}")
     row = call_row(session, call.sid)
-    assert row.queue_result == result
-    if verb == "Enqueue":  # the local desk fails over to the BPO (site.json), which fails back to voicemail
+    assert [e.data["result"] for e in events(session, call.sid, "queue_left")] == [result]
+    if verb == "Hangup":
+        assert row.queue_result == "hangup"
+    else:  # the local desk fails over to the BPO (site.json), which fails back to voicemail
         assert (one(root, "/Response/Enqueue").text, row.desk, row.overflow_from) == (
             "bpo-desk",
             "bpo",
             "local",
         )
+        assert row.queue_result is None  # waiting at the BPO now
         again = call.post(one(root, "/Response/Enqueue/@action"), QueueResult=result, QueueTime="1")
         assert xpath(again, "/Response/Record")
+        assert call_row(session, call.sid).queue_result == result
 
 
 @pytest.mark.parametrize(

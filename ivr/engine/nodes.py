@@ -23,6 +23,7 @@ POSITION = {
 }
 ANSWERED_DIAL = ("completed", "answered")
 BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
+CALLER_GONE = ("completed", "canceled")  # the caller's CallStatus once they have hung up
 Edge = tuple[str, str, frozenset[str]]
 Handler = Callable[[Runtime, str, Node, Mapping[str, str]], str | None]
 
@@ -435,7 +436,9 @@ class EnqueueNode(NodeType):
             return otherwise
         rt.record(rule, name, desk=desk.name, to=target, reason=reason)
         if target in rt.site.desks:
-            rt.updates["overflow_from"] = desk.name
+            # The row describes the caller's time at the desk that has them now: the first desk's result is
+            # in the events, and its overflow in overflow_from.
+            rt.updates |= {"overflow_from": desk.name, "queue_result": None, "queue_time": None}
             return cls.hand_to(rt, name, node, rt.site.desks[target])
         rt.updates.setdefault("queue_result", "leave")  # sent away by the desk: counted as its overflow
         if target == "voicemail":
@@ -467,9 +470,14 @@ class EnqueueNode(NodeType):
         desk = cls.current_desk(rt, node)
         if "DialCallStatus" in params:
             status = dial_outcome(rt, name, params)
-            rt.updates["queue_result"] = "bridged" if status in ANSWERED_DIAL else status
             if status in ANSWERED_DIAL:
+                rt.updates["queue_result"] = "bridged"
                 return _end(rt, node)
+            if params.get("CallStatus") in CALLER_GONE:  # the caller hung up while the desk rang
+                rt.updates["queue_result"] = "hangup"
+                rt.emit(Hangup())
+                return None
+            rt.updates["queue_result"] = status
             return cls.failover(rt, name, node, desk, f"dial {status}")
         if "QueueResult" not in params and "RecordingDuration" in params:
             save_recording(rt, name, params)

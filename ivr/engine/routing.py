@@ -23,9 +23,10 @@ class QueueStats:
 
     @property
     def estimated_wait(self) -> float | None:
-        """Seconds a caller joining now would wait: waiting x handle time / agents; None without agents."""
-        if self.waiting == 0:
-            return 0.0
+        """Seconds a caller joining now would wait: waiting x handle time / agents; None without agents.
+
+        Without an agent signed in nobody answers, however short the queue: the wait is unknown (too long).
+        """
         if self.agents == 0:
             return None
         return self.waiting * (self.handle_seconds or DEFAULT_HANDLE_SECONDS) / self.agents

@@ -16,6 +16,21 @@ ABANDONED_RESULT = "hangup"
 LEFT_RESULT = "leave"  # sent away by the desk's overflow (max wait or queue size) to voicemail or a callback
 AGENT_ROLE = "agent"
 CALLER_ROLE = "caller"  # a person who called in; a campaign's callee has role 'callee'
+# What a withheld caller ID arrives as: nothing, a word, or a keypad spelling (ANONYMOUS, RESTRICTED,
+# UNAVAILABLE, UNKNOWN). Such calls are not linked to each other in the repeat-call pass.
+WITHHELD_NUMBERS = (
+    "",
+    "anonymous",
+    "Anonymous",
+    "restricted",
+    "Restricted",
+    "unknown",
+    "Unknown",
+    "+266696687",
+    "+7378742833",
+    "+86282452253",
+    "+8656696",
+)
 TOP_TWO_SCORES = (4, 5)
 
 LIMITS = {
@@ -235,7 +250,8 @@ def definitions(settings: MetricSettings) -> dict[str, Any]:
         "repeat_rate": f"repeated / answered; repeated: answered calls whose number's next caller call (in "
         f"order of start, then of logging; at any desk, even after the period) starts at most {n} days later "
         "(whole seconds); attributed to the desk that answered the first call. Only calls in (role 'caller') "
-        "take part: a campaign's answered calls (role 'callee') count as answered, never as repeated",
+        "take part: a campaign's answered calls (role 'callee') count as answered, never as repeated; nor "
+        "does a withheld number (empty, anonymous, or Twilio's keypad spellings such as +266696687)",
         "csat": "mean survey_score (1-5) of answered calls with a score; csat_top_two = share of 4-5; "
         "csat_response_rate = responses / answered",
         "costs": "prices of the CURRENTLY published site (re-prices the whole log): each leg costs "

@@ -38,6 +38,7 @@ from .definitions import (
     OTHER,
     SHORT,
     TOP_TWO_SCORES,
+    WITHHELD_NUMBERS,
     DeskSums,
     MetricSettings,
 )
@@ -242,7 +243,9 @@ def repeated_calls(
             .label("next_started_at"),
         )
         # Only people who called in: a campaign's legs (role 'callee') all come from the campaign's caller ID.
-        .where(c.role == CALLER_ROLE, *_period(CALLS, since, window_end))
+        .where(
+            c.role == CALLER_ROLE, c.from_number.not_in(WITHHELD_NUMBERS), *_period(CALLS, since, window_end)
+        )
         .subquery("ordered_call")
     )
     o = ordered.c

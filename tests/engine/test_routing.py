@@ -81,7 +81,8 @@ class TestDraws:
     @pytest.mark.parametrize(
         ("stats", "wait"),
         [
-            (QueueStats(waiting=0, agents=0), 0.0),
+            (QueueStats(waiting=0, agents=0), None),  # nobody to answer, however short the queue
+            (QueueStats(waiting=0, agents=2), 0.0),
             (QueueStats(waiting=3, agents=0), None),
             (QueueStats(waiting=3, agents=2, handle_seconds=200), 300.0),
             (QueueStats(waiting=2, agents=1), 600.0),  # the default handle time: 300 s
@@ -241,7 +242,13 @@ class TestDeskOverflowInTheQueue:
             "to": "bpo",
             "reason": "3 waiting >= max_queue 3",
         }
-        assert call.result.updates == {"desk": "bpo", "overflow_from": "local", "queued_at": MONDAY_MORNING}
+        assert call.result.updates == {
+            "desk": "bpo",
+            "overflow_from": "local",
+            "queue_result": None,
+            "queue_time": None,
+            "queued_at": MONDAY_MORNING,
+        }
 
     def test_the_desks_max_wait_takes_the_caller_out_of_the_queue_and_to_the_next_desk(self) -> None:
         call = routed({"desk": "local"}, doc=self.DOC, queue={"max_wait": 600})
@@ -325,12 +332,22 @@ class TestDeskOverflowInTheQueue:
         assert call.actions == [Dial(("+15125550199",), action=RESULT)]
         call.step("result", DialCallStatus="no-answer")
         assert call.actions == [Enqueue("local-desk", wait=WAIT, action=RESULT)]
-        assert call.result.updates == {
-            "queue_result": "no-answer",
+        assert call.result.updates == {  # the row starts afresh at the local desk
+            "queue_result": None,
+            "queue_time": None,
             "desk": "local",
             "overflow_from": "phone",
             "queued_at": MONDAY_MORNING,
         }
+        assert call.entry("dial_result").data["status"] == "no-answer"
+
+    @pytest.mark.parametrize("status", ["completed", "canceled"])
+    def test_a_caller_who_hangs_up_while_the_desk_rings_abandoned_it(self, status: str) -> None:
+        call = routed({"desk": "phone"}, doc=self.DOC)
+        call.step("result", DialCallStatus="no-answer", CallStatus=status)
+        assert call.actions == [Hangup()]
+        assert call.result.updates == {"queue_result": "hangup"}
+        assert call.entries("failover") == []
 
     def test_a_desk_is_tried_again_when_the_flow_comes_back_to_the_queue(self) -> None:
         nodes = {
