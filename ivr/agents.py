@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .db import utcnow
 from .engine.site import Desk
 from .models import Agent
 
 DEFAULT_HASH = "scrypt"  # werkzeug's default, as for web passwords
 AGENT_ID = re.compile(r"[0-9]{2,16}")
 PIN = re.compile(r"[0-9]{4,12}")
+MAX_FAILED_PINS = 10  # wrong PINs in a row, over any number of calls, before the agent is locked
+LOCKOUT = timedelta(minutes=15)
 
 
 @cache
@@ -82,11 +86,27 @@ def set_agent(
     return agent
 
 
-def verify_agent(s: Session, agent_id: str, pin: str) -> Agent | None:
-    """The agent if id and PIN match (active or not: the caller decides what to say), else None."""
+def verify_agent(s: Session, agent_id: str, pin: str, now: datetime | None = None) -> Agent | None:
+    """The agent if id and PIN match (active or not: the caller decides what to say), else None.
+
+    Wrong PINs are counted on the agent across calls: after MAX_FAILED_PINS in a row the agent is locked
+    for LOCKOUT, during which even the right PIN is refused (the caller is told nothing more), so a PIN
+    cannot be guessed by calling again and again.
+    """
+    now = now or utcnow()
     agent = find_agent(s, agent_id) if AGENT_ID.fullmatch(agent_id) else None
     matches = check_password_hash(agent.pin_hash if agent is not None else _decoy_hash(), pin)
-    return agent if agent is not None and matches else None
+    if agent is None:
+        return None
+    if agent.locked_until is not None and agent.locked_until > now:
+        return None
+    if not matches:
+        agent.failed_pins += 1
+        if agent.failed_pins >= MAX_FAILED_PINS:
+            agent.failed_pins, agent.locked_until = 0, now + LOCKOUT
+        return None
+    agent.failed_pins = 0
+    return agent
 
 
 def list_agents(s: Session, desk: str | None = None) -> list[Agent]:

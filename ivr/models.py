@@ -171,6 +171,10 @@ class Agent(Base):
     pin_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # wrong PINs in a row
+    locked_until: Mapped[
+        datetime | None
+    ]  # too many wrong PINs: no sign-in until then, even with the right one
 
 
 CAMPAIGN_STATES = ("draft", "running", "paused", "finished", "cancelled")

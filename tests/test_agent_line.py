@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from lxml import etree
 from sqlalchemy import select
 
-from ivr.agents import create_agent, verify_agent
+from ivr.agents import LOCKOUT, MAX_FAILED_PINS, create_agent, verify_agent
 from ivr.cli import main
 from ivr.models import Agent, Call
 from ivr.sim import Agents, Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
@@ -461,3 +461,16 @@ def test_agent_create_refuses_bad_input(env, session, agents, args, pin, message
 def test_agent_deactivate_names_an_unknown_agent(env):
     result = CliRunner().invoke(main, ["agent", "deactivate", "4040"])
     assert result.exit_code == 1 and "no agent 4040" in result.output
+
+
+def test_wrong_pins_across_calls_lock_the_agent_for_a_while(session, agents):
+    start = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
+    for attempt in range(MAX_FAILED_PINS - 1):
+        assert verify_agent(session, "1001", "0000", start + timedelta(minutes=attempt)) is None
+    assert verify_agent(session, "1001", "4321", start) is not None  # the right PIN resets the count
+    for _ in range(MAX_FAILED_PINS):
+        assert verify_agent(session, "1001", "0000", start) is None
+    assert verify_agent(session, "1001", "4321", start + LOCKOUT - timedelta(seconds=1)) is None  # locked
+    assert verify_agent(session, "1001", "4321", start + LOCKOUT) is not None
+    session.commit()
+    assert session.scalars(select(Agent.failed_pins).where(Agent.agent_id == "1001")).one() == 0

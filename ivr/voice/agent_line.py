@@ -233,7 +233,7 @@ def agent_pin() -> Response:
     site = _published(leg).site
     line = site.agent_line
     entered = str(leg.variables.get("entered_id", ""))
-    agent = verify_agent(s, entered, request.form.get("Digits", ""))
+    agent = verify_agent(s, entered, request.form.get("Digits", ""), calllog.now())
     if agent is None:
         attempts = int(leg.tries.get("sign_in", 0)) + 1
         calllog.add_event(s, leg.id, "agent_sign_in_failed", "agent_pin", agent_id=entered, attempt=attempts)

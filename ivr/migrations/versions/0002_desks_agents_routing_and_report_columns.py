@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("pin_hash", sa.String(length=255), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("failed_pins", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agents")),
         sa.UniqueConstraint("agent_id", name=op.f("uq_agents_agent_id")),
     )
