@@ -199,7 +199,9 @@ def transcription() -> None:
 @callback(_no_content)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
-    if calllog.apply_status(session(), request.form):
+    applied = calllog.apply_status(session(), request.form)
+    # Only a call ivr placed can be a campaign's: inbound callbacks skip the attempts lookup.
+    if applied and request.form.get("Direction", "").startswith("outbound-api"):
         from ..dialer.outcomes import on_status  # a campaign's call: its attempt and contact move on too
 
         on_status(session(), request.form, request.args.get("attempt"), calllog.now())

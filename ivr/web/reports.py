@@ -170,36 +170,30 @@ def kind_of(metric: str) -> str:
     return "cost" if metric in COSTS else "count"
 
 
-def value_text(metric: str, value: Any, currency: str | None = None) -> str:
-    """A figure in words and units ('–' where it is not defined)."""
+def _with_unit(metric: str, value: Any, currency: str | None, sign: str) -> str:
+    """A figure with its unit; sign '+' writes a difference (percentage points for rates)."""
     if value is None:
         return "–"
     kind = kind_of(metric)
     if kind == "rate":
-        return f"{value * 100:.1f} %"
+        return f"{value * 100:{sign}.1f} {'pp' if sign else '%'}"
     if kind == "time":
-        return f"{value:,.1f} s"
+        return f"{value:{sign},.1f} s"
     if kind == "score":
-        return f"{value:.2f}"
+        return f"{value:{sign}.2f}"
     if kind == "cost":
-        return f"{value:,.2f} {currency or ''}".strip()
-    return f"{value:,}"
+        return f"{value:{sign},.2f} {currency or ''}".strip()
+    return f"{value:{sign},}"
+
+
+def value_text(metric: str, value: Any, currency: str | None = None) -> str:
+    """A figure in words and units ('–' where it is not defined)."""
+    return _with_unit(metric, value, currency, "")
 
 
 def difference_text(metric: str, value: Any, currency: str | None = None) -> str:
     """A difference A - B with its sign and unit (percentage points for rates)."""
-    if value is None:
-        return "–"
-    kind = kind_of(metric)
-    if kind == "rate":
-        return f"{value * 100:+.1f} pp"
-    if kind == "time":
-        return f"{value:+,.1f} s"
-    if kind == "score":
-        return f"{value:+.2f}"
-    if kind == "cost":
-        return f"{value:+,.2f} {currency or ''}".strip()
-    return f"{value:+,}"
+    return _with_unit(metric, value, currency, "+")
 
 
 def interval_text(metric: str, low: Any, high: Any, currency: str | None = None) -> str:
