@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from ivr.db import make_engine  # noqa: E402
 from ivr.engine import load_folder  # noqa: E402
-from ivr.metrics import MetricSettings, compare, sql  # noqa: E402
+from ivr.metrics import MetricSettings, compare, rollup, sql  # noqa: E402
 from ivr.metrics.definitions import BREAKDOWN_SUMS, DeskSums  # noqa: E402
 from ivr.migrate import upgrade  # noqa: E402
 
@@ -166,24 +166,76 @@ def sample_site() -> Any:
     return bundle.build()
 
 
-def time_compare(url: str, runs: int) -> dict[str, list[float]]:
+PERIODS = {
+    "whole period (90 days)": (None, None),
+    "one week": (START + timedelta(days=60), START + timedelta(days=67)),
+}
+FROM_THE_CALLS = MetricSettings(service_level_seconds=30)  # thresholds the rollups are not built for
+
+
+DEFAULTS = MetricSettings()
+
+
+def time_compare(
+    url: str, runs: int, tag: str, settings: MetricSettings = DEFAULTS
+) -> dict[str, list[float]]:
     """Seconds per compare() call: the whole period and one week."""
     site = sample_site()
     engine = make_engine(url)
-    periods = {
-        "whole period (90 days)": (None, None),
-        "one week": (START + timedelta(days=60), START + timedelta(days=67)),
-    }
     timings: dict[str, list[float]] = {}
     with Session(engine) as session:
-        compare(session, site, "local", "bpo", None, None)  # warm the caches once
-        for label, (since, until) in periods.items():
+        compare(session, site, "local", "bpo", None, None, settings)  # warm the caches once
+        for label, (since, until) in PERIODS.items():
             for _ in range(runs):
                 began = time.perf_counter()
-                result = compare(session, site, "local", "bpo", since, until)
-                timings.setdefault(label, []).append(time.perf_counter() - began)
+                result = compare(session, site, "local", "bpo", since, until, settings)
+                timings.setdefault(f"{label}, {tag}", []).append(time.perf_counter() - began)
+                session.rollback()
             offered = sum(d["offered"] for d in result["desks"].values())
-            print(f"    {label}: {offered} offered calls in the comparison")
+            print(f"    {label}, {tag}: {offered} offered calls in the comparison")
+    engine.dispose()
+    return timings
+
+
+def timed(label: str, work: Any) -> Any:
+    """Run work(), print how long it took, return its result."""
+    began = time.perf_counter()
+    result = work()
+    print(f"    {label}: {time.perf_counter() - began:.2f} s")
+    return result
+
+
+def build_rollups(url: str) -> None:
+    """Build the daily rollups after the bulk load (once, like an index)."""
+    engine = make_engine(url)
+    with Session(engine) as session:
+        days = timed("building the daily rollups after the bulk load", lambda: rollup.refresh(session))
+        print(f"      ({len(days)} days)")
+    engine.dispose()
+
+
+def time_a_changed_day(url: str, runs: int) -> dict[str, list[float]]:
+    """Surveys answered on the last day make it dirty: compare() reads that day from the calls, then a
+    refresh rebuilds it."""
+    site = sample_site()
+    engine = make_engine(url)
+    last = START + timedelta(days=DAYS - 1)
+    timings: dict[str, list[float]] = {}
+    with Session(engine) as session:
+        surveys = text(
+            "UPDATE calls SET survey_score = 5 WHERE id IN (SELECT id FROM calls WHERE started_at >= :day "
+            "AND role = 'caller' AND queue_result = 'bridged' ORDER BY id LIMIT 1000)"
+        )
+        label = "1,000 surveys answered on the last day (triggers mark it dirty)"
+        changed = timed(label, lambda: session.execute(surveys, {"day": last}).rowcount)
+        session.commit()
+        assert changed == 1000, changed
+        for _ in range(runs):
+            began = time.perf_counter()
+            compare(session, site, "local", "bpo", None, None)
+            timings.setdefault("whole period, one day dirty", []).append(time.perf_counter() - began)
+            session.rollback()
+        timed("refresh (rebuilds the dirty day)", lambda: rollup.refresh(session))
     engine.dispose()
     return timings
 
@@ -209,7 +261,7 @@ def cpu_model() -> str:
 
 
 def time_parts(url: str, site: Any) -> None:
-    """Where the time of one whole-period comparison goes: each query, then the assembly in Python."""
+    """Where the time of a whole-period comparison from the calls goes: each query, then Python."""
     engine = make_engine(url)
     desks, settings = ("local", "bpo"), MetricSettings()
     with Session(engine) as session:
@@ -220,6 +272,7 @@ def time_parts(url: str, site: Any) -> None:
         bucket = sql.epoch_seconds(c.started_at) // sql.BUCKET_SECONDS
         path = func.coalesce(c.path, sql.NO_PATH)
         own = [c.desk.in_(desks)]
+        everything: list[sql.Period] = [(None, None)]
         parts = {
             "sums per desk and 15-minute bucket": lambda: sql._sliced(
                 session, bucket, own, settings, DeskSums.names()
@@ -228,10 +281,10 @@ def time_parts(url: str, site: Any) -> None:
                 session, path, [*own, c.role != "agent"], settings, BREAKDOWN_SUMS, by_wait=True
             ),
             "overflowed out (2 small queries)": lambda: (
-                sql._overflowed_out(session, bucket, desks, None, None),
-                sql._overflowed_out(session, path, desks, None, None),
+                sql._overflowed_out(session, bucket, desks, everything),
+                sql._overflowed_out(session, path, desks, everything),
             ),
-            "repeat calls (LEAD over callers)": lambda: sql.repeated_calls(session, desks, None, None, 7),
+            "repeat calls (LEAD over callers)": lambda: sql.repeated_calls(session, desks, everything, 7),
         }
         spent = 0.0
         for label, part in parts.items():
@@ -242,9 +295,19 @@ def time_parts(url: str, site: Any) -> None:
             print(f"      {label:<40} {took:.3f} s")
         session.rollback()
         began = time.perf_counter()
-        compare(session, site, "local", "bpo", None, None)
+        compare(session, site, "local", "bpo", None, None, FROM_THE_CALLS)
         print(f"      {'compare() in all':<40} {time.perf_counter() - began:.3f} s (queries {spent:.3f} s)")
     engine.dispose()
+
+
+def measure(url: str, runs: int) -> dict[str, list[float]]:
+    """Every figure of one database: from the calls, rollups built, compare() on them, a changed day."""
+    timings = time_compare(url, runs, "from the calls", FROM_THE_CALLS)
+    time_parts(url, sample_site())
+    build_rollups(url)
+    timings |= time_compare(url, runs, "rollups built")
+    timings |= time_a_changed_day(url, runs)
+    return timings
 
 
 def main() -> None:
@@ -270,8 +333,7 @@ def main() -> None:
                 began = time.perf_counter()
                 fill_sqlite(path, args.calls)
                 print(f"  sqlite: generated in {time.perf_counter() - began:.1f} s")
-            results["sqlite"] = time_compare(url, args.runs)
-            time_parts(url, sample_site())
+            results["sqlite"] = measure(url, args.runs)
     if not args.no_pg:
         ensure_postgres_database(args.pg)
         if not (args.reuse and count_legs(args.pg) == args.calls):
@@ -283,8 +345,7 @@ def main() -> None:
         with engine.connect() as connection:
             print(f"  PostgreSQL {connection.execute(text('SHOW server_version')).scalar()}")
         engine.dispose()
-        results["postgresql"] = time_compare(args.pg, args.runs)
-        time_parts(args.pg, sample_site())
+        results["postgresql"] = measure(args.pg, args.runs)
     for backend, timings in results.items():
         report(backend, timings)
 

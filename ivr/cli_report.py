@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
+import threading
 from typing import Any
 
 import click
@@ -159,3 +161,34 @@ def table_text(result: dict[str, Any]) -> str:
             text = "; ".join(f"{k}: {v}" for k, v in text.items())
         lines.append(f"  {key}: {text}")
     return "\n".join(lines)
+
+
+@report.command("rollup")
+@click.option("--rebuild", is_flag=True, help="Build every day from the first call to the last again.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Keep going, a round every SECONDS, until SIGTERM.",
+)
+def rollup_command(rebuild: bool, every: float | None) -> None:
+    """Build the daily rollups reports read (the days calls changed since); reports are exact without."""
+    from .cli import _app
+    from .db import session
+    from .metrics.rollup import refresh, start_of
+
+    stop = threading.Event()
+    if every is not None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    with _app():
+        while True:
+            days = refresh(session(), rebuild=rebuild)
+            if days or every is None:
+                shown = ", ".join(start_of(day).date().isoformat() for day in days[:5]) + (
+                    ", ..." if len(days) > 5 else ""
+                )
+                click.echo(f"built {len(days)} day(s){': ' + shown if days else ''}")
+            rebuild = False
+            if every is None or stop.wait(every):
+                break

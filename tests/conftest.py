@@ -121,6 +121,20 @@ def session(app: Flask) -> Iterator[Session]:
 
 
 @pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, database_url: str, flows_dir: Path, app: Flask) -> dict[str, str]:
+    """Environment for CLI commands on the test database (the `app` fixture empties it first), returned."""
+    values = {
+        "DATABASE_URL": database_url,
+        "FLOWS_DIR": str(flows_dir),
+        "SECRET_KEY": "x",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+@pytest.fixture
 def runner(app: Flask) -> CliRunner:
     """A CLI runner."""
     return CliRunner()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from ivr.campaigns import dnc
 from ivr.dialer.worker import MAX_TRIES, RETRY_LATER
 from ivr.metrics.definitions import MetricSettings
-from ivr.metrics.sql import aggregate
+from ivr.metrics.rollup import aggregate
 from ivr.models import Call, CallEvent, Campaign
 from ivr.sim import Caller, Input, VirtualClock
 from ivr.sim.outbound import Callee

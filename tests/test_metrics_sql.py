@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from ivr.engine.site import Site
 from ivr.metrics import MetricSettings, compare
-from ivr.models import Call
+from ivr.metrics.rollup import refresh
+from ivr.models import Call, rollup_dirty
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 PERIOD = (DAY, DAY + timedelta(days=1))
@@ -52,8 +55,23 @@ def leg(
     return call
 
 
+@pytest.fixture(autouse=True, params=["from the calls", "from the rollups"])
+def source(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test twice: the report reads the calls, then the daily rollups built just before it."""
+    global ROLLED
+    ROLLED = request.param == "from the rollups"
+    yield request.param
+    ROLLED = False
+
+
+ROLLED = False
+
+
 def run(s, a: str = "local", b: str = "bpo", period=PERIOD, the_site: Site = SITE, **settings: int) -> Any:
     s.commit()
+    if ROLLED:
+        refresh(s)
+        assert s.scalar(select(func.count()).select_from(rollup_dirty)) == 0, "every day is built"
     return compare(s, the_site, a, b, *period, MetricSettings(**settings))
 
 

@@ -43,7 +43,7 @@ def compare(
             raise ValueError(f"{name}: give a time zone (naive date-times are ambiguous)")
     if since is not None and until is not None and since >= until:
         raise ValueError("since must be before until")
-    from .sql import aggregate
+    from .rollup import aggregate
 
     found = aggregate(session, (desk_a, desk_b), since, until, settings)
     first, second = (

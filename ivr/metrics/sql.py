@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Float, Table, case, func, select, text
+from sqlalchemy import BigInteger, ColumnElement, Float, Table, and_, case, false, func, or_, select, text
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -60,7 +60,8 @@ class epoch_seconds(FunctionElement[int]):  # lower case, like the SQL function 
 
 @compiles(epoch_seconds, "sqlite")
 def _epoch_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    # whole seconds of the stored text: strftime would round a time within 0.5 ms of the next second up
+    return f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
 
 
 @compiles(epoch_seconds, "postgresql")
@@ -83,14 +84,44 @@ class Aggregates:
     waits: dict[str, dict[int, int]]  # desk -> queue_time of answered calls -> how many
     repeated: dict[str, int]  # desk -> answered calls whose number called again within the window
 
+    def plus(self, other: Aggregates) -> Aggregates:
+        """These aggregates and the other's (of other calls), added up."""
+        buckets = {desk: dict(slices) for desk, slices in self.buckets.items()}
+        paths = {desk: dict(slices) for desk, slices in self.paths.items()}
+        _merge(buckets, other.buckets)
+        _merge(paths, other.paths)
+        waits = {desk: dict(histogram) for desk, histogram in self.waits.items()}
+        for desk, histogram in other.waits.items():
+            mine = waits.setdefault(desk, {})
+            for wait, n in histogram.items():
+                mine[wait] = mine.get(wait, 0) + n
+        repeated = dict(self.repeated)
+        for desk, n in other.repeated.items():
+            repeated[desk] = repeated.get(desk, 0) + n
+        return Aggregates(buckets=buckets, paths=paths, waits=waits, repeated=repeated)
 
-def _period(table: Any, since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    conditions = []
-    if since is not None:
-        conditions.append(table.c.started_at >= since)
-    if until is not None:
-        conditions.append(table.c.started_at < until)
-    return conditions
+
+Period = tuple[datetime | None, datetime | None]  # [since, until); None: open at that end
+
+
+def _in_periods(table: Any, periods: Iterable[Period]) -> list[ColumnElement[bool]]:
+    """started_at within any of the periods (as one condition; none at all for one open period)."""
+    alternatives = []
+    for since, until in periods:
+        bounds = []
+        if since is not None:
+            bounds.append(table.c.started_at >= since)
+        if until is not None:
+            bounds.append(table.c.started_at < until)
+        if not bounds:
+            return []
+        alternatives.append(and_(*bounds))
+    return [or_(*alternatives)] if alternatives else [false()]
+
+
+def _of_desks(column: ColumnElement[str | None], desks: tuple[str, ...] | None) -> ColumnElement[bool]:
+    """The column names one of the desks (None: any desk)."""
+    return column.is_not(None) if desks is None else column.in_(desks)
 
 
 def leg_class(settings: MetricSettings) -> ColumnElement[int]:
@@ -191,18 +222,17 @@ def _split_waits(
 
 
 def _overflowed_out(
-    session: Session, key: ColumnElement[Any], desks: tuple[str, ...], since: datetime | None,
-    until: datetime | None,
-) -> dict[str, dict[Any, DeskSums]]:  # fmt: skip
+    session: Session, key: ColumnElement[Any], desks: tuple[str, ...] | None, periods: Iterable[Period]
+) -> dict[str, dict[Any, DeskSums]]:
     """Calls that overflowed out of the desks to another desk, per desk and slice key: offered there."""
     c = CALLS.c
     stmt = (
         select(c.overflow_from, key, func.count())
         .where(
-            c.overflow_from.in_(desks),
+            _of_desks(c.overflow_from, desks),
             c.role != AGENT_ROLE,
             (c.desk.is_(None)) | (c.desk != c.overflow_from),
-            *_period(CALLS, since, until),
+            *_in_periods(CALLS, periods),
         )
         .group_by(c.overflow_from, key)
     )
@@ -219,20 +249,26 @@ def _merge(into: dict[str, dict[Any, DeskSums]], extra: dict[str, dict[Any, Desk
             mine[key] = mine[key].plus(sums) if key in mine else sums
 
 
+def _extended(period: Period, days: int) -> Period:
+    """The period with `days` days more at its end (where a repeat of its last calls may start)."""
+    since, until = period
+    try:
+        return since, until + timedelta(days=days) if until is not None else None
+    except OverflowError:  # `until` near the end of the calendar: no later call exists anyway
+        return since, None
+
+
 def repeated_calls(
-    session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None, days: int
+    session: Session, desks: tuple[str, ...] | None, periods: list[Period], days: int
 ) -> dict[str, int]:
     """Answered calls whose number's next caller call starts within `days` days (whole seconds).
 
     "Next" is in order of start, then of logging (id) for calls that start in the same microsecond; it
-    may be at any desk and after `until`. One ordered pass (LEAD) over every caller call from `since` to
-    `until` + `days`, which the index on (from_number, started_at, id, role, desk, queue_result) covers.
+    may be at any desk and after the period. One ordered pass (LEAD) over every caller call of the
+    periods, each extended by `days`, which the index on (from_number, started_at, id, role, desk,
+    queue_result) covers.
     """
     c = CALLS.c
-    try:
-        window_end = until + timedelta(days=days) if until is not None else None
-    except OverflowError:  # `until` near the end of the calendar: no later call exists anyway
-        window_end = None
     ordered = (
         select(
             c.desk,
@@ -244,7 +280,9 @@ def repeated_calls(
         )
         # Only people who called in: a campaign's legs (role 'callee') all come from the campaign's caller ID.
         .where(
-            c.role == CALLER_ROLE, c.from_number.not_in(WITHHELD_NUMBERS), *_period(CALLS, since, window_end)
+            c.role == CALLER_ROLE,
+            c.from_number.not_in(WITHHELD_NUMBERS),
+            *_in_periods(CALLS, [_extended(period, days) for period in periods]),
         )
         .subquery("ordered_call")
     )
@@ -253,9 +291,9 @@ def repeated_calls(
     stmt = (
         select(o.desk, func.count())
         .where(
-            o.desk.in_(desks),
+            _of_desks(o.desk, desks),
             o.queue_result.in_(ANSWERED_RESULTS),
-            *_period(ordered, since, until),
+            *_in_periods(ordered, periods),
             gap <= days * SECONDS_PER_DAY,  # NULL (no next call) is not a repeat
         )
         .group_by(o.desk)
@@ -264,26 +302,25 @@ def repeated_calls(
 
 
 def aggregate(
-    session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
-    settings: MetricSettings,
-) -> Aggregates:  # fmt: skip
-    """Every aggregate the comparison needs."""
+    session: Session, desks: tuple[str, ...] | None, periods: list[Period], settings: MetricSettings
+) -> Aggregates:
+    """Every aggregate the comparison needs, for the desks (None: every desk) over the periods."""
     if session.get_bind().dialect.name == "postgresql":
         # hash aggregates in memory, and no JIT: compiling costs more than it saves on these queries
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         session.execute(text("SET LOCAL jit = off"))
     c = CALLS.c
-    own = [c.desk.in_(desks), *_period(CALLS, since, until)]
+    own = [_of_desks(c.desk, desks), *_in_periods(CALLS, periods)]
     bucket = epoch_seconds(c.started_at) // BUCKET_SECONDS
     path = func.coalesce(c.path, NO_PATH)
     buckets = _sliced(session, bucket, own, settings, DeskSums.names())
-    _merge(buckets, _overflowed_out(session, bucket, desks, since, until))
+    _merge(buckets, _overflowed_out(session, bucket, desks, periods))
     callers = [*own, c.role != AGENT_ROLE]
     paths, waits = _split_waits(_sliced(session, path, callers, settings, BREAKDOWN_SUMS, by_wait=True))
-    _merge(paths, _overflowed_out(session, path, desks, since, until))
+    _merge(paths, _overflowed_out(session, path, desks, periods))
     return Aggregates(
         buckets=buckets,
         paths=paths,
         waits=waits,
-        repeated=repeated_calls(session, desks, since, until, settings.repeat_days),
+        repeated=repeated_calls(session, desks, periods, settings.repeat_days),
     )

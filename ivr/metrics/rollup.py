@@ -1,0 +1,223 @@
+"""Desk-metric rollups: per UTC day, the sums a comparison reads, so a long period reads few rows.
+
+`refresh` builds a day from its calls with the very queries a live report runs (`sql.aggregate`), under
+the default thresholds. Triggers on `calls` (migration 0005) mark a day dirty whenever one of its calls
+changes, or a later call from one of its callers' numbers arrives (it may turn a call into a repeat).
+`aggregate` reads the period's built, clean days from the rollups and everything else (dirty or unbuilt
+days, the partial days at either end, other thresholds) from the calls: a report is exact whether or not
+the rollups are up to date; fresh rollups only make it fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from ..db import utcnow
+from ..models import rollup_buckets, rollup_days, rollup_dirty, rollup_paths, rollup_repeats, rollup_waits
+from . import sql
+from .definitions import BREAKDOWN_SUMS, DeskSums, MetricSettings
+from .sql import CALLS, Aggregates, Period
+
+DAY = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ROLLUP_SETTINGS = MetricSettings()  # the thresholds days are built under; other thresholds read the calls
+LOCK_KEY = 0x49565252  # PostgreSQL advisory lock (with the day): one builder of a day at a time
+DayRun = tuple[int, int]  # days [first, last) since 1970-01-01 UTC
+SUM_TABLES = (rollup_buckets, rollup_paths, rollup_waits, rollup_repeats)
+
+
+def day_of(moment: datetime) -> int:
+    """The UTC day (days since 1970-01-01) a moment falls in."""
+    return (moment - EPOCH) // DAY
+
+
+def start_of(day: int) -> datetime:
+    """00:00 UTC of a day."""
+    return EPOCH + day * DAY
+
+
+def _runs(days: Iterable[int]) -> list[DayRun]:
+    """Sorted days as runs of consecutive days."""
+    runs: list[list[int]] = []
+    for day in sorted(days):
+        if runs and runs[-1][1] == day:
+            runs[-1][1] = day + 1
+        else:
+            runs.append([day, day + 1])
+    return [(first, last) for first, last in runs]
+
+
+def _gaps(since: datetime | None, until: datetime | None, runs: list[DayRun]) -> list[Period]:
+    """The parts of [since, until) that the runs of days do not cover (never empty parts)."""
+    gaps: list[Period] = []
+    cursor = since
+    for first, last in runs:
+        if cursor is None or cursor < start_of(first):
+            gaps.append((cursor, start_of(first)))
+        cursor = start_of(last)
+    if until is None or cursor is None or cursor < until:
+        gaps.append((cursor, until))
+    return gaps
+
+
+def _bounds(session: Session, since: datetime | None, until: datetime | None) -> Period | None:
+    """The period with open ends closed at the first and last call (None when it holds no call)."""
+    first, last = session.execute(select(func.min(CALLS.c.started_at), func.max(CALLS.c.started_at))).one()
+    if first is None:
+        return None
+    since = first if since is None else max(since, first)
+    until = (
+        last + timedelta(microseconds=1) if until is None else min(until, last + timedelta(microseconds=1))
+    )
+    return (since, until) if since < until else None
+
+
+def clean_days(session: Session, first: int, last: int, settings: MetricSettings) -> list[int]:
+    """The days in [first, last) built under these thresholds and not dirty since."""
+    if settings != ROLLUP_SETTINGS or first >= last:
+        return []
+    d = rollup_days.c
+    stmt = select(d.day).where(
+        d.day >= first,
+        d.day < last,
+        d.short_abandon_seconds == settings.short_abandon_seconds,
+        d.service_level_seconds == settings.service_level_seconds,
+        d.repeat_days == settings.repeat_days,
+        ~exists().where(rollup_dirty.c.day == d.day),
+    )
+    return list(session.scalars(stmt))
+
+
+def _among(table: Table, desks: tuple[str, ...], runs: list[DayRun]) -> list[Any]:
+    day = table.c.day
+    return [table.c.desk.in_(desks), or_(*(and_(day >= first, day < last) for first, last in runs))]
+
+
+def read(session: Session, desks: tuple[str, ...], runs: list[DayRun]) -> Aggregates:
+    """The rollups of the desks over the runs of days."""
+    b, p, w, r = (table.c for table in SUM_TABLES)
+    buckets: dict[str, dict[int, DeskSums]] = {}
+    columns = [b[name] for name in DeskSums.names()]
+    for desk, bucket, *numbers in session.execute(
+        select(b.desk, b.bucket, *columns).where(*_among(rollup_buckets, desks, runs))
+    ):
+        buckets.setdefault(desk, {})[int(bucket)] = DeskSums(*map(int, numbers))
+    paths: dict[str, dict[str, DeskSums]] = {}
+    sums = [func.sum(p[name]) for name in BREAKDOWN_SUMS]
+    for desk, path, *numbers in session.execute(
+        select(p.desk, p.path, *sums).where(*_among(rollup_paths, desks, runs)).group_by(p.desk, p.path)
+    ):
+        paths.setdefault(desk, {})[path] = DeskSums(
+            **dict(zip(BREAKDOWN_SUMS, map(int, numbers), strict=True))
+        )
+    waits: dict[str, dict[int, int]] = {}
+    for desk, wait, answered in session.execute(
+        select(w.desk, w.wait, func.sum(w.answered))
+        .where(*_among(rollup_waits, desks, runs))
+        .group_by(w.desk, w.wait)
+    ):
+        waits.setdefault(desk, {})[int(wait)] = int(answered)
+    stmt = select(r.desk, func.sum(r.repeated)).where(*_among(rollup_repeats, desks, runs)).group_by(r.desk)
+    repeated = {desk: int(n) for desk, n in session.execute(stmt)}
+    return Aggregates(buckets=buckets, paths=paths, waits=waits, repeated=repeated)
+
+
+def aggregate(
+    session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
+    settings: MetricSettings,
+) -> Aggregates:  # fmt: skip
+    """What the comparison needs over [since, until): clean days from the rollups, the rest from the calls."""
+    bounds = _bounds(session, since, until)
+    if bounds is None:
+        return Aggregates(buckets={}, paths={}, waits={}, repeated={})
+    low, high = bounds
+    assert low is not None and high is not None
+    first_whole = day_of(low) + (start_of(day_of(low)) < low)
+    runs = _runs(clean_days(session, first_whole, day_of(high), settings))
+    found = read(session, desks, runs) if runs else Aggregates(buckets={}, paths={}, waits={}, repeated={})
+    rest = _gaps(low, high, runs)
+    return found.plus(sql.aggregate(session, desks, rest, settings)) if rest else found
+
+
+def _days_to_build(session: Session, rebuild: bool) -> list[int]:
+    """Dirty days, days built under other thresholds, and unbuilt days between built ones (or all days)."""
+    dirty = set(session.scalars(select(rollup_dirty.c.day).distinct()))
+    d = rollup_days.c
+    built = {
+        day: (short, level, repeat)
+        for day, short, level, repeat in session.execute(
+            select(d.day, d.short_abandon_seconds, d.service_level_seconds, d.repeat_days)
+        )
+    }
+    wanted = (ROLLUP_SETTINGS.short_abandon_seconds, ROLLUP_SETTINGS.service_level_seconds,
+              ROLLUP_SETTINGS.repeat_days)  # fmt: skip
+    days = dirty | {day for day, thresholds in built.items() if thresholds != wanted}
+    known = dirty | set(built)
+    if rebuild:
+        first, last = session.execute(
+            select(func.min(CALLS.c.started_at), func.max(CALLS.c.started_at))
+        ).one()
+        known |= {day_of(first), day_of(last)} if first is not None else set()
+    if known:
+        days |= {day for day in range(min(known), max(known) + 1) if rebuild or day not in built}
+    return sorted(days)
+
+
+def build_day(session: Session, day: int) -> None:
+    """Rebuild one day's rollups from its calls, in the session's transaction (the caller commits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY, day)))
+    # Only the dirty marks seen now are cleared: a change committed while the day is summed leaves its
+    # own mark, so the day stays dirty (read from the calls) until it is built again.
+    session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
+    start = start_of(day)
+    found = sql.aggregate(session, None, [(start, start + DAY)], ROLLUP_SETTINGS)
+    for table in (*SUM_TABLES, rollup_days):
+        session.execute(delete(table).where(table.c.day == day))
+    rows: dict[Table, list[dict[str, Any]]] = {
+        rollup_buckets: [
+            {"day": day, "desk": desk, "bucket": bucket, **sums._asdict()}
+            for desk, slices in found.buckets.items()
+            for bucket, sums in slices.items()
+        ],
+        rollup_paths: [
+            {"day": day, "desk": desk, "path": path, **{name: getattr(sums, name) for name in BREAKDOWN_SUMS}}
+            for desk, slices in found.paths.items()
+            for path, sums in slices.items()
+        ],
+        rollup_waits: [
+            {"day": day, "desk": desk, "wait": wait, "answered": answered}
+            for desk, histogram in found.waits.items()
+            for wait, answered in histogram.items()
+        ],
+        rollup_repeats: [
+            {"day": day, "desk": desk, "repeated": repeated} for desk, repeated in found.repeated.items()
+        ],
+        rollup_days: [
+            {
+                "day": day,
+                "short_abandon_seconds": ROLLUP_SETTINGS.short_abandon_seconds,
+                "service_level_seconds": ROLLUP_SETTINGS.service_level_seconds,
+                "repeat_days": ROLLUP_SETTINGS.repeat_days,
+                "built_at": utcnow(),
+            }
+        ],
+    }
+    for table, values in rows.items():
+        if values:
+            session.execute(insert(table), values)
+
+
+def refresh(session: Session, rebuild: bool = False) -> list[int]:
+    """Build every day that needs it (with rebuild: every day from the first call to the last); the days."""
+    days = _days_to_build(session, rebuild)
+    session.commit()
+    for day in days:
+        build_day(session, day)
+        session.commit()
+    return days

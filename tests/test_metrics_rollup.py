@@ -1,0 +1,279 @@
+"""Daily rollups of desk metrics: triggers mark changed days, reports stay exact (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.orm import Session
+
+from ivr.cli import main
+from ivr.db import make_engine
+from ivr.metrics import MetricSettings, compare
+from ivr.metrics.rollup import build_day, day_of, refresh
+from ivr.migrate import upgrade
+from ivr.models import Call, rollup_buckets, rollup_days, rollup_dirty
+
+from .conftest import PG_URL
+from .test_metrics_sql import DAY, SITE, at, leg, small_log
+
+D = day_of(DAY)
+RESULTS = ["bridged"] * 5 + ["hangup", "hangup", "leave", "queue-full", None]
+PATHS = ["m:1", "m:2", "m:1 > n:3", None]
+
+
+def dirty(s: Session) -> set[int]:
+    """The days marked dirty."""
+    s.commit()
+    return set(s.scalars(select(rollup_dirty.c.day)))
+
+
+def clear(s: Session) -> None:
+    s.execute(delete(rollup_dirty))
+    s.commit()
+
+
+def report(s: Session, since: datetime | None = None, until: datetime | None = None, **settings: int) -> Any:
+    s.commit()
+    return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings))
+
+
+def from_the_calls(s: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
+    """The report with every rollup ignored (the days are forgotten for the length of one transaction)."""
+    s.commit()
+    s.execute(delete(rollup_days))
+    result = compare(s, SITE, "local", "bpo", since, until, MetricSettings())
+    s.rollback()
+    return result
+
+
+def tamper(s: Session, day: int, extra: int = 100) -> None:
+    """Add `extra` offered calls to the local desk's first rollup bucket of the day (no call changes)."""
+    b = rollup_buckets.c
+    first = s.scalar(select(func.min(b.bucket)).where(b.day == day, b.desk == "local"))
+    s.execute(update(rollup_buckets).where(b.day == day, b.desk == "local", b.bucket == first)
+              .values(offered=b.offered + extra))  # fmt: skip
+    s.commit()
+
+
+def test_triggers_mark_the_days_a_change_touches(session):
+    clear(session)
+    first = leg(session, "local", at(10), "bridged", 5, number="+1001")
+    assert dirty(session) == {D}
+    clear(session)
+    first.node = "elsewhere"  # not read by the metrics
+    first.status = "completed"
+    assert dirty(session) == set()
+    first.survey_score = 5
+    assert dirty(session) == {D}
+    clear(session)
+    later = leg(session, "bpo", at(10, day=DAY + timedelta(days=3)), "bridged", 5, number="+1001")
+    assert dirty(session) == {D + 3, D}  # its own day, and the day of the call it may make a repeat
+    clear(session)
+    leg(session, "bpo", at(10, day=DAY + timedelta(days=5)), role="agent", number="+1001")
+    assert dirty(session) == {D + 5}  # an agent's leg never makes a repeat
+    clear(session)
+    between = leg(session, "local", at(9, day=DAY + timedelta(days=1)), "hangup", 40, number="+1001")
+    assert dirty(session) == {D + 1, D}  # logged out of order: the call before it is the first one
+    clear(session)
+    session.delete(later)
+    assert dirty(session) == {D + 3, D + 1}
+    clear(session)
+    first.started_at = at(10, day=DAY + timedelta(days=10))  # moved after `between`
+    assert dirty(session) == {D, D + 10, D + 1}
+    clear(session)
+    session.execute(update(Call).where(Call.id == between.id).values(queue_result="bridged"))  # not the ORM
+    assert dirty(session) == {D + 1}
+    clear(session)
+    leg(session, "local", DAY + timedelta(days=1, microseconds=-1), "bridged", 5, number="+2002")
+    assert dirty(session) == {D}  # the last microsecond of a day is that day's
+
+
+def test_a_report_reads_built_days_from_the_rollups_and_changed_days_from_the_calls(session):
+    small_log(session)
+    expected = from_the_calls(session, DAY, DAY + timedelta(days=1))
+    assert D in refresh(session)
+    assert dirty(session) == set()
+    assert report(session, DAY, DAY + timedelta(days=1)) == expected
+    tamper(session, D)
+    assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["offered"] == 106  # the rollup
+    call = session.scalars(select(Call).where(Call.started_at == at(15, 10))).one()
+    call.survey_score = 4
+    session.commit()
+    changed = report(session, DAY, DAY + timedelta(days=1))
+    assert changed["desks"]["local"]["offered"] == 6  # the day is dirty: read from the calls
+    assert changed["desks"]["local"]["csat"] == 4.5
+    assert refresh(session) == [D]
+    assert report(session, DAY, DAY + timedelta(days=1)) == changed
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "settings", "uses_rollup"),
+    [
+        (DAY, DAY + timedelta(days=1), {}, True),
+        (None, None, {}, True),
+        (DAY + timedelta(hours=12), DAY + timedelta(days=1), {}, False),  # part of the day: the calls
+        (DAY, DAY + timedelta(hours=16), {}, False),
+        (DAY, DAY + timedelta(days=1), {"service_level_seconds": 30}, False),  # other thresholds
+        (DAY, DAY + timedelta(days=1), {"repeat_days": 3}, False),
+    ],
+)
+def test_only_whole_clean_days_under_the_built_thresholds_come_from_the_rollups(
+    session, since, until, settings, uses_rollup
+):
+    small_log(session)
+    refresh(session)
+    honest = report(session, since, until, **settings)["desks"]["local"]["offered"]
+    tamper(session, D)
+    assert (
+        report(session, since, until, **settings)["desks"]["local"]["offered"] == honest + 100 * uses_rollup
+    )
+
+
+def random_leg(s: Session, rng: random.Random, day: int) -> Call:
+    """A call leg of any kind on one of the days after DAY."""
+    moment = DAY + timedelta(days=day, seconds=rng.randrange(86400), microseconds=rng.randrange(10**6))
+    if rng.random() < 0.1:
+        return leg(s, rng.choice(["local", "bpo"]), moment, role="agent", duration=rng.randrange(3600))
+    result = rng.choice(RESULTS)
+    desk = rng.choice(["local", "bpo", "bpo", None])
+    answered = result == "bridged"
+    return leg(
+        s, desk, moment, result, rng.randrange(120) if result else None,
+        talk=rng.randrange(600) if answered else None,
+        score=rng.choice([None, 1, 3, 4, 5]) if answered else None, duration=rng.randrange(900),
+        number=f"+1555{rng.randrange(25):04d}", overflow_from="local" if rng.random() < 0.1 else None,
+        path=rng.choice(PATHS), queued=rng.random() < 0.5,
+        role="callee" if rng.random() < 0.05 else "caller",
+    )  # fmt: skip
+
+
+def test_reports_stay_exact_while_calls_change(session):
+    rng = random.Random(2026)
+    legs = [random_leg(session, rng, rng.randrange(8)) for _ in range(160)]
+    session.commit()
+    periods = [
+        (None, None),
+        (DAY + timedelta(days=1), DAY + timedelta(days=5)),
+        (DAY + timedelta(days=1, hours=10, minutes=30), DAY + timedelta(days=4, hours=15)),
+        (DAY + timedelta(days=6), None),
+    ]
+    for round_ in range(6):
+        if round_ % 2 == 0:
+            refresh(session)
+        for _ in range(12):
+            roll = rng.random()
+            if roll < 0.4:
+                legs.append(random_leg(session, rng, rng.randrange(9)))
+            elif roll < 0.6:
+                session.delete(legs.pop(rng.randrange(len(legs))))
+            elif roll < 0.8:
+                rng.choice(legs).survey_score = rng.choice([1, 2, 5])
+            else:
+                call = rng.choice(legs)
+                call.queue_result, call.queue_time = rng.choice(RESULTS), rng.randrange(60)
+        session.commit()
+        for since, until in periods:
+            assert report(session, since, until) == from_the_calls(session, since, until), (round_, since)
+    refresh(session)
+    assert dirty(session) == set()
+    assert report(session) == from_the_calls(session)
+
+
+def test_a_new_call_turns_an_earlier_built_day_into_a_repeat(session):
+    leg(session, "local", at(10), "bridged", 5, number="+1001")
+    refresh(session)
+    assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 0
+    leg(session, "bpo", at(9, day=DAY + timedelta(days=6)), "bridged", 5, number="+1001")
+    assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 1
+    refresh(session)
+    assert dirty(session) == set()
+    assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 1
+
+
+def test_refresh_builds_only_what_needs_it(session):
+    assert refresh(session) == []
+    leg(session, "local", at(10), "bridged", 5)
+    leg(session, "local", at(10, day=DAY + timedelta(days=3)), "bridged", 5)
+    assert refresh(session) == [D, D + 1, D + 2, D + 3]  # the days between, without calls, are built empty
+    assert refresh(session) == []
+    assert refresh(session, rebuild=True) == [D, D + 1, D + 2, D + 3]
+    session.execute(update(rollup_days).where(rollup_days.c.day == D + 1).values(service_level_seconds=30))
+    session.commit()
+    assert refresh(session) == [D + 1]  # built under other thresholds: built again
+
+
+@pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite lets one writer at a time, so no change can "
+                    "commit while a day is built")  # fmt: skip
+def test_a_change_committed_while_a_day_is_built_leaves_it_dirty(app, database_url, session):
+    if not database_url.startswith("postgresql"):
+        return  # the SQLite half of this parametrised fixture has nothing to race
+    call = leg(session, "local", at(10), "bridged", 5)
+    session.commit()
+    engine = make_engine(database_url)
+    with Session(engine) as builder:
+        build_day(builder, D)  # not committed yet
+        session.execute(update(Call).where(Call.id == call.id).values(survey_score=5))
+        session.commit()
+        builder.commit()
+    engine.dispose()
+    assert dirty(session) == {D}
+    assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["csat"] == 5.0
+
+
+def test_the_migration_marks_the_days_of_existing_calls(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for moment in ("2026-11-23 10:00:00.000000", "2026-11-25 23:59:59.999999"):
+            connection.execute(
+                text(
+                    "INSERT INTO calls (call_sid, account_sid, direction, role, from_number, to_number, "
+                    "status, status_rank, started_at, variables, tries, errors) VALUES (:sid, '', 'inbound', "
+                    "'caller', '+1', '+2', 'completed', 4, :at, '{}', '{}', 0)"
+                ),
+                {"sid": moment, "at": moment},
+            )
+    upgrade(url)
+    with engine.connect() as connection:
+        assert set(connection.scalars(select(rollup_dirty.c.day))) == {D, D + 2}
+    engine.dispose()
+
+
+def test_the_rollup_command(env, session, runner):
+    leg(session, "local", at(10), "bridged", 5)
+    session.commit()
+    first = runner.invoke(main, ["report", "rollup"])
+    assert first.exit_code == 0, first.output
+    assert first.output.strip() == "built 1 day(s): 2026-11-23"
+    assert runner.invoke(main, ["report", "rollup"]).output.strip() == "built 0 day(s)"
+    assert "built 1 day(s)" in runner.invoke(main, ["report", "rollup", "--rebuild"]).output
+
+
+def test_the_rollup_command_keeps_going_until_sigterm(env, session):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "report", "rollup", "--every", "1"],
+        env=os.environ | env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        leg(session, "local", at(10), "bridged", 5)
+        session.commit()
+        deadline = time.monotonic() + 30
+        while dirty(session) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert dirty(session) == set()
+        assert session.scalar(select(func.count()).select_from(rollup_days)) == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "built 1 day(s): 2026-11-23" in out
