@@ -65,18 +65,6 @@ def _gaps(since: datetime | None, until: datetime | None, runs: list[DayRun]) ->
     return gaps
 
 
-def _bounds(session: Session, since: datetime | None, until: datetime | None) -> Period | None:
-    """The period with open ends closed at the first and last call (None when it holds no call)."""
-    first, last = session.execute(select(func.min(CALLS.c.started_at), func.max(CALLS.c.started_at))).one()
-    if first is None:
-        return None
-    since = first if since is None else max(since, first)
-    until = (
-        last + timedelta(microseconds=1) if until is None else min(until, last + timedelta(microseconds=1))
-    )
-    return (since, until) if since < until else None
-
-
 def clean_days(session: Session, first: int, last: int, settings: MetricSettings) -> list[int]:
     """The days in [first, last) built under these thresholds and not dirty since."""
     if settings != ROLLUP_SETTINGS or first >= last:
@@ -127,20 +115,34 @@ def read(session: Session, desks: tuple[str, ...], runs: list[DayRun]) -> Aggreg
     return Aggregates(buckets=buckets, paths=paths, waits=waits, repeated=repeated)
 
 
+def _call_span(session: Session) -> tuple[datetime | None, datetime | None]:
+    """When the first and the last call started (None, None without calls): two index lookups."""
+    # two statements: SQLite reads min() or max() from the index only when it is the query's one aggregate
+    started = CALLS.c.started_at
+    return session.scalar(select(func.min(started))), session.scalar(select(func.max(started)))
+
+
+def _holds_calls(period: Period, first_call: datetime, last_call: datetime) -> bool:
+    """Whether the period overlaps [first_call, last_call] (the rest of time holds no call)."""
+    since, until = period
+    return (until is None or until > first_call) and (since is None or since <= last_call)
+
+
 def aggregate(
     session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
     settings: MetricSettings,
 ) -> Aggregates:  # fmt: skip
     """What the comparison needs over [since, until): clean days from the rollups, the rest from the calls."""
-    bounds = _bounds(session, since, until)
-    if bounds is None:
-        return Aggregates(buckets={}, paths={}, waits={}, repeated={})
-    low, high = bounds
-    assert low is not None and high is not None
-    first_whole = day_of(low) + (start_of(day_of(low)) < low)
-    runs = _runs(clean_days(session, first_whole, day_of(high), settings))
-    found = read(session, desks, runs) if runs else Aggregates(buckets={}, paths={}, waits={}, repeated={})
-    rest = _gaps(low, high, runs)
+    found = Aggregates(buckets={}, paths={}, waits={}, repeated={})
+    first_call, last_call = _call_span(session)
+    if first_call is None or last_call is None:
+        return found
+    first_day = day_of(first_call) if since is None else day_of(since) + (start_of(day_of(since)) < since)
+    end_day = day_of(last_call) + 1 if until is None else day_of(until)
+    runs = _runs(clean_days(session, first_day, end_day, settings))
+    if runs:
+        found = read(session, desks, runs)
+    rest = [gap for gap in _gaps(since, until, runs) if _holds_calls(gap, first_call, last_call)]
     return found.plus(sql.aggregate(session, desks, rest, settings)) if rest else found
 
 
@@ -159,10 +161,8 @@ def _days_to_build(session: Session, rebuild: bool) -> list[int]:
     days = dirty | {day for day, thresholds in built.items() if thresholds != wanted}
     known = dirty | set(built)
     if rebuild:
-        first, last = session.execute(
-            select(func.min(CALLS.c.started_at), func.max(CALLS.c.started_at))
-        ).one()
-        known |= {day_of(first), day_of(last)} if first is not None else set()
+        first, last = _call_span(session)
+        known |= {day_of(first), day_of(last)} if first is not None and last is not None else set()
     if known:
         days |= {day for day in range(min(known), max(known) + 1) if rebuild or day not in built}
     return sorted(days)
