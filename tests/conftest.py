@@ -60,7 +60,8 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         meta = MetaData()
         meta.reflect(conn)
-        for table in reversed(meta.sorted_tables):
+        # rollup tables last: deleting the calls marks their days dirty
+        for table in sorted(reversed(meta.sorted_tables), key=lambda table: table.name.startswith("rollup_")):
             if table.name != "alembic_version":
                 conn.execute(table.delete())
     engine.dispose()

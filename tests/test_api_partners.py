@@ -150,11 +150,3 @@ def test_token_create_with_a_desk(runner, session, env):
     assert wrong.exit_code == 2
     assert "desk 'nowhere' is not in the published site (its desks: bpo, local)" in wrong.output
     assert session.scalars(select(ApiToken).where(ApiToken.name == "x")).first() is None
-
-
-@pytest.fixture
-def env(monkeypatch, database_url, flows_dir, app):
-    """Environment for CLI commands on the test database (the `app` fixture empties it first)."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")

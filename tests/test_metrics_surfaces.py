@@ -20,20 +20,11 @@ from ivr.sim import VirtualClock
 from ivr.sim.profile import load_profile
 from ivr.sim.runner import run_profile
 
-from .conftest import AUTH_TOKEN, ROOT
+from .conftest import ROOT
 from .test_metrics_sql import DAY, leg, small_log
 
 QUERY = {"desks": "local,bpo", "since": "2026-11-23", "until": "2026-11-23"}  # the whole of that day
 CLI_ARGS = ["report", "compare", "local", "bpo", "--since", "2026-11-23", "--until", "2026-11-23"]
-
-
-@pytest.fixture
-def env(monkeypatch, database_url, flows_dir, app):
-    """Environment for CLI commands on the test database (the `app` fixture empties it first)."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
 
 
 @pytest.fixture

@@ -207,14 +207,6 @@ def test_bad_input_is_explained_on_the_page(ops, query, message):
     assert ops.get(f"/reports/compare.csv?{query}").status_code == 400
 
 
-@pytest.fixture
-def env(monkeypatch, database_url, flows_dir, app):
-    """Environment for the command line on the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-
-
 def test_json_csv_api_and_command_line_give_the_same_report(app, session, ops, calls, runner, env):
     page = html.fromstring(ops.get(f"/reports/compare?since={SINCE}&until={UNTIL}&service_level=30").data)
     settings = MetricSettings(service_level_seconds=30)

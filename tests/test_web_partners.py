@@ -136,13 +136,6 @@ def test_ops_sees_every_desk_and_number(client, session, sids):
     assert "646-555-0111" in detail.xpath("string(//dl[@class='facts'])")
 
 
-@pytest.fixture
-def env(monkeypatch, database_url, flows_dir, app):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-
-
 def test_user_create_with_a_desk(runner, session, env):
     made = runner.invoke(main, ["user", "create", "manila", "--desk", "bpo", "--password", PASSWORD])
     assert made.exit_code == 0, made.output
