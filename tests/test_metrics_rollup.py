@@ -74,6 +74,7 @@ def test_triggers_mark_the_days_a_change_touches(session):
     assert dirty(session) == set()
     first.survey_score = 5
     assert dirty(session) == {D}
+    assert session.scalar(select(func.count()).select_from(rollup_dirty)) == 1  # old and new day: once
     clear(session)
     later = leg(session, "bpo", at(10, day=DAY + timedelta(days=3)), "bridged", 5, number="+1001")
     assert dirty(session) == {D + 3, D}  # its own day, and the day of the call it may make a repeat

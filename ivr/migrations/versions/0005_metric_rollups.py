@@ -43,21 +43,32 @@ SQLITE_PREVIOUS = (
     "WHERE {0}.role = 'caller' AND p.role = 'caller' AND p.from_number = {0}.from_number AND p.started_at <= {0}.started_at "
     "AND p.id <> {0}.id ORDER BY p.started_at DESC, p.id DESC LIMIT 1;"
 )
-SQLITE_OWN = "INSERT INTO rollup_dirty (day) VALUES (" + SQLITE_DAY + ");"
-SQLITE_TRIGGERS = {
-    "trg_calls_rollup_insert": ("AFTER INSERT", ("NEW",)),
-    "trg_calls_rollup_delete": ("AFTER DELETE", ("OLD",)),
-    "trg_calls_rollup_update": (f"AFTER UPDATE OF {METRIC_COLUMNS}", ("OLD", "NEW")),
+SQLITE_OWN = {  # the call's own day (an update: its old and new day, once if the same)
+    "NEW": "INSERT INTO rollup_dirty (day) VALUES (" + SQLITE_DAY.format("NEW") + ");",
+    "OLD": "INSERT INTO rollup_dirty (day) VALUES (" + SQLITE_DAY.format("OLD") + ");",
+    "OLD, NEW": f"INSERT INTO rollup_dirty (day) SELECT {SQLITE_DAY.format('OLD')} "
+    f"UNION SELECT {SQLITE_DAY.format('NEW')};",
+}
+SQLITE_TRIGGERS = {  # name: (event, rows whose own day is dirty, row whose previous call's day is dirty)
+    "trg_calls_rollup_insert": ("AFTER INSERT", "NEW", "NEW"),
+    "trg_calls_rollup_delete": ("AFTER DELETE", "OLD", "OLD"),
+    "trg_calls_rollup_update": (f"AFTER UPDATE OF {METRIC_COLUMNS}", "OLD, NEW", None),
 }
 
 POSTGRES_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION calls_rollup_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     row_ calls%ROWTYPE;
+    day_ integer;
+    marked integer;
 BEGIN
     FOREACH row_ IN ARRAY (CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW] WHEN 'DELETE' THEN ARRAY[OLD]
                                       ELSE ARRAY[OLD, NEW] END) LOOP
-        INSERT INTO rollup_dirty (day) VALUES (floor(extract(epoch FROM row_.started_at) / 86400)::integer);
+        day_ := floor(extract(epoch FROM row_.started_at) / 86400)::integer;
+        IF day_ IS DISTINCT FROM marked THEN  -- an update within one day: marked once
+            INSERT INTO rollup_dirty (day) VALUES (day_);
+            marked := day_;
+        END IF;
         IF row_.role = 'caller' AND (TG_OP <> 'UPDATE'
                 OR (OLD.from_number, OLD.started_at, OLD.role) IS DISTINCT FROM
                    (NEW.from_number, NEW.started_at, NEW.role)) THEN
@@ -82,10 +93,8 @@ def _create_triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(POSTGRES_FUNCTION)
         return
-    for name, (event, rows) in SQLITE_TRIGGERS.items():
-        body = "".join(SQLITE_OWN.format(row) for row in rows)
-        if event != SQLITE_TRIGGERS["trg_calls_rollup_update"][0]:
-            body += SQLITE_PREVIOUS.format(rows[0])
+    for name, (event, rows, previous) in SQLITE_TRIGGERS.items():
+        body = SQLITE_OWN[rows] + (SQLITE_PREVIOUS.format(previous) if previous else "")
         op.execute(f"CREATE TRIGGER {name} {event} ON calls BEGIN {body} END")
     # an update that moves a call among its number's calls: the calls before its old and new places
     body = SQLITE_PREVIOUS.format("OLD") + SQLITE_PREVIOUS.format("NEW")
