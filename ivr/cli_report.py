@@ -183,7 +183,14 @@ def rollup_command(rebuild: bool, every: float | None) -> None:
             signal.signal(signum, lambda *_: stop.set())
     with _app():
         while True:
-            days = refresh(session(), rebuild=rebuild)
+            try:
+                days = refresh(session(), rebuild=rebuild)
+            except Exception as exc:  # keep going: the next round tries the day again
+                if every is None:
+                    raise
+                session().rollback()
+                click.echo(f"rollup failed, trying again in {every:g} s: {exc}", err=True)
+                days = []
             if days or every is None:
                 shown = ", ".join(start_of(day).date().isoformat() for day in days[:5]) + (
                     ", ..." if len(days) > 5 else ""

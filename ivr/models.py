@@ -291,6 +291,7 @@ rollup_days = Table(
     Column("short_abandon_seconds", Integer, nullable=False),
     Column("service_level_seconds", Integer, nullable=False),
     Column("repeat_days", Integer, nullable=False),
+    Column("definitions_version", Integer, nullable=False),  # ivr.metrics.rollup.DEFINITIONS_VERSION
     Column("built_at", UTCDateTime, nullable=False),
 )
 rollup_dirty = Table(

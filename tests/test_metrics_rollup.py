@@ -7,6 +7,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr.cli import main
 from ivr.db import make_engine
-from ivr.metrics import MetricSettings, compare
+from ivr.metrics import MetricSettings, compare, rollup
 from ivr.metrics.rollup import build_day, day_of, refresh
 from ivr.migrate import upgrade
 from ivr.models import Call, rollup_buckets, rollup_days, rollup_dirty
@@ -47,12 +48,11 @@ def report(s: Session, since: datetime | None = None, until: datetime | None = N
 
 
 def from_the_calls(s: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
-    """The report with every rollup ignored (the days are forgotten for the length of one transaction)."""
+    """The report with every rollup ignored (no day counts as built)."""
     s.commit()
-    s.execute(delete(rollup_days))
-    result = compare(s, SITE, "local", "bpo", since, until, MetricSettings())
-    s.rollback()
-    return result
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rollup, "clean_days", lambda *args: [])
+        return compare(s, SITE, "local", "bpo", since, until, MetricSettings())
 
 
 def tamper(s: Session, day: int, extra: int = 100) -> None:
@@ -157,6 +157,30 @@ def random_leg(s: Session, rng: random.Random, day: int) -> Call:
     )  # fmt: skip
 
 
+def change(s: Session, rng: random.Random, call: Call) -> None:
+    """Change one column the metrics read, or several calls of a number at once."""
+    kind = rng.randrange(8)
+    if kind == 0:
+        call.started_at = DAY + timedelta(days=rng.randrange(9), seconds=rng.randrange(86400))
+    elif kind == 1:
+        call.from_number = f"+1555{rng.randrange(25):04d}"
+    elif kind == 2:
+        call.role = rng.choice(["caller", "caller", "callee", "agent"])
+    elif kind == 3:
+        call.desk, call.overflow_from = rng.choice(["local", "bpo", None]), rng.choice(["local", None])
+    elif kind == 4:
+        call.path, call.duration = rng.choice(PATHS), rng.randrange(900)
+    elif kind == 5:
+        call.queue_result, call.queue_time = rng.choice(RESULTS), rng.randrange(60)
+    elif kind == 6:
+        call.survey_score, call.talk_time = rng.choice([None, 1, 2, 5]), rng.randrange(600)
+    else:  # one statement, many rows
+        s.execute(
+            update(Call).where(Call.from_number == call.from_number).values(survey_score=rng.choice([2, 4]))
+        )
+        s.expire_all()
+
+
 def test_reports_stay_exact_while_calls_change(session):
     rng = random.Random(2026)
     legs = [random_leg(session, rng, rng.randrange(8)) for _ in range(160)]
@@ -176,11 +200,8 @@ def test_reports_stay_exact_while_calls_change(session):
                 legs.append(random_leg(session, rng, rng.randrange(9)))
             elif roll < 0.6:
                 session.delete(legs.pop(rng.randrange(len(legs))))
-            elif roll < 0.8:
-                rng.choice(legs).survey_score = rng.choice([1, 2, 5])
             else:
-                call = rng.choice(legs)
-                call.queue_result, call.queue_time = rng.choice(RESULTS), rng.randrange(60)
+                change(session, rng, rng.choice(legs))
         session.commit()
         for since, until in periods:
             assert report(session, since, until) == from_the_calls(session, since, until), (round_, since)
@@ -212,21 +233,123 @@ def test_refresh_builds_only_what_needs_it(session):
     assert refresh(session) == [D + 1]  # built under other thresholds: built again
 
 
-@pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (IVR_TEST_POSTGRES_URL); SQLite lets one writer "
-                    "at a time, so there no change can commit while a day is built")  # fmt: skip
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_change_committed_while_a_day_is_built_leaves_it_dirty(app, database_url, session):
+def postgresql_only(test: Any) -> Any:
+    """Run on PostgreSQL only (on SQLite, one writer at a time keeps every change apart from a build)."""
+    on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)(test)
+    return pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL (IVR_TEST_POSTGRES_URL)")(on_postgresql)
+
+
+def in_thread(work: Any) -> threading.Thread:
+    """Start work() in a thread of its own."""
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def held_back(thread: threading.Thread) -> bool:
+    """Whether the thread is still waiting half a second later."""
+    thread.join(0.5)
+    return thread.is_alive()
+
+
+@postgresql_only
+def test_a_change_to_calls_waits_for_a_build_in_progress(app, database_url, session):
     call = leg(session, "local", at(10), "bridged", 5)
     session.commit()
     engine = make_engine(database_url)
+
+    def answer_the_survey() -> None:
+        with Session(engine) as writer:
+            writer.execute(update(Call).where(Call.id == call.id).values(survey_score=5))
+            writer.commit()
+
     with Session(engine) as builder:
-        build_day(builder, D)  # not committed yet
-        session.execute(update(Call).where(Call.id == call.id).values(survey_score=5))
-        session.commit()
+        build_day(builder, D)  # holds the lock until it commits
+        writer = in_thread(answer_the_survey)
+        assert held_back(writer)
         builder.commit()
+    writer.join(10)
+    assert not writer.is_alive()
     engine.dispose()
-    assert dirty(session) == {D}
+    assert dirty(session) == {D}  # the change came after the build: the day is read from the calls
     assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["csat"] == 5.0
+
+
+@postgresql_only
+def test_a_build_waits_for_a_callers_later_call_still_in_flight(app, database_url, session):
+    engine = make_engine(database_url)
+    later = Session(engine)
+    later.add(
+        Call(
+            call_sid="CAlater",
+            from_number="+1555",
+            role="caller",
+            started_at=DAY + timedelta(days=1, seconds=1),
+        )
+    )
+    later.flush()  # the next call of the number, logged but not committed yet
+    leg(session, "local", DAY + timedelta(hours=23, minutes=59, seconds=59), "bridged", 5, number="+1555")
+    session.commit()  # an earlier call of the same number (another web host, clocks apart) commits first
+
+    def build() -> None:
+        with Session(engine) as builder:
+            build_day(builder, D)
+            builder.commit()
+
+    builder = in_thread(build)
+    assert held_back(builder)
+    later.commit()
+    later.close()
+    builder.join(10)
+    assert not builder.is_alive()
+    engine.dispose()
+    refresh(session)
+    one_day = (DAY, DAY + timedelta(days=1))
+    assert report(session, *one_day)["desks"]["local"]["repeated"] == 1
+    assert report(session, *one_day) == from_the_calls(session, *one_day)
+
+
+@postgresql_only
+def test_a_build_that_cannot_get_the_lock_in_time_leaves_the_day_dirty(
+    app, database_url, session, monkeypatch
+):
+    monkeypatch.setattr(rollup, "LOCK_TIMEOUT", "200ms")
+    leg(session, "local", at(10), "bridged", 5)
+    session.commit()
+    engine = make_engine(database_url)
+    with Session(engine) as writer:
+        writer.add(Call(call_sid="CAslow", from_number="+1", started_at=at(11)))
+        writer.flush()  # a long transaction on calls
+        assert refresh(session) == []
+        assert dirty(session) == {D}
+        writer.rollback()
+    engine.dispose()
+    assert refresh(session) == [D]
+
+
+def test_a_report_reads_one_snapshot(session, database_url, monkeypatch):
+    small_log(session)
+    refresh(session)
+    before = report(session)
+    engine = make_engine(database_url)
+    original = rollup.read
+
+    def read_after_a_change(*args: Any) -> Any:
+        with Session(engine) as other:  # commits between choosing the clean days and reading them
+            other.execute(
+                update(Call)
+                .where(Call.started_at == at(15))
+                .values(started_at=at(15, day=DAY + timedelta(days=2)))
+            )
+            other.commit()
+            refresh(other)
+        return original(*args)
+
+    monkeypatch.setattr(rollup, "read", read_after_a_change)
+    assert report(session) == before
+    monkeypatch.setattr(rollup, "read", original)
+    engine.dispose()
+    assert report(session) == from_the_calls(session) != before
 
 
 def test_the_migration_marks_the_days_of_existing_calls(tmp_path):

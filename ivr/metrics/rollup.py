@@ -6,15 +6,21 @@ changes, or a later call from one of its callers' numbers arrives (it may turn a
 `aggregate` reads the period's built, clean days from the rollups and everything else (dirty or unbuilt
 days, the partial days at either end, other thresholds) from the calls: a report is exact whether or not
 the rollups are up to date; fresh rollups only make it fast.
+
+On PostgreSQL every transaction that changes calls holds an advisory lock shared (taken by the trigger)
+and a day's build holds it exclusively, so a build never misses a change in flight (say a caller's later
+call not committed yet while an earlier one is); SQLite has one writer at a time anyway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
+from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -26,7 +32,13 @@ from .sql import CALLS, Aggregates, Period
 DAY = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_SETTINGS = MetricSettings()  # the thresholds days are built under; other thresholds read the calls
-LOCK_KEY = 0x49565252  # PostgreSQL advisory lock (with the day): one builder of a day at a time
+# Raise it whenever what a day's sums mean changes (ivr.metrics.definitions, sql): days built before are
+# then read from the calls until they are built again.
+DEFINITIONS_VERSION = 1
+LOCK_KEY = 0x49565252  # PostgreSQL advisory lock; the same number as in migration 0005's trigger
+LOCK_TIMEOUT = "2s"  # writers queue behind a build waiting for the lock: never keep them waiting longer
+LOCK_NOT_AVAILABLE = "55P03"
+LAST_DAY = (datetime.max.replace(tzinfo=UTC) - EPOCH) // DAY  # 9999-12-31
 DayRun = tuple[int, int]  # days [first, last) since 1970-01-01 UTC
 SUM_TABLES = (rollup_buckets, rollup_paths, rollup_waits, rollup_repeats)
 
@@ -65,17 +77,25 @@ def _gaps(since: datetime | None, until: datetime | None, runs: list[DayRun]) ->
     return gaps
 
 
+def _built_as(settings: MetricSettings) -> dict[str, int]:
+    """What rollup_days records of how a day was built."""
+    return {
+        "short_abandon_seconds": settings.short_abandon_seconds,
+        "service_level_seconds": settings.service_level_seconds,
+        "repeat_days": settings.repeat_days,
+        "definitions_version": DEFINITIONS_VERSION,
+    }
+
+
 def clean_days(session: Session, first: int, last: int, settings: MetricSettings) -> list[int]:
-    """The days in [first, last) built under these thresholds and not dirty since."""
+    """The days in [first, last) built under these thresholds and definitions, and not dirty since."""
     if settings != ROLLUP_SETTINGS or first >= last:
         return []
     d = rollup_days.c
     stmt = select(d.day).where(
         d.day >= first,
         d.day < last,
-        d.short_abandon_seconds == settings.short_abandon_seconds,
-        d.service_level_seconds == settings.service_level_seconds,
-        d.repeat_days == settings.repeat_days,
+        *(d[name] == value for name, value in _built_as(settings).items()),
         ~exists().where(rollup_dirty.c.day == d.day),
     )
     return list(session.scalars(stmt))
@@ -128,11 +148,40 @@ def _holds_calls(period: Period, first_call: datetime, last_call: datetime) -> b
     return (until is None or until > first_call) and (since is None or since <= last_call)
 
 
+@contextmanager
+def one_snapshot(session: Session) -> Iterator[Session]:
+    """A read-only session on a connection of its own whose statements all see the same committed state."""
+    engine = session.get_bind().engine
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        else:  # pysqlite opens no transaction for a SELECT: BEGIN holds one snapshot (WAL) until the end
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("BEGIN")
+        try:
+            with Session(bind=connection) as reader:
+                yield reader
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+
+
 def aggregate(
     session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
     settings: MetricSettings,
 ) -> Aggregates:  # fmt: skip
-    """What the comparison needs over [since, until): clean days from the rollups, the rest from the calls."""
+    """What the comparison needs over [since, until): clean days from the rollups, the rest from the calls.
+
+    Read in one snapshot of what is committed, so a build or a change meanwhile cannot be counted twice.
+    """
+    with one_snapshot(session) as reader:
+        return _aggregate(reader, desks, since, until, settings)
+
+
+def _aggregate(
+    session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
+    settings: MetricSettings,
+) -> Aggregates:  # fmt: skip
     found = Aggregates(buckets={}, paths={}, waits={}, repeated={})
     first_call, last_call = _call_span(session)
     if first_call is None or last_call is None:
@@ -147,36 +196,40 @@ def aggregate(
 
 
 def _days_to_build(session: Session, rebuild: bool) -> list[int]:
-    """Dirty days, days built under other thresholds, and unbuilt days between built ones (or all days)."""
+    """Dirty days, days built otherwise, and unbuilt days between built ones up to tomorrow (or all days).
+
+    Filling the days without calls between built ones keeps a report's rest from the calls in one piece.
+    """
     dirty = set(session.scalars(select(rollup_dirty.c.day).distinct()))
     d = rollup_days.c
-    built = {
-        day: (short, level, repeat)
-        for day, short, level, repeat in session.execute(
-            select(d.day, d.short_abandon_seconds, d.service_level_seconds, d.repeat_days)
-        )
-    }
-    wanted = (ROLLUP_SETTINGS.short_abandon_seconds, ROLLUP_SETTINGS.service_level_seconds,
-              ROLLUP_SETTINGS.repeat_days)  # fmt: skip
-    days = dirty | {day for day, thresholds in built.items() if thresholds != wanted}
+    wanted = tuple(_built_as(ROLLUP_SETTINGS).values())
+    columns = [d[name] for name in _built_as(ROLLUP_SETTINGS)]
+    built = {day: tuple(how) for day, *how in session.execute(select(d.day, *columns))}
+    days = dirty | {day for day, how in built.items() if how != wanted}
     known = dirty | set(built)
     if rebuild:
         first, last = _call_span(session)
         known |= {day_of(first), day_of(last)} if first is not None and last is not None else set()
-    if known:
-        days |= {day for day in range(min(known), max(known) + 1) if rebuild or day not in built}
+    tomorrow = day_of(utcnow()) + 1  # a call dated far ahead is built alone, not with every day up to it
+    filled = {day for day in known if day <= tomorrow}
+    if filled:
+        days |= {day for day in range(min(filled), max(filled) + 1) if rebuild or day not in built}
     return sorted(days)
 
 
 def build_day(session: Session, day: int) -> None:
-    """Rebuild one day's rollups from its calls, in the session's transaction (the caller commits)."""
+    """Rebuild one day's rollups from its calls, in the session's transaction (the caller commits).
+
+    On PostgreSQL this waits (at most LOCK_TIMEOUT, else DBAPIError) for the transactions changing calls
+    to end, and holds new ones back until the caller commits.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY, day)))
-    # Only the dirty marks seen now are cleared: a change committed while the day is summed leaves its
-    # own mark, so the day stays dirty (read from the calls) until it is built again.
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+    # The dirty marks seen now are cleared first, so a mark that appears later is never lost with them.
     session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
     start = start_of(day)
-    found = sql.aggregate(session, None, [(start, start + DAY)], ROLLUP_SETTINGS)
+    found = sql.aggregate(session, None, [(start, start + DAY if day < LAST_DAY else None)], ROLLUP_SETTINGS)
     for table in (*SUM_TABLES, rollup_days):
         session.execute(delete(table).where(table.c.day == day))
     rows: dict[Table, list[dict[str, Any]]] = {
@@ -198,15 +251,7 @@ def build_day(session: Session, day: int) -> None:
         rollup_repeats: [
             {"day": day, "desk": desk, "repeated": repeated} for desk, repeated in found.repeated.items()
         ],
-        rollup_days: [
-            {
-                "day": day,
-                "short_abandon_seconds": ROLLUP_SETTINGS.short_abandon_seconds,
-                "service_level_seconds": ROLLUP_SETTINGS.service_level_seconds,
-                "repeat_days": ROLLUP_SETTINGS.repeat_days,
-                "built_at": utcnow(),
-            }
-        ],
+        rollup_days: [{"day": day, **_built_as(ROLLUP_SETTINGS), "built_at": utcnow()}],
     }
     for table, values in rows.items():
         if values:
@@ -214,10 +259,19 @@ def build_day(session: Session, day: int) -> None:
 
 
 def refresh(session: Session, rebuild: bool = False) -> list[int]:
-    """Build every day that needs it (with rebuild: every day from the first call to the last); the days."""
+    """Build every day that needs it (with rebuild: every day from the first call to the last); the days
+    built. A day whose build could not get the lock in time stays dirty for the next refresh."""
     days = _days_to_build(session, rebuild)
     session.commit()
+    done = []
     for day in days:
-        build_day(session, day)
-        session.commit()
-    return days
+        try:
+            build_day(session, day)
+            session.commit()
+        except DBAPIError as exc:
+            session.rollback()
+            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            continue
+        done.append(day)
+    return done

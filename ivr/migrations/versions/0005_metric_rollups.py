@@ -33,6 +33,10 @@ METRIC_COLUMNS = (
     "talk_time, survey_score, duration"
 )
 HISTORY_COLUMNS = "from_number, started_at, role"  # what decides a call's place among its number's calls
+# PostgreSQL: every transaction that changes calls holds this advisory lock shared, a day's build holds it
+# exclusively (ivr.metrics.rollup.LOCK_KEY), so no change can be in flight, unseen, while a day is built
+LOCK_KEY = 0x49565252
+POSTGRES_DAY = "(({0}.started_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
 
 # the date of the stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), as ivr.metrics.sql reads it: strftime('%s')
 # would round a time within 0.5 ms of midnight up to the next day
@@ -62,9 +66,10 @@ DECLARE
     day_ integer;
     marked integer;
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared({LOCK_KEY});
     FOREACH row_ IN ARRAY (CASE TG_OP WHEN 'INSERT' THEN ARRAY[NEW] WHEN 'DELETE' THEN ARRAY[OLD]
                                       ELSE ARRAY[OLD, NEW] END) LOOP
-        day_ := floor(extract(epoch FROM row_.started_at) / 86400)::integer;
+        day_ := {POSTGRES_DAY.format("row_")};
         IF day_ IS DISTINCT FROM marked THEN  -- an update within one day: marked once
             INSERT INTO rollup_dirty (day) VALUES (day_);
             marked := day_;
@@ -73,7 +78,7 @@ BEGIN
                 OR (OLD.from_number, OLD.started_at, OLD.role) IS DISTINCT FROM
                    (NEW.from_number, NEW.started_at, NEW.role)) THEN
             INSERT INTO rollup_dirty (day)
-            SELECT floor(extract(epoch FROM p.started_at) / 86400)::integer FROM calls AS p
+            SELECT {POSTGRES_DAY.format("p")} FROM calls AS p
             WHERE p.role = 'caller' AND p.from_number = row_.from_number AND p.started_at <= row_.started_at AND p.id <> row_.id
             ORDER BY p.started_at DESC, p.id DESC LIMIT 1;
         END IF;
@@ -110,6 +115,7 @@ def upgrade() -> None:
         sa.Column("short_abandon_seconds", sa.Integer(), nullable=False),
         sa.Column("service_level_seconds", sa.Integer(), nullable=False),
         sa.Column("repeat_days", sa.Integer(), nullable=False),
+        sa.Column("definitions_version", sa.Integer(), nullable=False),
         sa.Column("built_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("day", name=op.f("pk_rollup_days")),
     )
@@ -156,7 +162,7 @@ def upgrade() -> None:
     # every day that already has calls is to be built
     day = SQLITE_DAY.format("calls")
     if op.get_bind().dialect.name == "postgresql":
-        day = "floor(extract(epoch FROM calls.started_at) / 86400)::integer"
+        day = POSTGRES_DAY.format("calls")
     op.execute(f"INSERT INTO rollup_dirty (day) SELECT DISTINCT {day} FROM calls")
 
 
