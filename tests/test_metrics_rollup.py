@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr.cli import main
 from ivr.db import make_engine
-from ivr.metrics import MetricSettings, compare, rollup
+from ivr.metrics import MetricSettings, compare, rollup, sql
 from ivr.metrics.rollup import build_day, day_of, refresh
 from ivr.migrate import upgrade
 from ivr.models import Call, rollup_buckets, rollup_days, rollup_dirty
@@ -219,6 +219,31 @@ def test_a_new_call_turns_an_earlier_built_day_into_a_repeat(session):
     refresh(session)
     assert dirty(session) == set()
     assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 1
+
+
+def test_the_parts_of_a_period_left_to_read_from_the_calls():
+    runs = [(D, D + 2), (D + 5, D + 6)]
+    noon = DAY + timedelta(hours=12)
+    assert rollup._gaps(None, None, runs) == [
+        (None, DAY), (DAY + timedelta(days=2), DAY + timedelta(days=5)), (DAY + timedelta(days=6), None)
+    ]  # fmt: skip
+    assert rollup._gaps(DAY, DAY + timedelta(days=2), runs[:1]) == []
+    assert rollup._gaps(noon - timedelta(days=1), noon + timedelta(days=6), runs) == [
+        (noon - timedelta(days=1), DAY), (DAY + timedelta(days=2), DAY + timedelta(days=5)),
+        (DAY + timedelta(days=6), noon + timedelta(days=6)),
+    ]  # fmt: skip
+    last = rollup.LAST_DAY
+    assert rollup._gaps(None, None, [(last, last + 1)]) == [(None, rollup.start_of(last))]
+
+
+def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
+    leg(session, "local", at(10), "bridged", 5)
+    leg(session, "local", datetime(9999, 12, 31, 23, 59, tzinfo=UTC), "bridged", 5)
+    assert refresh(session) == [D, rollup.LAST_DAY]
+    # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
+    found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
+    assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())
+    assert sum(sums.answered for sums in found.buckets["local"].values()) == 2
 
 
 def test_refresh_builds_only_what_needs_it(session):

@@ -71,6 +71,8 @@ def _gaps(since: datetime | None, until: datetime | None, runs: list[DayRun]) ->
     for first, last in runs:
         if cursor is None or cursor < start_of(first):
             gaps.append((cursor, start_of(first)))
+        if last > LAST_DAY:  # the run reaches the end of the calendar: nothing comes after it
+            return gaps
         cursor = start_of(last)
     if until is None or cursor is None or cursor < until:
         gaps.append((cursor, until))
