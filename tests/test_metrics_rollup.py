@@ -335,10 +335,41 @@ def test_a_build_waits_for_a_callers_later_call_still_in_flight(app, database_ur
 
 
 @postgresql_only
+def test_writers_never_wait_behind_a_build_that_waits(app, database_url, session):
+    engine = make_engine(database_url)
+    long_writer = Session(engine)
+    long_writer.add(Call(call_sid="CAlong", from_number="+1", started_at=at(9)))
+    long_writer.flush()  # a transaction changing calls, still open
+
+    def build() -> None:
+        with Session(engine) as builder:
+            build_day(builder, D)
+            builder.commit()
+
+    builder = in_thread(build)
+    assert held_back(builder)
+
+    def another_webhook() -> None:
+        with Session(engine) as writer:
+            writer.add(Call(call_sid="CAother", from_number="+2", started_at=at(10)))
+            writer.commit()
+
+    meanwhile = in_thread(another_webhook)
+    meanwhile.join(5)
+    went_through = not meanwhile.is_alive()
+    long_writer.commit()
+    long_writer.close()
+    builder.join(10)
+    assert not builder.is_alive()
+    engine.dispose()
+    assert went_through  # its change went through while the build was waiting
+
+
+@postgresql_only
 def test_a_build_that_cannot_get_the_lock_in_time_leaves_the_day_dirty(
     app, database_url, session, monkeypatch
 ):
-    monkeypatch.setattr(rollup, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(rollup, "LOCK_WAIT_SECONDS", 0.2)
     leg(session, "local", at(10), "bridged", 5)
     session.commit()
     engine = make_engine(database_url)

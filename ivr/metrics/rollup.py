@@ -14,13 +14,13 @@ call not committed yet while an earlier one is); SQLite has one writer at a time
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
@@ -36,8 +36,8 @@ ROLLUP_SETTINGS = MetricSettings()  # the thresholds days are built under; other
 # then read from the calls until they are built again.
 DEFINITIONS_VERSION = 1
 LOCK_KEY = 0x49565252  # PostgreSQL advisory lock; the same number as in migration 0005's trigger
-LOCK_TIMEOUT = "2s"  # writers queue behind a build waiting for the lock: never keep them waiting longer
-LOCK_NOT_AVAILABLE = "55P03"
+LOCK_WAIT_SECONDS = 2.0  # how long a build tries for the lock before leaving its day for the next round
+LOCK_POLL_SECONDS = 0.01
 LAST_DAY = (datetime.max.replace(tzinfo=UTC) - EPOCH) // DAY  # 9999-12-31
 DayRun = tuple[int, int]  # days [first, last) since 1970-01-01 UTC
 SUM_TABLES = (rollup_buckets, rollup_paths, rollup_waits, rollup_repeats)
@@ -219,15 +219,28 @@ def _days_to_build(session: Session, rebuild: bool) -> list[int]:
     return sorted(days)
 
 
+class BuildPostponed(Exception):
+    """Changes to calls kept going for LOCK_WAIT_SECONDS: the day stays dirty for the next refresh."""
+
+
+def _lock_out_writers(session: Session) -> None:
+    """Take the advisory lock exclusively by polling: a build never queues for it, so writers never queue
+    behind a waiting build (a queue could close a deadlock with a writer that waits for another's row)."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while not session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
+        if time.monotonic() > deadline:
+            raise BuildPostponed(f"calls kept changing for {LOCK_WAIT_SECONDS:g} s")
+        time.sleep(LOCK_POLL_SECONDS)
+
+
 def build_day(session: Session, day: int) -> None:
     """Rebuild one day's rollups from its calls, in the session's transaction (the caller commits).
 
-    On PostgreSQL this waits (at most LOCK_TIMEOUT, else DBAPIError) for the transactions changing calls
-    to end, and holds new ones back until the caller commits.
+    On PostgreSQL it first waits for a moment when no transaction is changing calls (at most
+    LOCK_WAIT_SECONDS, else BuildPostponed), then holds new ones back until the caller commits.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
-        session.execute(select(func.pg_advisory_xact_lock(LOCK_KEY)))
+        _lock_out_writers(session)
     # The dirty marks seen now are cleared first, so a mark that appears later is never lost with them.
     session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
     start = start_of(day)
@@ -270,10 +283,8 @@ def refresh(session: Session, rebuild: bool = False) -> list[int]:
         try:
             build_day(session, day)
             session.commit()
-        except DBAPIError as exc:
+        except BuildPostponed:
             session.rollback()
-            if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                raise
             continue
         done.append(day)
     return done
