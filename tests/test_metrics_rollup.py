@@ -277,6 +277,19 @@ def held_back(thread: threading.Thread) -> bool:
     return thread.is_alive()
 
 
+def waiting_build(engine: Any) -> threading.Thread:
+    """Build day D (and commit) in a thread of its own, which an open transaction on calls holds back."""
+
+    def build() -> None:
+        with Session(engine) as builder:
+            build_day(builder, D)
+            builder.commit()
+
+    thread = in_thread(build)
+    assert held_back(thread)
+    return thread
+
+
 @postgresql_only
 def test_a_change_to_calls_waits_for_a_build_in_progress(app, database_url, session):
     call = leg(session, "local", at(10), "bridged", 5)
@@ -316,13 +329,7 @@ def test_a_build_waits_for_a_callers_later_call_still_in_flight(app, database_ur
     leg(session, "local", DAY + timedelta(hours=23, minutes=59, seconds=59), "bridged", 5, number="+1555")
     session.commit()  # an earlier call of the same number (another web host, clocks apart) commits first
 
-    def build() -> None:
-        with Session(engine) as builder:
-            build_day(builder, D)
-            builder.commit()
-
-    builder = in_thread(build)
-    assert held_back(builder)
+    builder = waiting_build(engine)
     later.commit()
     later.close()
     builder.join(10)
@@ -341,13 +348,7 @@ def test_writers_never_wait_behind_a_build_that_waits(app, database_url, session
     long_writer.add(Call(call_sid="CAlong", from_number="+1", started_at=at(9)))
     long_writer.flush()  # a transaction changing calls, still open
 
-    def build() -> None:
-        with Session(engine) as builder:
-            build_day(builder, D)
-            builder.commit()
-
-    builder = in_thread(build)
-    assert held_back(builder)
+    builder = waiting_build(engine)
 
     def another_webhook() -> None:
         with Session(engine) as writer:
