@@ -32,14 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import MetaData, func, text  # noqa: E402
+from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from ivr.db import make_engine  # noqa: E402
 from ivr.engine import load_folder  # noqa: E402
 from ivr.metrics import MetricSettings, compare, rollup, sql  # noqa: E402
 from ivr.metrics.definitions import BREAKDOWN_SUMS, DeskSums  # noqa: E402
-from ivr.migrate import upgrade  # noqa: E402
+from ivr.migrate import recreate  # noqa: E402
 
 START = datetime(2026, 8, 3, tzinfo=UTC)
 DAYS = 90
@@ -147,18 +147,6 @@ def count_legs(url: str) -> int:
         engine.dispose()
 
 
-def reset(url: str) -> None:
-    """An empty, migrated database."""
-    engine = make_engine(url)
-    with engine.begin() as connection:
-        meta = MetaData()
-        meta.reflect(connection)
-        meta.drop_all(connection)
-        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    upgrade(url)
-
-
 def sample_site() -> Any:
     """The sample site, whose desks are compared."""
     bundle, problems = load_folder(ROOT / "flows")
@@ -226,10 +214,10 @@ def time_a_changed_day(url: str, runs: int) -> dict[str, list[float]]:
             "UPDATE calls SET survey_score = 5 WHERE id IN (SELECT id FROM calls WHERE started_at >= :day "
             "AND role = 'caller' AND queue_result = 'bridged' ORDER BY id LIMIT 1000)"
         )
-        label = "1,000 surveys answered on the last day (triggers mark it dirty)"
+        label = "up to 1,000 surveys answered on the last day (triggers mark it dirty)"
         changed = timed(label, lambda: session.execute(surveys, {"day": last}).rowcount)
         session.commit()
-        assert changed == 1000, changed
+        print(f"      ({changed} calls changed)")
         for _ in range(runs):
             began = time.perf_counter()
             compare(session, site, "local", "bpo", None, None)
@@ -329,7 +317,7 @@ def main() -> None:
             path = Path(args.sqlite_file) if args.sqlite_file else Path(folder) / "bench.sqlite3"
             url = f"sqlite:///{path}"
             if not (args.reuse and count_legs(url) == args.calls):
-                reset(url)
+                recreate(url)
                 began = time.perf_counter()
                 fill_sqlite(path, args.calls)
                 print(f"  sqlite: generated in {time.perf_counter() - began:.1f} s")
@@ -337,7 +325,7 @@ def main() -> None:
     if not args.no_pg:
         ensure_postgres_database(args.pg)
         if not (args.reuse and count_legs(args.pg) == args.calls):
-            reset(args.pg)
+            recreate(args.pg)
             began = time.perf_counter()
             fill_postgres(args.pg, args.calls)
             print(f"  postgresql: generated in {time.perf_counter() - began:.1f} s")

@@ -39,7 +39,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from ivr import create_app  # noqa: E402
 from ivr.campaigns.service import create_campaign  # noqa: E402
 from ivr.db import make_engine, session, utcnow  # noqa: E402
-from ivr.migrate import upgrade  # noqa: E402
+from ivr.migrate import recreate  # noqa: E402
 from ivr.models import Contact  # noqa: E402
 
 AREAS = ("512", "212", "415", "305", "617", "702", "808", "907", "312", "208")
@@ -90,18 +90,6 @@ def generate(path: Path, rows: int, seed: int = 7) -> Generated:
             zone = ZONES[n % len(ZONES)] if n % 10 == 0 else ""
             out.write(f"{phone},Person {n},{zone},2026-12-{n % 28 + 1:02d} 10:00,A{n:07d}\n")
     return Generated(path, rows, unique, duplicates, invalid)
-
-
-def empty_database(url: str) -> None:
-    """Drop every table of the database, then apply the migrations."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        meta = MetaData()
-        meta.reflect(conn)
-        meta.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    upgrade(url)
 
 
 def environment(url: str) -> dict[str, str]:
@@ -186,7 +174,7 @@ def stored(url: str) -> int:
 
 def bench(url: str, database: str, small: Generated, big: Generated) -> tuple[list[Run], list[str]]:
     """The three imports on one database, and what did not come out as generated."""
-    empty_database(url)
+    recreate(url)
     new_campaign(url, "small")
     new_campaign(url, "big")
     runs = [

@@ -30,15 +30,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, text
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ivr.db import make_engine  # noqa: E402
 from ivr.dialer.rest import TwilioRest  # noqa: E402
 from ivr.dialer.worker import Settings, Worker  # noqa: E402
-from ivr.migrate import upgrade  # noqa: E402
+from ivr.migrate import recreate  # noqa: E402
 from ivr.models import Campaign, Contact  # noqa: E402
 
 ACCOUNT = "AC" + "0" * 32
@@ -82,18 +80,6 @@ class Stub:
             return len(self.arrivals)
 
 
-def reset(url: str) -> None:
-    """An empty, migrated database."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        meta = MetaData()
-        meta.reflect(conn)
-        meta.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    upgrade(url)
-
-
 def noon_zone() -> str:
     """A fixed-offset zone where it is about noon now: the calling window stays open."""
     offset = datetime.now(UTC).hour - 12
@@ -113,7 +99,7 @@ def most_in_one_second(times: list[float]) -> int:
 
 def run_rate(url: str, cps: float, seconds: float) -> dict[str, float]:
     """Dial a campaign at `cps` against a fresh stub; the figures."""
-    reset(url)
+    recreate(url)
     calls = int(cps * seconds) + 1
     engine = make_engine(url)
     now = datetime.now(UTC)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import MetaData, text
+
+from .db import make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -26,3 +29,20 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Take the database at `url` down to `revision`."""
     command.downgrade(alembic_config(url), revision)
+
+
+def recreate(url: str) -> None:
+    """Drop every table of the database at `url`, then apply every migration: for tests and benchmarks.
+
+    It destroys all the data there.
+    """
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        meta = MetaData()
+        meta.reflect(connection)
+        meta.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        if connection.dialect.name == "postgresql":  # the rollup trigger's function outlives its table
+            connection.execute(text("DROP FUNCTION IF EXISTS calls_rollup_dirty() CASCADE"))
+    engine.dispose()
+    upgrade(url)

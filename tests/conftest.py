@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.orm import Session
 
 from ivr import create_app
 from ivr.db import make_engine
-from ivr.migrate import upgrade
+from ivr.migrate import recreate
 
 from .twilio import CallDriver, TwilioClient
 
@@ -32,18 +32,6 @@ CLOSED = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Tuesday 21:00 in Chicago
 HOLIDAY = datetime(2026, 12, 25, 16, 0, tzinfo=UTC)
 
 
-def _reset(url: str) -> None:
-    """An empty database with every migration applied."""
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        meta = MetaData()
-        meta.reflect(conn)
-        meta.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-    engine.dispose()
-    upgrade(url)
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database: a SQLite file, and PostgreSQL when IVR_TEST_POSTGRES_URL is set."""
@@ -51,7 +39,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     else:
         url = PG_URL
-    _reset(url)
+    recreate(url)
     return url
 
 

@@ -240,6 +240,7 @@ def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
     leg(session, "local", at(10), "bridged", 5)
     leg(session, "local", datetime(9999, 12, 31, 23, 59, tzinfo=UTC), "bridged", 5)
     assert refresh(session) == [D, rollup.LAST_DAY]
+    assert refresh(session, rebuild=True) == [D, rollup.LAST_DAY]
     # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
     found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
     assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())

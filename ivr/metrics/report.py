@@ -104,14 +104,20 @@ def _row(metric: str, kind: str, unit: str, a: Any, b: Any) -> dict[str, Any]:
     }
 
 
-def _with_interval(row: dict[str, Any], interval: tuple[float, float] | None, amount: str) -> dict[str, Any]:
-    if row["difference"] is None:
+def _with_interval(
+    row: dict[str, Any], interval: tuple[float, float] | None, amount: str, first: str
+) -> dict[str, Any]:
+    """The row with its 95% interval, whether it excludes 0, and the verdict in words (desk `first` first)."""
+    difference = row["difference"]
+    if difference is None:
         return row
     if interval is None:
         row["verdict"] = f"difference {amount}; too few calls for an interval"
         return row
     low, high = interval
-    row.update(ci_low=low, ci_high=high, significant=not low <= 0 <= high)
+    significant = not low <= 0 <= high
+    verdict = f"{_direction(first, difference)} by {amount} ({SIGNIFICANT})" if significant else NO_DIFFERENCE
+    row.update(ci_low=low, ci_high=high, significant=significant, verdict=verdict)
     return row
 
 
@@ -120,14 +126,7 @@ def _rate_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int],
     row = _row(metric, "rate", "share", ratio(x1, n1), ratio(x2, n2))
     difference = row["difference"]
     amount = f"{abs(difference or 0) * 100:.1f} points"
-    row = _with_interval(row, newcombe(x1, n1, x2, n2), amount)
-    if row["significant"] is not None:
-        row["verdict"] = (
-            f"{_direction(names[0], difference)} by {amount} ({SIGNIFICANT})"
-            if row["significant"]
-            else NO_DIFFERENCE
-        )
-    return row
+    return _with_interval(row, newcombe(x1, n1, x2, n2), amount, names[0])
 
 
 MEAN_UNITS = {"asa": ("s", "{:.1f} s"), "aht": ("s", "{:.1f} s"), "csat": ("score 1-5", "{:.2f}")}
@@ -142,14 +141,7 @@ def _mean_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int, 
     interval = None
     if n1 >= 2 and n2 >= 2:
         interval = welch(n1, s1 / n1, sample_variance(n1, s1, q1), n2, s2 / n2, sample_variance(n2, s2, q2))
-    row = _with_interval(row, interval, amount)
-    if row["significant"] is not None:
-        row["verdict"] = (
-            f"{_direction(names[0], difference)} by {amount} ({SIGNIFICANT})"
-            if row["significant"]
-            else NO_DIFFERENCE
-        )
-    return row
+    return _with_interval(row, interval, amount, names[0])
 
 
 def _count_row(metric: str, names: tuple[str, str], a: int, b: int) -> dict[str, Any]:

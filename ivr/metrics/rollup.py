@@ -154,8 +154,9 @@ def _holds_calls(period: Period, first_call: datetime, last_call: datetime) -> b
 def one_snapshot(session: Session) -> Iterator[Session]:
     """A read-only session on a connection of its own whose statements all see the same committed state."""
     engine = session.get_bind().engine
+    on_postgresql = engine.dialect.name == "postgresql"
     with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
+        if on_postgresql:
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
             connection.exec_driver_sql("SET TRANSACTION READ ONLY")
         else:  # pysqlite opens no transaction for a SELECT: BEGIN holds one snapshot (WAL) until the end
@@ -165,7 +166,10 @@ def one_snapshot(session: Session) -> Iterator[Session]:
             with Session(bind=connection) as reader:
                 yield reader
         finally:
-            connection.exec_driver_sql("ROLLBACK")
+            if on_postgresql:
+                connection.rollback()
+            else:
+                connection.exec_driver_sql("ROLLBACK")
 
 
 def aggregate(
@@ -207,7 +211,7 @@ def _days_to_build(session: Session, rebuild: bool) -> list[int]:
     wanted = tuple(_built_as(ROLLUP_SETTINGS).values())
     columns = [d[name] for name in _built_as(ROLLUP_SETTINGS)]
     built = {day: tuple(how) for day, *how in session.execute(select(d.day, *columns))}
-    days = dirty | {day for day, how in built.items() if how != wanted}
+    days = dirty | {day for day, how in built.items() if rebuild or how != wanted}
     known = dirty | set(built)
     if rebuild:
         first, last = _call_span(session)
