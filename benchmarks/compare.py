@@ -39,7 +39,7 @@ from ivr.db import make_engine  # noqa: E402
 from ivr.engine import load_folder  # noqa: E402
 from ivr.metrics import MetricSettings, compare, rollup, sql  # noqa: E402
 from ivr.metrics.definitions import BREAKDOWN_SUMS, DeskSums  # noqa: E402
-from ivr.migrate import recreate  # noqa: E402
+from ivr.migrations.runner import recreate  # noqa: E402
 
 START = datetime(2026, 8, 3, tzinfo=UTC)
 DAYS = 90

@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from ivr import create_app  # noqa: E402
 from ivr.campaigns.service import create_campaign  # noqa: E402
 from ivr.db import make_engine, session, utcnow  # noqa: E402
-from ivr.migrate import recreate  # noqa: E402
+from ivr.migrations.runner import recreate  # noqa: E402
 from ivr.models import Contact  # noqa: E402
 
 AREAS = ("512", "212", "415", "305", "617", "702", "808", "907", "312", "208")
@@ -132,7 +132,7 @@ CHILD = (
     "def peak():\n"
     "    sys.stderr.write(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
     "atexit.register(peak)\n"
-    "from ivr.cli import main\n"
+    "from ivr.cli.main import main\n"
     "main()\n"
 )
 SUMMARY = re.compile(r"^(\d+) rows: (\d+) imported, (\d+) merged as duplicates, (\d+) invalid", re.M)

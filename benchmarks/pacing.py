@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from ivr.db import make_engine  # noqa: E402
 from ivr.dialer.rest import TwilioRest  # noqa: E402
 from ivr.dialer.worker import Settings, Worker  # noqa: E402
-from ivr.migrate import recreate  # noqa: E402
+from ivr.migrations.runner import recreate  # noqa: E402
 from ivr.models import Campaign, Contact  # noqa: E402
 
 ACCOUNT = "AC" + "0" * 32

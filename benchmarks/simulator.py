@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webhooks import Server, free_port  # noqa: E402
 
 from ivr import create_app  # noqa: E402
-from ivr.migrate import upgrade  # noqa: E402
+from ivr.migrations.runner import upgrade  # noqa: E402
 from ivr.sim import HttpTransport, VirtualClock, WsgiTransport  # noqa: E402
 from ivr.sim.profile import load_profile  # noqa: E402
 from ivr.sim.runner import staffed  # noqa: E402

@@ -189,7 +189,7 @@ def prepare_database(pg_url: str, name: str) -> str:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = f"{pg_url.rstrip('/')}/{name}"
-    from ivr.migrate import upgrade
+    from ivr.migrations.runner import upgrade
 
     upgrade(url)
     return url

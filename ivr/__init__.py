@@ -44,9 +44,10 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
-    from . import api, auth, voice, web
+    from . import api, voice, web
+    from .accounts import auth
     from .db import Database
-    from .flowstore import FlowStore
+    from .flows.store import FlowStore
     from .inputs import reject_nul
 
     database = Database(app.config["DATABASE_URL"])

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ivr import create_app
 from ivr.db import make_engine
-from ivr.migrate import recreate
+from ivr.migrations.runner import recreate
 
 from .twilio import CallDriver, TwilioClient
 

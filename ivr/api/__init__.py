@@ -7,8 +7,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ..auth import current_viewer, partners_allowed, token_required
-from ..callquery import (
+from ..accounts.auth import current_viewer, partners_allowed, token_required
+from ..calls.query import (
     CallFilters,
     FilterError,
     call_numbers,

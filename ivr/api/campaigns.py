@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from flask import Response, abort, current_app, jsonify, request
 
-from ..auth import token_required
+from ..accounts.auth import token_required
 from ..campaigns import dnc
 from ..campaigns.csvfile import FileError
 from ..campaigns.importer import ImportRefused, import_contacts

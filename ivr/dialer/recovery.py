@@ -25,10 +25,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..campaigns.attempts import adopt, apply, known_sids, revert
+from ..campaigns.lifecycle import ACTIVE, FINAL
 from ..models import Attempt, Campaign, Contact
 from .lease import Leases
-from .lifecycle import ACTIVE, FINAL
-from .outcomes import adopt, apply, known_sids, revert
 from .rest import TwilioRest
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ..campaigns import attempts as outcomes
 from ..models import Campaign
-from . import budget, outcomes
+from . import budget
 from .claim import Job, claim
 from .clock import Clock, WallClock, wait_until
 from .lease import Leases

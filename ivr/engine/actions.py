@@ -1,4 +1,4 @@
-"""Actions: the pure-data instructions the engine emits; ivr.twiml renders them as TwiML."""
+"""Actions: the pure-data instructions the engine emits; ivr.voice.twiml renders them as TwiML."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from .clock import time_matches
+from .schedules import time_matches
 
 
 def _numeric(value: str, test: Callable[[float], bool]) -> bool:

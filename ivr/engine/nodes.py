@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
-from .clock import is_holiday, is_open
 from .conditions import evaluate, variables_used
 from .prompts import fill, placeholders, speech_language, texts
 from .routing import ROUTE_STRATEGIES, RouteRequest, queue_full
 from .runtime import FlowError, Runtime
+from .schedules import is_holiday, is_open
 from .site import Desk, Node
 
 HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from .clock import is_open
+from .schedules import is_open
 from .site import Desk, Node, Site
 
 DEFAULT_HANDLE_SECONDS = 300.0  # assumed handle time until a desk has answered calls to learn from

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the connection or URL that ivr.migrate passes in."""
+"""Alembic environment: runs migrations on the connection or URL that ivr.migrations.runner passes in."""
 
 from alembic import context
 from sqlalchemy.engine import Connection

@@ -48,8 +48,8 @@ def run_simulated_call(
             raise LookupError("with --url, give the number to call with --to")
         remote = HttpTransport(_server_token())
         return SimulatedCall(remote, url, from_number, to_number, clock, caller, agents).run(), None
-    from ..calllog import get_call
-    from ..callquery import call_dict
+    from ..calls.log import get_call
+    from ..calls.query import call_dict
     from ..db import session
 
     with local_app(clock) as (app, token):
@@ -77,7 +77,7 @@ def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
     """The app in this process on the configured database, reading the virtual clock, and its token."""
     from .. import create_app
     from ..config import instance_secret
-    from ..migrate import upgrade
+    from ..migrations.runner import upgrade
 
     probe = create_app(require_token=False)
     token = os.environ.get("TWILIO_AUTH_TOKEN") or instance_secret(probe.instance_path, "twilio_auth_token")
@@ -124,7 +124,7 @@ def staffed(app: Flask, profile: Profile) -> Iterator[Staff]:
     """
     from sqlalchemy import update
 
-    from ..agents import set_agent
+    from ..accounts.agents import set_agent
     from ..db import session
     from ..models import Agent
 

@@ -40,13 +40,13 @@ from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from .. import calllog
-from ..agents import verify_agent
+from ..accounts.agents import verify_agent
+from ..calls import log as calllog
 from ..db import session
 from ..engine import FlowError
 from ..engine.nodes import ANSWERED_DIAL
 from ..engine.site import AgentLine, Desk
-from ..flowstore import Published
+from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
 from .responses import absolute, fallback_twiml
 from .routes import _note_failure, bp, store

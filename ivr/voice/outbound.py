@@ -21,10 +21,11 @@ from typing import Any
 from flask import Response, request
 from sqlalchemy import select
 
-from .. import calllog, queues
+from ..calls import log as calllog
+from ..calls import queues
+from ..campaigns import attempts as outcomes
+from ..campaigns.lifecycle import MACHINE_ANSWERS
 from ..db import session
-from ..dialer import outcomes
-from ..dialer.lifecycle import MACHINE_ANSWERS
 from ..engine import CallContext, FlowError, Site, StepResult
 from ..engine.actions import Action, Hangup, Say
 from ..engine.runtime import CallState, Runtime

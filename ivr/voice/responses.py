@@ -10,7 +10,7 @@ from flask import Response, current_app, request, url_for
 from ..engine import Action, Callback, Site
 from ..engine.actions import Dial, Enqueue, Hangup, Play, Record, Say
 from ..engine.nodes import ANSWERED_DIAL, BRIDGED, HOLD_MUSIC
-from ..twiml import render
+from .twiml import render
 
 APOLOGY = "We are sorry, we cannot take your call right now. Please try again later. Goodbye."
 GOODBYE = "Thank you for calling. Goodbye."

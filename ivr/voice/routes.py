@@ -10,13 +10,14 @@ from typing import TypeVar
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from .. import calllog, queues
+from ..calls import log as calllog
+from ..calls import queues
 from ..db import session, utcnow
 from ..engine import CallContext, CallState, FlowError, start, step
-from ..flowstore import FlowStore
-from ..twiml import render
+from ..flows.store import FlowStore
 from .responses import fallback_twiml, twiml
 from .security import check_body, check_identifiers, check_signature
+from .twiml import render
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
@@ -202,6 +203,6 @@ def status() -> None:
     applied = calllog.apply_status(session(), request.form)
     # Only a call ivr placed can be a campaign's: inbound callbacks skip the attempts lookup.
     if applied and request.form.get("Direction", "").startswith("outbound-api"):
-        from ..dialer.outcomes import on_status  # a campaign's call: its attempt and contact move on too
+        from ..campaigns.attempts import on_status  # a campaign's call: its attempt and contact move on too
 
         on_status(session(), request.form, request.args.get("attempt"), calllog.now())

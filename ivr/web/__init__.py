@@ -29,8 +29,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from .. import metrics
-from ..auth import check_login, current_viewer, ops_required
-from ..callquery import (
+from ..accounts.auth import check_login, current_viewer, ops_required
+from ..calls.privacy import mask_data, mask_number
+from ..calls.query import (
     CallFilters,
     FilterError,
     call_numbers,
@@ -40,10 +41,9 @@ from ..callquery import (
     shown_call,
     visible_call,
 )
-from ..cli_report import csv_text
+from ..cli.reports import csv_text
 from ..db import session, utcnow
 from ..models import STATUS_RANK
-from ..privacy import mask_data, mask_number
 from . import campaigns, reports
 from .reports import CompareForm, FormError
 

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..auth import ops_required
+from ..accounts.auth import ops_required
 from ..campaigns.figures import LABELS
 from ..campaigns.rules import ACTIONS, TransitionError
 from ..campaigns.service import change_state, find_campaign, list_campaigns, status_of

@@ -1,0 +1,1 @@
+"""People and machines that use ivr: users, roles, API tokens and agents."""

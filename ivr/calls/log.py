@@ -1,0 +1,278 @@
+"""The call log: call rows, their append-only events, and status callbacks applied idempotently.
+
+These run on every webhook, so they use SQL statements (SQLAlchemy Core) rather than ORM objects: one
+SELECT of the few columns a step needs, one UPDATE, and one multi-row INSERT of the step's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..campaigns.dnc import opt_out_call
+from ..db import utcnow
+from ..engine import LogEntry, StepResult
+from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
+
+# The call log's clock: the wall clock, or the simulator's virtual clock for the request in hand.
+CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("call_log_clock", default=utcnow)
+
+
+def now() -> datetime:
+    """The time the call log writes down now."""
+    return CLOCK.get()()
+
+
+ROW_UPDATES = frozenset(
+    {
+        "desk",
+        "overflow_from",
+        "path",
+        "queued_at",
+        "queue_time",
+        "queue_result",
+        "talk_time",
+        "agent",
+        "survey_score",
+        "recording_url",
+        "recording_duration",
+    }
+)
+CALLS = cast(Table, Call.__table__)
+EVENTS = cast(Table, CallEvent.__table__)
+STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
+
+
+@dataclass(frozen=True)
+class CallRef:
+    """What a call step needs of a call's row."""
+
+    id: int
+    site_version_id: int | None
+    node: str | None
+    variables: dict[str, Any]
+    tries: dict[str, Any]
+    path: str | None = None
+
+
+def get_call(session: Session, call_sid: str) -> Call | None:
+    """The call with this CallSid as an ORM object (for pages and the API)."""
+    return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
+
+
+def _insert_new(session: Session, table: Table) -> Insert:
+    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+# Built once: statements on the tables themselves (not the ORM classes) with bound parameters skip the
+# ORM's execution path and most of the per-request statement building.
+FIND_CALL = select(
+    CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.path
+).where(CALLS.c.call_sid == bindparam("sid"))
+UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("row_id"))  # SET columns come from the parameters
+INSERT_EVENTS = insert(EVENTS)
+UPDATABLE = frozenset(CALLS.c.keys()) - {"id"}  # computed once: checked on every step
+ADVANCE_STATUS = UPDATE_CALL.where(CALLS.c.status_rank < bindparam("rank"))  # never back to a lower rank
+FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal callback sets the end
+
+
+def find_call(session: Session, call_sid: str) -> CallRef | None:
+    """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
+    row = session.connection().execute(FIND_CALL, {"sid": call_sid}).first()
+    return CallRef(*row) if row is not None else None
+
+
+def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
+    unknown = set(values) - UPDATABLE
+    assert values and not unknown, f"not columns to update: {sorted(unknown)}"
+    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
+
+
+# -- the legs of a bridge (the agent line) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    """What the agent line needs of a call leg's row: who it is and what it is linked to."""
+
+    id: int
+    call_sid: str
+    role: str
+    desk: str | None
+    agent: str | None
+    site_version_id: int | None
+    node: str | None
+    variables: dict[str, Any]
+    tries: dict[str, Any]
+    peer_call_sid: str | None
+
+
+FIND_LEG = select(
+    CALLS.c.id, CALLS.c.call_sid, CALLS.c.role, CALLS.c.desk, CALLS.c.agent, CALLS.c.site_version_id,
+    CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.peer_call_sid,
+).where(CALLS.c.call_sid == bindparam("sid"))  # fmt: skip
+
+
+def find_leg(session: Session, call_sid: str) -> Leg | None:
+    """The leg with this CallSid, if ivr has seen it."""
+    row = session.connection().execute(FIND_LEG, {"sid": call_sid}).first()
+    return Leg(*row) if row is not None else None
+
+
+def update_leg(session: Session, call_id: int, **values: Any) -> None:
+    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
+    _update_call(session, call_id, values)
+
+
+def int_param(value: str | None) -> int | None:
+    """A whole-number parameter that fits a database integer, else None."""
+    try:
+        number = int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+    return number if number is not None and 0 <= number < 2**31 else None
+
+
+def _fit(value: str, column: Any) -> str:
+    """A parameter cut to its column's length (Twilio's own values always fit)."""
+    length: int | None = getattr(column.type, "length", None)
+    return value[:length]
+
+
+def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+    """A new call row made from a Twilio request's parameters."""
+    status = params.get("CallStatus", "ringing")
+    values: dict[str, Any] = {
+        "call_sid": params["CallSid"],
+        "parent_call_sid": params.get("ParentCallSid") or None,
+        "account_sid": params.get("AccountSid", ""),
+        "direction": _fit(params.get("Direction", "inbound"), Call.direction),
+        # a call ivr placed (a campaign's) reaches a callee; the agent line marks its legs 'agent' itself
+        "role": "callee" if params.get("Direction", "").startswith("outbound") else "caller",
+        "from_number": params.get("From", ""),
+        "to_number": params.get("To", ""),
+        "status": _fit(status, Call.status),
+        "status_rank": STATUS_RANK.get(status, 0),
+        "started_at": now(),
+        "variables": {},
+        "tries": {},
+        "errors": 0,
+    }
+    call_id = (
+        session.connection()
+        .execute(_insert_new(session, CALLS).values(values).returning(CALLS.c.id))
+        .scalar()
+    )
+    if call_id is None:  # another request for this call (a status callback, a retry) logged it first
+        found = find_call(session, params["CallSid"])
+        assert found is not None
+        return found
+    return CallRef(call_id, None, None, {}, {})
+
+
+def find_or_insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+    """The call of this request, logged now if ivr has not seen it before."""
+    return find_call(session, params["CallSid"]) or insert_call(session, params)
+
+
+def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> None:
+    """Append log entries to a call's timeline in one statement."""
+    at = now()
+    rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
+    if rows:
+        session.connection().execute(INSERT_EVENTS, rows)
+
+
+def add_event(session: Session, call_id: int, kind: str, node: str | None = None, **data: Any) -> None:
+    """Append one event to a call's timeline."""
+    add_events(session, call_id, [LogEntry(kind, node, data)])
+
+
+def save_step(session: Session, call: CallRef, version_id: int, result: StepResult) -> None:
+    """Store where the call now is in its flow, its variables, the row updates and the step's log."""
+    values: dict[str, Any] = {
+        "site_version_id": version_id,
+        "flow": result.state.flow,
+        "node": result.state.node,
+        "variables": dict(result.state.variables),
+        "tries": dict(result.state.tries),
+    }
+    for key, value in result.updates.items():
+        if key in ROW_UPDATES:
+            values[key] = _fit(value, CALLS.c[key]) if isinstance(value, str) else value
+    _update_call(session, call.id, values)
+    add_events(session, call.id, result.log)
+    if result.updates.get("do_not_call"):  # an opt_out node: list the other party in this transaction
+        add_event(session, call.id, "do_not_call", result.state.node, **opt_out_call(session, call.id))
+
+
+def note_error(session: Session, call: CallRef, path: str, error: str) -> None:
+    """Count an error on the call and put it in the timeline."""
+    session.connection().execute(update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1))
+    add_event(session, call.id, "error", call.node, path=path, error=error)
+
+
+def set_transcription(session: Session, call: CallRef, status: str, text: str) -> None:
+    """Keep a completed transcription on the call, and log every transcription callback."""
+    if status == "completed":
+        _update_call(session, call.id, {"transcription": text})
+    add_event(session, call.id, "transcription", status=status, text=text)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC, zone unknown
+
+
+def apply_status(session: Session, params: Mapping[str, str]) -> bool:
+    """Apply a status callback once; False when it is a repeat of one already applied.
+
+    Callbacks may arrive twice and out of order: a status only replaces one of a lower rank, so a late
+    'ringing' never overwrites 'completed'; the duration is taken from the first terminal callback.
+    """
+    sid = params["CallSid"]
+    status = params.get("CallStatus", "")
+    sequence = int_param(params.get("SequenceNumber"))
+    if sequence is not None:
+        first = _insert_new(session, STATUS_CALLBACKS).values(
+            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
+        )
+        if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
+            return False
+    call = find_or_insert_call(session, params)
+    duration = int_param(params.get("CallDuration"))
+    extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
+    data: dict[str, object] = {
+        "status": status,
+        "sequence": sequence,
+        "duration": duration,
+        "timestamp": params.get("Timestamp"),
+    }
+    add_events(session, call.id, [LogEntry("status", None, data | extra)])
+    rank = STATUS_RANK.get(status)
+    if rank is None:
+        return True
+    connection = session.connection()
+    connection.execute(
+        ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
+    )
+    if status in TERMINAL_STATUSES:
+        ended = _timestamp(params.get("Timestamp")) or now()
+        connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
+    return True

@@ -1,0 +1,54 @@
+"""Live queue figures read from the call log: callers waiting, agents signed in, recent handle time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import cache
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from ..engine.routing import QueueFigures, QueueStats
+from ..models import STATUS_RANK, Call
+
+CALLS = cast(Table, Call.__table__)
+FINAL_RANK = STATUS_RANK["completed"]
+MAX_CALL = timedelta(hours=4)  # Twilio ends every call after 4 hours: older open rows are lost callbacks
+HANDLE_WINDOW = timedelta(hours=2)  # handle time is averaged over the calls answered this recently
+
+_open = and_(CALLS.c.desk == bindparam("desk"), CALLS.c.status_rank < FINAL_RANK)
+WAITING = select(func.count()).where(
+    _open,
+    CALLS.c.role != "agent",
+    CALLS.c.queued_at >= bindparam("oldest"),
+    CALLS.c.queue_result.is_(None),
+    CALLS.c.peer_call_sid.is_(None),  # the agent line links a caller to an agent when it takes them
+)
+AGENTS = select(func.count()).where(_open, CALLS.c.role == "agent", CALLS.c.started_at >= bindparam("oldest"))
+HANDLE = select(func.avg(CALLS.c.talk_time)).where(
+    CALLS.c.desk == bindparam("desk"),
+    CALLS.c.role != "agent",
+    CALLS.c.talk_time.is_not(None),
+    CALLS.c.queued_at >= bindparam("recent"),
+)
+
+
+def read_stats(session: Session, desk: str, now: datetime) -> QueueStats:
+    """The desk's queue figures at `now`."""
+    connection = session.connection()
+    params = {"desk": desk, "oldest": now - MAX_CALL, "recent": now - HANDLE_WINDOW}
+    waiting = connection.execute(WAITING, params).scalar_one()
+    agents = connection.execute(AGENTS, params).scalar_one()
+    handle = connection.execute(HANDLE, params).scalar()
+    return QueueStats(waiting=waiting, agents=agents, handle_seconds=float(handle) if handle else None)
+
+
+def figures(session: Session, now: datetime) -> QueueFigures:
+    """Queue figures for the engine, read once per desk on first use."""
+
+    @cache
+    def stats(desk: str) -> QueueStats:
+        return read_stats(session, desk, now)
+
+    return stats

@@ -1,0 +1,1 @@
+"""Published site versions: what callers hear, and which version each call is pinned to."""

@@ -1,0 +1,1 @@
+"""Alembic migrations shipped inside the package, and the commands that apply them."""

@@ -1,0 +1,102 @@
+"""The campaign pages: a list with progress bars, a campaign's figures and state buttons; ops only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lxml import html
+
+from ivr.accounts.auth import create_token, create_user
+
+from ..campaign_helpers import attempt, contacts, load, new_campaign
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def client(client):
+    """A browser-like client: it sends a Referer, which CSRF checks over HTTPS need."""
+    client.environ_base["HTTP_REFERER"] = "https://ivr.test/"
+    return client
+
+
+def _csrf(page: bytes) -> str:
+    match = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
+    assert match, page[:500]
+    return match.group(1).decode()
+
+
+def sign_in(client, session, desk: str | None = None):
+    create_user(session, "someone", PASSWORD, desk)
+    session.commit()
+    token = _csrf(client.get("/login").data)
+    response = client.post("/login", data={"username": "someone", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def campaign(app, session):
+    campaign = new_campaign(app, session, desk="local")
+    load(session, campaign, "phone\n+15125550101\n+15125550102\n+15125550103\n+15125550104\n")
+    people = contacts(session, campaign)
+    attempt(session, campaign, people["+15125550101"], "completed", "human", queue=("bridged", 1))
+    people["+15125550101"].state = "done"
+    session.commit()
+    return campaign
+
+
+def test_the_list_shows_progress(client, session, campaign) -> None:
+    page = html.fromstring(sign_in(client, session).get("/campaigns/").data)
+    assert page.xpath("//header//a[text()='Campaigns']/@href") == ["/campaigns/"]
+    (row,) = page.xpath("//table[contains(@class, 'campaigns')]/tbody/tr")
+    assert row.xpath("td[1]/a/text()") == ["Reminders"]
+    assert row.xpath("td[1]/a/@href") == [f"/campaigns/{campaign.id}"]
+    assert row.xpath("td[2]/text()") == ["draft"]
+    assert row.xpath(".//progress/@value") == ["1"] and row.xpath(".//progress/@max") == ["4"]
+    assert row.xpath("td[8]/text()") == ["0.0%"]
+
+
+def test_a_campaign_page_shows_the_figures_of_the_api(client, session, campaign) -> None:
+    signed = sign_in(client, session)
+    page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
+    assert page.xpath("//h1/text()")[0].strip() == "Campaign Reminders"
+    assert page.xpath("//progress/@value") == ["1"] and page.xpath("//progress/@max") == ["4"]
+    shown = {td.get("data-figure"): int(td.text) for td in page.xpath("//td[@data-figure]")}
+    token = create_token(session, "tests")
+    session.commit()
+    api = client.get(f"/api/campaigns/{campaign.id}", headers={"Authorization": f"Bearer {token}"})
+    figures = api.json["campaign"]["figures"]
+    assert shown == {key: figures[key] for key in shown}
+    assert (shown["contacts"], shown["answered_human"], shown["remaining"]) == (4, 1, 3)
+    text = page.xpath("//p[contains(@class, 'abandonment')]/text()")[0]
+    assert text.startswith("0.0% (0 of 1 human-answered calls") and text.endswith("within the 3% limit")
+    assert page.xpath("//div[@class='actions']//button/text()") == ["Start", "Cancel"]
+
+
+def test_state_buttons_change_the_state(client, session, campaign) -> None:
+    signed = sign_in(client, session)
+    page = signed.get(f"/campaigns/{campaign.id}").data
+    token = _csrf(page)
+    started = signed.post(f"/campaigns/{campaign.id}/start", data={"csrf_token": token})
+    assert started.status_code == 302
+    page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
+    assert page.xpath("//p[@class='flash']/text()") == ["Campaign Reminders is running now."]
+    assert page.xpath("//div[@class='actions']//button/text()") == ["Pause", "Cancel"]
+    wrong = signed.post(f"/campaigns/{campaign.id}/resume", data={"csrf_token": token})
+    page = html.fromstring(signed.get(wrong.headers["Location"]).data)
+    assert page.xpath("//p[@class='flash']/text()") == [
+        "cannot resume a campaign that is running: only a paused one"
+    ]
+    assert signed.post(f"/campaigns/{campaign.id}/pause").status_code == 400  # no CSRF token
+    assert signed.post(f"/campaigns/{campaign.id}/finish", data={"csrf_token": token}).status_code == 404
+    assert signed.get("/campaigns/999").status_code == 404
+
+
+def test_partners_and_strangers_are_kept_out(client, session, campaign) -> None:
+    assert client.get("/campaigns/").status_code == 302  # to the sign-in page
+    partner = sign_in(client, session, desk="bpo")
+    assert partner.get("/campaigns/").status_code == 403
+    assert partner.get(f"/campaigns/{campaign.id}").status_code == 403
+    assert html.fromstring(partner.get("/").data).xpath("//header//a[text()='Campaigns']") == []
