@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import Base, UTCDateTime, utcnow
-from .metrics.definitions import BREAKDOWN_SUMS, DeskSums
+from .db import Base, utcnow
 
 TERMINAL_STATUSES = ("completed", "busy", "failed", "no-answer", "canceled")
 STATUS_RANK = {
@@ -274,61 +273,3 @@ class DialBudget(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)  # one row: 1
     next_slot_at: Mapped[datetime]
-
-
-# Desk-metric rollups (ivr.metrics.rollup): per UTC day, the same sums the comparison would read from the
-# calls, kept so a report over months reads thousands of rows, not millions. A day is used only while it
-# is built (rollup_days, under the thresholds there) and not dirty (rollup_dirty, filled by triggers on
-# calls: see migration 0005).
-def _sums(names: tuple[str, ...]) -> list[Column[int]]:
-    return [Column(name, BigInteger, nullable=False, default=0) for name in names]
-
-
-rollup_days = Table(
-    "rollup_days",
-    Base.metadata,
-    Column("day", Integer, primary_key=True),  # days since 1970-01-01 UTC
-    Column("short_abandon_seconds", Integer, nullable=False),
-    Column("service_level_seconds", Integer, nullable=False),
-    Column("repeat_days", Integer, nullable=False),
-    Column("definitions_version", Integer, nullable=False),  # ivr.metrics.rollup.DEFINITIONS_VERSION
-    Column("built_at", UTCDateTime, nullable=False),
-)
-rollup_dirty = Table(
-    "rollup_dirty",
-    Base.metadata,
-    Column("id", BigID, primary_key=True),
-    Column("day", Integer, nullable=False, index=True),
-    sqlite_autoincrement=True,
-)
-rollup_buckets = Table(
-    "rollup_buckets",
-    Base.metadata,
-    Column("day", Integer, primary_key=True),
-    Column("desk", String(64), primary_key=True),
-    Column("bucket", BigInteger, primary_key=True),  # epoch seconds // 900
-    *_sums(DeskSums.names()),
-)
-rollup_paths = Table(
-    "rollup_paths",
-    Base.metadata,
-    Column("day", Integer, primary_key=True),
-    Column("desk", String(64), primary_key=True),
-    Column("path", String(255), primary_key=True),
-    *_sums(BREAKDOWN_SUMS),
-)
-rollup_waits = Table(
-    "rollup_waits",
-    Base.metadata,
-    Column("day", Integer, primary_key=True),
-    Column("desk", String(64), primary_key=True),
-    Column("wait", Integer, primary_key=True),
-    Column("answered", BigInteger, nullable=False),
-)
-rollup_repeats = Table(
-    "rollup_repeats",
-    Base.metadata,
-    Column("day", Integer, primary_key=True),
-    Column("desk", String(64), primary_key=True),
-    Column("repeated", BigInteger, nullable=False),
-)

@@ -12,13 +12,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from ..calls import log as calllog
-from ..dialer.rest import FoundCall, Rejected
 from ..models import Attempt, Campaign, Contact
 from . import dnc, window
 from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
@@ -26,6 +25,19 @@ from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
 log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "dialling")
 WINDOW = "deferred-window"
+
+
+class PlacedCall(Protocol):
+    """A call Twilio has for an attempt, as its call list tells it."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def answered_by(self) -> str | None: ...
+    @property
+    def duration(self) -> int | None: ...
 
 
 def changed(session: Session, statement: Executable) -> int:
@@ -237,14 +249,13 @@ def store_sid(session: Session, attempt_id: int, call_sid: str) -> None:
     )
 
 
-def reject(session: Session, attempt_id: int, error: Rejected, now: datetime) -> None:
-    """Twilio refused the call (4xx): the attempt failed with its error, and so did the contact."""
-    code = error.code or error.status
+def reject(session: Session, attempt_id: int, code: int, message: str, now: datetime) -> None:
+    """Twilio refused the call (4xx): the attempt failed with its code and message, and so did the contact."""
     failed = changed(
         session,
         update(Attempt)
         .where(Attempt.id == attempt_id, Attempt.status.in_(ACTIVE))
-        .values(status="failed", error_code=code, error_message=error.message[:2000], ended_at=now),
+        .values(status="failed", error_code=code, error_message=message[:2000], ended_at=now),
     )
     if failed != 1:
         return
@@ -253,7 +264,7 @@ def reject(session: Session, attempt_id: int, error: Rejected, now: datetime) ->
     session.execute(
         update(Contact)
         .where(Contact.id == attempt.contact_id, Contact.state == "dialling")
-        .values(state=state, last_outcome="error", last_error=f"{code}: {error.message}"[:2000])
+        .values(state=state, last_outcome="error", last_error=f"{code}: {message}"[:2000])
     )
     finish_if_done(session, attempt.campaign_id, now)
 
@@ -310,7 +321,7 @@ def revert(
     return True
 
 
-def adopt(session: Session, attempt_id: int, found: FoundCall, now: datetime) -> None:
+def adopt(session: Session, attempt_id: int, found: PlacedCall, now: datetime) -> None:
     """Twilio's call list has the attempt's call: link it and take over its status."""
     store_sid(session, attempt_id, found.sid)
     apply(session, attempt_id, found.status, found.answered_by, now, found.duration)

@@ -3,8 +3,6 @@ people, the JSON of the API, or CSV with one row per metric."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import signal
 import threading
@@ -12,12 +10,10 @@ from typing import Any
 
 import click
 
+from ..metrics.export import all_rows, csv_text
+from ..metrics.labels import difference_text, interval_text, value_text
+
 FORMATS = ("table", "json", "csv")
-CSV_COLUMNS = (
-    "metric", "kind", "unit", "desk_a", "desk_b", "a", "b", "difference", "ci_low", "ci_high", "significant",
-    "verdict",
-)  # fmt: skip
-PERCENTILES = ("wait_p50", "wait_p90")
 
 
 @click.group()
@@ -69,57 +65,9 @@ def compare_command(
         click.echo(table_text(result))
 
 
-def _percentile_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    a, b = (result["desks"][name] for name in result["desks"])
-    rows = []
-    for metric in PERCENTILES:
-        va, vb = a[metric], b[metric]
-        rows.append({
-            "metric": metric, "kind": "percentile", "unit": "s", "a": va, "b": vb,
-            "difference": va - vb if va is not None and vb is not None else None, "ci_low": None,
-            "ci_high": None, "significant": None, "verdict": "percentile: no interval",
-        })  # fmt: skip
-    return rows
-
-
-def all_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The comparison rows with the wait percentiles after ASA."""
-    rows = list(result["comparison"])
-    at = next((i + 1 for i, row in enumerate(rows) if row["metric"] == "asa"), len(rows))
-    return rows[:at] + _percentile_rows(result) + rows[at:]
-
-
-def csv_text(result: dict[str, Any]) -> str:
-    """One CSV row per metric: both values, the difference, its 95% interval and the verdict."""
-    names = list(result["desks"])
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in all_rows(result):
-        writer.writerow(row | {"desk_a": names[0], "desk_b": names[1]})
-    return buffer.getvalue()
-
-
-def _value(row: dict[str, Any], value: Any, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    sign = "+" if signed else ""
-    kind, unit = row["kind"], row["unit"]
-    if kind == "rate":
-        return f"{value * 100:{sign}.1f}" + (" pp" if signed else " %")
-    if kind == "count":
-        return f"{value:{sign}d}"
-    if kind == "cost":
-        return f"{value:{sign},.2f}" + (f" {unit}" if unit != "money" else "")
-    if unit == "s":
-        return f"{value:{sign},.1f} s"
-    return f"{value:{sign}.2f}"
-
-
-def _interval(row: dict[str, Any]) -> str:
-    if row["ci_low"] is None:
-        return ""
-    return f"[{_value(row, row['ci_low'], True)}, {_value(row, row['ci_high'], True)}]"
+def _currency(row: dict[str, Any]) -> str | None:
+    """The currency of a cost row, when both desks cost in the same one."""
+    return row["unit"] if row["kind"] == "cost" and row["unit"] != "money" else None
 
 
 def table_text(result: dict[str, Any]) -> str:
@@ -140,10 +88,10 @@ def table_text(result: dict[str, Any]) -> str:
     table = [header] + [
         (
             row["metric"],
-            _value(row, row["a"]),
-            _value(row, row["b"]),
-            _value(row, row["difference"], signed=True),
-            _interval(row),
+            value_text(row["metric"], row["a"], _currency(row)),
+            value_text(row["metric"], row["b"], _currency(row)),
+            difference_text(row["metric"], row["difference"], _currency(row)),
+            interval_text(row["metric"], row["ci_low"], row["ci_high"], _currency(row)),
             row["verdict"],
         )
         for row in all_rows(result)

@@ -367,7 +367,9 @@ class Worker:
                 return False
             log.info("attempt %s: Twilio refused the call: %s", job.attempt_id, exc)
             with self.maker() as session:
-                outcomes.reject(session, job.attempt_id, exc, self.clock.now())
+                outcomes.reject(
+                    session, job.attempt_id, exc.code or exc.status, exc.message, self.clock.now()
+                )
                 session.commit()
             return False
         except Unknown as exc:

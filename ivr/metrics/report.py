@@ -22,6 +22,7 @@ from .definitions import (
     ratio,
     summable_figures,
 )
+from .labels import label_of
 from .stats import newcombe, sample_variance, welch
 
 BUCKET_SECONDS = 900
@@ -276,6 +277,8 @@ def build(
         "period": {"since": _iso(since), "until": _iso(until)},
         "definitions": described,
         "desks": {figures[0]["desk"]: figures[0], figures[1]["desk"]: figures[1]},
-        "comparison": comparison(first, second, figures),
+        "comparison": [
+            row | {"label": label_of(row["metric"], described)} for row in comparison(first, second, figures)
+        ],
         "breakdowns": breakdowns(first, second),
     }

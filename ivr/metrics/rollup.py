@@ -24,10 +24,10 @@ from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import utcnow
-from ..models import rollup_buckets, rollup_days, rollup_dirty, rollup_paths, rollup_repeats, rollup_waits
 from . import sql
 from .definitions import BREAKDOWN_SUMS, DeskSums, MetricSettings
 from .sql import CALLS, Aggregates, Period
+from .tables import rollup_buckets, rollup_days, rollup_dirty, rollup_paths, rollup_repeats, rollup_waits
 
 DAY = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

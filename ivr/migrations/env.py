@@ -5,6 +5,7 @@ from sqlalchemy.engine import Connection
 
 from ivr import models  # noqa: F401  (registers the tables)
 from ivr.db import Base, make_engine
+from ivr.metrics import tables  # noqa: F401  (registers the rollup tables)
 
 config = context.config
 target_metadata = Base.metadata

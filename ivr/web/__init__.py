@@ -41,8 +41,9 @@ from ..calls.query import (
     shown_call,
     visible_call,
 )
-from ..cli.reports import csv_text
 from ..db import session, utcnow
+from ..metrics import labels as metric_labels
+from ..metrics.export import csv_text
 from ..models import STATUS_RANK
 from . import campaigns, reports
 from .reports import CompareForm, FormError
@@ -194,6 +195,7 @@ def compare() -> str | tuple[str, int]:
         labels=labels,
         charts=reports.charts(report, form, labels),
         r=reports,
+        m=metric_labels,
     )
 
 

@@ -17,36 +17,11 @@ from markupsafe import Markup
 
 from ..engine.site import Desk
 from ..metrics import MetricSettings
+from ..metrics.labels import LABELS, kind_of, value_text
 from .charts import Series, bar_chart, line_chart
 
 DEFAULT_DAYS = 7
 MAX_FILLED_DAYS = 400  # up to this many days, the daily charts show days without calls too
-TIMES = frozenset({"asa", "wait_p50", "wait_p90", "aht"})
-COSTS = frozenset({"total_cost", "cost_per_call", "cost_per_resolved_call"})
-RATES = frozenset({"abandonment_rate", "service_level", "repeat_rate", "csat_top_two", "csat_response_rate"})
-SCORES = frozenset({"csat"})
-LABELS = {
-    "offered": "Offered calls",
-    "answered": "Answered",
-    "abandoned": "Abandoned",
-    "short_abandoned": "Short abandons (not in the rates)",
-    "abandonment_rate": "Abandonment rate",
-    "asa": "Average speed of answer (ASA)",
-    "wait_p50": "Wait of answered calls, median (p50)",
-    "wait_p90": "Wait of answered calls, p90",
-    "service_level": "Service level",
-    "aht": "Average handle time (AHT)",
-    "overflows": "Overflows",
-    "repeated": "Answered calls repeated",
-    "repeat_rate": "Repeat-call rate",
-    "csat": "CSAT, mean score (1-5)",
-    "csat_top_two": "CSAT top-two box (4-5)",
-    "csat_responses": "Survey responses",
-    "csat_response_rate": "Survey response rate",
-    "total_cost": "Total cost",
-    "cost_per_call": "Cost per handled call",
-    "cost_per_resolved_call": "Cost per resolved call",
-}
 SETTING_FIELDS = (
     ("short_abandon", "Short abandon under (s)"),
     ("service_level", "Service level within (s)"),
@@ -157,62 +132,6 @@ def fallback_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: dat
         "until": today.isoformat(), "short_abandon": "5", "service_level": "20", "repeat_days": "7",
     }  # fmt: skip
     return {key: args.get(key, "").strip() or value for key, value in defaults.items()}
-
-
-def kind_of(metric: str) -> str:
-    """How a figure is read: rate, time, score, cost or count."""
-    if metric in RATES:
-        return "rate"
-    if metric in TIMES:
-        return "time"
-    if metric in SCORES:
-        return "score"
-    return "cost" if metric in COSTS else "count"
-
-
-def _with_unit(metric: str, value: Any, currency: str | None, sign: str) -> str:
-    """A figure with its unit; sign '+' writes a difference (percentage points for rates)."""
-    if value is None:
-        return "–"
-    kind = kind_of(metric)
-    if kind == "rate":
-        return f"{value * 100:{sign}.1f} {'pp' if sign else '%'}"
-    if kind == "time":
-        return f"{value:{sign},.1f} s"
-    if kind == "score":
-        return f"{value:{sign}.2f}"
-    if kind == "cost":
-        return f"{value:{sign},.2f} {currency or ''}".strip()
-    return f"{value:{sign},}"
-
-
-def value_text(metric: str, value: Any, currency: str | None = None) -> str:
-    """A figure in words and units ('–' where it is not defined)."""
-    return _with_unit(metric, value, currency, "")
-
-
-def difference_text(metric: str, value: Any, currency: str | None = None) -> str:
-    """A difference A - B with its sign and unit (percentage points for rates)."""
-    return _with_unit(metric, value, currency, "+")
-
-
-def interval_text(metric: str, low: Any, high: Any, currency: str | None = None) -> str:
-    """A 95% interval, or '–' for figures without one."""
-    if low is None or high is None:
-        return "–"
-    return f"{difference_text(metric, low, currency)} to {difference_text(metric, high, currency)}"
-
-
-def label_of(metric: str, definitions: Mapping[str, Any]) -> str:
-    """The figure's name for people, with the thresholds the report used."""
-    label = LABELS.get(metric, metric.replace("_", " ").capitalize())
-    if metric == "service_level" and "service_level_seconds" in definitions:
-        return f"{label} (answered within {definitions['service_level_seconds']} s)"
-    if metric in ("repeat_rate", "repeated") and "repeat_days" in definitions:
-        return f"{label} (within {definitions['repeat_days']} days)"
-    if metric == "short_abandoned" and "short_abandon_seconds" in definitions:
-        return f"Short abandons (under {definitions['short_abandon_seconds']} s, not in the rates)"
-    return label
 
 
 def verdict_class(significant: bool | None) -> str:

@@ -20,8 +20,9 @@ from ivr.cli.main import main
 from ivr.db import make_engine
 from ivr.metrics import MetricSettings, compare, rollup, sql
 from ivr.metrics.rollup import build_day, day_of, refresh
+from ivr.metrics.tables import rollup_buckets, rollup_days, rollup_dirty
 from ivr.migrations.runner import upgrade
-from ivr.models import Call, rollup_buckets, rollup_days, rollup_dirty
+from ivr.models import Call
 
 from ..conftest import PG_URL
 from .test_sql import DAY, SITE, at, leg, small_log

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from ivr.engine.site import Site
 from ivr.metrics import MetricSettings, compare
 from ivr.metrics.rollup import refresh
-from ivr.models import Call, rollup_dirty
+from ivr.metrics.tables import rollup_dirty
+from ivr.models import Call
 
 DAY = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
 PERIOD = (DAY, DAY + timedelta(days=1))

@@ -1,0 +1,44 @@
+"""A desk comparison as rows and as CSV, one row per metric: the same for the web page, the API and CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+CSV_COLUMNS = (
+    "metric", "kind", "unit", "desk_a", "desk_b", "a", "b", "difference", "ci_low", "ci_high", "significant",
+    "verdict",
+)  # fmt: skip
+PERCENTILES = ("wait_p50", "wait_p90")
+
+
+def _percentile_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    a, b = (result["desks"][name] for name in result["desks"])
+    rows = []
+    for metric in PERCENTILES:
+        va, vb = a[metric], b[metric]
+        rows.append({
+            "metric": metric, "kind": "percentile", "unit": "s", "a": va, "b": vb,
+            "difference": va - vb if va is not None and vb is not None else None, "ci_low": None,
+            "ci_high": None, "significant": None, "verdict": "percentile: no interval",
+        })  # fmt: skip
+    return rows
+
+
+def all_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The comparison rows with the wait percentiles after ASA."""
+    rows = list(result["comparison"])
+    at = next((i + 1 for i, row in enumerate(rows) if row["metric"] == "asa"), len(rows))
+    return rows[:at] + _percentile_rows(result) + rows[at:]
+
+
+def csv_text(result: dict[str, Any]) -> str:
+    """One CSV row per metric: both values, the difference, its 95% interval and the verdict."""
+    names = list(result["desks"])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in all_rows(result):
+        writer.writerow(row | {"desk_a": names[0], "desk_b": names[1]})
+    return buffer.getvalue()
