@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
+from .floor import DeskModel
 from .people import Input
-from .traffic import DeskModel
 
 
 class ProfileError(ValueError):

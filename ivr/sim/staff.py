@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .call import CallResult, SimulatedCall
+from .floor import DeskModel, ModelQueues, Switchboard, play_safely
 from .people import ShiftAgent
-from .traffic import DeskModel, ModelQueues, Switchboard, play_safely
 from .transport import Transport
 
 LEG = timedelta(hours=3, minutes=30)  # planned length of one agent-line call; the last caller may run on

@@ -166,8 +166,8 @@ def test_agents_who_cannot_sign_in_stop_and_count_as_errors(app, session, tmp_pa
 
 
 def test_shift_blocks_follow_local_hours():
+    from ivr.sim.floor import DeskModel
     from ivr.sim.staff import shift_blocks
-    from ivr.sim.traffic import DeskModel
 
     hours = [0] * 9 + [2] * 3 + [1] * 2 + [0] * 10  # two agents 9-12, one until 14, local time
     model = DeskModel("q", {"weekday": hours, "weekend": [0] * 24}, 60, {"none": 1}, 0, "Asia/Kolkata")
@@ -239,7 +239,7 @@ def test_traffic_command_rejects_a_bad_profile(tmp_path):
 def test_an_agent_dialling_the_queue_takes_the_waiting_caller():
     """<Dial><Queue>: the longest-waiting caller is bridged to the agent, after the whisper."""
     from ivr.sim import Agents, Caller, SimulatedCall
-    from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues, Switchboard
+    from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
     fake = Flask("fake")
     seen: list[tuple[str, dict[str, str]]] = []
@@ -291,7 +291,7 @@ def test_an_agent_dialling_the_queue_takes_the_waiting_caller():
 def test_an_agent_dialling_an_empty_queue_waits_for_the_next_caller(caller_after, status, agent_waited):
     """Twilio: with the queue empty, Dial waits until the next person joins or its timeout passes."""
     from ivr.sim import Agents, Caller, SimulatedCall
-    from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues, Switchboard
+    from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
     fake = Flask("fake")
     seen: list[tuple[str, dict[str, str]]] = []
@@ -353,8 +353,8 @@ def _fake_queue_line(wait_document: str) -> Flask:
 def test_hold_music_stops_when_the_agent_answers():
     """A caller answered in the middle of a long wait document is connected at once."""
     from ivr.sim import Caller, SimulatedCall
+    from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
     from ivr.sim.people import ShiftAgent
-    from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues, Switchboard
 
     clock = VirtualClock(MONDAY_8AM_CHICAGO)
     board = Switchboard(clock)

@@ -21,7 +21,7 @@ from ivr.accounts.agents import LOCKOUT, MAX_FAILED_PINS, create_agent, verify_a
 from ivr.cli.main import main
 from ivr.models import Agent, Call
 from ivr.sim import Agents, Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
-from ivr.sim.traffic import DeskModel, DeskPool, ModelQueues, Switchboard
+from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
 from ..conftest import AUTH_TOKEN, OPEN
 from ..helpers import call_row, event_kinds, events
