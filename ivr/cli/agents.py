@@ -6,6 +6,8 @@ import json
 
 import click
 
+from .context import app_context
+
 
 @click.group()
 def agent() -> None:
@@ -28,9 +30,8 @@ def agent_create(desk: str, agent_id: str, name: str, pin: str) -> None:
     """Create an agent of DESK; only a hash of the PIN is stored."""
     from ..accounts.agents import check_desk, create_agent
     from ..db import session
-    from .main import _app
 
-    with _app() as app:
+    with app_context() as app:
         published = app.extensions["ivr.flows"].current()
         try:
             if published is None:
@@ -50,9 +51,8 @@ def agent_list(desk: str | None, as_json: bool) -> None:
     """List the agents (never their PINs)."""
     from ..accounts.agents import list_agents
     from ..db import session
-    from .main import _app
 
-    with _app():
+    with app_context():
         rows = [(a.agent_id, a.desk, a.name, a.active) for a in list_agents(session(), desk)]
     if as_json:
         keys = ("agent_id", "desk", "name", "active")
@@ -69,9 +69,8 @@ def agent_deactivate(agent_id: str) -> None:
     """Stop agent AGENT_ID from signing in (the call log keeps their calls)."""
     from ..accounts.agents import deactivate_agent
     from ..db import session
-    from .main import _app
 
-    with _app():
+    with app_context():
         try:
             deactivate_agent(session(), agent_id)
         except LookupError as exc:

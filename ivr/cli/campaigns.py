@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
-from flask import Flask, current_app
+from flask import current_app
+
+from .context import app_context
 
 CAMPAIGN_OPTIONS = {
     "caller_id": "--caller-id",
@@ -30,14 +32,6 @@ CAMPAIGN_OPTIONS = {
     "name": "NAME",
 }
 BAR_WIDTH = 40
-
-
-@contextmanager
-def _app() -> Iterator[Flask]:
-    from .main import _app as app_context
-
-    with app_context() as app:
-        yield app
 
 
 def _now() -> datetime:
@@ -143,7 +137,7 @@ def campaign_create(name: str, **options: Any) -> None:
         retry[outcome.strip()] = seconds.strip() if sep else None
     if retry:
         data["retry_seconds"] = retry
-    with _app() as app:
+    with app_context() as app:
         published = app.extensions["ivr.flows"].current()
         try:
             created = create_campaign(session(), data, published.site if published else None, _now())
@@ -174,7 +168,7 @@ def campaign_import(ref: str, file: Path, region: str | None, as_json: bool) -> 
     from ..db import session
 
     code = _region(region)
-    with _app() as app:
+    with app_context() as app:
         found = _campaign(ref)
         published = app.extensions["ivr.flows"].current()
         needs = flow_variables(published.site if published else None, found)
@@ -206,7 +200,7 @@ def _state_command(action: str, done: str) -> click.Command:
         from ..campaigns.service import change_state
         from ..db import session
 
-        with _app():
+        with app_context():
             found = _campaign(ref)
             try:
                 state = change_state(session(), found, action, _now())
@@ -267,7 +261,7 @@ def campaign_status(ref: str, as_json: bool, watch: float | None) -> None:
     from ..campaigns.service import campaign_dict, status_of
     from ..db import session
 
-    with _app():
+    with app_context():
         found = _campaign(ref)
         figures = status_of(session(), found, _now())
         session().commit()
@@ -310,7 +304,7 @@ def campaign_list(as_json: bool) -> None:
     from ..campaigns.tally import campaign_figures
     from ..db import session
 
-    with _app():
+    with app_context():
         rows = [(c, campaign_figures(session(), c, _now())) for c in list_campaigns(session())]
         if as_json:
             click.echo(json.dumps([campaign_dict(c, f) for c, f in rows], indent=2))
@@ -350,7 +344,7 @@ def dnc_add(numbers: tuple[str, ...], region: str, note: str) -> None:
     from ..db import session
 
     phones = _numbers(numbers, _region(region))
-    with _app():
+    with app_context():
         added = block_many(session(), phones, "manual", note)
         session().commit()
     click.echo(f"{added} added, {len(set(phones)) - added} already on the list: {', '.join(phones)}")
@@ -365,7 +359,7 @@ def dnc_remove(numbers: tuple[str, ...], region: str) -> None:
     from ..db import session
 
     phones = _numbers(numbers, _region(region))
-    with _app():
+    with app_context():
         removed = [phone for phone in dict.fromkeys(phones) if unblock(session(), phone)]
         session().commit()
     missing = [phone for phone in dict.fromkeys(phones) if phone not in removed]
@@ -383,7 +377,7 @@ def dnc_import(file: TextIO, region: str, note: str, as_json: bool) -> None:
     from ..db import session
 
     code = _region(region)
-    with _app():
+    with app_context():
         try:
             report = import_list(session(), file, code, "import", note)
         except UnicodeDecodeError:
@@ -407,7 +401,7 @@ def dnc_list(source: str | None, as_json: bool) -> None:
     from ..campaigns.dnc import entry_dict, listed
     from ..db import session
 
-    with _app():
+    with app_context():
         entries, total = listed(session(), source)
         rows = [entry_dict(e) for e in entries]
     if as_json:
@@ -416,9 +410,3 @@ def dnc_list(source: str | None, as_json: bool) -> None:
     for row in rows:
         click.echo(f"{row['phone']:<16} {row['source']:<8} {row['added_at'][:19]}  {row['note']}".rstrip())
     click.echo(f"{total} number(s)")
-
-
-def register(main: click.Group) -> None:
-    """Add `ivr campaign` and `ivr dnc` to the command line."""
-    main.add_command(campaign)
-    main.add_command(dnc)

@@ -14,6 +14,7 @@ from flask import Flask
 from ..dialer.lease import AnotherWorker, only_worker
 from ..dialer.rest import TwilioRest
 from ..dialer.worker import Settings, Worker
+from .context import app_context
 
 
 def run(app: Flask) -> None:
@@ -43,3 +44,15 @@ def run(app: Flask) -> None:
     except AnotherWorker as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("ivr dialer: stopped")
+
+
+@click.group()
+def dialer() -> None:
+    """The outbound dialer worker."""
+
+
+@dialer.command("run")
+def dialer_run() -> None:
+    """Place the calls of running campaigns until SIGTERM (the Procfile's worker; README: Dialer worker)."""
+    with app_context() as app:
+        run(app)

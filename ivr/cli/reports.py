@@ -12,6 +12,7 @@ import click
 
 from ..metrics.export import all_rows, csv_text
 from ..metrics.labels import difference_text, interval_text, value_text
+from .context import app_context
 
 FORMATS = ("table", "json", "csv")
 
@@ -38,7 +39,6 @@ def compare_command(
     from ..db import session
     from ..metrics import MetricSettings, compare
     from ..metrics.params import period
-    from .main import _app
 
     try:
         settings = MetricSettings.from_mapping(
@@ -47,7 +47,7 @@ def compare_command(
         start, end = period(since, until)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with _app() as app:
+    with app_context() as app:
         published = app.extensions["ivr.flows"].current()
         if published is None:
             raise click.ClickException(
@@ -123,13 +123,12 @@ def rollup_command(rebuild: bool, every: float | None) -> None:
     """Build the daily rollups reports read (the days calls changed since); reports are exact without."""
     from ..db import session
     from ..metrics.rollup import refresh, start_of
-    from .main import _app
 
     stop = threading.Event()
     if every is not None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    with _app():
+    with app_context():
         while True:
             try:
                 days = refresh(session(), rebuild=rebuild)

@@ -1,0 +1,60 @@
+"""`ivr serve` (the local try-out) and `ivr db upgrade` (the Procfile's release step)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from ..config import instance_secret
+from .context import app_context
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=int(os.environ.get("PORT", "5000")), show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Upgrade the database and serve ivr with gunicorn (a local token is made up if none is set)."""
+    from sqlalchemy import select
+
+    from ..db import session
+    from ..migrations.runner import upgrade
+    from ..models import User
+
+    with app_context() as app:
+        os.environ.setdefault("SECRET_KEY", app.config["SECRET_KEY"])
+        if not os.environ.get("TWILIO_AUTH_TOKEN"):
+            os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
+            click.echo(
+                f"TWILIO_AUTH_TOKEN is not set: webhooks must be signed with the local token in "
+                f"{Path(app.instance_path) / 'twilio_auth_token'}.\n"
+                "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
+            )
+        upgrade(app.config["DATABASE_URL"])
+        for problem in app.extensions["ivr.flows"].reload():
+            click.echo(f"flows: {problem}", err=True)
+        has_users = session().scalars(select(User.id)).first() is not None
+    click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
+    if not has_users:
+        click.echo("No web user yet: create one with `ivr user create NAME`.")
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
+    os.execvp(sys.executable, [sys.executable, "-m", *args, "ivr:createapp_context()"])
+
+
+@click.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from ..migrations.runner import upgrade
+
+    with app_context() as app:
+        upgrade(app.config["DATABASE_URL"], revision)
+    click.echo("database is up to date")

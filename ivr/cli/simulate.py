@@ -1,0 +1,144 @@
+"""`ivr simulate` (one call) and `ivr traffic` (many calls from a profile) through the carrier simulator."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+from ..sim import Agents, Caller, Input, VirtualClock, transcript
+
+
+class _OrderedScript(click.Command):
+    """Keeps the command line, so --press and --say are played in the order they were given."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+def _script(raw: list[str]) -> list[Input]:
+    """--press and --say values in command-line order (both `--press 1` and `--press=1`)."""
+    words = [part for word in raw for part in (word.split("=", 1) if word.startswith("--") else [word])]
+    steps = []
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--press":
+            steps.append(Input(digits=value))
+        elif flag == "--say":
+            steps.append(Input(speech=value))
+    return steps
+
+
+class _Interactive(Caller):
+    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks)."""
+
+    def next_input(self) -> Input:
+        answer = click.prompt(
+            "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
+        )
+        if answer.startswith(":"):
+            return Input(speech=answer[1:].strip())
+        return Input(digits=answer.strip())
+
+
+@click.command(cls=_OrderedScript)
+@click.option("--flow", "flow_name", help="Call the first number of this flow.")
+@click.option("--to", "to_number", help="The number called (default: the default flow's first number).")
+@click.option("--from", "from_number", default="+15125550199", show_default=True, help="The caller's number.")
+@click.option("--press", multiple=True, help="Digits for the next prompt (repeat; kept in order with --say).")
+@click.option("--say", multiple=True, help="Words for the next prompt (repeat).")
+@click.option("--at", "start", help="Simulated start time, ISO 8601 (default: now).")
+@click.option(
+    "--answer-after", default=30.0, show_default=True, help="Seconds in a queue until an agent answers."
+)
+@click.option("--talk", default=180.0, show_default=True, help="Seconds an agent talks.")
+@click.option("--url", help="Call a running ivr at this base URL instead of in this process.")
+@click.option("--json", "as_json", is_flag=True, help="Print the call as JSON.")
+def simulate(
+    flow_name: str | None,
+    to_number: str | None,
+    from_number: str,
+    press: tuple[str, ...],
+    say: tuple[str, ...],
+    start: str | None,
+    answer_after: float,
+    talk: float,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Place a simulated call and print what the caller hears; exit 1 if the call hit an error."""
+    from ..sim.runner import run_simulated_call
+
+    ctx = click.get_current_context()
+    steps = _script(ctx.meta.get("raw_args", []))
+    caller = Caller.scripted(steps) if steps else _Interactive()
+    try:
+        moment = datetime.fromisoformat(start) if start else datetime.now(UTC)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO 8601 date-time", param_hint="--at") from None
+    clock = VirtualClock(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    agents = Agents(answer_after=answer_after, talk_seconds=talk)
+    try:
+        result, logged = run_simulated_call(flow_name, to_number, from_number, caller, agents, clock, url)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        json.dumps(transcript.as_json(result, logged), indent=2)
+        if as_json
+        else transcript.text(result, logged)
+    )
+    failed = not result.ok or bool(logged and logged.get("errors"))
+    sys.exit(1 if failed else 0)
+
+
+@click.command()
+@click.option("--profile", "profile_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--calls", default=100, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--days", default=1, show_default=True, type=click.IntRange(1, 366), help="Spread over D days.")
+@click.option("--url", help="Call a running ivr at this base URL instead of in this process.")
+@click.option("--seed", type=int, help="Random seed; with --start, a repeatable run.")
+@click.option("--start", help="First day, ISO 8601 date (default: DAYS days ago).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def traffic(  # one parameter per option
+    profile_path: Path,
+    calls: int,
+    days: int,
+    url: str | None,
+    seed: int | None,
+    start: str | None,
+    as_json: bool,
+) -> None:
+    """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
+    from ..sim.profile import ProfileError, load_profile
+    from ..sim.runner import run_profile
+
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        first = datetime.fromisoformat(start) if start else datetime.now(UTC) - timedelta(days=days)
+    except ValueError:
+        raise click.BadParameter(f"{start!r} is not an ISO 8601 date", param_hint="--start") from None
+    begin = (first if first.tzinfo else first.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
+    with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
+        try:
+            result = run_profile(profile, calls, days, VirtualClock(begin), url, seed, bar.update)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from None
+    summary = result.summary()
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    else:
+        agents = f"{summary['agent_calls']} agent calls"
+        click.echo(f"{summary['calls']} calls (and {agents}), {summary['errors']} with errors")
+        for queue, row in sorted(summary["queues"].items()):
+            click.echo(
+                f"  {queue}: offered {row['offered']:.0f}, answered {row['bridged']:.0f}, "
+                f"abandoned {row['hangup']:.0f}, left for voicemail {row['leave']:.0f}, "
+                f"mean wait of answered {row['mean_wait_answered']} s"
+            )
+    sys.exit(1 if summary["errors"] else 0)
