@@ -21,11 +21,12 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 serve: $(VENV)/.installed-app
 	$(BIN)/ivr serve
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the import contracts (import-linter, in pyproject.toml)
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check ivr tests benchmarks
 	$(BIN)/ruff format --check ivr tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 # Stoplight Prism (npm, pinned in package-lock.json) mocks Twilio's REST API in the dialer tests
 node_modules/.package-lock.json: package.json package-lock.json

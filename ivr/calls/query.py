@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from typing import Any
 
 from flask import Response, current_app, g, has_app_context, stream_with_context
@@ -24,6 +24,7 @@ from ..engine.site import Desk
 from ..metrics.costs import Leg, leg_cost
 from ..models import Call, CallEvent
 from .log import get_call
+from .periods import moment
 from .privacy import OPS, Viewer, mask_data, mask_number, mask_text
 
 MAX_PER_PAGE = 500
@@ -39,15 +40,11 @@ class FilterError(ValueError):
     """A filter parameter that cannot be understood; the message names it."""
 
 
-def _moment(name: str, text: str, end_of_day: bool) -> datetime:
+def _moment(name: str, text: str, end_of_day: bool) -> datetime | None:
     try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = date.fromisoformat(text)
-            return datetime.combine(day, time.max if end_of_day else time.min, UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise FilterError(f"{name}: {text!r} is not an ISO 8601 date or date-time in range") from None
+        return moment(name, text, end_of_day)
+    except ValueError as exc:
+        raise FilterError(str(exc)) from None
 
 
 def _positive(name: str, text: str | None, default: int, limit: int) -> int:
@@ -109,7 +106,7 @@ class CallFilters:
         if self.since:
             stmt = stmt.where(Call.started_at >= self.since)
         if self.until:
-            stmt = stmt.where(Call.started_at <= self.until)
+            stmt = stmt.where(Call.started_at < self.until)
         if self.number:
             pattern = f"%{self.number}%"
             stmt = stmt.where(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))

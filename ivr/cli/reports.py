@@ -36,9 +36,9 @@ def compare_command(
     short_abandon: str | None, service_level: str | None, repeat_days: str | None,
 ) -> None:  # fmt: skip
     """Compare DESK_A with DESK_B over a period (metric definitions are printed with the table)."""
+    from ..calls.periods import period
     from ..db import session
     from ..metrics import MetricSettings, compare
-    from ..metrics.params import period
 
     try:
         settings = MetricSettings.from_mapping(

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..calls import periods
 from ..engine.site import Site
 from . import params
 from .costs import COST_MODELS, Leg, leg_cost
@@ -65,7 +66,7 @@ def compare_from_args(session: Session, site: Site, args: Mapping[str, str]) -> 
     ValueError names the argument that cannot be used.
     """
     desk_a, desk_b = params.desk_pair(args.get("desks"))
-    since, until = params.period(args.get("since"), args.get("until"))
+    since, until = periods.period(args.get("since"), args.get("until"))
     settings = MetricSettings.from_mapping(args)
     return compare(session, site, desk_a, desk_b, since, until, settings)
 

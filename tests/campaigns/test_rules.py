@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -134,11 +132,3 @@ def test_only_the_legal_transitions(state: str, action: str) -> None:
 def test_unknown_action() -> None:
     with pytest.raises(TransitionError, match="unknown action 'restart'"):
         transition("draft", "restart")
-
-
-def test_the_pure_parts_import_no_flask_or_sqlalchemy() -> None:
-    modules = "ivr.campaigns.window, ivr.campaigns.rules, ivr.campaigns.figures, ivr.campaigns.csvfile"
-    code = f"import sys, {modules}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "phonenumbers" in loaded.split()
-    assert [name for name in ("flask", "werkzeug", "sqlalchemy", "twilio") if name in loaded.split()] == []
