@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Insert, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -103,3 +104,14 @@ def session() -> Session:
         g.db_session = database().sessionmaker()
     found: Session = g.db_session
     return found
+
+
+def insert_ignoring_conflicts(bind: Session | Connection, table: Table) -> Insert:
+    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row for them)."""
+    if (
+        bind.get_bind().dialect.name == "postgresql"
+        if isinstance(bind, Session)
+        else bind.dialect.name == "postgresql"
+    ):
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

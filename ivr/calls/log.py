@@ -13,12 +13,11 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..campaigns.dnc import opt_out_call
-from ..db import utcnow
+from ..db import insert_ignoring_conflicts, utcnow
 from ..engine import LogEntry, StepResult
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
 
@@ -66,13 +65,6 @@ class CallRef:
 def get_call(session: Session, call_sid: str) -> Call | None:
     """The call with this CallSid as an ORM object (for pages and the API)."""
     return session.scalars(select(Call).where(Call.call_sid == call_sid)).first()
-
-
-def _insert_new(session: Session, table: Table) -> Insert:
-    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 # Built once: statements on the tables themselves (not the ORM classes) with bound parameters skip the
@@ -171,7 +163,7 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
     }
     call_id = (
         session.connection()
-        .execute(_insert_new(session, CALLS).values(values).returning(CALLS.c.id))
+        .execute(insert_ignoring_conflicts(session, CALLS).values(values).returning(CALLS.c.id))
         .scalar()
     )
     if call_id is None:  # another request for this call (a status callback, a retry) logged it first
@@ -250,7 +242,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     status = params.get("CallStatus", "")
     sequence = int_param(params.get("SequenceNumber"))
     if sequence is not None:
-        first = _insert_new(session, STATUS_CALLBACKS).values(
+        first = insert_ignoring_conflicts(session, STATUS_CALLBACKS).values(
             call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
         )
         if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:

@@ -11,11 +11,10 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Insert, Table, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import insert_ignoring_conflicts, utcnow
 from ..models import Call, DoNotCall
 from .phone import PhoneError, to_e164
 
@@ -23,13 +22,6 @@ SOURCES = ("manual", "import", "opt-out")
 NOTE_LENGTH = 200
 CHUNK = 1000
 DNC = cast(Table, DoNotCall.__table__)
-
-
-def insert_ignoring_conflicts(session: Session, table: Table) -> Insert:
-    """An INSERT that skips rows whose key exists already (RETURNING then gives no row for them)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def is_blocked(session: Session, phone: str) -> bool:

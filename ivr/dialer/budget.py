@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from ..db import insert_ignoring_conflicts
 from ..models import Campaign, DialBudget
 
 MARGIN = 0.01  # slots are 1% further apart than 1/cps ...
@@ -57,10 +57,7 @@ def spacing(cps: float) -> timedelta:
 
 def _ensure_row(conn: Connection, now: datetime) -> None:
     values = {"id": ACCOUNT_ROW, "next_slot_at": now}
-    if conn.dialect.name == "postgresql":
-        conn.execute(postgresql.insert(BUDGET).values(values).on_conflict_do_nothing())
-    else:
-        conn.execute(sqlite.insert(BUDGET).values(values).on_conflict_do_nothing())
+    conn.execute(insert_ignoring_conflicts(conn, BUDGET).values(values))
 
 
 def _try(conn: Connection, campaign_id: int, now: datetime, account_cps: float, campaign_cps: float) -> Slot:
