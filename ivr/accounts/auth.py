@@ -23,6 +23,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..calls.privacy import Viewer, viewer_for
 from ..db import session, utcnow
 from ..engine.site import Desk
+from ..flows.errors import NothingPublished
 from ..models import ApiToken, User
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -49,7 +50,7 @@ def check_desk(desk: str | None, desks: Mapping[str, Desk] | None) -> None:
     if desk is None:
         return
     if desks is None:
-        raise ValueError("no flows are published yet, so no desk exists: run `ivr flows publish` first")
+        raise NothingPublished()
     if desk not in desks:
         known = ", ".join(sorted(desks)) or "none"
         raise ValueError(f"desk {desk!r} is not in the published site (its desks: {known})")

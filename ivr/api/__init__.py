@@ -20,6 +20,7 @@ from ..calls.query import (
     visible_call,
 )
 from ..db import session
+from ..flows.errors import NothingPublished
 from ..metrics import compare_from_args
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -93,9 +94,10 @@ def call_detail(call_sid: str) -> Response:
 @token_required
 def reports_compare() -> Response:
     """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
-    published = current_app.extensions["ivr.flows"].current()
-    if published is None:
-        abort(503, "no flows are published yet, so no desk exists")
+    try:
+        published = current_app.extensions["ivr.flows"].published()
+    except NothingPublished as exc:
+        abort(exc.STATUS, str(exc))
     try:
         return jsonify(compare_from_args(session(), published.site, request.args))
     except ValueError as exc:

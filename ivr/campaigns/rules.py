@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..flows.errors import NothingPublished
 from .phone import to_e164
 from .window import DEFAULT_END, DEFAULT_START, CallingWindow, is_zone
 
@@ -240,7 +241,7 @@ def check_settings(
     name = _check_name(check)
     flow = check.required_text("flow")
     if flow and flows is None:
-        check.fail("flow", "no flows are published yet: run `ivr flows publish`")
+        check.fail("flow", NothingPublished.MESSAGE)
     elif flow and flow not in (flows or ()):
         known = ", ".join(sorted(flows or ()))
         check.fail("flow", f"no flow {flow!r} in the published site (its flows: {known})")

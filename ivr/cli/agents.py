@@ -32,10 +32,8 @@ def agent_create(desk: str, agent_id: str, name: str, pin: str) -> None:
     from ..db import session
 
     with app_context() as app:
-        published = app.extensions["ivr.flows"].current()
         try:
-            if published is None:
-                raise ValueError("no flows are published yet, so no desk exists: run `ivr flows publish`")
+            published = app.extensions["ivr.flows"].published()
             check_desk(desk, published.site.desks)
             create_agent(session(), agent_id, desk, pin, name)
         except ValueError as exc:

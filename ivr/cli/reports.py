@@ -48,12 +48,8 @@ def compare_command(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     with app_context() as app:
-        published = app.extensions["ivr.flows"].current()
-        if published is None:
-            raise click.ClickException(
-                "no flows are published yet, so no desk exists: run `ivr flows publish`"
-            )
         try:
+            published = app.extensions["ivr.flows"].published()
             result = compare(session(), published.site, desk_a, desk_b, start, end, settings)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..db import utcnow
 from ..engine import Bundle, Problem, Site, load_folder
 from ..models import SiteVersion
+from .errors import NothingPublished
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,13 @@ class FlowStore:
         if self._current is None:
             self._current = self._latest_stored()
         return self.get(self._current) if self._current is not None else None
+
+    def published(self) -> Published:
+        """The version new calls start on; NothingPublished when there is none yet."""
+        found = self.current()
+        if found is None:
+            raise NothingPublished()
+        return found
 
     def reload(self) -> list[Problem]:
         """Read the folder now; publish it if valid, else log every problem and keep the current version."""

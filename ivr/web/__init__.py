@@ -42,6 +42,7 @@ from ..calls.query import (
     visible_call,
 )
 from ..db import session, utcnow
+from ..flows.errors import NothingPublished
 from ..metrics import labels as metric_labels
 from ..metrics.export import csv_text
 from ..models import STATUS_RANK
@@ -158,9 +159,10 @@ def _today() -> date:
 
 def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
     """The comparison the query string asks for; FormError explains what cannot be used."""
-    published = current_app.extensions["ivr.flows"].current()
-    if published is None:
-        raise FormError("no flows are published yet, so there are no desks to compare")
+    try:
+        published = current_app.extensions["ivr.flows"].published()
+    except NothingPublished as exc:
+        raise FormError(str(exc), exc.STATUS) from None
     form = reports.read_form(request.args, published.site.desks, _today())
     since, until = form.period
     try:
@@ -183,7 +185,9 @@ def compare() -> str | tuple[str, int]:
         form, report = _compare_report()
     except FormError as exc:
         values = reports.fallback_form(request.args, desks, _today())
-        return render_template("compare.html", desks=desks, values=values, error=str(exc), report=None), 400
+        return render_template(
+            "compare.html", desks=desks, values=values, error=str(exc), report=None
+        ), exc.status
     labels = {name: figures["label"] for name, figures in report["desks"].items()}
     return render_template(
         "compare.html",
@@ -207,7 +211,7 @@ def compare_json() -> Response | tuple[Response, int]:
     try:
         _form, report = _compare_report()
     except FormError as exc:
-        return jsonify(error={"status": 400, "message": str(exc)}), 400
+        return jsonify(error={"status": exc.status, "message": str(exc)}), exc.status
     return jsonify(report)
 
 
@@ -219,7 +223,7 @@ def compare_csv() -> Response:
     try:
         form, report = _compare_report()
     except FormError as exc:
-        abort(400, str(exc))
+        abort(exc.status, str(exc))
     name = f"compare-{form.desk_a}-{form.desk_b}-{form.since}-{form.until}.csv"
     return Response(
         csv_text(report),

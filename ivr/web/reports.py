@@ -30,7 +30,11 @@ SETTING_FIELDS = (
 
 
 class FormError(ValueError):
-    """A form value that cannot be used; the message names the field."""
+    """A form value that cannot be used (the message names the field), or nothing to compare yet."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)

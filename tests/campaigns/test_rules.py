@@ -104,7 +104,7 @@ def test_all_problems_at_once() -> None:
     assert [field for field, _message in found] == ["name", "flow", "caller_id", "max_attempts", "max_cps"]
     assert str(CampaignError(found)).startswith("name: is required; flow: is required")
     only_flow = problems(GOOD | {"flow": "reminder"}, flows=None)
-    assert only_flow == [("flow", "no flows are published yet: run `ivr flows publish`")]
+    assert only_flow == [("flow", "no flows are published yet, so no desk exists: run `ivr flows publish`")]
 
 
 TRANSITIONS = {
