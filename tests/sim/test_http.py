@@ -55,9 +55,9 @@ def server(tmp_path: Path) -> Iterator[str]:
     try:
         for _ in range(100):
             try:
-                requests.get(f"{base}/login", timeout=1)
+                requests.get(f"{base}/login", timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 time.sleep(0.1)
         yield base
     finally:
