@@ -1,5 +1,5 @@
 """A dialer test bench: the app, the worker on a virtual clock, Prism as Twilio's REST API, the simulator
-answering the calls. Shared by the tests/test_dialer*.py modules."""
+answering the calls. Shared by the tests/dialer/ modules."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Agents of the desks: created with a hashed PIN, checked when they sign in on the agent line.
-
-Only a werkzeug hash of the PIN is stored (as for web passwords in ivr.auth). Checking an unknown agent
-id costs the same hash as checking a known one, so the time an answer takes does not tell the caller
-whether the id exists.
-"""
+An unknown id costs the same hash as a known one (docs/desks.md, "The agent line")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Who may see what: web sign-in (Flask-Login, CSRF), API bearer tokens, users and tokens, partner scope.
-
-A user or token with a `desk` is a partner of that desk (see ivr.privacy): the call views that allow
-partners restrict them to that desk; every other API endpoint answers them 403 (deny by default), and
-web views marked `ops_required` do too.
-"""
+Partners see their desk only; every other API endpoint is ops-only (docs/desks.md, "Partner viewers")."""
 
 from __future__ import annotations
 

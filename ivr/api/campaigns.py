@@ -1,7 +1,5 @@
 """The JSON API for outbound campaigns and the do-not-call list (ops tokens only; partners get 403).
-
-Routes are added to the API blueprint (ivr.api.bp), so they share its bearer-token checks and JSON errors.
-"""
+Routes are added to the API blueprint (ivr.api.bp), so they share its bearer-token checks and JSON errors."""
 
 from __future__ import annotations
 

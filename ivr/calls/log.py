@@ -1,8 +1,5 @@
 """The call log: call rows, their append-only events, and status callbacks applied idempotently.
-
-These run on every webhook, so they use SQL statements (SQLAlchemy Core) rather than ORM objects: one
-SELECT of the few columns a step needs, one UPDATE, and one multi-row INSERT of the step's events.
-"""
+SQLAlchemy Core statements, since they run on every webhook (docs/call-log.md)."""
 
 from __future__ import annotations
 

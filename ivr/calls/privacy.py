@@ -1,14 +1,5 @@
 """Data policy: who sees which desk's calls, and the masking of phone numbers for partner viewers (pure).
-
-A viewer with a desk is a *partner* (a BPO's supervisor, say): they see only calls whose `desk` is theirs,
-and, when that desk's data policy has `show_caller_numbers: false`, every phone number in those calls is
-masked: `+15125550123` becomes `+1•••0123` (the country code and the last 2-4 digits stay, so a partner can
-still tell callers apart on the phone without being able to dial or look them up). Masked are: the call's
-`from` and `to`, values under keys that name a number (`From`, `To`, `caller`, `called`, `number`...),
-and, in any other text (prompts, route reasons, transcriptions), the call's own numbers in any spacing
-and anything that looks like a phone number (a `+` and 7 to 15 digits, or 10 to 15 digits in a row,
-spaces and dashes allowed). Shorter digit strings, such as account numbers, are not phone numbers here.
-"""
+What is masked and why: docs/desks.md, "Partner viewers"."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Reading the call log: filters shared by the API and the web pages, JSON shapes and CSV export.
-
-Every reader passes the viewer (ivr.privacy.Viewer): a partner's filters are narrowed to their desk
-(`CallFilters.for_viewer`; no query parameter can widen them), a call of another desk is not found, and
-numbers are masked in the JSON, the CSV and the pages when the partner's desk does not show them.
-"""
+Every reader passes the viewer, which narrows a partner to their desk and masks numbers (docs/desks.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,2 @@
 """Outbound campaigns: settings and states, contact import, do-not-call list, calling windows, figures.
-
-The pure modules (phone, window, rules, figures) import no Flask or SQLAlchemy; importer, dnc, service
-and tally take a session and never commit.
-"""
+The one owner of contact and attempt state changes (docs/campaigns.md, "In the code")."""

@@ -1,10 +1,5 @@
 """Attempts and contacts as calls progress: status callbacks, Twilio's answers, and reverting an unsent dial.
-
-Used by the worker and by the web process (/voice/status, /voice/outbound). Every change of an attempt is
-a conditional UPDATE (a status only moves forward; a CallSid is only set once), so callbacks that arrive
-together, twice or out of order, and a worker racing a callback, all leave the same result. Functions
-take a session and never commit.
-"""
+Conditional UPDATEs only, so repeated or racing callbacks leave one result (docs/dialer.md). Never commits."""
 
 from __future__ import annotations
 

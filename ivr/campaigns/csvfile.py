@@ -1,9 +1,5 @@
 """Reading a contact list: a CSV stream into checked rows or line-numbered problems, one row at a time. Pure.
-
-Columns: `phone` (required), `name` and `timezone` (optional), matched case-insensitively; every other
-column becomes a flow variable of the contact, so its header must be a valid variable name. Lines are
-the file's physical lines (the header is line 1; a row with a quoted line break starts where it starts).
-"""
+The columns and line numbering are in docs/campaigns.md, "Contact lists"."""
 
 from __future__ import annotations
 

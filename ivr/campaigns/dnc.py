@@ -1,8 +1,5 @@
 """The do-not-call list: numbers no campaign may dial, checked by the dialer at dial time.
-
-Numbers are kept in E.164. Sources: `manual` (CLI, API), `import` (a file), `opt-out` (the callee asked
-during a call, through a flow's opt_out node). Functions take a session and never commit.
-"""
+Numbers in E.164; sources manual, import and opt-out (docs/campaigns.md). Never commits."""
 
 from __future__ import annotations
 

@@ -1,20 +1,5 @@
 """Campaign figures from counted rows: contacts by state, calls by outcome, the abandonment rate. Pure.
-
-Definitions (also in the README, "Outbound campaigns"):
-- dialled: attempts Twilio was asked to place (every attempt but one still `pending`); each dialled
-  attempt is in exactly one of: in progress (queued, initiated, ringing), answered by a human, answered
-  by a machine, no answer, busy, failed (failed or canceled calls, and requests Twilio refused with a 4xx).
-- answered by a machine: AnsweredBy machine_start, machine_end_* or fax; every other answered call
-  (AnsweredBy human or unknown, or no machine detection) counts as answered by a human.
-- contacts: remaining = pending + dialling; deferred for the calling window = pending contacts waiting for
-  their window to open; skipped for do-not-call = contacts found on the list at dial time.
-- abandonment rate (16 CFR 310.4(b)(4), 47 CFR 64.1200(a)(7); REFERENCE.md "Outbound compliance"):
-  abandoned / human-answered, over the calls that ended in the last 30 days. A human-answered call is
-  abandoned unless its call row shows it bridged to an agent of the desk (QueueResult bridged) after at
-  most 2 s in the queue (QueueTime <= 2). The time the flow takes before the hand-off is not measured,
-  so a campaign flow should hand over at once; a desk reached by dialling reports no queue time, so its
-  calls count as abandoned. Limit: 3%. Only for campaigns with a desk; without one, "not applicable".
-"""
+The definitions are in docs/campaigns.md, "Figures" and "Abandonment rate"."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
 """Contact import: a CSV stream into a campaign's contacts in chunks, merging duplicates, reporting each row.
-
-The file is never held in memory: rows are read one at a time and written CHUNK at a time (one multi-row
-INSERT .. ON CONFLICT DO UPDATE .. RETURNING, one executemany UPDATE of the merged contacts whose data
-changed, one SELECT of the new numbers on the do-not-call list). Imports into one campaign take turns
-(an advisory lock on PostgreSQL), so each can tell the contacts it created from those already there.
-
-A number that appears twice (in the file, or already in the campaign) is merged: the first row is kept,
-and the later row only fills in the name, time zone and variables the first left empty; the report
-names both lines. Nothing is committed here.
-"""
+Streamed, one campaign's imports taking turns (docs/campaigns.md, "Contact lists"). Never commits."""
 
 from __future__ import annotations
 

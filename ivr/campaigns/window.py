@@ -1,15 +1,5 @@
 """Calling windows: when a contact may be called, in their own local time, across zones and DST. Pure.
-
-A contact's zones are the time zone of their row, else the zones of their number's area (phonenumbers),
-else the campaign's default time zone, else UTC. When a number's area spans several zones (e.g. +1 208,
-Idaho: America/Boise and America/Los_Angeles), the contact is called only while the window is open in
-all of them, so nobody is ever called outside the window wherever they are.
-
-Each local day's window is turned into UTC separately, so daylight-saving days are exact: on a
-spring-forward day a window edge that falls in the skipped hour opens when the clocks jump; on a
-fall-back day an edge in the repeated hour is its first occurrence (so the window closes early rather
-than late).
-"""
+Zones, areas spanning several zones and daylight-saving days: docs/campaigns.md, "Calling windows"."""
 
 from __future__ import annotations
 

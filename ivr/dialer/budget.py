@@ -1,15 +1,5 @@
 """The calls-per-second budgets shared by every worker: the account's (dial_budget) and each campaign's.
-
-A slot is taken atomically with compare-and-set updates (no lock held across statements, the same on
-PostgreSQL and SQLite): read both next free slots, then move each on only if it still holds the value
-read; a worker that lost the race reads again. Slots are `(1 + MARGIN) / cps` apart, so at most `cps`
-calls start in any one-second window even when each starts up to LATE seconds after its slot (a later
-start gives up the slot: see rest.ApiHttpClient.pace); the achieved rate is cps / (1 + MARGIN).
-
-A campaign whose own next slot is more than AHEAD away is not given an account slot: it is told when to
-come back, so a slow campaign never holds the account's budget while faster ones wait; one whose slot is
-that close takes it exactly (its pace does not drift by the worker's wake-up delay).
-"""
+Slots are taken with compare-and-set updates (docs/dialer.md, "Pacing" and "Inside the worker")."""
 
 from __future__ import annotations
 

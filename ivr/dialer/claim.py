@@ -1,10 +1,5 @@
 """Claiming due contacts of a running campaign, in a small batch, as attempts to dial.
-
-The campaign's row is locked for the claim, so workers claiming the same campaign take turns and
-max_concurrent (contacts being dialled) holds across all of them; the contacts are taken with
-`FOR UPDATE SKIP LOCKED` on PostgreSQL, so a contact a status callback is updating is simply left for the
-next batch. On SQLite both clauses are no-ops: run one worker there.
-"""
+The campaign row is locked for the claim; contacts are taken with FOR UPDATE SKIP LOCKED (docs/dialer.md)."""
 
 from __future__ import annotations
 

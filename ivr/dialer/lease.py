@@ -1,12 +1,5 @@
 """Leases: which attempts a worker has in flight, so that recovery never takes one from a live worker.
-
-On PostgreSQL each lease is also a session advisory lock held on one connection of the worker: when the
-worker dies (even by kill -9) its connection closes and the locks go with it, and another worker's
-recovery may take its attempts over. On SQLite only one worker runs (there is no row locking between
-processes): every attempt in flight that is not this worker's is an orphan. `only_worker` enforces that
-with an exclusive lock on a file next to the database (`<database>.dialer.lock`), which the operating
-system releases when the worker's process ends, however it ends.
-"""
+Advisory locks on PostgreSQL; on SQLite one worker, held by a file lock (docs/dialer.md)."""
 
 from __future__ import annotations
 

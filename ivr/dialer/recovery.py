@@ -1,20 +1,5 @@
-"""Recovery: attempts left without a CallSid by a worker that died (kill -9, power loss, lost connection),
-and attempts whose final status callback was lost.
-
-An orphan is an attempt in status pending without CallSid whose lease nobody holds (lease.py).
-- No requested_at: the REST request was never sent. The attempt is deleted and the contact is due again.
-- requested_at set: the request may have reached Twilio. If so, its status callbacks (whose URL names the
-  attempt) link the CallSid within seconds and it is no orphan any more. After DIALER_RECOVERY_SECONDS
-  without that, Twilio's call list is asked for a call from the campaign's number to the contact created
-  since requested_at: found, it is adopted (CallSid and status); not found, the attempt is deleted and the
-  contact is due again. If Twilio cannot be asked, the orphan waits for the next round. Calls whose
-  CallSid is already on an attempt are never adopted again.
-
-A stale attempt has a CallSid but no final status long after it was requested (DIALER_STALE_SECONDS, by
-default Twilio's dial timeout plus its 4-hour limit on a call): its final status callback failed (it is not
-resent). The call is read from Twilio (GET Calls/{Sid}.json) and its status applied like a callback's, so
-the contact is settled and gives back its place in max_concurrent.
-"""
+"""Recovery: attempts left without a CallSid by a dead worker, and attempts whose final callback was lost.
+Orphans and stale attempts: docs/dialer.md, "Crash safety" and "Inside the worker"."""
 
 from __future__ import annotations
 

@@ -1,12 +1,5 @@
 """Twilio's Calls API through the twilio package, pointed at TWILIO_API_BASE_URL, errors sorted by what to do.
-
-A 429, or a connection that could not be made at all, means Twilio did not take the request: it is
-`Retryable`. A 5xx is `Uncertain`: Twilio may have created the call before failing (its `initiated`
-callback can come much later), so the worker asks Twilio's call list (`find`) before sending it again.
-Any other 4xx is `Rejected` with Twilio's error code and message. A request whose answer never came (read
-timeout, dropped connection) is `Unknown`: the call may exist, so it is left to recovery, which asks
-Twilio's call list, rather than sent again. `fetch` reads one call (recovery of stale attempts).
-"""
+Retryable, Uncertain, Rejected or Unknown: docs/dialer.md, "Twilio's answers" and "Inside the worker"."""
 
 from __future__ import annotations
 

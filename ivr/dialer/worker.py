@@ -1,20 +1,5 @@
 """The worker loop: recover orphans, claim due contacts, pace them through the shared budgets, place them.
-
-The main thread claims and paces: it takes the next job whose turn has come (while a sender thread is
-free), reserves a slot (budget.py) and commits requested_at (after checking the campaign still runs and
-the number is not on the do-not-call list); the sender thread waits for the slot, makes the REST request
-at once and commits its outcome. With `threads=0` the main thread sends too (tests: deterministic on a
-virtual clock).
-
-Each campaign keeps only about HORIZON seconds of calls claimed ahead (at its pace), so contacts are not
-held in `dialling` long before their call, and other workers get their share.
-
-A 5xx answer may come after Twilio created the call: before such an attempt is sent again, or undone
-(given up after MAX_TRIES, or at shutdown), Twilio's call list is asked; a call found is adopted.
-
-SIGTERM (or stop.set()): no new slot is taken, requests in flight finish and their outcome is committed,
-claimed jobs not yet sent are given back (their attempts deleted, contacts due again), and run() returns.
-"""
+Threads, the claim horizon and shutdown on SIGTERM: docs/dialer.md, "Inside the worker"."""
 
 from __future__ import annotations
 

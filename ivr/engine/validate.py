@@ -1,8 +1,5 @@
 """Checks a schema cannot make: targets, reachability, endings, input-free loops, variables, names.
-
-Regular expressions (gather pattern, branch matches) are checked by the schema ("format": "regex"), so a
-flow file with an invalid one never reaches these checks.
-"""
+Regular expressions are checked by the schema ("format": "regex"), so invalid ones never reach these."""
 
 from __future__ import annotations
 

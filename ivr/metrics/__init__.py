@@ -1,7 +1,5 @@
 """Desk metrics and the side-by-side comparison of two desks, computed by SQL aggregation.
-
-`definitions`, `stats`, `costs`, `report` and `params` are pure; `sql` asks the database for sums.
-"""
+`definitions`, `stats`, `costs`, `report` and `params` are pure; `sql` asks the database for sums."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """What a call leg costs a desk: telephony per started minute plus the desk's handling cost model (pure).
-
-Prices come from the desk configuration (`ivr.engine.Desk`: `cost` and `telephony_per_minute`); the
-reports use the currently published site, so changing a price re-prices the whole log.
-"""
+Prices are the currently published site's, so a price change re-prices the whole log."""
 
 from __future__ import annotations
 

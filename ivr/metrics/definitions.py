@@ -1,8 +1,5 @@
 """Contact-centre metric definitions (../shared/REFERENCE.md terms) over summed call figures (pure).
-
-The database sums each desk's calls (see `ivr.metrics.sql`); everything here turns those sums into the
-published figures, so a figure can be recomputed from `/api/calls` by anyone who follows the same words.
-"""
+The same words as docs/metrics.md, so a figure can be recomputed from /api/calls."""
 
 from __future__ import annotations
 

@@ -1,16 +1,5 @@
 """Desk-metric rollups: per UTC day, the sums a comparison reads, so a long period reads few rows.
-
-`refresh` builds a day from its calls with the very queries a live report runs (`sql.aggregate`), under
-the default thresholds. Triggers on `calls` (migration 0005) mark a day dirty whenever one of its calls
-changes, or a later call from one of its callers' numbers arrives (it may turn a call into a repeat).
-`aggregate` reads the period's built, clean days from the rollups and everything else (dirty or unbuilt
-days, the partial days at either end, other thresholds) from the calls: a report is exact whether or not
-the rollups are up to date; fresh rollups only make it fast.
-
-On PostgreSQL every transaction that changes calls holds an advisory lock shared (taken by the trigger)
-and a day's build holds it exclusively, so a build never misses a change in flight (say a caller's later
-call not committed yet while an earlier one is); SQLite has one writer at a time anyway.
-"""
+Exact whether or not they are up to date, also under concurrent writes (docs/metrics.md, "Rollups")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """The SQL aggregation behind the desk metrics (the same SQL and the same numbers on SQLite and PostgreSQL).
-
-Each leg is classified once (`leg_class`, under the report's thresholds); each `DeskSums` field is then
-a count or sum over some classes, per desk and slice (UTC 15-minute bucket or menu path). Rows returned
-are aggregates (buckets, paths, distinct whole-second waits), never calls.
-"""
+Each leg is classified once (`leg_class`); rows returned are aggregates, never calls (docs/metrics.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """95% confidence intervals for comparing two desks: Wilson, Newcombe's hybrid score, Welch (pure).
-
-The t quantile is computed exactly (to about 1e-12) from the regularized incomplete beta function, so
-no statistics package is needed.
-"""
+The t quantile comes from the regularized incomplete beta function, so no statistics package is needed."""
 
 from __future__ import annotations
 

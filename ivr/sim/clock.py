@@ -1,8 +1,5 @@
 """A virtual clock: waits, prompts and talk take no real time; durations travel in Twilio's parameters.
-
-Alone, the clock just moves forward. Under a switchboard (ivr.sim.traffic) many calls share it: a call
-that waits gives way to the others until its time comes.
-"""
+Under a switchboard (ivr.sim.traffic) many calls share it (docs/simulator.md, "How it works")."""
 
 from __future__ import annotations
 

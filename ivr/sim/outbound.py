@@ -1,11 +1,5 @@
 """Outbound calls in the simulator: Twilio's side of the calls the dialer places through the Calls API.
-
-A `Carrier` hears of each call the REST API took (its Calls.create parameters and CallSid) and plays it
-against the app: status callbacks to the StatusCallback URL for the events asked for, and, when the callee
-answers, the call's Url (Direction outbound-api, with AnsweredBy when MachineDetection is on) and every
-document after it, like an incoming call. What happens is the callee's `fate`: a person answers (and
-follows a script), a machine answers, or the call ends busy, unanswered or failed.
-"""
+Each callee's `fate` decides the call (docs/simulator.md, "How it works")."""
 
 from __future__ import annotations
 

@@ -1,14 +1,5 @@
 """Simulated agents on shift: each one calls the agent line, signs in and takes the callers of its desk.
-
-A profile gives, per queue, the agents on shift in each local hour. Agent slot n of a queue is on shift in
-the hours where more than n agents are; each unbroken stretch is worked as calls to the agent line one after
-the other, each at most LEG long (Twilio ends a call after 4 hours). On a call the agent keys in its id and
-PIN, stays on the line while the line offers the desk's queue (<Dial><Queue>: the longest-waiting caller,
-or a wait in the Dial until one joins), talks the desk's handle time, ends each bridge with * so the caller
-goes on to the survey, and at the end of the stretch signs out with * between callers, or hangs up if the
-stretch ends while no caller is waiting. When the run's last caller is done every agent still on the line
-signs out the same way, so idle agents do not run the simulation on.
-"""
+Shifts, legs and signing out: docs/simulator.md, "How it works"."""
 
 from __future__ import annotations
 

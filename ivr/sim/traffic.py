@@ -1,11 +1,5 @@
 """Traffic: many simulated calls on one virtual clock, with agents on shift answering shared queues.
-
-Each call runs in its own greenlet; when it waits (a prompt, a queue, talk time) it gives way to the
-switchboard, which wakes calls in time order. The agents are calls too: each agent on shift calls the
-agent line, signs in and takes the longest-waiting caller of its desk's queue with <Dial><Queue>
-(ivr.sim.staff). Waits and abandons therefore come out of the model (agents on shift, handle times,
-callers' patience), not from random draws, and the app logs both legs of every answered call.
-"""
+Each call is a greenlet woken in time order by the switchboard (docs/simulator.md, "How it works")."""
 
 from __future__ import annotations
 

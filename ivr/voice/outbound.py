@@ -1,17 +1,5 @@
 """POST /voice/outbound/<attempt_id>: the Url of every call the dialer places, requested when it is answered.
-
-A person (or, with machine detection off, anyone) hears the campaign's flow from its start, pinned to the
-published version like an incoming call; later steps go through the usual /voice/step URLs. The flow's
-variables are the contact's (the extra columns of its CSV line), its `name`, and `desk` (the campaign's
-desk, for an `enqueue` node without one); `caller` is the contact's number and `called` the campaign's.
-With machine detection on and AnsweredBy machine_* or fax, the call hangs up, after the campaign's
-machine_message when machine_detection is `message` (Twilio then waits for the end of the greeting:
-MachineDetection=DetectMessageEnd).
-
-The call is logged like an incoming one (Direction outbound-api), so a hand-off to a desk counts in the
-desk's metrics. The request links the attempt to its CallSid if the dialer has not yet, only when the
-call's `To` is the contact's number (a late request naming an attempt id of another contact is refused).
-"""
+The campaign's flow, machine detection and linking the attempt: docs/dialer.md, "When the callee answers"."""
 
 from __future__ import annotations
 

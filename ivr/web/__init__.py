@@ -1,8 +1,5 @@
 """Pages for people: sign-in, the call list with filters and search, each call's timeline, the ops report.
-
-A partner user (one with a desk) sees only their desk's calls, with numbers masked when the desk's data
-policy says so (ivr.privacy); the comparison report is for ops only.
-"""
+A partner user sees only their desk's calls, masked per its data policy (ivr.calls.privacy)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """The campaign pages: the list with progress bars, and one campaign's figures and state buttons (ops only).
-
-A blueprint of its own, nested in the web blueprint (endpoints `web.campaigns.*`), so it shares sign-in,
-CSRF and the templates' layout.
-"""
+A blueprint nested in the web blueprint (endpoints `web.campaigns.*`): same sign-in, CSRF and layout."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
 """Charts as inline SVG drawn on the server: no JavaScript, no CDN, readable by screen readers.
-
-Each chart is an `<svg role="img">` with a `<title>` and a `<desc>`; every bar and point has a `<title>`
-with its exact value (a tooltip), and carries `data-series` and `data-key` attributes. The pages put the
-same figures in a table beside each chart for anyone who cannot see it.
-"""
+Each has a title and a description, each bar and point a tooltip; the page shows a table beside each."""
 
 from __future__ import annotations
 

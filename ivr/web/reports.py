@@ -1,9 +1,5 @@
 """The ops comparison page: its form, the figures as words and numbers, its charts and its CSV.
-
-The numbers come from ivr.metrics.compare unchanged; this module only reads the form, formats values and
-lays out the charts. The page's dates are whole UTC days: since 00:00 to the end of `until`, i.e. the
-report's period [since, until + 1 day).
-"""
+Numbers from ivr.metrics.compare unchanged; dates are whole UTC days, [since, until + 1 day)."""
 
 from __future__ import annotations
 

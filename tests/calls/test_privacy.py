@@ -1,4 +1,4 @@
-"""The data policy's masking of phone numbers and the viewer each desk's policy makes (ivr.privacy)."""
+"""The data policy's masking of phone numbers and the viewer each desk's policy makes (ivr.calls.privacy)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A contact's fate after each call outcome (ivr.dialer.lifecycle, pure)."""
+"""A contact's fate after each call outcome (ivr.campaigns.lifecycle, pure)."""
 
 from __future__ import annotations
 

@@ -2,13 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-26 22:40:00
-
-A change to a call marks its day dirty (rollup_dirty; the report reads a dirty day from the calls, and
-`ivr report rollup` rebuilds it). So does a change to who called before it from the same number: a
-caller's new call can turn that earlier call into a repeat. The triggers list the columns the metrics
-read, so webhook updates of other columns (node, variables, status...) cost nothing.
-"""
+Create Date: 2026-11-26 22:40:00"""
 
 import sqlalchemy as sa
 from alembic import op
