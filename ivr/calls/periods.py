@@ -1,8 +1,6 @@
 """Dates and periods as people type them: one parser for the call list, the reports, the API and the CLI.
 
-A period is [since, until): `until` is excluded. A date alone means 00:00 UTC of that day for `since`, and
-the end of that day (the next day's 00:00 UTC) for `until`, so `until=2026-11-20` includes the whole 20th.
-"""
+A period is [since, until); a date alone as `until` runs to the end of that day (docs/call-log.md#periods)."""
 
 from __future__ import annotations
 
