@@ -1,5 +1,4 @@
 """Dates and periods as people type them: one parser for the call list, the reports, the API and the CLI.
-
 A period is [since, until); a date alone as `until` runs to the end of that day (docs/call-log.md#periods)."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
 """What a comparison is asked for, read the same way by the command line and the API (pure).
-
 Its period is read by ivr.calls.periods, the one parser of dates and periods."""
 
 from __future__ import annotations
