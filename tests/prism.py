@@ -95,9 +95,9 @@ def start_prism(folder: Path) -> Iterator[str]:
         while True:
             assert process.poll() is None, (folder / "prism.log").read_text()[-2000:]
             try:
-                requests.get(url, timeout=1)
+                requests.get(url, timeout=5)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
                 assert time.monotonic() < deadline, "Prism did not start"
                 time.sleep(0.2)
         yield url

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from ..campaigns import attempts as outcomes
+from ..campaigns import attempts
 from ..models import Campaign
 from . import budget
 from .claim import Job, claim
@@ -199,7 +199,7 @@ class Worker:
                 idle = self.held[campaign_id] == 0
             if idle:
                 with self.maker() as session:
-                    outcomes.finish_if_done(session, campaign_id, now)
+                    attempts.finish_if_done(session, campaign_id, now)
                     session.commit()
 
     def claim(self, campaign_id: int, now: datetime, limit: int) -> None:
@@ -270,12 +270,12 @@ class Worker:
             self.push(job)
             return
         with self.maker() as session:
-            mark = outcomes.mark(session, job.attempt_id, slot.at)
+            mark = attempts.mark(session, job.attempt_id, slot.at)
             session.commit()
         if mark.verdict != "ok":
             if mark.kept:  # an earlier request answered 5xx: undone only if Twilio has no call
                 skipped = mark.verdict == "blocked"
-                outcome = outcomes.WINDOW if mark.verdict == "closed" else None
+                outcome = attempts.WINDOW if mark.verdict == "closed" else None
                 self.give_up(job, mark.verdict, skipped=skipped, due=mark.due, outcome=outcome)
             self.done(job)
             return
@@ -352,7 +352,7 @@ class Worker:
                 return False
             log.info("attempt %s: Twilio refused the call: %s", job.attempt_id, exc)
             with self.maker() as session:
-                outcomes.reject(
+                attempts.reject(
                     session, job.attempt_id, exc.code or exc.status, exc.message, self.clock.now()
                 )
                 session.commit()
@@ -363,7 +363,7 @@ class Worker:
             )
             return False
         with self.maker() as session:
-            outcomes.store_sid(session, job.attempt_id, sid)
+            attempts.store_sid(session, job.attempt_id, sid)
             session.commit()
         self.placed += 1
         log.info("attempt %s: call %s placed to %s", job.attempt_id, sid, job.phone)
@@ -385,13 +385,13 @@ class Worker:
         """The job's call in Twilio's call list, if an earlier request created it (not another's)."""
         assert job.sent is not None
         with self.maker() as session:
-            known = outcomes.known_sids(session, job.phone)
+            known = attempts.known_sids(session, job.phone)
         return self.rest.find(job.phone, job.caller_id, job.sent, known)
 
     def adopt(self, job: Job, found: FoundCall) -> None:
         """Twilio has the job's call although it answered an error: keep its CallSid and status."""
         with self.maker() as session:
-            outcomes.adopt(session, job.attempt_id, found, self.clock.now())
+            attempts.adopt(session, job.attempt_id, found, self.clock.now())
             session.commit()
         self.placed += 1
 
@@ -422,7 +422,7 @@ class Worker:
                 self.adopt(job, found)
                 return
         with self.maker() as session:
-            outcomes.revert(
+            attempts.revert(
                 session, job.attempt_id, self.clock.now(), reason=reason, delay=delay, error=error,
                 skipped=skipped, due=due, outcome=outcome, sent=job.sent is not None,
             )  # fmt: skip

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.accounts.auth import create_token
-from ivr.campaigns import attempts as outcomes
-from ivr.campaigns import dnc
+from ivr.campaigns import attempts, dnc
 from ivr.campaigns.csvfile import FileError
 from ivr.campaigns.importer import import_contacts
 from ivr.campaigns.phone import PhoneError
@@ -218,7 +217,7 @@ def test_a_callee_opts_out_during_a_campaign_call_and_is_not_called_again(
     # the other contact's number is listed by hand meanwhile: the dialer checks just before calling
     dnc.block(session, "+12125551235", "manual")
     session.commit()
-    assert outcomes.mark_requested(session, later.id, OPEN) == "blocked"
+    assert attempts.mark_requested(session, later.id, OPEN) == "blocked"
     session.commit()
     skipped = contacts(session, campaign)["+12125551235"]
     assert (skipped.state, skipped.last_outcome) == ("skipped", "do-not-call")

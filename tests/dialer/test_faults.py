@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from ivr.campaigns import attempts as outcomes
+from ivr.campaigns import attempts
 from ivr.dialer.lease import AnotherWorker, only_worker
 from ivr.dialer.recovery import STALE_SECONDS, Recovered, recover
 from ivr.dialer.worker import Settings
@@ -138,7 +138,7 @@ def test_a_job_given_up_after_a_5xx_is_looked_up_before_it_is_undone(
 def test_an_undone_attempts_id_is_never_given_to_another(bench: Bench, clock: VirtualClock) -> None:
     old = _attempt(bench, P)
     with bench.session() as s:
-        assert outcomes.revert(s, old, clock.now(), reason="test")
+        assert attempts.revert(s, old, clock.now(), reason="test")
         s.commit()
     new = _attempt(bench, Q)
     assert new > old
@@ -245,7 +245,7 @@ def test_the_stale_age_is_configurable() -> None:
 def test_revert_never_deletes_an_attempt_that_was_sent(bench: Bench, clock: VirtualClock) -> None:
     sent = _attempt(bench, P, requested=clock.now())
     with bench.session() as s:
-        assert not outcomes.revert(s, sent, clock.now(), reason="read before it was sent")
+        assert not attempts.revert(s, sent, clock.now(), reason="read before it was sent")
         s.commit()
     assert [a.id for a in bench.attempts(P)] == [sent]
     assert bench.contact(P).state == "dialling"
