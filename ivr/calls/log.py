@@ -13,7 +13,6 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..campaigns.dnc import opt_out_call
 from ..db import insert_ignoring_conflicts, utcnow
 from ..engine import LogEntry, StepResult
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
@@ -27,21 +26,6 @@ def now() -> datetime:
     return CLOCK.get()()
 
 
-ROW_UPDATES = frozenset(
-    {
-        "desk",
-        "overflow_from",
-        "path",
-        "queued_at",
-        "queue_time",
-        "queue_result",
-        "talk_time",
-        "agent",
-        "survey_score",
-        "recording_url",
-        "recording_duration",
-    }
-)
 CALLS = cast(Table, Call.__table__)
 EVENTS = cast(Table, CallEvent.__table__)
 STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
@@ -189,7 +173,10 @@ def add_event(session: Session, call_id: int, kind: str, node: str | None = None
 
 
 def save_step(session: Session, call: CallRef, version_id: int, result: StepResult) -> None:
-    """Store where the call now is in its flow, its variables, the row updates and the step's log."""
+    """Store where the call now is in its flow, its variables, the row updates and the step's log.
+
+    The step's effects are not the call log's: the caller hands them to their owners.
+    """
     values: dict[str, Any] = {
         "site_version_id": version_id,
         "flow": result.state.flow,
@@ -197,13 +184,10 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
         "variables": dict(result.state.variables),
         "tries": dict(result.state.tries),
     }
-    for key, value in result.updates.items():
-        if key in ROW_UPDATES:
-            values[key] = _fit(value, CALLS.c[key]) if isinstance(value, str) else value
+    for column, value in result.updates.changed().items():  # CallUpdates fields are named after columns
+        values[column] = _fit(value, CALLS.c[column]) if isinstance(value, str) else value
     _update_call(session, call.id, values)
     add_events(session, call.id, result.log)
-    if result.updates.get("do_not_call"):  # an opt_out node: list the other party in this transaction
-        add_event(session, call.id, "do_not_call", result.state.node, **opt_out_call(session, call.id))
 
 
 def note_error(session: Session, call: CallRef, path: str, error: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
 from .conditions import evaluate, variables_used
+from .effects import UNCHANGED, AddToDoNotCall, CallUpdates
 from .prompts import fill, placeholders, speech_language, texts
 from .routing import ROUTE_STRATEGIES, RouteRequest, queue_full
 from .runtime import FlowError, Runtime
@@ -168,7 +169,7 @@ class RouteNode(NodeType):
         request = RouteRequest(rt.site, name, node, ctx.call_sid, ctx.caller, ctx.now, ctx.queues)
         choice = ROUTE_STRATEGIES[strategy](request)
         rt.set_variables({"desk": choice.desk})
-        rt.updates["desk"] = choice.desk
+        rt.update(CallUpdates(desk=choice.desk))
         rt.record("route", name, desk=choice.desk, strategy=strategy, reason=choice.reason)
         return str(node["next"])
 
@@ -285,7 +286,7 @@ class MenuNode(InputNode):
         rt.set_variables(values)
         step = f"{name}:{choice}"
         rt.state.path = f"{rt.state.path} > {step}" if rt.state.path else step
-        rt.updates["path"] = rt.state.path
+        rt.update(CallUpdates(path=rt.state.path))
         rt.record("menu_choice", name, option=choice, by="dtmf" if choice == digits else "speech")
         return str(option["next"])
 
@@ -342,7 +343,7 @@ class SurveyNode(InputNode):
         if not digits.isdigit() or not 1 <= int(digits) <= node.get("scale", 5):
             return cls.retry(rt, name, node, "invalid")
         score = int(digits)
-        rt.updates["survey_score"] = score
+        rt.update(CallUpdates(survey_score=score))
         rt.set_variables({"survey_score": digits})
         rt.record("survey", name, score=score, scale=node.get("scale", 5))
         if "thanks" in node:
@@ -407,7 +408,7 @@ class EnqueueNode(NodeType):
         """Put the caller in the desk's queue or dial it, unless its queue is full already."""
         rt.state.tries[TRIED + desk.name] = 1
         rt.set_variables({"desk": desk.name})
-        rt.updates["desk"] = desk.name
+        rt.update(CallUpdates(desk=desk.name))
         if desk.queue is not None:
             stats = rt.ctx.queues(desk.name) if rt.ctx.queues is not None else None
             if stats is not None and queue_full(desk, stats):
@@ -419,7 +420,7 @@ class EnqueueNode(NodeType):
         else:
             rt.emit(Dial((str(desk.dial),), action=rt.callback(name, "result")))
             rt.record("dial_started", name, desk=desk.name, to=[desk.dial])
-        rt.updates["queued_at"] = rt.ctx.now
+        rt.update(CallUpdates(queued_at=rt.ctx.now))
         return None
 
     @classmethod
@@ -438,9 +439,10 @@ class EnqueueNode(NodeType):
         if target in rt.site.desks:
             # The row describes the caller's time at the desk that has them now: the first desk's result is
             # in the events, and its overflow in overflow_from.
-            rt.updates |= {"overflow_from": desk.name, "queue_result": None, "queue_time": None}
+            rt.update(CallUpdates(overflow_from=desk.name, queue_result=None, queue_time=None))
             return cls.hand_to(rt, name, node, rt.site.desks[target])
-        rt.updates.setdefault("queue_result", "leave")  # sent away by the desk: counted as its overflow
+        if rt.updates.queue_result is UNCHANGED:  # sent away by the desk: counted as its overflow
+            rt.update(CallUpdates(queue_result="leave"))
         if target == "voicemail":
             rt.emit(*rt.prompt(name, OVERFLOW_VOICEMAIL))
             rt.emit(Record(action=rt.callback(name, "result"), max_length=120, transcribe=True))
@@ -471,13 +473,13 @@ class EnqueueNode(NodeType):
         if "DialCallStatus" in params:
             status = dial_outcome(rt, name, params)
             if status in ANSWERED_DIAL:
-                rt.updates["queue_result"] = "bridged"
+                rt.update(CallUpdates(queue_result="bridged"))
                 return _end(rt, node)
             if params.get("CallStatus") in CALLER_GONE:  # the caller hung up while the desk rang
-                rt.updates["queue_result"] = "hangup"
+                rt.update(CallUpdates(queue_result="hangup"))
                 rt.emit(Hangup())
                 return None
-            rt.updates["queue_result"] = status
+            rt.update(CallUpdates(queue_result=status))
             return cls.failover(rt, name, node, desk, f"dial {status}")
         if "QueueResult" not in params and "RecordingDuration" in params:
             save_recording(rt, name, params)
@@ -485,7 +487,7 @@ class EnqueueNode(NodeType):
             return None
         result = params.get("QueueResult", "error")
         queue_time = _int(params.get("QueueTime"))
-        rt.updates |= {"queue_result": result, "queue_time": queue_time}
+        rt.update(CallUpdates(queue_result=result, queue_time=queue_time))
         rt.record("queue_left", name, result=result, queue_time=queue_time)
         if result in BRIDGED:
             return _end(rt, node)
@@ -541,7 +543,7 @@ def dial_outcome(rt: Runtime, name: str, params: Mapping[str, str]) -> str:
     duration = _int(params.get("DialCallDuration"))
     rt.record("dial_result", name, status=status, duration=duration, dial_call_sid=params.get("DialCallSid"))
     if status in ANSWERED_DIAL:
-        rt.updates["talk_time"] = duration
+        rt.update(CallUpdates(talk_time=duration))
     return status
 
 
@@ -551,7 +553,7 @@ def save_recording(rt: Runtime, name: str, params: Mapping[str, str]) -> None:
     duration = _int(params.get("RecordingDuration")) or 0
     rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))
     if url:
-        rt.updates |= {"recording_url": url, "recording_duration": duration}
+        rt.update(CallUpdates(recording_url=url, recording_duration=duration))
 
 
 class DialNode(NodeType):
@@ -642,15 +644,15 @@ class HangupNode(NodeType):
 class OptOutNode(NodeType):
     """Put the other party's number on the do-not-call list, confirm it, then go on or hang up.
 
-    The engine stays pure: it asks through the step's `do_not_call` update, and the voice layer writes
-    the list entry (source opt-out) in the same transaction as the step.
+    The engine stays pure: the step asks for the AddToDoNotCall effect, and its owner writes the list entry
+    (source opt-out) in the same transaction as the step.
     """
 
     ends = True
 
     @classmethod
     def enter(cls, rt: Runtime, name: str, node: Node) -> str | None:
-        rt.updates["do_not_call"] = True
+        rt.ask(AddToDoNotCall())
         rt.record("opt_out", name)
         rt.emit(*rt.prompt(name, node["prompt"]))
         return _end(rt, node)

@@ -1,4 +1,4 @@
-"""The step runner: walks a flow from node to node until Twilio must act, collecting actions and log."""
+"""A step in progress: the call's context and state, and the actions, log, updates and effects it produces."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from .actions import Action, Callback, Event, LogEntry, Prompt
+from .effects import CallUpdates, Effect
 from .prompts import render
 from .routing import QueueFigures
 from .site import Flow, Node, Site
-
-MAX_HOPS = 200
 
 
 class FlowError(Exception):
@@ -41,14 +40,15 @@ class CallState:
     path: str = ""  # the menu choices so far, "menu:option > menu:option"
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepResult:
-    """The outcome of one step: the new state, what to tell Twilio, what to log, row updates."""
+    """The outcome of one step: the new state, what to tell Twilio, what to log, row updates and effects."""
 
     state: CallState
     actions: list[Action]
     log: list[LogEntry]
-    updates: dict[str, Any]
+    updates: CallUpdates = CallUpdates()
+    effects: tuple[Effect, ...] = ()
 
 
 class Runtime:
@@ -60,7 +60,8 @@ class Runtime:
         self.ctx = ctx
         self.actions: list[Action] = []
         self.log: list[LogEntry] = []
-        self.updates: dict[str, Any] = {}
+        self.updates = CallUpdates()
+        self.effects: list[Effect] = []
 
     @property
     def flow(self) -> Flow:
@@ -100,20 +101,13 @@ class Runtime:
         """Set flow variables."""
         self.state.variables.update(values)
 
-    def run(self, target: str | None) -> None:
-        """Enter nodes from `target` on until one waits for Twilio or ends the call."""
-        from .nodes import NODE_TYPES
+    def update(self, changes: CallUpdates) -> None:
+        """Set columns of the call's row; a field set earlier in the step is replaced."""
+        self.updates = self.updates.then(changes)
 
-        hops = 0
-        while target is not None:
-            hops += 1
-            if hops > MAX_HOPS:
-                raise FlowError(f"flow {self.state.flow!r} passed {MAX_HOPS} nodes without waiting for input")
-            node = self.node(target)
-            self.state.node = target
-            self.state.tries.pop(target, None)
-            self.record("node", target, type=node["type"], flow=self.state.flow)
-            target = NODE_TYPES[node["type"]].enter(self, target, node)
+    def ask(self, effect: Effect) -> None:
+        """Ask for an effect, applied by its owner in the same transaction as the step."""
+        self.effects.append(effect)
 
     def node(self, name: str) -> Node:
         """The node called `name` in the current flow."""
@@ -124,37 +118,10 @@ class Runtime:
 
     def result(self) -> StepResult:
         """What this step produced."""
-        return StepResult(self.state, self.actions, self.log, self.updates)
+        return StepResult(self.state, self.actions, self.log, self.updates, tuple(self.effects))
 
 
 def _describe(item: Action) -> dict[str, object]:
     return {key: value for key, value in vars(item).items() if value is not None} | {
         "verb": type(item).__name__.lower()
     }
-
-
-def start(site: Site, flow_name: str, ctx: CallContext) -> StepResult:
-    """Begin a call in `flow_name` at its start node."""
-    if flow_name not in site.flows:
-        raise FlowError(f"no flow named {flow_name!r}")
-    rt = Runtime(site, CallState(flow=flow_name), ctx)
-    rt.record("flow_started", None, flow=flow_name)
-    rt.run(rt.flow.start)
-    return rt.result()
-
-
-def step(
-    site: Site, state: CallState, event: Event, params: Mapping[str, str], ctx: CallContext
-) -> StepResult:
-    """Resume the node in `state` with an event Twilio reported (its request parameters)."""
-    from .nodes import NODE_TYPES
-
-    if state.flow not in site.flows:
-        raise FlowError(f"no flow named {state.flow!r}")
-    rt = Runtime(site, state, ctx)
-    if state.node is None:
-        raise FlowError("the call has no current node")
-    node = rt.node(state.node)
-    target = NODE_TYPES[node["type"]].resume(rt, state.node, node, event, params)
-    rt.run(target)
-    return rt.result()

@@ -14,25 +14,15 @@ from ..calls import queues
 from ..campaigns import attempts as outcomes
 from ..campaigns.lifecycle import MACHINE_ANSWERS
 from ..db import session
-from ..engine import CallContext, FlowError, Site, StepResult
+from ..engine import CallContext, FlowError, Site, start
 from ..engine.actions import Action, Hangup, Say
-from ..engine.runtime import CallState, Runtime
 from ..models import Attempt, Campaign, Contact
+from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .routes import bp, call_step, store
 
 log = logging.getLogger(__name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace
-
-
-def start_with(site: Site, flow: str, ctx: CallContext, variables: dict[str, str]) -> StepResult:
-    """Begin a call in `flow` at its start node with these variables already set."""
-    if flow not in site.flows:
-        raise FlowError(f"no flow named {flow!r}")
-    runtime = Runtime(site, CallState(flow=flow, variables=dict(variables)), ctx)
-    runtime.record("flow_started", None, flow=flow)
-    runtime.run(runtime.flow.start)
-    return runtime.result()
 
 
 def contact_variables(contact: Contact, campaign: Campaign) -> dict[str, str]:
@@ -95,7 +85,7 @@ def outbound(attempt_id: int) -> Response:
         return twiml(actions)
     now = calllog.now()
     ctx = CallContext(sid, contact.phone, campaign.caller_id, now, queues.figures(s, now))
-    result = start_with(published.site, campaign.flow, ctx, contact_variables(contact, campaign))
-    calllog.save_step(s, call, published.id, result)
+    result = start(published.site, campaign.flow, ctx, variables=contact_variables(contact, campaign))
+    save_and_apply(s, call, published.id, result)  # and its effects
     s.commit()
     return twiml(result.actions)

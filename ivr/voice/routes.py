@@ -15,6 +15,7 @@ from ..calls import queues
 from ..db import session, utcnow
 from ..engine import CallContext, CallState, FlowError, start, step
 from ..flows.store import FlowStore
+from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .security import check_body, check_identifiers, check_signature
 from .twiml import render
@@ -113,7 +114,7 @@ def incoming() -> Response:
     if flow is None:
         raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
     result = start(published.site, flow.name, _context())
-    calllog.save_step(s, call, published.id, result)
+    save_and_apply(s, call, published.id, result)  # and its effects
     s.commit()
     return twiml(result.actions)
 
@@ -138,7 +139,7 @@ def next_step(flow: str, node: str, event: str) -> Response:
         flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
     )
     result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
-    calllog.save_step(s, call, published.id, result)
+    save_and_apply(s, call, published.id, result)  # and its effects
     s.commit()
     return twiml(result.actions)
 

@@ -8,7 +8,7 @@ import pytest
 
 from ivr.engine import CallState, FlowError, start, step
 from ivr.engine.actions import Event
-from ivr.engine.runtime import MAX_HOPS
+from ivr.engine.runner import MAX_HOPS
 
 from .support import Call, context, hangup, make_site
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.engine import Callback, LogEntry
+from ivr.engine import Callback, CallUpdates, LogEntry
 from ivr.engine.actions import Gather, Hangup, Pause, Play
 
 from .support import CALL_SID, CALLED, CALLER, Call, flow_doc, hangup, make_site, say_de, say_en
@@ -22,7 +22,7 @@ def test_say_speaks_and_goes_on_until_the_caller_must_act() -> None:
         ("hangup", "bye"),
     ]
     assert call.state.node == "bye"
-    assert call.result.updates == {}
+    assert call.result.updates == CallUpdates()
 
 
 def test_say_plays_audio_and_pauses() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ivr.engine import Callback, LogEntry
+from ivr.engine import Callback, CallUpdates, LogEntry
 from ivr.engine.actions import Dial, Enqueue, Gather, Hangup, Leave, Play, Record
 
 from .support import MONDAY_MORNING, Call, hangup, make_site, say_de, say_en, say_es
@@ -49,7 +49,7 @@ class TestRoute:
             "route", "route", {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"}
         )
         assert call.state.variables == {"desk": "bpo"}
-        assert call.result.updates == {"desk": "bpo", "queued_at": MONDAY_MORNING}
+        assert call.result.updates == CallUpdates(desk="bpo", queued_at=MONDAY_MORNING)
         assert call.actions == [Enqueue("bpo-desk", wait=WAIT, action=RESULT)]
 
 
@@ -58,14 +58,14 @@ class TestEnqueue:
         call = queue_call(None, desk="local")
         assert call.actions == [Enqueue("local-desk", wait=WAIT, action=RESULT)]
         assert call.entry("queue_entered").data == {"desk": "local", "queue": "local-desk"}
-        assert call.result.updates == {"desk": "local", "queued_at": MONDAY_MORNING}
+        assert call.result.updates == CallUpdates(desk="local", queued_at=MONDAY_MORNING)
         assert call.state.node == "queue"
 
     def test_a_dial_desk_is_dialled(self) -> None:
         call = queue_call("phone")
         assert call.actions == [Dial(("+15125550199",), action=RESULT)]
         assert call.entry("dial_started").data == {"desk": "phone", "to": ["+15125550199"]}
-        assert call.result.updates == {"desk": "phone", "queued_at": MONDAY_MORNING}
+        assert call.result.updates == CallUpdates(desk="phone", queued_at=MONDAY_MORNING)
 
     @pytest.mark.parametrize("desk", [None, "nowhere"])
     def test_an_unknown_desk_takes_the_failed_branch(self, desk: str | None) -> None:
@@ -75,7 +75,7 @@ class TestEnqueue:
         call = Call(make_site(nodes))
         assert call.entry("error").data == {"message": f"unknown desk {desk or ''!r}"}
         assert call.actions == [say_en("No one can take your call."), Hangup()]
-        assert call.result.updates == {}
+        assert call.result.updates == CallUpdates()
 
     def test_while_waiting_the_caller_hears_the_hold_prompt(self) -> None:
         call = queue_call(hold=["All agents are busy.", {"play": "https://example.com/music.mp3"}])
@@ -143,7 +143,7 @@ class TestEnqueue:
     def test_after_talking_to_an_agent_the_caller_gets_the_survey(self, result: str) -> None:
         call = queue_call()
         call.step("result", QueueResult=result, QueueTime="42", QueueSid="QU1")
-        assert call.result.updates == {"queue_result": result, "queue_time": 42}
+        assert call.result.updates == CallUpdates(queue_result=result, queue_time=42)
         assert call.entry("queue_left").data == {"result": result, "queue_time": 42}
         (gather,) = call.actions
         assert isinstance(gather, Gather)
@@ -159,7 +159,7 @@ class TestEnqueue:
         call = queue_call()
         call.step("result", QueueResult=result, QueueTime="70")
         assert call.actions == [Hangup()]
-        assert call.result.updates == {"queue_result": result, "queue_time": 70}
+        assert call.result.updates == CallUpdates(queue_result=result, queue_time=70)
 
     def test_leaving_after_max_wait_takes_the_timeout_branch(self) -> None:
         call = queue_call(max_wait=120)
@@ -180,12 +180,13 @@ class TestEnqueue:
         call = queue_call()
         call.step("result", **params)
         assert call.actions == [say_en("No one can take your call."), Hangup()]
-        assert call.result.updates == {"queue_result": params.get("QueueResult", "error"), "queue_time": None}
+        result = params.get("QueueResult", "error")
+        assert call.result.updates == CallUpdates(queue_result=result, queue_time=None)
 
     def test_a_dialled_desk_that_answered_goes_on_to_the_survey(self) -> None:
         call = queue_call("phone")
         call.step("result", DialCallStatus="completed", DialCallDuration="300", DialCallSid="CA9")
-        assert call.result.updates == {"talk_time": 300, "queue_result": "bridged"}
+        assert call.result.updates == CallUpdates(talk_time=300, queue_result="bridged")
         assert call.entry("dial_result").data == {
             "status": "completed",
             "duration": 300,
@@ -198,7 +199,7 @@ class TestEnqueue:
         call = queue_call("phone")
         call.step("result", DialCallStatus=status, DialCallDuration="0")
         assert call.actions == [say_en("No one can take your call."), Hangup()]
-        assert call.result.updates == {"queue_result": status}
+        assert call.result.updates == CallUpdates(queue_result=status)
         assert call.entry("failover").data == {
             "desk": "phone",
             "to": None,
@@ -266,8 +267,8 @@ class TestDial:
         answered, busy = dial_call(), dial_call()
         answered.step("result", DialCallStatus="completed", DialCallDuration="95")
         busy.step("result", DialCallStatus="busy", DialCallDuration="0")
-        assert answered.result.updates == {"talk_time": 95}
-        assert busy.result.updates == {}
+        assert answered.result.updates == CallUpdates(talk_time=95)
+        assert busy.result.updates == CallUpdates()
 
     @pytest.mark.parametrize(("status", "missing"), [("busy", "busy"), ("no-answer", "no_answer")])
     def test_a_missing_branch_falls_back_to_failed(self, status: str, missing: str) -> None:
@@ -308,13 +309,13 @@ class TestVoicemail:
         call = self.call()
         url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1"
         call.step("result", RecordingUrl=url, RecordingDuration="17", RecordingSid="RE1")
-        assert call.result.updates == {"recording_url": url, "recording_duration": 17}
+        assert call.result.updates == CallUpdates(recording_url=url, recording_duration=17)
         assert call.entry("recording").data == {"url": url, "duration": 17, "recording_sid": "RE1"}
         assert call.actions == [Hangup()]
 
     def test_no_recording_updates_nothing(self) -> None:
         call = self.call(next="after")
         call.step("result")
-        assert call.result.updates == {}
+        assert call.result.updates == CallUpdates()
         assert call.entry("recording").data == {"url": None, "duration": 0, "recording_sid": None}
         assert call.actions == [say_en("Your message was saved."), Hangup()]

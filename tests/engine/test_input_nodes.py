@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from ivr.engine import Callback, LogEntry
+from ivr.engine import Callback, CallUpdates, LogEntry
 from ivr.engine.actions import Gather, Hangup
 
 from .support import CALLER, Call, hangup, make_site, say_en, say_es
@@ -322,7 +322,7 @@ class TestSurvey:
     def test_a_valid_score_is_recorded_thanked_and_the_call_ends(self, score: int) -> None:
         call = survey_call()
         call.step("input", Digits=str(score))
-        assert call.result.updates == {"survey_score": score}
+        assert call.result.updates == CallUpdates(survey_score=score)
         assert call.state.variables == {"survey_score": str(score)}
         assert call.entry("survey").data == {"score": score, "scale": 5}
         assert call.actions == [say_en("Thank you for your feedback."), Hangup()]
@@ -350,13 +350,13 @@ class TestSurvey:
         )
         call.step("input", Digits=digits)
         assert call.entry("survey").data == {"score": None, "reason": "invalid"}
-        assert call.result.updates == {}
+        assert call.result.updates == CallUpdates()
         assert call.actions == [Hangup()]
 
     def test_the_top_of_a_custom_scale_is_valid(self) -> None:
         call = survey_call(scale=9)
         call.step("input", Digits="9")
-        assert call.result.updates == {"survey_score": 9}
+        assert call.result.updates == CallUpdates(survey_score=9)
 
     def test_no_answer_is_recorded_as_no_score(self) -> None:
         call = survey_call(retries=0, next="after")

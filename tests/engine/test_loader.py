@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.engine import Bundle, Callback, load_folder
+from ivr.engine import Bundle, Callback, CallUpdates, load_folder
 from ivr.engine.actions import Enqueue, Gather, Record
 
 from .folders import BYE, Folder
@@ -145,12 +145,12 @@ def test_a_spanish_caller_with_an_order_goes_to_the_bpo_queue(sample: Bundle) ->
         say_es("Gracias. Cuenta 9 1 2 3 4 5. Le comunicamos con nuestro equipo de pedidos."),
         Enqueue("bpo-desk", wait=call.actions[1].wait, action=call.actions[1].action),
     ]
-    assert call.result.updates == {"desk": "bpo", "queued_at": call.ctx.now}
+    assert call.result.updates == CallUpdates(desk="bpo", queued_at=call.ctx.now)
     call.step("wait", QueuePosition="2", QueueTime="30")
     assert call.actions[0] == say_es("Usted es la persona número 2 en la fila.")
     call.step("result", QueueResult="bridged", QueueTime="95")
     call.step("input", Digits="5")
-    assert call.result.updates == {"survey_score": 5}
+    assert call.result.updates == CallUpdates(survey_score=5)
     assert call.actions[0] == say_es("Gracias por su opinión. Adiós.")
 
 

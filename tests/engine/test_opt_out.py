@@ -1,4 +1,4 @@
-"""The opt_out node (it asks for the do-not-call entry through the step's updates, confirms, goes on) and
+"""The opt_out node (it asks for the do-not-call entry through the step's effects, confirms, goes on) and
 the variables a campaign's flow declares (set from the contact list before the flow starts)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.engine import AddToDoNotCall, CallUpdates
 from ivr.engine.actions import Gather, Hangup
 
 from .folders import BYE, Folder
@@ -18,7 +19,7 @@ OPT_OUT = {"type": "opt_out", "prompt": "You will not be called again."}
 def test_opt_out_asks_for_the_entry_confirms_and_hangs_up_without_next() -> None:
     call = Call(make_site({"remove": OPT_OUT}))
     assert call.actions == [say_en("You will not be called again."), Hangup()]
-    assert call.result.updates == {"do_not_call": True}
+    assert (call.result.updates, call.result.effects) == (CallUpdates(), (AddToDoNotCall(),))
     assert [(e.kind, e.node) for e in call.log][-2:] == [("opt_out", "remove"), ("prompt", "remove")]
 
 
@@ -39,11 +40,11 @@ def test_opt_out_goes_on_to_next_after_a_menu_choice() -> None:
     assert isinstance(call.actions[0], Gather)
     call.step("input", Digits="1")
     assert call.actions == [say_en("Thank you."), Hangup()]
-    assert "do_not_call" not in call.result.updates
+    assert call.result.effects == ()
     call = Call(make_site(nodes))
     call.step("input", Digits="9")
     assert call.actions == [say_en("You will not be called again."), say_en("Goodbye."), Hangup()]
-    assert call.result.updates == {"path": "ask:9", "do_not_call": True}
+    assert (call.result.updates, call.result.effects) == (CallUpdates(path="ask:9"), (AddToDoNotCall(),))
     assert call.state.node == "bye"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ivr.engine import Callback, CallContext
+from ivr.engine import Callback, CallContext, CallUpdates
 from ivr.engine.actions import Dial, Enqueue, Gather, Hangup, Leave, Record
 from ivr.engine.routing import QueueStats, caller_key, draw, pick_weighted
 
@@ -242,13 +242,13 @@ class TestDeskOverflowInTheQueue:
             "to": "bpo",
             "reason": "3 waiting >= max_queue 3",
         }
-        assert call.result.updates == {
-            "desk": "bpo",
-            "overflow_from": "local",
-            "queue_result": None,
-            "queue_time": None,
-            "queued_at": MONDAY_MORNING,
-        }
+        assert call.result.updates == CallUpdates(
+            desk="bpo",
+            overflow_from="local",
+            queue_result=None,
+            queue_time=None,
+            queued_at=MONDAY_MORNING,
+        )
 
     def test_the_desks_max_wait_takes_the_caller_out_of_the_queue_and_to_the_next_desk(self) -> None:
         call = routed({"desk": "local"}, doc=self.DOC, queue={"max_wait": 600})
@@ -262,8 +262,8 @@ class TestDeskOverflowInTheQueue:
             "to": "bpo",
             "reason": "waited 91 s, max_wait 90 s",
         }
-        assert call.result.updates["overflow_from"] == "local"
-        assert call.result.updates["desk"] == "bpo"
+        assert call.result.updates.overflow_from == "local"
+        assert call.result.updates.desk == "bpo"
         assert call.state.variables["desk"] == "bpo"
         call.step("wait", QueuePosition="1", QueueTime="100")  # bpo's own limit is 300 s
         assert call.entries("queue_timeout") == []
@@ -284,12 +284,13 @@ class TestDeskOverflowInTheQueue:
             "Please leave your name, number and a short message after the tone."
         )
         assert record == Record(action=RESULT, max_length=120, transcribe=True)
-        assert call.result.updates == {"queue_result": "leave", "queue_time": 300}
+        assert call.result.updates == CallUpdates(queue_result="leave", queue_time=300)
         call.step(
             "result", RecordingUrl="https://api.twilio.com/R1", RecordingDuration="12", RecordingSid="RE1"
         )
         assert call.actions == [Hangup()]
-        assert call.result.updates == {"recording_url": "https://api.twilio.com/R1", "recording_duration": 12}
+        url = "https://api.twilio.com/R1"
+        assert call.result.updates == CallUpdates(recording_url=url, recording_duration=12)
 
     def test_overflow_to_a_callback_request(self) -> None:
         doc = site_doc(local={"overflow": {"max_queue": 1, "to": "callback"}})
@@ -302,7 +303,7 @@ class TestDeskOverflowInTheQueue:
             ),
             Hangup(),
         ]
-        assert call.result.updates == {"desk": "local", "queue_result": "leave"}
+        assert call.result.updates == CallUpdates(desk="local", queue_result="leave")
 
     def test_a_full_queue_without_an_overflow_desk_takes_the_failed_branch(self) -> None:
         doc = site_doc(
@@ -332,13 +333,13 @@ class TestDeskOverflowInTheQueue:
         assert call.actions == [Dial(("+15125550199",), action=RESULT)]
         call.step("result", DialCallStatus="no-answer")
         assert call.actions == [Enqueue("local-desk", wait=WAIT, action=RESULT)]
-        assert call.result.updates == {  # the row starts afresh at the local desk
-            "queue_result": None,
-            "queue_time": None,
-            "desk": "local",
-            "overflow_from": "phone",
-            "queued_at": MONDAY_MORNING,
-        }
+        assert call.result.updates == CallUpdates(  # the row starts afresh at the local desk
+            queue_result=None,
+            queue_time=None,
+            desk="local",
+            overflow_from="phone",
+            queued_at=MONDAY_MORNING,
+        )
         assert call.entry("dial_result").data["status"] == "no-answer"
 
     @pytest.mark.parametrize("status", ["completed", "canceled"])
@@ -346,7 +347,7 @@ class TestDeskOverflowInTheQueue:
         call = routed({"desk": "phone"}, doc=self.DOC)
         call.step("result", DialCallStatus="no-answer", CallStatus=status)
         assert call.actions == [Hangup()]
-        assert call.result.updates == {"queue_result": "hangup"}
+        assert call.result.updates == CallUpdates(queue_result="hangup")
         assert call.entries("failover") == []
 
     def test_a_desk_is_tried_again_when_the_flow_comes_back_to_the_queue(self) -> None:
@@ -396,8 +397,8 @@ class TestMenuPath:
         }
         call = Call(make_site(nodes))
         call.step("input", Digits="2")
-        assert call.result.updates == {"path": "first:2"}
+        assert call.result.updates == CallUpdates(path="first:2")
         call.step("input", SpeechResult="billing please")
         assert call.state.path == "first:2 > second:3"
-        assert call.result.updates == {"path": "first:2 > second:3"}
+        assert call.result.updates == CallUpdates(path="first:2 > second:3")
         assert isinstance(call.actions[0], Gather) is False
