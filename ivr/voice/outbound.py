@@ -30,8 +30,8 @@ from ..engine import CallContext, FlowError, Site, StepResult
 from ..engine.actions import Action, Hangup, Say
 from ..engine.runtime import CallState, Runtime
 from ..models import Attempt, Campaign, Contact
+from .blueprint import bp, call_step, store
 from .responses import fallback_twiml, twiml
-from .routes import bp, call_step, store
 
 log = logging.getLogger(__name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace
