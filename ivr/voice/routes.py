@@ -8,6 +8,7 @@ from flask import Response, abort, request
 
 from ..calls import log as calllog
 from ..calls import queues
+from ..campaigns.attempts import on_status
 from ..db import session
 from ..engine import CallContext, CallState, FlowError, start, step
 from .agent_line import answer_incoming
@@ -117,8 +118,7 @@ def transcription() -> None:
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
     applied = calllog.apply_status(session(), request.form)
-    # Only a call ivr placed can be a campaign's: inbound callbacks skip the attempts lookup.
+    # Only a call ivr placed can be a campaign's (its attempt and contact move on too): inbound callbacks
+    # skip the attempts lookup.
     if applied and request.form.get("Direction", "").startswith("outbound-api"):
-        from ..campaigns.attempts import on_status  # a campaign's call: its attempt and contact move on too
-
         on_status(session(), request.form, request.args.get("attempt"), calllog.now())
