@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from enum import Enum
 from typing import Any, TypeGuard
 
 from .actions import Action, AgentStep, DialQueue, Gather, Hangup, LineCallback, LogEntry, Say
@@ -46,24 +47,33 @@ class Leg:
     peer_call_sid: str | None
 
 
+class Unchanged(Enum):
+    """The value of a LegUpdates field the step leaves as it is (None clears a column)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
 @dataclass(frozen=True)
 class LegUpdates:
-    """The columns of a leg's row a step sets; None leaves a column as it is."""
+    """The columns of a leg's row a step sets; each field is named after its column."""
 
-    role: str | None = None
-    site_version_id: int | None = None
-    node: str | None = None
-    variables: Mapping[str, Any] | None = None
-    tries: Mapping[str, Any] | None = None
-    desk: str | None = None
-    agent: str | None = None
-    peer_call_sid: str | None = None
-    talk_time: int | None = None
+    role: str | Unchanged = UNCHANGED
+    site_version_id: int | Unchanged = UNCHANGED
+    node: str | Unchanged = UNCHANGED
+    variables: Mapping[str, Any] | Unchanged = UNCHANGED
+    tries: Mapping[str, Any] | Unchanged = UNCHANGED
+    desk: str | Unchanged = UNCHANGED
+    agent: str | None | Unchanged = UNCHANGED
+    peer_call_sid: str | Unchanged = UNCHANGED
+    talk_time: int | None | Unchanged = UNCHANGED
 
     def changed(self) -> dict[str, Any]:
-        """The columns that are set, by name (mappings as plain dicts)."""
+        """The fields that are set, by column name (mappings as plain dicts)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items() if v is not None}
+        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items() if v is not UNCHANGED}
 
 
 @dataclass(frozen=True)

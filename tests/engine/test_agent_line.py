@@ -86,6 +86,7 @@ def test_updates_list_only_the_columns_set():
     updates = line.LegUpdates(node="agent_id", variables={}, tries={"sign_in": 1}, talk_time=0)
     assert updates.changed() == {"node": "agent_id", "variables": {}, "tries": {"sign_in": 1}, "talk_time": 0}
     assert line.LegUpdates().changed() == {}
+    assert line.LegUpdates(talk_time=None).changed() == {"talk_time": None}  # None clears a column
 
 
 # -- signing in ------------------------------------------------------------------------------------
@@ -263,6 +264,14 @@ def test_an_agent_who_hung_up_is_signed_out_after_the_talk_time_is_stored():
     assert to_agent.updates == line.LegUpdates(node="agent_signed_out")
     assert [entry.kind for entry in to_agent.log] == ["agent_call_ended", "agent_signed_out"]
     assert to_agent.log[-1].data == {"how": "hung up"}
+
+
+def test_a_talk_time_twilio_left_out_is_stored_as_unknown():
+    event = line.Dialed(
+        "completed", None, "CAcaller", hung_up=False, dialed=replace(CALLER, peer_call_sid=None)
+    )
+    to_caller, _to_agent = line.step(SITE, TALKING, event).changes
+    assert to_caller.updates.changed() == {"talk_time": None, "agent": "1001", "peer_call_sid": "CAagent"}
 
 
 @pytest.mark.parametrize("desk", ["night", "phone"])
