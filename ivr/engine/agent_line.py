@@ -1,8 +1,5 @@
 """The agent line as a pure state machine: a leg's state and an event in, actions and leg changes out.
-
-The view checks the id and PIN (ivr.accounts.agents: lockouts span calls, so they live with the agents) and
-hands the outcome in as `PinChecked`, so nothing here depends on the time. The webhooks: ivr.voice.agent_line.
-"""
+The view checks the PIN (a lockout spans calls: ivr.accounts.agents) and hands the outcome in: PinChecked."""
 
 from __future__ import annotations
 

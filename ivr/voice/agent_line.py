@@ -1,29 +1,5 @@
 """The agent line's webhooks (/voice/agent/...): read the legs, run ivr.engine.agent_line, log, answer.
-
-/voice/incoming hands a call to `answer_incoming` when the number called is one of the site's agent lines.
-"""
-
-# Twilio's behaviour the agent line relies on:
-# - <Dial><Queue> connects the dialling party (the agent) to the first call waiting in the queue, and "if
-#   the queue is empty, Dial will wait until the next person joins the queue or until the <Dial> timeout
-#   duration is reached" (twilio.com/docs/voice/twiml/queue). So an idle agent waits inside the Dial, up to
-#   WAIT_SECONDS; when that runs out the Dial action is requested without a bridge (Twilio's Dial reference
-#   reports "no-answer" when the timeout passes; any status other than completed/answered is read as
-#   "nobody came") and the line offers the queue again. Dial's timeout is a positive integer, default 30 s,
-#   and an action URL is posted to "regardless of outcome of Dial" (/docs/voice/twiml/dial, and its 2008
-#   version): also when the agent hangs up, with CallStatus completed, which signs the agent out.
-# - The Queue noun's `url` runs on the dequeued caller's end before the two are connected; its request has
-#   QueueSid, CallSid (the caller), QueueTime and DequeingCallSid (the agent), and its TwiML may use only
-#   Play, Say, Pause and Redirect (/docs/voice/twiml/queue). That request links the two legs.
-# - `hangupOnStar="true"` lets the agent end the bridge with * and stay on the line (/docs/voice/twiml/dial):
-#   the Dial action (DialCallStatus, DialCallDuration = talk time, DialCallSid) then offers the next caller,
-#   and the caller's own Enqueue action runs with QueueResult=bridged, which leads to the flow's survey.
-# - Between callers a short Gather (no actionOnEmptyResult) listens for *: silence falls through to the next
-#   verb, the Dial on the queue again (/docs/voice/twiml/gather). Hanging up also signs the agent out; the
-#   agent leg's duration is the staffed time the agent_hour cost model bills.
-# The agent leg's row has role 'agent' from the first request; after sign-in also desk and agent. Its node
-# column says where the agent is: agent_id, agent_pin, agent_ready, agent_talking, agent_signed_out,
-# agent_refused, agent_locked_out.
+Twilio's behaviour it relies on, the leg's nodes: docs/desks.md, "How the agent line works with Twilio"."""
 
 from __future__ import annotations
 

@@ -56,10 +56,7 @@ def call_step(handler: F, /) -> F: ...
 @overload
 def call_step(*, fallback: Fallback) -> Callable[[F], F]: ...
 def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback) -> F | Callable[[F], F]:
-    """Run a call step; on any error roll back, log it with the CallSid and answer `fallback` (TwiML).
-
-    `@call_step` answers the flow fallback; `@call_step(fallback=...)` another answer (the agent line's).
-    """
+    """Run a call step; on any error roll back, log it with the CallSid and answer `fallback` (the flow's)."""
 
     def decorate(handler: F) -> F:
         @wraps(handler)
