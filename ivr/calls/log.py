@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert_ignoring_conflicts, utcnow
 from ..engine import LogEntry, StepResult
+from ..engine.agent_line import Leg, LegChange
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
 
 # The call log's clock: the wall clock, or the simulator's virtual clock for the request in hand.
@@ -75,22 +76,6 @@ def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> N
 # -- the legs of a bridge (the agent line) ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Leg:
-    """What the agent line needs of a call leg's row: who it is and what it is linked to."""
-
-    id: int
-    call_sid: str
-    role: str
-    desk: str | None
-    agent: str | None
-    site_version_id: int | None
-    node: str | None
-    variables: dict[str, Any]
-    tries: dict[str, Any]
-    peer_call_sid: str | None
-
-
 FIND_LEG = select(
     CALLS.c.id, CALLS.c.call_sid, CALLS.c.role, CALLS.c.desk, CALLS.c.agent, CALLS.c.site_version_id,
     CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.peer_call_sid,
@@ -106,6 +91,15 @@ def find_leg(session: Session, call_sid: str) -> Leg | None:
 def update_leg(session: Session, call_id: int, **values: Any) -> None:
     """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
     _update_call(session, call_id, values)
+
+
+def save_legs(session: Session, changes: Iterable[LegChange]) -> None:
+    """Store an agent-line step: each leg's updates, then the events logged on it, in order."""
+    for change in changes:
+        values = change.updates.changed()
+        if values:
+            update_leg(session, change.leg_id, **values)
+        add_events(session, change.leg_id, change.log)
 
 
 def int_param(value: str | None) -> int | None:

@@ -17,6 +17,19 @@ class Callback:
     event: Event
 
 
+AgentStep = Literal["id", "pin", "key", "dialed", "whisper"]
+
+
+@dataclass(frozen=True)
+class LineCallback:
+    """Where Twilio reports back on the agent line: one of its steps (/voice/agent/<step>)."""
+
+    step: AgentStep
+
+
+Target = Callback | LineCallback
+
+
 @dataclass(frozen=True)
 class Say:
     """Speak text with a voice and language."""
@@ -45,9 +58,9 @@ Prompt = Say | Play | Pause
 
 @dataclass(frozen=True)
 class Gather:
-    """Collect DTMF and/or speech while playing prompts; report to `action` even when empty."""
+    """Collect DTMF and/or speech while playing prompts; post to `action` (no input too if `report_empty`)."""
 
-    action: Callback
+    action: Target
     prompts: tuple[Prompt, ...]
     input: str = "dtmf"
     timeout: int = 5
@@ -55,6 +68,7 @@ class Gather:
     finish_on_key: str | None = None
     hints: tuple[str, ...] = ()
     language: str | None = None
+    report_empty: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,16 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class DialQueue:
+    """Take a queue's longest-waiting caller (or wait for one; * ends the bridge); `whisper` runs for them."""
+
+    queue: str
+    action: LineCallback
+    whisper: LineCallback
+    timeout: int
+
+
+@dataclass(frozen=True)
 class Record:
     """Record a voicemail; `action` receives RecordingUrl and RecordingDuration."""
 
@@ -96,7 +120,7 @@ class Hangup:
     """End the call."""
 
 
-Action = Say | Play | Pause | Gather | Enqueue | Dial | Record | Leave | Hangup
+Action = Say | Play | Pause | Gather | Enqueue | Dial | DialQueue | Record | Leave | Hangup
 
 
 @dataclass(frozen=True)

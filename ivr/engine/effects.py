@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import Enum
@@ -15,6 +16,12 @@ class Unchanged(Enum):
 
 
 UNCHANGED = Unchanged.UNCHANGED
+
+
+def changed_fields(updates: Any) -> dict[str, Any]:
+    """The fields of a dataclass of updates that are set, by column name (mappings as plain dicts)."""
+    values = {f.name: getattr(updates, f.name) for f in fields(updates)}
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items() if v is not UNCHANGED}
 
 
 @dataclass(frozen=True, repr=False)
@@ -34,8 +41,7 @@ class CallUpdates:
 
     def changed(self) -> dict[str, Any]:
         """The fields that are set, by column name."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {name: value for name, value in values.items() if value is not UNCHANGED}
+        return changed_fields(self)
 
     def then(self, later: CallUpdates) -> CallUpdates:
         """These updates followed by `later`: a field set in both takes the later value."""

@@ -1,9 +1,8 @@
 """Twilio's webhooks: signed, thin, and never a 500 to Twilio."""
 
-from . import (
-    agent_line,  # noqa: F401  (registers the agent line's routes on the blueprint)
-    outbound,  # noqa: F401  (registers /voice/outbound, the Url of the dialer's calls)
-)
-from .routes import bp
+# Every voice module registers its routes on the one blueprint (ivr.voice.blueprint); importing them here,
+# once, is what puts them on it.
+from . import agent_line, outbound, routes  # noqa: F401
+from .blueprint import bp
 
 __all__ = ["bp"]

@@ -17,9 +17,9 @@ from ..db import session
 from ..engine import CallContext, FlowError, Site, start
 from ..engine.actions import Action, Hangup, Say
 from ..models import Attempt, Campaign, Contact
+from .blueprint import bp, call_step, store
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
-from .routes import bp, call_step, store
 
 log = logging.getLogger(__name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, current_app, request, url_for
 
 from ..engine import Action, Callback, Site
-from ..engine.actions import Dial, Enqueue, Hangup, Play, Record, Say
+from ..engine.actions import Dial, Enqueue, Hangup, LineCallback, Play, Record, Say, Target
 from ..engine.nodes import ANSWERED_DIAL, BRIDGED, HOLD_MUSIC
 from .twiml import render
 
@@ -24,8 +24,10 @@ def absolute(endpoint: str, **values: Any) -> str:
     return str(url_for(endpoint, _external=True, **values))
 
 
-def callback_url(callback: Callback) -> str:
-    """The URL of a step callback."""
+def callback_url(callback: Target) -> str:
+    """The URL of a step callback: a flow's step, or one of the agent line's."""
+    if isinstance(callback, LineCallback):
+        return absolute(f"voice.agent_{callback.step}")
     return absolute("voice.step", flow=callback.flow, node=callback.node, event=callback.event)
 
 

@@ -1,83 +1,24 @@
-"""The voice blueprint: validate, load state, run the engine, log, render, commit."""
+"""A call's webhooks: its first request, each next step of its flow, and the callbacks that only log."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from functools import wraps
-from typing import TypeVar
 
-from flask import Blueprint, Response, abort, current_app, request
-from werkzeug.exceptions import HTTPException
+from flask import Response, abort, request
 
 from ..calls import log as calllog
 from ..calls import queues
-from ..db import session, utcnow
+from ..campaigns.attempts import on_status
+from ..db import session
 from ..engine import CallContext, CallState, FlowError, start, step
-from ..flows.store import FlowStore
+from .agent_line import answer_incoming
+from .blueprint import bp, call_step, callback, store
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
-from .security import check_body, check_identifiers, check_signature
 from .twiml import render
 
 log = logging.getLogger(__name__)
-bp = Blueprint("voice", __name__, url_prefix="/voice")
 EVENTS = ("input", "wait", "result")
-F = TypeVar("F", bound=Callable[..., Response])
-
-
-def store() -> FlowStore:
-    """The app's flow store."""
-    found: FlowStore = current_app.extensions["ivr.flows"]
-    return found
-
-
-@bp.before_request
-def _checks() -> None:
-    calllog.CLOCK.set(current_app.config.get("IVR_CLOCK") or utcnow)  # the simulator sets a virtual clock
-    check_body()
-    check_signature()
-    check_identifiers()
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
-    return (
-        f"{error.code} {error.name}: {error.description}\n",
-        error.code or 400,
-        {"Content-Type": "text/plain"},
-    )
-
-
-def call_step(handler: F) -> F:
-    """Run a call step; on any error roll back, log it with the CallSid and answer the fallback TwiML."""
-
-    @wraps(handler)
-    def wrapper(*args: object, **kwargs: object) -> Response:
-        sid = request.form["CallSid"]
-        try:
-            return handler(*args, **kwargs)
-        except HTTPException:
-            raise
-        except Exception as exc:
-            session().rollback()
-            log.exception("call %s: step %s failed", sid, request.path)
-            _note_failure(sid, exc)
-            return fallback_twiml(store().site_for_fallback(), str(kwargs.get("event", "")), request.form)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _note_failure(sid: str, exc: Exception) -> None:
-    """Best effort: log the call (even one whose first step failed), count the error, log it."""
-    try:
-        s = session()
-        call = calllog.find_or_insert_call(s, request.form)
-        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}")
-        s.commit()
-    except Exception:
-        session().rollback()
-        log.exception("call %s: could not log the error", sid)
 
 
 def _context() -> CallContext:
@@ -102,8 +43,6 @@ def incoming() -> Response:
         raise FlowError("no valid flows have ever been published")
     line = published.site.agent_line
     if line is not None and request.form.get("To", "") in line.numbers:
-        from .agent_line import answer_incoming  # it registers its routes on this blueprint
-
         return answer_incoming(published)
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None:
@@ -144,28 +83,6 @@ def next_step(flow: str, node: str, event: str) -> Response:
     return twiml(result.actions)
 
 
-def callback(answer: Callable[[], Response]) -> Callable[[Callable[[], None]], Callable[[], Response]]:
-    """A callback that only logs: run it, commit, and give Twilio `answer` even when it fails.
-
-    A failure is rolled back and logged with every parameter, so the callback can be replayed by hand.
-    """
-
-    def decorate(handler: Callable[[], None]) -> Callable[[], Response]:
-        @wraps(handler)
-        def wrapper() -> Response:
-            try:
-                handler()
-                session().commit()
-            except Exception:
-                session().rollback()
-                log.exception("callback %s failed; parameters: %s", request.path, request.form.to_dict())
-            return answer()
-
-        return wrapper
-
-    return decorate
-
-
 def _no_content() -> Response:
     return Response(status=204)
 
@@ -202,8 +119,7 @@ def transcription() -> None:
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
     applied = calllog.apply_status(session(), request.form)
-    # Only a call ivr placed can be a campaign's: inbound callbacks skip the attempts lookup.
+    # Only a call ivr placed can be a campaign's (its attempt and contact move on too): inbound callbacks
+    # skip the attempts lookup.
     if applied and request.form.get("Direction", "").startswith("outbound-api"):
-        from ..campaigns.attempts import on_status  # a campaign's call: its attempt and contact move on too
-
         on_status(session(), request.form, request.args.get("attempt"), calllog.now())

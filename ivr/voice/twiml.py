@@ -9,8 +9,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ..engine.actions import (
     Action,
-    Callback,
     Dial,
+    DialQueue,
     Enqueue,
     Gather,
     Hangup,
@@ -20,9 +20,10 @@ from ..engine.actions import (
     Prompt,
     Record,
     Say,
+    Target,
 )
 
-UrlFor = Callable[[Callback], str]
+UrlFor = Callable[[Target], str]
 
 
 def _prompt(target: VoiceResponse | GatherVerb, item: Prompt) -> None:
@@ -57,7 +58,7 @@ def render(actions: Iterable[Action], url_for: UrlFor, transcribe_url: str | Non
                 finish_on_key=action.finish_on_key,
                 hints=", ".join(action.hints) or None,
                 language=action.language,
-                action_on_empty_result=True,
+                action_on_empty_result=action.report_empty or None,
             )
             for item in action.prompts:
                 _prompt(gather, item)
@@ -78,6 +79,11 @@ def render(actions: Iterable[Action], url_for: UrlFor, transcribe_url: str | Non
             )
             for target in action.targets:
                 _sip_or_number(dial, target)
+        elif isinstance(action, DialQueue):
+            dial = response.dial(
+                action=url_for(action.action), method="POST", timeout=action.timeout, hangup_on_star=True
+            )
+            dial.queue(action.queue, url=url_for(action.whisper), method="POST")
         elif isinstance(action, Record):
             response.record(
                 action=url_for(action.action),
