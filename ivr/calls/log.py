@@ -6,8 +6,7 @@ SELECT of the few columns a step needs, one UPDATE, and one multi-row INSERT of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -18,18 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..campaigns.dnc import opt_out_call
-from ..db import utcnow
 from ..engine import LogEntry, StepResult
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
-
-# The call log's clock: the wall clock, or the simulator's virtual clock for the request in hand.
-CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("call_log_clock", default=utcnow)
-
-
-def now() -> datetime:
-    """The time the call log writes down now."""
-    return CLOCK.get()()
-
 
 ROW_UPDATES = frozenset(
     {
@@ -150,8 +139,8 @@ def _fit(value: str, column: Any) -> str:
     return value[:length]
 
 
-def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
-    """A new call row made from a Twilio request's parameters."""
+def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
+    """A new call row made from a Twilio request's parameters, started `now`."""
     status = params.get("CallStatus", "ringing")
     values: dict[str, Any] = {
         "call_sid": params["CallSid"],
@@ -164,7 +153,7 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "to_number": params.get("To", ""),
         "status": _fit(status, Call.status),
         "status_rank": STATUS_RANK.get(status, 0),
-        "started_at": now(),
+        "started_at": now,
         "variables": {},
         "tries": {},
         "errors": 0,
@@ -181,25 +170,26 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
     return CallRef(call_id, None, None, {}, {})
 
 
-def find_or_insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+def find_or_insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
     """The call of this request, logged now if ivr has not seen it before."""
-    return find_call(session, params["CallSid"]) or insert_call(session, params)
+    return find_call(session, params["CallSid"]) or insert_call(session, params, now)
 
 
-def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> None:
-    """Append log entries to a call's timeline in one statement."""
-    at = now()
-    rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
+def add_events(session: Session, call_id: int, entries: Iterable[LogEntry], now: datetime) -> None:
+    """Append log entries, made `now`, to a call's timeline in one statement."""
+    rows = [{"call_id": call_id, "at": now, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
         session.connection().execute(INSERT_EVENTS, rows)
 
 
-def add_event(session: Session, call_id: int, kind: str, node: str | None = None, **data: Any) -> None:
-    """Append one event to a call's timeline."""
-    add_events(session, call_id, [LogEntry(kind, node, data)])
+def add_event(
+    session: Session, call_id: int, kind: str, node: str | None = None, *, now: datetime, **data: Any
+) -> None:
+    """Append one event, made `now`, to a call's timeline."""
+    add_events(session, call_id, [LogEntry(kind, node, data)], now)
 
 
-def save_step(session: Session, call: CallRef, version_id: int, result: StepResult) -> None:
+def save_step(session: Session, call: CallRef, version_id: int, result: StepResult, now: datetime) -> None:
     """Store where the call now is in its flow, its variables, the row updates and the step's log."""
     values: dict[str, Any] = {
         "site_version_id": version_id,
@@ -212,22 +202,23 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
         if key in ROW_UPDATES:
             values[key] = _fit(value, CALLS.c[key]) if isinstance(value, str) else value
     _update_call(session, call.id, values)
-    add_events(session, call.id, result.log)
+    add_events(session, call.id, result.log, now)
     if result.updates.get("do_not_call"):  # an opt_out node: list the other party in this transaction
-        add_event(session, call.id, "do_not_call", result.state.node, **opt_out_call(session, call.id))
+        listed = opt_out_call(session, call.id, now)
+        add_event(session, call.id, "do_not_call", result.state.node, now=now, **listed)
 
 
-def note_error(session: Session, call: CallRef, path: str, error: str) -> None:
+def note_error(session: Session, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
     session.connection().execute(update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1))
-    add_event(session, call.id, "error", call.node, path=path, error=error)
+    add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
-def set_transcription(session: Session, call: CallRef, status: str, text: str) -> None:
+def set_transcription(session: Session, call: CallRef, status: str, text: str, now: datetime) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
         _update_call(session, call.id, {"transcription": text})
-    add_event(session, call.id, "transcription", status=status, text=text)
+    add_event(session, call.id, "transcription", now=now, status=status, text=text)
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -240,8 +231,8 @@ def _timestamp(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC, zone unknown
 
 
-def apply_status(session: Session, params: Mapping[str, str]) -> bool:
-    """Apply a status callback once; False when it is a repeat of one already applied.
+def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> bool:
+    """Apply a status callback, received `now`, once; False when it is a repeat of one already applied.
 
     Callbacks may arrive twice and out of order: a status only replaces one of a lower rank, so a late
     'ringing' never overwrites 'completed'; the duration is taken from the first terminal callback.
@@ -251,11 +242,11 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     sequence = int_param(params.get("SequenceNumber"))
     if sequence is not None:
         first = _insert_new(session, STATUS_CALLBACKS).values(
-            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
+            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now
         )
         if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
             return False
-    call = find_or_insert_call(session, params)
+    call = find_or_insert_call(session, params, now)
     duration = int_param(params.get("CallDuration"))
     extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
     data: dict[str, object] = {
@@ -264,7 +255,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         "duration": duration,
         "timestamp": params.get("Timestamp"),
     }
-    add_events(session, call.id, [LogEntry("status", None, data | extra)])
+    add_events(session, call.id, [LogEntry("status", None, data | extra)], now)
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
@@ -273,6 +264,6 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
     )
     if status in TERMINAL_STATUSES:
-        ended = _timestamp(params.get("Timestamp")) or now()
+        ended = _timestamp(params.get("Timestamp")) or now
         connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
     return True

@@ -28,10 +28,11 @@ def agent_create(desk: str, agent_id: str, name: str, pin: str) -> None:
     """Create an agent of DESK; only a hash of the PIN is stored."""
     from ..accounts.agents import check_desk, create_agent
     from ..db import session
+    from ..extensions import flows
     from .main import _app
 
-    with _app() as app:
-        published = app.extensions["ivr.flows"].current()
+    with _app():
+        published = flows().current()
         try:
             if published is None:
                 raise ValueError("no flows are published yet, so no desk exists: run `ivr flows publish`")

@@ -48,6 +48,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from sqlalchemy import select
 
     from ..db import session
+    from ..extensions import flows as flows_store
     from ..migrations.runner import upgrade
     from ..models import User
 
@@ -61,7 +62,7 @@ def serve(host: str, port: int, workers: int) -> None:
                 "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
             )
         upgrade(app.config["DATABASE_URL"])
-        for problem in app.extensions["ivr.flows"].reload():
+        for problem in flows_store().reload():
             click.echo(f"flows: {problem}", err=True)
         has_users = session().scalars(select(User.id)).first() is not None
     click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
@@ -120,14 +121,18 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @flows.command("publish")
 def flows_publish() -> None:
     """Publish the flows folder now (the service also picks up changes by itself)."""
-    with _app() as app:
-        store = app.extensions["ivr.flows"]
+    from ..extensions import flows as flows_store
+
+    with _app():
+        store = flows_store()
         problems = store.reload()
         for problem in problems:
             click.echo(str(problem), err=True)
         if problems:
             sys.exit(1)
-        click.echo(f"published version {store.current().id}")
+        published = store.current()
+        assert published is not None  # reload() without problems has just published the folder
+        click.echo(f"published version {published.id}")
 
 
 @main.group()

@@ -40,6 +40,7 @@ def compare_command(
 ) -> None:  # fmt: skip
     """Compare DESK_A with DESK_B over a period (metric definitions are printed with the table)."""
     from ..db import session
+    from ..extensions import flows
     from ..metrics import MetricSettings, compare
     from ..metrics.params import period
     from .main import _app
@@ -51,8 +52,8 @@ def compare_command(
         start, end = period(since, until)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with _app() as app:
-        published = app.extensions["ivr.flows"].current()
+    with _app():
+        published = flows().current()
         if published is None:
             raise click.ClickException(
                 "no flows are published yet, so no desk exists: run `ivr flows publish`"
@@ -174,6 +175,7 @@ def table_text(result: dict[str, Any]) -> str:
 def rollup_command(rebuild: bool, every: float | None) -> None:
     """Build the daily rollups reports read (the days calls changed since); reports are exact without."""
     from ..db import session
+    from ..extensions import clock
     from ..metrics.rollup import refresh, start_of
     from .main import _app
 
@@ -184,7 +186,7 @@ def rollup_command(rebuild: bool, every: float | None) -> None:
     with _app():
         while True:
             try:
-                days = refresh(session(), rebuild=rebuild)
+                days = refresh(session(), clock(), rebuild=rebuild)
             except Exception as exc:  # keep going: the next round tries the day again
                 if every is None:
                     raise

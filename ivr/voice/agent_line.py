@@ -46,10 +46,11 @@ from ..db import session
 from ..engine import FlowError
 from ..engine.nodes import ANSWERED_DIAL
 from ..engine.site import AgentLine, Desk
+from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
 from .responses import absolute, fallback_twiml
-from .routes import _note_failure, bp, store
+from .routes import _note_failure, bp
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # wrong id/PIN pairs per call before the line hangs up
@@ -157,7 +158,7 @@ def _ready(line: AgentLine | None, desk: Desk, opening: str, between_calls: bool
 
 
 def _published(leg: calllog.Leg) -> Published:
-    published = store().get(leg.site_version_id) if leg.site_version_id is not None else None
+    published = flows().get(leg.site_version_id) if leg.site_version_id is not None else None
     if published is None:
         raise FlowError(f"flows version {leg.site_version_id} of agent leg {leg.call_sid} is missing")
     return published
@@ -193,14 +194,15 @@ def _desk(leg: calllog.Leg) -> tuple[AgentLine | None, Desk]:
 def answer_incoming(published: Published) -> Response:
     """A call to an agent line number: log it as an agent leg and ask for the agent id."""
     s = session()
+    now = clock()
     form = request.form
     found = calllog.find_call(s, form["CallSid"])  # a retried request keeps the failed attempts counted
-    leg = found or calllog.insert_call(s, form)
+    leg = found or calllog.insert_call(s, form, now)
     tries = found.tries if found is not None else {}
     calllog.update_leg(
         s, leg.id, role="agent", site_version_id=published.id, node="agent_id", variables={}, tries=tries
     )
-    calllog.add_event(s, leg.id, "agent_line_called", "agent_id", number=form.get("To", ""))
+    calllog.add_event(s, leg.id, "agent_line_called", "agent_id", now=now, number=form.get("To", ""))
     s.commit()
     line = published.site.agent_line
     return _ask(line, "voice.agent_id", "Agent line. Please enter your agent ID, followed by the pound key.")
@@ -211,12 +213,13 @@ def answer_incoming(published: Published) -> Response:
 def agent_id() -> Response:
     """The agent id keyed in: keep it and ask for the PIN (whatever the id, so nothing is revealed)."""
     s = session()
+    now = clock()
     leg = _agent_leg(signed_in=False)
     if leg is None:
         return _unknown()
     entered = request.form.get("Digits", "")[:16]
     calllog.update_leg(s, leg.id, node="agent_pin", variables={"entered_id": entered})
-    calllog.add_event(s, leg.id, "agent_id_entered", "agent_id", agent_id=entered)
+    calllog.add_event(s, leg.id, "agent_id_entered", "agent_id", now=now, agent_id=entered)
     s.commit()
     line = _published(leg).site.agent_line
     return _ask(line, "voice.agent_pin", "Please enter your PIN, followed by the pound key.")
@@ -227,19 +230,22 @@ def agent_id() -> Response:
 def agent_pin() -> Response:
     """The PIN keyed in: sign the agent in, or say the pair is wrong (at most MAX_ATTEMPTS times)."""
     s = session()
+    now = clock()
     leg = _agent_leg(signed_in=False)
     if leg is None:
         return _unknown()
     site = _published(leg).site
     line = site.agent_line
     entered = str(leg.variables.get("entered_id", ""))
-    agent = verify_agent(s, entered, request.form.get("Digits", ""), calllog.now())
+    agent = verify_agent(s, entered, request.form.get("Digits", ""), now)
     if agent is None:
         attempts = int(leg.tries.get("sign_in", 0)) + 1
-        calllog.add_event(s, leg.id, "agent_sign_in_failed", "agent_pin", agent_id=entered, attempt=attempts)
+        calllog.add_event(
+            s, leg.id, "agent_sign_in_failed", "agent_pin", now=now, agent_id=entered, attempt=attempts
+        )
         if attempts >= MAX_ATTEMPTS:
             calllog.update_leg(s, leg.id, node="agent_locked_out", variables={}, tries={"sign_in": attempts})
-            calllog.add_event(s, leg.id, "agent_locked_out", "agent_pin", attempts=attempts)
+            calllog.add_event(s, leg.id, "agent_locked_out", "agent_pin", now=now, attempts=attempts)
             s.commit()
             return _goodbye("That agent ID and PIN do not match. Too many attempts. Goodbye.", line)
         calllog.update_leg(s, leg.id, node="agent_id", variables={}, tries={"sign_in": attempts})
@@ -261,7 +267,14 @@ def agent_pin() -> Response:
         reason, message = refusal
         calllog.update_leg(s, leg.id, agent=agent.agent_id, node="agent_refused", variables={})
         calllog.add_event(
-            s, leg.id, "agent_refused", "agent_pin", agent=agent.agent_id, desk=agent.desk, reason=reason
+            s,
+            leg.id,
+            "agent_refused",
+            "agent_pin",
+            now=now,
+            agent=agent.agent_id,
+            desk=agent.desk,
+            reason=reason,
         )
         s.commit()
         return _goodbye(f"{message} Goodbye.", line)
@@ -270,7 +283,14 @@ def agent_pin() -> Response:
         s, leg.id, desk=desk.name, agent=agent.agent_id, node="agent_ready", variables={}, tries={}
     )
     calllog.add_event(
-        s, leg.id, "agent_signed_in", "agent_ready", agent=agent.agent_id, desk=desk.name, queue=desk.queue
+        s,
+        leg.id,
+        "agent_signed_in",
+        "agent_ready",
+        now=now,
+        agent=agent.agent_id,
+        desk=desk.name,
+        queue=desk.queue,
     )
     s.commit()
     welcome = f"Welcome{', ' + agent.name if agent.name else ''}. You are signed in."
@@ -282,6 +302,7 @@ def agent_pin() -> Response:
 def agent_whisper() -> Response:
     """The Queue noun's url, run for the dequeued caller: link the caller's leg and the agent's."""
     s = session()
+    now = clock()
     form = request.form
     caller = calllog.find_leg(s, form["CallSid"])
     agent = calllog.find_leg(s, form.get("DequeingCallSid", ""))
@@ -309,10 +330,16 @@ def agent_whisper() -> Response:
         )
         bridged["agent_desk"] = agent.desk
     calllog.update_leg(s, caller.id, agent=agent.agent, peer_call_sid=agent.call_sid)
-    calllog.add_event(s, caller.id, "agent_bridged", caller.node, **bridged)
+    calllog.add_event(s, caller.id, "agent_bridged", caller.node, now=now, **bridged)
     calllog.update_leg(s, agent.id, peer_call_sid=caller.call_sid, node="agent_talking")
     calllog.add_event(
-        s, agent.id, "agent_bridged", "agent_talking", caller_call_sid=caller.call_sid, queue_time=queue_time
+        s,
+        agent.id,
+        "agent_bridged",
+        "agent_talking",
+        now=now,
+        caller_call_sid=caller.call_sid,
+        queue_time=queue_time,
     )
     s.commit()
     return _empty()
@@ -335,6 +362,7 @@ def _bridged_caller(leg: calllog.Leg, dial_sid: str) -> calllog.Leg | None:
 def agent_dialed() -> Response:
     """The agent's Dial on the queue ended: store the talk time on the caller, then offer the next caller."""
     s = session()
+    now = clock()
     form = request.form
     leg = _agent_leg(signed_in=True)
     if leg is None:
@@ -350,6 +378,7 @@ def agent_dialed() -> Response:
                 leg.id,
                 "agent_call_unmatched",
                 "agent_ready",
+                now=now,
                 status=status,
                 talk_time=talk,
                 dial_call_sid=form.get("DialCallSid"),
@@ -361,6 +390,7 @@ def agent_dialed() -> Response:
                 caller.id,
                 "agent_call_ended",
                 caller.node,
+                now=now,
                 agent=leg.agent,
                 talk_time=talk,
                 agent_call_sid=leg.call_sid,
@@ -370,17 +400,20 @@ def agent_dialed() -> Response:
                 leg.id,
                 "agent_call_ended",
                 "agent_ready",
+                now=now,
                 caller_call_sid=caller.call_sid,
                 status=status,
                 talk_time=talk,
             )
         opening = "Call ended."
     else:
-        calllog.add_event(s, leg.id, "agent_queue_empty", "agent_ready", status=status, queue=desk.queue)
+        calllog.add_event(
+            s, leg.id, "agent_queue_empty", "agent_ready", now=now, status=status, queue=desk.queue
+        )
         opening = "Nobody is waiting."
     if form.get("CallStatus") in TERMINAL_STATUSES:  # the agent hung up; Twilio ignores this answer
         calllog.update_leg(s, leg.id, node="agent_signed_out")
-        calllog.add_event(s, leg.id, "agent_signed_out", "agent_signed_out", how="hung up")
+        calllog.add_event(s, leg.id, "agent_signed_out", "agent_signed_out", now=now, how="hung up")
         s.commit()
         return _goodbye("Goodbye.", line)
     calllog.update_leg(s, leg.id, node="agent_ready")
@@ -393,6 +426,7 @@ def agent_dialed() -> Response:
 def agent_key() -> Response:
     """A key pressed between callers: * signs out, anything else goes back to the queue."""
     s = session()
+    now = clock()
     leg = _agent_leg(signed_in=True)
     if leg is None:
         return _unknown()
@@ -400,9 +434,9 @@ def agent_key() -> Response:
     digits = request.form.get("Digits", "")
     if "*" in digits:
         calllog.update_leg(s, leg.id, node="agent_signed_out")
-        calllog.add_event(s, leg.id, "agent_signed_out", "agent_signed_out", how="star")
+        calllog.add_event(s, leg.id, "agent_signed_out", "agent_signed_out", now=now, how="star")
         s.commit()
         return _goodbye("You are signed out. Goodbye.", line)
-    calllog.add_event(s, leg.id, "agent_key", "agent_ready", digits=digits[:8])
+    calllog.add_event(s, leg.id, "agent_key", "agent_ready", now=now, digits=digits[:8])
     s.commit()
     return _ready(line, desk, "", between_calls=False)

@@ -29,9 +29,10 @@ from ..db import session
 from ..engine import CallContext, FlowError, Site, StepResult
 from ..engine.actions import Action, Hangup, Say
 from ..engine.runtime import CallState, Runtime
+from ..extensions import clock, flows
 from ..models import Attempt, Campaign, Contact
 from .responses import fallback_twiml, twiml
-from .routes import bp, call_step, store
+from .routes import bp, call_step
 
 log = logging.getLogger(__name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace
@@ -75,7 +76,8 @@ def outbound(attempt_id: int) -> Response:
     s = session()
     form = request.form
     sid = form["CallSid"]
-    published = store().current()  # before this request writes: a first publication writes too
+    now = clock()
+    published = flows().current()  # before this request writes: a first publication writes too
     if published is None:
         raise FlowError("no valid flows have ever been published")
     found = s.execute(
@@ -92,22 +94,21 @@ def outbound(attempt_id: int) -> Response:
     outcomes.note_answered_by(s, attempt_id, answered_by)
     call = calllog.find_call(s, sid)
     if call is None:
-        call = calllog.insert_call(s, form)
+        call = calllog.insert_call(s, form, now)
     elif call.site_version_id is not None:
-        calllog.add_event(s, call.id, "outbound_repeated")
+        calllog.add_event(s, call.id, "outbound_repeated", now=now)
     calllog.add_event(
-        s, call.id, "outbound_answered",
+        s, call.id, "outbound_answered", now=now,
         campaign=campaign.name, attempt=attempt_id, contact=contact.id, answered_by=answered_by,
     )  # fmt: skip
     if answered_by in MACHINE_ANSWERS and campaign.machine_detection != "off":
         actions = machine_actions(campaign, published.site)
         left = "message" if isinstance(actions[0], Say) else "hangup"
-        calllog.add_event(s, call.id, "machine_detected", answered_by=answered_by, action=left)
+        calllog.add_event(s, call.id, "machine_detected", now=now, answered_by=answered_by, action=left)
         s.commit()
         return twiml(actions)
-    now = calllog.now()
     ctx = CallContext(sid, contact.phone, campaign.caller_id, now, queues.figures(s, now))
     result = start_with(published.site, campaign.flow, ctx, contact_variables(contact, campaign))
-    calllog.save_step(s, call, published.id, result)
+    calllog.save_step(s, call, published.id, result, now)
     s.commit()
     return twiml(result.actions)

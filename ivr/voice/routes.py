@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import TypeVar
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 from werkzeug.exceptions import HTTPException
 
 from ..calls import log as calllog
 from ..calls import queues
-from ..db import session, utcnow
+from ..db import session
 from ..engine import CallContext, CallState, FlowError, start, step
-from ..flows.store import FlowStore
+from ..extensions import clock, flows
 from .responses import fallback_twiml, twiml
 from .security import check_body, check_identifiers, check_signature
 from .twiml import render
@@ -25,15 +26,8 @@ EVENTS = ("input", "wait", "result")
 F = TypeVar("F", bound=Callable[..., Response])
 
 
-def store() -> FlowStore:
-    """The app's flow store."""
-    found: FlowStore = current_app.extensions["ivr.flows"]
-    return found
-
-
 @bp.before_request
 def _checks() -> None:
-    calllog.CLOCK.set(current_app.config.get("IVR_CLOCK") or utcnow)  # the simulator sets a virtual clock
     check_body()
     check_signature()
     check_identifiers()
@@ -62,7 +56,7 @@ def call_step(handler: F) -> F:
             session().rollback()
             log.exception("call %s: step %s failed", sid, request.path)
             _note_failure(sid, exc)
-            return fallback_twiml(store().site_for_fallback(), str(kwargs.get("event", "")), request.form)
+            return fallback_twiml(flows().site_for_fallback(), str(kwargs.get("event", "")), request.form)
 
     return wrapper  # type: ignore[return-value]
 
@@ -71,17 +65,17 @@ def _note_failure(sid: str, exc: Exception) -> None:
     """Best effort: log the call (even one whose first step failed), count the error, log it."""
     try:
         s = session()
-        call = calllog.find_or_insert_call(s, request.form)
-        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}")
+        now = clock()
+        call = calllog.find_or_insert_call(s, request.form, now)
+        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}", now)
         s.commit()
     except Exception:
         session().rollback()
         log.exception("call %s: could not log the error", sid)
 
 
-def _context() -> CallContext:
+def _context(now: datetime) -> CallContext:
     form = request.form
-    now = calllog.now()
     return CallContext(
         call_sid=form["CallSid"],
         caller=form.get("From", ""),
@@ -96,7 +90,8 @@ def _context() -> CallContext:
 def incoming() -> Response:
     """A new call: find the flow for the number called and run it from its start."""
     s = session()
-    published = store().current()
+    now = clock()
+    published = flows().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
     line = published.site.agent_line
@@ -106,14 +101,14 @@ def incoming() -> Response:
         return answer_incoming(published)
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None:
-        call = calllog.insert_call(s, request.form)
+        call = calllog.insert_call(s, request.form, now)
     else:
-        calllog.add_event(s, call.id, "incoming_repeated")
+        calllog.add_event(s, call.id, "incoming_repeated", now=now)
     flow = published.site.flow_for_number(request.form.get("To", ""))
     if flow is None:
         raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
-    result = start(published.site, flow.name, _context())
-    calllog.save_step(s, call, published.id, result)
+    result = start(published.site, flow.name, _context(now))
+    calllog.save_step(s, call, published.id, result, now)
     s.commit()
     return twiml(result.actions)
 
@@ -125,20 +120,21 @@ def next_step(flow: str, node: str, event: str) -> Response:
     if event not in EVENTS:
         abort(404)
     s = session()
+    now = clock()
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None or call.site_version_id is None:
         log.warning(
             "step %s for unknown call %s: answered with a hang-up", request.path, request.form["CallSid"]
         )
         return fallback_twiml(None)
-    published = store().get(call.site_version_id)
+    published = flows().get(call.site_version_id)
     if published is None:
         raise FlowError(f"flows version {call.site_version_id} is missing")
     state = CallState(
         flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
     )
-    result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
-    calllog.save_step(s, call, published.id, result)
+    result = step(published.site, state, event, request.form.to_dict(), _context(now))  # type: ignore[arg-type]
+    calllog.save_step(s, call, published.id, result, now)
     s.commit()
     return twiml(result.actions)
 
@@ -182,7 +178,7 @@ def fallback_done() -> None:
     if call is not None:
         fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
         outcome = {k: v for k, v in request.form.items() if k in fields}
-        calllog.add_event(s, call.id, "fallback_result", **outcome)
+        calllog.add_event(s, call.id, "fallback_result", now=clock(), **outcome)
 
 
 @bp.post("/transcription")
@@ -193,16 +189,17 @@ def transcription() -> None:
     call = calllog.find_call(s, request.form["CallSid"])
     if call is not None:
         text = request.form.get("TranscriptionText", "")
-        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text)
+        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, clock())
 
 
 @bp.post("/status")
 @callback(_no_content)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
-    applied = calllog.apply_status(session(), request.form)
+    now = clock()
+    applied = calllog.apply_status(session(), request.form, now)
     # Only a call ivr placed can be a campaign's: inbound callbacks skip the attempts lookup.
     if applied and request.form.get("Direction", "").startswith("outbound-api"):
         from ..campaigns.attempts import on_status  # a campaign's call: its attempt and contact move on too
 
-        on_status(session(), request.form, request.args.get("attempt"), calllog.now())
+        on_status(session(), request.form, request.args.get("attempt"), now)
