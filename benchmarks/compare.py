@@ -35,7 +35,7 @@ import psycopg  # noqa: E402
 from sqlalchemy import func, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from ivr.db import make_engine  # noqa: E402
+from ivr.db import make_engine, utcnow  # noqa: E402
 from ivr.engine import load_folder  # noqa: E402
 from ivr.metrics import MetricSettings, compare, rollup, sql  # noqa: E402
 from ivr.metrics.definitions import BREAKDOWN_SUMS, DeskSums  # noqa: E402
@@ -197,7 +197,9 @@ def build_rollups(url: str) -> None:
     """Build the daily rollups after the bulk load (once, like an index)."""
     engine = make_engine(url)
     with Session(engine) as session:
-        days = timed("building the daily rollups after the bulk load", lambda: rollup.refresh(session))
+        days = timed(
+            "building the daily rollups after the bulk load", lambda: rollup.refresh(session, utcnow())
+        )
         print(f"      ({len(days)} days)")
     engine.dispose()
 
@@ -223,7 +225,7 @@ def time_a_changed_day(url: str, runs: int) -> dict[str, list[float]]:
             compare(session, site, "local", "bpo", None, None)
             timings.setdefault("whole period, one day dirty", []).append(time.perf_counter() - began)
             session.rollback()
-        timed("refresh (rebuilds the dirty day)", lambda: rollup.refresh(session))
+        timed("refresh (rebuilds the dirty day)", lambda: rollup.refresh(session, utcnow()))
     engine.dispose()
     return timings
 

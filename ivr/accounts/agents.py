@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import utcnow
 from ..engine.site import Desk
 from ..models import Agent
 
@@ -82,14 +81,13 @@ def set_agent(
     return agent
 
 
-def verify_agent(s: Session, agent_id: str, pin: str, now: datetime | None = None) -> Agent | None:
+def verify_agent(s: Session, agent_id: str, pin: str, now: datetime) -> Agent | None:
     """The agent if id and PIN match (active or not: the caller decides what to say), else None.
 
     Wrong PINs are counted on the agent across calls: after MAX_FAILED_PINS in a row the agent is locked
     for LOCKOUT, during which even the right PIN is refused (the caller is told nothing more), so a PIN
     cannot be guessed by calling again and again.
     """
-    now = now or utcnow()
     agent = find_agent(s, agent_id) if AGENT_ID.fullmatch(agent_id) else None
     matches = check_password_hash(agent.pin_hash if agent is not None else _decoy_hash(), pin)
     if agent is None:

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..accounts.auth import current_viewer, partners_allowed, token_required
 from ..calls.query import (
+    CSV_HEADERS,
     CallFilters,
     FilterError,
     call_numbers,
-    csv_response,
+    csv_rows,
     events_of,
     page_of_calls,
     shown_call,
     shown_event,
     visible_call,
 )
-from ..db import session
+from ..db import database, session
+from ..extensions import flows, priced_desks
 from ..flows.errors import NothingPublished
 from ..metrics import compare_from_args
 
@@ -55,8 +57,9 @@ def calls() -> Response:
     """The call list: filters since, until, number, desk, status, direction; page and per_page."""
     page = page_of_calls(session(), _filters())
     viewer = current_viewer()
+    desks = priced_desks()
     body = {
-        "calls": [shown_call(c, viewer) for c in page.calls],
+        "calls": [shown_call(c, desks, viewer) for c in page.calls],
         "page": page.filters.page,
         "per_page": page.filters.per_page,
         "total": page.total,
@@ -72,7 +75,8 @@ def calls() -> Response:
 @partners_allowed
 def calls_csv() -> Response:
     """Every call matching the filters, as CSV."""
-    return csv_response(_filters(), current_viewer())
+    rows = csv_rows(database().sessionmaker, _filters(), priced_desks(), current_viewer())
+    return Response(rows, headers=CSV_HEADERS)
 
 
 @bp.get("/calls/<call_sid>")
@@ -87,7 +91,7 @@ def call_detail(call_sid: str) -> Response:
         abort(404, f"no call {call_sid}")
     known = call_numbers(call)
     events = [shown_event(e, viewer, known) for e in events_of(s, call)]
-    return jsonify(call=shown_call(call, viewer), events=events)
+    return jsonify(call=shown_call(call, priced_desks(), viewer), events=events)
 
 
 @bp.get("/reports/compare")
@@ -95,7 +99,7 @@ def call_detail(call_sid: str) -> Response:
 def reports_compare() -> Response:
     """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
     try:
-        published = current_app.extensions["ivr.flows"].published()
+        published = flows().published()
     except NothingPublished as exc:
         abort(exc.STATUS, str(exc))
     try:

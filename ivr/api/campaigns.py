@@ -4,7 +4,6 @@ Routes are added to the API blueprint (ivr.api.bp), so they share its bearer-tok
 from __future__ import annotations
 
 import io
-from datetime import datetime
 from typing import Any, cast
 
 from flask import Response, abort, current_app, jsonify, request
@@ -21,23 +20,17 @@ from ..campaigns.service import (
     create_campaign,
     find_campaign,
     flow_variables,
-    status_of,
 )
 from ..campaigns.service import list_campaigns as all_campaigns
 from ..campaigns.tally import campaign_figures
-from ..db import session, utcnow
+from ..db import session
+from ..extensions import clock, flows
 from ..models import Campaign, DoNotCall
 from . import bp
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024  # a CSV body may be this big (app config MAX_IMPORT_BYTES)
 MAX_PER_PAGE = 500
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("IVR_CLOCK") or utcnow
-    moment: datetime = clock()
-    return moment
 
 
 def _campaign(ref: str) -> Campaign:
@@ -75,7 +68,7 @@ def _csv_stream() -> io.TextIOWrapper:
 def list_campaigns() -> Response:
     """Every campaign with its figures, newest first."""
     s = session()
-    now = _now()
+    now = clock()
     return jsonify(campaigns=[campaign_dict(c, campaign_figures(s, c, now)) for c in all_campaigns(s)])
 
 
@@ -84,26 +77,25 @@ def list_campaigns() -> Response:
 def create() -> tuple[Response, int]:
     """Create a draft campaign from a JSON object of settings; 400 names every bad field."""
     s = session()
-    published = current_app.extensions["ivr.flows"].current()
+    now = clock()
+    published = flows().current()
     try:
-        created = create_campaign(s, _json_body(), published.site if published else None, _now())
+        created = create_campaign(s, _json_body(), published.site if published else None, now)
     except CampaignError as exc:
         s.rollback()
         problems = [{"field": field, "message": message} for field, message in exc.problems]
         return jsonify(error={"status": 400, "message": str(exc), "problems": problems}), 400
     s.commit()
-    return jsonify(campaign=campaign_dict(created, campaign_figures(s, created, _now()))), 201
+    return jsonify(campaign=campaign_dict(created, campaign_figures(s, created, now))), 201
 
 
 @bp.get("/campaigns/<ref>")
 @token_required
 def campaign_detail(ref: str) -> Response:
-    """One campaign (by id or name) with its figures; one with nothing left to call is marked finished."""
+    """One campaign (by id or name) with its figures."""
     s = session()
     found = _campaign(ref)
-    figures = status_of(s, found, _now())
-    s.commit()
-    return jsonify(campaign=campaign_dict(found, figures))
+    return jsonify(campaign=campaign_dict(found, campaign_figures(s, found, clock())))
 
 
 @bp.post("/campaigns/<ref>/contacts")
@@ -113,10 +105,10 @@ def import_list(ref: str) -> Response:
     s = session()
     found = _campaign(ref)
     region = _region()
-    published = current_app.extensions["ivr.flows"].current()
+    published = flows().current()
     needs = flow_variables(published.site if published else None, found)
     try:
-        report = import_contacts(s, found, _csv_stream(), _now(), region, needs=needs)
+        report = import_contacts(s, found, _csv_stream(), clock(), region, needs=needs)
     except FileError as exc:
         s.rollback()
         abort(400, f"nothing imported: {exc}")
@@ -134,14 +126,15 @@ def change(ref: str, action: str) -> Response:
     if action not in ACTIONS or action == "finish":
         abort(404, f"no action {action!r}: start, pause, resume or cancel")
     s = session()
+    now = clock()
     found = _campaign(ref)
     try:
-        change_state(s, found, action, _now())
+        change_state(s, found, action, now)
     except TransitionError as exc:
         s.rollback()
         abort(409, str(exc))
     s.commit()
-    return jsonify(campaign=campaign_dict(found, campaign_figures(s, found, _now())))
+    return jsonify(campaign=campaign_dict(found, campaign_figures(s, found, now)))
 
 
 def _page() -> tuple[int, int]:
@@ -201,7 +194,7 @@ def dnc_add() -> Response:
     if bad:
         abort(400, "nothing added: " + "; ".join(bad))
     s = session()
-    added = dnc.block_many(s, phones, "manual", note)
+    added = dnc.block_many(s, phones, "manual", note, now=clock())
     s.commit()
     unique = list(dict.fromkeys(phones))
     return jsonify(added=added, already_listed=len(unique) - added, phones=unique)
@@ -225,7 +218,9 @@ def dnc_import() -> Response:
     region = _region() or "US"
     s = session()
     try:
-        report = dnc.import_list(s, _csv_stream(), region, "import", request.args.get("note", ""))
+        report = dnc.import_list(
+            s, _csv_stream(), region, "import", request.args.get("note", ""), now=clock()
+        )
     except UnicodeDecodeError:
         s.rollback()
         abort(400, "nothing imported: the body is not UTF-8 text")

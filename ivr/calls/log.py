@@ -3,8 +3,7 @@ SQLAlchemy Core statements, since they run on every webhook (docs/call-log.md)."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from contextvars import ContextVar
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -13,19 +12,10 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..db import insert_ignoring_conflicts, utcnow
+from ..db import insert_ignoring_conflicts
 from ..engine import LogEntry, StepResult
 from ..engine.agent_line import Leg, LegChange
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
-
-# The call log's clock: the wall clock, or the simulator's virtual clock for the request in hand.
-CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("call_log_clock", default=utcnow)
-
-
-def now() -> datetime:
-    """The time the call log writes down now."""
-    return CLOCK.get()()
-
 
 CALLS = cast(Table, Call.__table__)
 EVENTS = cast(Table, CallEvent.__table__)
@@ -93,13 +83,13 @@ def update_leg(session: Session, call_id: int, **values: Any) -> None:
     _update_call(session, call_id, values)
 
 
-def save_legs(session: Session, changes: Iterable[LegChange]) -> None:
-    """Store an agent-line step: each leg's updates, then the events logged on it, in order."""
+def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> None:
+    """Store an agent-line step made `now`: each leg's updates, then the events logged on it, in order."""
     for change in changes:
         values = change.updates.changed()
         if values:
             update_leg(session, change.leg_id, **values)
-        add_events(session, change.leg_id, change.log)
+        add_events(session, change.leg_id, change.log, now)
 
 
 def int_param(value: str | None) -> int | None:
@@ -117,8 +107,8 @@ def _fit(value: str, column: Any) -> str:
     return value[:length]
 
 
-def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
-    """A new call row made from a Twilio request's parameters."""
+def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
+    """A new call row made from a Twilio request's parameters, started `now`."""
     status = params.get("CallStatus", "ringing")
     values: dict[str, Any] = {
         "call_sid": params["CallSid"],
@@ -131,7 +121,7 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
         "to_number": params.get("To", ""),
         "status": _fit(status, Call.status),
         "status_rank": STATUS_RANK.get(status, 0),
-        "started_at": now(),
+        "started_at": now,
         "variables": {},
         "tries": {},
         "errors": 0,
@@ -148,29 +138,28 @@ def insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
     return CallRef(call_id, None, None, {}, {})
 
 
-def find_or_insert_call(session: Session, params: Mapping[str, str]) -> CallRef:
+def find_or_insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
     """The call of this request, logged now if ivr has not seen it before."""
-    return find_call(session, params["CallSid"]) or insert_call(session, params)
+    return find_call(session, params["CallSid"]) or insert_call(session, params, now)
 
 
-def add_events(session: Session, call_id: int, entries: Iterable[LogEntry]) -> None:
-    """Append log entries to a call's timeline in one statement."""
-    at = now()
-    rows = [{"call_id": call_id, "at": at, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
+def add_events(session: Session, call_id: int, entries: Iterable[LogEntry], now: datetime) -> None:
+    """Append log entries, made `now`, to a call's timeline in one statement."""
+    rows = [{"call_id": call_id, "at": now, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
         session.connection().execute(INSERT_EVENTS, rows)
 
 
-def add_event(session: Session, call_id: int, kind: str, node: str | None = None, **data: Any) -> None:
-    """Append one event to a call's timeline."""
-    add_events(session, call_id, [LogEntry(kind, node, data)])
+def add_event(
+    session: Session, call_id: int, kind: str, node: str | None = None, *, now: datetime, **data: Any
+) -> None:
+    """Append one event, made `now`, to a call's timeline."""
+    add_events(session, call_id, [LogEntry(kind, node, data)], now)
 
 
-def save_step(session: Session, call: CallRef, version_id: int, result: StepResult) -> None:
+def save_step(session: Session, call: CallRef, version_id: int, result: StepResult, now: datetime) -> None:
     """Store where the call now is in its flow, its variables, the row updates and the step's log.
-
-    The step's effects are not the call log's: the caller hands them to their owners.
-    """
+    The step's effects are not the call log's: the caller hands them to their owners."""
     values: dict[str, Any] = {
         "site_version_id": version_id,
         "flow": result.state.flow,
@@ -181,20 +170,20 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
     for column, value in result.updates.changed().items():  # CallUpdates fields are named after columns
         values[column] = _fit(value, CALLS.c[column]) if isinstance(value, str) else value
     _update_call(session, call.id, values)
-    add_events(session, call.id, result.log)
+    add_events(session, call.id, result.log, now)
 
 
-def note_error(session: Session, call: CallRef, path: str, error: str) -> None:
+def note_error(session: Session, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
     session.connection().execute(update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1))
-    add_event(session, call.id, "error", call.node, path=path, error=error)
+    add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
-def set_transcription(session: Session, call: CallRef, status: str, text: str) -> None:
+def set_transcription(session: Session, call: CallRef, status: str, text: str, now: datetime) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
         _update_call(session, call.id, {"transcription": text})
-    add_event(session, call.id, "transcription", status=status, text=text)
+    add_event(session, call.id, "transcription", now=now, status=status, text=text)
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -207,8 +196,8 @@ def _timestamp(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC, zone unknown
 
 
-def apply_status(session: Session, params: Mapping[str, str]) -> bool:
-    """Apply a status callback once; False when it is a repeat of one already applied.
+def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> bool:
+    """Apply a status callback, received `now`, once; False when it is a repeat of one already applied.
 
     Callbacks may arrive twice and out of order: a status only replaces one of a lower rank, so a late
     'ringing' never overwrites 'completed'; the duration is taken from the first terminal callback.
@@ -218,11 +207,11 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
     sequence = int_param(params.get("SequenceNumber"))
     if sequence is not None:
         first = insert_ignoring_conflicts(session, STATUS_CALLBACKS).values(
-            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now()
+            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now
         )
         if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
             return False
-    call = find_or_insert_call(session, params)
+    call = find_or_insert_call(session, params, now)
     duration = int_param(params.get("CallDuration"))
     extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
     data: dict[str, object] = {
@@ -231,7 +220,7 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         "duration": duration,
         "timestamp": params.get("Timestamp"),
     }
-    add_events(session, call.id, [LogEntry("status", None, data | extra)])
+    add_events(session, call.id, [LogEntry("status", None, data | extra)], now)
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
@@ -240,6 +229,6 @@ def apply_status(session: Session, params: Mapping[str, str]) -> bool:
         ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
     )
     if status in TERMINAL_STATUSES:
-        ended = _timestamp(params.get("Timestamp")) or now()
+        ended = _timestamp(params.get("Timestamp")) or now
         connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
     return True

@@ -11,11 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from flask import Response, current_app, g, has_app_context, stream_with_context
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..db import database
 from ..engine.site import Desk
 from ..metrics.costs import Leg, leg_cost
 from ..models import Call, CallEvent
@@ -24,6 +22,10 @@ from .periods import moment
 from .privacy import OPS, Viewer, mask_data, mask_number, mask_text
 
 MAX_PER_PAGE = 500
+CSV_HEADERS = {
+    "Content-Type": "text/csv; charset=utf-8",
+    "Content-Disposition": "attachment; filename=calls.csv",
+}
 CSV_FIELDS = (
     "call_sid", "parent_call_sid", "direction", "from", "to", "status", "started_at", "ended_at", "duration",
     "flow", "desk", "role", "overflow_from", "queued_at", "path", "queue_time", "queue_result", "talk_time",
@@ -155,25 +157,17 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def _priced_desks() -> Mapping[str, Desk]:
-    """The published site's desks, whose prices every call's cost uses (looked up once per app context)."""
-    if "ivr_priced_desks" not in g:
-        published = current_app.extensions["ivr.flows"].current()
-        g.ivr_priced_desks = published.site.desks if published is not None else {}
-    desks: Mapping[str, Desk] = g.ivr_priced_desks
-    return desks
-
-
-def call_cost(call: Call) -> float | None:
-    """What this leg cost its desk at the published site's prices (ivr.metrics.costs); None without one."""
-    desk = _priced_desks().get(call.desk) if call.desk is not None and has_app_context() else None
+def call_cost(call: Call, desks: Mapping[str, Desk]) -> float | None:
+    """What this leg cost its desk at these desks' prices (ivr.metrics.costs); None without one."""
+    desk = desks.get(call.desk) if call.desk is not None else None
     if desk is None:
         return None
     return leg_cost(desk, Leg(call.role, call.duration, call.talk_time, call.queue_result))
 
 
-def call_dict(call: Call) -> dict[str, Any]:
-    """A call as the API shows it (field names are fixed: reports are recomputed from them)."""
+def call_dict(call: Call, desks: Mapping[str, Desk]) -> dict[str, Any]:
+    """A call as the API shows it, priced at the published `desks` (field names are fixed: reports are
+    recomputed from them)."""
     return {
         "call_sid": call.call_sid,
         "parent_call_sid": call.parent_call_sid,
@@ -197,7 +191,7 @@ def call_dict(call: Call) -> dict[str, Any]:
         "talk_time": call.talk_time,
         "agent": call.agent,
         "survey_score": call.survey_score,
-        "cost": call_cost(call),
+        "cost": call_cost(call, desks),
         "recording_url": call.recording_url,
         "recording_duration": call.recording_duration,
         "transcription": call.transcription,
@@ -210,9 +204,9 @@ def call_numbers(call: Call) -> tuple[str, ...]:
     return tuple(n for n in (call.from_number, call.to_number) if n)
 
 
-def shown_call(call: Call, viewer: Viewer = OPS) -> dict[str, Any]:
+def shown_call(call: Call, desks: Mapping[str, Desk], viewer: Viewer = OPS) -> dict[str, Any]:
     """call_dict as this viewer may see it: numbers masked when their data policy says so."""
-    data = call_dict(call)
+    data = call_dict(call, desks)
     if viewer.masks_numbers:
         data["from"], data["to"] = mask_number(data["from"]), mask_number(data["to"])
         if data["transcription"]:
@@ -246,8 +240,10 @@ def shown_event(event: CallEvent, viewer: Viewer, known: tuple[str, ...]) -> dic
     return data
 
 
-def csv_rows(sessions: sessionmaker[Session], filters: CallFilters, viewer: Viewer = OPS) -> Iterator[str]:
-    """Every matching call as CSV text, header first, streamed in batches.
+def csv_rows(
+    sessions: sessionmaker[Session], filters: CallFilters, desks: Mapping[str, Desk], viewer: Viewer = OPS
+) -> Iterator[str]:
+    """Every matching call (priced at `desks`) as CSV text, header first, streamed in batches.
 
     The generator runs after the view has returned (and its session was closed), so it opens and
     closes a session of its own.
@@ -257,17 +253,9 @@ def csv_rows(sessions: sessionmaker[Session], filters: CallFilters, viewer: View
     writer.writeheader()
     with sessions() as s:
         for call in s.scalars(filters.query().execution_options(yield_per=1000)):
-            writer.writerow(shown_call(call, viewer))
+            writer.writerow(shown_call(call, desks, viewer))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
     yield buffer.getvalue()
-
-
-def csv_response(filters: CallFilters, viewer: Viewer = OPS) -> Response:
-    """A streamed CSV download of every call matching the filters, as this viewer may see them."""
-    headers = {"Content-Disposition": "attachment; filename=calls.csv"}
-    rows = csv_rows(database().sessionmaker, filters.for_viewer(viewer), viewer)
-    # the app context stays while streaming: each row's cost reads the published prices
-    return Response(stream_with_context(rows), content_type="text/csv; charset=utf-8", headers=headers)

@@ -158,7 +158,11 @@ def settle(session: Session, attempt_id: int, now: datetime) -> None:
 
 
 def finish_if_done(session: Session, campaign_id: int, now: datetime) -> bool:
-    """Mark a running campaign finished when none of its contacts is pending or being dialled."""
+    """Mark a running or paused campaign finished when none of its contacts is pending or being dialled.
+
+    Every change that can leave a campaign without contacts to call ends here (an attempt settled,
+    refused or undone, a claim, a pause or resume), so reading a campaign never needs to finish it.
+    """
     left = session.scalar(
         select(Contact.id).where(Contact.campaign_id == campaign_id, Contact.state.in_(OPEN_STATES)).limit(1)
     )
@@ -167,7 +171,7 @@ def finish_if_done(session: Session, campaign_id: int, now: datetime) -> bool:
     done = changed(
         session,
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.state == "running")
+        .where(Campaign.id == campaign_id, Campaign.state.in_(("running", "paused")))
         .values(state="finished", updated_at=now),
     )
     return done == 1

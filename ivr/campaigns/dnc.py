@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
-from ..db import insert_ignoring_conflicts, utcnow
+from ..db import insert_ignoring_conflicts
 from ..models import Call, DoNotCall
 from .phone import PhoneError, to_e164
 
@@ -36,16 +37,17 @@ def blocked_among(session: Session, phones: Collection[str]) -> set[str]:
     return found
 
 
-def _rows(phones: Collection[str], source: str, note: str) -> list[dict[str, Any]]:
+def _rows(phones: Collection[str], source: str, note: str, now: datetime) -> list[dict[str, Any]]:
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
-    at = utcnow()
-    return [{"phone": p, "source": source, "note": note[:NOTE_LENGTH], "added_at": at} for p in phones]
+    return [{"phone": p, "source": source, "note": note[:NOTE_LENGTH], "added_at": now} for p in phones]
 
 
-def block_many(session: Session, phones: Collection[str], source: str = "manual", note: str = "") -> int:
-    """Put E.164 numbers on the list (one statement per chunk); returns how many were not on it yet."""
-    rows = _rows(list(dict.fromkeys(phones)), source, note)
+def block_many(
+    session: Session, phones: Collection[str], source: str = "manual", note: str = "", *, now: datetime
+) -> int:
+    """Put E.164 numbers on the list, added `now` (one statement per chunk); how many were not on it yet."""
+    rows = _rows(list(dict.fromkeys(phones)), source, note, now)
     added = 0
     for index in range(0, len(rows), CHUNK):
         statement = insert_ignoring_conflicts(session, DNC).returning(DNC.c.phone)
@@ -53,11 +55,11 @@ def block_many(session: Session, phones: Collection[str], source: str = "manual"
     return added
 
 
-def block(session: Session, phone: str, source: str = "manual", note: str = "") -> bool:
+def block(session: Session, phone: str, source: str = "manual", note: str = "", *, now: datetime) -> bool:
     """Put one number on the list (E.164, checked); False when it was on it already (its row is kept)."""
     if to_e164(phone) != phone:
         raise PhoneError(f"{phone!r} is not written in E.164 (+15125550100)")
-    return block_many(session, [phone], source, note) == 1
+    return block_many(session, [phone], source, note, now=now) == 1
 
 
 def unblock(session: Session, phone: str) -> bool:
@@ -123,14 +125,20 @@ def _numbers(stream: TextIO) -> Iterator[tuple[int, str]]:
 
 
 def import_list(
-    session: Session, stream: TextIO, region: str | None, source: str = "import", note: str = ""
+    session: Session,
+    stream: TextIO,
+    region: str | None,
+    source: str = "import",
+    note: str = "",
+    *,
+    now: datetime,
 ) -> ListImport:
     """Add every number of a file (one a line, or a CSV with a `phone` column), streamed in chunks."""
     report = ListImport()
     chunk: dict[str, int] = {}
 
     def flush() -> None:
-        added = block_many(session, list(chunk), source, note)
+        added = block_many(session, list(chunk), source, note, now=now)
         report.added += added
         report.already += len(chunk) - added
         chunk.clear()
@@ -154,8 +162,8 @@ def import_list(
     return report
 
 
-def opt_out_call(session: Session, call_id: int) -> dict[str, Any]:
-    """Put the other party of a call on the list (source opt-out): To on an outbound call, else From.
+def opt_out_call(session: Session, call_id: int, now: datetime) -> dict[str, Any]:
+    """Put the other party of a call on the list (source opt-out, added `now`): To if outbound, else From.
 
     Returns what happened, for the call's timeline: the number and whether it was added, or why not.
     """
@@ -167,5 +175,5 @@ def opt_out_call(session: Session, call_id: int) -> dict[str, Any]:
         number = to_e164(raw)
     except PhoneError:
         return {"number": raw, "added": False, "reason": "not a number that can be listed (withheld?)"}
-    added = block(session, number, "opt-out", f"opted out during call {found.call_sid}")
+    added = block(session, number, "opt-out", f"opted out during call {found.call_sid}", now=now)
     return {"number": number, "added": added} | ({} if added else {"reason": "already on the list"})

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from ..engine.site import Site
 from ..models import Campaign, Contact
+from .attempts import finish_if_done
 from .figures import Figures
 from .rules import CampaignError, CampaignSettings, TransitionError, check_settings, transition
-from .tally import campaign_figures
 
 LEFT = ("pending", "dialling")
 CAMPAIGNS = cast(Table, Campaign.__table__)  # contact states that still need calls
@@ -72,7 +72,7 @@ def change_state(session: Session, campaign: Campaign, action: str, now: datetim
 
     The row is only changed if it is still in the state read (the dialer may finish it meanwhile).
     Starting needs contacts; finishing needs none left; cancelling marks the pending contacts cancelled
-    (calls already placed end normally).
+    (calls already placed end normally). A campaign paused or resumed with no contact left is finished.
     """
     target = transition(campaign.state, action)
     if action == "start" and not session.scalar(
@@ -99,19 +99,10 @@ def change_state(session: Session, campaign: Campaign, action: str, now: datetim
             .where(Contact.campaign_id == campaign.id, Contact.state == "pending")
             .values(state="cancelled")
         )
+    if target in ("running", "paused") and finish_if_done(session, campaign.id, now):
+        target = "finished"
     session.refresh(campaign)
     return target
-
-
-def finish_if_done(session: Session, campaign: Campaign, now: datetime) -> bool:
-    """Mark a running or paused campaign finished when no contact is left to call; True if it was."""
-    if campaign.state not in ("running", "paused") or contacts_left(session, campaign):
-        return False
-    try:
-        change_state(session, campaign, "finish", now)
-    except TransitionError:
-        return False
-    return True
 
 
 def campaign_dict(campaign: Campaign, figures: Figures | None = None) -> dict[str, Any]:
@@ -137,9 +128,3 @@ def campaign_dict(campaign: Campaign, figures: Figures | None = None) -> dict[st
     if figures is not None:
         out["figures"] = figures.as_dict()
     return out
-
-
-def status_of(session: Session, campaign: Campaign, now: datetime) -> Figures:
-    """The campaign's figures now, finishing it first when nothing is left to call."""
-    finish_if_done(session, campaign, now)
-    return campaign_figures(session, campaign, now)

@@ -30,10 +30,11 @@ def agent_create(desk: str, agent_id: str, name: str, pin: str) -> None:
     """Create an agent of DESK; only a hash of the PIN is stored."""
     from ..accounts.agents import check_desk, create_agent
     from ..db import session
+    from ..extensions import flows
 
-    with app_context() as app:
+    with app_context():
         try:
-            published = app.extensions["ivr.flows"].published()
+            published = flows().published()
             check_desk(desk, published.site.desks)
             create_agent(session(), agent_id, desk, pin, name)
         except ValueError as exc:

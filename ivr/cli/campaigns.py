@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 import click
-from flask import current_app
 
 from .context import app_context
 
@@ -35,11 +34,10 @@ BAR_WIDTH = 40
 
 
 def _now() -> datetime:
-    from ..db import utcnow
+    """The app's clock (ivr.extensions.clock): read once per command, or once per round of --watch."""
+    from ..extensions import clock
 
-    clock = current_app.config.get("IVR_CLOCK") or utcnow
-    moment: datetime = clock()
-    return moment
+    return clock()
 
 
 def _campaign(ref: str) -> Any:
@@ -128,6 +126,7 @@ def campaign_create(name: str, **options: Any) -> None:
     from ..campaigns.rules import CampaignError
     from ..campaigns.service import create_campaign
     from ..db import session
+    from ..extensions import flows
 
     data: dict[str, Any] = {"name": name, **options}
     data["default_timezone"] = data.pop("timezone")
@@ -137,10 +136,11 @@ def campaign_create(name: str, **options: Any) -> None:
         retry[outcome.strip()] = seconds.strip() if sep else None
     if retry:
         data["retry_seconds"] = retry
-    with app_context() as app:
-        published = app.extensions["ivr.flows"].current()
+    with app_context():
+        now = _now()
+        published = flows().current()
         try:
-            created = create_campaign(session(), data, published.site if published else None, _now())
+            created = create_campaign(session(), data, published.site if published else None, now)
         except CampaignError as exc:
             for field, message in exc.problems:
                 option = CAMPAIGN_OPTIONS.get(field.split(".")[0], field)
@@ -166,11 +166,12 @@ def campaign_import(ref: str, file: Path, region: str | None, as_json: bool) -> 
     from ..campaigns.importer import ImportRefused, import_contacts
     from ..campaigns.service import flow_variables
     from ..db import session
+    from ..extensions import flows
 
     code = _region(region)
-    with app_context() as app:
+    with app_context():
         found = _campaign(ref)
-        published = app.extensions["ivr.flows"].current()
+        published = flows().current()
         needs = flow_variables(published.site if published else None, found)
         raw: IO[bytes] = sys.stdin.buffer if str(file) == "-" else file.open("rb")
         counting = _Counting(raw)
@@ -257,14 +258,14 @@ def status_lines(found: Any, figures: Any) -> list[str]:
     "--watch", type=click.FloatRange(min=0.5), help="Show a live progress bar, refreshed every N s."
 )
 def campaign_status(ref: str, as_json: bool, watch: float | None) -> None:
-    """Show a campaign's progress and figures (a campaign with nothing left to call is marked finished)."""
-    from ..campaigns.service import campaign_dict, status_of
+    """Show a campaign's progress and figures (it only reads)."""
+    from ..campaigns.service import campaign_dict
+    from ..campaigns.tally import campaign_figures
     from ..db import session
 
     with app_context():
         found = _campaign(ref)
-        figures = status_of(session(), found, _now())
-        session().commit()
+        figures = campaign_figures(session(), found, _now())
         if as_json:
             click.echo(json.dumps(campaign_dict(found, figures), indent=2))
             return
@@ -275,8 +276,11 @@ def campaign_status(ref: str, as_json: bool, watch: float | None) -> None:
 
 
 def _watch(found: Any, figures: Any, seconds: float) -> Any:
-    """A live progress bar until the campaign is finished or cancelled (or Ctrl-C); the last figures."""
-    from ..campaigns.service import status_of
+    """A live progress bar until the campaign is finished or cancelled (or Ctrl-C); the last figures.
+
+    Each round ends the read's transaction without writing, so the next one sees what others committed.
+    """
+    from ..campaigns.tally import campaign_figures
     from ..db import session
 
     total = max(figures.contacts, 1)
@@ -286,9 +290,8 @@ def _watch(found: Any, figures: Any, seconds: float) -> Any:
         try:
             while found.state not in ("finished", "cancelled"):
                 time.sleep(seconds)
-                session().expire_all()
-                figures = status_of(session(), found, _now())
-                session().commit()
+                session().rollback()  # a new snapshot: found is read again
+                figures = campaign_figures(session(), found, _now())
                 live.update(figures.contacts - figures.remaining - shown)
                 shown = figures.contacts - figures.remaining
         except KeyboardInterrupt:
@@ -345,7 +348,7 @@ def dnc_add(numbers: tuple[str, ...], region: str, note: str) -> None:
 
     phones = _numbers(numbers, _region(region))
     with app_context():
-        added = block_many(session(), phones, "manual", note)
+        added = block_many(session(), phones, "manual", note, now=_now())
         session().commit()
     click.echo(f"{added} added, {len(set(phones)) - added} already on the list: {', '.join(phones)}")
 
@@ -379,7 +382,7 @@ def dnc_import(file: TextIO, region: str, note: str, as_json: bool) -> None:
     code = _region(region)
     with app_context():
         try:
-            report = import_list(session(), file, code, "import", note)
+            report = import_list(session(), file, code, "import", note, now=_now())
         except UnicodeDecodeError:
             raise click.ClickException("nothing imported: the file is not UTF-8 text") from None
         session().commit()

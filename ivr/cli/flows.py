@@ -12,6 +12,7 @@ import click
 from ..config import DEFAULT_FLOWS_DIR
 from ..engine import load_folder
 from ..engine.loader import SITE_FILE
+from ..extensions import flows as flows_store
 from .context import app_context
 
 
@@ -48,11 +49,11 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @flows.command("publish")
 def flows_publish() -> None:
     """Publish the flows folder now (the service also picks up changes by itself)."""
-    with app_context() as app:
-        store = app.extensions["ivr.flows"]
+    with app_context():
+        store = flows_store()
         problems = store.reload()
         for problem in problems:
             click.echo(str(problem), err=True)
         if problems:
             sys.exit(1)
-        click.echo(f"published version {store.current().id}")
+        click.echo(f"published version {store.published().id}")

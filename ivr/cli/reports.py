@@ -38,6 +38,7 @@ def compare_command(
     """Compare DESK_A with DESK_B over a period (metric definitions are printed with the table)."""
     from ..calls.periods import period
     from ..db import session
+    from ..extensions import flows
     from ..metrics import MetricSettings, compare
 
     try:
@@ -47,9 +48,9 @@ def compare_command(
         start, end = period(since, until)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with app_context() as app:
+    with app_context():
         try:
-            published = app.extensions["ivr.flows"].published()
+            published = flows().published()
             result = compare(session(), published.site, desk_a, desk_b, start, end, settings)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
@@ -118,6 +119,7 @@ def table_text(result: dict[str, Any]) -> str:
 def rollup_command(rebuild: bool, every: float | None) -> None:
     """Build the daily rollups reports read (the days calls changed since); reports are exact without."""
     from ..db import session
+    from ..extensions import clock
     from ..metrics.rollup import refresh, start_of
 
     stop = threading.Event()
@@ -127,7 +129,7 @@ def rollup_command(rebuild: bool, every: float | None) -> None:
     with app_context():
         while True:
             try:
-                days = refresh(session(), rebuild=rebuild)
+                days = refresh(session(), clock(), rebuild=rebuild)
             except Exception as exc:  # keep going: the next round tries the day again
                 if every is None:
                     raise

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..config import instance_secret
+from ..extensions import flows
 from .context import app_context
 
 
@@ -34,7 +35,7 @@ def serve(host: str, port: int, workers: int) -> None:
                 "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
             )
         upgrade(app.config["DATABASE_URL"])
-        for problem in app.extensions["ivr.flows"].reload():
+        for problem in flows().reload():
             click.echo(f"flows: {problem}", err=True)
         has_users = session().scalars(select(User.id)).first() is not None
     click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
 from . import sql
 from .definitions import BREAKDOWN_SUMS, DeskSums, MetricSettings
 from .sql import CALLS, Aggregates, Period
@@ -190,7 +189,7 @@ def _aggregate(
     return found.plus(sql.aggregate(session, desks, rest, settings)) if rest else found
 
 
-def _days_to_build(session: Session, rebuild: bool) -> list[int]:
+def _days_to_build(session: Session, rebuild: bool, now: datetime) -> list[int]:
     """Dirty days, days built otherwise, and unbuilt days between built ones up to tomorrow (or all days).
 
     Filling the days without calls between built ones keeps a report's rest from the calls in one piece.
@@ -205,7 +204,7 @@ def _days_to_build(session: Session, rebuild: bool) -> list[int]:
     if rebuild:
         first, last = _call_span(session)
         known |= {day_of(first), day_of(last)} if first is not None and last is not None else set()
-    tomorrow = day_of(utcnow()) + 1  # a call dated far ahead is built alone, not with every day up to it
+    tomorrow = day_of(now) + 1  # a call dated far ahead is built alone, not with every day up to it
     filled = {day for day in known if day <= tomorrow}
     if filled:
         days |= {day for day in range(min(filled), max(filled) + 1) if rebuild or day not in built}
@@ -226,8 +225,8 @@ def _lock_out_writers(session: Session) -> None:
         time.sleep(LOCK_POLL_SECONDS)
 
 
-def build_day(session: Session, day: int) -> None:
-    """Rebuild one day's rollups from its calls, in the session's transaction (the caller commits).
+def build_day(session: Session, day: int, now: datetime) -> None:
+    """Rebuild one day's rollups from its calls, built `now`, in the session's transaction (caller commits).
 
     On PostgreSQL it first waits for a moment when no transaction is changing calls (at most
     LOCK_WAIT_SECONDS, else BuildPostponed), then holds new ones back until the caller commits.
@@ -259,22 +258,22 @@ def build_day(session: Session, day: int) -> None:
         rollup_repeats: [
             {"day": day, "desk": desk, "repeated": repeated} for desk, repeated in found.repeated.items()
         ],
-        rollup_days: [{"day": day, **_built_as(ROLLUP_SETTINGS), "built_at": utcnow()}],
+        rollup_days: [{"day": day, **_built_as(ROLLUP_SETTINGS), "built_at": now}],
     }
     for table, values in rows.items():
         if values:
             session.execute(insert(table), values)
 
 
-def refresh(session: Session, rebuild: bool = False) -> list[int]:
-    """Build every day that needs it (with rebuild: every day from the first call to the last); the days
-    built. A day whose build could not get the lock in time stays dirty for the next refresh."""
-    days = _days_to_build(session, rebuild)
+def refresh(session: Session, now: datetime, rebuild: bool = False) -> list[int]:
+    """Build every day that needs it, as of `now` (with rebuild: every day from the first call to the last);
+    the days built. A day whose build could not get the lock in time stays dirty for the next refresh."""
+    days = _days_to_build(session, rebuild, now)
     session.commit()
     done = []
     for day in days:
         try:
-            build_day(session, day)
+            build_day(session, day, now)
             session.commit()
         except BuildPostponed:
             session.rollback()

@@ -61,7 +61,7 @@ def run_simulated_call(
         result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
         with app.app_context():
             row = get_call(session(), result.call_sid)
-            return result, call_dict(row) if row is not None else None
+            return result, call_dict(row, published.site.desks) if row is not None else None
 
 
 def _server_token() -> str:

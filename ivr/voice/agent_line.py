@@ -4,6 +4,7 @@ Twilio's behaviour it relies on, the leg's nodes: docs/desks.md, "How the agent 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import Response, request
 
@@ -12,9 +13,10 @@ from ..calls import log as calllog
 from ..db import session
 from ..engine import FlowError, Site
 from ..engine import agent_line as line
+from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
-from .blueprint import bp, call_step, store
+from .blueprint import bp, call_step
 from .responses import fallback_twiml, twiml
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ def _nothing() -> Response:
 
 
 def _site(leg: line.Leg) -> Site:
-    published = store().get(leg.site_version_id) if leg.site_version_id is not None else None
+    published = flows().get(leg.site_version_id) if leg.site_version_id is not None else None
     if published is None:
         raise FlowError(f"flows version {leg.site_version_id} of agent leg {leg.call_sid} is missing")
     return published.site
@@ -41,10 +43,10 @@ def _stray() -> Response:
     return fallback_twiml(None)
 
 
-def _answer(result: line.LineStep) -> Response:
-    """Store the step's leg changes, commit, and answer its actions."""
+def _answer(result: line.LineStep, now: datetime) -> Response:
+    """Store the step's leg changes, made `now`, commit, and answer its actions."""
     s = session()
-    calllog.save_legs(s, result.changes)
+    calllog.save_legs(s, result.changes, now)
     s.commit()
     return twiml(result.actions)
 
@@ -58,12 +60,13 @@ def answer_incoming(published: Published) -> Response:
     """A call to an agent line number: log it as an agent leg and ask for the agent id."""
     s = session()
     form = request.form
+    now = clock()
     leg = _leg()
     if leg is None:
-        calllog.insert_call(s, form)
+        calllog.insert_call(s, form, now)
         leg = _leg()
         assert leg is not None
-    return _answer(line.step(published.site, leg, line.Called(form.get("To", ""), published.id)))
+    return _answer(line.step(published.site, leg, line.Called(form.get("To", ""), published.id)), now)
 
 
 @bp.post("/agent/id", endpoint="agent_id")
@@ -73,7 +76,7 @@ def agent_id() -> Response:
     leg = _leg()
     if not line.at_step(leg, "id"):
         return _stray()
-    return _answer(line.step(_site(leg), leg, line.IdEntered(request.form.get("Digits", ""))))
+    return _answer(line.step(_site(leg), leg, line.IdEntered(request.form.get("Digits", ""))), clock())
 
 
 @bp.post("/agent/pin", endpoint="agent_pin")
@@ -84,9 +87,10 @@ def agent_pin() -> Response:
     if not line.at_step(leg, "pin"):
         return _stray()
     site = _site(leg)
-    agent = verify_agent(session(), line.entered_id(leg), request.form.get("Digits", ""), calllog.now())
+    now = clock()
+    agent = verify_agent(session(), line.entered_id(leg), request.form.get("Digits", ""), now)
     account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active) if agent else None
-    return _answer(line.step(site, leg, line.PinChecked(account)))
+    return _answer(line.step(site, leg, line.PinChecked(account)), now)
 
 
 @bp.post("/agent/whisper", endpoint="agent_whisper")
@@ -106,7 +110,7 @@ def agent_whisper() -> Response:
         )
         return _nothing()
     whispered = line.Whispered(caller, calllog.int_param(form.get("QueueTime")))
-    return _answer(line.step(_site(agent), agent, whispered))
+    return _answer(line.step(_site(agent), agent, whispered), clock())
 
 
 @bp.post("/agent/dialed", endpoint="agent_dialed")
@@ -127,7 +131,7 @@ def agent_dialed() -> Response:
         dialed=calllog.find_leg(s, dial_sid) if dial_sid else None,
         linked=calllog.find_leg(s, leg.peer_call_sid) if leg.peer_call_sid else None,
     )
-    return _answer(line.step(_site(leg), leg, dialed))
+    return _answer(line.step(_site(leg), leg, dialed), clock())
 
 
 @bp.post("/agent/key", endpoint="agent_key")
@@ -137,4 +141,4 @@ def agent_key() -> Response:
     leg = _leg()
     if not line.at_step(leg, "key"):
         return _stray()
-    return _answer(line.step(_site(leg), leg, line.KeyPressed(request.form.get("Digits", ""))))
+    return _answer(line.step(_site(leg), leg, line.KeyPressed(request.form.get("Digits", ""))), clock())

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..calls import log as calllog
-from ..db import session, utcnow
-from ..flows.store import FlowStore
+from ..db import session
+from ..extensions import clock, flows
 from .responses import fallback_twiml
 from .security import check_body, check_identifiers, check_signature
 
@@ -22,15 +22,8 @@ F = TypeVar("F", bound=Callable[..., Response])
 Fallback = Callable[[], Response]
 
 
-def store() -> FlowStore:
-    """The app's flow store."""
-    found: FlowStore = current_app.extensions["ivr.flows"]
-    return found
-
-
 @bp.before_request
 def _checks() -> None:
-    calllog.CLOCK.set(current_app.config.get("IVR_CLOCK") or utcnow)  # the simulator sets a virtual clock
     check_body()
     check_signature()
     check_identifiers()
@@ -48,7 +41,7 @@ def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
 def flow_fallback() -> Response:
     """The apology and the site's fallback, fitting the step's event (see `fallback_actions`)."""
     event = str((request.view_args or {}).get("event", ""))
-    return fallback_twiml(store().site_for_fallback(), event, request.form)
+    return fallback_twiml(flows().site_for_fallback(), event, request.form)
 
 
 @overload
@@ -81,8 +74,9 @@ def _note_failure(sid: str, exc: Exception) -> None:
     """Best effort: log the call (even one whose first step failed), count the error, log it."""
     try:
         s = session()
-        call = calllog.find_or_insert_call(s, request.form)
-        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}")
+        now = clock()
+        call = calllog.find_or_insert_call(s, request.form, now)
+        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}", now)
         s.commit()
     except Exception:
         session().rollback()

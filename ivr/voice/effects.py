@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -11,12 +12,14 @@ from ..calls import log as calllog
 from ..campaigns.dnc import opt_out_call
 from ..engine import AddToDoNotCall, Effect, StepResult
 
-# An owner applies one effect to the call (by row id) and returns what happened, for the call's timeline.
-Owner = Callable[[Session, int, Any], dict[str, Any]]
+# An owner applies one effect to the call (by row id) at `now`; it returns what it did, for the timeline.
+Owner = Callable[[Session, int, Any, datetime], dict[str, Any]]
 
 
-def _add_to_do_not_call(session: Session, call_id: int, _effect: AddToDoNotCall) -> dict[str, Any]:
-    return opt_out_call(session, call_id)
+def _add_to_do_not_call(
+    session: Session, call_id: int, _effect: AddToDoNotCall, now: datetime
+) -> dict[str, Any]:
+    return opt_out_call(session, call_id, now)
 
 
 OWNERS: dict[type[Effect], Owner] = {
@@ -24,14 +27,16 @@ OWNERS: dict[type[Effect], Owner] = {
 }
 
 
-def apply_effects(session: Session, call: calllog.CallRef, result: StepResult) -> None:
+def apply_effects(session: Session, call: calllog.CallRef, result: StepResult, now: datetime) -> None:
     """Hand each effect of a saved step to its owner and log what it did as an event named after it."""
     for effect in result.effects:
-        done = OWNERS[type(effect)](session, call.id, effect)
-        calllog.add_event(session, call.id, effect.name, result.state.node, **done)
+        done = OWNERS[type(effect)](session, call.id, effect, now)
+        calllog.add_event(session, call.id, effect.name, result.state.node, now=now, **done)
 
 
-def save_and_apply(session: Session, call: calllog.CallRef, version_id: int, result: StepResult) -> None:
+def save_and_apply(
+    session: Session, call: calllog.CallRef, version_id: int, result: StepResult, now: datetime
+) -> None:
     """Store a step in the call log, then apply its effects (all in the caller's transaction)."""
-    calllog.save_step(session, call, version_id, result)
-    apply_effects(session, call, result)
+    calllog.save_step(session, call, version_id, result, now)
+    apply_effects(session, call, result, now)

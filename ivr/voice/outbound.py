@@ -16,8 +16,9 @@ from ..campaigns.lifecycle import MACHINE_ANSWERS
 from ..db import session
 from ..engine import CallContext, FlowError, Site, start
 from ..engine.actions import Action, Hangup, Say
+from ..extensions import clock, flows
 from ..models import Attempt, Campaign, Contact
-from .blueprint import bp, call_step, store
+from .blueprint import bp, call_step
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 
@@ -53,7 +54,7 @@ def outbound(attempt_id: int) -> Response:
     s = session()
     form = request.form
     sid = form["CallSid"]
-    published = store().current()  # before this request writes: a first publication writes too
+    published = flows().current()  # before this request writes: a first publication writes too
     if published is None:
         raise FlowError("no valid flows have ever been published")
     found = s.execute(
@@ -68,24 +69,24 @@ def outbound(attempt_id: int) -> Response:
     _attempt, contact, campaign = found
     answered_by = form.get("AnsweredBy") or None
     outcomes.note_answered_by(s, attempt_id, answered_by)
+    now = clock()
     call = calllog.find_call(s, sid)
     if call is None:
-        call = calllog.insert_call(s, form)
+        call = calllog.insert_call(s, form, now)
     elif call.site_version_id is not None:
-        calllog.add_event(s, call.id, "outbound_repeated")
+        calllog.add_event(s, call.id, "outbound_repeated", now=now)
     calllog.add_event(
-        s, call.id, "outbound_answered",
+        s, call.id, "outbound_answered", now=now,
         campaign=campaign.name, attempt=attempt_id, contact=contact.id, answered_by=answered_by,
     )  # fmt: skip
     if answered_by in MACHINE_ANSWERS and campaign.machine_detection != "off":
         actions = machine_actions(campaign, published.site)
         left = "message" if isinstance(actions[0], Say) else "hangup"
-        calllog.add_event(s, call.id, "machine_detected", answered_by=answered_by, action=left)
+        calllog.add_event(s, call.id, "machine_detected", now=now, answered_by=answered_by, action=left)
         s.commit()
         return twiml(actions)
-    now = calllog.now()
     ctx = CallContext(sid, contact.phone, campaign.caller_id, now, queues.figures(s, now))
     result = start(published.site, campaign.flow, ctx, variables=contact_variables(contact, campaign))
-    save_and_apply(s, call, published.id, result)  # and its effects
+    save_and_apply(s, call, published.id, result, now)  # and its effects
     s.commit()
     return twiml(result.actions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from flask import Response, abort, request
 
@@ -11,8 +12,9 @@ from ..calls import queues
 from ..campaigns.attempts import on_status
 from ..db import session
 from ..engine import CallContext, CallState, FlowError, start, step
+from ..extensions import clock, flows
 from .agent_line import answer_incoming
-from .blueprint import bp, call_step, callback, store
+from .blueprint import bp, call_step, callback
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .twiml import render
@@ -21,9 +23,8 @@ log = logging.getLogger(__name__)
 EVENTS = ("input", "wait", "result")
 
 
-def _context() -> CallContext:
+def _context(now: datetime) -> CallContext:
     form = request.form
-    now = calllog.now()
     return CallContext(
         call_sid=form["CallSid"],
         caller=form.get("From", ""),
@@ -38,7 +39,8 @@ def _context() -> CallContext:
 def incoming() -> Response:
     """A new call: find the flow for the number called and run it from its start."""
     s = session()
-    published = store().current()
+    now = clock()
+    published = flows().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
     line = published.site.agent_line
@@ -46,14 +48,14 @@ def incoming() -> Response:
         return answer_incoming(published)
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None:
-        call = calllog.insert_call(s, request.form)
+        call = calllog.insert_call(s, request.form, now)
     else:
-        calllog.add_event(s, call.id, "incoming_repeated")
+        calllog.add_event(s, call.id, "incoming_repeated", now=now)
     flow = published.site.flow_for_number(request.form.get("To", ""))
     if flow is None:
         raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
-    result = start(published.site, flow.name, _context())
-    save_and_apply(s, call, published.id, result)  # and its effects
+    result = start(published.site, flow.name, _context(now))
+    save_and_apply(s, call, published.id, result, now)  # and its effects
     s.commit()
     return twiml(result.actions)
 
@@ -65,20 +67,21 @@ def next_step(flow: str, node: str, event: str) -> Response:
     if event not in EVENTS:
         abort(404)
     s = session()
+    now = clock()
     call = calllog.find_call(s, request.form["CallSid"])
     if call is None or call.site_version_id is None:
         log.warning(
             "step %s for unknown call %s: answered with a hang-up", request.path, request.form["CallSid"]
         )
         return fallback_twiml(None)
-    published = store().get(call.site_version_id)
+    published = flows().get(call.site_version_id)
     if published is None:
         raise FlowError(f"flows version {call.site_version_id} is missing")
     state = CallState(
         flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
     )
-    result = step(published.site, state, event, request.form.to_dict(), _context())  # type: ignore[arg-type]
-    save_and_apply(s, call, published.id, result)  # and its effects
+    result = step(published.site, state, event, request.form.to_dict(), _context(now))  # type: ignore[arg-type]
+    save_and_apply(s, call, published.id, result, now)  # and its effects
     s.commit()
     return twiml(result.actions)
 
@@ -100,7 +103,7 @@ def fallback_done() -> None:
     if call is not None:
         fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
         outcome = {k: v for k, v in request.form.items() if k in fields}
-        calllog.add_event(s, call.id, "fallback_result", **outcome)
+        calllog.add_event(s, call.id, "fallback_result", now=clock(), **outcome)
 
 
 @bp.post("/transcription")
@@ -111,15 +114,16 @@ def transcription() -> None:
     call = calllog.find_call(s, request.form["CallSid"])
     if call is not None:
         text = request.form.get("TranscriptionText", "")
-        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text)
+        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, clock())
 
 
 @bp.post("/status")
 @callback(_no_content)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
-    applied = calllog.apply_status(session(), request.form)
+    now = clock()
+    applied = calllog.apply_status(session(), request.form, now)
     # Only a call ivr placed can be a campaign's (its attempt and contact move on too): inbound callbacks
     # skip the attempts lookup.
     if applied and request.form.get("Direction", "").startswith("outbound-api"):
-        on_status(session(), request.form, request.args.get("attempt"), calllog.now())
+        on_status(session(), request.form, request.args.get("attempt"), now)

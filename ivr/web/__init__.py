@@ -11,7 +11,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     jsonify,
     redirect,
@@ -29,16 +28,18 @@ from .. import metrics
 from ..accounts.auth import check_login, current_viewer, ops_required
 from ..calls.privacy import mask_data, mask_number
 from ..calls.query import (
+    CSV_HEADERS,
     CallFilters,
     FilterError,
     call_numbers,
-    csv_response,
+    csv_rows,
     events_of,
     page_of_calls,
     shown_call,
     visible_call,
 )
-from ..db import session, utcnow
+from ..db import database, session
+from ..extensions import clock, flows, priced_desks
 from ..flows.errors import NothingPublished
 from ..metrics import labels as metric_labels
 from ..metrics.export import csv_text
@@ -122,7 +123,8 @@ def calls_csv() -> Response:
         filters = CallFilters.from_args(request.args).for_viewer(viewer)
     except FilterError as exc:
         abort(400, str(exc))
-    return csv_response(filters, viewer)
+    rows = csv_rows(database().sessionmaker, filters, priced_desks(), viewer)
+    return Response(rows, headers=CSV_HEADERS)
 
 
 @bp.get("/calls/<call_sid>")
@@ -144,20 +146,20 @@ def call(call_sid: str) -> str:
         }
         for e in events_of(s, found)
     ]
-    return render_template("call.html", call=found, shown=shown_call(found, viewer), events=events)
+    return render_template(
+        "call.html", call=found, shown=shown_call(found, priced_desks(), viewer), events=events
+    )
 
 
 def _today() -> date:
     """Today in UTC (on the simulator's clock when one is configured)."""
-    clock = current_app.config.get("IVR_CLOCK") or utcnow
-    today: date = clock().date()
-    return today
+    return clock().date()
 
 
 def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
     """The comparison the query string asks for; FormError explains what cannot be used."""
     try:
-        published = current_app.extensions["ivr.flows"].published()
+        published = flows().published()
     except NothingPublished as exc:
         raise FormError(str(exc), exc.STATUS) from None
     form = reports.read_form(request.args, published.site.desks, _today())
@@ -176,7 +178,7 @@ def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
 @ops_required
 def compare() -> str | tuple[str, int]:
     """Two desks side by side: figures, differences with 95% intervals, daily and hourly charts, paths."""
-    published = current_app.extensions["ivr.flows"].current()
+    published = flows().current()
     desks = published.site.desks if published is not None else {}
     try:
         form, report = _compare_report()

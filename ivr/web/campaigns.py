@@ -4,19 +4,19 @@ A blueprint nested in the web blueprint (endpoints `web.campaigns.*`): same sign
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TypeVar, cast
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..accounts.auth import ops_required
 from ..campaigns.figures import LABELS
 from ..campaigns.rules import ACTIONS, TransitionError
-from ..campaigns.service import change_state, find_campaign, list_campaigns, status_of
+from ..campaigns.service import change_state, find_campaign, list_campaigns
 from ..campaigns.tally import campaign_figures
-from ..db import session, utcnow
+from ..db import session
+from ..extensions import clock
 from ..models import Campaign
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
@@ -27,12 +27,6 @@ BUTTONS = ("start", "pause", "resume", "cancel")
 def signed_in(view: F) -> F:
     """Flask-Login's login_required, typed."""
     return cast(F, login_required(view))
-
-
-def _now() -> datetime:
-    clock = current_app.config.get("IVR_CLOCK") or utcnow
-    moment: datetime = clock()
-    return moment
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -48,7 +42,7 @@ def _campaign(campaign_id: int) -> Campaign:
 def index() -> str:
     """Every campaign with its state and progress."""
     s = session()
-    now = _now()
+    now = clock()
     rows = [(c, campaign_figures(s, c, now)) for c in list_campaigns(s)]
     return render_template("campaigns.html", rows=rows)
 
@@ -57,11 +51,13 @@ def index() -> str:
 @signed_in
 @ops_required
 def show(campaign_id: int) -> str:
-    """One campaign: settings, progress, figures, abandonment rate against the limit, state buttons."""
+    """One campaign: settings, progress, figures, abandonment rate against the limit, state buttons.
+
+    It only reads: a campaign with nothing left to call was marked finished by the change that left it so.
+    """
     s = session()
     found = _campaign(campaign_id)
-    figures = status_of(s, found, _now())
-    s.commit()
+    figures = campaign_figures(s, found, clock())
     values = figures.as_dict()
     allowed = [action for action in BUTTONS if found.state in ACTIONS[action][0]]
     return render_template(
@@ -79,7 +75,7 @@ def act(campaign_id: int, action: str) -> BaseResponse:
     s = session()
     found = _campaign(campaign_id)
     try:
-        state = change_state(s, found, action, _now())
+        state = change_state(s, found, action, clock())
     except TransitionError as exc:
         s.rollback()
         flash(str(exc))

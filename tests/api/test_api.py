@@ -7,12 +7,15 @@ import io
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from ivr.accounts.auth import create_token
 from ivr.cli.main import main
+from ivr.models import ApiToken
 
 from ..helpers import call_row
 from ..twilio import CallDriver, one
+from ..writes import writes
 
 
 @pytest.fixture
@@ -159,3 +162,20 @@ def test_odd_filter_values_are_400_not_500(api, params):
 
 def test_nul_in_a_call_sid_is_400(api):
     assert api("/api/calls/CA%00x").status_code == 400
+
+
+def test_reads_never_write(app, twilio, api, session):
+    """GET requests with a token neither commit nor write, not even the token's last use."""
+    call = _call(twilio, "+14155550106", ("1", "1"))
+    app.extensions["ivr.flows"].current()  # the flows folder is published before the watch starts
+    with writes() as seen:
+        listed = api("/api/calls")
+        detail = api(f"/api/calls/{call.sid}")
+        exported = api("/api/calls.csv")
+        rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+        exported.close()
+        compared = api("/api/reports/compare", desks="local,bpo")
+    assert [r.status_code for r in (listed, detail, exported, compared)] == [200, 200, 200, 200]
+    assert seen == []
+    assert [r["call_sid"] for r in rows] == [call.sid] and listed.json["calls"][0]["call_sid"] == call.sid
+    assert session.scalars(select(ApiToken.last_used_at)).one() is None

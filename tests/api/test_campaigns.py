@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+from sqlalchemy import select, update
 
 from ivr.accounts.auth import create_token
-from ivr.campaigns.service import status_of
+from ivr.campaigns.service import change_state
 from ivr.campaigns.tally import campaign_figures
+from ivr.models import Campaign, Contact, DoNotCall
 
 from ..campaign_helpers import attempt, contacts, new_campaign
 from ..conftest import OPEN
+from ..writes import writes
 
 SETTINGS = {"name": "Reminders", "flow": "main", "caller_id": "+15125550100", "desk": "local"}
 
@@ -143,7 +148,7 @@ def test_the_api_shows_the_same_figures_as_the_status(client, headers, app, sess
     attempt(session, campaign, people["+15125550101"], "completed", "human", queue=("bridged", 5))
     attempt(session, campaign, people["+15125550102"], "busy")
     body = client.get(f"/api/campaigns/{campaign.id}", headers=headers).json["campaign"]["figures"]
-    expected = status_of(session, campaign, OPEN).as_dict()
+    expected = campaign_figures(session, campaign, OPEN).as_dict()
     assert body == expected
     assert (body["dialled"], body["answered_human"], body["busy"]) == (2, 1, 1)
     assert body["abandonment"]["rate"] == 1.0 and body["abandonment"]["over_limit"] is True
@@ -166,3 +171,36 @@ def test_the_api_shows_the_same_figures_as_the_status(client, headers, app, sess
 def test_ops_only(client, partner, method: str, path: str) -> None:
     assert getattr(client, method)(path).status_code == 401
     assert getattr(client, method)(path, headers=partner).status_code == 403
+
+
+def test_reads_never_write(app, client, headers, session) -> None:
+    """A campaign with nothing left to call stays as it is: GET neither commits nor writes."""
+    campaign = new_campaign(app, session, desk="local")
+    csv(client, headers, campaign.id, "phone\n+15125550101\n")
+    change_state(session, campaign, "start", OPEN)
+    session.execute(update(Contact).values(state="done"))  # behind the owner's back: nothing finishes it
+    session.commit()
+    client.post("/api/dnc", json={"phone": "+15125550199"}, headers=headers)
+    app.extensions["ivr.flows"].current()  # the flows folder is published before the watch starts
+    with writes() as seen:
+        paths = ["/api/campaigns", f"/api/campaigns/{campaign.id}", "/api/dnc", "/api/dnc/+15125550199"]
+        answers = [client.get(path, headers=headers) for path in paths]
+    assert [a.status_code for a in answers] == [200] * 4 and seen == []
+    assert answers[1].json["campaign"]["state"] == "running"
+    assert answers[1].json["campaign"]["figures"]["remaining"] == 0
+    session.expire_all()
+    assert session.get_one(Campaign, campaign.id).state == "running"
+
+
+def test_the_do_not_call_list_runs_on_the_app_clock(app, client, headers, session) -> None:
+    """IVR_CLOCK (a fixed time in these tests) stamps entries added over the API, one by one or imported."""
+    fixed = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    app.config["IVR_CLOCK"] = lambda: fixed
+    added = client.post("/api/dnc", json={"phone": "+15125550101"}, headers=headers)
+    imported = client.post(
+        "/api/dnc/import", data=b"+15125550102\n", headers=headers | {"Content-Type": "text/csv"}
+    )
+    assert (added.status_code, imported.status_code) == (200, 200)
+    stamped = dict(session.execute(select(DoNotCall.phone, DoNotCall.added_at)).all())
+    assert stamped == {"+15125550101": fixed, "+15125550102": fixed}
+    assert client.get("/api/dnc/+15125550101", headers=headers).json["entry"]["added_at"] == fixed.isoformat()

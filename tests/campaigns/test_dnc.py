@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -47,19 +48,19 @@ def entries(session) -> dict[str, tuple[str, str]]:
 
 
 def test_block_check_and_unblock(session) -> None:
-    assert dnc.block(session, "+15125550101", "manual", "asked by phone") is True
-    assert dnc.block(session, "+15125550101", "import") is False  # the first entry is kept
+    assert dnc.block(session, "+15125550101", "manual", "asked by phone", now=OPEN) is True
+    assert dnc.block(session, "+15125550101", "import", now=OPEN) is False  # the first entry is kept
     session.commit()
     assert dnc.is_blocked(session, "+15125550101")
     assert not dnc.is_blocked(session, "+15125550102")
     assert entries(session) == {"+15125550101": ("manual", "asked by phone")}
     assert dnc.blocked_among(session, ["+15125550101", "+15125550102"]) == {"+15125550101"}
     with pytest.raises(PhoneError, match="not written in E.164"):
-        dnc.block(session, "+1 512-555-0101")
+        dnc.block(session, "+1 512-555-0101", now=OPEN)
     with pytest.raises(PhoneError, match="no country code"):
-        dnc.block(session, "512-555-0101")
+        dnc.block(session, "512-555-0101", now=OPEN)
     with pytest.raises(ValueError, match="unknown source 'web'"):
-        dnc.block(session, "+15125550103", "web")
+        dnc.block(session, "+15125550103", "web", now=OPEN)
     assert dnc.unblock(session, "+15125550101") is True
     assert dnc.unblock(session, "+15125550101") is False
     session.commit()
@@ -67,10 +68,10 @@ def test_block_check_and_unblock(session) -> None:
 
 
 def test_import_a_list_reporting_bad_lines(session) -> None:
-    dnc.block(session, "+15125550109")
+    dnc.block(session, "+15125550109", now=OPEN)
     text = "Name,PHONE\nAnn,512-555-0101\nBob,not a number\nCat,(512) 555-0101\n\n"
     text += "Dan,+1 512 555 0109\nEve,\x00\n"
-    report = dnc.import_list(session, io.StringIO(text), "US", "import", "registry copy 2026-11-01")
+    report = dnc.import_list(session, io.StringIO(text), "US", "import", "registry copy 2026-11-01", now=OPEN)
     session.commit()
     assert report.as_dict() == {
         "added": 1,
@@ -81,7 +82,7 @@ def test_import_a_list_reporting_bad_lines(session) -> None:
         ],
     }
     assert entries(session)["+15125550101"] == ("import", "registry copy 2026-11-01")
-    plain = dnc.import_list(session, io.StringIO("+442079460000\n02079460001\n"), "GB")
+    plain = dnc.import_list(session, io.StringIO("+442079460000\n02079460001\n"), "GB", now=OPEN)
     assert (plain.added, plain.problems) == (2, [])
 
 
@@ -172,6 +173,17 @@ def test_a_caller_opts_out_during_an_incoming_call(twilio, session, opt_out_line
     assert repeat.data == {"number": "+12125551234", "added": False, "reason": "already on the list"}
 
 
+def test_an_opt_out_is_stamped_by_the_app_clock(app, twilio, session, opt_out_line) -> None:
+    """The entry, the call and its events all carry the time of IVR_CLOCK (the simulator's, in a run)."""
+    fixed = OPEN + timedelta(days=1, minutes=3)
+    app.config["IVR_CLOCK"] = lambda: fixed
+    call = CallDriver(twilio, caller="+12125551234", called=opt_out_line)
+    call.press(call.start(), "9")
+    assert session.scalars(select(DoNotCall.added_at)).one() == fixed
+    assert call_row(session, call.sid).started_at == fixed
+    assert {event.at for event in events(session, call.sid, "do_not_call")} == {fixed}
+
+
 def test_a_withheld_number_cannot_be_listed(twilio, session, opt_out_line) -> None:
     call = CallDriver(twilio, caller="anonymous", called=opt_out_line)
     root = call.press(call.start(), "9")
@@ -215,7 +227,7 @@ def test_a_callee_opts_out_during_a_campaign_call_and_is_not_called_again(
     assert entries(session) == {"+12125551234": ("opt-out", f"opted out during call {sid}")}
     assert call_row(session, sid).direction == "outbound-api"
     # the other contact's number is listed by hand meanwhile: the dialer checks just before calling
-    dnc.block(session, "+12125551235", "manual")
+    dnc.block(session, "+12125551235", "manual", now=OPEN)
     session.commit()
     assert attempts.mark_requested(session, later.id, OPEN) == "blocked"
     session.commit()

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from ivr.campaigns.attempts import advance
 from ivr.campaigns.figures import Abandonment, attempt_outcome, figures, is_abandoned
-from ivr.campaigns.service import change_state, status_of
+from ivr.campaigns.service import change_state
 from ivr.campaigns.tally import campaign_figures
 from ivr.models import Contact
 
@@ -152,7 +153,8 @@ def test_without_a_desk_the_rate_is_not_applicable(app, session) -> None:
 
 
 @pytest.mark.parametrize("paused", [False, True])
-def test_status_finishes_a_campaign_with_nothing_left(app, session, paused: bool) -> None:
+def test_the_last_call_settled_finishes_the_campaign(app, session, paused: bool) -> None:
+    """The change that leaves no contact to call finishes the campaign; reading its figures never does."""
     campaign = new_campaign(app, session)
     load(session, campaign, "phone\n+15125550101\n+15125550102\n")
     change_state(session, campaign, "start", OPEN)
@@ -162,8 +164,36 @@ def test_status_finishes_a_campaign_with_nothing_left(app, session, paused: bool
     first = contacts(session, campaign)["+15125550101"]
     session.execute(update(Contact).where(Contact.id == first.id).values(state="dialling"))
     session.commit()
-    assert status_of(session, campaign, OPEN).remaining == 1
+    last = attempt(session, campaign, first, "ringing")
+    assert campaign_figures(session, campaign, OPEN).remaining == 1
     assert campaign.state == ("paused" if paused else "running")
-    session.execute(update(Contact).where(Contact.id == first.id).values(state="failed"))
-    figures_now = status_of(session, campaign, OPEN)
+    assert advance(session, last.id, "completed", OPEN + timedelta(minutes=1)) is True  # the contact is done
+    session.commit()
+    session.expire_all()
+    figures_now = campaign_figures(session, campaign, OPEN)
     assert (figures_now.remaining, figures_now.progress, campaign.state) == (0, 1.0, "finished")
+    assert campaign.updated_at == OPEN + timedelta(minutes=1)
+
+
+def test_reading_the_figures_never_finishes_a_campaign(app, session) -> None:
+    campaign = new_campaign(app, session)
+    load(session, campaign, "phone\n+15125550101\n")
+    change_state(session, campaign, "start", OPEN)
+    session.execute(update(Contact).values(state="done"))  # behind the owner's back: nothing finishes it
+    session.commit()
+    assert campaign_figures(session, campaign, OPEN).remaining == 0
+    session.expire_all()
+    assert campaign.state == "running"
+
+
+@pytest.mark.parametrize(("before", "action"), [("running", "pause"), ("paused", "resume")])
+def test_pausing_or_resuming_with_nothing_left_finishes(app, session, before: str, action: str) -> None:
+    campaign = new_campaign(app, session)
+    load(session, campaign, "phone\n+15125550101\n")
+    change_state(session, campaign, "start", OPEN)
+    if before == "paused":
+        change_state(session, campaign, "pause", OPEN)
+    session.execute(update(Contact).values(state="done"))
+    session.commit()
+    assert change_state(session, campaign, action, OPEN) == "finished"
+    assert campaign.state == "finished"

@@ -184,7 +184,7 @@ def test_the_region_reads_national_numbers(app, session) -> None:
 
 
 def test_numbers_on_the_do_not_call_list_are_imported_and_counted(session, campaign) -> None:
-    block(session, "+15125550102", "manual")
+    block(session, "+15125550102", "manual", now=OPEN)
     session.commit()
     report = load(session, campaign, "phone\n+15125550101\n+15125550102\n")
     assert (report.imported, report.on_do_not_call) == (2, 1)

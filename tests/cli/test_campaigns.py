@@ -9,10 +9,13 @@ import time
 import pytest
 from sqlalchemy import select, update
 
+from ivr.campaigns.attempts import finish_if_done
 from ivr.cli.main import main
 from ivr.models import Campaign, Contact
 
 from ..campaign_helpers import attempt, contacts
+from ..conftest import OPEN
+from ..writes import writes
 
 
 @pytest.fixture
@@ -153,13 +156,31 @@ def test_status_shows_a_progress_bar_and_the_figures(runner, created, session) -
     assert listing[1].split()[:5] == [str(campaign.id), "Reminders", "running", "4", "3"]
 
 
+def test_status_and_list_only_read(runner, created, session) -> None:
+    """A campaign with nothing left to call stays as it is: `status` and `list` neither commit nor write."""
+    run(runner, "campaign", "import", created, "-", input="phone\n+15125550101\n")
+    run(runner, "campaign", "start", created)
+    session.execute(update(Contact).values(state="done"))  # behind the owner's back: nothing finishes it
+    session.commit()
+    with writes() as seen:
+        shown = run(runner, "campaign", "status", created)
+        as_json = run(runner, "campaign", "status", created, "--json")
+        listed = run(runner, "campaign", "list")
+    assert [r.exit_code for r in (shown, as_json, listed)] == [0, 0, 0] and seen == []
+    assert "): running;" in shown.output and json.loads(as_json.output)["figures"]["remaining"] == 0
+    session.expire_all()
+    assert session.scalars(select(Campaign.state)).one() == "running"
+
+
 def test_watch_follows_the_campaign_until_it_ends(runner, created, app) -> None:
     run(runner, "campaign", "import", created, "-", input="phone\n+15125550101\n")
     run(runner, "campaign", "start", created)
 
-    def dialler() -> None:  # the last contact is reached while the bar is shown
+    def dialler() -> None:  # the last contact is reached while the bar is shown; the dialer finishes it
         with app.extensions["ivr.db"].sessionmaker() as other:
             other.execute(update(Contact).values(state="done"))
+            campaign_id = other.scalars(select(Campaign.id)).one()
+            assert finish_if_done(other, campaign_id, OPEN)
             other.commit()
 
     later = threading.Timer(1.0, dialler)

@@ -219,12 +219,13 @@ def test_a_request_refused_too_often_is_given_back(bench: Bench, clock: VirtualC
 
 def test_do_not_call_is_checked_at_dial_time(bench: Bench, clock: VirtualClock) -> None:
     with bench.session() as s:
-        dnc.block(s, BOB)
+        dnc.block(s, BOB, now=clock.now())
         s.commit()
         make_campaign(s, [{"phone": ANN}, {"phone": BOB}, {"phone": CAT}])
     bench.worker.fill(clock.now())  # ANN and CAT are claimed ...
     with bench.session() as s:
-        dnc.block(s, CAT, "opt-out", "told us on another call")  # ... and CAT opts out before the call
+        # ... and CAT opts out before the call
+        dnc.block(s, CAT, "opt-out", "told us on another call", now=clock.now())
         s.commit()
     bench.run()
     assert [c.params["To"] for c in bench.creates()] == [ANN]

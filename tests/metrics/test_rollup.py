@@ -25,7 +25,7 @@ from ivr.migrations.runner import upgrade
 from ivr.models import Call
 
 from ..conftest import PG_URL
-from .test_sql import DAY, SITE, at, leg, small_log
+from .test_sql import DAY, NOW, SITE, at, leg, small_log
 
 D = day_of(DAY)
 RESULTS = ["bridged"] * 5 + ["hangup", "hangup", "leave", "queue-full", None]
@@ -102,7 +102,7 @@ def test_triggers_mark_the_days_a_change_touches(session):
 def test_a_report_reads_built_days_from_the_rollups_and_changed_days_from_the_calls(session):
     small_log(session)
     expected = from_the_calls(session, DAY, DAY + timedelta(days=1))
-    assert D in refresh(session)
+    assert D in refresh(session, NOW)
     assert dirty(session) == set()
     assert report(session, DAY, DAY + timedelta(days=1)) == expected
     tamper(session, D)
@@ -113,7 +113,7 @@ def test_a_report_reads_built_days_from_the_rollups_and_changed_days_from_the_ca
     changed = report(session, DAY, DAY + timedelta(days=1))
     assert changed["desks"]["local"]["offered"] == 6  # the day is dirty: read from the calls
     assert changed["desks"]["local"]["csat"] == 4.5
-    assert refresh(session) == [D]
+    assert refresh(session, NOW) == [D]
     assert report(session, DAY, DAY + timedelta(days=1)) == changed
 
 
@@ -132,7 +132,7 @@ def test_only_whole_clean_days_under_the_built_thresholds_come_from_the_rollups(
     session, since, until, settings, uses_rollup
 ):
     small_log(session)
-    refresh(session)
+    refresh(session, NOW)
     honest = report(session, since, until, **settings)["desks"]["local"]["offered"]
     tamper(session, D)
     assert (
@@ -194,7 +194,7 @@ def test_reports_stay_exact_while_calls_change(session):
     ]
     for round_ in range(6):
         if round_ % 2 == 0:
-            refresh(session)
+            refresh(session, NOW)
         for _ in range(12):
             roll = rng.random()
             if roll < 0.4:
@@ -206,18 +206,18 @@ def test_reports_stay_exact_while_calls_change(session):
         session.commit()
         for since, until in periods:
             assert report(session, since, until) == from_the_calls(session, since, until), (round_, since)
-    refresh(session)
+    refresh(session, NOW)
     assert dirty(session) == set()
     assert report(session) == from_the_calls(session)
 
 
 def test_a_new_call_turns_an_earlier_built_day_into_a_repeat(session):
     leg(session, "local", at(10), "bridged", 5, number="+1001")
-    refresh(session)
+    refresh(session, NOW)
     assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 0
     leg(session, "bpo", at(9, day=DAY + timedelta(days=6)), "bridged", 5, number="+1001")
     assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 1
-    refresh(session)
+    refresh(session, NOW)
     assert dirty(session) == set()
     assert report(session, DAY, DAY + timedelta(days=1))["desks"]["local"]["repeated"] == 1
 
@@ -240,24 +240,40 @@ def test_the_parts_of_a_period_left_to_read_from_the_calls():
 def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
     leg(session, "local", at(10), "bridged", 5)
     leg(session, "local", datetime(9999, 12, 31, 23, 59, tzinfo=UTC), "bridged", 5)
-    assert refresh(session) == [D, rollup.LAST_DAY]
-    assert refresh(session, rebuild=True) == [D, rollup.LAST_DAY]
+    assert refresh(session, NOW) == [D, rollup.LAST_DAY]
+    assert refresh(session, NOW, rebuild=True) == [D, rollup.LAST_DAY]
     # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
     found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
     assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())
     assert sum(sums.answered for sums in found.buckets["local"].values()) == 2
 
 
-def test_refresh_builds_only_what_needs_it(session):
-    assert refresh(session) == []
+def test_a_refresh_runs_on_the_clock_it_is_given(session):
+    """Its `now` decides which days between built ones are filled in, and stamps the days built."""
     leg(session, "local", at(10), "bridged", 5)
     leg(session, "local", at(10, day=DAY + timedelta(days=3)), "bridged", 5)
-    assert refresh(session) == [D, D + 1, D + 2, D + 3]  # the days between, without calls, are built empty
-    assert refresh(session) == []
-    assert refresh(session, rebuild=True) == [D, D + 1, D + 2, D + 3]
+    early = DAY + timedelta(hours=12)
+    assert refresh(session, early) == [D, D + 3]  # days after tomorrow (D + 1) are not filled in yet
+    assert refresh(session, NOW) == [D + 1, D + 2]
+    built = dict(session.execute(select(rollup_days.c.day, rollup_days.c.built_at)).all())
+    assert built == {D: early, D + 1: NOW, D + 2: NOW, D + 3: early}
+
+
+def test_refresh_builds_only_what_needs_it(session):
+    assert refresh(session, NOW) == []
+    leg(session, "local", at(10), "bridged", 5)
+    leg(session, "local", at(10, day=DAY + timedelta(days=3)), "bridged", 5)
+    assert refresh(session, NOW) == [
+        D,
+        D + 1,
+        D + 2,
+        D + 3,
+    ]  # the days between, without calls, are built empty
+    assert refresh(session, NOW) == []
+    assert refresh(session, NOW, rebuild=True) == [D, D + 1, D + 2, D + 3]
     session.execute(update(rollup_days).where(rollup_days.c.day == D + 1).values(service_level_seconds=30))
     session.commit()
-    assert refresh(session) == [D + 1]  # built under other thresholds: built again
+    assert refresh(session, NOW) == [D + 1]  # built under other thresholds: built again
 
 
 def postgresql_only(test: Any) -> Any:
@@ -284,7 +300,7 @@ def waiting_build(engine: Any) -> threading.Thread:
 
     def build() -> None:
         with Session(engine) as builder:
-            build_day(builder, D)
+            build_day(builder, D, NOW)
             builder.commit()
 
     thread = in_thread(build)
@@ -304,7 +320,7 @@ def test_a_change_to_calls_waits_for_a_build_in_progress(app, database_url, sess
             writer.commit()
 
     with Session(engine) as builder:
-        build_day(builder, D)  # holds the lock until it commits
+        build_day(builder, D, NOW)  # holds the lock until it commits
         writer = in_thread(answer_the_survey)
         assert held_back(writer)
         builder.commit()
@@ -337,7 +353,7 @@ def test_a_build_waits_for_a_callers_later_call_still_in_flight(app, database_ur
     builder.join(10)
     assert not builder.is_alive()
     engine.dispose()
-    refresh(session)
+    refresh(session, NOW)
     one_day = (DAY, DAY + timedelta(days=1))
     assert report(session, *one_day)["desks"]["local"]["repeated"] == 1
     assert report(session, *one_day) == from_the_calls(session, *one_day)
@@ -379,16 +395,16 @@ def test_a_build_that_cannot_get_the_lock_in_time_leaves_the_day_dirty(
     with Session(engine) as writer:
         writer.add(Call(call_sid="CAslow", from_number="+1", started_at=at(11)))
         writer.flush()  # a long transaction on calls
-        assert refresh(session) == []
+        assert refresh(session, NOW) == []
         assert dirty(session) == {D}
         writer.rollback()
     engine.dispose()
-    assert refresh(session) == [D]
+    assert refresh(session, NOW) == [D]
 
 
 def test_a_report_reads_one_snapshot(session, database_url, monkeypatch):
     small_log(session)
-    refresh(session)
+    refresh(session, NOW)
     before = report(session)
     engine = make_engine(database_url)
     original = rollup.read
@@ -401,7 +417,7 @@ def test_a_report_reads_one_snapshot(session, database_url, monkeypatch):
                 .values(started_at=at(15, day=DAY + timedelta(days=2)))
             )
             other.commit()
-            refresh(other)
+            refresh(other, NOW)
         return original(*args)
 
     monkeypatch.setattr(rollup, "read", read_after_a_change)

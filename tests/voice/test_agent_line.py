@@ -339,8 +339,11 @@ def test_an_error_in_the_whisper_still_connects_the_caller(twilio, session, agen
 def test_pins_are_hashed(session, agents):
     stored = session.scalars(select(Agent.pin_hash).where(Agent.agent_id == "1001")).one()
     assert "4321" not in stored
-    assert verify_agent(session, "1001", "4321") is not None
-    assert verify_agent(session, "1001", "4322") is None and verify_agent(session, "9", "4321") is None
+    assert verify_agent(session, "1001", "4321", OPEN) is not None
+    assert (
+        verify_agent(session, "1001", "4322", OPEN) is None
+        and verify_agent(session, "9", "4321", OPEN) is None
+    )
 
 
 # -- a whole pair through the simulator ------------------------------------------------------------
@@ -419,7 +422,7 @@ def test_agent_create_list_and_deactivate(env, session, twilio):
     )
     assert created.exit_code == 0, created.output
     assert "agent 1234 (Eve) created on desk local" in created.output
-    assert verify_agent(session, "1234", "2468") is not None
+    assert verify_agent(session, "1234", "2468", OPEN) is not None
 
     from_env = cli.invoke(
         main, ["agent", "create", "--desk", "bpo", "--id", "5678"], env={"IVR_AGENT_PIN": "1357"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 import pytest
@@ -13,6 +14,7 @@ from ivr.engine import CallState, CallUpdates, Effect, StepResult
 from ivr.models import Call
 from ivr.voice import effects
 
+from ..conftest import OPEN
 from ..helpers import call_row, events
 
 
@@ -42,8 +44,8 @@ def test_a_step_is_saved_then_its_effects_go_to_their_owners(
     assert found is not None and found.site_version_id is not None
     handed: list[tuple[int, Effect]] = []
 
-    def owner(s: Any, call_id: int, effect: Ring) -> dict[str, Any]:
-        assert s is session
+    def owner(s: Any, call_id: int, effect: Ring, now: datetime) -> dict[str, Any]:
+        assert s is session and now == OPEN
         handed.append((call_id, effect))
         return {"rang": effect.times}
 
@@ -51,13 +53,14 @@ def test_a_step_is_saved_then_its_effects_go_to_their_owners(
     state = CallState(flow="main", node="language")
     updates = CallUpdates(desk="bpo", queue_result=None, survey_score=4)
     result = StepResult(state, [], [], updates, (Ring(2), Ring(3)))
-    effects.save_and_apply(session, found, found.site_version_id, result)
+    effects.save_and_apply(session, found, found.site_version_id, result, OPEN)
     session.commit()
     assert handed == [(found.id, Ring(2)), (found.id, Ring(3))]
     assert [(e.node, e.data) for e in events(session, call.sid, "test_ring")] == [
         ("language", {"rang": 2}),
         ("language", {"rang": 3}),
     ]
+    assert {e.at for e in events(session, call.sid, "test_ring")} == {OPEN}
     row = call_row(session, call.sid)
     assert (row.desk, row.queue_result, row.survey_score, row.overflow_from) == ("bpo", None, 4, None)
 
@@ -69,7 +72,7 @@ def test_a_step_without_effects_only_saves(call, session, monkeypatch: pytest.Mo
     monkeypatch.setattr(effects, "OWNERS", {})  # no owner is asked
     before = len(events(session, call.sid, "node"))
     result = StepResult(CallState(flow="main", node="language"), [], [], CallUpdates(path="main_menu:1"))
-    effects.save_and_apply(session, found, found.site_version_id, result)
+    effects.save_and_apply(session, found, found.site_version_id, result, OPEN)
     session.commit()
     assert call_row(session, call.sid).path == "main_menu:1"
     assert len(events(session, call.sid, "node")) == before

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from ivr.models import Call, CallEvent, SiteVersion
 
+from ..conftest import OPEN
 from ..helpers import call_row, event_kinds, events
 from ..twilio import CallDriver, TwilioClient, new_sid, one, parse, xpath
 
@@ -306,11 +307,11 @@ def test_a_call_logged_concurrently_is_not_logged_twice(app, session, twilio):
     sessions = app.extensions["ivr.db"].sessionmaker
     found = {}
     with sessions() as first:
-        mine = calllog.insert_call(first, params)  # not committed yet: the other insert must wait
+        mine = calllog.insert_call(first, params, OPEN)  # not committed yet: the other insert must wait
 
         def other() -> None:
             with sessions() as second:
-                found["ref"] = calllog.insert_call(second, params)
+                found["ref"] = calllog.insert_call(second, params, OPEN)
                 second.commit()
 
         racer = threading.Thread(target=other)

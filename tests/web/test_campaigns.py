@@ -6,10 +6,15 @@ import re
 
 import pytest
 from lxml import html
+from sqlalchemy import update
 
 from ivr.accounts.auth import create_token, create_user
+from ivr.campaigns.service import change_state
+from ivr.models import Campaign, Contact
 
 from ..campaign_helpers import attempt, contacts, load, new_campaign
+from ..conftest import OPEN
+from ..writes import writes
 
 PASSWORD = "correct horse battery"
 
@@ -100,3 +105,20 @@ def test_partners_and_strangers_are_kept_out(client, session, campaign) -> None:
     assert partner.get("/campaigns/").status_code == 403
     assert partner.get(f"/campaigns/{campaign.id}").status_code == 403
     assert html.fromstring(partner.get("/").data).xpath("//header//a[text()='Campaigns']") == []
+
+
+def test_the_pages_only_read(app, client, session, campaign) -> None:
+    """A campaign with nothing left to call stays as it is: a page view neither commits nor writes."""
+    change_state(session, campaign, "start", OPEN)
+    session.execute(update(Contact).values(state="done"))  # behind the owner's back: nothing finishes it
+    session.commit()
+    signed = sign_in(client, session)
+    app.extensions["ivr.flows"].current()  # the flows folder is published before the watch starts
+    with writes() as seen:
+        listed = signed.get("/campaigns/")
+        shown = signed.get(f"/campaigns/{campaign.id}")
+    assert (listed.status_code, shown.status_code, seen) == (200, 200, [])
+    page = html.fromstring(shown.data)
+    assert page.xpath("//progress/@value") == ["4"] and page.xpath("//progress/@max") == ["4"]
+    session.expire_all()
+    assert session.get_one(Campaign, campaign.id).state == "running"

@@ -1,0 +1,34 @@
+"""A watch on the database: every commit and every INSERT, UPDATE or DELETE made while it is on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@contextmanager
+def writes() -> Iterator[list[str]]:
+    """The commits ("COMMIT") and writing statements of any session or engine while the block runs."""
+    seen: list[str] = []
+
+    def committed(_session: Session) -> None:
+        seen.append("COMMIT")
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith(WRITES):
+            seen.append(statement)
+
+    event.listen(Session, "after_commit", committed)
+    event.listen(Engine, "before_cursor_execute", executed)
+    try:
+        yield seen
+    finally:
+        event.remove(Session, "after_commit", committed)
+        event.remove(Engine, "before_cursor_execute", executed)
