@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..engine.costs import Leg, leg_cost
 from ..engine.site import Desk
-from ..metrics.costs import Leg, leg_cost
 from ..models import Call, CallEvent
 from .log import get_call
 from .periods import moment
@@ -158,7 +158,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def call_cost(call: Call, desks: Mapping[str, Desk]) -> float | None:
-    """What this leg cost its desk at these desks' prices (ivr.metrics.costs); None without one."""
+    """What this leg cost its desk at these desks' prices (ivr.engine.costs); None without one."""
     desk = desks.get(call.desk) if call.desk is not None else None
     if desk is None:
         return None

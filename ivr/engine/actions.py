@@ -71,6 +71,11 @@ class Gather:
     report_empty: bool = True
 
 
+# Twilio's outcomes that mean someone answered: an <Enqueue>'s QueueResult, a <Dial>'s DialCallStatus.
+BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
+ANSWERED_DIAL = ("completed", "answered")
+
+
 @dataclass(frozen=True)
 class Enqueue:
     """Put the caller in a Twilio queue; `wait` loops while waiting (None: Twilio's hold music)."""

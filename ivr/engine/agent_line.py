@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from .actions import Action, AgentStep, DialQueue, Gather, Hangup, LineCallback, LogEntry, Say
+from .actions import ANSWERED_DIAL, Action, AgentStep, DialQueue, Gather, Hangup, LineCallback, LogEntry, Say
 from .effects import UNCHANGED, Unchanged, changed_fields
-from .nodes import ANSWERED_DIAL
 from .runtime import FlowError
 from .site import AgentLine, Desk, Site
 

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
-from .actions import Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
+from .actions import ANSWERED_DIAL, BRIDGED, Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
 from .conditions import evaluate, variables_used
 from .effects import UNCHANGED, AddToDoNotCall, CallUpdates
 from .prompts import fill, placeholders, speech_language, texts
@@ -22,8 +22,6 @@ POSITION = {
     "es": "Usted es la persona número {n} en la fila.",
     "fr": "Vous êtes la personne numéro {n} dans la file d'attente.",
 }
-ANSWERED_DIAL = ("completed", "answered")
-BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
 CALLER_GONE = ("completed", "canceled")  # the caller's CallStatus once they have hung up
 Edge = tuple[str, str, frozenset[str]]
 Handler = Callable[[Runtime, str, Node, Mapping[str, str]], str | None]

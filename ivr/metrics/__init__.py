@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..calls import periods
+from ..engine.costs import COST_MODELS, Leg, leg_cost
 from ..engine.site import Site
 from . import params
-from .costs import COST_MODELS, Leg, leg_cost
 from .definitions import MetricSettings
 from .report import DeskData, build
 

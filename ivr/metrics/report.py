@@ -9,8 +9,8 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..engine import costs
 from ..engine.site import Desk
-from . import costs
 from .definitions import (
     DeskSums,
     MetricSettings,

@@ -8,8 +8,19 @@ from typing import Any
 from flask import Response, current_app, request, url_for
 
 from ..engine import Action, Callback, Site
-from ..engine.actions import Dial, Enqueue, Hangup, LineCallback, Play, Record, Say, Target
-from ..engine.nodes import ANSWERED_DIAL, BRIDGED, HOLD_MUSIC
+from ..engine.actions import (
+    ANSWERED_DIAL,
+    BRIDGED,
+    Dial,
+    Enqueue,
+    Hangup,
+    LineCallback,
+    Play,
+    Record,
+    Say,
+    Target,
+)
+from ..engine.nodes import HOLD_MUSIC
 from .twiml import render
 
 APOLOGY = "We are sorry, we cannot take your call right now. Please try again later. Goodbye."

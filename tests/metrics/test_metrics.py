@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from ivr.calls.periods import period
+from ivr.engine.costs import COST_MODELS, CostSums, Leg, billed_minutes, leg_cost, total_cost
 from ivr.engine.site import CostModel, Desk
 from ivr.metrics import MetricSettings
-from ivr.metrics.costs import COST_MODELS, CostSums, Leg, billed_minutes, leg_cost, total_cost
 from ivr.metrics.definitions import FIELD_SOURCES, DeskSums, nearest_rank
 from ivr.metrics.params import desk_pair
 from ivr.metrics.report import DeskData, comparison, desk_figures

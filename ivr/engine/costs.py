@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..engine.site import Desk
-from .definitions import ANSWERED_RESULTS
+from .actions import BRIDGED
+from .site import Desk
 
 SECONDS_PER_MINUTE = 60
 SECONDS_PER_HOUR = 3600
@@ -31,7 +31,7 @@ class Leg:
     @property
     def answered(self) -> bool:
         """A caller leg bridged to an agent."""
-        return not self.is_agent and self.queue_result in ANSWERED_RESULTS
+        return not self.is_agent and self.queue_result in BRIDGED
 
 
 @dataclass(frozen=True)
