@@ -48,14 +48,12 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from .accounts import auth
     from .db import Database
     from .flows.store import FlowStore
-    from .inputs import reject_nul
 
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     app.extensions["ivr.flows"] = FlowStore(
         Path(app.config["FLOWS_DIR"]), database.sessionmaker, app.config["FLOWS_CHECK_SECONDS"]
     )
-    app.before_request(reject_nul)
     auth.init_app(app)
     auth.csrf.exempt(voice.bp)
     auth.csrf.exempt(api.bp)

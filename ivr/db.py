@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g, request
 from sqlalchemy import JSON, DateTime, Insert, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
@@ -82,14 +82,25 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     def init_app(self, app: Flask) -> None:
-        """Register on the app and close the context's session when the context ends."""
+        """Register on the app, refuse what the database cannot store, close the session at the end."""
         app.extensions["ivr.db"] = self
+        app.before_request(reject_nul)
 
         @app.teardown_appcontext
         def _close(_exc: BaseException | None) -> None:
             session = g.pop("db_session", None)
             if session is not None:
                 session.close()
+
+
+def reject_nul() -> None:
+    """Abort with 400 when the path, query string or form carries a NUL character (PostgreSQL stores none)."""
+    values = [request.path, *request.args.keys(), *(v for vs in request.args.listvalues() for v in vs)]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        request.get_data(cache=True)  # keep the raw body: the voice checks read it after the form
+        values += [*request.form.keys(), *(v for vs in request.form.listvalues() for v in vs)]
+    if any("\x00" in value for value in values):
+        abort(400, "NUL characters are not allowed")
 
 
 def database() -> Database:
