@@ -31,7 +31,7 @@ MIN_PASSWORD = 10
 def init_app(app: Flask) -> None:
     """Bind Flask-Login and CSRF protection; Twilio webhooks and the bearer API are exempt from CSRF."""
     login_manager.init_app(app)
-    login_manager.login_view = "web.login"
+    login_manager.login_view = "web.sign_in.login"
     csrf.init_app(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
 

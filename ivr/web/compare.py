@@ -1,0 +1,101 @@
+"""The ops comparison of two desks: the page, its JSON and its CSV (the form and charts: web/reports.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask_login import login_required
+
+from .. import metrics
+from ..accounts.auth import ops_required
+from ..db import session
+from ..extensions import clock, flows
+from ..flows.errors import NothingPublished
+from ..metrics import labels as metric_labels
+from ..metrics.export import csv_text
+from . import reports
+from .reports import CompareForm, FormError
+
+bp = Blueprint("compare", __name__)
+
+
+def _today() -> date:
+    """Today in UTC (on the simulator's clock when one is configured)."""
+    return clock().date()
+
+
+def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
+    """The comparison the query string asks for; FormError explains what cannot be used."""
+    try:
+        published = flows().published()
+    except NothingPublished as exc:
+        raise FormError(str(exc), exc.STATUS) from None
+    form = reports.read_form(request.args, published.site.desks, _today())
+    since, until = form.period
+    try:
+        report = metrics.compare(
+            session(), published.site, form.desk_a, form.desk_b, since, until, form.settings
+        )
+    except ValueError as exc:
+        raise FormError(str(exc)) from None
+    return form, report
+
+
+@bp.get("/reports/compare")
+@login_required
+@ops_required
+def page() -> str | tuple[str, int]:
+    """Two desks side by side: figures, differences with 95% intervals, daily and hourly charts, paths."""
+    published = flows().current()
+    desks = published.site.desks if published is not None else {}
+    try:
+        form, report = _compare_report()
+    except FormError as exc:
+        values = reports.fallback_form(request.args, desks, _today())
+        return render_template(
+            "compare.html", desks=desks, values=values, error=str(exc), report=None
+        ), exc.status
+    labels = {name: figures["label"] for name, figures in report["desks"].items()}
+    return render_template(
+        "compare.html",
+        desks=desks,
+        values=form.args(),
+        error=None,
+        form=form,
+        report=report,
+        labels=labels,
+        charts=reports.charts(report, form, labels),
+        r=reports,
+        m=metric_labels,
+    )
+
+
+@bp.get("/reports/compare.json")
+@login_required
+@ops_required
+def json() -> Response | tuple[Response, int]:
+    """The comparison as JSON: the same document as the API's /api/reports/compare."""
+    try:
+        _form, report = _compare_report()
+    except FormError as exc:
+        return jsonify(error={"status": exc.status, "message": str(exc)}), exc.status
+    return jsonify(report)
+
+
+@bp.get("/reports/compare.csv")
+@login_required
+@ops_required
+def csv() -> Response:
+    """The comparison as CSV, one row per metric: the same file as `ivr report compare --format csv`."""
+    try:
+        form, report = _compare_report()
+    except FormError as exc:
+        abort(exc.status, str(exc))
+    name = f"compare-{form.desk_a}-{form.desk_b}-{form.since}-{form.until}.csv"
+    return Response(
+        csv_text(report),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={name}"},
+    )
