@@ -1,0 +1,51 @@
+"""Reading what an API request sends: a JSON object, a CSV body streamed, a region, a page."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, cast
+
+from flask import abort, current_app, request
+
+from ..campaigns.phone import check_region
+
+MAX_IMPORT_BYTES = 256 * 1024 * 1024  # a CSV body may be this big (app config MAX_IMPORT_BYTES)
+MAX_PER_PAGE = 500
+CSV_TYPES = ("text/csv", "text/plain", "application/csv")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, else 400."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object (Content-Type: application/json)")
+    return body
+
+
+def region() -> str | None:
+    """The `region` parameter, checked (None when absent), else 400."""
+    try:
+        return check_region(request.args.get("region"))
+    except ValueError as exc:
+        abort(400, f"region: {exc}")
+
+
+def csv_stream() -> io.TextIOWrapper:
+    """The request body as a text stream (not read into memory), for a CSV upload."""
+    if request.mimetype not in CSV_TYPES:
+        abort(415, "send the list as the request body with Content-Type: text/csv")
+    request.max_content_length = current_app.config.get("MAX_IMPORT_BYTES", MAX_IMPORT_BYTES)
+    body = io.BufferedReader(cast(io.RawIOBase, request.stream))
+    return io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
+
+
+def page() -> tuple[int, int]:
+    """The `page` and `per_page` parameters, checked, else 400."""
+    try:
+        page = int(request.args.get("page", "1"))
+        per_page = int(request.args.get("per_page", "100"))
+    except ValueError:
+        abort(400, "page and per_page must be whole numbers")
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        abort(400, f"page must be 1 or more, per_page from 1 to {MAX_PER_PAGE}")
+    return page, per_page

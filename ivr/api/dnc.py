@@ -1,0 +1,95 @@
+"""The do-not-call list over the API: list, look up, add, remove and import (ops tokens only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from ..accounts.auth import token_required
+from ..campaigns import dnc
+from ..campaigns.phone import PhoneError, check_region, to_e164
+from ..db import session
+from ..extensions import clock
+from ..models import DoNotCall
+from . import bodies
+
+bp = Blueprint("dnc", __name__)
+
+
+@bp.get("/dnc")
+@token_required
+def dnc_list() -> Response:
+    """The do-not-call entries, newest first: ?source=manual|import|opt-out, page, per_page."""
+    source = request.args.get("source")
+    if source is not None and source not in dnc.SOURCES:
+        abort(400, f"source must be one of {', '.join(dnc.SOURCES)}")
+    page, per_page = bodies.page()
+    entries, total = dnc.listed(session(), source, per_page, (page - 1) * per_page)
+    return jsonify(entries=[dnc.entry_dict(e) for e in entries], total=total, page=page, per_page=per_page)
+
+
+@bp.get("/dnc/<phone>")
+@token_required
+def dnc_entry(phone: str) -> Response:
+    """Whether a number (E.164) is on the list: its entry, or 404."""
+    found = session().get(DoNotCall, phone)
+    if found is None:
+        abort(404, f"{phone} is not on the do-not-call list")
+    return jsonify(entry=dnc.entry_dict(found))
+
+
+@bp.post("/dnc")
+@token_required
+def dnc_add() -> Response:
+    """Add numbers: {"phones": [...]} or {"phone": "..."}, optional "note" and "region" (default US)."""
+    body = bodies.json_body()
+    raw = body.get("phones", [body["phone"]] if "phone" in body else None)
+    if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
+        abort(400, 'send {"phone": "+15125550100"} or {"phones": [...]}')
+    try:
+        region = check_region(body.get("region", "US"))
+    except ValueError as exc:
+        abort(400, f"region: {exc}")
+    note = body.get("note", "")
+    if not isinstance(note, str):
+        abort(400, "note must be text")
+    phones, bad = [], []
+    for value in raw:
+        try:
+            phones.append(to_e164(value, region))
+        except PhoneError as exc:
+            bad.append(str(exc))
+    if bad:
+        abort(400, "nothing added: " + "; ".join(bad))
+    s = session()
+    added = dnc.block_many(s, phones, "manual", note, now=clock())
+    s.commit()
+    unique = list(dict.fromkeys(phones))
+    return jsonify(added=added, already_listed=len(unique) - added, phones=unique)
+
+
+@bp.delete("/dnc/<phone>")
+@token_required
+def dnc_remove(phone: str) -> Response:
+    """Take a number (E.164) off the list; 404 when it is not on it."""
+    s = session()
+    if not dnc.unblock(s, phone):
+        abort(404, f"{phone} is not on the do-not-call list")
+    s.commit()
+    return jsonify(removed=phone)
+
+
+@bp.post("/dnc/import")
+@token_required
+def dnc_import() -> Response:
+    """Add every number of the CSV body (one a line, or a phone column); ?region=US, ?note=."""
+    region = bodies.region() or "US"
+    s = session()
+    try:
+        report = dnc.import_list(
+            s, bodies.csv_stream(), region, "import", request.args.get("note", ""), now=clock()
+        )
+    except UnicodeDecodeError:
+        s.rollback()
+        abort(400, "nothing imported: the body is not UTF-8 text")
+    s.commit()
+    return jsonify(report=report.as_dict())

@@ -1,0 +1,27 @@
+"""Reports over the API: two desks compared, the same document as the page's JSON (ops tokens only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, request
+
+from ..accounts.auth import token_required
+from ..db import session
+from ..extensions import flows
+from ..flows.errors import NothingPublished
+from ..metrics import compare_from_args
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+
+@bp.get("/compare")
+@token_required
+def compare() -> Response:
+    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
+    try:
+        published = flows().published()
+    except NothingPublished as exc:
+        abort(exc.STATUS, str(exc))
+    try:
+        return jsonify(compare_from_args(session(), published.site, request.args))
+    except ValueError as exc:
+        abort(400, str(exc))
