@@ -1,8 +1,32 @@
-"""Twilio's webhooks: signed, thin, and never a 500 to Twilio."""
+"""Twilio's webhooks: signed, thin, and never a 500 to Twilio; one blueprint per feature under /voice.
+Every request passes the body and signature checks here first, for every feature."""
 
-# Every voice module registers its routes on the one blueprint (ivr.voice.blueprint); importing them here,
-# once, is what puts them on it.
-from . import agent_line, outbound, routes  # noqa: F401
-from .blueprint import bp
+from __future__ import annotations
 
-__all__ = ["bp"]
+from flask import Blueprint
+from werkzeug.exceptions import HTTPException
+
+from . import agent_line, outbound, routes
+from .security import check_body, check_identifiers, check_signature
+
+FEATURES = (routes.bp, agent_line.bp, outbound.bp)  # endpoints voice.<feature>.<view>
+
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+for feature in FEATURES:
+    bp.register_blueprint(feature)
+
+
+@bp.before_request
+def _checks() -> None:
+    check_body()
+    check_signature()
+    check_identifiers()
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    return (
+        f"{error.code} {error.name}: {error.description}\n",
+        error.code or 400,
+        {"Content-Type": "text/plain"},
+    )

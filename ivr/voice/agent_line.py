@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Response, request
+from flask import Blueprint, Response, request
 
 from ..accounts.agents import verify_agent
 from ..calls import log as calllog
@@ -16,10 +16,11 @@ from ..engine import agent_line as line
 from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
-from .blueprint import bp, call_step
 from .responses import fallback_twiml, twiml
+from .wrappers import call_step
 
 log = logging.getLogger(__name__)
+bp = Blueprint("agent", __name__)
 
 
 def _apology() -> Response:
@@ -69,7 +70,7 @@ def answer_incoming(published: Published) -> Response:
     return _answer(line.step(published.site, leg, line.Called(form.get("To", ""), published.id)), now)
 
 
-@bp.post("/agent/id", endpoint="agent_id")
+@bp.post("/agent/id", endpoint="id")
 @call_step(fallback=_apology)
 def agent_id() -> Response:
     """The agent id keyed in: keep it and ask for the PIN."""
@@ -79,7 +80,7 @@ def agent_id() -> Response:
     return _answer(line.step(_site(leg), leg, line.IdEntered(request.form.get("Digits", ""))), clock())
 
 
-@bp.post("/agent/pin", endpoint="agent_pin")
+@bp.post("/agent/pin", endpoint="pin")
 @call_step(fallback=_apology)
 def agent_pin() -> Response:
     """The PIN keyed in: checked here (a lockout spans calls), then sign in, retry, lock out or refuse."""
@@ -93,7 +94,7 @@ def agent_pin() -> Response:
     return _answer(line.step(site, leg, line.PinChecked(account)), now)
 
 
-@bp.post("/agent/whisper", endpoint="agent_whisper")
+@bp.post("/agent/whisper", endpoint="whisper")
 @call_step(fallback=_nothing)
 def agent_whisper() -> Response:
     """The Queue noun's url, run for the dequeued caller: link the caller's leg and the agent's."""
@@ -113,7 +114,7 @@ def agent_whisper() -> Response:
     return _answer(line.step(_site(agent), agent, whispered), clock())
 
 
-@bp.post("/agent/dialed", endpoint="agent_dialed")
+@bp.post("/agent/dialed", endpoint="dialed")
 @call_step(fallback=_apology)
 def agent_dialed() -> Response:
     """The agent's Dial on the queue ended: store the talk time on the caller, then offer the next caller."""
@@ -134,7 +135,7 @@ def agent_dialed() -> Response:
     return _answer(line.step(_site(leg), leg, dialed), clock())
 
 
-@bp.post("/agent/key", endpoint="agent_key")
+@bp.post("/agent/key", endpoint="key")
 @call_step(fallback=_apology)
 def agent_key() -> Response:
     """A key pressed between callers: * signs out, anything else goes back to the queue."""

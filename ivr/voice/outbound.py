@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Response, request
+from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from ..calls import log as calllog
@@ -18,11 +18,12 @@ from ..engine import CallContext, FlowError, Site, start
 from ..engine.actions import Action, Hangup, Say
 from ..extensions import clock, flows
 from ..models import Attempt, Campaign, Contact
-from .blueprint import bp, call_step
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
+from .wrappers import call_step
 
 log = logging.getLogger(__name__)
+bp = Blueprint("outbound", __name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace
 
 

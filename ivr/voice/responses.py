@@ -38,13 +38,13 @@ def absolute(endpoint: str, **values: Any) -> str:
 def callback_url(callback: Target) -> str:
     """The URL of a step callback: a flow's step, or one of the agent line's."""
     if isinstance(callback, LineCallback):
-        return absolute(f"voice.agent_{callback.step}")
-    return absolute("voice.step", flow=callback.flow, node=callback.node, event=callback.event)
+        return absolute(f"voice.agent.{callback.step}")
+    return absolute("voice.flow.step", flow=callback.flow, node=callback.node, event=callback.event)
 
 
 def twiml(actions: Iterable[Action]) -> Response:
     """A text/xml response for these actions."""
-    xml = render(actions, callback_url, transcribe_url=absolute("voice.transcription"))
+    xml = render(actions, callback_url, transcribe_url=absolute("voice.flow.transcription"))
     return Response(xml, status=200, content_type="text/xml; charset=utf-8")
 
 
@@ -82,5 +82,5 @@ def fallback_actions(
 
 def fallback_twiml(site: Site | None, event: str = "", params: Mapping[str, str] | None = None) -> Response:
     """The fallback answer as TwiML; every callback of it goes to the fallback's end point."""
-    xml = render(fallback_actions(site, event, params), lambda _cb: absolute("voice.fallback_done"))
+    xml = render(fallback_actions(site, event, params), lambda _cb: absolute("voice.flow.fallback_done"))
     return Response(xml, status=200, content_type="text/xml; charset=utf-8")

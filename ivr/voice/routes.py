@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Response, abort, request
+from flask import Blueprint, Response, abort, request
 
 from ..calls import log as calllog
 from ..calls import queues
@@ -14,12 +14,13 @@ from ..db import session
 from ..engine import CallContext, CallState, FlowError, start, step
 from ..extensions import clock, flows
 from .agent_line import answer_incoming
-from .blueprint import bp, call_step, callback
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .twiml import render
+from .wrappers import call_step, callback
 
 log = logging.getLogger(__name__)
+bp = Blueprint("flow", __name__)
 EVENTS = ("input", "wait", "result")
 
 

@@ -1,4 +1,4 @@
-"""The voice blueprint and what wraps every webhook on it: the request checks, `call_step` and `callback`."""
+"""What wraps every voice webhook: `call_step` (an error answers a fallback) and `callback` (log-only)."""
 
 from __future__ import annotations
 
@@ -7,35 +7,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 from werkzeug.exceptions import HTTPException
 
 from ..calls import log as calllog
 from ..db import session
 from ..extensions import clock, flows
 from .responses import fallback_twiml
-from .security import check_body, check_identifiers, check_signature
 
 log = logging.getLogger(__name__)
-bp = Blueprint("voice", __name__, url_prefix="/voice")
 F = TypeVar("F", bound=Callable[..., Response])
 Fallback = Callable[[], Response]
-
-
-@bp.before_request
-def _checks() -> None:
-    check_body()
-    check_signature()
-    check_identifiers()
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[str, int, dict[str, str]]:
-    return (
-        f"{error.code} {error.name}: {error.description}\n",
-        error.code or 400,
-        {"Content-Type": "text/plain"},
-    )
 
 
 def flow_fallback() -> Response:
