@@ -45,7 +45,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
     from . import api, voice, web
-    from .accounts import auth
+    from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
 
@@ -54,10 +54,10 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     app.extensions["ivr.flows"] = FlowStore(
         Path(app.config["FLOWS_DIR"]), database.sessionmaker, app.config["FLOWS_CHECK_SECONDS"]
     )
-    auth.init_app(app)
+    access.init_app(app)
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
     for name, registered in app.blueprints.items():  # webhooks and the API are signed, not cookie-based
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
-            auth.csrf.exempt(registered)
+            access.csrf.exempt(registered)
     return app

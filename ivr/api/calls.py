@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.auth import current_viewer, partners_allowed, token_required
+from ..accounts.access import current_viewer, partners_allowed, token_required
 from ..calls.query import (
     CSV_HEADERS,
     CallFilters,

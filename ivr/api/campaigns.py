@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify
 
-from ..accounts.auth import token_required
+from ..accounts.access import token_required
 from ..campaigns.csvfile import FileError
 from ..campaigns.importer import ImportRefused, import_contacts
 from ..campaigns.rules import ACTIONS, CampaignError, TransitionError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.auth import token_required
+from ..accounts.access import token_required
 from ..campaigns import dnc
 from ..campaigns.phone import PhoneError, check_region, to_e164
 from ..db import session

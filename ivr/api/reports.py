@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.auth import token_required
+from ..accounts.access import token_required
 from ..db import session
 from ..extensions import flows
 from ..flows.errors import NothingPublished

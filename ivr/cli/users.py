@@ -14,7 +14,8 @@ def user() -> None:
 
 def _partner_desk(desk: str | None) -> None:
     """Refuse a --desk that the published site does not have (in an app context)."""
-    from ..accounts.auth import check_desk, published_desks
+    from ..accounts.access import published_desks
+    from ..accounts.users import check_desk
 
     try:
         check_desk(desk, published_desks() if desk is not None else None)
@@ -28,7 +29,7 @@ def _partner_desk(desk: str | None) -> None:
 @click.option("--desk", help="A partner of this desk: sees only its calls, under its data policy.")
 def user_create(username: str, password: str, desk: str | None) -> None:
     """Create a user who can sign in to the web pages (ops, or with --desk a desk's partner)."""
-    from ..accounts.auth import create_user
+    from ..accounts.users import create_user
     from ..db import session
 
     with app_context():
@@ -51,7 +52,7 @@ def token() -> None:
 @click.option("--desk", help="A partner token of this desk: only its calls, under its data policy.")
 def token_create(name: str, desk: str | None) -> None:
     """Create an API token; it is shown once, as the last line."""
-    from ..accounts.auth import create_token
+    from ..accounts.tokens import create_token
     from ..db import session
 
     with app_context():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..accounts.auth import current_viewer
+from ..accounts.access import current_viewer
 from ..calls.privacy import mask_number
 from . import calls, campaigns, compare, sign_in
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request
 from flask_login import login_required
 
-from ..accounts.auth import current_viewer
+from ..accounts.access import current_viewer
 from ..calls.privacy import mask_data
 from ..calls.query import (
     CSV_HEADERS,

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..accounts.auth import ops_required
+from ..accounts.access import ops_required
 from ..campaigns.figures import LABELS
 from ..campaigns.rules import ACTIONS, TransitionError
 from ..campaigns.service import change_state, find_campaign, list_campaigns

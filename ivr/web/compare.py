@@ -9,7 +9,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from flask_login import login_required
 
 from .. import metrics
-from ..accounts.auth import ops_required
+from ..accounts.access import ops_required
 from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from ..accounts.auth import check_login
+from ..accounts.users import check_login
 from ..db import session
 
 bp = Blueprint("sign_in", __name__)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from ivr.accounts.auth import create_token
+from ivr.accounts.tokens import create_token
 from ivr.cli.main import main
 from ivr.models import ApiToken
 

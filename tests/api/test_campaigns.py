@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
-from ivr.accounts.auth import create_token
+from ivr.accounts.tokens import create_token
 from ivr.campaigns.service import change_state
 from ivr.campaigns.tally import campaign_figures
 from ivr.models import Campaign, Contact, DoNotCall

@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from ivr.accounts.auth import create_token
+from ivr.accounts.tokens import create_token
 from ivr.cli.main import main
 from ivr.models import ApiToken, CallEvent
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from ivr.accounts.auth import create_token
+from ivr.accounts.tokens import create_token
 from ivr.campaigns import attempts, dnc
 from ivr.campaigns.csvfile import FileError
 from ivr.campaigns.importer import import_contacts

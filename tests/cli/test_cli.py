@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from ivr.accounts.auth import check_login
+from ivr.accounts.users import check_login
 from ivr.cli.main import main
 from ivr.db import Base, make_engine
 from ivr.migrations.runner import downgrade, upgrade

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from lxml import html
 
-from ivr.accounts.auth import create_token, create_user
+from ivr.accounts.tokens import create_token
+from ivr.accounts.users import create_user
 from ivr.cli.main import main
 from ivr.flows.errors import NothingPublished
 

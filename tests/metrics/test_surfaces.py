@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ivr.accounts.auth import create_token
+from ivr.accounts.tokens import create_token
 from ivr.cli.main import main
 from ivr.metrics import MetricSettings, compare
 from ivr.metrics.definitions import ANSWERED_RESULTS

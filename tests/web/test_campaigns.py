@@ -8,7 +8,8 @@ import pytest
 from lxml import html
 from sqlalchemy import update
 
-from ivr.accounts.auth import create_token, create_user
+from ivr.accounts.tokens import create_token
+from ivr.accounts.users import create_user
 from ivr.campaigns.service import change_state
 from ivr.models import Campaign, Contact
 

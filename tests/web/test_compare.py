@@ -12,7 +12,8 @@ from itertools import count
 import pytest
 from lxml import html
 
-from ivr.accounts.auth import create_token, create_user
+from ivr.accounts.tokens import create_token
+from ivr.accounts.users import create_user
 from ivr.cli.main import main
 from ivr.metrics import MetricSettings, compare
 from ivr.models import Call

@@ -9,7 +9,7 @@ import pytest
 from lxml import html
 from sqlalchemy import select
 
-from ivr.accounts.auth import create_user
+from ivr.accounts.users import create_user
 from ivr.cli.main import main
 from ivr.models import CallEvent, User
 

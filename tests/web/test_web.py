@@ -7,7 +7,7 @@ import re
 import pytest
 from lxml import html
 
-from ivr.accounts.auth import create_user
+from ivr.accounts.users import create_user
 
 from ..twilio import CallDriver
 

@@ -1,10 +1,8 @@
-"""Who may see what: web sign-in (Flask-Login, CSRF), API bearer tokens, users and tokens, partner scope.
+"""Who may see what over HTTP: web sign-in (Flask-Login, CSRF), bearer tokens, ops-only views, partner scope.
 Partners see their desk only; every other API endpoint is ops-only (docs/desks.md, "Partner viewers")."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TypeVar
@@ -12,20 +10,16 @@ from typing import TypeVar
 from flask import Flask, abort, current_app, g, request
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..calls.privacy import Viewer, viewer_for
 from ..db import session
 from ..engine.site import Desk
-from ..flows.errors import NothingPublished
-from ..models import ApiToken, User
+from ..models import User
+from .tokens import token_desk
 
 F = TypeVar("F", bound=Callable[..., object])
 login_manager = LoginManager()
 csrf = CSRFProtect()
-MIN_PASSWORD = 10
 
 
 def init_app(app: Flask) -> None:
@@ -39,47 +33,6 @@ def init_app(app: Flask) -> None:
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
     return session().get(User, int(user_id)) if user_id.isdigit() else None
-
-
-def check_desk(desk: str | None, desks: Mapping[str, Desk] | None) -> None:
-    """Refuse (ValueError) a partner desk that the published site does not have."""
-    if desk is None:
-        return
-    if desks is None:
-        raise NothingPublished()
-    if desk not in desks:
-        known = ", ".join(sorted(desks)) or "none"
-        raise ValueError(f"desk {desk!r} is not in the published site (its desks: {known})")
-
-
-def create_user(s: Session, username: str, password: str, desk: str | None = None) -> User:
-    """A new user (a partner of `desk` if given); refuses short passwords and taken names."""
-    if len(password) < MIN_PASSWORD:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD} characters")
-    if s.scalars(select(User).where(User.username == username)).first():
-        raise ValueError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=generate_password_hash(password), desk=desk)
-    s.add(user)
-    return user
-
-
-def check_login(s: Session, username: str, password: str) -> User | None:
-    """The user if the password is right."""
-    user = s.scalars(select(User).where(User.username == username)).first()
-    if user is not None and check_password_hash(user.password_hash, password):
-        return user
-    return None
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(s: Session, name: str, desk: str | None = None) -> str:
-    """A new API token (a partner's, of `desk`, if given); only its hash is stored, so show it now."""
-    token = "ivr_" + secrets.token_urlsafe(32)
-    s.add(ApiToken(name=name, token_hash=_digest(token), desk=desk))
-    return token
 
 
 def published_desks() -> Mapping[str, Desk] | None:
@@ -121,13 +74,11 @@ def token_required(view: F) -> F:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             abort(401)
-        s = session()
-        query = select(ApiToken.id, ApiToken.desk).where(ApiToken.token_hash == _digest(token.strip()))
-        found = s.execute(query).first()
-        if found is None:
+        known, desk = token_desk(session(), token.strip())
+        if not known:
             abort(401)
-        g.ivr_token_desk = found.desk
-        if found.desk is not None and not open_to_partners:
+        g.ivr_token_desk = desk
+        if desk is not None and not open_to_partners:
             abort(403, "this is for ops only: partner tokens see only their desk's calls")
         return view(*args, **kwargs)
 
