@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..db import insert_ignoring_conflicts
 from ..engine import LogEntry, StepResult
 from ..engine.agent_line import Leg, LegChange
+from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCallback
 
 CALLS = cast(Table, Call.__table__)
@@ -90,15 +91,6 @@ def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> 
         if values:
             update_leg(session, change.leg_id, **values)
         add_events(session, change.leg_id, change.log, now)
-
-
-def int_param(value: str | None) -> int | None:
-    """A whole-number parameter that fits a database integer, else None."""
-    try:
-        number = int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-    return number if number is not None and 0 <= number < 2**31 else None
 
 
 def _fit(value: str, column: Any) -> str:

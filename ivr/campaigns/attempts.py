@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ..calls import log as calllog
+from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
 from . import dnc, window
 from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
@@ -117,7 +117,7 @@ def on_status(session: Session, params: Mapping[str, str], hint: str | None, now
         return
     apply(
         session, attempt_id, params.get("CallStatus", ""), params.get("AnsweredBy"), now,
-        calllog.int_param(params.get("CallDuration")),
+        int_param(params.get("CallDuration")),
     )  # fmt: skip
 
 

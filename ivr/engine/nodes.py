@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from .actions import ANSWERED_DIAL, BRIDGED, Dial, Enqueue, Event, Gather, Hangup, Leave, Play, Record, Say
 from .conditions import evaluate, variables_used
 from .effects import UNCHANGED, AddToDoNotCall, CallUpdates
+from .params import int_param
 from .prompts import fill, placeholders, speech_language, texts
 from .routing import ROUTE_STRATEGIES, RouteRequest, queue_full
 from .runtime import FlowError, Runtime
@@ -484,7 +485,7 @@ class EnqueueNode(NodeType):
             rt.emit(Hangup())
             return None
         result = params.get("QueueResult", "error")
-        queue_time = _int(params.get("QueueTime"))
+        queue_time = int_param(params.get("QueueTime"))
         rt.update(CallUpdates(queue_result=result, queue_time=queue_time))
         rt.record("queue_left", name, result=result, queue_time=queue_time)
         if result in BRIDGED:
@@ -512,8 +513,8 @@ class EnqueueNode(NodeType):
     @classmethod
     def on_wait(cls, rt: Runtime, name: str, node: Node, params: Mapping[str, str]) -> None:
         """Answer the queue's wait URL: leave after the wait limit, else position and hold prompts."""
-        position = _int(params.get("QueuePosition"))
-        waited = _int(params.get("QueueTime")) or 0
+        position = int_param(params.get("QueuePosition"))
+        waited = int_param(params.get("QueueTime")) or 0
         rt.record("queue_wait", name, position=position, queue_time=waited)
         limit = cls.wait_limit(node, cls.current_desk(rt, node))
         if limit is not None and waited >= limit[0]:
@@ -527,18 +528,10 @@ class EnqueueNode(NodeType):
         return None
 
 
-def _int(value: str | None) -> int | None:
-    """An integer request parameter, or None when absent or not a number."""
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def dial_outcome(rt: Runtime, name: str, params: Mapping[str, str]) -> str:
     """Log a Dial result (the talk time when answered) and return its DialCallStatus."""
     status = params.get("DialCallStatus", "failed")
-    duration = _int(params.get("DialCallDuration"))
+    duration = int_param(params.get("DialCallDuration"))
     rt.record("dial_result", name, status=status, duration=duration, dial_call_sid=params.get("DialCallSid"))
     if status in ANSWERED_DIAL:
         rt.update(CallUpdates(talk_time=duration))
@@ -548,7 +541,7 @@ def dial_outcome(rt: Runtime, name: str, params: Mapping[str, str]) -> str:
 def save_recording(rt: Runtime, name: str, params: Mapping[str, str]) -> None:
     """Log a Record result and keep its URL and duration on the call."""
     url = params.get("RecordingUrl")
-    duration = _int(params.get("RecordingDuration")) or 0
+    duration = int_param(params.get("RecordingDuration")) or 0
     rt.record("recording", name, url=url, duration=duration, recording_sid=params.get("RecordingSid"))
     if url:
         rt.update(CallUpdates(recording_url=url, recording_duration=duration))

@@ -13,6 +13,7 @@ from ..calls import log as calllog
 from ..db import session
 from ..engine import FlowError, Site
 from ..engine import agent_line as line
+from ..engine.params import int_param
 from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
@@ -110,7 +111,7 @@ def agent_whisper() -> Response:
             missing,
         )
         return _nothing()
-    whispered = line.Whispered(caller, calllog.int_param(form.get("QueueTime")))
+    whispered = line.Whispered(caller, int_param(form.get("QueueTime")))
     return _answer(line.step(_site(agent), agent, whispered), clock())
 
 
@@ -126,7 +127,7 @@ def agent_dialed() -> Response:
     dial_sid = form.get("DialCallSid", "")
     dialed = line.Dialed(
         status=form.get("DialCallStatus", ""),
-        talk_time=calllog.int_param(form.get("DialCallDuration")),
+        talk_time=int_param(form.get("DialCallDuration")),
         dial_call_sid=form.get("DialCallSid"),
         hung_up=form.get("CallStatus") in TERMINAL_STATUSES,
         dialed=calllog.find_leg(s, dial_sid) if dial_sid else None,

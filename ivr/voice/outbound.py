@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ..calls import log as calllog
 from ..calls import queues
-from ..campaigns import attempts as outcomes
+from ..campaigns import attempts
 from ..campaigns.lifecycle import MACHINE_ANSWERS
 from ..db import session
 from ..engine import CallContext, FlowError, Site, start
@@ -64,12 +64,12 @@ def outbound(attempt_id: int) -> Response:
         .join(Campaign, Campaign.id == Attempt.campaign_id)
         .where(Attempt.id == attempt_id)
     ).first()
-    if found is None or not outcomes.link(s, attempt_id, sid, form.get("To", "")):
+    if found is None or not attempts.link(s, attempt_id, sid, form.get("To", "")):
         log.warning("outbound call %s for attempt %s that is unknown or another call's", sid, attempt_id)
         return fallback_twiml(None)
     _attempt, contact, campaign = found
     answered_by = form.get("AnsweredBy") or None
-    outcomes.note_answered_by(s, attempt_id, answered_by)
+    attempts.note_answered_by(s, attempt_id, answered_by)
     now = clock()
     call = calllog.find_call(s, sid)
     if call is None:
