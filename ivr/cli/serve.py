@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from ..config import instance_secret
-from ..extensions import flows
 from .context import app_context
+
+GUNICORN_APP = "ivr:create_app()"  # what gunicorn loads: the app factory, called with the environment
 
 
 @click.command()
@@ -22,6 +23,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from sqlalchemy import select
 
     from ..db import session
+    from ..extensions import flows
     from ..migrations.runner import upgrade
     from ..models import User
 
@@ -42,7 +44,7 @@ def serve(host: str, port: int, workers: int) -> None:
     if not has_users:
         click.echo("No web user yet: create one with `ivr user create NAME`.")
     args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
-    os.execvp(sys.executable, [sys.executable, "-m", *args, "ivr:createapp_context()"])
+    os.execvp(sys.executable, [sys.executable, "-m", *args, GUNICORN_APP])
 
 
 @click.group()

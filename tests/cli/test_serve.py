@@ -1,0 +1,28 @@
+"""`ivr serve`: it migrates, publishes the flows and hands gunicorn an app it can load."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from flask import Flask
+from gunicorn.util import import_app
+
+from ivr.cli.main import main
+
+
+def test_serve_hands_gunicorn_an_app_it_can_load(runner, env, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execvp", lambda _file, args: started.append(list(args)))
+    result = runner.invoke(main, ["serve", "--port", "5099", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "ivr on http://127.0.0.1:5099/" in result.output
+    [args] = started
+    assert args[:3] == [sys.executable, "-m", "gunicorn"]
+    assert args[args.index("--bind") + 1] == "127.0.0.1:5099"
+    app = import_app(args[-1])  # as gunicorn loads it: the factory called with the environment
+    assert isinstance(app, Flask)
+    assert {"voice.flow.incoming", "web.calls.index", "api.calls.index"} <= {
+        r.endpoint for r in app.url_map.iter_rules()
+    }
