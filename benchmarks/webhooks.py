@@ -2,7 +2,7 @@
 
 One run does everything and stops by itself:
 
-1. drops and recreates a PostgreSQL database (default ``ivr_bench``) and migrates it (``ivr.migrate``);
+1. drops and recreates a PostgreSQL database (default ``ivr_bench``), migrates it (``ivr.migrations.runner``);
 2. serves ivr (``python -m gunicorn "ivr:create_app()"``, sync workers, the sample flows in ``flows/``,
    PUBLIC_BASE_URL set to the exact loopback address) and the bare app in ``benchmarks/bare_app.py``
    (fixed TwiML for any POST) with the same gunicorn settings, each on a free loopback port;

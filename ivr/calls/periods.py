@@ -19,7 +19,10 @@ def moment(name: str, text: str | None, end_of_day: bool = False) -> datetime | 
         return None
     try:
         if DATE_ONLY.fullmatch(text):
-            start = datetime.combine(date.fromisoformat(text), time.min, UTC)
+            day = date.fromisoformat(text)
+            if end_of_day and day == date.max:
+                return None  # to the end of time: no upper bound
+            start = datetime.combine(day, time.min, UTC)
             return start + timedelta(days=1) if end_of_day else start
         found = datetime.fromisoformat(text.replace("Z", "+00:00"))
         return found.astimezone(UTC) if found.tzinfo else found.replace(tzinfo=UTC)

@@ -8,7 +8,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -81,6 +81,11 @@ class CallFilters:
             page=_positive("page", args.get("page"), 1, 10**9),
             per_page=_positive("per_page", args.get("per_page"), 50, MAX_PER_PAGE),
         )
+
+    @property
+    def last_day(self) -> date | None:
+        """The last day `until` includes (it is excluded itself), for a date field."""
+        return (self.until - timedelta(microseconds=1)).date() if self.until is not None else None
 
     def for_viewer(self, viewer: Viewer) -> CallFilters:
         """These filters narrowed to what the viewer may see; FilterError for a search they may not make.

@@ -11,14 +11,15 @@ from types import FrameType
 import click
 from flask import Flask
 
-from ..dialer.lease import AnotherWorker, only_worker
-from ..dialer.rest import TwilioRest
-from ..dialer.worker import Settings, Worker
 from .context import app_context
 
 
 def run(app: Flask) -> None:
     """Run the dialer on the app's database and settings until SIGTERM or SIGINT."""
+    from ..dialer.lease import AnotherWorker, only_worker  # here: other commands need no worker code
+    from ..dialer.rest import TwilioRest
+    from ..dialer.worker import Settings, Worker
+
     try:
         settings = Settings.from_config(app.config)
     except ValueError as exc:

@@ -12,7 +12,6 @@ import click
 from ..config import DEFAULT_FLOWS_DIR
 from ..engine import load_folder
 from ..engine.loader import SITE_FILE
-from ..extensions import flows as flows_store
 from .context import app_context
 
 
@@ -49,6 +48,8 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @flows.command("publish")
 def flows_publish() -> None:
     """Publish the flows folder now (the service also picks up changes by itself)."""
+    from ..extensions import flows as flows_store  # here: `flows validate` needs no database code
+
     with app_context():
         store = flows_store()
         problems = store.reload()

@@ -1,5 +1,5 @@
 """Desk metrics and the side-by-side comparison of two desks, computed by SQL aggregation.
-`definitions`, `stats`, `costs`, `report` and `params` are pure; `sql` asks the database for sums."""
+`definitions`, `stats`, `labels`, `export`, `report`, `params` are pure; `sql` asks the database for sums."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..calls import periods
-from ..engine.costs import COST_MODELS, Leg, leg_cost
 from ..engine.site import Site
 from . import params
 from .definitions import MetricSettings
@@ -69,4 +68,4 @@ def compare_from_args(session: Session, site: Site, args: Mapping[str, str]) -> 
     return compare(session, site, desk_a, desk_b, since, until, settings)
 
 
-__all__ = ["COST_MODELS", "Leg", "MetricSettings", "compare", "compare_from_args", "leg_cost"]
+__all__ = ["MetricSettings", "compare", "compare_from_args"]

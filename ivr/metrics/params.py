@@ -3,10 +3,6 @@ Its period is read by ivr.calls.periods, the one parser of dates and periods."""
 
 from __future__ import annotations
 
-import re
-
-DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
 
 def desk_pair(text: str | None) -> tuple[str, str]:
     """Two desk names from "A,B"; ValueError unless there are exactly two different ones."""

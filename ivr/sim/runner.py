@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..flows.errors import NothingPublished
 from .call import CallResult, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
@@ -55,7 +56,7 @@ def run_simulated_call(
     with local_app(clock) as (app, token):
         published = app.extensions["ivr.flows"].current()
         if published is None:
-            raise LookupError("no valid flows are published: run `ivr flows validate`")
+            raise LookupError(NothingPublished.MESSAGE)
         number = to_number or _number_for(dict(published.site.flows), flow_name)
         transport: Transport = WsgiTransport(app, token)
         result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
@@ -131,7 +132,7 @@ def staffed(app: Flask, profile: Profile) -> Iterator[Staff]:
     with app.app_context():
         published = app.extensions["ivr.flows"].current()
         if published is None:
-            raise LookupError("no valid flows are published: run `ivr flows validate`")
+            raise LookupError(NothingPublished.MESSAGE)
         site = published.site
         if site.agent_line is None or not site.agent_line.numbers:
             raise LookupError("the site has no agent_line numbers: simulated agents cannot call in")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from markupsafe import Markup
 
+from ..calls.periods import period
 from ..engine.site import Desk
 from ..metrics import MetricSettings
 from ..metrics.labels import LABELS, kind_of, value_text
@@ -45,9 +46,10 @@ class CompareForm:
 
     @property
     def period(self) -> tuple[datetime, datetime]:
-        """The report's period: since 00:00 UTC up to (not including) the day after `until`."""
-        start = datetime.combine(self.since, time.min, UTC)
-        return start, datetime.combine(self.until + timedelta(days=1), time.min, UTC)
+        """The report's period, read as everywhere (ivr.calls.periods): `until` runs to the end of its day."""
+        start, end = period(self.since.isoformat(), self.until.isoformat())
+        assert start is not None and end is not None  # read_form refuses an until with no day after it
+        return start, end
 
     def args(self) -> dict[str, str]:
         """The form as query-string arguments."""

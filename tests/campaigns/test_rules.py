@@ -1,4 +1,4 @@
-"""Campaign settings (each bad value named by its field), legal state changes, purity of the pure parts."""
+"""Campaign settings (each bad value named by its field) and legal state changes (purity: import-linter)."""
 
 from __future__ import annotations
 
