@@ -44,6 +44,24 @@ def kind_of(metric: str) -> str:
     return "cost" if metric in COSTS else "count"
 
 
+UNITS = {"rate": "share", "time": "s", "score": "score 1-5", "count": "calls"}  # a cost's unit: its currency
+
+
+def unit_of(metric: str) -> str:
+    """The unit a report row names for a figure (costs: see the row, which carries the currency)."""
+    return UNITS.get(kind_of(metric), "money")
+
+
+def amount_text(metric: str, value: float) -> str:
+    """The size of a difference in words, for a verdict: '10.0 points', '69.4 s', '0.25'."""
+    kind = kind_of(metric)
+    if kind == "rate":
+        return f"{abs(value) * 100:.1f} points"
+    if kind == "time":
+        return f"{abs(value):.1f} s"
+    return f"{abs(value):.2f}"
+
+
 def _with_unit(metric: str, value: Any, currency: str | None, sign: str) -> str:
     """A figure with its unit; sign '+' writes a difference (percentage points for rates)."""
     if value is None:

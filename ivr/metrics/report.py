@@ -22,7 +22,7 @@ from .definitions import (
     ratio,
     summable_figures,
 )
-from .labels import label_of
+from .labels import amount_text, label_of, unit_of
 from .stats import newcombe, sample_variance, welch
 
 BUCKET_SECONDS = 900
@@ -124,21 +124,15 @@ def _with_interval(
 
 def _rate_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int], tuple[int, int]]) -> Any:
     (x1, n1), (x2, n2) = parts
-    row = _row(metric, "rate", "share", ratio(x1, n1), ratio(x2, n2))
-    difference = row["difference"]
-    amount = f"{abs(difference or 0) * 100:.1f} points"
+    row = _row(metric, "rate", unit_of(metric), ratio(x1, n1), ratio(x2, n2))
+    amount = amount_text(metric, row["difference"] or 0)
     return _with_interval(row, newcombe(x1, n1, x2, n2), amount, names[0])
-
-
-MEAN_UNITS = {"asa": ("s", "{:.1f} s"), "aht": ("s", "{:.1f} s"), "csat": ("score 1-5", "{:.2f}")}
 
 
 def _mean_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int, int], ...]) -> Any:
     (n1, s1, q1), (n2, s2, q2) = parts
-    unit, form = MEAN_UNITS[metric]
-    row = _row(metric, "mean", unit, ratio(s1, n1), ratio(s2, n2))
-    difference = row["difference"]
-    amount = form.format(abs(difference or 0))
+    row = _row(metric, "mean", unit_of(metric), ratio(s1, n1), ratio(s2, n2))
+    amount = amount_text(metric, row["difference"] or 0)
     interval = None
     if n1 >= 2 and n2 >= 2:
         interval = welch(n1, s1 / n1, sample_variance(n1, s1, q1), n2, s2 / n2, sample_variance(n2, s2, q2))
@@ -146,7 +140,7 @@ def _mean_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int, 
 
 
 def _count_row(metric: str, names: tuple[str, str], a: int, b: int) -> dict[str, Any]:
-    row = _row(metric, "count", "calls", a, b)
+    row = _row(metric, "count", unit_of(metric), a, b)
     difference = a - b
     row["verdict"] = (
         f"{names[0]} has {abs(difference)} {'more' if difference > 0 else 'fewer'} than {names[1]}"
