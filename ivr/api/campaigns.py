@@ -34,7 +34,7 @@ def _campaign(ref: str) -> Campaign:
 
 @bp.get("/campaigns")
 @token_required
-def list_campaigns() -> Response:
+def index() -> Response:
     """Every campaign with its figures, newest first."""
     s = session()
     now = clock()
@@ -60,7 +60,7 @@ def create() -> tuple[Response, int]:
 
 @bp.get("/campaigns/<ref>")
 @token_required
-def campaign_detail(ref: str) -> Response:
+def show(ref: str) -> Response:
     """One campaign (by id or name) with its figures."""
     s = session()
     found = _campaign(ref)

@@ -17,7 +17,7 @@ bp = Blueprint("dnc", __name__)
 
 @bp.get("/dnc")
 @token_required
-def dnc_list() -> Response:
+def index() -> Response:
     """The do-not-call entries, newest first: ?source=manual|import|opt-out, page, per_page."""
     source = request.args.get("source")
     if source is not None and source not in dnc.SOURCES:
@@ -29,7 +29,7 @@ def dnc_list() -> Response:
 
 @bp.get("/dnc/<phone>")
 @token_required
-def dnc_entry(phone: str) -> Response:
+def show(phone: str) -> Response:
     """Whether a number (E.164) is on the list: its entry, or 404."""
     found = session().get(DoNotCall, phone)
     if found is None:
@@ -39,7 +39,7 @@ def dnc_entry(phone: str) -> Response:
 
 @bp.post("/dnc")
 @token_required
-def dnc_add() -> Response:
+def add() -> Response:
     """Add numbers: {"phones": [...]} or {"phone": "..."}, optional "note" and "region" (default US)."""
     body = bodies.json_body()
     raw = body.get("phones", [body["phone"]] if "phone" in body else None)
@@ -69,7 +69,7 @@ def dnc_add() -> Response:
 
 @bp.delete("/dnc/<phone>")
 @token_required
-def dnc_remove(phone: str) -> Response:
+def remove(phone: str) -> Response:
     """Take a number (E.164) off the list; 404 when it is not on it."""
     s = session()
     if not dnc.unblock(s, phone):
@@ -80,7 +80,7 @@ def dnc_remove(phone: str) -> Response:
 
 @bp.post("/dnc/import")
 @token_required
-def dnc_import() -> Response:
+def import_list() -> Response:
     """Add every number of the CSV body (one a line, or a phone column); ?region=US, ?note=."""
     region = bodies.region() or "US"
     s = session()

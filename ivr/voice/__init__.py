@@ -6,10 +6,10 @@ from __future__ import annotations
 from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
-from . import agent_line, outbound, routes
+from . import agent_line, flow, outbound
 from .security import check_body, check_identifiers, check_signature
 
-FEATURES = (routes.bp, agent_line.bp, outbound.bp)  # endpoints voice.<feature>.<view>
+FEATURES = (flow.bp, agent_line.bp, outbound.bp)  # endpoints voice.<feature>.<view>
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 for feature in FEATURES:

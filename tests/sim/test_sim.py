@@ -367,7 +367,7 @@ def test_cli_exits_1_when_a_step_fails_inside_the_app(cli, monkeypatch, session)
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("engine exploded")
 
-    monkeypatch.setattr("ivr.voice.routes.step", broken)
+    monkeypatch.setattr("ivr.voice.flow.step", broken)
     result = cli(*SUPPORT_CALL, "--json")
     assert result.exit_code == 1
     data = json.loads(result.stdout)

@@ -128,7 +128,7 @@ def test_exception_in_a_step_still_answers_fallback_twiml(call, session, monkeyp
     def broken(*_args, **_kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("ivr.voice.routes.step", broken)
+    monkeypatch.setattr("ivr.voice.flow.step", broken)
     fallback = call.press(root, "1")
     assert "something went wrong on our side" in one(fallback, "/Response/Say/text()")
     enqueue = one(fallback, "/Response/Enqueue")
@@ -150,7 +150,7 @@ def test_exception_in_a_step_still_answers_fallback_twiml(call, session, monkeyp
 
 
 def test_exception_on_incoming_still_answers(twilio, session, monkeypatch):
-    monkeypatch.setattr("ivr.voice.routes.start", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("ivr.voice.flow.start", lambda *a, **k: 1 / 0)
     sid = new_sid()
     root = parse(twilio.post("/voice/incoming", twilio.call_params(sid)))
     assert one(root, "/Response/Enqueue/text()") == "local-desk"
@@ -162,7 +162,7 @@ def test_fallback_kinds(call, flows_dir, monkeypatch, fallback):
     site = json.loads((flows_dir / "site.json").read_text())
     site["fallback"] = {"prompt": "Sorry."} | fallback
     (flows_dir / "site.json").write_text(json.dumps(site))
-    monkeypatch.setattr("ivr.voice.routes.start", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr("ivr.voice.flow.start", lambda *a, **k: 1 / 0)
     root = call.start()
     expected = {"dial": "/Response/Dial/Number", "voicemail": "/Response/Record"}.get(
         next(iter(fallback), "")
@@ -330,7 +330,7 @@ def _break_steps(monkeypatch) -> None:
     def broken(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("ivr.voice.routes.step", broken)
+    monkeypatch.setattr("ivr.voice.flow.step", broken)
 
 
 def test_failure_in_the_queue_wait_loop_keeps_the_caller_waiting(call, session, monkeypatch):
