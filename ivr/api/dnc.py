@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 
 from ..accounts.access import token_required
 from ..campaigns import dnc
-from ..campaigns.phone import PhoneError, check_region, to_e164
+from ..campaigns.phone import all_to_e164, check_region
 from ..db import session
 from ..extensions import clock
 from ..models import DoNotCall
@@ -52,12 +52,7 @@ def add() -> Response:
     note = body.get("note", "")
     if not isinstance(note, str):
         abort(400, "note must be text")
-    phones, bad = [], []
-    for value in raw:
-        try:
-            phones.append(to_e164(value, region))
-        except PhoneError as exc:
-            bad.append(str(exc))
+    phones, bad = all_to_e164(raw, region)
     if bad:
         abort(400, "nothing added: " + "; ".join(bad))
     s = session()

@@ -33,6 +33,17 @@ def to_e164(raw: str, region: str | None = None) -> str:
     return e164(parse_valid(raw, region))
 
 
+def all_to_e164(values: list[str], region: str | None = None) -> tuple[list[str], list[str]]:
+    """Each value in E.164, and a problem for each value that is not a valid number (in their order)."""
+    numbers, problems = [], []
+    for value in values:
+        try:
+            numbers.append(to_e164(value, region))
+        except PhoneError as exc:
+            problems.append(str(exc))
+    return numbers, problems
+
+
 def e164(number: PhoneNumber) -> str:
     """A parsed number written in E.164."""
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)

@@ -324,14 +324,9 @@ def dnc() -> None:
 
 
 def _numbers(raw: tuple[str, ...], region: str | None) -> list[str]:
-    from ..campaigns.phone import PhoneError, to_e164
+    from ..campaigns.phone import all_to_e164
 
-    numbers, bad = [], []
-    for value in raw:
-        try:
-            numbers.append(to_e164(value, region))
-        except PhoneError as exc:
-            bad.append(str(exc))
+    numbers, bad = all_to_e164(list(raw), region)
     if bad:
         raise click.BadParameter("; ".join(bad), param_hint="NUMBER")
     return numbers
