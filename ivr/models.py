@@ -72,6 +72,11 @@ class Call(Base):
     desk: Mapped[str | None] = mapped_column(String(64))
     overflow_from: Mapped[str | None] = mapped_column(String(64))  # the desk the call overflowed from
     path: Mapped[str | None] = mapped_column(String(255))  # menu choices, "menu:option > menu:option"
+    # how the call reached its desk (ivr.engine.nodes): the route strategy, 'split' when a weighted or sticky
+    # split between desks chose it (the randomised arm) else 'directed', and the segment of work it is
+    route_strategy: Mapped[str | None] = mapped_column(String(16))
+    assignment: Mapped[str | None] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(255))
     queued_at: Mapped[datetime | None]  # when the call was last handed to its desk
     peer_call_sid: Mapped[str | None] = mapped_column(String(64), index=True)  # the other leg of a bridge
     queue_time: Mapped[int | None] = mapped_column(Integer)
