@@ -90,6 +90,7 @@ class DeskSums(NamedTuple):
     billed_minutes: int = 0  # costs: every leg of the desk, caller and agent
     caller_talk_seconds: int = 0
     agent_seconds: int = 0
+    queued_seconds: int = 0  # queue_time summed over every offered call (waits of abandons too: patience)
 
     def plus(self, other: DeskSums) -> DeskSums:
         """These sums and the other's, field by field."""
@@ -143,6 +144,7 @@ FIELD_SOURCES: dict[str, tuple[tuple[int, ...], str]] = {
     "billed_minutes": (EVERY_LEG, "started_minutes duration"),
     "caller_talk_seconds": (CALLER_LEGS, "sum talk_time"),
     "agent_seconds": ((AGENT_LEG,), "sum duration"),
+    "queued_seconds": (OFFERED, "sum queue_time"),
 }
 # What the per-hour, per-day and per-path breakdowns need (the path query sums only these).
 BREAKDOWN_SUMS = (
