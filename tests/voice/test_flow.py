@@ -32,7 +32,7 @@ def test_incoming_greets_and_offers_languages(call, session):
     assert events(session, call.sid, "hours")[0].data == {"schedule": "support", "result": "open"}
 
 
-def node(flows_dir: Path, name: str) -> dict[str, Any]:
+def sample_node(flows_dir: Path, name: str) -> dict[str, Any]:
     """A node of the sample's main flow, as written."""
     return dict(json.loads((flows_dir / "main.json").read_text("utf-8"))["nodes"][name])
 
@@ -54,7 +54,8 @@ def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session, flows
     path = "language:2 > main_menu:1"
     # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers (the sample flow's
     # routes may name their segment, else it is the menu path)
-    billing, spanish = (node(flows_dir, n).get("segment", path) for n in ("to_billing", "spanish_desk"))
+    labels = [sample_node(flows_dir, n).get("segment", path) for n in ("to_billing", "spanish_desk")]
+    billing, spanish = labels
     assert reasons == [
         {
             "desk": "bpo",
