@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from ..conftest import CLOSED, HOLIDAY
-from ..helpers import call_row, event_kinds, events
+from ..helpers import call_row, event_kinds, events, sample_segment
 from ..twilio import one, xpath
 
 BASE = "https://ivr.test"
@@ -32,11 +28,6 @@ def test_incoming_greets_and_offers_languages(call, session):
     assert events(session, call.sid, "hours")[0].data == {"schedule": "support", "result": "open"}
 
 
-def sample_node(flows_dir: Path, name: str) -> dict[str, Any]:
-    """A node of the sample's main flow, as written."""
-    return dict(json.loads((flows_dir / "main.json").read_text("utf-8"))["nodes"][name])
-
-
 def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session, flows_dir):
     root = call.press(call.start(), "2")
     menu = one(root, "/Response/Gather")
@@ -54,8 +45,7 @@ def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session, flows
     path = "language:2 > main_menu:1"
     # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers (the sample flow's
     # routes may name their segment, else it is the menu path)
-    labels = [sample_node(flows_dir, n).get("segment", path) for n in ("to_billing", "spanish_desk")]
-    billing, spanish = labels
+    billing, spanish = (sample_segment(flows_dir, node, path) for node in ("to_billing", "spanish_desk"))
     assert reasons == [
         {
             "desk": "bpo",

@@ -70,42 +70,42 @@ def reached(events: list[Event]) -> How:
 
 
 def backfill(connection: sa.Connection) -> None:
-    """How the calls logged so far reached their desk, from their events (see docs/call-log.md)."""
-    # every call at a desk is first a fallback with its menu path as segment; then its events say more
-    segment = sa.func.coalesce(CALLS.c.path, "(none)")
-    connection.execute(
-        sa.update(CALLS)
-        .where(AT_A_DESK)
-        .values(route_strategy="fallback", assignment="directed", segment=segment)
-    )
+    """How the calls logged so far reached their desk, from their events (see docs/call-log.md): each call
+    row is written once, by a few UPDATEs per batch of calls (one per outcome)."""
     data = EVENTS.c.data
     events = (
         sa.select(EVENTS.c.call_id, EVENTS.c.kind, *(data[key].as_string() for key in DATA_KEYS))
-        .join(CALLS, CALLS.c.id == EVENTS.c.call_id)
         .where(
             EVENTS.c.call_id.between(sa.bindparam("lo"), sa.bindparam("hi")),
             EVENTS.c.kind.in_(KINDS),
-            AT_A_DESK,
         )
         .order_by(EVENTS.c.call_id, EVENTS.c.id)
     )
+    calls = sa.select(CALLS.c.id).where(CALLS.c.id.between(sa.bindparam("lo"), sa.bindparam("hi")), AT_A_DESK)
+    label = sa.bindparam("label", type_=sa.String)
+    fill = (
+        sa.update(CALLS)
+        .where(CALLS.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .values(
+            route_strategy=sa.bindparam("strategy"),
+            assignment=sa.bindparam("assigned"),
+            segment=sa.func.coalesce(label, CALLS.c.path, "(none)"),
+        )
+    )
     last = connection.execute(sa.select(sa.func.max(CALLS.c.id))).scalar() or 0
     for lo in range(0, last + 1, BATCH):
-        by_call: defaultdict[int, list[Event]] = defaultdict(list)
-        for call_id, *event in connection.execute(events, {"lo": lo, "hi": lo + BATCH - 1}):
-            by_call[call_id].append(tuple(event))
+        bounds = {"lo": lo, "hi": lo + BATCH - 1}
+        by_call: dict[int, list[Event]] = {call_id: [] for call_id in connection.scalars(calls, bounds)}
+        for call_id, *event in connection.execute(events, bounds):
+            if call_id in by_call:  # not an agent leg, nor a call that never reached a desk
+                by_call[call_id].append(tuple(event))
         groups: defaultdict[How, list[int]] = defaultdict(list)
-        for call_id, rows in by_call.items():
-            groups[reached(rows)].append(call_id)
-        groups.pop(FALLBACK, None)  # set already
-        for (strategy, assigned, label), ids in groups.items():
-            values = {"route_strategy": strategy, "assignment": assigned} | (
-                {"segment": label} if label else {}
-            )
+        for call_id, its_events in by_call.items():
+            groups[reached(its_events)].append(call_id)
+        for (strategy, assigned, segment), ids in groups.items():
             for start in range(0, len(ids), IN_LIST):
-                connection.execute(
-                    sa.update(CALLS).where(CALLS.c.id.in_(ids[start : start + IN_LIST])).values(values)
-                )
+                values = {"strategy": strategy, "assigned": assigned, "label": segment}
+                connection.execute(fill, values | {"ids": ids[start : start + IN_LIST]})
 
 
 def upgrade() -> None:
