@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,3 +32,10 @@ def events(session: Session, sid: str, kind: str) -> list[CallEvent]:
         select(CallEvent).where(CallEvent.call_id == call.id, CallEvent.kind == kind).order_by(CallEvent.id)
     )
     return list(session.scalars(query))
+
+
+def sample_segment(flows_dir: Path, route: str, path: str) -> str:
+    """The segment of a call the sample's route node `route` routed after the menu choices `path`: the
+    node's label if the sample flow gives it one, else the path."""
+    nodes = json.loads((flows_dir / "main.json").read_text("utf-8"))["nodes"]
+    return str(nodes[route].get("segment", path))

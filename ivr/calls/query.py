@@ -28,8 +28,8 @@ CSV_HEADERS = {
 }
 CSV_FIELDS = (
     "call_sid", "parent_call_sid", "direction", "from", "to", "status", "started_at", "ended_at", "duration",
-    "flow", "desk", "role", "overflow_from", "queued_at", "path", "queue_time", "queue_result", "talk_time",
-    "agent", "survey_score", "cost",
+    "flow", "desk", "role", "overflow_from", "queued_at", "path", "route_strategy", "assignment", "segment",
+    "queue_time", "queue_result", "talk_time", "agent", "survey_score", "cost",
     "recording_url", "recording_duration", "errors",
 )  # fmt: skip
 
@@ -191,6 +191,10 @@ def call_dict(call: Call, desks: Mapping[str, Desk]) -> dict[str, Any]:
         "overflow_from": call.overflow_from,
         "queued_at": _iso(call.queued_at),
         "path": call.path,
+        # how the call reached its desk: the route's strategy (or fallback), split or directed, its segment
+        "route_strategy": call.route_strategy,
+        "assignment": call.assignment,
+        "segment": call.segment,
         "queue_time": call.queue_time,
         "queue_result": call.queue_result,
         "talk_time": call.talk_time,

@@ -54,6 +54,9 @@ def check(kind: str, document: Mapping[str, Any], file: str) -> list[Problem]:
         if kind == "flow" and len(path) >= 2 and path[0] == "nodes":
             node, path = str(path[1]), path[2:]
         message = detail.message
+        if detail.validator == "pattern" and "patternErrorMessage" in detail.schema:
+            # the schema's own words for a pattern (VS Code shows the same keyword's text)
+            message = f"{detail.instance!r} {detail.schema['patternErrorMessage']}"
         if detail.schema is False:
             # A field that the node's other settings rule out (a route's strategy). jsonschema reports it
             # at the node, with the field's value: find the field by its value.

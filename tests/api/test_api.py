@@ -13,7 +13,7 @@ from ivr.accounts.tokens import create_token
 from ivr.cli.main import main
 from ivr.models import ApiToken
 
-from ..helpers import call_row
+from ..helpers import call_row, sample_segment
 from ..twilio import CallDriver, one
 from ..writes import writes
 
@@ -142,6 +142,32 @@ def test_csv_export_matches_filters(app, twilio, api):
 
     assert [(r["call_sid"], r["desk"], r["from"]) for r in rows] == [(call.sid, "bpo", "+14155550104")]
     assert "queue_time" in rows[0] and "survey_score" in rows[0]
+
+
+BILLING_SUPPORT = (("billing", 1), ("support", 2))  # the sample's route nodes and main menu keys
+MENU = "language:1 > main_menu:"
+
+
+def test_calls_say_how_they_reached_their_desk(app, twilio, api, flows_dir):
+    billing = _call(twilio, "+14155550101", ("1", "1"))  # the sticky split sends this caller to the BPO
+    support = _call(twilio, "+14155550102", ("1", "2"))  # always the local desk
+    _call(twilio, "+14155550107", ())  # still in the language menu: no desk yet
+    to_billing, to_support = (sample_segment(flows_dir, f"to_{m}", f"{MENU}{n}") for m, n in BILLING_SUPPORT)
+    expected = {billing.sid: ("sticky", "split", to_billing), support.sid: ("fixed", "directed", to_support)}
+    fields = ("route_strategy", "assignment", "segment")
+    listed = {c["call_sid"]: tuple(c[f] for f in fields) for c in api("/api/calls").json["calls"]}
+    assert listed == expected | {sid: (None, None, None) for sid in set(listed) - set(expected)}
+    detail = api(f"/api/calls/{billing.sid}").json
+    assert tuple(detail["call"][f] for f in fields) == expected[billing.sid]
+    route = next(e["data"] for e in detail["events"] if e["kind"] == "route")
+    assert (route["strategy"], route["assignment"], route["segment"]) == expected[billing.sid]
+
+    response = api("/api/calls.csv")
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    response.close()
+    exported = {r["call_sid"]: tuple(r[f] for f in fields) for r in rows}
+    assert exported == expected | {sid: ("", "", "") for sid in set(exported) - set(expected)}
+    assert len(exported) == 3
 
 
 def test_incoming_twiml_still_fine_for_api_users(twilio):

@@ -20,7 +20,9 @@ def single(node: dict[str, Any]) -> dict[str, Any]:
 
 
 SAY = {"type": "say", "prompt": "Hi.", "next": "bye"}
+QUEUE = {"type": "enqueue", "next": "bye", "failed": "bye"}
 MENU = {"type": "menu", "prompt": "Choose.", "options": {"1": "bye"}, "timeout": "bye", "invalid": "bye"}
+ROUTE = {"type": "route", "desk": "local", "next": "bye"}
 CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
 
 
@@ -124,6 +126,19 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
             "max_wait",
             "5 is less than the minimum of 10",
         ),
+        (ROUTE | {"segment": ""}, "segment", "'' should be non-empty"),
+        (ROUTE | {"segment": "b" * 65}, "segment", f"'{'b' * 65}' is too long"),
+        (ROUTE | {"segment": 7}, "segment", "7 is not of type 'string'"),
+        (
+            ROUTE | {"segment": "billing "},
+            "segment",
+            "'billing ' has a leading or trailing space or a control character",
+        ),
+        (
+            ROUTE | {"segment": "bill\ting"},
+            "segment",
+            "'bill\\ting' has a leading or trailing space or a control character",
+        ),
     ],
 )
 def test_a_node_error(folder: Folder, node: dict[str, Any], field: str | None, message: str) -> None:
@@ -206,3 +221,11 @@ def test_schema_errors_in_several_files_are_all_reported(folder: Folder) -> None
         ("site.json", None, "desks.local"),  # neither a queue nor a dial target
         ("site.json", None, "desks.local.label"),
     ]
+
+
+@pytest.mark.parametrize("segment", ["billing", "Facturación (es)", "language:2 > main_menu:1", "b" * 64])
+def test_a_route_may_name_its_segment(folder: Folder, segment: str) -> None:
+    folder.flow({"route": ROUTE | {"next": "queue", "segment": segment}, "queue": QUEUE, "bye": BYE})
+    bundle, problems = folder.load()
+    assert problems == []
+    assert bundle is not None

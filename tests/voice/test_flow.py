@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ..conftest import CLOSED, HOLIDAY
-from ..helpers import call_row, event_kinds, events
+from ..helpers import call_row, event_kinds, events, sample_segment
 from ..twilio import one, xpath
 
 BASE = "https://ivr.test"
@@ -28,7 +28,7 @@ def test_incoming_greets_and_offers_languages(call, session):
     assert events(session, call.sid, "hours")[0].data == {"schedule": "support", "result": "open"}
 
 
-def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session):
+def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session, flows_dir):
     root = call.press(call.start(), "2")
     menu = one(root, "/Response/Gather")
     assert menu.get("action").endswith("/voice/step/main/main_menu/input")
@@ -42,14 +42,23 @@ def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session):
     assert enqueue.get("action") == f"{BASE}/voice/step/main/queue/result"
     assert call_row(session, call.sid).desk == "bpo"
     reasons = [e.data for e in events(session, call.sid, "route")]
-    assert reasons == [  # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers
+    path = "language:2 > main_menu:1"
+    # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers (the sample flow's
+    # routes may name their segment, else it is the menu path)
+    billing, spanish = (sample_segment(flows_dir, node, path) for node in ("to_billing", "spanish_desk"))
+    assert reasons == [
         {
             "desk": "bpo",
             "strategy": "sticky",
             "reason": "sticky split (local 1, bpo 1): caller hash 0.775 -> bpo",
+            "assignment": "split",
+            "segment": billing,
         },
-        {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"},
+        {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk", "assignment": "directed"}
+        | {"segment": spanish},
     ]
+    row = call_row(session, call.sid)
+    assert (row.route_strategy, row.assignment, row.segment, row.path) == ("fixed", "directed", spanish, path)
 
     hold = call.post(enqueue.get("waitUrl"), QueuePosition="3", QueueTime="20", CurrentQueueSize="3")
     assert one(hold, "/Response/Say[1]/text()") == "Usted es la persona número 3 en la fila."

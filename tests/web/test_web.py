@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -9,6 +11,7 @@ from lxml import html
 
 from ivr.accounts.users import create_user
 
+from ..helpers import sample_segment
 from ..twilio import CallDriver
 
 PASSWORD = "correct horse battery"
@@ -126,6 +129,22 @@ def test_call_timeline_shows_steps_and_recording(signed_in, twilio):
     said = " ".join(page.xpath("//span[@class='said']/text()"))
     assert "Thank you for calling Acme Home Supplies" in said
     assert signed_in.get("/calls/CAunknown").status_code == 404
+
+
+def test_call_page_and_csv_say_how_the_call_reached_its_desk(signed_in, twilio, flows_dir):
+    call = CallDriver(twilio)
+    queue = call.press(call.press(call.start(), "1"), "2")  # support: the local desk's fixed route
+    call.post(queue.xpath("//Enqueue/@action")[0], QueueResult="leave", QueueTime="250")  # overflows to bpo
+    page = html.fromstring(signed_in.get(f"/calls/{call.sid}").data)
+    names, values = page.xpath("//dl[@class='facts']/dt/text()"), page.xpath("//dl[@class='facts']/dd")
+    facts = dict(zip(names, values, strict=True))
+    segment = sample_segment(flows_dir, "to_support", "language:1 > main_menu:2")
+    shown = [facts[name].text_content() for name in ("Desk", "Route strategy", "Assignment", "Segment")]
+    assert shown == ["bpo", "fixed", "directed", segment]  # the local desk's overflow rule changes no route
+    rows = list(csv.DictReader(io.StringIO(signed_in.get("/calls.csv").get_data(as_text=True))))
+    assert [(r["call_sid"], r["desk"], r["route_strategy"], r["assignment"], r["segment"]) for r in rows] == [
+        (call.sid, "bpo", "fixed", "directed", segment)
+    ]
 
 
 def test_logout_needs_post_with_csrf(signed_in):
