@@ -31,6 +31,9 @@ class CallUpdates:
     desk: str | Unchanged = UNCHANGED
     overflow_from: str | Unchanged = UNCHANGED
     path: str | Unchanged = UNCHANGED
+    route_strategy: str | Unchanged = UNCHANGED
+    assignment: str | Unchanged = UNCHANGED
+    segment: str | Unchanged = UNCHANGED
     queued_at: datetime | Unchanged = UNCHANGED
     queue_result: str | None | Unchanged = UNCHANGED
     queue_time: int | None | Unchanged = UNCHANGED

@@ -12,7 +12,7 @@ from .conditions import evaluate, variables_used
 from .effects import UNCHANGED, AddToDoNotCall, CallUpdates
 from .params import int_param
 from .prompts import fill, placeholders, speech_language, texts
-from .routing import ROUTE_STRATEGIES, RouteRequest, queue_full
+from .routing import ROUTE_STRATEGIES, RouteRequest, is_split, queue_full
 from .runtime import FlowError, Runtime
 from .schedules import is_holiday, is_open
 from .site import Desk, Node
@@ -24,6 +24,12 @@ POSITION = {
     "fr": "Vous êtes la personne numéro {n} dans la file d'attente.",
 }
 CALLER_GONE = ("completed", "canceled")  # the caller's CallStatus once they have hung up
+NO_SEGMENT = "(none)"  # the segment of a call routed before any menu choice, by a route without a label
+FALLBACK = "fallback"  # the route_strategy of a call whose desk came from no route node
+# Prefixes of the tries entries that remember which desks the call was handed to, and the desk its routing
+# chose (a route node, or a desk's own rule): the entries are kept between steps, and no node name has a ':'.
+TRIED = "desk:"
+ROUTED = "routed:"
 Edge = tuple[str, str, frozenset[str]]
 Handler = Callable[[Runtime, str, Node, Mapping[str, str]], str | None]
 
@@ -168,9 +174,31 @@ class RouteNode(NodeType):
         request = RouteRequest(rt.site, name, node, ctx.call_sid, ctx.caller, ctx.now, ctx.queues)
         choice = ROUTE_STRATEGIES[strategy](request)
         rt.set_variables({"desk": choice.desk})
+        mark(rt, ROUTED, choice.desk)
         rt.update(CallUpdates(desk=choice.desk))
-        rt.record("route", name, desk=choice.desk, strategy=strategy, reason=choice.reason)
+        split = is_split(strategy, node)
+        log_route(rt, name, choice.desk, strategy, choice.reason, split, node.get("segment"))
         return str(node["next"])
+
+
+def log_route(
+    rt: Runtime, name: str, desk: str, strategy: str, reason: str, split: bool, label: str | None
+) -> None:
+    """Set and log how the call reached its desk: the strategy, 'split' or 'directed', and its segment."""
+    assignment = "split" if split else "directed"
+    segment = label or rt.state.path or NO_SEGMENT
+    rt.update(CallUpdates(route_strategy=strategy, assignment=assignment, segment=segment))
+    rt.record(
+        "route", name, desk=desk, strategy=strategy, reason=reason, assignment=assignment, segment=segment
+    )
+
+
+def mark(rt: Runtime, prefix: str, desk: str | None) -> None:
+    """Forget the tries entries under `prefix`, then remember `desk` under it (if given)."""
+    for key in [key for key in rt.state.tries if key.startswith(prefix)]:
+        del rt.state.tries[key]
+    if desk is not None:
+        rt.state.tries[prefix + desk] = 1
 
 
 def _normalise(text: str) -> str:
@@ -370,7 +398,6 @@ OVERFLOW_CALLBACK = {
     "fr": "Tous nos conseillers sont occupés. "
     "Nous vous rappellerons au {caller:digits} dès que possible. Au revoir.",
 }
-TRIED = "desk:"  # prefix of the tries entries that remember which desks the call was handed to
 
 
 class EnqueueNode(NodeType):
@@ -398,8 +425,10 @@ class EnqueueNode(NodeType):
         if desk is None:
             rt.record("error", name, message=f"unknown desk {desk_name!r}")
             return str(node["failed"])
-        for key in [key for key in rt.state.tries if key.startswith(TRIED)]:
-            del rt.state.tries[key]
+        if "desk" in node or ROUTED + desk.name not in rt.state.tries:
+            why = "the node names its desk" if "desk" in node else "no route node chose the desk"
+            log_route(rt, name, desk.name, FALLBACK, why, False, None)
+        mark(rt, TRIED, None)
         return cls.hand_to(rt, name, node, desk)
 
     @classmethod
@@ -407,6 +436,7 @@ class EnqueueNode(NodeType):
         """Put the caller in the desk's queue or dial it, unless its queue is full already."""
         rt.state.tries[TRIED + desk.name] = 1
         rt.set_variables({"desk": desk.name})
+        mark(rt, ROUTED, desk.name)  # the desk's rules carry on what routing chose (or the node's fallback)
         rt.update(CallUpdates(desk=desk.name))
         if desk.queue is not None:
             stats = rt.ctx.queues(desk.name) if rt.ctx.queues is not None else None

@@ -175,6 +175,14 @@ def failover(req: RouteRequest) -> Choice:
     return Choice(desks[-1], f"failover: no desk can take the call ({'; '.join(skipped)}) -> {desks[-1]}")
 
 
+SPLITS = ("weighted", "sticky")  # the strategies that split calls between desks at random
+
+
+def is_split(strategy: str, node: Node) -> bool:
+    """Whether the route node splits calls at random between two or more desks (a positive weight each)."""
+    return strategy in SPLITS and sum(1 for weight in node["weights"].values() if weight > 0) >= 2
+
+
 ROUTE_STRATEGIES: dict[str, Callable[[RouteRequest], Choice]] = {
     "fixed": fixed,
     "weighted": weighted,

@@ -14,6 +14,8 @@ from .support import MONDAY_MORNING, Call, hangup, make_site, say_de, say_en, sa
 HOLD_MUSIC = "http://com.twilio.music.classical.s3.amazonaws.com/BusyStrings.mp3"
 RESULT = Callback("main", "queue", "result")
 WAIT = Callback("main", "queue", "wait")
+FIXED = {"route_strategy": "fixed", "assignment": "directed", "segment": "(none)"}
+FALLBACK = FIXED | {"route_strategy": "fallback"}
 ENDINGS = {
     "survey": {"type": "survey", "prompt": "Please rate the call."},
     "waited_too_long": hangup("Sorry for the wait."),
@@ -45,11 +47,13 @@ class TestRoute:
     def test_route_sets_the_desk_variable_and_the_calls_desk(self) -> None:
         call = queue_call("bpo")
         route = call.entry("route")
-        assert route == LogEntry(
-            "route", "route", {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"}
-        )
+        how = {"assignment": "directed", "segment": "(none)"}
+        fixed = {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"}
+        assert route == LogEntry("route", "route", fixed | how)
         assert call.state.variables == {"desk": "bpo"}
-        assert call.result.updates == CallUpdates(desk="bpo", queued_at=MONDAY_MORNING)
+        assert call.result.updates == CallUpdates(
+            desk="bpo", queued_at=MONDAY_MORNING, route_strategy="fixed", **how
+        )
         assert call.actions == [Enqueue("bpo-desk", wait=WAIT, action=RESULT)]
 
 
@@ -58,14 +62,14 @@ class TestEnqueue:
         call = queue_call(None, desk="local")
         assert call.actions == [Enqueue("local-desk", wait=WAIT, action=RESULT)]
         assert call.entry("queue_entered").data == {"desk": "local", "queue": "local-desk"}
-        assert call.result.updates == CallUpdates(desk="local", queued_at=MONDAY_MORNING)
+        assert call.result.updates == CallUpdates(desk="local", queued_at=MONDAY_MORNING, **FALLBACK)
         assert call.state.node == "queue"
 
     def test_a_dial_desk_is_dialled(self) -> None:
         call = queue_call("phone")
         assert call.actions == [Dial(("+15125550199",), action=RESULT)]
         assert call.entry("dial_started").data == {"desk": "phone", "to": ["+15125550199"]}
-        assert call.result.updates == CallUpdates(desk="phone", queued_at=MONDAY_MORNING)
+        assert call.result.updates == CallUpdates(desk="phone", queued_at=MONDAY_MORNING, **FIXED)
 
     @pytest.mark.parametrize("desk", [None, "nowhere"])
     def test_an_unknown_desk_takes_the_failed_branch(self, desk: str | None) -> None:

@@ -145,7 +145,10 @@ def test_a_spanish_caller_with_an_order_goes_to_the_bpo_queue(sample: Bundle) ->
         say_es("Gracias. Cuenta 9 1 2 3 4 5. Le comunicamos con nuestro equipo de pedidos."),
         Enqueue("bpo-desk", wait=call.actions[1].wait, action=call.actions[1].action),
     ]
-    assert call.result.updates == CallUpdates(desk="bpo", queued_at=call.ctx.now)
+    # Spanish callers go to the BPO's fixed route (labelled with a segment, or known by their menu path)
+    segment = site.flows["main"].nodes["spanish_desk"].get("segment", "language:2 > main_menu:3")
+    how = {"route_strategy": "fixed", "assignment": "directed", "segment": segment}
+    assert call.result.updates == CallUpdates(desk="bpo", queued_at=call.ctx.now, **how)
     call.step("wait", QueuePosition="2", QueueTime="30")
     assert call.actions[0] == say_es("Usted es la persona número 2 en la fila.")
     call.step("result", QueueResult="bridged", QueueTime="95")

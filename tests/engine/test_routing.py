@@ -19,6 +19,7 @@ from .support import CALL_SID, CALLED, CALLER, MONDAY_MORNING, SITE_DOC, Call, h
 SUNDAY = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # the support schedule is closed all Sunday
 RESULT = Callback("main", "queue", "result")
 WAIT = Callback("main", "queue", "wait")
+HOW = {"assignment": "directed", "segment": "(none)"}  # a route without a label, before any menu
 ENDINGS = {
     "survey": {"type": "survey", "prompt": "Please rate the call."},
     "waited_too_long": hangup("Sorry for the wait."),
@@ -95,7 +96,7 @@ class TestDraws:
 class TestFixedAndWeighted:
     def test_fixed_is_the_default_strategy(self) -> None:
         call = routed({"desk": "bpo"})
-        assert call.entry("route").data == {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"}
+        assert call.entry("route").data == {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"} | HOW
 
     def test_a_weighted_split_follows_the_weights_and_repeats_for_the_same_call(self) -> None:
         weights = {"local": 70, "bpo": 30}
@@ -248,6 +249,8 @@ class TestDeskOverflowInTheQueue:
             queue_result=None,
             queue_time=None,
             queued_at=MONDAY_MORNING,
+            route_strategy="fixed",
+            **HOW,
         )
 
     def test_the_desks_max_wait_takes_the_caller_out_of_the_queue_and_to_the_next_desk(self) -> None:
@@ -303,7 +306,9 @@ class TestDeskOverflowInTheQueue:
             ),
             Hangup(),
         ]
-        assert call.result.updates == CallUpdates(desk="local", queue_result="leave")
+        assert call.result.updates == CallUpdates(
+            desk="local", queue_result="leave", route_strategy="fixed", **HOW
+        )
 
     def test_a_full_queue_without_an_overflow_desk_takes_the_failed_branch(self) -> None:
         doc = site_doc(

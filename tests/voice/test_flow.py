@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from ..conftest import CLOSED, HOLIDAY
@@ -28,7 +32,12 @@ def test_incoming_greets_and_offers_languages(call, session):
     assert events(session, call.sid, "hours")[0].data == {"schedule": "support", "result": "open"}
 
 
-def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session):
+def sample_node(flows_dir: Path, name: str) -> dict[str, Any]:
+    """A node of the sample's main flow, as written."""
+    return dict(json.loads((flows_dir / "main.json").read_text("utf-8"))["nodes"][name])
+
+
+def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session, flows_dir):
     root = call.press(call.start(), "2")
     menu = one(root, "/Response/Gather")
     assert menu.get("action").endswith("/voice/step/main/main_menu/input")
@@ -42,14 +51,24 @@ def test_spanish_billing_call_reaches_bpo_queue_then_survey(call, session):
     assert enqueue.get("action") == f"{BASE}/voice/step/main/queue/result"
     assert call_row(session, call.sid).desk == "bpo"
     reasons = [e.data for e in events(session, call.sid, "route")]
-    assert reasons == [  # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers
+    path = "language:2 > main_menu:1"
+    # billing: the caller's half of the split; then Spanish: the BPO's Spanish speakers (the sample flow's
+    # routes may name their segment, else it is the menu path)
+    labels = [sample_node(flows_dir, n).get("segment", path) for n in ("to_billing", "spanish_desk")]
+    billing, spanish = labels
+    assert reasons == [
         {
             "desk": "bpo",
             "strategy": "sticky",
             "reason": "sticky split (local 1, bpo 1): caller hash 0.775 -> bpo",
+            "assignment": "split",
+            "segment": billing,
         },
-        {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk"},
+        {"desk": "bpo", "strategy": "fixed", "reason": "fixed desk", "assignment": "directed"}
+        | {"segment": spanish},
     ]
+    row = call_row(session, call.sid)
+    assert (row.route_strategy, row.assignment, row.segment, row.path) == ("fixed", "directed", spanish, path)
 
     hold = call.post(enqueue.get("waitUrl"), QueuePosition="3", QueueTime="20", CurrentQueueSize="3")
     assert one(hold, "/Response/Say[1]/text()") == "Usted es la persona número 3 en la fila."
