@@ -112,7 +112,7 @@ def traffic(  # one parameter per option
     as_json: bool,
 ) -> None:
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
-    from ..sim.capacity import sized_for, sizing_lines
+    from ..sim.capacity import Plan, sized_for, sizing_lines
     from ..sim.profile import ProfileError, load_profile
     from ..sim.runner import published_site, run_profile
 
@@ -126,7 +126,7 @@ def traffic(  # one parameter per option
         raise click.BadParameter(f"{start!r} is not an ISO 8601 date", param_hint="--start") from None
     begin = (first if first.tzinfo else first.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
     try:
-        sizing = sized_for(profile, published_site(VirtualClock(begin)), begin, days)
+        sizing = sized_for(Plan.of(profile, published_site(VirtualClock(begin)), begin, days))
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
     for line in sizing_lines(sizing, calls, days, str(profile_path)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -15,6 +15,7 @@ from ..engine.actions import Enqueue, Gather
 from ..engine.runner import start, step
 from ..engine.runtime import CallContext, StepResult
 from ..engine.site import Site
+from ..metrics.erlang import erlang_c, offered_load
 from .people import Input
 from .profile import Profile, day_kind, hourly_weights
 
@@ -97,66 +98,67 @@ def desk_loads(profile: Profile, site: Site, when: datetime, seed: int = 0) -> d
 
 def service_level(calls_per_hour: float, aht: float, agents: int) -> float:
     """Erlang C: the share answered within WITHIN seconds (0 when the agents cannot carry the load)."""
-    load = calls_per_hour / 3600 * aht
-    if agents <= load:
+    if agents <= offered_load(calls_per_hour, aht):
         return 0.0
-    blocking = 1.0
-    for k in range(1, agents + 1):
-        blocking = load * blocking / (k + load * blocking)
-    p_wait = agents * blocking / (agents - load * (1 - blocking))
-    return 1 - p_wait * math.exp(-(agents - load) * WITHIN / aht)
+    return erlang_c(calls_per_hour, aht, agents, WITHIN).service_level
 
 
-def service_levels(calls: float, hours: Iterable[tuple[datetime, float, int]], profile: Profile,
-                   loads: dict[str, DeskLoad]) -> dict[str, float]:  # fmt: skip
-    """Each desk's service level when `calls` arrive over the hours (an hour, its share of the calls, how
-    many hours are like it): the share of the calls offered in the desk's staffed hours answered within
-    WITHIN seconds, by Erlang C hour by hour."""
-    answered: dict[str, float] = defaultdict(float)
-    offered: dict[str, float] = defaultdict(float)
-    for hour, share, alike in hours:
-        for load in loads.values():
-            agents = profile.desks[load.queue].on_shift(hour)
-            per_hour = calls * share * load.share
-            if agents and per_hour:
-                offered[load.queue] += per_hour * alike
-                answered[load.queue] += per_hour * alike * service_level(per_hour, load.aht, agents)
-    return {queue: answered[queue] / offered[queue] for queue in offered}
+@dataclass(frozen=True)
+class Plan:
+    """A run's hours (one of each kind: its share of the calls, how many hours are like it) and desk loads."""
+
+    profile: Profile
+    days: int
+    hours: list[tuple[datetime, float, int]]
+    loads: dict[str, DeskLoad]
+
+    @classmethod
+    def of(cls, profile: Profile, site: Site, first: datetime, days: int) -> Plan:
+        """The plan of `days` days of the profile's calls from `first`, routed by the site's flows."""
+        every = hourly_weights(profile, first, days)
+        total = sum(weight for _hour, weight in every)
+        kinds: dict[tuple[str, int], tuple[datetime, float, int]] = {}  # same day kind and hour: alike
+        for hour, weight in every:
+            local = hour.astimezone(ZoneInfo(profile.timezone))
+            _first, share, alike = kinds.get((day_kind(local), local.hour), (hour, weight / total, 0))
+            kinds[day_kind(local), local.hour] = (_first, share, alike + 1)
+        loads = desk_loads(profile, site, max(every, key=lambda pair: pair[1])[0])
+        return cls(profile, max(1, days), list(kinds.values()), loads)
+
+    def service_levels(self, calls_per_day: float) -> dict[str, float]:
+        """Each desk's share of the calls offered in its staffed hours answered within WITHIN seconds,
+        by Erlang C hour by hour, when this many calls a day arrive."""
+        answered: dict[str, float] = defaultdict(float)
+        offered: dict[str, float] = defaultdict(float)
+        for hour, share, alike in self.hours:
+            for load in self.loads.values():
+                agents = self.profile.desks[load.queue].on_shift(hour)
+                per_hour = calls_per_day * self.days * share * load.share
+                if agents and per_hour:
+                    offered[load.queue] += per_hour * alike
+                    answered[load.queue] += per_hour * alike * service_level(per_hour, load.aht, agents)
+        return {queue: answered[queue] / offered[queue] for queue in offered}
+
+    def short_of_target(self, calls_per_day: float) -> str | None:
+        """The first desk (by name) below the target at this volume; None when every desk meets it."""
+        levels = self.service_levels(calls_per_day)
+        return next((queue for queue, level in sorted(levels.items()) if level < TARGET), None)
 
 
-def _short_of_target(calls: float, hours: list[tuple[datetime, float, int]], profile: Profile,
-                     loads: dict[str, DeskLoad]) -> str | None:  # fmt: skip
-    """The first desk below the target at this volume (None: every desk meets it)."""
-    levels = service_levels(calls, hours, profile, loads)
-    return next((queue for queue, level in sorted(levels.items()) if level < TARGET), None)
+def sized_for(plan: Plan) -> Sizing | None:
+    """The calls a day at which every desk answers 80% of the calls in its staffed hours within 20 s.
 
-
-def sized_for(profile: Profile, site: Site, first: datetime, days: int) -> Sizing | None:
-    """The calls a day over these days at which every desk answers 80% of its calls within 20 s.
-
-    Calls arrive as the profile's hourly volume says; a desk's service level is over the hours in which
-    it has agents on shift. None when no caller of the profile reaches a desk with agents.
+    None when no caller of the profile reaches a desk with agents on shift.
     """
-    every = hourly_weights(profile, first, days)
-    total = sum(weight for _hour, weight in every)
-    kinds: dict[tuple[str, int], tuple[datetime, float, int]] = {}  # hours of the same kind are alike
-    for hour, weight in every:
-        local = hour.astimezone(ZoneInfo(profile.timezone))
-        _first, _share, alike = kinds.get((day_kind(local), local.hour), (hour, weight / total, 0))
-        kinds[day_kind(local), local.hour] = (_first, _share, alike + 1)
-    hours = list(kinds.values())
-    loads = desk_loads(profile, site, max(every, key=lambda pair: pair[1])[0])
-    if not service_levels(1.0, hours, profile, loads):
+    if not plan.service_levels(1.0):
         return None
     low, high = 0.0, 1.0
-    while _short_of_target(high, hours, profile, loads) is None:
+    while plan.short_of_target(high) is None:
         low, high = high, high * 2
-    while high - low > max(1.0, low / 1000):
+    while high - low > max(0.1, low / 1000):
         middle = (low + high) / 2
-        low, high = (
-            (middle, high) if _short_of_target(middle, hours, profile, loads) is None else (low, middle)
-        )
-    return Sizing(low / max(1, days), _short_of_target(high, hours, profile, loads) or "")
+        low, high = (middle, high) if plan.short_of_target(middle) is None else (low, middle)
+    return Sizing(low, plan.short_of_target(high) or "")
 
 
 def sizing_lines(sizing: Sizing | None, calls: int, days: int, profile: str) -> tuple[str, str | None]:
