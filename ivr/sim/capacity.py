@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from ..engine.actions import Enqueue, Gather
 from ..engine.runner import start, step
-from ..engine.runtime import CallContext, StepResult
+from ..engine.runtime import CallContext, FlowError, StepResult
 from ..engine.site import Site
 from ..metrics.erlang import erlang_c, offered_load
 from .people import Input
@@ -64,13 +64,16 @@ def _params(answer: Input) -> dict[str, str]:
 def queue_reached(site: Site, flow: str, inputs: Sequence[Input], ctx: CallContext) -> str | None:
     """The queue a caller answering `inputs` joins, walking the flow without Twilio (None: no queue)."""
     answers = iter(inputs)
-    result: StepResult = start(site, flow, ctx)
-    for _ in range(100):
-        if any(isinstance(action, Enqueue) for action in result.actions):
-            return next(a.queue for a in result.actions if isinstance(a, Enqueue))
-        if not any(isinstance(action, Gather) for action in result.actions):
-            return None
-        result = step(site, result.state, "input", _params(next(answers, Input())), ctx)
+    try:
+        result: StepResult = start(site, flow, ctx)
+        for _ in range(100):
+            if any(isinstance(action, Enqueue) for action in result.actions):
+                return next(a.queue for a in result.actions if isinstance(a, Enqueue))
+            if not any(isinstance(action, Gather) for action in result.actions):
+                return None
+            result = step(site, result.state, "input", _params(next(answers, Input())), ctx)
+    except FlowError:
+        return None  # the caller hears the site's apology; no desk's share to count
     return None
 
 
@@ -122,7 +125,13 @@ class Plan:
             local = hour.astimezone(ZoneInfo(profile.timezone))
             _first, share, alike = kinds.get((day_kind(local), local.hour), (hour, weight / total, 0))
             kinds[day_kind(local), local.hour] = (_first, share, alike + 1)
-        loads = desk_loads(profile, site, max(every, key=lambda pair: pair[1])[0])
+        loads: dict[str, DeskLoad] = {}
+        for hour, share, _alike in sorted(kinds.values(), key=lambda kind: -kind[1]):  # busiest open hour
+            if not share:
+                break
+            loads = desk_loads(profile, site, hour)
+            if loads:
+                break
         return cls(profile, max(1, days), list(kinds.values()), loads)
 
     def service_levels(self, calls_per_day: float) -> dict[str, float]:

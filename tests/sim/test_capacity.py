@@ -140,3 +140,14 @@ def test_the_commands_default_volume_draws_no_warning_for_the_sample():
     plan = Plan.of(load_profile(SAMPLE_PROFILE), _site(), MONDAY, defaults["days"])
     line, warning = sizing_lines(sized_for(plan), defaults["calls"], defaults["days"], "acme.json")
     assert "is staffed for about" in line and warning is None
+
+
+def test_callers_are_routed_at_the_busiest_hour_the_lines_are_open(tmp_path):
+    def busiest_after_hours(data: dict[str, Any]) -> None:
+        evening = [0] * 24
+        evening[10], evening[20] = 1, 10  # 20:00 is after the support schedule's hours: voicemail
+        data["arrivals"] = {"weekday": evening, "weekend": evening}
+
+    plan = Plan.of(load_profile(_profile_file(tmp_path, busiest_after_hours)), _site(), MONDAY, 5)
+    assert set(plan.loads) == {"local-desk", "bpo-desk"}
+    assert sized_for(plan) is not None
