@@ -151,3 +151,12 @@ def test_callers_are_routed_at_the_busiest_hour_the_lines_are_open(tmp_path):
     plan = Plan.of(load_profile(_profile_file(tmp_path, busiest_after_hours)), _site(), MONDAY, 5)
     assert set(plan.loads) == {"local-desk", "bpo-desk"}
     assert sized_for(plan) is not None
+
+
+def test_the_sample_gives_the_bpo_the_longer_work_and_the_faster_agents():
+    """The worked example's design (README): raw AHT favours the local desk, the shared work the BPO."""
+    profile = load_profile(SAMPLE_PROFILE)
+    loads = Plan.of(profile, _site(), MONDAY, 5).loads
+    assert loads["bpo-desk"].aht > 1.1 * loads["local-desk"].aht  # its mix of work is longer
+    desks = profile.desks
+    assert desks["bpo-desk"].handle_seconds < 0.85 * desks["local-desk"].handle_seconds  # same work: faster
