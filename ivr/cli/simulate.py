@@ -112,8 +112,9 @@ def traffic(  # one parameter per option
     as_json: bool,
 ) -> None:
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
+    from ..sim.capacity import Plan, sized_for, sizing_lines
     from ..sim.profile import ProfileError, load_profile
-    from ..sim.runner import run_profile
+    from ..sim.runner import published_site, run_profile
 
     try:
         profile = load_profile(profile_path)
@@ -124,6 +125,13 @@ def traffic(  # one parameter per option
     except ValueError:
         raise click.BadParameter(f"{start!r} is not an ISO 8601 date", param_hint="--start") from None
     begin = (first if first.tzinfo else first.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
+    try:
+        sizing = sized_for(Plan.of(profile, published_site(VirtualClock(begin)), begin, days))
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in sizing_lines(sizing, calls, days, str(profile_path)):
+        if line is not None:
+            click.echo(line, err=True)
     with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
         try:
             result = run_profile(profile, calls, days, VirtualClock(begin), url, seed, bar.update)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from collections import deque
 from collections.abc import Callable
@@ -86,12 +87,20 @@ class DeskModel:
     survey: dict[str, float]  # "1".."5" and "none" -> weight
     repeat_rate: float
     timezone: str
+    handle_cv: float | None = None  # spread of handle times (lognormal); None: exponential
+
+    def handle_time(self, rng: random.Random, factor: float = 1.0) -> float:
+        """A random handle time with mean `factor` x handle_seconds."""
+        mean = self.handle_seconds * factor
+        if self.handle_cv is None:
+            return rng.expovariate(1 / mean)
+        sigma2 = math.log1p(self.handle_cv**2)  # lognormal with this mean and coefficient of variation
+        return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
     def on_shift(self, moment: datetime) -> int:
         """Agents on shift at `moment`."""
         local = moment.astimezone(ZoneInfo(self.timezone))
-        kind = "weekend" if local.weekday() >= 5 else "weekday"
-        return self.agents_by_hour[kind][local.hour]
+        return self.agents_by_hour["weekend" if local.weekday() >= 5 else "weekday"][local.hour]
 
 
 @dataclass
@@ -133,7 +142,9 @@ class DeskPool:
         ticket.answered_at = now
         ticket.agent = person.agent_id if isinstance(person, ShiftAgent) else agent.base["From"]
         ticket.talk_seconds = (
-            self.rng.expovariate(1 / self.model.handle_seconds) if shift else agent.agents.talk_seconds
+            self.model.handle_time(self.rng, ticket.call.caller.handle_factor)
+            if shift
+            else agent.agents.talk_seconds
         )
         self.board.wake(ticket, now)
         return ticket

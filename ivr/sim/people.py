@@ -24,6 +24,7 @@ class Caller:
     inputs: deque[Input] = field(default_factory=deque)
     patience: float = 900.0  # seconds in a queue before hanging up
     message_seconds: int = 20  # how long a voicemail they leave
+    handle_factor: float = 1.0  # how long their business takes, relative to the desk's mean handle time
 
     @classmethod
     def scripted(cls, steps: list[Input], **kwargs: float) -> Caller:

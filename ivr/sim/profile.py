@@ -23,13 +23,23 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class Script:
+    """One kind of caller: how often, what they answer, how long their business takes, their patience."""
+
+    weight: float
+    inputs: list[Input]
+    handle_factor: float = 1.0  # the call's handle time relative to the desk's handle_seconds
+    patience_seconds: float | None = None  # None: the callers' mean patience
+
+
+@dataclass(frozen=True)
 class Profile:
     """A validated traffic profile."""
 
     to: str
     timezone: str
     arrivals: dict[str, list[float]]
-    scripts: list[tuple[float, list[Input]]]
+    scripts: list[Script]
     population: int
     patience_seconds: float
     message_seconds: int
@@ -70,6 +80,7 @@ def load_profile(path: Path) -> Profile:
             queue=queue,
             agents_by_hour=spec["agents"],
             handle_seconds=spec["handle_seconds"],
+            handle_cv=spec.get("handle_cv"),
             survey=spec["survey"],
             repeat_rate=spec.get("repeat_rate", 0.0),
             timezone=data["timezone"],
@@ -80,7 +91,15 @@ def load_profile(path: Path) -> Profile:
         to=data["to"],
         timezone=data["timezone"],
         arrivals=data["arrivals"],
-        scripts=[(s["weight"], [parse_input(i) for i in s["inputs"]]) for s in callers["scripts"]],
+        scripts=[
+            Script(
+                s["weight"],
+                [parse_input(i) for i in s["inputs"]],
+                s.get("handle_factor", 1.0),
+                s.get("patience_seconds"),
+            )
+            for s in callers["scripts"]
+        ],
         population=callers.get("population", 1000),
         patience_seconds=callers.get("patience_seconds", 180.0),
         message_seconds=callers.get("message_seconds", 20),
@@ -88,19 +107,27 @@ def load_profile(path: Path) -> Profile:
     )
 
 
+def day_kind(local: datetime) -> str:
+    """ "weekend" on Saturday and Sunday, else "weekday"."""
+    return "weekend" if local.weekday() >= 5 else "weekday"
+
+
+def hourly_weights(profile: Profile, start: datetime, days: int) -> list[tuple[datetime, float]]:
+    """Each hour of `days` days from `start` with its share of the calls (all 1 when the profile has none)."""
+    zone = ZoneInfo(profile.timezone)
+    hours = [start + timedelta(hours=h) for h in range(max(1, days) * 24)]
+    weights = [
+        profile.arrivals[day_kind(hour.astimezone(zone))][hour.astimezone(zone).hour] for hour in hours
+    ]
+    if not any(weights):
+        weights = [1.0] * len(hours)
+    return list(zip(hours, weights, strict=True))
+
+
 def arrival_times(
     profile: Profile, calls: int, start: datetime, days: int, rng: random.Random
 ) -> list[datetime]:
     """`calls` arrival times over `days` days from `start`, following the hourly volume of the profile."""
-    zone = ZoneInfo(profile.timezone)
-    hours = [start + timedelta(hours=h) for h in range(max(1, days) * 24)]
-
-    def weight(hour: datetime) -> float:
-        local = hour.astimezone(zone)
-        return profile.arrivals["weekend" if local.weekday() >= 5 else "weekday"][local.hour]
-
-    weights = [weight(hour) for hour in hours]
-    if not any(weights):
-        weights = [1.0] * len(hours)
+    hours, weights = zip(*hourly_weights(profile, start, days), strict=True)
     chosen = rng.choices(hours, weights=weights, k=calls)
     return sorted(hour + timedelta(seconds=rng.uniform(0, 3600)) for hour in chosen)

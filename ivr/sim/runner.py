@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from ..engine.site import Site
 from ..flows.errors import NothingPublished
 from .call import CallResult, SimulatedCall
 from .clock import VirtualClock
@@ -98,6 +99,16 @@ def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
     finally:
         app.extensions["ivr.db"].engine.dispose()
         probe.extensions["ivr.db"].engine.dispose()
+
+
+def published_site(clock: VirtualClock) -> Site:
+    """The site of the flows published in the configured database."""
+    with local_app(clock) as (app, _token):
+        published = app.extensions["ivr.flows"].current()
+        if published is None:
+            raise LookupError(NothingPublished.MESSAGE)
+        site: Site = published.site
+        return site
 
 
 def run_profile(

@@ -74,7 +74,7 @@ def run_traffic(
     fresh = iter(rng.sample(range(2_000_000, 9_999_999), profile.population))
     recent: dict[str, tuple[datetime, str]] = {}  # number -> (last answered, queue), for repeat calls
     done: list[tuple[SimulatedCall, CallResult]] = []
-    weights = [weight for weight, _script in profile.scripts]
+    weights = [script.weight for script in profile.scripts]
 
     def caller_number() -> str:
         """A caller answered in the last 7 days calling again (at their desk's repeat rate), or a new one."""
@@ -87,9 +87,10 @@ def run_traffic(
         return f"+1512{next(fresh, rng.randrange(2_000_000, 9_999_999)):07d}"
 
     def one_call() -> None:
-        script = rng.choices(profile.scripts, weights=weights)[0][1]
-        patience = rng.expovariate(1 / profile.patience_seconds)
-        caller = ProfileCaller(list(script), patience, profile.message_seconds, profile.desks, rng)
+        script = rng.choices(profile.scripts, weights=weights)[0]
+        patience = rng.expovariate(1 / (script.patience_seconds or profile.patience_seconds))
+        caller = ProfileCaller(list(script.inputs), patience, profile.message_seconds, profile.desks, rng)
+        caller.handle_factor = script.handle_factor
         number = caller_number()
         call = SimulatedCall(transport, base_url, number, profile.to, clock, caller, queues=queues)
         result = play_safely(call, queues)

@@ -218,6 +218,7 @@ def test_traffic_command_fills_the_call_log(monkeypatch, database_url, flows_dir
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
     assert summary["calls"] == 25 and summary["errors"] == 0
+    assert "is staffed for about" in result.stderr and "warning:" not in result.stderr
     session.expire_all()
     assert session.scalar(select(func.count()).where(Call.role == "caller")) == 25
     first = session.scalar(select(func.min(Call.started_at)))
@@ -415,3 +416,63 @@ def test_a_call_that_fails_in_transport_does_not_stop_the_run(app):
     failed = [r for _call, r in result.calls if not r.ok]
     assert failed[0].error is not None and "connection reset" in failed[0].error.message
     assert clock.scheduler is None
+
+
+def _scripts_profile(tmp_path: Path, scripts: list[dict[str, Any]], agents: list[int]) -> Path:
+    desks = json.loads(SAMPLE_PROFILE.read_text())["desks"]
+    for desk in desks.values():
+        desk["agents"] = {"weekday": agents, "weekend": agents}
+        desk["handle_seconds"] = 100
+        desk["handle_cv"] = 0.1
+    return _profile(
+        tmp_path,
+        arrivals={"weekday": ONLY_9AM, "weekend": ONLY_9AM},
+        callers={"population": 10_000, "scripts": scripts},
+        desks=desks,
+    )
+
+
+def test_a_scripts_handle_factor_sets_how_long_its_calls_take(app, session, tmp_path):
+    scripts = [
+        {"weight": 1, "inputs": ["1", "2"], "handle_factor": 3},  # technical support: the local desk
+        {"weight": 1, "inputs": ["1", "0"], "handle_factor": 0.5},  # operator: the local desk
+    ]
+    path = _scripts_profile(tmp_path, scripts, [0] * 9 + [6] * 15)
+    assert _run(app, path, calls=12, seed=2).summary()["errors"] == 0
+    session.expire_all()
+    talk = {
+        segment: session.scalars(
+            select(Call.talk_time).where(Call.segment == segment, Call.queue_result == "bridged")
+        ).all()
+        for segment in ("support", "operator")
+    }
+    assert talk["support"] and talk["operator"]
+    assert min(talk["support"]) > 2 * max(talk["operator"])  # 300 s against 50 s, give or take 10%
+
+
+def test_a_scripts_patience_sets_how_long_its_callers_wait(app, session, tmp_path):
+    scripts = [
+        {"weight": 1, "inputs": ["1", "2"], "patience_seconds": 1},
+        {"weight": 1, "inputs": ["1", "0"], "patience_seconds": 10**6},
+    ]
+    path = _scripts_profile(tmp_path, scripts, [0] * 24)  # nobody answers
+    assert _run(app, path, calls=8, seed=3).summary()["errors"] == 0
+    session.expire_all()
+    results = {
+        segment: Counter(session.scalars(select(Call.queue_result).where(Call.segment == segment)).all())
+        for segment in ("support", "operator")
+    }
+    assert set(results["support"]) == {"hangup"}  # impatient: they hang up in the queue
+    assert results["operator"] and "hangup" not in results["operator"]  # they wait for the voicemail
+
+
+def test_handle_times_have_the_desks_mean_and_spread():
+    """Lognormal with mean m and coefficient of variation c: sigma^2 = ln(1 + c^2), mu = ln m - sigma^2/2."""
+    model = load_profile(SAMPLE_PROFILE).desks["local-desk"]
+    model.handle_cv = 0.6
+    rng = random.Random(5)
+    draws = [model.handle_time(rng, 0.5) for _ in range(20_000)]
+    mean = sum(draws) / len(draws)
+    sd = (sum((x - mean) ** 2 for x in draws) / (len(draws) - 1)) ** 0.5
+    assert mean == pytest.approx(0.5 * model.handle_seconds, rel=0.02)
+    assert sd / mean == pytest.approx(0.6, rel=0.05)
