@@ -47,14 +47,14 @@ def compare(
         raise ValueError("since must be before until")
     from .rollup import aggregate
 
-    found = aggregate(session, (desk_a, desk_b), since, until, settings)
+    _selection, found = aggregate(session, (desk_a, desk_b), since, until, settings)
     first, second = (
         DeskData(
             site.desks[name],
             found.buckets.get(name, {}),
             found.paths.get(name, {}),
             found.waits.get(name, {}),
-            found.repeated.get(name, 0),
+            sum(found.repeated.get(name, {}).values()),
         )
         for name in (desk_a, desk_b)
     )

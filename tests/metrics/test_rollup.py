@@ -243,7 +243,7 @@ def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
     assert refresh(session, NOW) == [D, rollup.LAST_DAY]
     assert refresh(session, NOW, rebuild=True) == [D, rollup.LAST_DAY]
     # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
-    found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
+    _selection, found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
     assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())
     assert sum(sums.answered for sums in found.buckets["local"].values()) == 2
 
