@@ -130,8 +130,9 @@ def choose(cells: Cells, names: tuple[str, str], asked: str | None, segment: str
         reason = f"{modes['randomised']['why']}; so {modes['adjusted']['why']}"
     elif modes["adjusted"]["available"]:  # standardising over one segment would change no rate or mean
         mode = "raw"
-        reason = (f"{modes['randomised']['why']}; both desks' calls are all in one segment "
-                  f"({next(iter(weights))}), so the raw figures are already like for like on segment")  # fmt: skip
+        only = next(iter(weights))
+        reason = (f"{modes['randomised']['why']}; both desks' calls are all in one segment ({only}), so "
+                  "the raw figures are already like for like on segment")  # fmt: skip
     else:
         mode, reason = "raw", f"{modes['randomised']['why']}; {modes['adjusted']['why']}"
     selection = Selection(segment=segment, split_only=mode == "randomised")
