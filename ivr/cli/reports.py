@@ -144,3 +144,54 @@ def rollup_command(rebuild: bool, every: float | None) -> None:
             rebuild = False
             if every is None or stop.wait(every):
                 break
+
+
+STAFFING_OPTIONS = ("calls_per_hour", "aht", "patience", "target", "within")
+
+
+@report.command("staffing")
+@click.option("--calls-per-hour", type=float, required=True, metavar="N", help="Calls offered per hour.")
+@click.option("--aht", type=float, required=True, metavar="S", help="Average handle time in seconds.")
+@click.option("--patience", type=float, metavar="S", help="Callers' mean patience in seconds: Erlang A.")
+@click.option("--target", type=float, default=0.8, show_default=True, help="Service-level target (a share).")
+@click.option("--within", type=float, default=20, show_default=True, metavar="S", help="Answered within S s.")
+@click.option("--format", "output", type=click.Choice(("table", "json")), default="table", show_default=True)
+def staffing_command(
+    calls_per_hour: float, aht: float, patience: float | None, target: float, within: float, output: str
+) -> None:
+    """Agents needed to reach a service level: Erlang C, or Erlang A when callers' patience is given."""
+    from ..metrics.erlang import agents_needed, offered_load
+
+    try:
+        found = agents_needed(calls_per_hour, aht, target, within, patience)
+    except ValueError as exc:
+        name, _, rest = str(exc).partition(":")
+        shown = f"--{name.replace('_', '-')}:{rest}" if name in STAFFING_OPTIONS else str(exc)
+        raise click.UsageError(shown) from None
+    result = {
+        "model": "erlang_c" if patience is None else "erlang_a",
+        "erlangs": offered_load(calls_per_hour, aht),
+        "target": target,
+        "within": within,
+        "agents": found.agents,
+        "service_level": found.service_level,
+        "asa": found.asa,
+        "occupancy": found.occupancy,
+        "p_wait": found.p_wait,
+        "abandon_rate": found.abandon_rate,
+    }
+    if output == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    model = "Erlang C, callers wait" if patience is None else f"Erlang A, callers' patience {patience:g} s"
+    abandons = "-" if found.abandon_rate is None else f"{found.abandon_rate:.1%}"
+    lines = [
+        f"{calls_per_hour:g} calls an hour x {aht:g} s = {result['erlangs']:.2f} Erlangs ({model})",
+        f"agents needed  {found.agents}",
+        f"service level  {found.service_level:.1%} answered within {within:g} s (target {target * 100:g}%)",
+        f"ASA            {found.asa:.1f} s",
+        f"occupancy      {found.occupancy:.1%}",
+        f"P(wait)        {found.p_wait:.1%}",
+        f"abandon rate   {abandons}",
+    ]
+    click.echo("\n".join(lines))

@@ -230,6 +230,8 @@ def equal_service(
     """The report's equal_service section: both desks' staffing and costs at the same service level."""
     share("target", target)
     within_range("within", within, 0, 86400)
+    if first.desk.name == second.desk.name:
+        raise ValueError(f"equal service: give two different desks, not {first.desk.name!r} twice")
     sections = (desk_section(first, target, within), desk_section(second, target, within))
     units = (sections[0]["currency"], sections[1]["currency"])
     return {

@@ -13,6 +13,7 @@ SECONDS_PER_HOUR = 3600
 MAX_AGENTS = 100_000
 MAX_QUEUE_STATES = 1_000_000
 TAIL = 40.0  # queue states are summed until the rest weighs less than e^-40 of the largest
+HOPELESS = 10_000  # callers waiting on average: no staffing that leaves so many reaches a service level
 
 
 @dataclass(frozen=True)
@@ -100,12 +101,7 @@ def _queue_logs(arrival: float, service: float, agents: int, abandon: float, sta
 
 def erlang_a(calls_per_hour: float, aht: float, patience: float, agents: int, within: float) -> Staffing:
     """Erlang A: callers abandon after an exponential patience (mean `patience` s); any staffing is stable.
-
-    From the stationary birth-death chain (births λ; deaths min(k, N)μ + max(k - N, 0)θ), truncated
-    where the rest weighs less than e^-40 of the largest state. A caller who finds j waiting is answered
-    within t with probability x/(x+j+1)·(1 - I_c(x+1, j+1)), x = Nμ/θ, c = e^-θt (I: regularized beta),
-    as e^-θV of their virtual wait V is Beta(x, j+1); their mean wait if answered is Σ_{i=1..j+1} 1/(Nμ + iθ).
-    """
+    The stationary birth-death chain, and SL(t) exactly by the queue an arrival finds (docs/metrics.md)."""
     calls, handle, within = _inputs(calls_per_hour, aht, within)
     patience = within_range("patience", patience, 0, 1e9, open_low=True)
     agents = _agents(agents)
@@ -117,7 +113,9 @@ def erlang_a(calls_per_hour: float, aht: float, patience: float, agents: int, wi
     queue = _queue_logs(arrival, service, agents, theta, agents * math.log(load) - math.lgamma(agents + 1))
     total = _log_sum(below + queue)
     x = service / theta
-    # 1 - I_c(x+1, j+1) = 1 - Σ_{b<=j} c^(x+1) (1-c)^b (x+1)_b / b!, summed in logs term by term
+    # With j waiting ahead, e^-θV of the caller's virtual wait V is Beta(x, j+1): answered with probability
+    # x/(x+j+1), within t with x/(x+j+1)·(1 - I_c(x+1, j+1)), c = e^-θt, and their mean wait if answered is
+    # Σ_{i=1..j+1} 1/(Nμ + iθ). I_c(x+1, j+1) = Σ_{b<=j} c^(x+1) (1-c)^b (x+1)_b / b!, summed term by term.
     log_c_term = -(service + theta) * within
     log_step = math.log(-math.expm1(-theta * within)) if within > 0 else -math.inf
     p_wait = abandoned = in_time = wait_sum = cumulative = mean_wait = 0.0
@@ -155,7 +153,11 @@ def agents_needed(
             return erlang_c(calls, handle, agents, within)
         return erlang_a(calls, handle, patience, agents, within)
 
-    lowest = 1 if patience is not None else math.floor(offered_load(calls, handle)) + 1
+    load = offered_load(calls, handle)
+    if patience is None:
+        lowest = math.floor(load) + 1
+    else:  # fewer agents leave some HOPELESS callers waiting on average (λ - Nμ = θ·queue): not tried
+        lowest = max(1, math.ceil(load - HOPELESS * handle / patience))
     return _smallest(model, lowest, target)
 
 

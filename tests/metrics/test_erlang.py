@@ -125,6 +125,10 @@ def test_erlang_a_service_level_rises_with_agents_and_agents_needed_is_the_first
     assert levels[found.agents - 2] < 0.9 <= levels[found.agents - 1] == found.service_level
 
 
+def test_endless_patience_staffs_as_erlang_c():
+    assert agents_needed(2000, 300, 0.8, 20, patience=1e9).agents == agents_needed(2000, 300, 0.8, 20).agents
+
+
 def test_abandons_let_fewer_agents_reach_the_target():
     # Impatient callers shorten the queue for the others (at the cost of the ones who hang up)
     c = agents_needed(2000, 300, 0.8, 20)
