@@ -46,8 +46,8 @@ def clear(s: Session) -> None:
 
 
 def report(
-    s: Session, since: datetime | None = None, until: datetime | None = None, options: dict[str, Any] | None = None,
-    **settings: int,
+    s: Session, since: datetime | None = None, until: datetime | None = None,
+    options: dict[str, Any] | None = None, **settings: int,
 ) -> Any:  # fmt: skip
     s.commit()
     return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings), **(options or {}))
