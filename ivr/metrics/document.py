@@ -29,6 +29,7 @@ from .report import (
     unpriced_row,
 )
 
+ESTIMATES = (*RATE_METRICS, *MEAN_METRICS)  # the rows with an interval
 NO_ARM_COSTS = "not shown in the randomised mode: a desk's agent hours belong to no arm (see mode=raw, and "
 NO_ARM_COSTS += "equal_service for costs at the same service level)"
 
@@ -74,7 +75,9 @@ def _days_observed(every: tuple[Slices, Slices]) -> float:
     return float(max(1, len(days)))
 
 
-def _segments(pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | None) -> list[dict[str, Any]]:
+def _segments(
+    pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | None, described: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """Each segment either desk served: both desks' figures, and their rates and means compared."""
     split = [_per_segment(sums, segment) for sums in pair]
     offered: dict[str, int] = {}
@@ -94,7 +97,7 @@ def _segments(pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | No
         table.append({
             "segment": key,
             "desks": figures,
-            "comparison": [rows[metric] for metric in (*RATE_METRICS, *MEAN_METRICS)],
+            "comparison": [rows[metric] | {"label": label_of(metric, described)} for metric in ESTIMATES],
         })  # fmt: skip
     return table
 
@@ -169,7 +172,7 @@ def build(
             }
             for row in rows
         ],
-        "segments": _segments(pair, names, asked.segment),
+        "segments": _segments(pair, names, asked.segment, described),
         "breakdowns": breakdowns(first, second, zone, selected),
         "equal_service": equal_service.equal_service(hours[0], hours[1], asked.target, asked.within),
     }
