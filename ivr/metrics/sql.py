@@ -339,16 +339,15 @@ def repeated_calls(
     "Next" is in order of start, then of logging (id) for calls that start in the same microsecond; it
     may be at any desk and after the period. One ordered pass (LEAD) over every caller call of the
     periods, each extended by `days`, along the index on (from_number, started_at, id, role, desk,
-    queue_result).
+    queue_result); only the repeated calls are then looked up by id for their segment and arm.
     """
     c = CALLS.c
     ordered = (
         select(
+            c.id,
             c.desk,
             c.queue_result,
             c.started_at,
-            segment_of().label("segment"),
-            arm_of().label("arm"),
             func.lead(c.started_at)
             .over(partition_by=c.from_number, order_by=(c.started_at, c.id))
             .label("next_started_at"),
@@ -363,15 +362,22 @@ def repeated_calls(
     )
     o = ordered.c
     gap = epoch_seconds(o.next_started_at) - epoch_seconds(o.started_at)
-    stmt = (
-        select(o.desk, o.segment, o.arm, func.count())
+    repeated = (
+        select(o.id)
         .where(
             _of_desks(o.desk, desks),
             o.queue_result.in_(ANSWERED_RESULTS),
             *_in_periods(ordered, periods),
             gap <= days * SECONDS_PER_DAY,  # NULL (no next call) is not a repeat
         )
-        .group_by(o.desk, o.segment, o.arm)
+        .subquery("repeated_call")
+    )
+    answered = CALLS.alias("answered_call")
+    keys = (answered.c.desk, segment_of(answered), arm_of(answered))
+    stmt = (
+        select(*keys, func.count())
+        .join_from(repeated, answered, answered.c.id == repeated.c.id)
+        .group_by(*keys)
     )
     found: dict[str, dict[Cell, int]] = {}
     for desk, segment, arm, n in session.execute(stmt):
