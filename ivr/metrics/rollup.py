@@ -36,6 +36,9 @@ LOCK_WAIT_SECONDS = 2.0  # how long a build tries for the lock before leaving it
 LOCK_POLL_SECONDS = 0.01
 LAST_DAY = (datetime.max.replace(tzinfo=UTC) - EPOCH) // DAY  # 9999-12-31
 DayRun = tuple[int, int]  # days [first, last) since 1970-01-01 UTC
+# Sliced tables also hold, per slice, the sums of every call under this cell (segment, arm): a report of
+# every call reads those rows instead of summing the slice's cells
+ALL_CELL = ("", "all")
 SUM_TABLES = (rollup_buckets, rollup_cells, rollup_paths, rollup_waits, rollup_repeats)
 Chooser = Callable[[dict[str, dict[Cell, DeskSums]]], Selection]  # every call's cells -> the calls selected
 
@@ -106,14 +109,18 @@ def _sum(column: Any) -> Any:
 
 
 def _among(
-    table: Table, desks: tuple[str, ...], runs: list[DayRun], selection: Selection = EVERY_CALL
+    table: Table, desks: tuple[str, ...], runs: list[DayRun], selection: Selection | None = None
 ) -> Any:
+    """The rows of the desks over the runs of days; of a sliced table (`selection` given), the rows of the
+    selected calls: the every-call rows (ALL_CELL) for every call, else the cells selected."""
     day, c = table.c.day, table.c
     conditions = [c.desk.in_(desks), or_(*(and_(day >= first, day < last) for first, last in runs))]
-    if selection.segment is not None:
-        conditions.append(c.segment == selection.segment)
-    if selection.split_only:
-        conditions.append(c.arm == SPLIT)
+    if selection == EVERY_CALL:
+        conditions.append(c.arm == ALL_CELL[1])
+    elif selection is not None:
+        conditions.append(c.arm == SPLIT if selection.split_only else c.arm != ALL_CELL[1])
+        if selection.segment is not None:
+            conditions.append(c.segment == selection.segment)
     return conditions
 
 
@@ -288,6 +295,7 @@ def build_day(session: Session, day: int, now: datetime) -> None:
     session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
     start = start_of(day)
     found = sql.keyed(session, None, [(start, start + DAY if day < LAST_DAY else None)], ROLLUP_SETTINGS)
+    every = found.selected(EVERY_CALL)
     for table in (*SUM_TABLES, rollup_days):
         session.execute(delete(table).where(table.c.day == day))
 
@@ -299,6 +307,11 @@ def build_day(session: Session, day: int, now: datetime) -> None:
             {"day": day, "desk": desk, "bucket": bucket, **cell(segment, arm), **sums._asdict()}
             for desk, slices in found.buckets.items()
             for (bucket, segment, arm), sums in slices.items()
+        ]
+        + [
+            {"day": day, "desk": desk, "bucket": bucket, **cell(*ALL_CELL), **sums._asdict()}
+            for desk, slices in every.buckets.items()
+            for bucket, sums in slices.items()
         ],
         rollup_cells: [
             {"day": day, "desk": desk, **cell(*key), **sums._asdict()}
@@ -315,11 +328,27 @@ def build_day(session: Session, day: int, now: datetime) -> None:
             }
             for desk, slices in found.paths.items()
             for (path, segment, arm), sums in slices.items()
+        ]
+        + [
+            {
+                "day": day,
+                "desk": desk,
+                "path": path,
+                **cell(*ALL_CELL),
+                **{name: getattr(sums, name) for name in BREAKDOWN_SUMS},
+            }
+            for desk, slices in every.paths.items()
+            for path, sums in slices.items()
         ],  # fmt: skip
         rollup_waits: [
             {"day": day, "desk": desk, "wait": wait, **cell(segment, arm), "answered": answered}
             for desk, histogram in found.waits.items()
             for (wait, segment, arm), answered in histogram.items()
+        ]
+        + [
+            {"day": day, "desk": desk, "wait": wait, **cell(*ALL_CELL), "answered": answered}
+            for desk, histogram in every.waits.items()
+            for wait, answered in histogram.items()
         ],
         rollup_repeats: [
             {"day": day, "desk": desk, **cell(*key), "repeated": repeated}
