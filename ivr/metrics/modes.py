@@ -146,7 +146,9 @@ def case_mix(
     offered = [segments_served(cells, name) for name in names]
     if segment is not None:
         offered = [{s: n for s, n in mine.items() if s == segment} for mine in offered]
-    table = {s: (offered[0].get(s, 0), offered[1].get(s, 0)) for s in set(offered[0]) | set(offered[1])}
+    table = {
+        s: (offered[0].get(s, 0), offered[1].get(s, 0)) for s in sorted(set(offered[0]) | set(offered[1]))
+    }
     test = chi_square_homogeneity(table)
     differs = test.df > 0 and test.p_value < CASE_MIX_ALPHA
     found = {"statistic": test.statistic, "df": test.df, "p_value": test.p_value, "differs": differs}
