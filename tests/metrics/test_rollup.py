@@ -21,7 +21,7 @@ from ivr.db import make_engine
 from ivr.metrics import MetricSettings, compare, rollup, sql
 from ivr.metrics.rollup import build_day, day_of, refresh
 from ivr.metrics.tables import rollup_buckets, rollup_cells, rollup_days, rollup_dirty
-from ivr.migrations.runner import upgrade
+from ivr.migrations.runner import downgrade, upgrade
 from ivr.models import Call
 
 from ..conftest import PG_URL
@@ -480,6 +480,34 @@ def test_the_migration_marks_the_days_of_existing_calls(tmp_path):
     upgrade(url)
     with engine.connect() as connection:
         assert set(connection.scalars(select(rollup_dirty.c.day))) == {D, D + 2}
+    engine.dispose()
+
+
+def test_migration_0007_builds_every_day_again_and_watches_how_calls_reached_their_desk(tmp_path):
+    url = f"sqlite:///{tmp_path / 'before_modes.sqlite3'}"
+    upgrade(url, "0006")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO calls (call_sid, account_sid, direction, role, from_number, to_number, status, "
+                "status_rank, started_at, variables, tries, errors) VALUES ('CA1', '', 'inbound', 'caller', "
+                "'+1', '+2', 'completed', 4, '2026-11-23 10:00:00.000000', '{}', '{}', 0)"
+            )
+        )
+        connection.execute(text("DELETE FROM rollup_dirty"))
+        connection.execute(text(
+            "INSERT INTO rollup_days VALUES (:day, 5, 20, 7, 2, '2026-11-24 00:00:00.000000')"), {"day": D}
+        )  # fmt: skip
+    upgrade(url)
+    with engine.begin() as connection:
+        assert set(connection.scalars(select(rollup_dirty.c.day))) == {D}
+        assert connection.scalar(select(func.count()).select_from(rollup_days)) == 0
+        connection.execute(text("DELETE FROM rollup_dirty"))
+        connection.execute(text("UPDATE calls SET segment = 'billing'"))
+        assert set(connection.scalars(select(rollup_dirty.c.day))) == {D}
+    downgrade(url, "0006")
+    upgrade(url)
     engine.dispose()
 
 
