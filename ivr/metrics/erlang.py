@@ -35,6 +35,10 @@ def _inputs(calls_per_hour: float, aht: float, within: float) -> tuple[float, fl
     return calls, handle, within_range("within", within, 0, 86400)
 
 
+def _patience(patience: float) -> float:
+    return within_range("patience", patience, 0, 1e9, open_low=True)
+
+
 def _agents(agents: int) -> int:
     if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= MAX_AGENTS:
         raise ValueError(f"agents: {agents!r} must be a whole number from 1 to {MAX_AGENTS}")
@@ -103,7 +107,7 @@ def erlang_a(calls_per_hour: float, aht: float, patience: float, agents: int, wi
     """Erlang A: callers abandon after an exponential patience (mean `patience` s); any staffing is stable.
     The stationary birth-death chain, and SL(t) exactly by the queue an arrival finds (docs/metrics.md)."""
     calls, handle, within = _inputs(calls_per_hour, aht, within)
-    patience = within_range("patience", patience, 0, 1e9, open_low=True)
+    patience = _patience(patience)
     agents = _agents(agents)
     arrival, mu, theta = calls / SECONDS_PER_HOUR, 1 / handle, 1 / patience
     load = arrival / mu
@@ -147,6 +151,7 @@ def agents_needed(
     """The fewest agents whose service level reaches the target: Erlang A with a patience, else Erlang C."""
     calls, handle, within = _inputs(calls_per_hour, aht, within)
     target = share("target", target)
+    patience = _patience(patience) if patience is not None else None
 
     def model(agents: int) -> Staffing:
         if patience is None:

@@ -146,6 +146,7 @@ def test_abandons_let_fewer_agents_reach_the_target():
         (lambda: erlang_c(200, 180, 0, 20), "agents: 0 must be a whole number"),
         (lambda: erlang_c(200, 180, 12, -1), "within: -1 must be from 0 to 86400"),
         (lambda: erlang_a(200, 180, -5, 12, 20), "patience: -5 must be more than 0"),
+        (lambda: agents_needed(200, 180, patience=0), "patience: 0 must be more than 0"),
         (lambda: agents_needed(200, 180, target=1.0), "target: 1.0 must be a share between 0 and 1"),
         (lambda: agents_needed(200, 180, target=80), "target: 80 must be a share"),
     ],
