@@ -108,6 +108,29 @@ class DeskSums(NamedTuple):
         return cls._fields
 
 
+SPLIT = "split"  # the randomised arm: caller legs whose desk a weighted or sticky split chose (assignment)
+OTHER_ARM = "other"  # every other leg: directed, fallback, agent legs, calls logged before the column
+ARMS = (SPLIT, OTHER_ARM)
+NO_SEGMENT = "(none)"  # the segment of a leg without one (COALESCE(calls.segment, '(none)'))
+Cell = tuple[str, str]  # (segment, arm)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which calls a report's figures, breakdowns and waits cover: one segment or all, one arm or both."""
+
+    segment: str | None = None  # None: every segment
+    split_only: bool = False  # the randomised arm only
+
+    def holds(self, cell: Cell) -> bool:
+        """Whether the calls of a (segment, arm) cell are selected."""
+        segment, arm = cell
+        return (self.segment is None or segment == self.segment) and (not self.split_only or arm == SPLIT)
+
+
+EVERY_CALL = Selection()
+
+
 # How the database classifies each leg (one CASE per leg, under the thresholds S and T); each DeskSums field
 # is then a count or a sum over some classes (FIELD_SOURCES).
 AGENT_LEG = 0  # role 'agent': only its duration and telephony count
@@ -265,6 +288,7 @@ def definitions(settings: MetricSettings) -> dict[str, Any]:
         "intervals": "95%: Wilson for a rate, Newcombe's hybrid score (Wilson) interval for a difference "
         "of rates, Welch's t for a difference of means; 'no significant difference' when the interval "
         "contains 0. Counts and costs have no interval",
-        "breakdowns": "hour of day and day in each desk's own time zone (by started_at); figures that can "
+        "breakdowns": "hour of day and day in the report's time zone (`timezone`: one zone for both "
+        "desks, so their hours line up; by started_at); figures that can "
         f"be summed per slice only: {', '.join(BREAKDOWN_FIGURES)}",
     }

@@ -128,7 +128,7 @@ def test_a_campaign_runs_end_to_end(app: Flask, bench: Bench, clock: VirtualCloc
         assert ann.variables["confirmed"] == "yes"
         cat = s.scalars(select(Call).where(Call.call_sid == answered.call_sid)).one()
         assert (cat.desk, cat.queue_result, cat.role) == ("local", "bridged", "callee")
-        sums = aggregate(s, ("local",), None, None, MetricSettings()).buckets["local"].values()
+        sums = aggregate(s, ("local",), None, None, MetricSettings())[1].buckets["local"].values()
         assert (sum(b.offered for b in sums), sum(b.answered for b in sums)) == (
             1,
             1,

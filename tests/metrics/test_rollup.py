@@ -20,8 +20,8 @@ from ivr.cli.main import main
 from ivr.db import make_engine
 from ivr.metrics import MetricSettings, compare, rollup, sql
 from ivr.metrics.rollup import build_day, day_of, refresh
-from ivr.metrics.tables import rollup_buckets, rollup_days, rollup_dirty
-from ivr.migrations.runner import upgrade
+from ivr.metrics.tables import rollup_buckets, rollup_cells, rollup_days, rollup_dirty
+from ivr.migrations.runner import downgrade, upgrade
 from ivr.models import Call
 
 from ..conftest import PG_URL
@@ -30,6 +30,8 @@ from .test_sql import DAY, NOW, SITE, at, leg, small_log
 D = day_of(DAY)
 RESULTS = ["bridged"] * 5 + ["hangup", "hangup", "leave", "queue-full", None]
 PATHS = ["m:1", "m:2", "m:1 > n:3", None]
+SEGMENTS = ["billing", "tech", None]
+ASSIGNMENTS = ["split", "split", "directed", None]
 
 
 def dirty(s: Session) -> set[int]:
@@ -43,25 +45,43 @@ def clear(s: Session) -> None:
     s.commit()
 
 
-def report(s: Session, since: datetime | None = None, until: datetime | None = None, **settings: int) -> Any:
+def report(
+    s: Session, since: datetime | None = None, until: datetime | None = None,
+    options: dict[str, Any] | None = None, **settings: int,
+) -> Any:  # fmt: skip
     s.commit()
-    return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings))
+    return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings), **(options or {}))
 
 
-def from_the_calls(s: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
+def from_the_calls(
+    s: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:
     """The report with every rollup ignored (no day counts as built)."""
     s.commit()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rollup, "clean_days", lambda *args: [])
-        return compare(s, SITE, "local", "bpo", since, until, MetricSettings())
+        return compare(s, SITE, "local", "bpo", since, until, MetricSettings(), **(options or {}))
+
+
+def every_way(first: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options of every mode available in a report's period, and of each segment either desk served."""
+    ways: list[dict[str, Any]] = [{"mode": mode} for mode, how in first["modes"].items() if how["available"]]
+    return ways + [{"segment": entry["segment"]} for entry in first["segments"]]
 
 
 def tamper(s: Session, day: int, extra: int = 100) -> None:
-    """Add `extra` offered calls to the local desk's first rollup bucket of the day (no call changes)."""
-    b = rollup_buckets.c
+    """Add `extra` offered calls to the local desk's first rollup bucket and cell of the day (no call
+    changes): a report in any mode that reads the day's rollups shows them."""
+    b, k = rollup_buckets.c, rollup_cells.c
     first = s.scalar(select(func.min(b.bucket)).where(b.day == day, b.desk == "local"))
     s.execute(update(rollup_buckets).where(b.day == day, b.desk == "local", b.bucket == first)
               .values(offered=b.offered + extra))  # fmt: skip
+    cell = s.execute(select(k.segment, k.arm).where(k.day == day, k.desk == "local").limit(1)).one()
+    s.execute(update(rollup_cells).where(k.day == day, k.desk == "local", k.segment == cell.segment,
+                                         k.arm == cell.arm).values(offered=k.offered + extra))  # fmt: skip
     s.commit()
 
 
@@ -77,6 +97,10 @@ def test_triggers_mark_the_days_a_change_touches(session):
     assert dirty(session) == {D}
     assert session.scalar(select(func.count()).select_from(rollup_dirty)) == 1  # old and new day: once
     clear(session)
+    for column, value in (("segment", "billing"), ("assignment", "split"), ("route_strategy", "sticky")):
+        setattr(first, column, value)  # how the call reached its desk (migration 0007)
+        assert dirty(session) == {D}, column
+        clear(session)
     later = leg(session, "bpo", at(10, day=DAY + timedelta(days=3)), "bridged", 5, number="+1001")
     assert dirty(session) == {D + 3, D}  # its own day, and the day of the call it may make a repeat
     clear(session)
@@ -154,13 +178,14 @@ def random_leg(s: Session, rng: random.Random, day: int) -> Call:
         score=rng.choice([None, 1, 3, 4, 5]) if answered else None, duration=rng.randrange(900),
         number=f"+1555{rng.randrange(25):04d}", overflow_from="local" if rng.random() < 0.1 else None,
         path=rng.choice(PATHS), queued=rng.random() < 0.5,
-        role="callee" if rng.random() < 0.05 else "caller",
+        role="callee" if rng.random() < 0.05 else "caller", segment=rng.choice(SEGMENTS),
+        assignment=rng.choice(ASSIGNMENTS),
     )  # fmt: skip
 
 
 def change(s: Session, rng: random.Random, call: Call) -> None:
     """Change one column the metrics read, or several calls of a number at once."""
-    kind = rng.randrange(8)
+    kind = rng.randrange(9)
     if kind == 0:
         call.started_at = DAY + timedelta(days=rng.randrange(9), seconds=rng.randrange(86400))
     elif kind == 1:
@@ -175,6 +200,8 @@ def change(s: Session, rng: random.Random, call: Call) -> None:
         call.queue_result, call.queue_time = rng.choice(RESULTS), rng.randrange(60)
     elif kind == 6:
         call.survey_score, call.talk_time = rng.choice([None, 1, 2, 5]), rng.randrange(600)
+    elif kind == 7:  # how the call reached its desk (a backfill, say)
+        call.segment, call.assignment = rng.choice(SEGMENTS), rng.choice(ASSIGNMENTS)
     else:  # one statement, many rows
         s.execute(
             update(Call).where(Call.from_number == call.from_number).values(survey_score=rng.choice([2, 4]))
@@ -204,11 +231,20 @@ def test_reports_stay_exact_while_calls_change(session):
             else:
                 change(session, rng, rng.choice(legs))
         session.commit()
-        for since, until in periods:
-            assert report(session, since, until) == from_the_calls(session, since, until), (round_, since)
+        for i, (since, until) in enumerate(periods):
+            expected = from_the_calls(session, since, until)
+            assert report(session, since, until) == expected, (round_, since)
+            ways = every_way(expected)  # and one other way, in turn
+            options = ways[(round_ + i) % len(ways)]
+            assert report(session, since, until, options) == from_the_calls(session, since, until, options), (
+                round_, since, options
+            )  # fmt: skip
     refresh(session, NOW)
     assert dirty(session) == set()
-    assert report(session) == from_the_calls(session)
+    ways = every_way(report(session))
+    assert {"randomised", "adjusted", "raw"} <= {way.get("mode") for way in ways}
+    for options in ({}, *ways):
+        assert report(session, options=options) == from_the_calls(session, options=options), options
 
 
 def test_a_new_call_turns_an_earlier_built_day_into_a_repeat(session):
@@ -243,7 +279,7 @@ def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
     assert refresh(session, NOW) == [D, rollup.LAST_DAY]
     assert refresh(session, NOW, rebuild=True) == [D, rollup.LAST_DAY]
     # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
-    found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
+    _selection, found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
     assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())
     assert sum(sums.answered for sums in found.buckets["local"].values()) == 2
 
@@ -444,6 +480,34 @@ def test_the_migration_marks_the_days_of_existing_calls(tmp_path):
     upgrade(url)
     with engine.connect() as connection:
         assert set(connection.scalars(select(rollup_dirty.c.day))) == {D, D + 2}
+    engine.dispose()
+
+
+def test_migration_0007_builds_every_day_again_and_watches_how_calls_reached_their_desk(tmp_path):
+    url = f"sqlite:///{tmp_path / 'before_modes.sqlite3'}"
+    upgrade(url, "0006")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO calls (call_sid, account_sid, direction, role, from_number, to_number, status, "
+                "status_rank, started_at, variables, tries, errors) VALUES ('CA1', '', 'inbound', 'caller', "
+                "'+1', '+2', 'completed', 4, '2026-11-23 10:00:00.000000', '{}', '{}', 0)"
+            )
+        )
+        connection.execute(text("DELETE FROM rollup_dirty"))
+        connection.execute(text(
+            "INSERT INTO rollup_days VALUES (:day, 5, 20, 7, 2, '2026-11-24 00:00:00.000000')"), {"day": D}
+        )  # fmt: skip
+    upgrade(url)
+    with engine.begin() as connection:
+        assert set(connection.scalars(select(rollup_dirty.c.day))) == {D}
+        assert connection.scalar(select(func.count()).select_from(rollup_days)) == 0
+        connection.execute(text("DELETE FROM rollup_dirty"))
+        connection.execute(text("UPDATE calls SET segment = 'billing'"))
+        assert set(connection.scalars(select(rollup_dirty.c.day))) == {D}
+    downgrade(url, "0006")
+    upgrade(url)
     engine.dispose()
 
 
