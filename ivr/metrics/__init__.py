@@ -25,11 +25,15 @@ def compare(
     since: datetime | None,
     until: datetime | None,
     settings: MetricSettings = MetricSettings(),  # noqa: B008 (frozen, so a shared default is safe)
+    *,
+    timezone: str | None = None,
 ) -> dict[str, Any]:
     """Both desks' figures over [since, until), their differences with 95% intervals, and breakdowns.
 
-    ValueError names an unknown desk or a bad period. Costs use the prices of `site` (the published one).
+    Hours and days are read in `timezone` (None: the site's first schedule's zone, else UTC). ValueError
+    names an unknown desk, zone or a bad period. Costs use the prices of `site` (the published one).
     """
+    zone = params.time_zone(timezone, site)
     for name in (desk_a, desk_b):
         if name not in site.desks:
             known = ", ".join(sorted(site.desks))
@@ -54,18 +58,19 @@ def compare(
         )
         for name in (desk_a, desk_b)
     )
-    return build(first, second, since, until, settings)
+    return build(first, second, since, until, settings, zone)
 
 
 def compare_from_args(session: Session, site: Site, args: Mapping[str, str]) -> dict[str, Any]:
-    """compare() as the API asks for it: desks=A,B, since, until, short_abandon, service_level, repeat_days.
+    """compare() as the API asks for it: desks=A,B, since, until, short_abandon, service_level, repeat_days,
+    timezone.
 
     ValueError names the argument that cannot be used.
     """
     desk_a, desk_b = params.desk_pair(args.get("desks"))
     since, until = periods.period(args.get("since"), args.get("until"))
     settings = MetricSettings.from_mapping(args)
-    return compare(session, site, desk_a, desk_b, since, until, settings)
+    return compare(session, site, desk_a, desk_b, since, until, settings, timezone=args.get("timezone"))
 
 
 __all__ = ["MetricSettings", "compare", "compare_from_args"]

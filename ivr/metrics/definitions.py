@@ -265,6 +265,7 @@ def definitions(settings: MetricSettings) -> dict[str, Any]:
         "intervals": "95%: Wilson for a rate, Newcombe's hybrid score (Wilson) interval for a difference "
         "of rates, Welch's t for a difference of means; 'no significant difference' when the interval "
         "contains 0. Counts and costs have no interval",
-        "breakdowns": "hour of day and day in each desk's own time zone (by started_at); figures that can "
+        "breakdowns": "hour of day and day in the report's time zone (`timezone`: one zone for both "
+        "desks, so their hours line up; by started_at); figures that can "
         f"be summed per slice only: {', '.join(BREAKDOWN_FIGURES)}",
     }

@@ -203,13 +203,13 @@ def comparison(first: DeskData, second: DeskData, figures: tuple[dict[str, Any],
     return [rows[metric] for metric in ORDER]
 
 
-def local_slices(data: DeskData) -> tuple[dict[str, DeskSums], dict[str, DeskSums]]:
-    """The desk's buckets summed per local hour of day ("00".."23") and per local day (YYYY-MM-DD).
+def local_slices(data: DeskData, timezone: str) -> tuple[dict[str, DeskSums], dict[str, DeskSums]]:
+    """The desk's buckets summed per hour of day ("00".."23") and per day (YYYY-MM-DD) in one time zone.
 
     A UTC 15-minute bucket lies within one local hour, as every offset is a multiple of 15 minutes;
     zoneinfo gives each bucket's offset, DST included.
     """
-    zone = ZoneInfo(data.desk.timezone)
+    zone = ZoneInfo(timezone)
     hours: dict[str, list[DeskSums]] = {}
     days: dict[str, list[DeskSums]] = {}
     for bucket, sums in data.buckets.items():
@@ -242,10 +242,11 @@ def _days_between(days: set[str]) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def breakdowns(first: DeskData, second: DeskData) -> dict[str, Any]:
-    """Figures per local hour of day (all 24), per local day (first to last, no gaps) and per menu path."""
+def breakdowns(first: DeskData, second: DeskData, timezone: str) -> dict[str, Any]:
+    """Figures per hour of day (all 24) and per day (first to last, no gaps) in one time zone, so both
+    desks' hours line up, and per menu path."""
     desks = (first, second)
-    (hours_a, days_a), (hours_b, days_b) = local_slices(first), local_slices(second)
+    (hours_a, days_a), (hours_b, days_b) = local_slices(first, timezone), local_slices(second, timezone)
     offered: dict[str, int] = {}
     for data in desks:
         for path, sums in data.paths.items():
@@ -260,19 +261,21 @@ def breakdowns(first: DeskData, second: DeskData) -> dict[str, Any]:
 
 def build(
     first: DeskData, second: DeskData, since: datetime | None, until: datetime | None,
-    settings: MetricSettings,
+    settings: MetricSettings, timezone: str = "UTC",
 ) -> dict[str, Any]:  # fmt: skip
-    """The whole comparison as JSON-able data (the contract of `ivr.metrics.compare`)."""
+    """The whole comparison as JSON-able data (the contract of `ivr.metrics.compare`); hours and days of the
+    breakdowns in `timezone`."""
     figures = (desk_figures(first), desk_figures(second))
     described = definitions(settings) | {
         "prices": {data.desk.name: costs.describe(data.desk) for data in (first, second)}
     }
     return {
         "period": {"since": _iso(since), "until": _iso(until)},
+        "timezone": timezone,
         "definitions": described,
         "desks": {figures[0]["desk"]: figures[0], figures[1]["desk"]: figures[1]},
         "comparison": [
             row | {"label": label_of(row["metric"], described)} for row in comparison(first, second, figures)
         ],
-        "breakdowns": breakdowns(first, second),
+        "breakdowns": breakdowns(first, second, timezone),
     }

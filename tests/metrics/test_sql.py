@@ -69,12 +69,16 @@ def source(request: pytest.FixtureRequest) -> Iterator[str]:
 ROLLED = False
 
 
-def run(s, a: str = "local", b: str = "bpo", period=PERIOD, the_site: Site = SITE, **settings: int) -> Any:
+def run(
+    s, a: str = "local", b: str = "bpo", period=PERIOD, the_site: Site = SITE,
+    options: dict[str, Any] | None = None, **settings: int,
+) -> Any:  # fmt: skip
+    """compare() with the thresholds given and its keyword options (mode, segment, timezone...)."""
     s.commit()
     if ROLLED:
         refresh(s, NOW)
         assert s.scalar(select(func.count()).select_from(rollup_dirty)) == 0, "every day is built"
-    return compare(s, the_site, a, b, *period, MetricSettings(**settings))
+    return compare(s, the_site, a, b, *period, MetricSettings(**settings), **(options or {}))
 
 
 def at(hour: int, minute: int = 0, day: datetime = DAY) -> datetime:
@@ -132,7 +136,8 @@ def test_thresholds_change_the_figures(session):
 
 def test_breakdowns_by_local_hour_day_and_path(session):
     small_log(session)
-    result = run(session)
+    result = run(session, options={"timezone": "America/Chicago"})
+    assert result["timezone"] == "America/Chicago"
     hours = {row["key"]: row["desks"]["local"] for row in result["breakdowns"]["hour"]}
     assert list(hours) == [f"{h:02d}" for h in range(24)]
     # 15:00 and 15:10 UTC are 09:00 and 09:10 in Chicago (CST, UTC-6)
@@ -255,7 +260,7 @@ def test_overflow_counts_as_offered_at_both_desks(session):
     assert paths["m:1"]["local"]["offered"] == 3 and paths["m:1"]["local"]["overflows"] == 3
     assert paths["(none)"]["local"]["offered"] == 1
     hours = {row["key"]: row["desks"]["local"]["overflows"] for row in result["breakdowns"]["hour"]}
-    assert hours["09"] == 3
+    assert hours["15"] == 3  # the site has no schedule: hours in UTC
 
 
 @pytest.mark.parametrize(
@@ -288,22 +293,24 @@ def test_costs_per_model(session, model, amount, handling):
     assert row["difference"] is None and "different currencies" in row["verdict"]
 
 
-def test_hours_and_days_in_each_desks_time_zone(session):
+def test_hours_and_days_of_both_desks_in_one_time_zone(session):
     zones = site(india={"timezone": "Asia/Kolkata"}, nepal={"timezone": "Asia/Kathmandu"})
     evening = DAY + timedelta(hours=18)
-    for minute in (29, 31):  # 23:59 and 00:01 in India (UTC+5:30)
+    for minute in (29, 31):  # 23:59 and 00:01 in India (UTC+5:30); 00:14 and 00:16 in Nepal (UTC+5:45)
         leg(session, "india", evening + timedelta(minutes=minute), "bridged", 5)
-    for minute in (14, 16):  # 23:59 and 00:01 in Nepal (UTC+5:45)
+    for minute in (14, 16):  # 23:59 and 00:01 in Nepal; 23:44 and 23:46 in India
         leg(session, "nepal", evening + timedelta(minutes=minute), "hangup", 60)
-    result = run(session, "india", "nepal", period=(None, None), the_site=zones)
-    days = {row["key"]: row["desks"] for row in result["breakdowns"]["day"]}
-    assert list(days) == ["2026-11-23", "2026-11-24"]
-    assert [days[d]["india"]["answered"] for d in days] == [1, 1]
-    assert [days[d]["nepal"]["abandoned"] for d in days] == [1, 1]
-    hours = {row["key"]: row["desks"] for row in result["breakdowns"]["hour"]}
-    assert (hours["23"]["india"]["offered"], hours["00"]["india"]["offered"]) == (1, 1)
-    assert (hours["23"]["nepal"]["offered"], hours["00"]["nepal"]["offered"]) == (1, 1)
-    assert sum(row["india"]["offered"] for row in hours.values()) == 2
+    for zone, india, nepal in (("Asia/Kolkata", [1, 1], [2, 0]), ("Asia/Kathmandu", [0, 2], [1, 1])):
+        options = {"timezone": zone}
+        result = run(session, "india", "nepal", period=(None, None), the_site=zones, options=options)
+        days = {row["key"]: row["desks"] for row in result["breakdowns"]["day"]}
+        assert list(days) == ["2026-11-23", "2026-11-24"], zone
+        assert [days[d]["india"]["answered"] for d in days] == india, zone
+        assert [days[d]["nepal"]["abandoned"] for d in days] == nepal, zone
+        hours = {row["key"]: row["desks"] for row in result["breakdowns"]["hour"]}
+        assert [hours["23"]["india"]["offered"], hours["00"]["india"]["offered"]] == india, zone
+        assert [hours["23"]["nepal"]["offered"], hours["00"]["nepal"]["offered"]] == nepal, zone
+    assert run(session, "india", "nepal", the_site=zones)["timezone"] == "UTC"  # no schedule: UTC
 
 
 def test_hours_across_the_end_of_daylight_saving_time(session):
@@ -313,7 +320,7 @@ def test_hours_across_the_end_of_daylight_saving_time(session):
     leg(session, "local", sunday + timedelta(hours=7, minutes=30), "bridged", 5)
     leg(session, "local", sunday + timedelta(hours=5, minutes=59), "bridged", 5)  # 00:59 CDT
     leg(session, "local", sunday + timedelta(hours=4, minutes=59), "bridged", 5)  # Saturday 23:59 CDT
-    result = run(session, period=(None, None))
+    result = run(session, period=(None, None), options={"timezone": "America/Chicago"})
     hours = {row["key"]: row["desks"]["local"]["offered"] for row in result["breakdowns"]["hour"]}
     assert (hours["01"], hours["00"], hours["23"]) == (2, 1, 1)
     days = {row["key"]: row["desks"]["local"]["offered"] for row in result["breakdowns"]["day"]}
@@ -323,8 +330,8 @@ def test_hours_across_the_end_of_daylight_saving_time(session):
 def test_days_between_calls_are_listed_with_zeros(session):
     leg(session, "local", at(15), "bridged", 5)
     leg(session, "bpo", at(15, day=DAY + timedelta(days=3)), "bridged", 5)
-    days = run(session, period=(None, None))["breakdowns"]["day"]
-    # the BPO's day is Manila's (UTC+8): 2026-11-26 23:00 there
+    days = run(session, period=(None, None), options={"timezone": "Asia/Manila"})["breakdowns"]["day"]
+    # Manila is UTC+8: the BPO's call is on 2026-11-26 at 23:00 there
     assert [row["key"] for row in days] == ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"]
     assert [row["desks"]["local"]["offered"] for row in days] == [1, 0, 0, 0]
     assert [row["desks"]["bpo"]["offered"] for row in days] == [0, 0, 0, 1]
@@ -337,3 +344,5 @@ def test_unknown_desks_and_bad_periods(session):
         run(session, "local", "local")
     with pytest.raises(ValueError, match="since must be before until"):
         run(session, period=(PERIOD[1], PERIOD[0]))
+    with pytest.raises(ValueError, match="timezone: 'Mars/Olympus' is not an IANA time zone"):
+        run(session, options={"timezone": "Mars/Olympus"})
