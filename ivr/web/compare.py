@@ -1,4 +1,4 @@
-"""The ops comparison of two desks: the page, its JSON and its CSV (the form, tiles and charts: web/reports.py)."""
+"""The ops comparison of two desks: the page, its JSON and its CSV (form, tiles, charts: web/reports.py)."""
 
 from __future__ import annotations
 
@@ -52,10 +52,10 @@ def page() -> str | tuple[str, int]:
         form, report = _compare_report()
     except FormError as exc:
         values = reports.fallback_form(request.args, desks, _today())
+        zones = reports.zone_choices(site, values.get("timezone"))
         return render_template(
-            "compare.html", desks=desks, values=values, error=str(exc), report=None,
-            zones=reports.zone_choices(site, values.get("timezone")), segments=reports.segment_choices(None, values),
-            r=reports,
+            "compare.html", desks=desks, values=values, error=str(exc), report=None, zones=zones,
+            segments=reports.segment_choices(None, values), r=reports,
         ), exc.status  # fmt: skip
     labels = {name: figures["label"] for name, figures in report["desks"].items()}
     values = form.args()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from ..calls.periods import period
 from ..engine.site import Desk, Site
 from ..metrics import MetricSettings
 from ..metrics.labels import LABELS, amount_text, kind_of, value_text
+from ..metrics.params import site_zone
 from .charts import Series, bar_chart, line_chart
 
 DEFAULT_DAYS = 7
@@ -49,7 +51,7 @@ class CompareForm:
     since: date
     until: date
     settings: MetricSettings
-    choices: Mapping[str, str] = field(default_factory=dict)  # CHOICE_FIELDS given, as typed
+    choices: Mapping[str, str] = default(default_factory=dict)  # CHOICE_FIELDS given, as typed
 
     @property
     def period(self) -> tuple[datetime, datetime]:
@@ -146,9 +148,8 @@ def fallback_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: dat
 
 
 def zone_choices(site: Site | None, chosen: str | None) -> list[str]:
-    """The time zones the selector offers: the site's schedules' (the first is the default), UTC, the desks'."""
-    zones = [str(s["timezone"]) for s in (site.schedules.values() if site else ()) if s.get("timezone")]
-    zones += ["UTC", *(desk.timezone for desk in (site.desks.values() if site else ()))]
+    """The time zones the selector offers: the site's default first, UTC, the desks' zones, the one chosen."""
+    zones = [site_zone(site), "UTC", *(desk.timezone for desk in site.desks.values())] if site else ["UTC"]
     return list(dict.fromkeys([*zones, *([chosen] if chosen else [])]))
 
 
@@ -173,7 +174,7 @@ def _days_text(days: float | None) -> str:
 
 
 def power_text(row: Mapping[str, Any]) -> str:
-    """A difference that is not significant, in words: not yet known, and about how many more calls would tell."""
+    """A difference not significant in words: not yet known, and about how many more calls would tell."""
     power = row.get("power")
     if not power:
         return f"not yet known ({row['verdict']})"
@@ -197,6 +198,11 @@ def tiles(report: Mapping[str, Any]) -> list[Tile]:
         else:
             shown.append(Tile(row, "No test", row["verdict"]))
     return shown
+
+
+def number_text(value: float | None) -> str:
+    """A modelled amount (calls a day, calls an hour) to one decimal ('–' where there is none)."""
+    return "–" if value is None else f"{value:,.1f}"
 
 
 def verdict_class(significant: bool | None) -> str:
@@ -311,7 +317,10 @@ def chart(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str
         svg = bar_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label)
     else:
         svg = line_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label, _rate_top(series))
-    columns = (f"{what.capitalize()} ({zone})", *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table))
+    columns = (
+        f"{what.capitalize()} ({zone})",
+        *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table),
+    )
     body = [(k, *(value_text(n, _figure(rows, k, d, n)) for d in desks for n in spec.table)) for k in keys]
     return Chart(spec.id, spec.title, svg, columns, body)
 

@@ -16,19 +16,19 @@ from ivr.cli.main import main
 from ivr.metrics import compare_from_args
 from ivr.web.reports import KEY_FIGURES, MODES
 
-from .test_compare import SINCE, UNTIL, _call, client, ops  # noqa: F401 (fixtures)
+from .test_compare import SINCE, UNTIL, _call
 
 NOON = datetime(2026, 11, 20, 15, tzinfo=UTC)  # 09:00 in America/Chicago, 23:00 in Asia/Manila
 ARGS = {"desks": "local,bpo", "since": "2026-11-20T00:00:00Z", "until": "2026-11-24T00:00:00Z"}
 
 
-def _segment(desk: str, segment: str, assignment: str, calls: int, abandons: int, wait: int, talk: int) -> list:
+def _segment(desk: str, segment: str, how: str, calls: int, abandons: int, wait: int, talk: int) -> list:
     """`calls` calls of one segment at one desk over the four days, the first `abandons` of them abandoned."""
-    strategy = "sticky" if assignment == "split" else "fixed"
+    strategy = "sticky" if how == "split" else "fixed"
     rows = []
     for i in range(calls):
         at = NOON + timedelta(days=i % 4, minutes=i)
-        more = {"route_strategy": strategy, "assignment": assignment, "segment": segment}
+        more = {"route_strategy": strategy, "assignment": how, "segment": segment}
         if i < abandons:
             rows.append(_call(desk, at, "hangup", 30 + i % 7, **more))
         else:
@@ -184,7 +184,9 @@ def test_hours_line_up_in_one_time_zone_the_site_s_by_default(app, session, ops,
             keys = page.xpath(f"//svg[@id='chart-hourly-calls']/g[@data-series='{desk}']/@data-key")
             offered = [
                 json.loads(k)
-                for k in page.xpath(f"//table[@data-chart='chart-hourly-calls']/tbody/tr[th='{hour}']/td[1]/text()")
+                for k in page.xpath(
+                    f"//table[@data-chart='chart-hourly-calls']/tbody/tr[th='{hour}']/td[1]/text()"
+                )
             ]
             assert hour in keys and offered
         assert zone in page.xpath("string(//svg[@id='chart-hourly-calls']/desc)")
@@ -200,7 +202,10 @@ def test_the_segment_table_and_the_segment_filter(app, session, ops, mixed):
         assert [r.get("data-metric") for r in rows] == [r["metric"] for r in want["comparison"]]
         for row, figures in zip(rows, want["comparison"], strict=True):
             assert json.loads(row.xpath("td[@data-desk='local']/@data-value")[0]) == figures["a"]
-            assert json.loads(row.xpath("td[contains(@class,'difference')]/@data-value")[0]) == figures["difference"]
+            assert (
+                json.loads(row.xpath("td[contains(@class,'difference')]/@data-value")[0])
+                == figures["difference"]
+            )
     offered = page.xpath("//select[@name='segment']/option/@value")
     assert offered[0] == "" and "billing" in offered
 
@@ -228,5 +233,8 @@ def test_a_bad_choice_is_400_with_the_valid_ones(ops, mixed, query, choices):
         assert choice in message
     assert page.xpath(f"//select[@name='{name}']/option[@selected]/@value") == [value]  # kept to correct it
     assert page.xpath("//section[contains(@class,'verdicts')]") == []
-    assert ops.get(f"/reports/compare.json?since={SINCE}&until={UNTIL}&{query}").json["error"]["message"] == message
+    assert (
+        ops.get(f"/reports/compare.json?since={SINCE}&until={UNTIL}&{query}").json["error"]["message"]
+        == message
+    )
     assert ops.get(f"/reports/compare.csv?since={SINCE}&until={UNTIL}&{query}").status_code == 400
