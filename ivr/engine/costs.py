@@ -36,12 +36,12 @@ class Leg:
 
 @dataclass(frozen=True)
 class CostSums:
-    """The sums over a desk's legs that its total cost is made of (summed in SQL)."""
+    """The sums over a desk's legs that its total cost is made of (summed in SQL, or modelled per day)."""
 
-    billed_minutes: int = 0  # sum of ceil(duration / 60) over every leg
-    caller_talk_seconds: int = 0  # sum of talk_time over caller legs
-    answered: int = 0  # answered caller legs
-    agent_seconds: int = 0  # sum of duration over agent legs
+    billed_minutes: float = 0  # sum of ceil(duration / 60) over every leg
+    caller_talk_seconds: float = 0  # sum of talk_time over caller legs
+    answered: float = 0  # answered caller legs
+    agent_seconds: float = 0  # sum of duration over agent legs
 
 
 class HandlingModel(ABC):

@@ -108,6 +108,29 @@ class DeskSums(NamedTuple):
         return cls._fields
 
 
+SPLIT = "split"  # the randomised arm: caller legs whose desk a weighted or sticky split chose (assignment)
+OTHER_ARM = "other"  # every other leg: directed, fallback, agent legs, calls logged before the column
+ARMS = (SPLIT, OTHER_ARM)
+NO_SEGMENT = "(none)"  # the segment of a leg without one (COALESCE(calls.segment, '(none)'))
+Cell = tuple[str, str]  # (segment, arm)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which calls a report's figures, breakdowns and waits cover: one segment or all, one arm or both."""
+
+    segment: str | None = None  # None: every segment
+    split_only: bool = False  # the randomised arm only
+
+    def holds(self, cell: Cell) -> bool:
+        """Whether the calls of a (segment, arm) cell are selected."""
+        segment, arm = cell
+        return (self.segment is None or segment == self.segment) and (not self.split_only or arm == SPLIT)
+
+
+EVERY_CALL = Selection()
+
+
 # How the database classifies each leg (one CASE per leg, under the thresholds S and T); each DeskSums field
 # is then a count or a sum over some classes (FIELD_SOURCES).
 AGENT_LEG = 0  # role 'agent': only its duration and telephony count

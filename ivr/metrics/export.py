@@ -8,7 +8,7 @@ from typing import Any
 
 CSV_COLUMNS = (
     "metric", "kind", "unit", "desk_a", "desk_b", "a", "b", "difference", "ci_low", "ci_high", "significant",
-    "verdict",
+    "verdict", "mode",
 )  # fmt: skip
 PERCENTILES = ("wait_p50", "wait_p90")
 
@@ -16,12 +16,16 @@ PERCENTILES = ("wait_p50", "wait_p90")
 def _percentile_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     a, b = (result["desks"][name] for name in result["desks"])
     rows = []
+    verdict = "percentile: no interval"
+    if result.get("mode") == "adjusted":
+        verdict = "percentile: not standardised (see mode=raw)"
     for metric in PERCENTILES:
         va, vb = a[metric], b[metric]
         rows.append({
             "metric": metric, "kind": "percentile", "unit": "s", "a": va, "b": vb,
             "difference": va - vb if va is not None and vb is not None else None, "ci_low": None,
-            "ci_high": None, "significant": None, "verdict": "percentile: no interval",
+            "ci_high": None, "significant": None, "verdict": verdict,
+            "mode": result.get("mode"),
         })  # fmt: skip
     return rows
 

@@ -105,3 +105,18 @@ def label_of(metric: str, definitions: Mapping[str, Any]) -> str:
     if metric == "short_abandoned" and "short_abandon_seconds" in definitions:
         return f"Short abandons (under {definitions['short_abandon_seconds']} s, not in the rates)"
     return label
+
+
+def power_text(row: Mapping[str, Any]) -> str | None:
+    """What a row that is not significant yet needs, in words (None when it has no power section)."""
+    power = row.get("power")
+    if not power:
+        return None
+    size = amount_text(row["metric"], power["size"])
+    wanted = "the difference asked for" if power["size_from"] == "requested" else "the observed difference"
+    if not power["more_per_desk"]:
+        calls = power["calls_per_desk"]
+        return f"{calls:,} calls per desk detect {wanted} ({size}) at 80% power, and the desks have them"
+    days = f", about {power['days']:,} days at the current rate," if power["days"] is not None else ""
+    more = power["more_per_desk"]
+    return f"not yet known: about {more:,} more calls per desk{days} would detect {wanted} ({size})"

@@ -13,16 +13,14 @@ from ..engine import costs
 from ..engine.site import Desk
 from .definitions import (
     DeskSums,
-    MetricSettings,
     breakdown_figures,
-    definitions,
     mean_parts,
     nearest_rank,
     rate_parts,
     ratio,
     summable_figures,
 )
-from .labels import amount_text, label_of, unit_of
+from .labels import amount_text, unit_of
 from .stats import newcombe, sample_variance, welch
 
 BUCKET_SECONDS = 900
@@ -48,6 +46,11 @@ class DeskData:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z") if moment else None
+
+
+def period_of(since: datetime | None, until: datetime | None) -> dict[str, str | None]:
+    """The period as the document states it (UTC, ISO 8601; null for an open end)."""
+    return {"since": _iso(since), "until": _iso(until)}
 
 
 def desk_figures(data: DeskData) -> dict[str, Any]:
@@ -122,24 +125,38 @@ def _with_interval(
     return row
 
 
+def estimate_row(
+    metric: str,
+    names: tuple[str, str],
+    a: float | None,
+    b: float | None,
+    interval: tuple[float, float] | None,
+) -> dict[str, Any]:
+    """A rate's or a mean's row: both values, the difference, its 95% interval and the verdict."""
+    kind = "rate" if metric in RATE_METRICS else "mean"
+    row = _row(metric, kind, unit_of(metric), a, b)
+    return _with_interval(row, interval, amount_text(metric, row["difference"] or 0), names[0])
+
+
 def _rate_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int], tuple[int, int]]) -> Any:
     (x1, n1), (x2, n2) = parts
-    row = _row(metric, "rate", unit_of(metric), ratio(x1, n1), ratio(x2, n2))
-    amount = amount_text(metric, row["difference"] or 0)
-    return _with_interval(row, newcombe(x1, n1, x2, n2), amount, names[0])
+    return estimate_row(metric, names, ratio(x1, n1), ratio(x2, n2), newcombe(x1, n1, x2, n2))
 
 
 def _mean_row(metric: str, names: tuple[str, str], parts: tuple[tuple[int, int, int], ...]) -> Any:
     (n1, s1, q1), (n2, s2, q2) = parts
-    row = _row(metric, "mean", unit_of(metric), ratio(s1, n1), ratio(s2, n2))
-    amount = amount_text(metric, row["difference"] or 0)
     interval = None
     if n1 >= 2 and n2 >= 2:
         interval = welch(n1, s1 / n1, sample_variance(n1, s1, q1), n2, s2 / n2, sample_variance(n2, s2, q2))
-    return _with_interval(row, interval, amount, names[0])
+    return estimate_row(metric, names, ratio(s1, n1), ratio(s2, n2), interval)
 
 
-def _count_row(metric: str, names: tuple[str, str], a: int, b: int) -> dict[str, Any]:
+def unpriced_row(metric: str, why: str) -> dict[str, Any]:
+    """A cost's row in a mode that cannot price its calls: no values, and why."""
+    return _row(metric, "cost", "money", None, None) | {"verdict": why}
+
+
+def count_row(metric: str, names: tuple[str, str], a: int, b: int) -> dict[str, Any]:
     row = _row(metric, "count", unit_of(metric), a, b)
     difference = a - b
     row["verdict"] = (
@@ -182,29 +199,34 @@ ORDER = (
 )  # fmt: skip
 
 
+def rates_and_means(
+    names: tuple[str, str], totals: tuple[DeskSums, DeskSums], repeated: tuple[int, int]
+) -> Any:
+    """The rows of the rates (Newcombe's interval) and means (Welch's) of two desks' sums, by metric."""
+    rates = [rate_parts(t) | {"repeat_rate": (r, t.answered)} for t, r in zip(totals, repeated, strict=True)]
+    means = [mean_parts(t) for t in totals]
+    rows = {metric: _rate_row(metric, names, (rates[0][metric], rates[1][metric])) for metric in RATE_METRICS}
+    for metric in MEAN_METRICS:
+        rows[metric] = _mean_row(metric, names, (means[0][metric], means[1][metric]))
+    return rows
+
+
 def comparison(first: DeskData, second: DeskData, figures: tuple[dict[str, Any], dict[str, Any]]) -> Any:
     """One row per metric: both values, the difference, its 95% interval and a verdict in words."""
     names = (first.desk.name, second.desk.name)
-    totals = (first.total, second.total)
-    rates = [rate_parts(t) for t in totals]
-    for data, parts in zip((first, second), rates, strict=True):
-        parts["repeat_rate"] = (data.repeated, data.total.answered)
-    means = [mean_parts(t) for t in totals]
+    rows = rates_and_means(names, (first.total, second.total), (first.repeated, second.repeated))
     currencies = (figures[0]["currency"], figures[1]["currency"])
-    rows: dict[str, dict[str, Any]] = {}
     for metric in COUNT_METRICS:
-        rows[metric] = _count_row(metric, names, figures[0][metric], figures[1][metric])
-    for metric in RATE_METRICS:
-        rows[metric] = _rate_row(metric, names, (rates[0][metric], rates[1][metric]))
-    for metric in MEAN_METRICS:
-        rows[metric] = _mean_row(metric, names, (means[0][metric], means[1][metric]))
+        rows[metric] = count_row(metric, names, figures[0][metric], figures[1][metric])
     for metric in COST_METRICS:
         rows[metric] = _cost_row(metric, names, currencies, figures[0][metric], figures[1][metric])
     return [rows[metric] for metric in ORDER]
 
 
-def local_slices(data: DeskData, timezone: str) -> tuple[dict[str, DeskSums], dict[str, DeskSums]]:
-    """The desk's buckets summed per hour of day ("00".."23") and per day (YYYY-MM-DD) in one time zone.
+def local_slices(
+    buckets: Mapping[int, DeskSums], timezone: str
+) -> tuple[dict[str, DeskSums], dict[str, DeskSums]]:
+    """A desk's buckets summed per hour of day ("00".."23") and per day (YYYY-MM-DD) in one time zone.
 
     A UTC 15-minute bucket lies within one local hour, as every offset is a multiple of 15 minutes;
     zoneinfo gives each bucket's offset, DST included.
@@ -212,7 +234,7 @@ def local_slices(data: DeskData, timezone: str) -> tuple[dict[str, DeskSums], di
     zone = ZoneInfo(timezone)
     hours: dict[str, list[DeskSums]] = {}
     days: dict[str, list[DeskSums]] = {}
-    for bucket, sums in data.buckets.items():
+    for bucket, sums in buckets.items():
         moment = datetime.fromtimestamp(bucket * BUCKET_SECONDS, UTC).astimezone(zone)
         hours.setdefault(f"{moment.hour:02d}", []).append(sums)
         days.setdefault(moment.date().isoformat(), []).append(sums)
@@ -246,7 +268,7 @@ def breakdowns(first: DeskData, second: DeskData, timezone: str) -> dict[str, An
     """Figures per hour of day (all 24) and per day (first to last, no gaps) in one time zone, so both
     desks' hours line up, and per menu path."""
     desks = (first, second)
-    (hours_a, days_a), (hours_b, days_b) = local_slices(first, timezone), local_slices(second, timezone)
+    (hours_a, days_a), (hours_b, days_b) = (local_slices(data.buckets, timezone) for data in desks)
     offered: dict[str, int] = {}
     for data in desks:
         for path, sums in data.paths.items():
@@ -256,26 +278,4 @@ def breakdowns(first: DeskData, second: DeskData, timezone: str) -> dict[str, An
         "hour": _rows([f"{h:02d}" for h in range(24)], desks, (hours_a, hours_b)),
         "day": _rows(_days_between(set(days_a) | set(days_b)), desks, (days_a, days_b)),
         "path": _rows(paths, desks, (dict(first.paths), dict(second.paths))),
-    }
-
-
-def build(
-    first: DeskData, second: DeskData, since: datetime | None, until: datetime | None,
-    settings: MetricSettings, timezone: str = "UTC",
-) -> dict[str, Any]:  # fmt: skip
-    """The whole comparison as JSON-able data (the contract of `ivr.metrics.compare`); hours and days of the
-    breakdowns in `timezone`."""
-    figures = (desk_figures(first), desk_figures(second))
-    described = definitions(settings) | {
-        "prices": {data.desk.name: costs.describe(data.desk) for data in (first, second)}
-    }
-    return {
-        "period": {"since": _iso(since), "until": _iso(until)},
-        "timezone": timezone,
-        "definitions": described,
-        "desks": {figures[0]["desk"]: figures[0], figures[1]["desk"]: figures[1]},
-        "comparison": [
-            row | {"label": label_of(row["metric"], described)} for row in comparison(first, second, figures)
-        ],
-        "breakdowns": breakdowns(first, second, timezone),
     }

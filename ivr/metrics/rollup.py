@@ -4,7 +4,7 @@ Exact whether or not they are up to date, also under concurrent writes (docs/met
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,22 +13,31 @@ from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from . import sql
-from .definitions import BREAKDOWN_SUMS, DeskSums, MetricSettings
+from .definitions import BREAKDOWN_SUMS, EVERY_CALL, SPLIT, Cell, DeskSums, MetricSettings, Selection
 from .sql import CALLS, Aggregates, Period
-from .tables import rollup_buckets, rollup_days, rollup_dirty, rollup_paths, rollup_repeats, rollup_waits
+from .tables import (
+    rollup_buckets,
+    rollup_cells,
+    rollup_days,
+    rollup_dirty,
+    rollup_paths,
+    rollup_repeats,
+    rollup_waits,
+)
 
 DAY = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_SETTINGS = MetricSettings()  # the thresholds days are built under; other thresholds read the calls
 # Raise it whenever what a day's sums mean changes (ivr.metrics.definitions, sql): days built before are
 # then read from the calls until they are built again.
-DEFINITIONS_VERSION = 2
+DEFINITIONS_VERSION = 3  # 3: sums per segment and arm (migration 0007)
 LOCK_KEY = 0x49565252  # PostgreSQL advisory lock; the same number as in migration 0005's trigger
 LOCK_WAIT_SECONDS = 2.0  # how long a build tries for the lock before leaving its day for the next round
 LOCK_POLL_SECONDS = 0.01
 LAST_DAY = (datetime.max.replace(tzinfo=UTC) - EPOCH) // DAY  # 9999-12-31
 DayRun = tuple[int, int]  # days [first, last) since 1970-01-01 UTC
-SUM_TABLES = (rollup_buckets, rollup_paths, rollup_waits, rollup_repeats)
+SUM_TABLES = (rollup_buckets, rollup_cells, rollup_paths, rollup_waits, rollup_repeats)
+Chooser = Callable[[dict[str, dict[Cell, DeskSums]]], Selection]  # every call's cells -> the calls selected
 
 
 def day_of(moment: datetime) -> int:
@@ -91,38 +100,56 @@ def clean_days(session: Session, first: int, last: int, settings: MetricSettings
     return list(session.scalars(stmt))
 
 
-def _among(table: Table, desks: tuple[str, ...], runs: list[DayRun]) -> list[Any]:
-    day = table.c.day
-    return [table.c.desk.in_(desks), or_(*(and_(day >= first, day < last) for first, last in runs))]
+def _among(
+    table: Table, desks: tuple[str, ...], runs: list[DayRun], selection: Selection = EVERY_CALL
+) -> Any:
+    day, c = table.c.day, table.c
+    conditions = [c.desk.in_(desks), or_(*(and_(day >= first, day < last) for first, last in runs))]
+    if selection.segment is not None:
+        conditions.append(c.segment == selection.segment)
+    if selection.split_only:
+        conditions.append(c.arm == SPLIT)
+    return conditions
 
 
-def read(session: Session, desks: tuple[str, ...], runs: list[DayRun]) -> Aggregates:
-    """The rollups of the desks over the runs of days."""
-    b, p, w, r = (table.c for table in SUM_TABLES)
+def read_cells(
+    session: Session, desks: tuple[str, ...], runs: list[DayRun]
+) -> tuple[dict[str, dict[Cell, DeskSums]], dict[str, dict[Cell, int]]]:
+    """Every call's sums and repeats per desk and (segment, arm) over the runs of days, from the rollups."""
+    k, r = rollup_cells.c, rollup_repeats.c
+    cells: dict[str, dict[Cell, DeskSums]] = {}
+    sums = [func.sum(k[name]) for name in DeskSums.names()]
+    stmt = select(k.desk, k.segment, k.arm, *sums).where(*_among(rollup_cells, desks, runs))
+    for desk, segment, arm, *numbers in session.execute(stmt.group_by(k.desk, k.segment, k.arm)):
+        cells.setdefault(desk, {})[(segment, arm)] = DeskSums(*map(int, numbers))
+    repeated: dict[str, dict[Cell, int]] = {}
+    stmt = select(r.desk, r.segment, r.arm, func.sum(r.repeated)).where(*_among(rollup_repeats, desks, runs))
+    for desk, segment, arm, n in session.execute(stmt.group_by(r.desk, r.segment, r.arm)):
+        repeated.setdefault(desk, {})[(segment, arm)] = int(n)
+    return cells, repeated
+
+
+def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection: Selection) -> Aggregates:
+    """The rollups of the desks over the runs of days: the selected calls' slices, every call's cells."""
+    b, p, w = rollup_buckets.c, rollup_paths.c, rollup_waits.c
     buckets: dict[str, dict[int, DeskSums]] = {}
-    columns = [b[name] for name in DeskSums.names()]
-    for desk, bucket, *numbers in session.execute(
-        select(b.desk, b.bucket, *columns).where(*_among(rollup_buckets, desks, runs))
-    ):
+    sums = [func.sum(b[name]) for name in DeskSums.names()]
+    stmt = select(b.desk, b.bucket, *sums).where(*_among(rollup_buckets, desks, runs, selection))
+    for desk, bucket, *numbers in session.execute(stmt.group_by(b.desk, b.bucket)):
         buckets.setdefault(desk, {})[int(bucket)] = DeskSums(*map(int, numbers))
     paths: dict[str, dict[str, DeskSums]] = {}
     sums = [func.sum(p[name]) for name in BREAKDOWN_SUMS]
-    for desk, path, *numbers in session.execute(
-        select(p.desk, p.path, *sums).where(*_among(rollup_paths, desks, runs)).group_by(p.desk, p.path)
-    ):
+    stmt = select(p.desk, p.path, *sums).where(*_among(rollup_paths, desks, runs, selection))
+    for desk, path, *numbers in session.execute(stmt.group_by(p.desk, p.path)):
         paths.setdefault(desk, {})[path] = DeskSums(
             **dict(zip(BREAKDOWN_SUMS, map(int, numbers), strict=True))
         )
     waits: dict[str, dict[int, int]] = {}
-    for desk, wait, answered in session.execute(
-        select(w.desk, w.wait, func.sum(w.answered))
-        .where(*_among(rollup_waits, desks, runs))
-        .group_by(w.desk, w.wait)
-    ):
+    stmt = select(w.desk, w.wait, func.sum(w.answered)).where(*_among(rollup_waits, desks, runs, selection))
+    for desk, wait, answered in session.execute(stmt.group_by(w.desk, w.wait)):
         waits.setdefault(desk, {})[int(wait)] = int(answered)
-    stmt = select(r.desk, func.sum(r.repeated)).where(*_among(rollup_repeats, desks, runs)).group_by(r.desk)
-    repeated = {desk: int(n) for desk, n in session.execute(stmt)}
-    return Aggregates(buckets=buckets, paths=paths, waits=waits, repeated=repeated)
+    cells, repeated = read_cells(session, desks, runs)
+    return Aggregates(buckets=buckets, paths=paths, waits=waits, cells=cells, repeated=repeated)
 
 
 def _call_span(session: Session) -> tuple[datetime | None, datetime | None]:
@@ -162,31 +189,40 @@ def one_snapshot(session: Session) -> Iterator[Session]:
 
 def aggregate(
     session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
-    settings: MetricSettings,
-) -> Aggregates:  # fmt: skip
+    settings: MetricSettings, choose: Chooser | Selection = EVERY_CALL,
+) -> tuple[Selection, Aggregates]:  # fmt: skip
     """What the comparison needs over [since, until): clean days from the rollups, the rest from the calls.
 
-    Read in one snapshot of what is committed, so a build or a change meanwhile cannot be counted twice.
+    `choose` picks the calls selected from every call's cells (or is the selection). Read in one snapshot
+    of what is committed, so a build or a change meanwhile cannot be counted twice.
     """
     with one_snapshot(session) as reader:
-        return _aggregate(reader, desks, since, until, settings)
+        return _aggregate(reader, desks, since, until, settings, choose)
 
 
 def _aggregate(
     session: Session, desks: tuple[str, ...], since: datetime | None, until: datetime | None,
-    settings: MetricSettings,
-) -> Aggregates:  # fmt: skip
-    found = Aggregates(buckets={}, paths={}, waits={}, repeated={})
+    settings: MetricSettings, choose: Chooser | Selection,
+) -> tuple[Selection, Aggregates]:  # fmt: skip
     first_call, last_call = _call_span(session)
-    if first_call is None or last_call is None:
-        return found
-    first_day = day_of(first_call) if since is None else day_of(since) + (start_of(day_of(since)) < since)
-    end_day = day_of(last_call) + 1 if until is None else day_of(until)
-    runs = _runs(clean_days(session, first_day, end_day, settings))
+    runs: list[DayRun] = []
+    rest: list[Period] = []
+    if first_call is not None and last_call is not None:
+        first_day = day_of(first_call) if since is None else day_of(since) + (start_of(day_of(since)) < since)
+        end_day = day_of(last_call) + 1 if until is None else day_of(until)
+        runs = _runs(clean_days(session, first_day, end_day, settings))
+        rest = [gap for gap in _gaps(since, until, runs) if _holds_calls(gap, first_call, last_call)]
+    from_calls = sql.keyed(session, desks, rest, settings) if rest else None
+    cells, repeated = read_cells(session, desks, runs) if runs else ({}, {})
+    if from_calls is not None:
+        cells, repeated = sql.added_up(cells, from_calls.cells()), sql.added_up(repeated, from_calls.repeated)
+    selection = choose if isinstance(choose, Selection) else choose(cells)
+    found = Aggregates({}, {}, {}, {}, {})
     if runs:
-        found = read(session, desks, runs)
-    rest = [gap for gap in _gaps(since, until, runs) if _holds_calls(gap, first_call, last_call)]
-    return found.plus(sql.aggregate(session, desks, rest, settings)) if rest else found
+        found = read(session, desks, runs, selection)
+    if from_calls is not None:
+        found = found.plus(from_calls.selected(selection))
+    return selection, found
 
 
 def _days_to_build(session: Session, rebuild: bool, now: datetime) -> list[int]:
@@ -236,27 +272,44 @@ def build_day(session: Session, day: int, now: datetime) -> None:
     # The dirty marks seen now are cleared first, so a mark that appears later is never lost with them.
     session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
     start = start_of(day)
-    found = sql.aggregate(session, None, [(start, start + DAY if day < LAST_DAY else None)], ROLLUP_SETTINGS)
+    found = sql.keyed(session, None, [(start, start + DAY if day < LAST_DAY else None)], ROLLUP_SETTINGS)
     for table in (*SUM_TABLES, rollup_days):
         session.execute(delete(table).where(table.c.day == day))
+
+    def cell(segment: str, arm: str) -> dict[str, Any]:
+        return {"segment": segment, "arm": arm}
+
     rows: dict[Table, list[dict[str, Any]]] = {
         rollup_buckets: [
-            {"day": day, "desk": desk, "bucket": bucket, **sums._asdict()}
+            {"day": day, "desk": desk, "bucket": bucket, **cell(segment, arm), **sums._asdict()}
             for desk, slices in found.buckets.items()
-            for bucket, sums in slices.items()
+            for (bucket, segment, arm), sums in slices.items()
+        ],
+        rollup_cells: [
+            {"day": day, "desk": desk, **cell(*key), **sums._asdict()}
+            for desk, slices in found.cells().items()
+            for key, sums in slices.items()
         ],
         rollup_paths: [
-            {"day": day, "desk": desk, "path": path, **{name: getattr(sums, name) for name in BREAKDOWN_SUMS}}
+            {
+                "day": day,
+                "desk": desk,
+                "path": path,
+                **cell(segment, arm),
+                **{name: getattr(sums, name) for name in BREAKDOWN_SUMS},
+            }
             for desk, slices in found.paths.items()
-            for path, sums in slices.items()
-        ],
+            for (path, segment, arm), sums in slices.items()
+        ],  # fmt: skip
         rollup_waits: [
-            {"day": day, "desk": desk, "wait": wait, "answered": answered}
+            {"day": day, "desk": desk, "wait": wait, **cell(segment, arm), "answered": answered}
             for desk, histogram in found.waits.items()
-            for wait, answered in histogram.items()
+            for (wait, segment, arm), answered in histogram.items()
         ],
         rollup_repeats: [
-            {"day": day, "desk": desk, "repeated": repeated} for desk, repeated in found.repeated.items()
+            {"day": day, "desk": desk, **cell(*key), "repeated": repeated}
+            for desk, cells in found.repeated.items()
+            for key, repeated in cells.items()
         ],
         rollup_days: [{"day": day, **_built_as(ROLLUP_SETTINGS), "built_at": now}],
     }

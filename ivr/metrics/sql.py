@@ -25,18 +25,24 @@ from .definitions import (
     ANSWERED_RESULTS,
     BREAKDOWN_SUMS,
     CALLER_ROLE,
+    EVERY_CALL,
     FIELD_SOURCES,
     IN_TIME,
     LATE,
     LEFT,
     LEFT_RESULT,
+    NO_SEGMENT,
     NOT_ENTERED,
     OTHER,
+    OTHER_ARM,
     SHORT,
+    SPLIT,
     TOP_TWO_SCORES,
     WITHHELD_NUMBERS,
+    Cell,
     DeskSums,
     MetricSettings,
+    Selection,
 )
 
 CALLS = cast(Table, Call.__table__)
@@ -71,30 +77,86 @@ def _epoch_other(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> st
     raise CompileError(f"epoch_seconds is not defined for {compiler.dialect.name}")
 
 
+Sliced = dict[str, dict[Any, DeskSums]]  # desk -> slice key -> sums
+
+
+def _add(mine: Any, other: Any) -> Any:
+    return mine.plus(other) if isinstance(mine, DeskSums) else mine + other
+
+
+def added_up(
+    first: dict[str, dict[Any, Any]], second: dict[str, dict[Any, Any]]
+) -> dict[str, dict[Any, Any]]:
+    """Two desk -> key -> (sums or counts) maps added up (new dicts; the inputs are left alone)."""
+    found = {desk: dict(slices) for desk, slices in first.items()}
+    for desk, slices in second.items():
+        mine = found.setdefault(desk, {})
+        for key, value in slices.items():
+            mine[key] = _add(mine[key], value) if key in mine else value
+    return found
+
+
+def _collapsed(found: dict[str, dict[Any, Any]], key: Any) -> dict[str, dict[Any, Any]]:
+    """Each desk's values summed per key(old key) (keys for which it gives None are dropped)."""
+    result: dict[str, dict[Any, Any]] = {}
+    for desk, slices in found.items():
+        mine = result.setdefault(desk, {})
+        for old, value in slices.items():
+            new = key(old)
+            if new is not None:
+                mine[new] = _add(mine[new], value) if new in mine else value
+    return result
+
+
 @dataclass(frozen=True)
 class Aggregates:
-    """What the database returns for the desks over a period."""
+    """What a report reads for the desks over a period: the selected calls' slices, and every call's cells."""
 
     buckets: dict[str, dict[int, DeskSums]]  # desk -> 15-minute bucket (epoch seconds // 900) -> sums
     paths: dict[str, dict[str, DeskSums]]  # desk -> menu path -> sums (caller legs)
     waits: dict[str, dict[int, int]]  # desk -> queue_time of answered calls -> how many
-    repeated: dict[str, int]  # desk -> answered calls whose number called again within the window
+    cells: dict[str, dict[Cell, DeskSums]]  # desk -> (segment, arm) -> sums: every call, whatever selected
+    repeated: dict[
+        str, dict[Cell, int]
+    ]  # desk -> (segment, arm) -> answered calls repeated within the window
 
     def plus(self, other: Aggregates) -> Aggregates:
         """These aggregates and the other's (of other calls), added up."""
-        buckets = {desk: dict(slices) for desk, slices in self.buckets.items()}
-        paths = {desk: dict(slices) for desk, slices in self.paths.items()}
-        _merge(buckets, other.buckets)
-        _merge(paths, other.paths)
-        waits = {desk: dict(histogram) for desk, histogram in self.waits.items()}
-        for desk, histogram in other.waits.items():
-            mine = waits.setdefault(desk, {})
-            for wait, n in histogram.items():
-                mine[wait] = mine.get(wait, 0) + n
-        repeated = dict(self.repeated)
-        for desk, n in other.repeated.items():
-            repeated[desk] = repeated.get(desk, 0) + n
-        return Aggregates(buckets=buckets, paths=paths, waits=waits, repeated=repeated)
+        return Aggregates(
+            *(added_up(mine, theirs) for mine, theirs in zip(_fields(self), _fields(other), strict=True))
+        )
+
+
+def _fields(found: Any) -> list[dict[str, dict[Any, Any]]]:
+    return [getattr(found, name) for name in found.__dataclass_fields__]
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """The sums per desk and (slice, segment, arm), as a day's rollups hold them."""
+
+    buckets: dict[str, dict[tuple[int, str, str], DeskSums]]
+    paths: dict[str, dict[tuple[str, str, str], DeskSums]]
+    waits: dict[str, dict[tuple[int, str, str], int]]
+    repeated: dict[str, dict[Cell, int]]
+
+    def cells(self) -> dict[str, dict[Cell, DeskSums]]:
+        """Every call's sums per desk and (segment, arm)."""
+        return _collapsed(self.buckets, lambda key: key[1:])
+
+    def selected(self, selection: Selection) -> Aggregates:
+        """The report's aggregates: slices of the selected calls, cells of every call."""
+
+        def of(key: tuple[Any, str, str]) -> Any:
+            return key[0] if selection.holds((key[1], key[2])) else None
+
+        return Aggregates(
+            buckets=_collapsed(self.buckets, of),
+            paths=_collapsed(self.paths, of),
+            waits=_collapsed(self.waits, of),
+            cells=self.cells(),
+            repeated={desk: dict(cells) for desk, cells in self.repeated.items()},
+        )
 
 
 Period = tuple[datetime | None, datetime | None]  # [since, until); None: open at that end
@@ -139,15 +201,34 @@ def leg_class(settings: MetricSettings) -> ColumnElement[int]:
     )
 
 
+def segment_of(table: Any = CALLS) -> ColumnElement[str]:
+    """A leg's segment: its `segment`, or '(none)'."""
+    return func.coalesce(table.c.segment, NO_SEGMENT)
+
+
+def arm_of(table: Any = CALLS, at_own_desk: bool = True) -> ColumnElement[str]:
+    """A leg's arm, 'split' or 'other', by intention to treat (CONTRACT: a split call is the chosen desk's).
+
+    At its own desk a split leg counts as split unless an overflow sent it there (it is then the
+    overflow_from desk's split call, counted there by `_overflowed_out` with at_own_desk=False).
+    """
+    c = table.c
+    split = c.assignment == SPLIT
+    if at_own_desk:
+        split = and_(split, or_(c.overflow_from.is_(None), c.overflow_from == c.desk))
+    return case((split, SPLIT), else_=OTHER_ARM)
+
+
 def _legs(
-    key: ColumnElement[Any], conditions: Iterable[ColumnElement[bool]], settings: MetricSettings
+    keys: list[ColumnElement[Any]], conditions: Iterable[ColumnElement[bool]], settings: MetricSettings
 ) -> Any:
-    """One row per leg: desk, slice key, class and the columns summed (classified once per leg)."""
+    """One row per leg: desk, slice keys, class and the columns summed (classified once per leg)."""
     c = CALLS.c
     columns = (c.queue_time, c.talk_time, c.survey_score, c.duration)
+    labelled = [key.label(f"key{i}") for i, key in enumerate(keys)]
     # OFFSET 0 keeps both databases from inlining the CASE into every aggregate (it would run 19 times)
     return (
-        select(c.desk.label("desk"), key.label("slice"), leg_class(settings).label("leg_class"), *columns)
+        select(c.desk.label("desk"), *labelled, leg_class(settings).label("leg_class"), *columns)
         .where(*conditions)
         .offset(0)
         .subquery("legs")
@@ -176,73 +257,68 @@ def _aggregate(legs: Any, name: str) -> ColumnElement[Any]:
 
 
 def _sliced(
-    session: Session, key: ColumnElement[Any], conditions: Iterable[ColumnElement[bool]],
+    session: Session, keys: list[ColumnElement[Any]], conditions: Iterable[ColumnElement[bool]],
     settings: MetricSettings, names: Iterable[str], by_wait: bool = False,
-) -> dict[str, dict[Any, DeskSums]]:  # fmt: skip
-    """DeskSums (the named fields; the others 0) per desk and slice key.
+) -> Sliced:  # fmt: skip
+    """DeskSums (the named fields; the others 0) per desk and tuple of keys.
 
-    With by_wait, per desk and (slice key, wait of answered legs or None): the histogram of waits comes
-    out of the same pass.
+    With by_wait the tuple ends with the wait of answered legs (or None): the histogram of waits comes out
+    of the same pass.
     """
-    legs = _legs(key, conditions, settings)
-    keys: list[Any] = [legs.c.desk, legs.c.slice]
+    legs = _legs(keys, conditions, settings)
+    groups: list[Any] = [legs.c.desk, *(legs.c[f"key{i}"] for i in range(len(keys)))]
     if by_wait:
-        keys.append(case((legs.c.leg_class.in_(ANSWERED), legs.c.queue_time)).label("answered_wait"))
+        groups.append(case((legs.c.leg_class.in_(ANSWERED), legs.c.queue_time)).label("answered_wait"))
     wanted = list(names)
-    stmt = select(*keys, *(_aggregate(legs, name) for name in wanted)).group_by(*keys)
+    stmt = select(*groups, *(_aggregate(legs, name) for name in wanted)).group_by(*groups)
     every = tuple(wanted) == DeskSums.names()
-    found: dict[str, dict[Any, DeskSums]] = {}
+    found: Sliced = {}
+    width = len(groups) - 1
     for desk, *row in session.execute(stmt).all():
-        slice_key = tuple(row[: len(keys) - 1]) if by_wait else row[0]
-        numbers = map(int, row[len(keys) - 1 :])
+        numbers = map(int, row[width:])
         sums = DeskSums(*numbers) if every else DeskSums(**dict(zip(wanted, numbers, strict=True)))
-        found.setdefault(desk, {})[slice_key] = sums
+        found.setdefault(desk, {})[tuple(row[:width])] = sums
     return found
 
 
-def _split_waits(
-    found: dict[str, dict[tuple[str, int | None], DeskSums]],
-) -> tuple[dict[str, dict[Any, DeskSums]], dict[str, dict[int, int]]]:
-    """Sums per (path, wait) into sums per path and, per desk, answered calls per whole-second wait."""
-    paths: dict[str, dict[Any, DeskSums]] = {}
-    waits: dict[str, dict[int, int]] = {}
+def _split_waits(found: Sliced) -> tuple[Sliced, dict[str, dict[Any, int]]]:
+    """Sums per (path, segment, arm, wait) into sums per (path, segment, arm) and answered calls per
+    (whole-second wait, segment, arm)."""
+    paths: Sliced = {}
+    waits: dict[str, dict[Any, int]] = {}
     for desk, slices in found.items():
-        per_path: dict[str, list[DeskSums]] = {}
+        per_path: dict[Any, list[DeskSums]] = {}
         histogram = waits.setdefault(desk, {})
-        for (path, wait), sums in slices.items():
-            per_path.setdefault(path, []).append(sums)
+        for (path, segment, arm, wait), sums in slices.items():
+            per_path.setdefault((path, segment, arm), []).append(sums)
             if wait is not None:
-                histogram[int(wait)] = histogram.get(int(wait), 0) + sums.wait_n
-        paths[desk] = {path: DeskSums.total(many) for path, many in per_path.items()}
+                key = (int(wait), segment, arm)
+                histogram[key] = histogram.get(key, 0) + sums.wait_n
+        paths[desk] = {key: DeskSums.total(many) for key, many in per_path.items()}
     return paths, waits
 
 
 def _overflowed_out(
     session: Session, key: ColumnElement[Any], desks: tuple[str, ...] | None, periods: Iterable[Period]
-) -> dict[str, dict[Any, DeskSums]]:
-    """Calls that overflowed out of the desks to another desk, per desk and slice key: offered there."""
+) -> Sliced:
+    """Calls that overflowed out of the desks to another desk, per desk and (slice key, segment, arm):
+    offered there, in the arm of the row's assignment."""
     c = CALLS.c
+    keys = (key, segment_of(), arm_of(at_own_desk=False))
     stmt = (
-        select(c.overflow_from, key, func.count())
+        select(c.overflow_from, *keys, func.count())
         .where(
             _of_desks(c.overflow_from, desks),
             c.role != AGENT_ROLE,
             (c.desk.is_(None)) | (c.desk != c.overflow_from),
             *_in_periods(CALLS, periods),
         )
-        .group_by(c.overflow_from, key)
+        .group_by(c.overflow_from, *keys)
     )
-    found: dict[str, dict[Any, DeskSums]] = {}
-    for desk, slice_key, count in session.execute(stmt):
-        found.setdefault(desk, {})[slice_key] = DeskSums(offered=int(count), overflows=int(count))
+    found: Sliced = {}
+    for desk, *slice_key, count in session.execute(stmt):
+        found.setdefault(desk, {})[tuple(slice_key)] = DeskSums(offered=int(count), overflows=int(count))
     return found
-
-
-def _merge(into: dict[str, dict[Any, DeskSums]], extra: dict[str, dict[Any, DeskSums]]) -> None:
-    for desk, slices in extra.items():
-        mine = into.setdefault(desk, {})
-        for key, sums in slices.items():
-            mine[key] = mine[key].plus(sums) if key in mine else sums
 
 
 def _extended(period: Period, days: int) -> Period:
@@ -256,13 +332,14 @@ def _extended(period: Period, days: int) -> Period:
 
 def repeated_calls(
     session: Session, desks: tuple[str, ...] | None, periods: list[Period], days: int
-) -> dict[str, int]:
-    """Answered calls whose number's next caller call starts within `days` days (whole seconds).
+) -> dict[str, dict[Cell, int]]:
+    """Answered calls whose number's next caller call starts within `days` days (whole seconds), per desk
+    and (segment, arm) of the answered call.
 
     "Next" is in order of start, then of logging (id) for calls that start in the same microsecond; it
     may be at any desk and after the period. One ordered pass (LEAD) over every caller call of the
-    periods, each extended by `days`, which the index on (from_number, started_at, id, role, desk,
-    queue_result) covers.
+    periods, each extended by `days`, along the index on (from_number, started_at, id, role, desk,
+    queue_result).
     """
     c = CALLS.c
     ordered = (
@@ -270,6 +347,8 @@ def repeated_calls(
             c.desk,
             c.queue_result,
             c.started_at,
+            segment_of().label("segment"),
+            arm_of().label("arm"),
             func.lead(c.started_at)
             .over(partition_by=c.from_number, order_by=(c.started_at, c.id))
             .label("next_started_at"),
@@ -285,22 +364,26 @@ def repeated_calls(
     o = ordered.c
     gap = epoch_seconds(o.next_started_at) - epoch_seconds(o.started_at)
     stmt = (
-        select(o.desk, func.count())
+        select(o.desk, o.segment, o.arm, func.count())
         .where(
             _of_desks(o.desk, desks),
             o.queue_result.in_(ANSWERED_RESULTS),
             *_in_periods(ordered, periods),
             gap <= days * SECONDS_PER_DAY,  # NULL (no next call) is not a repeat
         )
-        .group_by(o.desk)
+        .group_by(o.desk, o.segment, o.arm)
     )
-    return {desk: int(n) for desk, n in session.execute(stmt)}
+    found: dict[str, dict[Cell, int]] = {}
+    for desk, segment, arm, n in session.execute(stmt):
+        found.setdefault(desk, {})[(segment, arm)] = int(n)
+    return found
 
 
-def aggregate(
+def keyed(
     session: Session, desks: tuple[str, ...] | None, periods: list[Period], settings: MetricSettings
-) -> Aggregates:
-    """Every aggregate the comparison needs, for the desks (None: every desk) over the periods."""
+) -> Keyed:
+    """Every sum the comparison needs per (slice, segment, arm), for the desks (None: every desk) over the
+    periods: what a day's rollups hold, and what a report reads from the calls."""
     if session.get_bind().dialect.name == "postgresql":
         # hash aggregates in memory, and no JIT: compiling costs more than it saves on these queries
         session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
@@ -309,14 +392,26 @@ def aggregate(
     own = [_of_desks(c.desk, desks), *_in_periods(CALLS, periods)]
     bucket = epoch_seconds(c.started_at) // BUCKET_SECONDS
     path = func.coalesce(c.path, NO_PATH)
-    buckets = _sliced(session, bucket, own, settings, DeskSums.names())
-    _merge(buckets, _overflowed_out(session, bucket, desks, periods))
+    cell = [segment_of(), arm_of()]
+    buckets = added_up(
+        _sliced(session, [bucket, *cell], own, settings, DeskSums.names()),
+        _overflowed_out(session, bucket, desks, periods),
+    )
     callers = [*own, c.role != AGENT_ROLE]
-    paths, waits = _split_waits(_sliced(session, path, callers, settings, BREAKDOWN_SUMS, by_wait=True))
-    _merge(paths, _overflowed_out(session, path, desks, periods))
-    return Aggregates(
+    paths, waits = _split_waits(
+        _sliced(session, [path, *cell], callers, settings, BREAKDOWN_SUMS, by_wait=True)
+    )
+    return Keyed(
         buckets=buckets,
-        paths=paths,
+        paths=added_up(paths, _overflowed_out(session, path, desks, periods)),
         waits=waits,
         repeated=repeated_calls(session, desks, periods, settings.repeat_days),
     )
+
+
+def aggregate(
+    session: Session, desks: tuple[str, ...] | None, periods: list[Period], settings: MetricSettings,
+    selection: Selection = EVERY_CALL,
+) -> Aggregates:  # fmt: skip
+    """The report's aggregates from the calls: the selected calls' slices and every call's cells."""
+    return keyed(session, desks, periods, settings).selected(selection)

@@ -1,5 +1,5 @@
-"""95% confidence intervals for comparing two desks: Wilson, Newcombe's hybrid score, Welch (pure).
-The t quantile comes from the regularized incomplete beta function, so no statistics package is needed."""
+"""95% intervals for comparing two desks: Wilson, Newcombe's hybrid score, Welch; the chi-square tail (pure).
+The t quantile and the chi-square tail come from incomplete beta and gamma functions (no scipy needed)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,41 @@ def t_quantile(p: float, df: float) -> float:
         if high - low < 1e-13 * max(1.0, high):
             break
     return (low + high) / 2
+
+
+def regularized_gamma_upper(a: float, x: float) -> float:
+    """Q(a, x) = Γ(a, x) / Γ(a), by its series below x = a + 1 and its continued fraction above."""
+    if x <= 0:
+        return 1.0
+    log_front = a * math.log(x) - x - math.lgamma(a)
+    if x < a + 1:  # P(a, x) = e^-x x^a / Γ(a + 1) · Σ x^n / ((a + 1)...(a + n))
+        term = total = 1 / a
+        n = a
+        while abs(term) > abs(total) * 1e-16:
+            n += 1
+            term *= x / n
+            total += term
+        return max(0.0, 1 - total * math.exp(log_front))
+    tiny = 1e-300  # modified Lentz's method for the continued fraction of Γ(a, x)
+    b = x + 1 - a
+    c, d = 1 / tiny, 1 / b
+    h = d
+    for i in range(1, 1000):
+        numerator = -i * (i - a)
+        b += 2
+        d = numerator * d + b
+        d = 1 / (d if abs(d) > tiny else tiny)
+        c = b + numerator / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        if abs(d * c - 1) < 1e-15:
+            break
+    return math.exp(log_front) * h
+
+
+def chi_square_tail(statistic: float, df: int) -> float:
+    """P(X >= statistic) for a chi-square variable X with df degrees of freedom (the test's p-value)."""
+    return regularized_gamma_upper(df / 2, statistic / 2)
 
 
 def sample_variance(n: int, total: float, squares: float) -> float:

@@ -17,6 +17,11 @@ def _sums(names: tuple[str, ...]) -> list[Column[int]]:
     return [Column(name, BigInteger, nullable=False, default=0) for name in names]
 
 
+def _cell() -> list[Column[str]]:
+    """The (segment, arm) a row sums: COALESCE(calls.segment, '(none)'), and 'split' or 'other'."""
+    return [Column("segment", String(255), primary_key=True), Column("arm", String(16), primary_key=True)]
+
+
 rollup_days = Table(
     "rollup_days",
     Base.metadata,
@@ -40,6 +45,15 @@ rollup_buckets = Table(
     Column("day", Integer, primary_key=True),
     Column("desk", String(64), primary_key=True),
     Column("bucket", BigInteger, primary_key=True),  # epoch seconds // 900
+    *_cell(),
+    *_sums(DeskSums.names()),
+)
+rollup_cells = Table(  # rollup_buckets summed over the day's buckets: what a mode's totals read
+    "rollup_cells",
+    Base.metadata,
+    Column("day", Integer, primary_key=True),
+    Column("desk", String(64), primary_key=True),
+    *_cell(),
     *_sums(DeskSums.names()),
 )
 rollup_paths = Table(
@@ -48,6 +62,7 @@ rollup_paths = Table(
     Column("day", Integer, primary_key=True),
     Column("desk", String(64), primary_key=True),
     Column("path", String(255), primary_key=True),
+    *_cell(),
     *_sums(BREAKDOWN_SUMS),
 )
 rollup_waits = Table(
@@ -56,6 +71,7 @@ rollup_waits = Table(
     Column("day", Integer, primary_key=True),
     Column("desk", String(64), primary_key=True),
     Column("wait", Integer, primary_key=True),
+    *_cell(),
     Column("answered", BigInteger, nullable=False),
 )
 rollup_repeats = Table(
@@ -63,5 +79,6 @@ rollup_repeats = Table(
     Base.metadata,
     Column("day", Integer, primary_key=True),
     Column("desk", String(64), primary_key=True),
+    *_cell(),
     Column("repeated", BigInteger, nullable=False),
 )

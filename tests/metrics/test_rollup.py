@@ -20,7 +20,7 @@ from ivr.cli.main import main
 from ivr.db import make_engine
 from ivr.metrics import MetricSettings, compare, rollup, sql
 from ivr.metrics.rollup import build_day, day_of, refresh
-from ivr.metrics.tables import rollup_buckets, rollup_days, rollup_dirty
+from ivr.metrics.tables import rollup_buckets, rollup_cells, rollup_days, rollup_dirty
 from ivr.migrations.runner import upgrade
 from ivr.models import Call
 
@@ -57,11 +57,15 @@ def from_the_calls(s: Session, since: datetime | None = None, until: datetime | 
 
 
 def tamper(s: Session, day: int, extra: int = 100) -> None:
-    """Add `extra` offered calls to the local desk's first rollup bucket of the day (no call changes)."""
-    b = rollup_buckets.c
+    """Add `extra` offered calls to the local desk's first rollup bucket and cell of the day (no call
+    changes): a report in any mode that reads the day's rollups shows them."""
+    b, k = rollup_buckets.c, rollup_cells.c
     first = s.scalar(select(func.min(b.bucket)).where(b.day == day, b.desk == "local"))
     s.execute(update(rollup_buckets).where(b.day == day, b.desk == "local", b.bucket == first)
               .values(offered=b.offered + extra))  # fmt: skip
+    cell = s.execute(select(k.segment, k.arm).where(k.day == day, k.desk == "local").limit(1)).one()
+    s.execute(update(rollup_cells).where(k.day == day, k.desk == "local", k.segment == cell.segment,
+                                         k.arm == cell.arm).values(offered=k.offered + extra))  # fmt: skip
     s.commit()
 
 
@@ -243,7 +247,7 @@ def test_a_call_dated_at_the_end_of_the_calendar_is_built_alone(session):
     assert refresh(session, NOW) == [D, rollup.LAST_DAY]
     assert refresh(session, NOW, rebuild=True) == [D, rollup.LAST_DAY]
     # (a report would list every day from 2026 to 9999 in its day breakdown: compare the sums instead)
-    found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
+    _selection, found = rollup.aggregate(session, ("local", "bpo"), None, None, MetricSettings())
     assert found == sql.aggregate(session, ("local", "bpo"), [(None, None)], MetricSettings())
     assert sum(sums.answered for sums in found.buckets["local"].values()) == 2
 
