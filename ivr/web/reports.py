@@ -16,7 +16,7 @@ from markupsafe import Markup
 from ..calls.periods import period
 from ..engine.site import Desk, Site
 from ..metrics import MetricSettings
-from ..metrics.labels import LABELS, amount_text, kind_of, value_text
+from ..metrics.labels import LABELS, kind_of, power_text, value_text
 from ..metrics.params import site_zone
 from .charts import Series, bar_chart, line_chart
 
@@ -167,22 +167,14 @@ class Tile:
     says: str  # the row's verdict, or how many more calls would tell
 
 
-def _days_text(days: float | None) -> str:
-    if days is None:
-        return ""
-    return f" (≈ {days:,.1f} days)" if days < 10 else f" (≈ {days:,.0f} days)"
-
-
-def power_text(row: Mapping[str, Any]) -> str:
-    """A difference not significant in words: not yet known, and about how many more calls would tell."""
+def tile_text(row: Mapping[str, Any]) -> str:
+    """A tile's words for a difference not significant: not yet known, and about how many more calls."""
     power = row.get("power")
-    if not power:
-        return f"not yet known ({row['verdict']})"
-    more = power["more_per_desk"]
-    if not more:
-        size = amount_text(row["metric"], power["size"])
-        return f"not yet known; already enough calls per desk to see a difference of {size}, and none seen"
-    return f"not yet known; about {more:,} more calls per desk{_days_text(power['days'])}"
+    if not power or not power["more_per_desk"]:  # nothing to wait for: the report's own words
+        return power_text(row) or f"not yet known ({row['verdict']})"
+    days = power["days"]
+    when = "" if days is None else f" (≈ {days:,} day{'' if days == 1 else 's'})"
+    return f"not yet known; about {power['more_per_desk']:,} more calls per desk{when}"
 
 
 def tiles(report: Mapping[str, Any]) -> list[Tile]:
@@ -194,7 +186,7 @@ def tiles(report: Mapping[str, Any]) -> list[Tile]:
         if row["significant"]:
             shown.append(Tile(row, "Significant", row["verdict"]))
         elif row["significant"] is False:
-            shown.append(Tile(row, "Not significant", power_text(row)))
+            shown.append(Tile(row, "Not significant", tile_text(row)))
         else:
             shown.append(Tile(row, "No test", row["verdict"]))
     return shown

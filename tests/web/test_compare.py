@@ -210,7 +210,7 @@ def test_json_csv_api_and_command_line_give_the_same_report(app, session, ops, c
     download = ops.get(page.xpath("string(//a[text()='CSV']/@href)"))
     assert download.mimetype == "text/csv"
     assert download.headers["Content-Disposition"] == (
-        "attachment; filename=compare-local-bpo-2026-11-20-2026-11-23.csv"
+        "attachment; filename=compare-local-bpo-2026-11-20-2026-11-23-raw.csv"  # raw: no split calls here
     )
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
     abandon = next(r for r in rows if r["metric"] == "abandonment_rate")

@@ -14,6 +14,7 @@ from lxml import html
 
 from ivr.cli.main import main
 from ivr.metrics import compare_from_args
+from ivr.metrics.labels import power_text
 from ivr.web.reports import KEY_FIGURES, MODES
 
 from .test_compare import SINCE, UNTIL, _call
@@ -94,10 +95,10 @@ def test_each_mode_names_itself_on_every_verdict(app, session, ops, mixed, mode)
         if row["significant"]:
             assert says == f"Significant {row['verdict']}"
         elif row["significant"] is False:
-            assert says.startswith("Not significant not yet known")
+            assert says.startswith("Not significant ")
             power = row["power"]
             if power and power["more_per_desk"]:
-                assert f"about {power['more_per_desk']:,} more calls per desk" in says
+                assert f"not yet known; about {power['more_per_desk']:,} more calls per desk" in says
         else:
             assert says == f"No test {row['verdict']}"
 
@@ -130,6 +131,10 @@ def test_a_not_significant_tile_says_how_many_more_calls_would_tell(app, session
         want = f"not yet known; about {power['more_per_desk']:,} more calls per desk"
         says = _text(tile.xpath(".//*[@class='says']")[0])
         assert want in says and ("≈" in says) == (power["days"] is not None)
+        if power["days"] is not None:
+            assert f"(≈ {power['days']:,} day" in says
+        table = page.xpath(f"//table[contains(@class,'comparison')]//tr[@data-metric='{row['metric']}']")[0]
+        assert power_text(row) in _text(table.xpath("td[@class='verdict']")[0])
 
 
 def test_the_raw_view_warns_when_the_mixes_differ(app, session, ops, mixed):
