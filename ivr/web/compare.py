@@ -15,6 +15,7 @@ from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
 from ..metrics import labels as metric_labels
 from ..metrics.export import csv_text
+from ..metrics.modes import MODES
 from . import reports
 from .reports import CompareForm, FormError
 
@@ -55,7 +56,7 @@ def page() -> str | tuple[str, int]:
         zones = reports.zone_choices(site, values.get("timezone"))
         return render_template(
             "compare.html", desks=desks, values=values, error=str(exc), report=None, zones=zones,
-            segments=reports.segment_choices(None, values), r=reports,
+            segments=reports.segment_choices(None, values), mode_names=MODES, r=reports,
         ), exc.status  # fmt: skip
     labels = {name: figures["label"] for name, figures in report["desks"].items()}
     values = form.args()
@@ -71,6 +72,7 @@ def page() -> str | tuple[str, int]:
         charts=reports.charts(report, form, labels),
         zones=reports.zone_choices(site, report["timezone"]),
         segments=reports.segment_choices(report, values),
+        mode_names=MODES,
         r=reports,
         m=metric_labels,
     )

@@ -31,7 +31,6 @@ SETTING_FIELDS = (
 # filter, the time zone of the hour and day breakdowns, the differences power is computed for and the
 # service-level target of cost at equal service.
 CHOICE_FIELDS = ("mode", "segment", "timezone", "detect", "target", "within")
-MODES = ("randomised", "adjusted", "raw")
 
 
 class FormError(ValueError):

@@ -15,7 +15,8 @@ from lxml import html
 from ivr.cli.main import main
 from ivr.metrics import compare_from_args
 from ivr.metrics.labels import power_text
-from ivr.web.reports import KEY_FIGURES, MODES
+from ivr.metrics.modes import MODES
+from ivr.web.reports import KEY_FIGURES
 
 from .test_compare import SINCE, UNTIL, _call
 
@@ -243,3 +244,77 @@ def test_a_bad_choice_is_400_with_the_valid_ones(ops, mixed, query, choices):
         == message
     )
     assert ops.get(f"/reports/compare.csv?since={SINCE}&until={UNTIL}&{query}").status_code == 400
+
+
+def test_verdicts_then_charts_then_tables_then_elsewhere_with_nothing_inline(ops, mixed):
+    page = _page(ops)
+    headings = [_text(h) for h in page.xpath("//main/h2 | //main/section/h2")]
+    assert headings == ["Verdicts", "Charts", "Tables", "The same report elsewhere"]
+    assert page.xpath("//script | //style | //*[@style] | //*[starts-with(name(@*), 'on')]") == []
+    tables = page.xpath("//main//table")
+    assert tables and all(
+        t.getparent().get("class") == "table-box" for t in tables
+    )  # each scrolls in its box
+
+
+def test_the_mode_switcher_links_to_the_same_report_in_each_available_mode(app, session, ops, mixed):
+    page = _page(ops, "&segment=billing")
+    expected = _expected(app, session, segment="billing")
+    for mode in MODES:
+        item = page.xpath(f"//nav[contains(@class,'modes')]//li[@data-mode='{mode}']")[0]
+        link = item.xpath("a/@href")
+        if mode == expected["mode"] or not expected["modes"][mode]["available"]:
+            assert link == []
+            continue
+        shown = html.fromstring(ops.get(link[0]).data)
+        assert shown.xpath("//li[contains(@class,'tile')]/@data-mode") == [mode] * len(KEY_FIGURES)
+        assert shown.xpath("//select[@name='segment']/option[@selected]/@value") == ["billing"]
+
+
+def test_equal_service_and_power_choices_reach_the_report(app, session, ops, mixed, runner, env):
+    choices = {"detect": "abandonment_rate:0.02,aht:15", "target": "0.9", "within": "30"}
+    page = _page(ops, "&" + "&".join(f"{k}={v}" for k, v in choices.items()))
+    expected = _expected(app, session, **choices)
+    assert (expected["equal_service"]["target"], expected["equal_service"]["within"]) == (0.9, 30)
+    assert page.xpath("//details[contains(@class,'more-options')][@open]")  # shown, as they were asked for
+    for name, value in choices.items():
+        assert page.xpath(f"//input[@name='{name}']/@value") == [value]
+
+    verdict = page.xpath("//section[contains(@class,'verdicts')]//p[@class='equal-service-verdict']")
+    assert _text(verdict[0]) == expected["equal_service"]["verdict"]
+    for desk, section in expected["equal_service"]["desks"].items():
+        for model in ("erlang_c", "erlang_a"):
+            cell = page.xpath(
+                f"//table[contains(@class,'equal-service')]/tbody[@data-desk='{desk}']/tr[@data-model='{model}']"
+                "/td[@data-metric='cost_per_resolved_call']/@data-value"
+            )
+            assert json.loads(cell[0]) == section[model]["cost_per_resolved_call"]
+        hours = page.xpath(
+            f"//table[contains(@class,'staffing-hours')][@data-desk='{desk}']/tbody/tr/@data-hour"
+        )
+        assert hours == [hour["hour"] for hour in section["hours"]]
+
+    requested = [r for r in expected["comparison"] if r["power"] and r["power"]["size_from"] == "requested"]
+    assert requested  # the sizes asked for, not the observed differences
+    command = shlex.split(page.xpath("string(//code[@class='cli'])"))
+    for name, value in choices.items():
+        assert command[command.index(f"--{name}") + 1] == value
+    as_json = runner.invoke(main, [*command[1:-2], "--format", "json"])
+    assert json.loads(as_json.output) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("detect=speed:3", ("detect", "'speed'", "abandonment_rate", "aht")),
+        ("target=most", ("target", "'most'")),
+    ],
+)
+def test_a_bad_power_or_equal_service_value_is_400(ops, mixed, query, said):
+    response = ops.get(f"/reports/compare?since={SINCE}&until={UNTIL}&{query}")
+    assert response.status_code == 400
+    page = html.fromstring(response.data)
+    message = page.xpath("string(//p[@role='alert'])")
+    assert all(part in message for part in said), message
+    name, value = query.split("=")
+    assert page.xpath(f"//input[@name='{name}']/@value") == [value]
