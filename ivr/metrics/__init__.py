@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..calls import periods
 from ..engine.site import Site
 from . import document, modes, params
-from .definitions import EVERY_CALL, Cell, DeskSums, MetricSettings, Selection
+from .definitions import Cell, DeskSums, MetricSettings, Selection
 from .params import Asked
 from .report import DeskData
 
@@ -73,9 +73,6 @@ def compare(
         return chosen[0].selection
 
     selection, found = aggregate(session, names, since, until, settings, choose)
-    every = found if selection == EVERY_CALL else None
-    if every is None:
-        _, every = aggregate(session, names, since, until, settings, EVERY_CALL)
     pair = tuple(
         document.Sums(
             DeskData(
@@ -85,7 +82,7 @@ def compare(
                 found.waits.get(name, {}),
                 sum(n for cell, n in found.repeated.get(name, {}).items() if selection.holds(cell)),
             ),
-            every.buckets.get(name, {}),
+            found.every_bucket.get(name, {}),
             found.cells.get(name, {}),
             found.repeated.get(name, {}),
         )

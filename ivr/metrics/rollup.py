@@ -129,14 +129,24 @@ def read_cells(
     return cells, repeated
 
 
-def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection: Selection) -> Aggregates:
-    """The rollups of the desks over the runs of days: the selected calls' slices, every call's cells."""
-    b, p, w = rollup_buckets.c, rollup_paths.c, rollup_waits.c
+def read_buckets(
+    session: Session, desks: tuple[str, ...], runs: list[DayRun], selection: Selection
+) -> dict[str, dict[int, DeskSums]]:
+    """The selected calls' sums per desk and 15-minute bucket over the runs of days, from the rollups."""
+    b = rollup_buckets.c
     buckets: dict[str, dict[int, DeskSums]] = {}
     sums = [func.sum(b[name]) for name in DeskSums.names()]
     stmt = select(b.desk, b.bucket, *sums).where(*_among(rollup_buckets, desks, runs, selection))
     for desk, bucket, *numbers in session.execute(stmt.group_by(b.desk, b.bucket)):
         buckets.setdefault(desk, {})[int(bucket)] = DeskSums(*map(int, numbers))
+    return buckets
+
+
+def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection: Selection) -> Aggregates:
+    """The rollups of the desks over the runs of days: the selected calls' slices, every call's cells."""
+    p, w = rollup_paths.c, rollup_waits.c
+    buckets = read_buckets(session, desks, runs, selection)
+    every = buckets if selection == EVERY_CALL else read_buckets(session, desks, runs, EVERY_CALL)
     paths: dict[str, dict[str, DeskSums]] = {}
     sums = [func.sum(p[name]) for name in BREAKDOWN_SUMS]
     stmt = select(p.desk, p.path, *sums).where(*_among(rollup_paths, desks, runs, selection))
@@ -149,7 +159,7 @@ def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection
     for desk, wait, answered in session.execute(stmt.group_by(w.desk, w.wait)):
         waits.setdefault(desk, {})[int(wait)] = int(answered)
     cells, repeated = read_cells(session, desks, runs)
-    return Aggregates(buckets=buckets, paths=paths, waits=waits, cells=cells, repeated=repeated)
+    return Aggregates(buckets, paths, waits, cells, repeated, every)
 
 
 def _call_span(session: Session) -> tuple[datetime | None, datetime | None]:
@@ -217,7 +227,7 @@ def _aggregate(
     if from_calls is not None:
         cells, repeated = sql.added_up(cells, from_calls.cells()), sql.added_up(repeated, from_calls.repeated)
     selection = choose if isinstance(choose, Selection) else choose(cells)
-    found = Aggregates({}, {}, {}, {}, {})
+    found = Aggregates({}, {}, {}, {}, {}, {})
     if runs:
         found = read(session, desks, runs, selection)
     if from_calls is not None:

@@ -30,6 +30,8 @@ from .test_sql import DAY, NOW, SITE, at, leg, small_log
 D = day_of(DAY)
 RESULTS = ["bridged"] * 5 + ["hangup", "hangup", "leave", "queue-full", None]
 PATHS = ["m:1", "m:2", "m:1 > n:3", None]
+SEGMENTS = ["billing", "tech", None]
+ASSIGNMENTS = ["split", "split", "directed", None]
 
 
 def dirty(s: Session) -> set[int]:
@@ -43,17 +45,31 @@ def clear(s: Session) -> None:
     s.commit()
 
 
-def report(s: Session, since: datetime | None = None, until: datetime | None = None, **settings: int) -> Any:
+def report(
+    s: Session, since: datetime | None = None, until: datetime | None = None,
+    options: dict[str, Any] | None = None, **settings: int,
+) -> Any:  # fmt: skip
     s.commit()
-    return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings))
+    return compare(s, SITE, "local", "bpo", since, until, MetricSettings(**settings), **(options or {}))
 
 
-def from_the_calls(s: Session, since: datetime | None = None, until: datetime | None = None) -> Any:
+def from_the_calls(
+    s: Session,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:
     """The report with every rollup ignored (no day counts as built)."""
     s.commit()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(rollup, "clean_days", lambda *args: [])
-        return compare(s, SITE, "local", "bpo", since, until, MetricSettings())
+        return compare(s, SITE, "local", "bpo", since, until, MetricSettings(), **(options or {}))
+
+
+def every_way(first: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options of every mode available in a report's period, and of each segment either desk served."""
+    ways: list[dict[str, Any]] = [{"mode": mode} for mode, how in first["modes"].items() if how["available"]]
+    return ways + [{"segment": entry["segment"]} for entry in first["segments"]]
 
 
 def tamper(s: Session, day: int, extra: int = 100) -> None:
@@ -81,6 +97,10 @@ def test_triggers_mark_the_days_a_change_touches(session):
     assert dirty(session) == {D}
     assert session.scalar(select(func.count()).select_from(rollup_dirty)) == 1  # old and new day: once
     clear(session)
+    for column, value in (("segment", "billing"), ("assignment", "split"), ("route_strategy", "sticky")):
+        setattr(first, column, value)  # how the call reached its desk (migration 0007)
+        assert dirty(session) == {D}, column
+        clear(session)
     later = leg(session, "bpo", at(10, day=DAY + timedelta(days=3)), "bridged", 5, number="+1001")
     assert dirty(session) == {D + 3, D}  # its own day, and the day of the call it may make a repeat
     clear(session)
@@ -158,13 +178,14 @@ def random_leg(s: Session, rng: random.Random, day: int) -> Call:
         score=rng.choice([None, 1, 3, 4, 5]) if answered else None, duration=rng.randrange(900),
         number=f"+1555{rng.randrange(25):04d}", overflow_from="local" if rng.random() < 0.1 else None,
         path=rng.choice(PATHS), queued=rng.random() < 0.5,
-        role="callee" if rng.random() < 0.05 else "caller",
+        role="callee" if rng.random() < 0.05 else "caller", segment=rng.choice(SEGMENTS),
+        assignment=rng.choice(ASSIGNMENTS),
     )  # fmt: skip
 
 
 def change(s: Session, rng: random.Random, call: Call) -> None:
     """Change one column the metrics read, or several calls of a number at once."""
-    kind = rng.randrange(8)
+    kind = rng.randrange(9)
     if kind == 0:
         call.started_at = DAY + timedelta(days=rng.randrange(9), seconds=rng.randrange(86400))
     elif kind == 1:
@@ -179,6 +200,8 @@ def change(s: Session, rng: random.Random, call: Call) -> None:
         call.queue_result, call.queue_time = rng.choice(RESULTS), rng.randrange(60)
     elif kind == 6:
         call.survey_score, call.talk_time = rng.choice([None, 1, 2, 5]), rng.randrange(600)
+    elif kind == 7:  # how the call reached its desk (a backfill, say)
+        call.segment, call.assignment = rng.choice(SEGMENTS), rng.choice(ASSIGNMENTS)
     else:  # one statement, many rows
         s.execute(
             update(Call).where(Call.from_number == call.from_number).values(survey_score=rng.choice([2, 4]))
@@ -208,11 +231,20 @@ def test_reports_stay_exact_while_calls_change(session):
             else:
                 change(session, rng, rng.choice(legs))
         session.commit()
-        for since, until in periods:
-            assert report(session, since, until) == from_the_calls(session, since, until), (round_, since)
+        for i, (since, until) in enumerate(periods):
+            expected = from_the_calls(session, since, until)
+            assert report(session, since, until) == expected, (round_, since)
+            ways = every_way(expected)  # and one other way, in turn
+            options = ways[(round_ + i) % len(ways)]
+            assert report(session, since, until, options) == from_the_calls(session, since, until, options), (
+                round_, since, options
+            )  # fmt: skip
     refresh(session, NOW)
     assert dirty(session) == set()
-    assert report(session) == from_the_calls(session)
+    ways = every_way(report(session))
+    assert {"randomised", "adjusted", "raw"} <= {way.get("mode") for way in ways}
+    for options in ({}, *ways):
+        assert report(session, options=options) == from_the_calls(session, options=options), options
 
 
 def test_a_new_call_turns_an_earlier_built_day_into_a_repeat(session):

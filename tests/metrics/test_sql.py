@@ -44,9 +44,11 @@ def leg(
     s, desk: str | None, at: datetime, result: str | None = None, wait: int | None = None, *,
     talk: int | None = None, score: int | None = None, duration: int | None = None, number: str = "+15550001",
     role: str = "caller", overflow_from: str | None = None, path: str | None = None, queued: bool = False,
+    segment: str | None = None, assignment: str | None = None, strategy: str | None = None,
 ) -> Call:  # fmt: skip
     """One call leg in the log."""
     call = Call(
+        segment=segment, assignment=assignment, route_strategy=strategy,
         call_sid=f"CA{next(_sids):032d}", from_number=number, to_number="+15125550100", role=role,
         status="completed", started_at=at, duration=duration, desk=desk, queue_result=result, queue_time=wait,
         talk_time=talk, survey_score=score, overflow_from=overflow_from, path=path,

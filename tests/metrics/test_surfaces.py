@@ -286,3 +286,93 @@ def test_simulated_traffic_report_equals_a_recomputation_from_the_call_log(app, 
         sum(row["desks"]["bpo"]["offered"] for row in whole["breakdowns"]["path"])
         == (whole["desks"]["bpo"]["offered"])
     )
+
+
+# ---- the comparison modes on the three surfaces ----
+
+
+def _simpson_log(session: Any) -> None:
+    """Hand-made: the BPO takes mostly tech, local mostly billing (see test_modes.simpson), on 2026-11-23."""
+    from .test_modes import simpson
+
+    simpson(session)
+    session.commit()
+
+
+@pytest.mark.parametrize("mode", ["randomised", "adjusted", "raw"])
+def test_each_mode_is_the_same_on_the_api_and_the_command_line(app, env, session, api, runner, mode):
+    _simpson_log(session)
+    options = {"mode": mode, "timezone": "Asia/Manila", "detect": "aht:15"}
+    from_api = api("/api/reports/compare", **QUERY, **options)
+    assert from_api.status_code == 200, from_api.json
+    flags = ["--mode", mode, "--timezone", "Asia/Manila", "--detect", "aht:15"]
+    from_cli = runner.invoke(main, [*CLI_ARGS, *flags, "--format", "json"])
+    assert from_cli.exit_code == 0, from_cli.output
+    assert json.loads(from_cli.output) == from_api.json
+    document = from_api.json
+    assert (document["mode"], document["timezone"], document["segment"]) == (mode, "Asia/Manila", None)
+    assert {row["mode"] for row in document["comparison"]} == {mode}
+    aht = next(row for row in document["comparison"] if row["metric"] == "aht")
+    assert aht["significant"] is False and aht["power"]["size_from"] == "requested"
+    assert set(document) >= {"mode_reason", "modes", "case_mix", "segments", "equal_service", "breakdowns"}
+    table = runner.invoke(main, [*CLI_ARGS, *flags])
+    assert table.exit_code == 0, table.output
+    assert f"Mode: {mode} (" in table.output and "every verdict below comes from it" in table.output
+    assert ("WARNING: The two desks take different work" in table.output) == (mode == "raw")
+    assert "Equal service: " in table.output
+    rows = list(
+        csv.DictReader(io.StringIO(runner.invoke(main, [*CLI_ARGS, *flags, "--format", "csv"]).output))
+    )
+    assert {row["mode"] for row in rows} == {mode}
+
+
+def test_the_segment_filter_on_the_api_and_the_command_line(app, env, session, api, runner):
+    _simpson_log(session)
+    from_api = api("/api/reports/compare", **QUERY, segment="tech").json
+    assert from_api["segment"] == "tech" and from_api["desks"]["bpo"]["offered"] == 80
+    cli = runner.invoke(main, [*CLI_ARGS, "--segment", "tech", "--format", "json"])
+    assert json.loads(cli.output) == from_api
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"mode": "fairest"},
+            "mode: 'fairest' is not a comparison mode (choose one of: randomised, adjusted, raw)",
+        ),
+        (
+            {"segment": "sales"},
+            "segment: 'sales' is not a segment either desk served in the period (choose one "
+            "of: billing, tech)",
+        ),  # fmt: skip
+        ({"mode": "randomised", "segment": "tech"}, "mode: randomised is not available"),
+        ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus' is not an IANA time zone"),
+        ({"detect": "speed:3"}, "detect: 'speed' is not a rate or a mean (choose one of: abandonment_rate, "),
+        ({"target": "eighty"}, "target: 'eighty' is not a number"),
+        ({"within": "-5"}, "within: -5.0 must be from 0 to 86400"),
+    ],
+)
+def test_bad_mode_parameters_are_400_with_the_valid_choices(session, api, params, message):
+    _simpson_log(session)
+    response = api("/api/reports/compare", **QUERY, **params)
+    assert response.status_code == 400
+    assert message in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--mode", "fairest"], "'fairest' is not one of 'randomised', 'adjusted', 'raw'"),
+        (
+            ["--segment", "sales"],
+            "segment: 'sales' is not a segment either desk served in the period (choose",
+        ),
+        (["--timezone", "Mars/Olympus"], "timezone: 'Mars/Olympus' is not an IANA time zone"),
+        (["--detect", "aht=15"], "detect: 'aht=15' is not metric:size"),
+    ],
+)
+def test_bad_mode_options_are_usage_errors(env, session, runner, flags, message):
+    _simpson_log(session)
+    result = runner.invoke(main, [*CLI_ARGS, *flags])
+    assert result.exit_code == 2 and message in result.output, result.output
