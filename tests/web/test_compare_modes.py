@@ -8,6 +8,7 @@ import io
 import json
 import shlex
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from lxml import html
@@ -318,3 +319,22 @@ def test_a_bad_power_or_equal_service_value_is_400(ops, mixed, query, said):
     assert all(part in message for part in said), message
     name, value = query.split("=")
     assert page.xpath(f"//input[@name='{name}']/@value") == [value]
+
+
+def test_the_command_quotes_a_segment_the_shell_would_split(app, session, ops, runner, env):
+    segment = "language:1 > main_menu:2 (old)"  # a menu path: spaces, > and brackets
+    session.add_all(
+        _segment("local", segment, "directed", 6, 1, 10, 300)
+        + _segment("bpo", segment, "directed", 6, 2, 12, 310)
+    )
+    session.commit()
+    page = _page(ops, f"&segment={quote(segment)}")
+    expected = _expected(app, session, segment=segment)
+    assert expected["segment"] == segment
+    code = page.xpath("string(//code[@class='cli'])")
+    assert shlex.quote(segment) in code
+    command = shlex.split(code)
+    assert command[command.index("--segment") + 1] == segment
+    as_json = runner.invoke(main, [*command[1:-2], "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.output) == expected
