@@ -154,8 +154,16 @@ def test_the_raw_view_warns_when_the_mixes_differ(app, session, ops, mixed):
 
 
 def test_the_raw_view_has_no_warning_when_the_mixes_are_alike(app, session, ops, same_mix):
-    assert _expected(app, session, mode="raw")["case_mix"]["differs"] is False
-    assert _page(ops, "&mode=raw").xpath("//div[contains(@class,'case-mix')]") == []
+    expected = _expected(app, session, mode="raw")
+    assert expected["case_mix"]["differs"] is False
+    page = _page(ops, "&mode=raw")
+    assert page.xpath("//div[contains(@class,'case-mix')]") == []
+    randomised = expected["modes"]["randomised"]
+    assert randomised["available"] is False  # no split calls here: the switcher says why, with no link
+    item = page.xpath("//nav[contains(@class,'modes')]//li[@data-mode='randomised']")[0]
+    assert item.xpath("a") == [] and randomised["why"] in _text(item) and "not available" in _text(item)
+    option = page.xpath("//select[@name='mode']/option[@value='randomised']")[0]
+    assert _text(option) == "Randomised (not available)"
 
 
 def test_selectors_keep_their_values_and_the_elsewhere_section_matches(app, session, ops, mixed, runner, env):
