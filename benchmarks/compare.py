@@ -1,8 +1,9 @@
 """The desk comparison over a large call log: `ivr.metrics.compare()` end to end on SQLite and PostgreSQL.
 
 Generates CALLS call legs in bulk (sqlite3 executemany, PostgreSQL COPY; not the ORM), spread over 90 days
-for the two sample desks (90% caller legs with every queue outcome, overflows, menu paths, survey scores,
-repeat callers; 10% agent legs), then times compare() for the whole period and for one week.
+for the two sample desks (90% caller legs with every queue outcome, overflows, menu paths, segments, split
+and directed assignments, survey scores, repeat callers; 10% agent legs), then times compare() in each
+mode for the whole period and for one week.
 
     .venv/bin/python benchmarks/compare.py [--calls 1000000] [--runs 5] [--pg postgresql://...|--no-pg]
         [--sqlite-file PATH] [--reuse]
@@ -48,12 +49,31 @@ COLUMNS = (
     "call_sid", "account_sid", "direction", "role", "from_number", "to_number", "status", "status_rank",
     "started_at", "ended_at", "duration", "flow", "node", "variables", "tries", "desk", "overflow_from",
     "path", "queued_at", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "errors",
+    "route_strategy", "assignment", "segment",
 )  # fmt: skip
 PATHS = [
     "language:1 > main_menu:1", "language:1 > main_menu:2", "language:1 > main_menu:3",
     "language:1 > main_menu:0", "language:2 > main_menu:1", "language:2 > main_menu:2", None,
 ]  # fmt: skip
 RESULTS = ["bridged"] * 75 + ["hangup"] * 15 + ["leave"] * 5 + [None] * 5
+# (segment, share of caller legs, how the desk is chosen): billing is split half and half by a sticky hash,
+# general goes by schedule to either desk, the rest to one desk only
+SEGMENTS = (
+    ("billing", 0.40, "sticky"), ("general", 0.10, "schedule"), ("tech", 0.25, "local"),
+    ("operator", 0.05, "local"), ("spanish", 0.20, "bpo"),
+)  # fmt: skip
+
+
+def route(rng: random.Random) -> tuple[str, str, str, str]:
+    """A caller leg's segment, desk, route strategy and assignment."""
+    roll, at = rng.random(), 0.0
+    segment, _share, how = next(
+        entry for entry in SEGMENTS if roll < (at := at + entry[1])
+    ) if roll < sum(share for _s, share, _h in SEGMENTS) else SEGMENTS[-1]  # fmt: skip
+    if how in ("sticky", "schedule"):
+        desk = "local" if rng.random() < 0.5 else "bpo"
+        return segment, desk, how, "split" if how == "sticky" else "directed"
+    return segment, how, "fixed", "directed"
 
 
 def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
@@ -69,9 +89,11 @@ def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
             yield (
                 f"CA{i:032x}", "AC" + "0" * 32, "inbound", "agent", f"+1512555{rng.randint(0, 999):04d}",
                 "+15125550199", "completed", 4, started, started + timedelta(seconds=duration), duration,
-                None, None, "{}", "{}", desk, None, None, None, None, None, None, None, None, 0,
+                None, None, "{}", "{}", desk, None, None, None, None, None, None, None, None, 0, None, None,
+                None,
             )  # fmt: skip
             continue
+        segment, desk, strategy, assignment = route(rng)
         result = rng.choice(RESULTS)
         overflow = "local" if desk == "bpo" and rng.random() < 0.06 else None
         wait = int(rng.expovariate(1 / (40 if desk == "local" else 70))) if result else None
@@ -85,7 +107,7 @@ def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
             "+15125550100", "completed", 4, started, started + timedelta(seconds=duration), duration,
             "main", "survey", variables, "{}", desk, overflow, rng.choice(PATHS),
             started + timedelta(seconds=25) if result else None, wait, result, talk,
-            f"{rng.randint(1000, 1099)}" if talk else None, score, 0,
+            f"{rng.randint(1000, 1099)}" if talk else None, score, 0, strategy, assignment, segment,
         )  # fmt: skip
 
 
@@ -164,23 +186,28 @@ FROM_THE_CALLS = MetricSettings(service_level_seconds=30)  # thresholds the roll
 DEFAULTS = MetricSettings()
 
 
+MODES = ("randomised", "adjusted", "raw")
+
+
 def time_compare(
-    url: str, runs: int, tag: str, settings: MetricSettings = DEFAULTS
+    url: str, runs: int, tag: str, settings: MetricSettings = DEFAULTS, modes: tuple[str | None, ...] = MODES
 ) -> dict[str, list[float]]:
-    """Seconds per compare() call: the whole period and one week."""
+    """Seconds per compare() call in each mode (None: the default rule): the whole period and one week."""
     site = sample_site()
     engine = make_engine(url)
     timings: dict[str, list[float]] = {}
     with Session(engine) as session:
         compare(session, site, "local", "bpo", None, None, settings)  # warm the caches once
-        for label, (since, until) in PERIODS.items():
-            for _ in range(runs):
-                began = time.perf_counter()
-                result = compare(session, site, "local", "bpo", since, until, settings)
-                timings.setdefault(f"{label}, {tag}", []).append(time.perf_counter() - began)
-                session.rollback()
-            offered = sum(d["offered"] for d in result["desks"].values())
-            print(f"    {label}, {tag}: {offered} offered calls in the comparison")
+        for mode in modes:
+            for label, (since, until) in PERIODS.items():
+                key = f"{label}, {mode or 'default'} mode, {tag}"
+                for _ in range(runs):
+                    began = time.perf_counter()
+                    result = compare(session, site, "local", "bpo", since, until, settings, mode=mode)
+                    timings.setdefault(key, []).append(time.perf_counter() - began)
+                    session.rollback()
+                offered = sum(d["offered"] for d in result["desks"].values())
+                print(f"    {key}: {result['mode']}, {offered} offered calls in the comparison")
     engine.dispose()
     return timings
 
@@ -234,7 +261,7 @@ def report(backend: str, timings: dict[str, list[float]]) -> None:
     """Print median and best of each period."""
     for label, values in timings.items():
         print(
-            f"  {backend:<10} {label:<24} median {statistics.median(values):.3f} s, "
+            f"  {backend:<10} {label:<58} median {statistics.median(values):.3f} s, "
             f"best {min(values):.3f} s, worst {max(values):.3f} s ({len(values)} runs)"
         )
 
@@ -261,14 +288,15 @@ def time_parts(url: str, site: Any) -> None:
         c = sql.CALLS.c
         bucket = sql.epoch_seconds(c.started_at) // sql.BUCKET_SECONDS
         path = func.coalesce(c.path, sql.NO_PATH)
+        cell = [sql.segment_of(), sql.arm_of()]
         own = [c.desk.in_(desks)]
         everything: list[sql.Period] = [(None, None)]
         parts = {
-            "sums per desk and 15-minute bucket": lambda: sql._sliced(
-                session, bucket, own, settings, DeskSums.names()
+            "sums per desk, 15-minute bucket and cell": lambda: sql._sliced(
+                session, [bucket, *cell], own, settings, DeskSums.names()
             ),
-            "sums per desk, menu path and wait": lambda: sql._sliced(
-                session, path, [*own, c.role != "agent"], settings, BREAKDOWN_SUMS, by_wait=True
+            "sums per desk, menu path, cell and wait": lambda: sql._sliced(
+                session, [path, *cell], [*own, c.role != "agent"], settings, BREAKDOWN_SUMS, by_wait=True
             ),
             "overflowed out (2 small queries)": lambda: (
                 sql._overflowed_out(session, bucket, desks, everything),
@@ -292,7 +320,7 @@ def time_parts(url: str, site: Any) -> None:
 
 def measure(url: str, runs: int) -> dict[str, list[float]]:
     """Every figure of one database: from the calls, rollups built, compare() on them, a changed day."""
-    timings = time_compare(url, runs, "from the calls", FROM_THE_CALLS)
+    timings = time_compare(url, runs, "from the calls", FROM_THE_CALLS, (None,))
     time_parts(url, sample_site())
     build_rollups(url)
     timings |= time_compare(url, runs, "rollups built")

@@ -19,6 +19,7 @@ from .report import (
     MEAN_METRICS,
     RATE_METRICS,
     DeskData,
+    Slices,
     breakdowns,
     comparison,
     desk_figures,
@@ -28,6 +29,7 @@ from .report import (
     unpriced_row,
 )
 
+ESTIMATES = (*RATE_METRICS, *MEAN_METRICS)  # the rows with an interval
 NO_ARM_COSTS = "not shown in the randomised mode: a desk's agent hours belong to no arm (see mode=raw, and "
 NO_ARM_COSTS += "equal_service for costs at the same service level)"
 
@@ -56,15 +58,26 @@ def _per_segment(sums: Sums, segment: str | None) -> tuple[dict[str, DeskSums], 
     return found, repeats
 
 
-def _days_observed(pair: tuple[Sums, Sums], zone: str) -> float:
+def _slices(pair: tuple[Sums, Sums], zone: str) -> tuple[tuple[Slices, Slices], tuple[Slices, Slices]]:
+    """Each desk's sums per local hour and day: of the selected calls, and of every call (once when the
+    selection is every call)."""
+    every = [local_slices(sums.every_bucket, zone) for sums in pair]
+    selected = [
+        mine if sums.data.buckets == sums.every_bucket else local_slices(sums.data.buckets, zone)
+        for sums, mine in zip(pair, every, strict=True)
+    ]
+    return (selected[0], selected[1]), (every[0], every[1])
+
+
+def _days_observed(every: tuple[Slices, Slices]) -> float:
     """The days (in the report's zone) on which either desk was offered a call; at least 1."""
-    days: set[str] = set()
-    for sums in pair:
-        days |= {day for day, found in local_slices(sums.every_bucket, zone)[1].items() if found.offered}
+    days = {day for _hours, per_day in every for day, found in per_day.items() if found.offered}
     return float(max(1, len(days)))
 
 
-def _segments(pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | None) -> list[dict[str, Any]]:
+def _segments(
+    pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | None, described: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """Each segment either desk served: both desks' figures, and their rates and means compared."""
     split = [_per_segment(sums, segment) for sums in pair]
     offered: dict[str, int] = {}
@@ -84,7 +97,7 @@ def _segments(pair: tuple[Sums, Sums], names: tuple[str, str], segment: str | No
         table.append({
             "segment": key,
             "desks": figures,
-            "comparison": [rows[metric] for metric in (*RATE_METRICS, *MEAN_METRICS)],
+            "comparison": [rows[metric] | {"label": label_of(metric, described)} for metric in ESTIMATES],
         })  # fmt: skip
     return table
 
@@ -129,12 +142,11 @@ def build(
         | {"prices": {data.desk.name: costs.describe(data.desk) for data in (first, second)}}
     )
     figures, rows, totals, repeats = _mode_figures(pair, choice, asked.segment)
-    days = _days_observed(pair, zone)
+    selected, every = _slices(pair, zone)
+    days = _days_observed(every)
     hours = [
-        equal_service.DeskHours(
-            sums.data.desk, local_slices(sums.every_bucket, zone)[0], days, sum(sums.repeated.values())
-        )
-        for sums in pair
+        equal_service.DeskHours(sums.data.desk, mine[0], days, sum(sums.repeated.values()))
+        for sums, mine in zip(pair, every, strict=True)
     ]
     return {
         "period": period_of(since, until),
@@ -160,7 +172,7 @@ def build(
             }
             for row in rows
         ],
-        "segments": _segments(pair, names, asked.segment),
-        "breakdowns": breakdowns(first, second, zone),
+        "segments": _segments(pair, names, asked.segment, described),
+        "breakdowns": breakdowns(first, second, zone, selected),
         "equal_service": equal_service.equal_service(hours[0], hours[1], asked.target, asked.within),
     }

@@ -264,11 +264,18 @@ def _days_between(days: set[str]) -> list[str]:
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
-def breakdowns(first: DeskData, second: DeskData, timezone: str) -> dict[str, Any]:
+Slices = tuple[dict[str, DeskSums], dict[str, DeskSums]]  # per hour of day, per day
+
+
+def breakdowns(
+    first: DeskData, second: DeskData, timezone: str, slices: tuple[Slices, Slices] | None = None
+) -> dict[str, Any]:
     """Figures per hour of day (all 24) and per day (first to last, no gaps) in one time zone, so both
-    desks' hours line up, and per menu path."""
+    desks' hours line up (`slices`: the desks' local_slices when known), and per menu path."""
     desks = (first, second)
-    (hours_a, days_a), (hours_b, days_b) = (local_slices(data.buckets, timezone) for data in desks)
+    if slices is None:
+        slices = (local_slices(first.buckets, timezone), local_slices(second.buckets, timezone))
+    (hours_a, days_a), (hours_b, days_b) = slices
     offered: dict[str, int] = {}
     for data in desks:
         for path, sums in data.paths.items():
