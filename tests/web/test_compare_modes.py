@@ -216,6 +216,7 @@ def test_the_segment_table_and_the_segment_filter(app, session, ops, mixed):
         rows = group.xpath("tr")
         assert [r.get("data-metric") for r in rows] == [r["metric"] for r in want["comparison"]]
         for row, figures in zip(rows, want["comparison"], strict=True):
+            assert _text(row.xpath("th[@scope='row']")[0]) == figures["label"]
             assert json.loads(row.xpath("td[@data-desk='local']/@data-value")[0]) == figures["a"]
             assert (
                 json.loads(row.xpath("td[contains(@class,'difference')]/@data-value")[0])
