@@ -1,4 +1,4 @@
-"""The ops comparison of two desks: the page, its JSON and its CSV (the form and charts: web/reports.py)."""
+"""The ops comparison of two desks: the page, its JSON and its CSV (form, tiles, charts: web/reports.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
 from ..metrics import labels as metric_labels
 from ..metrics.export import csv_text
+from ..metrics.modes import MODES
 from . import reports
 from .reports import CompareForm, FormError
 
@@ -33,11 +34,8 @@ def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
     except NothingPublished as exc:
         raise FormError(str(exc), exc.STATUS) from None
     form = reports.read_form(request.args, published.site.desks, _today())
-    since, until = form.period
-    try:
-        report = metrics.compare(
-            session(), published.site, form.desk_a, form.desk_b, since, until, form.settings
-        )
+    try:  # the API's own reading of the same parameters: the page, its API link and the API agree
+        report = metrics.compare_from_args(session(), published.site, form.api_args())
     except ValueError as exc:
         raise FormError(str(exc)) from None
     return form, report
@@ -47,26 +45,34 @@ def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
 @login_required
 @ops_required
 def page() -> str | tuple[str, int]:
-    """Two desks side by side: figures, differences with 95% intervals, daily and hourly charts, paths."""
+    """Two desks side by side: the verdicts, the charts, the tables, and the same report elsewhere."""
     published = flows().current()
-    desks = published.site.desks if published is not None else {}
+    site = published.site if published is not None else None
+    desks = site.desks if site is not None else {}
     try:
         form, report = _compare_report()
     except FormError as exc:
         values = reports.fallback_form(request.args, desks, _today())
+        zones = reports.zone_choices(site, values.get("timezone"))
         return render_template(
-            "compare.html", desks=desks, values=values, error=str(exc), report=None
-        ), exc.status
+            "compare.html", desks=desks, values=values, error=str(exc), report=None, zones=zones,
+            segments=reports.segment_choices(None, values), mode_names=MODES, r=reports,
+        ), exc.status  # fmt: skip
     labels = {name: figures["label"] for name, figures in report["desks"].items()}
+    values = form.args()
     return render_template(
         "compare.html",
         desks=desks,
-        values=form.args(),
+        values=values,
         error=None,
         form=form,
         report=report,
         labels=labels,
+        tiles=reports.tiles(report),
         charts=reports.charts(report, form, labels),
+        zones=reports.zone_choices(site, report["timezone"]),
+        segments=reports.segment_choices(report, values),
+        mode_names=MODES,
         r=reports,
         m=metric_labels,
     )
@@ -93,7 +99,7 @@ def csv() -> Response:
         form, report = _compare_report()
     except FormError as exc:
         abort(exc.status, str(exc))
-    name = f"compare-{form.desk_a}-{form.desk_b}-{form.since}-{form.until}.csv"
+    name = f"compare-{form.desk_a}-{form.desk_b}-{form.since}-{form.until}-{report['mode']}.csv"
     return Response(
         csv_text(report),
         content_type="text/csv; charset=utf-8",

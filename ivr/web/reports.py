@@ -1,10 +1,12 @@
-"""The ops comparison page: its form, the figures as words and numbers, its charts and its CSV.
+"""The ops comparison page: its form, the verdict tiles, its charts and the same report elsewhere.
 Numbers from ivr.metrics.compare unchanged; dates are whole UTC days, [since, until + 1 day)."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as default
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -12,9 +14,10 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from ..calls.periods import period
-from ..engine.site import Desk
+from ..engine.site import Desk, Site
 from ..metrics import MetricSettings
-from ..metrics.labels import LABELS, kind_of, value_text
+from ..metrics.labels import LABELS, kind_of, power_text, value_text
+from ..metrics.params import site_zone
 from .charts import Series, bar_chart, line_chart
 
 DEFAULT_DAYS = 7
@@ -24,6 +27,10 @@ SETTING_FIELDS = (
     ("service_level", "Service level within (s)"),
     ("repeat_days", "Repeat call within (days)"),
 )
+# Passed to ivr.metrics.compare as typed (it checks them and names the valid choices): the mode, the segment
+# filter, the time zone of the hour and day breakdowns, the differences power is computed for and the
+# service-level target of cost at equal service.
+CHOICE_FIELDS = ("mode", "segment", "timezone", "detect", "target", "within")
 
 
 class FormError(ValueError):
@@ -36,13 +43,14 @@ class FormError(ValueError):
 
 @dataclass(frozen=True)
 class CompareForm:
-    """What ops asked for: two desks, whole UTC days and the metric thresholds."""
+    """What ops asked for: two desks, whole UTC days, the metric thresholds and the comparison's choices."""
 
     desk_a: str
     desk_b: str
     since: date
     until: date
     settings: MetricSettings
+    choices: Mapping[str, str] = default(default_factory=dict)  # CHOICE_FIELDS given, as typed
 
     @property
     def period(self) -> tuple[datetime, datetime]:
@@ -58,37 +66,34 @@ class CompareForm:
             "a": self.desk_a, "b": self.desk_b, "since": self.since.isoformat(),
             "until": self.until.isoformat(), "short_abandon": str(s.short_abandon_seconds),
             "service_level": str(s.service_level_seconds), "repeat_days": str(s.repeat_days),
-        }  # fmt: skip
+        } | dict(self.choices)  # fmt: skip
 
-    def _period_args(self) -> tuple[str, str]:
+    def _params(self) -> dict[str, str]:
+        """The report's parameters but the desks, as the API and the command line name them."""
         start, end = self.period
-        return start.isoformat().replace("+00:00", "Z"), end.isoformat().replace("+00:00", "Z")
+        s = self.settings
+        return {
+            "since": start.isoformat().replace("+00:00", "Z"),
+            "until": end.isoformat().replace("+00:00", "Z"),
+            "short_abandon": str(s.short_abandon_seconds),
+            "service_level": str(s.service_level_seconds),
+            "repeat_days": str(s.repeat_days),
+        } | dict(self.choices)
+
+    def api_args(self) -> dict[str, str]:
+        """The report's parameters as the API reads them (ivr.metrics.compare_from_args)."""
+        return {"desks": f"{self.desk_a},{self.desk_b}"} | self._params()
 
     def api_path(self) -> str:
         """The same report from the JSON API (which needs a bearer token)."""
-        since, until = self._period_args()
-        s = self.settings
-        query = urlencode(
-            {
-                "desks": f"{self.desk_a},{self.desk_b}",
-                "since": since,
-                "until": until,
-                "short_abandon": s.short_abandon_seconds,
-                "service_level": s.service_level_seconds,
-                "repeat_days": s.repeat_days,
-            }  # fmt: skip
-        )
-        return f"/api/reports/compare?{query}"
+        return f"/api/reports/compare?{urlencode(self.api_args())}"
 
     def command(self) -> str:
-        """The same report on the command line."""
-        since, until = self._period_args()
-        s = self.settings
-        return (
-            f"ivr report compare {self.desk_a} {self.desk_b} --since {since} --until {until} "
-            f"--short-abandon {s.short_abandon_seconds} --service-level {s.service_level_seconds} "
-            f"--repeat-days {s.repeat_days} --format table"
-        )
+        """The same report on the command line (each API parameter as the option of the same name)."""
+        words = ["ivr", "report", "compare", self.desk_a, self.desk_b]
+        for name, value in self._params().items():
+            words += [f"--{name.replace('_', '-')}", value]
+        return shlex.join([*words, "--format", "table"])
 
 
 def _day(name: str, text: str) -> date:
@@ -123,7 +128,12 @@ def read_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: date) -
         settings = MetricSettings.from_mapping({k: args[k] for k, _label in SETTING_FIELDS if k in args})
     except ValueError as exc:
         raise FormError(str(exc)) from None
-    return CompareForm(desk_a, desk_b, since, until, settings)
+    return CompareForm(desk_a, desk_b, since, until, settings, _choices(args))
+
+
+def _choices(args: Mapping[str, str]) -> dict[str, str]:
+    """The comparison's choices that were given (an empty field is a choice not made: the default)."""
+    return {name: args[name].strip() for name in CHOICE_FIELDS if args.get(name, "").strip()}
 
 
 def fallback_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: date) -> dict[str, str]:
@@ -133,7 +143,57 @@ def fallback_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: dat
         "a": names[0], "b": names[1], "since": (today - timedelta(days=DEFAULT_DAYS - 1)).isoformat(),
         "until": today.isoformat(), "short_abandon": "5", "service_level": "20", "repeat_days": "7",
     }  # fmt: skip
-    return {key: args.get(key, "").strip() or value for key, value in defaults.items()}
+    return {key: args.get(key, "").strip() or value for key, value in defaults.items()} | _choices(args)
+
+
+def zone_choices(site: Site | None, chosen: str | None) -> list[str]:
+    """The time zones the selector offers: the site's default first, UTC, the desks' zones, the one chosen."""
+    zones = [site_zone(site), "UTC", *(desk.timezone for desk in site.desks.values())] if site else ["UTC"]
+    return list(dict.fromkeys([*zones, *([chosen] if chosen else [])]))
+
+
+KEY_FIGURES = (
+    "abandonment_rate", "service_level", "asa", "aht", "csat", "repeat_rate", "cost_per_resolved_call",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One key figure's verdict at the top of the page: its comparison row and what it says."""
+
+    row: Mapping[str, Any]
+    flag: str  # Significant, Not significant, No test
+    says: str  # the row's verdict, or how many more calls would tell
+
+
+def tile_text(row: Mapping[str, Any]) -> str:
+    """A tile's words for a difference not significant: not yet known, and about how many more calls."""
+    power = row.get("power")
+    if not power or not power["more_per_desk"]:  # nothing to wait for: the report's own words
+        return power_text(row) or f"not yet known ({row['verdict']})"
+    days = power["days"]
+    when = "" if days is None else f" (≈ {days:,} day{'' if days == 1 else 's'})"
+    return f"not yet known; about {power['more_per_desk']:,} more calls per desk{when}"
+
+
+def tiles(report: Mapping[str, Any]) -> list[Tile]:
+    """The verdict tiles: the key figures' comparison rows in KEY_FIGURES order."""
+    rows = {row["metric"]: row for row in report["comparison"]}
+    shown = []
+    for metric in KEY_FIGURES:
+        row = rows[metric]
+        if row["significant"]:
+            shown.append(Tile(row, "Significant", row["verdict"]))
+        elif row["significant"] is False:
+            shown.append(Tile(row, "Not significant", tile_text(row)))
+        else:
+            shown.append(Tile(row, "No test", row["verdict"]))
+    return shown
+
+
+def number_text(value: float | None) -> str:
+    """A modelled amount (calls a day, calls an hour) to one decimal ('–' where there is none)."""
+    return "–" if value is None else f"{value:,.1f}"
 
 
 def verdict_class(significant: bool | None) -> str:
@@ -169,25 +229,25 @@ CHARTS = (
     ChartSpec(
         "chart-daily-calls", "Calls offered and answered per day",
         "Bars per day for {names}: the full bar is the calls offered, the darker part the calls answered. "
-        "Days in each desk's own time zone.",
+        "Days in {zone} for both desks.",
         "day", "offered", "answered", ("offered", "answered"),
     ),
     ChartSpec(
         "chart-daily-abandonment", "Abandonment rate per day",
         "One line per desk ({names}): abandoned calls, short abandons excluded, as a share of the calls "
-        "offered each day. A gap means no calls that day. Days in each desk's own time zone.",
+        "offered each day. A gap means no calls that day. Days in {zone} for both desks.",
         "day", "abandonment_rate", None, ("abandonment_rate", "service_level"),
     ),
     ChartSpec(
         "chart-hourly-calls", "Calls offered and answered by hour of day",
         "Bars per hour of the day for {names}, over the whole period: the full bar is the calls offered, "
-        "the darker part the calls answered. Hours in each desk's own time zone.",
+        "the darker part the calls answered. Hours in {zone} for both desks.",
         "hour", "offered", "answered", ("offered", "answered"),
     ),
     ChartSpec(
         "chart-hourly-service-level", "Service level by hour of day",
         "One line per desk ({names}): the share of calls answered within the service-level threshold, "
-        "by hour of the day. A gap means no calls in that hour.",
+        "by hour of the day in {zone} for both desks. A gap means no calls in that hour.",
         "hour", "service_level", None, ("service_level", "asa"),
     ),
 )  # fmt: skip
@@ -240,14 +300,18 @@ def chart(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str
         )
         return f"{one.label}, {what} {keys[i]}: {said}"
 
-    desc = spec.desc.format(names=f"{labels[form.desk_a]} and {labels[form.desk_b]}")
+    zone = report["timezone"]
+    desc = spec.desc.format(names=f"{labels[form.desk_a]} and {labels[form.desk_b]}", zone=zone)
     x_label = (lambda key: key[5:]) if spec.breakdown == "day" else str
     axis = _axis_text(kind_of(spec.figure))
     if spec.inner:
         svg = bar_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label)
     else:
         svg = line_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label, _rate_top(series))
-    columns = (what.capitalize(), *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table))
+    columns = (
+        f"{what.capitalize()} ({zone})",
+        *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table),
+    )
     body = [(k, *(value_text(n, _figure(rows, k, d, n)) for d in desks for n in spec.table)) for k in keys]
     return Chart(spec.id, spec.title, svg, columns, body)
 
@@ -261,3 +325,15 @@ def _rate_top(series: Sequence[Series]) -> float:
     """A y-axis top for rates: the next 10 points above the highest value, from 10 % to 100 %."""
     peak = max((v for s in series for v in s.values if v is not None), default=0.0)
     return min(1.0, (int(peak * 10) + 1) / 10)
+
+
+def segment_choices(report: Mapping[str, Any] | None, values: Mapping[str, str]) -> list[str]:
+    """The segments the selector offers: those of the report's per-segment table, and the one chosen."""
+    listed = [row["segment"] for row in report["segments"]] if report is not None else []
+    chosen = values.get("segment")
+    return list(dict.fromkeys([*listed, *([chosen] if chosen else [])]))
+
+
+def changed(values: Mapping[str, str], **choices: str) -> dict[str, str]:
+    """The form's values with some choices changed (a link to the same report in another mode)."""
+    return {**values, **choices}

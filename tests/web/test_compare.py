@@ -13,23 +13,14 @@ import pytest
 from lxml import html
 
 from ivr.accounts.tokens import create_token
-from ivr.accounts.users import create_user
 from ivr.cli.main import main
 from ivr.metrics import MetricSettings, compare
 from ivr.models import Call
-
-from .test_web import PASSWORD, _login
 
 SINCE, UNTIL = "2026-11-20", "2026-11-23"
 PERIOD = (datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 24, tzinfo=UTC))  # until is a whole day
 DAYS = ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"]
 _sids = count(1)
-
-
-@pytest.fixture
-def client(client):
-    client.environ_base["HTTP_REFERER"] = "https://ivr.test/"
-    return client
 
 
 def _call(desk: str, at: datetime, result: str, wait: int, **more) -> Call:
@@ -64,14 +55,6 @@ def calls(session) -> None:
     rows.append(_call("bpo", datetime(2026, 11, 24, 0, 0, tzinfo=UTC), "hangup", 80))
     session.add_all(rows)
     session.commit()
-
-
-@pytest.fixture
-def ops(client, session):
-    create_user(session, "ops", PASSWORD)
-    session.commit()
-    assert _login(client, "ops", PASSWORD).status_code == 302
-    return client
 
 
 def _expected(app, session, settings: MetricSettings | None = None):
@@ -227,7 +210,7 @@ def test_json_csv_api_and_command_line_give_the_same_report(app, session, ops, c
     download = ops.get(page.xpath("string(//a[text()='CSV']/@href)"))
     assert download.mimetype == "text/csv"
     assert download.headers["Content-Disposition"] == (
-        "attachment; filename=compare-local-bpo-2026-11-20-2026-11-23.csv"
+        "attachment; filename=compare-local-bpo-2026-11-20-2026-11-23-raw.csv"  # raw: no split calls here
     )
     rows = list(csv.DictReader(io.StringIO(download.get_data(as_text=True))))
     abandon = next(r for r in rows if r["metric"] == "abandonment_rate")
