@@ -155,6 +155,9 @@ def build(
         "mode_reason": choice.reason,
         "modes": choice.modes,
         "segment": asked.segment,
+        "segment_choices": modes.every_segment(
+            {name: sums.cells for name, sums in zip(names, pair, strict=True)}, names
+        ),
         "case_mix": modes.case_mix(
             {name: sums.cells for name, sums in zip(names, pair, strict=True)},
             names,

@@ -38,7 +38,15 @@ def _percent(target: float) -> str:
 
 
 def definitions(target: float = 0.8, within: float = 20) -> dict[str, str]:
-    """How the equal_service section is computed, in words (for the report's definitions)."""
+    """How the equal_service section is computed, in words (keys equal_service_*, beside the report's own)."""
+    return {
+        f"equal_service_{key}" if key != "equal_service" else key: text
+        for key, text in _words(target, within).items()
+    }
+
+
+def _words(target: float, within: float) -> dict[str, str]:
+    """The definitions under short names (the summary, "equal_service", keeps its own)."""
     return {
         "equal_service": f"what each desk would cost if staffed, per hour of day, with the fewest agents "
         f"that answer {_percent(target)} of offered calls within {within:g} s, from its own measured "
@@ -66,7 +74,7 @@ def definitions(target: float = 0.8, within: float = 20) -> dict[str, str]:
         "call x calls, plus 60 minutes per agent-hour when its agents sit on the agent line). handled = "
         "calls x (1 - abandon_rate); cost_per_call = cost / handled; cost_per_resolved_call = cost / "
         "(handled x (1 - repeat_rate)), repeat_rate = repeated / answered over the period",
-        "equal_service_source": "docs/metrics.md 'Staffing and cost at equal service'; Erlang C and A as in "
+        "source": "docs/metrics.md 'Staffing and cost at equal service'; Erlang C and A as in "
         "../shared/REFERENCE.md 'Comparing desks fairly'; Mandelbaum & Zeltyn (2007) for Erlang A",
     }
 

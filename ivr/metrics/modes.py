@@ -12,6 +12,9 @@ from .standardise import chi_square_homogeneity, standard_weights
 
 MODES = ("randomised", "adjusted", "raw")
 MIN_SPLIT_CALLS = 30  # the default headline is randomised when both desks have at least this many
+# a segment is standardised over only when each desk has at least this many offered calls in it: a handful
+# of calls (one overflowed call, say) would otherwise carry the segment's whole weight for that desk
+MIN_SEGMENT_CALLS = 10
 CASE_MIX_ALPHA = 0.05
 Cells = Mapping[str, Mapping[Cell, DeskSums]]  # desk -> (segment, arm) -> sums
 
@@ -34,11 +37,16 @@ def split_calls(cells: Cells, desk: str, segment: str | None) -> int:
     )
 
 
+def every_segment(cells: Cells, names: tuple[str, str]) -> list[str]:
+    """The segments either desk served in the period (the segment filter's choices), sorted."""
+    return sorted(set(segments_served(cells, names[0])) | set(segments_served(cells, names[1])))
+
+
 def check_segment(cells: Cells, names: tuple[str, str], segment: str | None) -> None:
     """ValueError unless the segment asked for is one that either desk served in the period."""
     if segment is None:
         return
-    served = sorted(set(segments_served(cells, names[0])) | set(segments_served(cells, names[1])))
+    served = every_segment(cells, names)
     if segment not in served:
         choices = ", ".join(served) if served else "none: neither desk has calls in the period"
         raise ValueError(f"segment: {segment!r} is not a segment either desk served in the period "
@@ -52,7 +60,9 @@ def common_segments(
     offered = [segments_served(cells, name) for name in names]
     if segment is not None:
         offered = [{s: n for s, n in mine.items() if s == segment} for mine in offered]
-    weights, left_out = standard_weights(offered[0], offered[1])
+    enough = [{s: n for s, n in mine.items() if n >= MIN_SEGMENT_CALLS} for mine in offered]
+    weights, _one_desk = standard_weights(enough[0], enough[1])
+    left_out = sorted({s for mine in offered for s in mine} - set(weights))
     listed = [
         {"segment": s, "desk": name, "calls": mine[s]}
         for s in left_out
@@ -94,7 +104,7 @@ def _adjusted(weights: dict[str, float], left_out: list[dict[str, Any]]) -> dict
     else:
         why = f"standardised to the desks' combined mix over {len(segments)} common segment(s)"
         if left_out:
-            why += "; left out (one desk only): " + ", ".join(
+            why += f"; left out (one desk only, or under {MIN_SEGMENT_CALLS} calls at a desk): " + ", ".join(
                 f"{item['segment']} ({item['desk']}, {item['calls']} calls)" for item in left_out
             )
     return {"available": bool(segments), "segments": segments, "left_out": left_out, "why": why}
@@ -195,11 +205,12 @@ def definitions() -> dict[str, str]:
         "segments both desks served, weight w_s = the two desks' combined offered calls in s / those of all "
         "common segments; adjusted figure = sum of w_s x the desk's figure in s (Rothman, Greenland & Lash, "
         "Modern Epidemiology, standardisation; Fleiss, Statistical Methods for Rates and Proportions). "
-        "Segments only one desk served are left out and listed (modes.adjusted.left_out). Counts are the "
+        f"Segments only one desk served, or where a desk has under {MIN_SEGMENT_CALLS} offered calls, are "
+        "left out and listed (modes.adjusted.left_out). Counts are the "
         "calls of the common segments; wait percentiles and costs are not standardised (null: see raw and "
         "equal_service); breakdowns are not standardised (every call of the segments selected)",
-        "raw": "every call of each desk as it came (within the segment asked for): the figures before "
-        "issue 11",
+        "raw": "every call of each desk as it came (within the segment asked for), whatever work each desk "
+        "was given",
         "stratified_intervals": "adjusted mode: variance of a standardised rate = sum of w_s^2 r_s (1 - r_s) "
         "/ n_s, of a standardised mean = sum of w_s^2 s_s^2 / n_s (s_s^2 the sample variance); the desks are "
         "independent, so the difference has the sum of both variances and its 95% interval is difference "

@@ -328,8 +328,8 @@ def _rate_top(series: Sequence[Series]) -> float:
 
 
 def segment_choices(report: Mapping[str, Any] | None, values: Mapping[str, str]) -> list[str]:
-    """The segments the selector offers: those of the report's per-segment table, and the one chosen."""
-    listed = [row["segment"] for row in report["segments"]] if report is not None else []
+    """The segments the selector offers: every one either desk served in the period, and the one chosen."""
+    listed = list(report["segment_choices"]) if report is not None else []
     chosen = values.get("segment")
     return list(dict.fromkeys([*listed, *([chosen] if chosen else [])]))
 

@@ -7,7 +7,9 @@ import json
 import pytest
 
 from ivr.engine.site import CostModel, Desk
-from ivr.metrics.definitions import DeskSums
+from ivr.metrics import modes
+from ivr.metrics.definitions import DeskSums, MetricSettings
+from ivr.metrics.definitions import definitions as metric_definitions
 from ivr.metrics.equal_service import DeskHours, definitions, equal_service
 from ivr.metrics.erlang import agents_needed
 
@@ -139,4 +141,12 @@ def test_bad_inputs_are_named():
 def test_definitions_state_the_target_and_every_model():
     words = definitions(0.9, 30)
     assert "90% of offered calls within 30 s" in words["equal_service"]
-    assert {"arrivals", "aht", "patience", "erlang_c", "erlang_a", "agents", "costs"} <= set(words)
+    parts = ("arrivals", "aht", "patience", "erlang_c", "erlang_a", "agents", "costs")
+    assert {f"equal_service_{part}" for part in parts} <= set(words)
+
+
+def test_the_report_keeps_its_own_definitions_beside_the_equal_service_ones():
+    # merged into one report's definitions, no equal-service text may replace a metric's own
+    own, mode_words = set(metric_definitions(MetricSettings())), set(modes.definitions())
+    assert not set(definitions()) & (own | mode_words)
+    assert not own & mode_words

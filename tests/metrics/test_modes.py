@@ -106,6 +106,24 @@ def test_segments_one_desk_never_serves_are_left_out_and_listed(session):
     assert tech["abandonment_rate"]["difference"] == pytest.approx(0.4 - 0.3)
 
 
+def test_a_segment_with_a_handful_of_calls_at_a_desk_is_left_out(session):
+    simpson(session)
+    calls(session, "local", "support", 12, 3, hour=17)
+    calls(session, "bpo", "support", 9, 0, hour=17)  # e.g. a few calls the local desk's overflow sent on
+    result = run(session, options={"mode": "adjusted"})
+    assert result["modes"]["adjusted"]["segments"] == ["billing", "tech"]
+    assert result["modes"]["adjusted"]["left_out"] == [
+        {"segment": "support", "desk": "local", "calls": 12},
+        {"segment": "support", "desk": "bpo", "calls": 9},
+    ]
+    assert "under 10 calls at a desk" in result["modes"]["adjusted"]["why"]
+    assert rows(result)["abandonment_rate"]["a"] == pytest.approx(0.225)  # support carries no weight
+    calls(session, "bpo", "support", 1, 0, hour=18)  # the tenth: now standardised over
+    assert run(session, options={"mode": "adjusted"})["modes"]["adjusted"]["segments"] == [
+        "billing", "support", "tech"
+    ]  # fmt: skip
+
+
 def test_randomised_compares_only_split_calls(session):
     simpson(session)
     calls(session, "bpo", "billing", 20, 1, assignment="split", hour=17)  # now 80 and 40 split calls
@@ -149,6 +167,7 @@ def test_the_segment_filter(session):
     assert result["desks"]["local"]["offered"] == 20 and result["desks"]["bpo"]["offered"] == 80
     assert rows(result)["abandonment_rate"]["difference"] == pytest.approx(0.1)
     assert [entry["segment"] for entry in result["segments"]] == ["tech"]
+    assert result["segment_choices"] == ["billing", "tech"]  # what the filter could choose instead
     paths = {row["key"] for row in result["breakdowns"]["path"]}
     assert paths == {"(none)"} and result["breakdowns"]["path"][0]["desks"]["bpo"]["offered"] == 80
 
