@@ -97,6 +97,7 @@ def compare_from_args(session: Session, site: Site, args: Mapping[str, str]) -> 
 
     ValueError names the argument that cannot be used and the valid choices.
     """
+    params.only_known(args, params.API_PARAMETERS)
     desk_a, desk_b = params.desk_pair(args.get("desks"))
     since, until = periods.period(args.get("since"), args.get("until"))
     settings = MetricSettings.from_mapping(args)

@@ -123,7 +123,7 @@ def choose(cells: Cells, names: tuple[str, str], asked: str | None, segment: str
     modes = {
         "randomised": _randomised(cells, names, segment),
         "adjusted": _adjusted(weights, left_out),
-        "raw": {"available": True, "why": "every call of each desk as it came (today's figures); the desks' "
+        "raw": {"available": True, "why": "every call of each desk as it came; the desks' "
                 "case mixes may differ"},
     }  # fmt: skip
     if asked is not None:

@@ -4,7 +4,7 @@ Its period is read by ivr.calls.periods, the one parser of dates and periods."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +15,19 @@ from .modes import MODES
 from .report import MEAN_METRICS, RATE_METRICS
 
 ZONE_EXAMPLES = "America/Chicago, Asia/Manila, Europe/London, UTC"
+ASKED = ("mode", "segment", "timezone", "detect", "target", "within")
+THRESHOLDS = ("short_abandon", "service_level", "repeat_days")
+API_PARAMETERS = ("desks", "since", "until", *THRESHOLDS, *ASKED)
+
+
+def only_known(given: Iterable[str], known: Sequence[str]) -> None:
+    """ValueError naming any parameter the report does not take: a misspelt filter is never ignored."""
+    unknown = sorted(set(given) - set(known))
+    if not unknown:
+        return
+    hint = "; the calls of one menu path or label: segment=" if "path" in unknown else ""
+    names, takes = ", ".join(map(repr, unknown)), ", ".join(known)
+    raise ValueError(f"{names}: not a parameter of the comparison (it takes: {takes}){hint}")
 
 
 def desk_pair(text: str | None) -> tuple[str, str]:
@@ -107,7 +120,10 @@ def number(name: str, value: object, default: float, check: Callable[[str, float
     return check(name, value)
 
 
-__all__ = ["Asked", "detect_sizes", "desk_pair", "mode", "number", "seconds", "share", "time_zone"]
+__all__ = [
+    "API_PARAMETERS", "Asked", "detect_sizes", "desk_pair", "mode", "number", "only_known", "seconds",
+    "share", "time_zone",
+]  # fmt: skip
 
 
 def seconds(name: str, value: float) -> float:

@@ -17,7 +17,7 @@ from ..calls.periods import period
 from ..engine.site import Desk, Site
 from ..metrics import MetricSettings
 from ..metrics.labels import LABELS, kind_of, power_text, value_text
-from ..metrics.params import site_zone
+from ..metrics.params import ASKED, only_known, site_zone
 from .charts import Series, bar_chart, line_chart
 
 DEFAULT_DAYS = 7
@@ -30,7 +30,8 @@ SETTING_FIELDS = (
 # Passed to ivr.metrics.compare as typed (it checks them and names the valid choices): the mode, the segment
 # filter, the time zone of the hour and day breakdowns, the differences power is computed for and the
 # service-level target of cost at equal service.
-CHOICE_FIELDS = ("mode", "segment", "timezone", "detect", "target", "within")
+CHOICE_FIELDS = ASKED
+FORM_FIELDS = ("a", "b", "since", "until", *(name for name, _label in SETTING_FIELDS), *CHOICE_FIELDS)
 
 
 class FormError(ValueError):
@@ -108,6 +109,10 @@ def read_form(args: Mapping[str, str], desks: Mapping[str, Desk], today: date) -
     names = list(desks)
     if len(names) < 2:
         raise FormError("the published site has fewer than two desks: there is nothing to compare")
+    try:
+        only_known(args, FORM_FIELDS)
+    except ValueError as exc:
+        raise FormError(str(exc)) from None
     desk_a = args.get("a", "").strip() or names[0]
     desk_b = args.get("b", "").strip() or names[1]
     for field, desk in (("a", desk_a), ("b", desk_b)):

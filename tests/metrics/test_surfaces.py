@@ -33,8 +33,8 @@ def api(client, session):
     token = create_token(session, "reports")
     session.commit()
 
-    def get(path: str, **params: Any) -> Any:
-        return client.get(path, query_string=params or None, headers={"Authorization": f"Bearer {token}"})
+    def get(url: str, /, **params: Any) -> Any:
+        return client.get(url, query_string=params or None, headers={"Authorization": f"Bearer {token}"})
 
     return get
 
@@ -352,6 +352,13 @@ def test_the_segment_filter_on_the_api_and_the_command_line(app, env, session, a
         ({"detect": "speed:3"}, "detect: 'speed' is not a rate or a mean (choose one of: abandonment_rate, "),
         ({"target": "eighty"}, "target: 'eighty' is not a number"),
         ({"within": "-5"}, "within: -5.0 must be from 0 to 86400"),
+        (
+            {"path": "billing"},
+            "'path': not a parameter of the comparison (it takes: desks, since, until, short_abandon, "
+            "service_level, repeat_days, mode, segment, timezone, detect, target, within); the calls of one "
+            "menu path or label: segment=",
+        ),
+        ({"mdoe": "raw"}, "'mdoe': not a parameter of the comparison"),
     ],
 )
 def test_bad_mode_parameters_are_400_with_the_valid_choices(session, api, params, message):

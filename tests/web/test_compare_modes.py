@@ -230,6 +230,16 @@ def test_the_segment_table_and_the_segment_filter(app, session, ops, mixed):
     assert cells == ["40", "40"]
 
 
+def test_a_parameter_the_page_does_not_take_is_400_not_ignored(ops, mixed):
+    for view in ("", ".json", ".csv"):
+        response = ops.get(f"/reports/compare{view}?since={SINCE}&until={UNTIL}&path=billing")
+        assert response.status_code == 400
+    page = html.fromstring(ops.get(f"/reports/compare?since={SINCE}&until={UNTIL}&path=billing").data)
+    message = page.xpath("string(//p[@role='alert'])")
+    assert "'path': not a parameter of the comparison" in message and "segment=" in message
+    assert page.xpath("//section[contains(@class,'verdicts')]") == []
+
+
 @pytest.mark.parametrize(
     ("query", "choices"),
     [
