@@ -122,7 +122,8 @@ def table_text(result: dict[str, Any]) -> str:
         cells += [cell.rjust(width) for cell, width in zip(line[1:-2], widths[1:-1], strict=True)]
         cells += [line[-2].ljust(widths[-1]), line[-1]]
         lines.append("  ".join(cells).rstrip())
-    lines += ["", f"Equal service: {result['equal_service']['verdict']}"]
+    said = result["equal_service"]["verdict"]
+    lines += ["", said[:1].upper() + said[1:]]
     lines += ["", "Definitions (segments, hour, day and menu-path breakdowns: --format json):"]
     for key, text in result["definitions"].items():
         if isinstance(text, dict):

@@ -82,7 +82,6 @@ def compare(
                 found.waits.get(name, {}),
                 sum(n for cell, n in found.repeated.get(name, {}).items() if selection.holds(cell)),
             ),
-            found.every_bucket.get(name, {}),
             found.cells.get(name, {}),
             found.repeated.get(name, {}),
         )

@@ -22,7 +22,7 @@ from .report import (
 from .standardise import Estimate, difference_interval, standardised_mean, standardised_rate
 from .stats import sample_variance
 
-NOT_STANDARDISED = "not standardised (see mode=raw; costs at equal service: equal_service)"
+NOT_STANDARDISED = "not standardised (see the raw mode, and cost at equal service below)"
 
 
 def _rate_strata(

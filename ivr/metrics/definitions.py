@@ -117,15 +117,20 @@ Cell = tuple[str, str]  # (segment, arm)
 
 @dataclass(frozen=True)
 class Selection:
-    """Which calls a report's figures, breakdowns and waits cover: one segment or all, one arm or both."""
+    """Which calls a report's figures, breakdowns and waits cover: some segments or all, one arm or both."""
 
     segment: str | None = None  # None: every segment
     split_only: bool = False  # the randomised arm only
+    segments: frozenset[str] | None = None  # only these segments (the adjusted mode's common ones); None: all
 
     def holds(self, cell: Cell) -> bool:
         """Whether the calls of a (segment, arm) cell are selected."""
         segment, arm = cell
-        return (self.segment is None or segment == self.segment) and (not self.split_only or arm == SPLIT)
+        return (
+            (self.segment is None or segment == self.segment)
+            and (self.segments is None or segment in self.segments)
+            and (not self.split_only or arm == SPLIT)
+        )
 
 
 EVERY_CALL = Selection()

@@ -19,7 +19,6 @@ from .report import (
     MEAN_METRICS,
     RATE_METRICS,
     DeskData,
-    Slices,
     breakdowns,
     comparison,
     desk_figures,
@@ -30,17 +29,22 @@ from .report import (
 )
 
 ESTIMATES = (*RATE_METRICS, *MEAN_METRICS)  # the rows with an interval
-NO_ARM_COSTS = "not shown in the randomised mode: a desk's agent hours belong to no arm (see mode=raw, and "
-NO_ARM_COSTS += "equal_service for costs at the same service level)"
+NO_ARM_COSTS = "not shown in the randomised mode: a desk's agent hours belong to no arm (costs: see the raw "
+NO_ARM_COSTS += "mode, and cost at equal service below)"
+# which calls equal service staffs for, per mode (the verdict says it)
+COVERING = {
+    "randomised": "on the calls a split assigned",
+    "adjusted": "on the segments both desks serve",
+    "raw": "on every call of each desk: different work",
+}
 
 
 @dataclass(frozen=True)
 class Sums:
-    """What the database summed for one desk: the selected calls (`data`), every call per hour bucket,
-    and every call's sums and repeats per (segment, arm)."""
+    """What the database summed for one desk: the selected calls (`data`), and every call's sums and
+    repeats per (segment, arm)."""
 
     data: DeskData
-    every_bucket: Mapping[int, DeskSums]
     cells: Mapping[Cell, DeskSums]
     repeated: Mapping[Cell, int]
 
@@ -58,21 +62,15 @@ def _per_segment(sums: Sums, segment: str | None) -> tuple[dict[str, DeskSums], 
     return found, repeats
 
 
-def _slices(pair: tuple[Sums, Sums], zone: str) -> tuple[tuple[Slices, Slices], tuple[Slices, Slices]]:
-    """Each desk's sums per local hour and day: of the selected calls, and of every call (once when the
-    selection is every call)."""
-    every = [local_slices(sums.every_bucket, zone) for sums in pair]
-    selected = [
-        mine if sums.data.buckets == sums.every_bucket else local_slices(sums.data.buckets, zone)
-        for sums, mine in zip(pair, every, strict=True)
-    ]
-    return (selected[0], selected[1]), (every[0], every[1])
+def days_with_calls(per_day: Mapping[str, DeskSums]) -> float:
+    """The days on which a desk was offered a call; at least 1."""
+    return float(max(1, sum(1 for found in per_day.values() if found.offered)))
 
 
-def _days_observed(every: tuple[Slices, Slices]) -> float:
-    """The days (in the report's zone) on which either desk was offered a call; at least 1."""
-    days = {day for _hours, per_day in every for day, found in per_day.items() if found.offered}
-    return float(max(1, len(days)))
+def _own_zone(sums: Sums) -> equal_service.DeskHours:
+    """The desk's selected calls per hour of day in its own time zone, over the days it had calls there."""
+    hours, per_day = local_slices(sums.data.buckets, sums.data.desk.timezone)
+    return equal_service.DeskHours(sums.data.desk, hours, days_with_calls(per_day), sums.data.repeated)
 
 
 def _segments(
@@ -142,12 +140,9 @@ def build(
         | {"prices": {data.desk.name: costs.describe(data.desk) for data in (first, second)}}
     )
     figures, rows, totals, repeats = _mode_figures(pair, choice, asked.segment)
-    selected, every = _slices(pair, zone)
-    days = _days_observed(every)
-    hours = [
-        equal_service.DeskHours(sums.data.desk, mine[0], days, sum(sums.repeated.values()))
-        for sums, mine in zip(pair, every, strict=True)
-    ]
+    hours = [_own_zone(sums) for sums in pair]
+    days = (hours[0].days, hours[1].days)  # power's days: each desk's, in its own zone
+    covering = (f"in segment {asked.segment}, " if asked.segment else "") + COVERING[choice.mode]
     return {
         "period": period_of(since, until),
         "timezone": zone,
@@ -176,6 +171,8 @@ def build(
             for row in rows
         ],
         "segments": _segments(pair, names, asked.segment, described),
-        "breakdowns": breakdowns(first, second, zone, selected),
-        "equal_service": equal_service.equal_service(hours[0], hours[1], asked.target, asked.within),
+        "breakdowns": breakdowns(first, second, zone),
+        "equal_service": equal_service.equal_service(
+            hours[0], hours[1], asked.target, asked.within, covering
+        ),
     }

@@ -51,8 +51,8 @@ def _words(target: float, within: float) -> dict[str, str]:
         "equal_service": f"what each desk would cost if staffed, per hour of day, with the fewest agents "
         f"that answer {_percent(target)} of offered calls within {within:g} s, from its own measured "
         "traffic; the arrivals, handle time and patience are the desk's, so both desks give the same service",
-        "arrivals": "calls_per_hour = offered calls in that hour of day (the report's time zone) / days "
-        "observed",
+        "arrivals": "calls_per_hour = offered calls in that hour of day in the desk's own time zone / the "
+        "days on which the desk had calls (in its own zone), over the calls the comparison covers (covers)",
         "aht": "talk_sum / talk_n of answered calls in that hour of day; the desk's whole-period AHT when "
         "the hour has no answered call with a talk time",
         "patience": "mean patience (s) = queued_seconds / abandoned (short abandons included): the "
@@ -211,9 +211,12 @@ def _money(value: float | None, unit: str | None) -> str:
     return f"{value:.2f} {unit or '(no currency)'}"
 
 
-def verdict(sections: tuple[dict[str, Any], dict[str, Any]], target: float, within: float) -> str:
-    """'at equal service (80% within 20 s), A costs X per resolved call and B Y', or why it cannot be said."""
-    head = f"at equal service ({_percent(target)} within {within:g} s)"
+def verdict(
+    sections: tuple[dict[str, Any], dict[str, Any]], target: float, within: float, covering: str = ""
+) -> str:
+    """'at equal service (80% within 20 s), A costs X per resolved call and B Y', or why it cannot be said;
+    `covering` (e.g. "on the calls a split assigned") follows the service level."""
+    head = f"at equal service ({_percent(target)} within {within:g} s){', ' + covering if covering else ''}"
     for section in sections:
         if section["why"] is not None:
             return f"{head}: {section['desk']} cannot be costed: {section['why']}"
@@ -233,9 +236,10 @@ def verdict(sections: tuple[dict[str, Any], dict[str, Any]], target: float, with
 
 
 def equal_service(
-    first: DeskHours, second: DeskHours, target: float = 0.8, within: float = 20
+    first: DeskHours, second: DeskHours, target: float = 0.8, within: float = 20, covering: str = ""
 ) -> dict[str, Any]:
-    """The report's equal_service section: both desks' staffing and costs at the same service level."""
+    """The report's equal_service section: both desks' staffing and costs at the same service level
+    (`covering`: which calls the hours hold, in words, said in the verdict and under "covers")."""
     share("target", target)
     within_range("within", within, 0, 86400)
     if first.desk.name == second.desk.name:
@@ -247,5 +251,6 @@ def equal_service(
         "within": within,
         "desks": {section["desk"]: section for section in sections},
         "comparable": units[0] is not None and units[0] == units[1],
-        "verdict": verdict(sections, target, within),
+        "covers": covering or None,
+        "verdict": verdict(sections, target, within, covering),
     }

@@ -18,7 +18,7 @@ def _percentile_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     verdict = "percentile: no interval"
     if result.get("mode") == "adjusted":
-        verdict = "percentile: not standardised (see mode=raw)"
+        verdict = "percentile: not standardised (see the raw mode)"
     for metric in PERCENTILES:
         va, vb = a[metric], b[metric]
         rows.append({

@@ -117,6 +117,6 @@ def power_text(row: Mapping[str, Any]) -> str | None:
     if not power["more_per_desk"]:
         calls = power["calls_per_desk"]
         return f"{calls:,} calls per desk detect {wanted} ({size}) at 80% power, and the desks have them"
-    days = f", about {power['days']:,} days at the current rate," if power["days"] is not None else ""
+    days = f" (≈ {power['days']:,} days with calls)" if power["days"] is not None else ""
     more = power["more_per_desk"]
     return f"not yet known: about {more:,} more calls per desk{days} would detect {wanted} ({size})"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .definitions import SPLIT, Cell, DeskSums, Selection
-from .standardise import chi_square_homogeneity, standard_weights
+from .standardise import ChiSquare, chi_square_homogeneity, standard_weights
 
 MODES = ("randomised", "adjusted", "raw")
 MIN_SPLIT_CALLS = 30  # the default headline is randomised when both desks have at least this many
@@ -16,6 +16,7 @@ MIN_SPLIT_CALLS = 30  # the default headline is randomised when both desks have 
 # of calls (one overflowed call, say) would otherwise carry the segment's whole weight for that desk
 MIN_SEGMENT_CALLS = 10
 CASE_MIX_ALPHA = 0.05
+ROUGH_EXPECTED = 5  # Cochran: a chi-square test is rough when an expected count is under 5
 Cells = Mapping[str, Mapping[Cell, DeskSums]]  # desk -> (segment, arm) -> sums
 
 
@@ -83,6 +84,16 @@ class Choice:
     weights: dict[str, float]  # the adjusted mode's standard weights (common segments)
 
 
+def _split_mix(cells: Cells, names: tuple[str, str], segment: str | None) -> ChiSquare:
+    """The chi-square test of the two desks' split calls over segments: the splits pooled are comparable
+    only if they send both desks the same mix."""
+    offered = [
+        {s: sums.offered for (s, arm), sums in cells.get(name, {}).items() if arm == SPLIT} for name in names
+    ]
+    wanted = sorted({s for mine in offered for s in mine if segment is None or s == segment})
+    return chi_square_homogeneity({s: (offered[0].get(s, 0), offered[1].get(s, 0)) for s in wanted})
+
+
 def _randomised(cells: Cells, names: tuple[str, str], segment: str | None) -> dict[str, Any]:
     counts = {name: split_calls(cells, name, segment) for name in names}
     shown = ", ".join(f"{name} {n}" for name, n in counts.items())
@@ -94,7 +105,16 @@ def _randomised(cells: Cells, names: tuple[str, str], segment: str | None) -> di
         why = f"both desks have at least {MIN_SPLIT_CALLS} calls assigned by a split ({shown})"
     else:
         why = f"calls assigned by a split: {shown} (fewer than {MIN_SPLIT_CALLS} at a desk: wide intervals)"
-    return {"available": available, "calls": counts, "why": why}
+    mix = _split_mix(cells, names, segment)
+    mixes_differ = available and mix.df > 0 and mix.p_value < CASE_MIX_ALPHA
+    if mixes_differ:
+        why += (
+            "; but the desks' split calls spread differently over segments (chi-square "
+            f"{mix.statistic:.1f}, df {mix.df}, p {_p_text(mix.p_value)}): the splits pooled are not alike "
+            "(different weights per segment, or a split shared with a third desk), so compare per segment "
+            "(segment=)"
+        )
+    return {"available": available, "calls": counts, "mixes_differ": mixes_differ, "why": why}
 
 
 def _adjusted(weights: dict[str, float], left_out: list[dict[str, Any]]) -> dict[str, Any]:
@@ -145,7 +165,8 @@ def choose(cells: Cells, names: tuple[str, str], asked: str | None, segment: str
                   "the raw figures are already like for like on segment")  # fmt: skip
     else:
         mode, reason = "raw", f"{modes['randomised']['why']}; {modes['adjusted']['why']}"
-    selection = Selection(segment=segment, split_only=mode == "randomised")
+    common = frozenset(weights) if mode == "adjusted" else None  # left-out segments are in no figure
+    selection = Selection(segment=segment, split_only=mode == "randomised", segments=common)
     return Choice(mode, reason, modes, selection, weights)
 
 
@@ -161,7 +182,14 @@ def case_mix(
     }
     test = chi_square_homogeneity(table)
     differs = test.df > 0 and test.p_value < CASE_MIX_ALPHA
-    found = {"statistic": test.statistic, "df": test.df, "p_value": test.p_value, "differs": differs}
+    found = {
+        "statistic": test.statistic,
+        "df": test.df,
+        "p_value": test.p_value,
+        "min_expected": test.min_expected,
+        "differs": differs,
+    }
+    rough = " (rough: an expected count is under 5)" if test.df and test.min_expected < ROUGH_EXPECTED else ""
     if test.df == 0:
         message = "one segment (or a desk without calls): no case mix to compare"
     elif differs:
@@ -173,13 +201,13 @@ def case_mix(
         )
         message = (
             "The two desks take different work: their segment mixes differ (chi-square "
-            f"{test.statistic:.1f}, df {test.df}, p {_p_text(test.p_value)}). Raw figures compare case "
-            f"mixes, not desks{pointer}."
+            f"{test.statistic:.1f}, df {test.df}, p {_p_text(test.p_value)}){rough}. Raw figures compare "
+            f"case mixes, not desks{pointer}."
         )
     else:
         message = (
             f"The desks' segment mixes do not differ significantly at 5% (chi-square {test.statistic:.1f}, "
-            f"df {test.df}, p {_p_text(test.p_value)})."
+            f"df {test.df}, p {_p_text(test.p_value)}){rough}."
         )
     return found | {"message": message}
 
@@ -200,7 +228,14 @@ def definitions() -> dict[str, str]:
         "desk's overflow sent on counts at the chosen desk (overflow_from) as offered and overflowed, never "
         "at the desk that took it. Figures and intervals as in raw, over these calls; breakdowns and wait "
         "percentiles too; costs are not shown (agent hours and a desk's cost belong to no arm: see "
-        "equal_service)",
+        "equal_service). Limits: a split counts when its weights give two or more desks a share, not "
+        "necessarily these two (a split between one of them and a third desk counts too); a route after the "
+        "split that re-routes the call (overflow or failover routing on congestion, say) makes it directed, "
+        "so such calls drop out of the arm; a sticky split randomises callers while the rows are calls, so a "
+        "caller's repeat calls are not independent and the intervals are somewhat too narrow. When the two "
+        "desks' split calls spread differently over segments (chi-square at 5%, modes.randomised."
+        "mixes_differ), the splits pooled are not alike and the reason says so: compare per segment "
+        "(segment=)",
         "adjusted": "every call, each desk's rates and means directly standardised to one case mix: over the "
         "segments both desks served, weight w_s = the two desks' combined offered calls in s / those of all "
         "common segments; adjusted figure = sum of w_s x the desk's figure in s (Rothman, Greenland & Lash, "
@@ -208,24 +243,27 @@ def definitions() -> dict[str, str]:
         f"Segments only one desk served, or where a desk has under {MIN_SEGMENT_CALLS} offered calls, are "
         "left out and listed (modes.adjusted.left_out). Counts are the "
         "calls of the common segments; wait percentiles and costs are not standardised (null: see raw and "
-        "equal_service); breakdowns are not standardised (every call of the segments selected)",
+        "equal_service); breakdowns (hours, days, menu paths) and equal_service cover the calls of the "
+        "common segments only, as they came (not standardised)",
         "raw": "every call of each desk as it came (within the segment asked for), whatever work each desk "
-        "was given",
+        "was given; equal_service too",
         "stratified_intervals": "adjusted mode: variance of a standardised rate = sum of w_s^2 r_s (1 - r_s) "
         "/ n_s, of a standardised mean = sum of w_s^2 s_s^2 / n_s (s_s^2 the sample variance); the desks are "
         "independent, so the difference has the sum of both variances and its 95% interval is difference "
         "+/- 1.96 sqrt(sum); undefined (null) when a common segment has no calls in the figure's "
         "denominator at a desk (a mean: under 2)",
         "case_mix": "Pearson's chi-square test of homogeneity on the segment x desk table of offered calls "
-        "(df = segments - 1); the mixes differ when p < 0.05, and the raw view then says so",
+        "(df = segments - 1); the mixes differ when p < 0.05, and the raw view then says so. min_expected "
+        "is the least expected count: under 5 the test is rough (Cochran) and the message says so",
         "power": "on each rate or mean row that is not significant: the calls per desk a two-sided test at "
         "5% needs for 80% power to detect the observed difference (or the one asked for with "
         "detect=metric:size): rates n = (z_0.975 sqrt(2 p q) + z_0.8 sqrt(p1 q1 + p2 q2))^2 / (p1 - p2)^2 "
         "with p1, p2 the difference apart around the desks' mean rate; means n = 2 (z_0.975 + z_0.8)^2 "
         "sd^2 / delta^2, sd pooled over both desks (Fleiss, Statistical Methods for Rates and "
         "Proportions). more_per_desk = n - the calls the desk with fewer has in the figure's denominator; "
-        "days = how long the desks take to log them at their arrival rate over the days observed (days "
-        "with calls in the report's time zone). In the adjusted mode n is that of an unstratified test, an "
+        "days = how many days with calls the desks take to log them: each desk's calls in the figure over "
+        "the days on which it had calls (counted in its own time zone, so the report's zone changes "
+        "nothing), the longer of the two. In the adjusted mode n is that of an unstratified test, an "
         "approximation",
         "segments": "per segment (COALESCE(calls.segment, '(none)')), every call of it at each desk (both "
         "arms): the figures that can be summed, repeats, and the rates and means compared as in raw",

@@ -45,9 +45,10 @@ def _rates_apart(a: float, b: float, size: float) -> tuple[float, float]:
 
 def power_of(
     row: Mapping[str, Any], totals: tuple[DeskSums, DeskSums], repeated: tuple[int, int],
-    detect: Mapping[str, float], days: float | None,
+    detect: Mapping[str, float], days: tuple[float, float] | None,
 ) -> dict[str, Any] | None:  # fmt: skip
-    """The power section of a rate's or a mean's row that is not significant (None for any other row)."""
+    """The power section of a rate's or a mean's row that is not significant (None for any other row);
+    `days`: the days on which each desk had calls (its arrival rate is its calls over them)."""
     if row["kind"] not in ("rate", "mean") or row["significant"] is not False:
         return None
     metric = row["metric"]
@@ -64,7 +65,8 @@ def power_of(
         return None
     have = _have(totals, repeated, metric)
     more = [max(0, needed - n) for n in have]
-    waits = [m / (n / days) if n else math.inf for m, n in zip(more, have, strict=True) if m] if days else []
+    rates = [n / d for n, d in zip(have, days, strict=True)] if days else [0.0, 0.0]
+    waits = [m / rate if rate else math.inf for m, rate in zip(more, rates, strict=True) if m]
     longest = max(waits, default=0.0)
     return {
         "size": size,

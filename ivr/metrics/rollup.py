@@ -121,6 +121,8 @@ def _among(
         conditions.append(c.arm == SPLIT if selection.split_only else c.arm != ALL_CELL[1])
         if selection.segment is not None:
             conditions.append(c.segment == selection.segment)
+        if selection.segments is not None:
+            conditions.append(c.segment.in_(sorted(selection.segments)))
     return conditions
 
 
@@ -158,7 +160,6 @@ def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection
     """The rollups of the desks over the runs of days: the selected calls' slices, every call's cells."""
     p, w = rollup_paths.c, rollup_waits.c
     buckets = read_buckets(session, desks, runs, selection)
-    every = buckets if selection == EVERY_CALL else read_buckets(session, desks, runs, EVERY_CALL)
     paths: dict[str, dict[str, DeskSums]] = {}
     sums = [_sum(p[name]) for name in BREAKDOWN_SUMS]
     stmt = select(p.desk, p.path, *sums).where(*_among(rollup_paths, desks, runs, selection))
@@ -171,7 +172,7 @@ def read(session: Session, desks: tuple[str, ...], runs: list[DayRun], selection
     for desk, wait, answered in session.execute(stmt.group_by(w.desk, w.wait)).all():
         waits.setdefault(desk, {})[int(wait)] = int(answered)
     cells, repeated = read_cells(session, desks, runs)
-    return Aggregates(buckets, paths, waits, cells, repeated, every)
+    return Aggregates(buckets, paths, waits, cells, repeated)
 
 
 def _call_span(session: Session) -> tuple[datetime | None, datetime | None]:
@@ -239,7 +240,7 @@ def _aggregate(
     if from_calls is not None:
         cells, repeated = sql.added_up(cells, from_calls.cells()), sql.added_up(repeated, from_calls.repeated)
     selection = choose if isinstance(choose, Selection) else choose(cells)
-    found = Aggregates({}, {}, {}, {}, {}, {})
+    found = Aggregates({}, {}, {}, {}, {})
     if runs:
         found = read(session, desks, runs, selection)
     if from_calls is not None:

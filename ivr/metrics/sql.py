@@ -117,7 +117,6 @@ class Aggregates:
     waits: dict[str, dict[int, int]]  # desk -> queue_time of answered calls -> how many
     cells: dict[str, dict[Cell, DeskSums]]  # desk -> (segment, arm) -> sums: every call, whatever selected
     repeated: dict[str, dict[Cell, int]]  # desk -> (segment, arm) -> answered calls repeated in the window
-    every_bucket: dict[str, dict[int, DeskSums]]  # desk -> bucket -> sums of every call (equal service)
 
     def plus(self, other: Aggregates) -> Aggregates:
         """These aggregates and the other's (of other calls), added up."""
@@ -155,7 +154,6 @@ class Keyed:
             waits=_collapsed(self.waits, of),
             cells=self.cells(),
             repeated={desk: dict(cells) for desk, cells in self.repeated.items()},
-            every_bucket=_collapsed(self.buckets, lambda key: key[0]),
         )
 
 

@@ -177,7 +177,7 @@ def tile_text(row: Mapping[str, Any]) -> str:
     if not power or not power["more_per_desk"]:  # nothing to wait for: the report's own words
         return power_text(row) or f"not yet known ({row['verdict']})"
     days = power["days"]
-    when = "" if days is None else f" (≈ {days:,} day{'' if days == 1 else 's'})"
+    when = "" if days is None else f" (≈ {days:,} day{'' if days == 1 else 's'} with calls)"
     return f"not yet known; about {power['more_per_desk']:,} more calls per desk{when}"
 
 

@@ -182,7 +182,9 @@ def test_power_for_a_difference_asked_for(session):
     n = (1.959964 * math.sqrt(2 * p * (1 - p)) + 0.841621 * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))) ** 2
     assert power["calls_per_desk"] == math.ceil(n / 0.05**2)
     assert power["size_from"] == "requested" and power["more_per_desk"] == power["calls_per_desk"] - 100
-    assert power["days"] == math.ceil(power["more_per_desk"] / 100)  # 100 calls a desk on the one day
+    # each desk's rate over its own days with calls, in its own zone: local (Chicago) 100 calls on one day;
+    # the BPO (Manila) 100 on two (15:00 UTC is 23:00 there, 16:00 UTC the next day): 50 a day
+    assert power["days"] == math.ceil(power["more_per_desk"] / 50)
 
 
 @pytest.mark.parametrize(

@@ -320,7 +320,9 @@ def test_each_mode_is_the_same_on_the_api_and_the_command_line(app, env, session
     assert table.exit_code == 0, table.output
     assert f"Mode: {mode} (" in table.output and "every verdict below comes from it" in table.output
     assert ("WARNING: The two desks take different work" in table.output) == (mode == "raw")
-    assert "Equal service: " in table.output
+    said = document["equal_service"]["verdict"]
+    assert said.startswith("at equal service (") and f"\n{said[:1].upper() + said[1:]}\n" in table.output
+    assert table.output.lower().count("at equal service (") == 1  # not "Equal service: at equal service"
     rows = list(
         csv.DictReader(io.StringIO(runner.invoke(main, [*CLI_ARGS, *flags, "--format", "csv"]).output))
     )
