@@ -115,21 +115,62 @@ def table_text(result: dict[str, Any]) -> str:
         )
         for row in all_rows(result)
     ]
-    widths = [max(len(line[i]) for line in table) for i in range(len(header) - 1)]
-    lines.append("")
-    for line in table:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:-2], widths[1:-1], strict=True)]
-        cells += [line[-2].ljust(widths[-1]), line[-1]]
-        lines.append("  ".join(cells).rstrip())
+    lines += ["", *_aligned(table)]
+    lines += ["", *segment_table(result)]
     said = result["equal_service"]["verdict"]
     lines += ["", said[:1].upper() + said[1:]]
-    lines += ["", "Definitions (segments, hour, day and menu-path breakdowns: --format json):"]
+    lines += ["", "Definitions (hour, day and menu-path breakdowns: --format json):"]
     for key, text in result["definitions"].items():
         if isinstance(text, dict):
             text = "; ".join(f"{k}: {v}" for k, v in text.items())
         lines.append(f"  {key}: {text}")
     return "\n".join(lines)
+
+
+def _aligned(table: list[tuple[str, ...]]) -> list[str]:
+    """Rows of cells in columns: the first and the last two left-aligned, the numbers between to the right."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    lines = []
+    for line in table:
+        cells = [line[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(line[1:-2], widths[1:-1], strict=True)]
+        cells += [line[-2].ljust(widths[-1]), line[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+SEGMENT_METRICS = ("abandonment_rate", "aht")  # the differences the CLI's segment table shows
+
+
+def _difference(row: dict[str, Any]) -> str:
+    """A difference, its interval and whether it is significant, compactly."""
+    if row["difference"] is None:
+        return "-"
+    metric = row["metric"]
+    interval = interval_text(metric, row["ci_low"], row["ci_high"])
+    return f"{difference_text(metric, row['difference'])} ({interval})" + (" *" if row["significant"] else "")
+
+
+def segment_table(result: dict[str, Any]) -> list[str]:
+    """The per-segment table: each segment's offered calls, AHT and abandonment at both desks, and the
+    differences with their 95% intervals (every call of the segment, both arms)."""
+    names = list(result["desks"])
+    header = (
+        "segment", *(f"{name} offered" for name in names), *(f"{name} AHT" for name in names),
+        *(f"{name} abandonment" for name in names), "abandonment A-B (95%)", "AHT A-B (95%)",
+    )  # fmt: skip
+    table = [header]
+    for entry in result["segments"]:
+        desks = [entry["desks"][name] for name in names]
+        rows = {row["metric"]: row for row in entry["comparison"]}
+        table.append((
+            entry["segment"], *(str(desk["offered"]) for desk in desks),
+            *(value_text("aht", desk["aht"]) for desk in desks),
+            *(value_text("abandonment_rate", desk["abandonment_rate"]) for desk in desks),
+            *(_difference(rows[metric]) for metric in SEGMENT_METRICS),
+        ))  # fmt: skip
+    title = "Per segment (every call of each segment at each desk, both arms; * significant at 5%):"
+    return [title, *_aligned(table)]
 
 
 @report.command("rollup")

@@ -1,4 +1,5 @@
-"""A desk comparison as rows and as CSV, one row per metric: the same for the web page, the API and CLI."""
+"""A desk comparison as rows and as CSV, one row per metric (then per segment and compared metric): the same
+for the web page, the API and CLI."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from typing import Any
 
 CSV_COLUMNS = (
     "metric", "kind", "unit", "desk_a", "desk_b", "a", "b", "difference", "ci_low", "ci_high", "significant",
-    "verdict", "mode",
+    "verdict", "mode", "segment",
 )  # fmt: skip
+SEGMENT_MODE = "raw"  # a segment's rows compare every call of it at each desk, as it came (both arms)
 PERCENTILES = ("wait_p50", "wait_p90")
 
 
@@ -37,12 +39,25 @@ def all_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows[:at] + _percentile_rows(result) + rows[at:]
 
 
+def segment_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-segment table's compared rates and means, each row naming its segment (every call of it)."""
+    return [
+        row | {"segment": entry["segment"], "mode": SEGMENT_MODE}
+        for entry in result["segments"]
+        for row in entry["comparison"]
+    ]
+
+
 def csv_text(result: dict[str, Any]) -> str:
-    """One CSV row per metric: both values, the difference, its 95% interval and the verdict."""
+    """One CSV row per metric (segment empty), then one per segment and compared rate or mean: both values,
+    the difference, its 95% interval and the verdict."""
     names = list(result["desks"])
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
+    desks = {"desk_a": names[0], "desk_b": names[1]}
     for row in all_rows(result):
-        writer.writerow(row | {"desk_a": names[0], "desk_b": names[1]})
+        writer.writerow(row | desks | {"segment": ""})
+    for row in segment_rows(result):
+        writer.writerow(row | desks)
     return buffer.getvalue()
