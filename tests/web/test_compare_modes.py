@@ -358,3 +358,13 @@ def test_the_command_quotes_a_segment_the_shell_would_split(app, session, ops, r
     as_json = runner.invoke(main, [*command[1:-2], "--format", "json"])
     assert as_json.exit_code == 0, as_json.output
     assert json.loads(as_json.output) == expected
+
+
+def test_the_adjusted_charts_hold_only_the_segments_both_desks_serve(app, session, ops, mixed):
+    page = _page(ops, "&mode=adjusted")
+    hint = page.xpath("string(//p[@class='hint'][contains(., 'The calls of the adjusted comparison')])")
+    assert "the segments both desks serve (billing)" in hint  # support and spanish: one desk each
+    hourly = page.xpath("//table[@data-chart='chart-hourly-calls']/tbody/tr/td[1]/text()")
+    assert sum(json.loads(n) for n in hourly) == 40  # local: its billing calls, not its 36 support calls
+    expected = _expected(app, session, mode="adjusted")
+    assert sum(row["desks"]["local"]["offered"] for row in expected["breakdowns"]["path"]) == 40
