@@ -15,6 +15,7 @@ from .erlang import Staffing, agents_needed
 
 HOURS = tuple(f"{h:02d}" for h in range(24))
 MODELS = ("erlang_c", "erlang_a")
+MIN_HOUR_ABANDONS = 10  # fewer abandons in an hour of day give too noisy a patience: the desk's is used
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def _words(target: float, within: float) -> dict[str, str]:
         "the hour has no answered call with a talk time",
         "patience": "mean patience (s) = queued_seconds / abandoned (short abandons included): the "
         "exponential maximum-likelihood estimate from censored waits (θ = abandons / total time all "
-        "offered callers waited); the hour's own when it has abandons, else the desk's; null when the "
-        "desk has no abandons, and Erlang A is then Erlang C (patience without end)",
+        f"offered callers waited); the hour's own when it has at least {MIN_HOUR_ABANDONS} abandons, else "
+        "the desk's over the whole period; null when the desk has no abandons, and Erlang A is then Erlang C "
+        "(patience without end)",
         "erlang_c": "M/M/N, callers never hang up: load A = calls_per_hour x AHT / 3600 Erlangs; P(wait) = "
         "N·B / (N - A(1 - B)) with Erlang B from the recursion B_k = A·B_(k-1) / (k + A·B_(k-1)); "
         "service_level = 1 - P(wait)·e^(-(N - A)·t / AHT); asa = P(wait)·AHT / (N - A); occupancy = A / N",
@@ -139,7 +141,8 @@ def _hour(data: DeskHours, measured: _Measured, key: str, target: float, within:
     sums = data.hours[key]
     calls = sums.offered / data.days
     aht = _aht(sums) or measured.aht
-    patience = _patience(sums) or measured.patience
+    own = _patience(sums) if sums.abandoned >= MIN_HOUR_ABANDONS else None
+    patience = own or measured.patience
     assert aht is not None  # the caller checked the desk has a handle time
     by_c = agents_needed(calls, aht, target, within)
     if patience is None:  # no abandons: Erlang A with endless patience is Erlang C, and nobody hangs up

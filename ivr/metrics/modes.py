@@ -247,11 +247,13 @@ def definitions() -> dict[str, str]:
         "common segments only, as they came (not standardised)",
         "raw": "every call of each desk as it came (within the segment asked for), whatever work each desk "
         "was given; equal_service too",
-        "stratified_intervals": "adjusted mode: variance of a standardised rate = sum of w_s^2 r_s (1 - r_s) "
-        "/ n_s, of a standardised mean = sum of w_s^2 s_s^2 / n_s (s_s^2 the sample variance); the desks are "
-        "independent, so the difference has the sum of both variances and its 95% interval is difference "
-        "+/- 1.96 sqrt(sum); undefined (null) when a common segment has no calls in the figure's "
-        "denominator at a desk (a mean: under 2)",
+        "stratified_intervals": "adjusted mode: variance of a standardised rate = sum of w_s^2 p_s (1 - p_s) "
+        "/ (n_s + 2), p_s = (x_s + 1) / (n_s + 2) (Agresti & Caffo 2000; not REFERENCE.md's r_s (1 - r_s) / "
+        "n_s, which is 0 for a segment at 0% or 100% and made the interval too narrow), of a standardised "
+        "mean = sum of w_s^2 s_s^2 / n_s (s_s^2 the sample variance); the desks are independent, so the "
+        "difference has the sum of both variances and its 95% interval is difference +/- 1.96 sqrt(sum); "
+        "undefined (null) when a common segment has no calls in the figure's denominator at a desk (a mean: "
+        "under 2)",
         "case_mix": "Pearson's chi-square test of homogeneity on the segment x desk table of offered calls "
         "(df = segments - 1); the mixes differ when p < 0.05, and the raw view then says so. min_expected "
         "is the least expected count: under 5 the test is rough (Cochran) and the message says so",

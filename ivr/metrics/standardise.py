@@ -28,15 +28,17 @@ def standard_weights(
 
 
 def standardised_rate(strata: Sequence[tuple[float, int, int]]) -> Estimate | None:
-    """Σ w·x/n and its variance Σ w²·r(1-r)/n over (weight, x, n); None if a weighted stratum has no calls."""
+    """Σ w·x/n and its variance Σ w²·p̃(1-p̃)/(n+2), p̃ = (x+1)/(n+2), over (weight, x, n); None if a weighted
+    stratum has no calls."""
     if not strata or any(n <= 0 for weight, _x, n in strata if weight > 0):
         return None
     value = variance = 0.0
     for weight, x, n in strata:
         if weight > 0:
-            rate = x / n
-            value += weight * rate
-            variance += weight * weight * rate * (1 - rate) / n
+            value += weight * x / n
+            # Agresti & Caffo (2000): one success and one failure added, so a stratum at 0 or 1 still counts
+            adjusted = (x + 1) / (n + 2)
+            variance += weight * weight * adjusted * (1 - adjusted) / (n + 2)
     return value, variance
 
 

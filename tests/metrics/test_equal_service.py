@@ -50,6 +50,22 @@ def test_each_hour_is_staffed_for_the_target_from_its_own_traffic():
         assert hour["erlang_a"]["service_level"] >= 0.8
 
 
+def test_an_hour_with_few_abandons_takes_the_desks_patience():
+    # 10:00: 4 abandons in 160 s of waiting (its own estimate, 40 s, would be noise); 11:00: 10 abandons,
+    # 2 of them short, in 600 s (60 s, its own). The desk: (12,000 + 160 + 600) s / (100 + 4 + 10) abandons
+    few = DeskSums(offered=50, answered=46, abandoned=4, talk_n=46, talk_sum=8280, queued_seconds=160)
+    enough = few._replace(abandoned=10, short_abandoned=2, queued_seconds=600)
+    hours = DeskHours(LOCAL, {"09": NINE, "10": few, "11": enough}, days=5, repeated=0)
+    section = equal_service(hours, bpo_hours())["desks"]["local"]
+    desk = 12_760 / 114
+    assert section["patience"] == pytest.approx(desk)
+    patience = {hour["hour"]: hour["patience"] for hour in section["hours"]}
+    assert patience == pytest.approx({"09": 120, "10": desk, "11": 60})
+    ten = section["hours"][1]
+    assert ten["erlang_a"]["agents"] == agents_needed(10, 180, 0.8, 20, patience=desk).agents
+    assert "at least 10 abandons" in definitions()["equal_service_patience"]
+
+
 def test_agent_hour_costs_by_hand():
     section = equal_service(local_hours(), bpo_hours())["desks"]["local"]
     nine = section["hours"][0]

@@ -55,9 +55,13 @@ def test_raw_and_adjusted_disagree_in_sign(session):
     # local 0.5 x 8/20 + 0.5 x 4/80 = 0.225, BPO 0.5 x 24/80 + 0.5 x 0/20 = 0.15
     rate = rows(adjusted)["abandonment_rate"]
     assert (rate["a"], rate["b"], rate["difference"]) == pytest.approx((0.225, 0.15, 0.075))
-    # variances: sum of w^2 r (1 - r) / n: local 0.25 (0.4 x 0.6 / 20 + 0.05 x 0.95 / 80), BPO 0.25 x 0.3 x
-    # 0.7 / 80 (billing 0/20 adds 0); the interval is 0.075 +/- 1.959964 sqrt(their sum)
-    half = 1.959964 * math.sqrt(0.25 * (0.4 * 0.6 / 20 + 0.05 * 0.95 / 80) + 0.25 * 0.3 * 0.7 / 80)
+    # variances (Agresti & Caffo 2000): sum of w^2 p (1 - p) / (n + 2), p = (x + 1) / (n + 2): local
+    # 0.25 (9/22 x 13/22 / 22 + 5/82 x 77/82 / 82), BPO 0.25 (25/82 x 57/82 / 82 + 1/22 x 21/22 / 22) (billing
+    # 0/20 now adds a little); 0.0029216 + 0.0011392, the interval 0.075 +/- 1.959964 sqrt(0.0040607)
+    local = 0.25 * (9 / 22 * 13 / 22 / 22 + 5 / 82 * 77 / 82 / 82)
+    bpo = 0.25 * (25 / 82 * 57 / 82 / 82 + 1 / 22 * 21 / 22 / 22)
+    half = 1.959964 * math.sqrt(local + bpo)
+    assert half == pytest.approx(0.124896, abs=1e-6)
     assert (rate["ci_low"], rate["ci_high"]) == pytest.approx((0.075 - half, 0.075 + half), abs=1e-6)
     assert rate["significant"] is False and rate["mode"] == "adjusted"
     assert rate["power"]["size_from"] == "observed" and rate["power"]["size"] == pytest.approx(0.075)

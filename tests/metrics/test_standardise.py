@@ -36,12 +36,14 @@ def test_standardised_rates_reverse_the_raw_difference():
     a = standardised_rate([(weights[s], ABANDONED_A[s], OFFERED_A[s]) for s in weights])
     b = standardised_rate([(weights[s], ABANDONED_B[s], OFFERED_B[s]) for s in weights])
     assert a is not None and b is not None
-    # By hand: A = 0.5·0.10 + 0.5·0.30 = 0.20, var = 0.25·0.1·0.9/100 + 0.25·0.3·0.7/900 = 2.8333e-4;
-    # B = 0.5·0.12 + 0.5·0.32 = 0.22, var = 0.25·0.12·0.88/900 + 0.25·0.32·0.68/100 = 5.7333e-4
-    assert a == pytest.approx((0.20, 2.833333e-4))
-    assert b == pytest.approx((0.22, 5.733333e-4))
-    # adjusted: A abandons 2 points less; 95% interval -0.02 ± 1.959964·√8.566667e-4 = ±0.057366
-    assert difference_interval(a, b) == pytest.approx((-0.077366, 0.037366), abs=1e-6)
+    # By hand, the variance with Agresti & Caffo's (2000) p̃ = (x+1)/(n+2) over n+2 calls:
+    # A = 0.5·0.10 + 0.5·0.30 = 0.20, var = 0.25·(11/102)(91/102)/102 + 0.25·(271/902)(631/902)/902
+    # = 2.35826e-4 + 5.82433e-5 = 2.940693e-4; B = 0.5·0.12 + 0.5·0.32 = 0.22,
+    # var = 0.25·(109/902)(793/902)/902 + 0.25·(33/102)(69/102)/102 = 2.94460e-5 + 5.364166e-4 = 5.658626e-4
+    assert a == pytest.approx((0.20, 2.940693e-4), rel=1e-6)
+    assert b == pytest.approx((0.22, 5.658626e-4), rel=1e-6)
+    # adjusted: A abandons 2 points less; 95% interval -0.02 ± 1.959964·√8.599318e-4 = ±0.057475
+    assert difference_interval(a, b) == pytest.approx((-0.077475, 0.037475), abs=1e-6)
 
 
 def test_standardised_means_reverse_the_raw_difference():
@@ -66,6 +68,18 @@ def test_the_same_mix_leaves_the_raw_figure_unchanged():
     found = standardised_rate([(weights["x"], 3, 30), (weights["y"], 21, 70)])
     assert found is not None
     assert found[0] == pytest.approx(24 / 100)
+
+
+def test_a_stratum_without_events_still_has_a_variance():
+    # 0/12 and 12/12 abandons: the plain r(1 - r)/n is 0 for both, so the interval was a point. Agresti &
+    # Caffo: p̃ = 1/14 and 13/14, each stratum 0.25·(1/14)(13/14)/14 = 1.184402e-3, the sum 2.368805e-3
+    found = standardised_rate([(0.5, 0, 12), (0.5, 12, 12)])
+    assert found == pytest.approx((0.5, 2.368805e-3), rel=1e-6)
+    low, high = difference_interval(found, (0.5, 0.0))  # type: ignore[arg-type]
+    assert high - low == pytest.approx(2 * 1.959964 * 2.368805e-3**0.5, rel=1e-6)  # ±0.095392
+    assert low < 0 < high  # against a desk of the same rate: not significant
+    none = standardised_rate([(1.0, 0, 10)])
+    assert none is not None and none[0] == 0 and none[1] > 0  # 0 events: the estimate 0, not certain
 
 
 def test_strata_without_calls_give_no_estimate():
