@@ -173,6 +173,6 @@ def build(
         "segments": _segments(pair, names, asked.segment, described),
         "breakdowns": breakdowns(first, second, zone),
         "equal_service": equal_service.equal_service(
-            hours[0], hours[1], asked.target, asked.within, covering
+            hours[0], hours[1], asked.target, asked.within, covering, same_volume=True
         ),
     }

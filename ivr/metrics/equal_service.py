@@ -53,7 +53,10 @@ def _words(target: float, within: float) -> dict[str, str]:
         f"that answer {_percent(target)} of offered calls within {within:g} s, from its own measured "
         "traffic; the arrivals, handle time and patience are the desk's, so both desks give the same service",
         "arrivals": "calls_per_hour = offered calls in that hour of day in the desk's own time zone / the "
-        "days on which the desk had calls (in its own zone), over the calls the comparison covers (covers)",
+        "days on which the desk had calls (in its own zone), over the calls the comparison covers (covers); "
+        "in the comparison each desk is then staffed for both desks' calls a day together (calls_per_day), "
+        "spread over the hours as its own calls were: equal work, so neither gains from the economies of "
+        "scale of a bigger queue",
         "aht": "talk_sum / talk_n of answered calls in that hour of day; the desk's whole-period AHT when "
         "the hour has no answered call with a talk time",
         "patience": "mean patience (s) = queued_seconds / abandoned (short abandons included): the "
@@ -136,10 +139,12 @@ def _figures(staffing: Staffing, cost: float) -> dict[str, Any]:
     }
 
 
-def _hour(data: DeskHours, measured: _Measured, key: str, target: float, within: float) -> dict[str, Any]:
-    """One hour of the day: its traffic, and the staffing and cost under each model."""
+def _hour(
+    data: DeskHours, measured: _Measured, key: str, target: float, within: float, scale: float
+) -> dict[str, Any]:  # fmt: skip
+    """One hour of the day: its traffic (times `scale`), and the staffing and cost under each model."""
     sums = data.hours[key]
-    calls = sums.offered / data.days
+    calls = sums.offered / data.days * scale
     aht = _aht(sums) or measured.aht
     own = _patience(sums) if sums.abandoned >= MIN_HOUR_ABANDONS else None
     patience = own or measured.patience
@@ -179,9 +184,19 @@ def _per_day(hours: list[dict[str, Any]], model: str, repeat_rate: float | None)
     }
 
 
-def desk_section(data: DeskHours, target: float, within: float) -> dict[str, Any]:
-    """One desk's hours and per-day totals under Erlang C and Erlang A; `why` says when it cannot be done."""
+def calls_per_day(data: DeskHours) -> float:
+    """The desk's offered calls per day observed."""
+    return sum(sums.offered for sums in data.hours.values()) / data.days
+
+
+def desk_section(
+    data: DeskHours, target: float, within: float, volume: float | None = None
+) -> dict[str, Any]:  # fmt: skip
+    """One desk's hours and per-day totals under Erlang C and Erlang A; `why` says when it cannot be done.
+    With `volume`, staffed for that many calls a day, spread over its hours as its own calls were."""
     measured = _measured(data)
+    own = calls_per_day(data)
+    scale = volume / own if volume is not None and own else 1.0
     section: dict[str, Any] = {
         "desk": data.desk.name,
         "currency": currency(data.desk),
@@ -201,7 +216,7 @@ def desk_section(data: DeskHours, target: float, within: float) -> dict[str, Any
     if section["why"] is not None:
         return section
     busy = [key for key in HOURS if data.hours.get(key, DeskSums()).offered]
-    hours = [_hour(data, measured, key, target, within) for key in busy]
+    hours = [_hour(data, measured, key, target, within, scale) for key in busy]
     section["hours"] = hours
     for model in MODELS:
         section[model] = _per_day(hours, model, measured.repeat_rate)
@@ -239,19 +254,29 @@ def verdict(
 
 
 def equal_service(
-    first: DeskHours, second: DeskHours, target: float = 0.8, within: float = 20, covering: str = ""
-) -> dict[str, Any]:
+    first: DeskHours, second: DeskHours, target: float = 0.8, within: float = 20, covering: str = "",
+    same_volume: bool = False,
+) -> dict[str, Any]:  # fmt: skip
     """The report's equal_service section: both desks' staffing and costs at the same service level
-    (`covering`: which calls the hours hold, in words, said in the verdict and under "covers")."""
+    (`covering`: which calls the hours hold, in words, said in the verdict and under "covers").
+
+    With same_volume each desk is staffed for both desks' calls together (equal work: neither gains from
+    a bigger queue's economies of scale), spread over the hours of the day as its own calls were.
+    """
     share("target", target)
     within_range("within", within, 0, 86400)
     if first.desk.name == second.desk.name:
         raise ValueError(f"equal service: give two different desks, not {first.desk.name!r} twice")
-    sections = (desk_section(first, target, within), desk_section(second, target, within))
+    volume = calls_per_day(first) + calls_per_day(second) if same_volume else None
+    sections = (desk_section(first, target, within, volume), desk_section(second, target, within, volume))
     units = (sections[0]["currency"], sections[1]["currency"])
+    if volume is not None:
+        taking = f"each desk taking both desks' {volume:,.0f} calls a day"
+        covering = f"{covering}, {taking}" if covering else taking
     return {
         "target": target,
         "within": within,
+        "calls_per_day": volume,
         "desks": {section["desk"]: section for section in sections},
         "comparable": units[0] is not None and units[0] == units[1],
         "covers": covering or None,

@@ -166,3 +166,28 @@ def test_the_report_keeps_its_own_definitions_beside_the_equal_service_ones():
     own, mode_words = set(metric_definitions(MetricSettings())), set(modes.definitions())
     assert not set(definitions()) & (own | mode_words)
     assert not own & mode_words
+
+
+def test_with_the_same_volume_a_smaller_desk_loses_no_economies_of_scale():
+    # Two agent-hour desks alike in all but volume: 40 calls an hour at one, 200 at the other (09:00).
+    small_local = DeskHours(LOCAL, {"09": _volume(NINE, 200)}, days=5, repeated=0)
+    big = DeskHours(Desk("big", "Big", cost=LOCAL.cost, telephony_per_minute=0.01), {"09": NINE}, 5, 0)
+    own = equal_service(small_local, big)
+    costs = [own["desks"][d]["erlang_c"]["cost_per_call"] for d in ("local", "big")]
+    assert costs[0] > costs[1] * 1.1  # the small queue needs more agents per call (Erlang C)
+    assert own["calls_per_day"] is None
+    same = equal_service(small_local, big, same_volume=True)
+    assert same["calls_per_day"] == pytest.approx(40 + 200)
+    for name in ("local", "big"):
+        (hour,) = same["desks"][name]["hours"]
+        assert hour["calls_per_hour"] == pytest.approx(240)
+        assert hour["erlang_c"]["agents"] == agents_needed(240, 180, 0.8, 20).agents
+    alike = [same["desks"][d]["erlang_c"]["cost_per_call"] for d in ("local", "big")]
+    assert alike[0] == pytest.approx(alike[1])  # the same work, the same handle time: the same cost
+    assert "each desk taking both desks' 240 calls a day" in same["verdict"]
+
+
+def _volume(sums: DeskSums, offered: int) -> DeskSums:
+    """The hour's sums scaled to `offered` calls (the same handle time, patience and minutes per call)."""
+    scale = offered / sums.offered
+    return DeskSums(*(round(value * scale) for value in sums))

@@ -14,9 +14,13 @@ MODES = ("randomised", "adjusted", "raw")
 
 
 def staffed_calls(result: dict[str, Any], desk: str) -> float:
-    """The offered calls equal service staffed a desk for: its calls per hour times its days, summed."""
-    section = result["equal_service"]["desks"][desk]
-    return sum(hour["calls_per_hour"] for hour in section["hours"]) * section["days"]
+    """The calls a day equal service staffed a desk for (its calls per hour, summed)."""
+    return sum(hour["calls_per_hour"] for hour in result["equal_service"]["desks"][desk]["hours"])
+
+
+def own_calls(result: dict[str, Any], desk: str) -> float:
+    """The desk's own calls that equal service covers: its offered calls in the mode's figures."""
+    return float(result["desks"][desk]["offered"])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -42,14 +46,20 @@ def test_equal_service_covers_the_calls_of_the_mode(session):
     said = {}
     for mode, local, bpo in (("randomised", 80, 40), ("adjusted", 100, 120), ("raw", 112, 120)):
         result = run(session, options={"mode": mode})
-        assert (staffed_calls(result, "local"), staffed_calls(result, "bpo")) == pytest.approx((local, bpo))
+        assert (own_calls(result, "local"), own_calls(result, "bpo")) == (local, bpo)
+        # equal work: both desks staffed for both desks' calls a day (each desk's calls on its own days)
+        days = {desk: result["equal_service"]["desks"][desk]["days"] for desk in ("local", "bpo")}
+        both = local / days["local"] + bpo / days["bpo"]
+        assert result["equal_service"]["calls_per_day"] == pytest.approx(both)
+        assert (staffed_calls(result, "local"), staffed_calls(result, "bpo")) == pytest.approx((both, both))
+        assert f"each desk taking both desks' {both:,.0f} calls a day" in result["equal_service"]["verdict"]
         said[mode] = result["equal_service"]["verdict"]
     head = "at equal service (80% within 20 s), on the calls a split assigned, "
     assert said["randomised"].startswith(head)
-    assert "on the segments both desks serve, local costs" in said["adjusted"]
-    assert "on every call of each desk: different work, local costs" in said["raw"]
+    assert "on the segments both desks serve, each desk taking" in said["adjusted"]
+    assert "on every call of each desk: different work, each desk taking" in said["raw"]
     tech = run(session, options={"mode": "raw", "segment": "tech"})
-    assert (staffed_calls(tech, "local"), staffed_calls(tech, "bpo")) == pytest.approx((20, 80))
+    assert (own_calls(tech, "local"), own_calls(tech, "bpo")) == (20, 80)
     assert "in segment tech, on every call of each desk" in tech["equal_service"]["verdict"]
 
 
