@@ -301,7 +301,8 @@ def chart(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str
 
     def describe(one: Series, i: int) -> str:
         said = ", ".join(
-            f"{LABELS[n].lower()} {value_text(n, _figure(rows, keys[i], one.key, n))}" for n in spec.table
+            f"{in_sentence(LABELS[n])} {value_text(n, _figure(rows, keys[i], one.key, n))}"
+            for n in spec.table
         )
         return f"{one.label}, {what} {keys[i]}: {said}"
 
@@ -315,7 +316,7 @@ def chart(report: Mapping[str, Any], form: CompareForm, labels: Mapping[str, str
         svg = line_chart(spec.id, spec.title, desc, keys, series, axis, describe, x_label, _rate_top(series))
     columns = (
         f"{what.capitalize()} ({zone})",
-        *(f"{labels[d]}: {LABELS[n].lower()}" for d in desks for n in spec.table),
+        *(f"{labels[d]}: {in_sentence(LABELS[n])}" for d in desks for n in spec.table),
     )
     body = [(k, *(value_text(n, _figure(rows, k, d, n)) for d in desks for n in spec.table)) for k in keys]
     return Chart(spec.id, spec.title, svg, columns, body)
@@ -337,6 +338,11 @@ def segment_choices(report: Mapping[str, Any] | None, values: Mapping[str, str])
     listed = list(report["segment_choices"]) if report is not None else []
     chosen = values.get("segment")
     return list(dict.fromkeys([*listed, *([chosen] if chosen else [])]))
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless it starts an acronym (CSAT, ASA)."""
+    return label[:1].lower() + label[1:] if label[1:2].islower() else label
 
 
 def changed(values: Mapping[str, str], **choices: str) -> dict[str, str]:

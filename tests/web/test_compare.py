@@ -138,6 +138,8 @@ def test_charts_have_a_bar_and_a_point_per_desk_and_day(app, session, ops, calls
     assert hourly == [f"{h:02d}" for h in range(24)]
     table = page.xpath("//table[@data-chart='chart-daily-calls']/tbody/tr/th/text()")
     assert table == sorted(set(DAYS) | set(by_day))
+    heads = page.xpath("//table[@data-chart='chart-hourly-service-level']/thead/tr/th/text()")
+    assert any(head.endswith(": average speed of answer (ASA)") for head in heads)  # acronyms kept
     paths = page.xpath("//table[contains(@class,'paths')]/tbody/tr/@data-path")
     assert paths == [row["key"] for row in expected["breakdowns"]["path"]]
 
