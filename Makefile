@@ -32,7 +32,19 @@ lint: $(VENV)/.installed-test
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 
+# Debian's Chromium drives the browser tests (tests/browser, Playwright): Playwright does not download a browser
+# of its own. Installed when missing, as root on Debian; elsewhere install it by hand or point CHROMIUM at a Chromium.
+CHROMIUM ?= /usr/bin/chromium
+export IVR_CHROMIUM := $(CHROMIUM)
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): on Debian run 'apt-get install -y chromium' as root," \
+			"or set CHROMIUM=/path/to/chromium" >&2; exit 1; \
+	fi
+
 ## test: lint, then the whole suite (PostgreSQL too when IVR_TEST_POSTGRES_URL is set), engine coverage 100%
-test: lint node_modules/.package-lock.json
+test: lint node_modules/.package-lock.json $(CHROMIUM)
 	$(BIN)/python -m pytest --cov=ivr --cov-branch --cov-report=term:skip-covered
 	$(BIN)/coverage report --include='ivr/engine/*' --fail-under=100 --show-missing
