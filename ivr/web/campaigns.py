@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -22,6 +22,8 @@ from ..models import Campaign
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 F = TypeVar("F", bound=Callable[..., object])
 BUTTONS = ("start", "pause", "resume", "cancel")
+# Actions that cannot be undone ask first: in the browser (ivr.js, data-confirm), else on a page of their own.
+CONFIRM = {"cancel": "Cancel campaign {name}? No more calls will be placed, and it cannot be started again."}
 
 
 def signed_in(view: F) -> F:
@@ -61,19 +63,31 @@ def show(campaign_id: int) -> str:
     values = figures.as_dict()
     allowed = [action for action in BUTTONS if found.state in ACTIONS[action][0]]
     return render_template(
-        "campaign.html", campaign=found, figures=figures, values=values, labels=LABELS, actions=allowed
+        "campaign.html",
+        campaign=found,
+        figures=figures,
+        values=values,
+        labels=LABELS,
+        actions=allowed,
+        confirm=CONFIRM,
     )
 
 
 @bp.post("/<int:campaign_id>/<action>")
 @signed_in
 @ops_required
-def act(campaign_id: int, action: str) -> BaseResponse:
-    """Start, pause, resume or cancel (a form with the CSRF token), then back to the page."""
+def act(campaign_id: int, action: str) -> str | BaseResponse:
+    """Start, pause, resume or cancel (a form with the CSRF token), then back to the page.
+
+    Cancelling needs confirmed=yes (the browser's confirmation adds it); without it, a page asks first.
+    """
     if action not in BUTTONS:
         abort(404)
     s = session()
     found = _campaign(campaign_id)
+    if action in CONFIRM and request.form.get("confirmed") != "yes":
+        question = CONFIRM[action].format(name=found.name)
+        return render_template("confirm.html", campaign=found, action=action, question=question)
     try:
         state = change_state(s, found, action, clock())
     except TransitionError as exc:

@@ -125,6 +125,40 @@ def partner_page(open_at: OpenAt) -> Page:
     return open_at(WIDE, "partner")
 
 
+def in_view(page: Page, selector: str) -> bool:
+    """Whether the element is visible and wholly inside the window's width (not off to the right)."""
+    element = page.locator(selector)
+    box = element.bounding_box() if element.is_visible() else None
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= page.viewport_size["width"]
+
+
 def sideways_scroll(page: Page) -> int:
     """How many CSS pixels the page is wider than its window (0 or less: no sideways scrolling)."""
     return int(page.evaluate(SIDEWAYS_SCROLL))
+
+
+# The innermost elements whose right edge passes the window's, named tag#id.class: what to fix.
+_TOO_WIDE = """() => {
+  const found = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.getBoundingClientRect().right <= window.innerWidth + 0.5) continue;
+    const wide = (child) => child.getBoundingClientRect().right > window.innerWidth + 0.5;
+    if ([...el.children].some(wide)) continue;
+    let scrolls = false;
+    for (let up = el.parentElement; up; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== 'visible' && up !== document.documentElement
+          && up !== document.body) { scrolls = true; break; }
+    }
+    if (scrolls) continue;
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + [...el.classList].map(c => '.' + c).join('');
+    found.push(name + ' ' + Math.round(el.getBoundingClientRect().right) + 'px: '
+      + (el.textContent || '').trim().slice(0, 40));
+  }
+  return found.slice(0, 8);
+}"""
+
+
+def too_wide(page: Page) -> list[str]:
+    """The innermost elements reaching past the window's right edge (outside any box that scrolls)."""
+    return list(page.evaluate(_TOO_WIDE))

@@ -123,3 +123,28 @@ def test_the_pages_only_read(app, client, session, campaign) -> None:
     assert page.xpath("//progress/@value") == ["4"] and page.xpath("//progress/@max") == ["4"]
     session.expire_all()
     assert session.get_one(Campaign, campaign.id).state == "running"
+
+
+def test_cancelling_asks_on_a_page_unless_confirmed(client, session, campaign) -> None:
+    signed = sign_in(client, session)
+    page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
+    cancel = page.xpath("//div[@class='actions']//button[text()='Cancel']")[0]
+    question = "Cancel campaign Reminders? No more calls will be placed, and it cannot be started again."
+    assert cancel.get("data-confirm") == question  # ivr.js asks this in the browser (tests/browser)
+    assert page.xpath("//div[@class='actions']//button[text()='Start']/@data-confirm") == []
+    token = _csrf(signed.get(f"/campaigns/{campaign.id}").data)
+
+    asked = signed.post(f"/campaigns/{campaign.id}/cancel", data={"csrf_token": token})
+    assert asked.status_code == 200  # no confirmation (no script ran): a page asks instead
+    shown = html.fromstring(asked.data)
+    assert shown.xpath("string(//p[@class='question'])") == question
+    form = f"//form[@action='/campaigns/{campaign.id}/cancel']"
+    assert shown.xpath(f"{form}//input[@name='confirmed']/@value") == ["yes"]
+    assert shown.xpath("//a[text()='No, keep it as it is']/@href") == [f"/campaigns/{campaign.id}"]
+    session.refresh(campaign)
+    assert campaign.state == "draft"
+
+    done = signed.post(f"/campaigns/{campaign.id}/cancel", data={"csrf_token": token, "confirmed": "yes"})
+    assert done.status_code == 302
+    session.refresh(campaign)
+    assert campaign.state == "cancelled"
