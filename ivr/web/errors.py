@@ -44,7 +44,10 @@ def error_page(error: HTTPException) -> Response | HTTPException:
     """The styled page of an HTTP error, with its status and the error's own headers (Allow, ...)."""
     code = error.code or 500
     title = TITLES.get(code, error.name)
-    message = error.description if code != 500 else None  # a 500 never shows internals
+    # Only a message the app gave (abort(403, "...")): werkzeug's stock wording repeats the title; a 500
+    # never shows internals.
+    own = error.description != type(error).description
+    message = error.description if own and code != 500 else None
     try:
         body = render_template(
             "error.html",
