@@ -305,3 +305,22 @@ def test_a_value_shown_as_json() -> None:
     assert [shown(v) for v in ("a", 5, 2.5, True, None, {}, [])] == [
         "'a'", "5", "2.5", "true", "null", "an object", "a list"
     ]  # fmt: skip
+
+
+def test_every_pattern_of_the_schemas_has_words() -> None:
+    """A pattern without words would reach people as a regular expression (add it to PATTERNS)."""
+    import json
+    import re
+    from importlib import resources
+
+    from ivr.engine.schema import PATTERNS
+
+    folder = resources.files("ivr") / "schemas"
+    found: set[str] = set()
+    for name in ("flow.schema.json", "site.schema.json", "profile.schema.json"):
+        text = (folder / name).read_text("utf-8")
+        worded = set(re.findall(r'"pattern": "((?:[^"\\]|\\.)*)",\s*"patternErrorMessage"', text))
+        found |= {json.loads(f'"{p}"') for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', text)} - {
+            json.loads(f'"{p}"') for p in worded
+        }
+    assert found <= set(PATTERNS), found - set(PATTERNS)
