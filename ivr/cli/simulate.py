@@ -33,12 +33,25 @@ def _script(raw: list[str]) -> list[Input]:
 
 
 class _Interactive(Caller):
-    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks)."""
+    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks).
+
+    At the end of the input (Ctrl-D, or a script piped in), the caller stays silent from then on, so the
+    call still ends as the flow ends it and its log is complete.
+    """
+
+    ended = False
 
     def next_input(self) -> Input:
-        answer = click.prompt(
-            "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
-        )
+        if self.ended:
+            return Input()
+        try:
+            answer = click.prompt(
+                "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
+            )
+        except click.Abort:
+            self.ended = True
+            click.echo("\n  (no more answers: the caller stays silent from here on)", err=True)
+            return Input()
         if answer.startswith(":"):
             return Input(speech=answer[1:].strip())
         return Input(digits=answer.strip())
