@@ -173,6 +173,11 @@ def traffic(  # one parameter per option
     else:
         agents = f"{summary['agent_calls']} agent calls"
         click.echo(f"{summary['calls']} calls (and {agents}), {summary['errors']} with errors")
+        failed = [r for _call, r in result.calls + result.agent_legs if not r.ok]
+        if failed:  # one reason is enough to act on (an --url server that keeps its own clock, say)
+            one = failed[0]
+            reason = f"Twilio error {one.error.code}: {one.error.message}" if one.error else ""
+            click.echo(f"  the first: {reason or '; '.join(one.status_problems)}", err=True)
         for queue, row in sorted(summary["queues"].items()):
             click.echo(
                 f"  {queue}: offered {row['offered']:.0f}, answered {row['bridged']:.0f}, "

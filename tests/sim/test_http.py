@@ -22,7 +22,9 @@ from ivr.migrations.runner import upgrade
 from ivr.models import Call
 from ivr.sim import runner
 
-from ..conftest import AUTH_TOKEN, SAMPLE_FLOWS
+from ..conftest import AUTH_TOKEN, ROOT, SAMPLE_FLOWS
+
+SAMPLE_PROFILE = ROOT / "profiles" / "acme.json"
 
 
 def _free_port() -> int:
@@ -157,3 +159,34 @@ def test_simulate_url_uses_the_local_token_and_says_where_it_lives(
     assert found.exit_code == 0, found.output
     assert f"TWILIO_AUTH_TOKEN is not set: signing with the local token in {local}" in found.stderr
     assert "outcome: ok" in found.stdout
+
+
+@pytest.mark.parametrize("accepts", [True, False])
+def test_traffic_over_http_lands_at_its_simulated_times(
+    accepts: bool, server_env: dict[str, str], served_database: str, request: pytest.FixtureRequest
+) -> None:
+    if accepts:
+        server_env["IVR_SIMULATED_TIME"] = "1"
+    server = request.getfixturevalue("server")
+    env = {
+        "DATABASE_URL": served_database,  # the simulated agents are made in the server's database
+        "FLOWS_DIR": str(SAMPLE_FLOWS),
+        "SECRET_KEY": "x",
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    }
+    args = ["traffic", "--profile", str(SAMPLE_PROFILE), "--calls", "3", "--url", server, "--seed", "1"]
+    result = CliRunner(env=env).invoke(main, [*args, "--start", "2026-11-23"])
+    if not accepts:
+        assert result.exit_code == 1
+        assert "3 calls" in result.stdout
+        assert "the first: Twilio error 11200: HTTP 400" in result.stderr
+        assert "--at needs IVR_SIMULATED_TIME=1 on it" in result.stderr
+        return
+    assert result.exit_code == 0, result.output
+    engine = make_engine(served_database)
+    with engine.connect() as connection:
+        spans = connection.execute(select(Call.started_at, Call.ended_at).where(Call.role == "caller")).all()
+    engine.dispose()
+    first_day = datetime(2026, 11, 23, tzinfo=UTC)
+    assert len(spans) == 3
+    assert all(first_day <= started < ended < first_day + timedelta(days=2) for started, ended in spans)
