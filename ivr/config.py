@@ -49,6 +49,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # `ivr simulate --at` over --url: trust a signed IvrSimulatedTime on webhooks (local try-outs only)
+        "SIMULATED_TIME": env.get("IVR_SIMULATED_TIME", "0") == "1",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
         # the dialer worker (ivr/dialer): where Twilio's REST API is, and how fast and in what steps to call
         "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),

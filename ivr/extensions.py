@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, g
 
 from .db import utcnow
 from .engine.site import Desk
@@ -13,7 +13,13 @@ from .flows.store import FlowStore
 
 
 def clock() -> datetime:
-    """The current time: the app's IVR_CLOCK (tests and the simulator set one), else the wall clock."""
+    """The current time: a signed simulator request's own, the app's IVR_CLOCK, else the wall clock.
+
+    A webhook carries its own time only from `ivr simulate --at` (voice/security.py simulated_time).
+    """
+    simulated: datetime | None = g.get("simulated_now")
+    if simulated is not None:
+        return simulated
     source: Callable[[], datetime] = current_app.config.get("IVR_CLOCK") or utcnow
     return source()
 

@@ -1,7 +1,7 @@
 """Twilio's REST API mocked by Stoplight Prism, and what the dialer tests put in front of it.
 
 - `start_prism()`: Prism (node_modules, installed by `npm ci`: see the Makefile) serving the Twilio spec of
-  tests/data/twilio-oai (a copy of ../shared/twilio-oai), patched so that repeated form fields
+  tests/data/twilio-oai (a copy of github.com/twilio/twilio-oai), patched so that repeated form fields
   (StatusCallbackEvent) validate, with `-d` (distinct SIDs). Prism answers 422 to any request that breaks
   the spec.
 - `RecordingHttpClient`: the dialer's own HTTP client, recording every request with Prism's answer, able
@@ -39,7 +39,7 @@ from ivr.dialer.rest import ApiHttpClient
 
 ROOT = Path(__file__).resolve().parent.parent
 # Twilio's OpenAPI description (twilio/twilio-oai 2.6.7, MIT, see tests/data/twilio-oai/README.md), kept
-# gzipped in the repository so the tests run on a fresh clone without ../shared.
+# gzipped in the repository so the tests run on a fresh clone with nothing from outside it.
 SPEC = Path(__file__).resolve().parent / "data" / "twilio-oai" / "twilio_api_v2010.json.gz"
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 CALLS = "/Calls.json"

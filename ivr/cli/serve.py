@@ -31,9 +31,11 @@ def serve(host: str, port: int, workers: int) -> None:
         os.environ.setdefault("SECRET_KEY", app.config["SECRET_KEY"])
         if not os.environ.get("TWILIO_AUTH_TOKEN"):
             os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
+            # no real Twilio can sign with a made-up token: let `ivr simulate --url --at` set a call's time
+            os.environ.setdefault("IVR_SIMULATED_TIME", "1")
             click.echo(
                 f"TWILIO_AUTH_TOKEN is not set: webhooks must be signed with the local token in "
-                f"{Path(app.instance_path) / 'twilio_auth_token'}.\n"
+                f"{Path(app.instance_path) / 'twilio_auth_token'} (`ivr simulate --url` uses it).\n"
                 "Set TWILIO_AUTH_TOKEN to your account's auth token before pointing a Twilio number here."
             )
         upgrade(app.config["DATABASE_URL"])

@@ -33,12 +33,25 @@ def _script(raw: list[str]) -> list[Input]:
 
 
 class _Interactive(Caller):
-    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks)."""
+    """A caller at the keyboard: digits at each prompt (Enter alone is silence; a leading ':' speaks).
+
+    At the end of the input (Ctrl-D, or a script piped in), the caller stays silent from then on, so the
+    call still ends as the flow ends it and its log is complete.
+    """
+
+    ended = False
 
     def next_input(self) -> Input:
-        answer = click.prompt(
-            "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
-        )
+        if self.ended:
+            return Input()
+        try:
+            answer = click.prompt(
+                "  your answer (digits, :words, or Enter for silence)", default="", show_default=False
+            )
+        except click.Abort:
+            self.ended = True
+            click.echo("\n  (no more answers: the caller stays silent from here on)", err=True)
+            return Input()
         if answer.startswith(":"):
             return Input(speech=answer[1:].strip())
         return Input(digits=answer.strip())
@@ -69,27 +82,43 @@ def simulate(
     url: str | None,
     as_json: bool,
 ) -> None:
-    """Place a simulated call and print what the caller hears; exit 1 if the call hit an error."""
-    from ..sim.runner import run_simulated_call
+    """Place a simulated call and print what the caller hears; exit 1 if the call hit an error.
+
+    Without --press or --say it asks at each prompt, after showing what the caller has heard so far.
+    """
+    from ..sim.runner import run_simulated_call, server_token
 
     ctx = click.get_current_context()
     steps = _script(ctx.meta.get("raw_args", []))
-    caller = Caller.scripted(steps) if steps else _Interactive()
     try:
         moment = datetime.fromisoformat(start) if start else datetime.now(UTC)
     except ValueError:
         raise click.BadParameter(f"{start!r} is not an ISO 8601 date-time", param_hint="--at") from None
     clock = VirtualClock(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
     agents = Agents(answer_after=answer_after, talk_seconds=talk)
+    live = not steps  # a person answers: each line is shown as it happens, so the prompt comes first
     try:
-        result, logged = run_simulated_call(flow_name, to_number, from_number, caller, agents, clock, url)
+        if url:
+            note = server_token()[1]
+            if note:
+                click.echo(note, err=True)
+        result, logged = run_simulated_call(
+            flow_name,
+            to_number,
+            from_number,
+            _Interactive() if live else Caller.scripted(steps),
+            agents,
+            clock,
+            url,
+            simulated_time=start is not None,
+            watch=(lambda event: click.echo(transcript.line(event), err=as_json)) if live else None,
+        )
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
-        json.dumps(transcript.as_json(result, logged), indent=2)
-        if as_json
-        else transcript.text(result, logged)
-    )
+    if as_json:
+        click.echo(json.dumps(transcript.as_json(result, logged), indent=2))
+    else:
+        click.echo(transcript.summary(result, logged) if live else transcript.text(result, logged))
     failed = not result.ok or bool(logged and logged.get("errors"))
     sys.exit(1 if failed else 0)
 
@@ -114,7 +143,7 @@ def traffic(  # one parameter per option
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
     from ..sim.capacity import Plan, sized_for, sizing_lines
     from ..sim.profile import ProfileError, load_profile
-    from ..sim.runner import published_site, run_profile
+    from ..sim.runner import published_site, run_profile, server_token
 
     try:
         profile = load_profile(profile_path)
@@ -127,9 +156,10 @@ def traffic(  # one parameter per option
     begin = (first if first.tzinfo else first.replace(tzinfo=UTC)).replace(minute=0, second=0, microsecond=0)
     try:
         sizing = sized_for(Plan.of(profile, published_site(VirtualClock(begin)), begin, days))
+        note = server_token()[1] if url else None
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    for line in sizing_lines(sizing, calls, days, str(profile_path)):
+    for line in [note, *sizing_lines(sizing, calls, days, str(profile_path))]:
         if line is not None:
             click.echo(line, err=True)
     with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
@@ -143,6 +173,11 @@ def traffic(  # one parameter per option
     else:
         agents = f"{summary['agent_calls']} agent calls"
         click.echo(f"{summary['calls']} calls (and {agents}), {summary['errors']} with errors")
+        failed = [r for _call, r in result.calls + result.agent_legs if not r.ok]
+        if failed:  # one reason is enough to act on (an --url server that keeps its own clock, say)
+            one = failed[0]
+            reason = f"Twilio error {one.error.code}: {one.error.message}" if one.error else ""
+            click.echo(f"  the first: {reason or '; '.join(one.status_problems)}", err=True)
         for queue, row in sorted(summary["queues"].items()):
             click.echo(
                 f"  {queue}: offered {row['offered']:.0f}, answered {row['bridged']:.0f}, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -29,3 +31,21 @@ class Problem:
     def as_dict(self) -> dict[str, str | None]:
         """The problem as JSON-ready data."""
         return {"file": self.file, "node": self.node, "field": self.field, "message": self.message}
+
+
+def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:
+    """': did you mean 'x'?' naming the known name closest to a mistyped one, or '' when none is close."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=cutoff)
+    return f": did you mean {close[0]!r}?" if close else ""
+
+
+def known_names(label: str, known: Iterable[str]) -> str:
+    """' (desks: bpo, local)': the names a reference may use, or ' (no desks)'."""
+    names = sorted(known)
+    return f" ({label}: {', '.join(names)})" if names else f" (no {label})"
+
+
+def unknown(kind: str, name: str, known: Iterable[str], label: str) -> str:
+    """The message for a name nothing defines: unknown desk 'lcoal': did you mean 'local'? (desks: ...)."""
+    names = list(known)
+    return f"unknown {kind} {name!r}{did_you_mean(name, names)}{known_names(label, names)}"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .nodes import NODE_TYPES
-from .problems import Problem
+from .problems import Problem, did_you_mean, known_names, unknown
 from .prompts import texts
 from .site import BUILTIN_VARIABLES
 
@@ -33,29 +33,38 @@ def _zone_ok(name: str) -> bool:
     return True
 
 
+def _zone_unknown(name: str) -> str:
+    hint = (
+        did_you_mean(name, available_timezones(), cutoff=0.8)
+        or ": use an IANA name such as 'America/Chicago' or 'UTC'"
+    )
+    return f"unknown time zone {name!r}{hint}"
+
+
 def check_site(site: Document) -> Iterator[Problem]:
     """Time zones of schedules, the desks' references, and the fallback's desk."""
     data = site.data
     for name, schedule in data.get("schedules", {}).items():
         if not _zone_ok(schedule["timezone"]):
-            yield Problem(
-                site.file, None, f"schedules.{name}.timezone", f"unknown time zone {schedule['timezone']!r}"
-            )
+            yield Problem(site.file, None, f"schedules.{name}.timezone", _zone_unknown(schedule["timezone"]))
     for name, desk in data["desks"].items():
         yield from _check_desk(site.file, name, desk, data)
     if not data["fallback"]["prompt"].strip():
         yield Problem(site.file, None, "fallback.prompt", "prompt is empty")
     desk = data["fallback"].get("desk")
     if desk is not None and desk not in data["desks"]:
-        yield Problem(site.file, None, "fallback.desk", f"unknown desk {desk!r}")
+        yield Problem(site.file, None, "fallback.desk", unknown("desk", desk, data["desks"], "desks"))
 
 
 def _check_desk(file: str, name: str, desk: Mapping[str, Any], data: Mapping[str, Any]) -> Iterator[Problem]:
     where = f"desks.{name}"
     if "hours" in desk and desk["hours"] not in data.get("schedules", {}):
-        yield Problem(file, None, f"{where}.hours", f"unknown schedule {desk['hours']!r}")
+        schedules = data.get("schedules", {})
+        yield Problem(
+            file, None, f"{where}.hours", unknown("schedule", desk["hours"], schedules, "schedules")
+        )
     if "timezone" in desk and not _zone_ok(desk["timezone"]):
-        yield Problem(file, None, f"{where}.timezone", f"unknown time zone {desk['timezone']!r}")
+        yield Problem(file, None, f"{where}.timezone", _zone_unknown(desk["timezone"]))
     targets = [("failover", desk.get("failover")), ("overflow.to", desk.get("overflow", {}).get("to"))]
     for field, target in targets:
         if target is None or (field == "overflow.to" and target in ("voicemail", "callback")):
@@ -63,7 +72,8 @@ def _check_desk(file: str, name: str, desk: Mapping[str, Any], data: Mapping[str
         if target == name:
             yield Problem(file, None, f"{where}.{field}", "a desk cannot send its callers to itself")
         elif target not in data["desks"]:
-            yield Problem(file, None, f"{where}.{field}", f"unknown desk {target!r}")
+            others = [other for other in data["desks"] if other != name]
+            yield Problem(file, None, f"{where}.{field}", unknown("desk", target, others, "other desks"))
     if "max_queue" in desk.get("overflow", {}) and "queue" not in desk:
         yield Problem(file, None, f"{where}.overflow.max_queue", "only a queue desk has a queue to cap")
     if "max_wait" in desk.get("overflow", {}) and "queue" not in desk:
@@ -130,22 +140,23 @@ def _check_flow(
     languages = data.get("languages", {"en": {}})
     default_language = data.get("default_language", next(iter(languages)))
     if default_language not in languages:
-        yield Problem(
-            file, None, "default_language", f"{default_language!r} is not one of the flow's languages"
-        )
+        message = f"{default_language!r} is not one of the flow's languages"
+        yield Problem(file, None, "default_language", message + did_you_mean(default_language, languages))
     if data["start"] not in nodes:
-        yield Problem(file, None, "start", f"start node {data['start']!r} does not exist")
+        message = f"start node {data['start']!r} does not exist{did_you_mean(data['start'], nodes)}"
+        yield Problem(file, None, "start", message)
     for name, node in nodes.items():
         kind = NODE_TYPES[node["type"]]
         edges = graph.setdefault((flow, name), [])
         for field, target, sets in kind.edges(node):
             if target not in nodes:
-                yield Problem(file, name, field, f"target node {target!r} does not exist")
+                message = f"target node {target!r} does not exist{did_you_mean(target, nodes)}"
+                yield Problem(file, name, field, message)
             else:
                 edges.append((field, (flow, target), sets))
         if node["type"] == "goto" and node["flow"] not in unchecked:
             if node["flow"] not in flows:
-                yield Problem(file, name, "flow", f"unknown flow {node['flow']!r}")
+                yield Problem(file, name, "flow", unknown("flow", node["flow"], flows, "flows"))
             else:
                 other = flows[node["flow"]].data
                 if other["start"] in other["nodes"]:
@@ -178,9 +189,8 @@ def _check_prompts(
             for lang, text in texts(part):
                 at = f"{where}.{lang}" if lang else where
                 if lang and lang not in languages:
-                    yield Problem(
-                        file, name, at, f"language {lang!r} is not declared in the flow's languages"
-                    )
+                    message = f"language {lang!r} is not declared in the flow's languages"
+                    yield Problem(file, name, at, message + known_names("declared", languages))
                 if not text.strip():
                     yield Problem(file, name, at, "prompt is empty")
 
@@ -199,9 +209,10 @@ def _check_references(
 ) -> Iterator[Problem]:
     kind = node["type"]
     if kind == "hours" and node["schedule"] not in site.get("schedules", {}):
-        yield Problem(file, name, "schedule", f"unknown schedule {node['schedule']!r}")
+        schedules = site.get("schedules", {})
+        yield Problem(file, name, "schedule", unknown("schedule", node["schedule"], schedules, "schedules"))
     if kind in ("route", "enqueue") and "desk" in node and node["desk"] not in site["desks"]:
-        yield Problem(file, name, "desk", f"unknown desk {node['desk']!r}")
+        yield Problem(file, name, "desk", unknown("desk", node["desk"], site["desks"], "desks"))
     if kind == "route":
         yield from _check_route(file, name, node, site)
     if kind == "voicemail" and node.get("transcribe") and node.get("max_length", 120) > MAX_TRANSCRIBED:
@@ -214,9 +225,7 @@ def _check_references(
     for index, rule in enumerate(node.get("rules", ()) if kind == "branch" else ()):
         for where, cond in _conditions(rule["if"], f"rules[{index}].if"):
             if "time" in cond and not _zone_ok(cond["time"]["timezone"]):
-                yield Problem(
-                    file, name, f"{where}.time.timezone", f"unknown time zone {cond['time']['timezone']!r}"
-                )
+                yield Problem(file, name, f"{where}.time.timezone", _zone_unknown(cond["time"]["timezone"]))
             if "var" in cond and len(cond) == 1:
                 yield Problem(
                     file, name, where, "a variable test needs a comparison (equals, matches, is_set...)"
@@ -230,7 +239,7 @@ def _check_route(file: str, name: str, node: Mapping[str, Any], site: Mapping[st
     named += [(key, node[key]) for key in ("to", "else") if key in node]
     for field, desk in named:
         if desk not in desks:
-            yield Problem(file, name, field, f"unknown desk {desk!r}")
+            yield Problem(file, name, field, unknown("desk", desk, desks, "desks"))
     if "weights" in node and not any(weight > 0 for weight in node["weights"].values()):
         yield Problem(file, name, "weights", "at least one desk needs a weight above 0")
     strategy = node.get("strategy", "fixed")

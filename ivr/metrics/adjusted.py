@@ -1,5 +1,5 @@
 """The adjusted comparison: both desks' rates and means directly standardised to their combined case mix
-over the segments both serve, with stratified 95% intervals (pure; ../shared/REFERENCE.md)."""
+over the segments both serve, with stratified 95% intervals (pure; Rothman, Greenland & Lash)."""
 
 from __future__ import annotations
 

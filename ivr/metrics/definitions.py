@@ -1,4 +1,4 @@
-"""Contact-centre metric definitions (../shared/REFERENCE.md terms) over summed call figures (pure).
+"""Contact-centre metric definitions (Amazon Connect, Flex Insights) over summed call figures (pure).
 The same words as docs/metrics.md, so a figure can be recomputed from /api/calls."""
 
 from __future__ import annotations
@@ -254,11 +254,14 @@ def nearest_rank(histogram: Mapping[int, int], percent: int) -> int | None:
 
 
 def definitions(settings: MetricSettings) -> dict[str, Any]:
-    """The definitions and thresholds a report used, in words (REFERENCE.md 'Contact-centre metrics')."""
+    """The definitions and thresholds a report used, in words, with the public sources they follow."""
     s, t, n = settings.short_abandon_seconds, settings.service_level_seconds, settings.repeat_days
     answered = ", ".join(ANSWERED_RESULTS)
     return {
-        "source": "../shared/REFERENCE.md terms, 'Contact-centre metrics'; ivr README 'Metrics'",
+        "source": "Amazon Connect Administrator Guide, 'Historical metrics definitions' (offered, "
+        "abandoned, abandonment rate, service level, ASA); Twilio Flex Insights (a 5 s short abandon); "
+        "Genesys Cloud, 'Configure the service level calculation' (its variants); docs/metrics.md "
+        "'Definitions'",
         "calls": "caller legs only (role != 'agent'), started_at in [since, until); agent legs only add cost",
         "offered": "caller calls whose desk is D and that entered its queue or dial (queue_result or "
         "queued_at set), plus calls that overflowed out of D to another desk (overflow_from = D)",

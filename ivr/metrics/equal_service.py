@@ -79,8 +79,9 @@ def _words(target: float, within: float) -> dict[str, str]:
         "call x calls, plus 60 minutes per agent-hour when its agents sit on the agent line). handled = "
         "calls x (1 - abandon_rate); cost_per_call = cost / handled; cost_per_resolved_call = cost / "
         "(handled x (1 - repeat_rate)), repeat_rate = repeated / answered over the period",
-        "source": "docs/metrics.md 'Staffing and cost at equal service'; Erlang C and A as in "
-        "../shared/REFERENCE.md 'Comparing desks fairly'; Mandelbaum & Zeltyn (2007) for Erlang A",
+        "source": "docs/metrics.md 'Staffing and cost at equal service'; Erlang C as in Gans, Koole & "
+        "Mandelbaum, 'Telephone call centers: tutorial, review, and research prospects' (2003); Erlang A "
+        "as in Mandelbaum & Zeltyn, 'The Palm/Erlang-A queue, with applications to call centers' (2007)",
     }
 
 

@@ -219,7 +219,9 @@ def _p_text(p: float) -> str:
 def definitions() -> dict[str, str]:
     """The comparison modes, standardisation, the intervals, the case-mix test and power, in words."""
     return {
-        "modes_source": "../shared/REFERENCE.md 'Comparing desks fairly'; docs/metrics.md 'Comparison modes'",
+        "modes_source": "Rothman, Greenland & Lash, Modern Epidemiology (standardisation); Fleiss, "
+        "Statistical Methods for Rates and Proportions (chi-square homogeneity, power); docs/metrics.md "
+        "'Comparison modes'",
         "mode": f"randomised when both desks have at least {MIN_SPLIT_CALLS} calls assigned by a split in "
         "the period (and the segment asked for), else adjusted when they share a segment, else raw; mode= "
         "chooses one (an unavailable one is an error naming the available ones)",
@@ -248,7 +250,7 @@ def definitions() -> dict[str, str]:
         "raw": "every call of each desk as it came (within the segment asked for), whatever work each desk "
         "was given; equal_service too",
         "stratified_intervals": "adjusted mode: variance of a standardised rate = sum of w_s^2 p_s (1 - p_s) "
-        "/ (n_s + 2), p_s = (x_s + 1) / (n_s + 2) (Agresti & Caffo 2000; not REFERENCE.md's r_s (1 - r_s) / "
+        "/ (n_s + 2), p_s = (x_s + 1) / (n_s + 2) (Agresti & Caffo 2000; not the plain r_s (1 - r_s) / "
         "n_s, which is 0 for a segment at 0% or 100% and made the interval too narrow), of a standardised "
         "mean = sum of w_s^2 s_s^2 / n_s (s_s^2 the sample variance); the desks are independent, so the "
         "difference has the sum of both variances and its 95% interval is difference +/- 1.96 sqrt(sum); "

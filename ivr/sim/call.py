@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -96,6 +97,7 @@ class SimulatedCall:
         self.queues: Queues = queues or FixedQueues(self.agents)
         self.waiting_on: Ticket | None = None  # the queue ticket while the caller holds
         self.queue_outcomes: list[tuple[str, str, int]] = []  # (queue, QueueResult, QueueTime)
+        self.watch: Callable[[Event], None] | None = None  # shown each line as it happens (ivr simulate)
 
     # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class SimulatedCall:
     def note(self, who: str, what: str, **data: Any) -> None:
         """Add a transcript line."""
         self.events.append(Event(round(self.elapsed(), 1), who, what, data))
+        if self.watch is not None:
+            self.watch(self.events[-1])
 
     def post(self, url: str, extra: dict[str, str], status: str = "in-progress") -> Any:
         """Request a document, as Twilio does, with the call's parameters."""

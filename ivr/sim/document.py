@@ -61,7 +61,13 @@ def _element(node: ElementTree.Element, allowed: set[str]) -> Verb:
 def read(reply: Reply, allowed: set[str] = VERBS) -> list[Verb]:
     """The verbs of a webhook answer, or the TwimlError Twilio would report."""
     if reply.status >= 400:
-        raise TwimlError(11200, f"HTTP {reply.status} from the application")
+        said = (
+            reply.body.decode("utf-8", "replace").strip().splitlines()
+            if reply.content_type.startswith("text/plain")
+            else []
+        )  # the voice blueprint's plain-text reason ("400 Bad Request: ...")
+        reason = f" ({said[0][:300]})" if said else ""
+        raise TwimlError(11200, f"HTTP {reply.status} from the application{reason}")
     if not reply.content_type.startswith(("text/xml", "application/xml", "text/html")):
         raise TwimlError(12300, f"invalid Content-Type {reply.content_type!r}")
     if reply.body[:1].isspace():

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from jsonschema import Draft202012Validator
 
+from ..engine.schema import explain
 from .floor import DeskModel
 from .people import Input
 
@@ -66,7 +67,8 @@ def load_profile(path: Path) -> Profile:
     except (OSError, ValueError) as exc:
         raise ProfileError(f"{path}: cannot read the profile: {exc}") from None
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [f"{path}: {'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    worded = map(explain, errors)  # the same words as `ivr flows validate`
+    problems = [f"{path}: {'.'.join(map(str, where)) or '(top)'}: {message}" for where, message in worded]
     if not problems:
         try:
             ZoneInfo(data["timezone"])

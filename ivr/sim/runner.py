@@ -5,21 +5,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from ..engine.site import Site
 from ..flows.errors import NothingPublished
-from .call import CallResult, SimulatedCall
+from .call import CallResult, Event, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
 from .profile import Profile
 from .staff import Staff, new_logins
 from .traffic import TrafficResult, run_traffic
-from .transport import HttpTransport, Transport, WsgiTransport
+from .transport import HttpTransport, Timed, Transport, WsgiTransport
 
 LOCAL_BASE = "http://ivr.simulator"
+LOCAL_TOKEN = "twilio_auth_token"  # the instance file of the token `ivr serve` makes up
 SIMULATED_HASH = "pbkdf2:sha256:1000"  # simulated agents' PINs are random and live for one run
 
 
@@ -43,13 +45,23 @@ def run_simulated_call(
     agents: Agents,
     clock: VirtualClock,
     url: str | None,
+    simulated_time: bool = False,
+    watch: Callable[[Event], None] | None = None,
 ) -> tuple[CallResult, dict[str, Any] | None]:
-    """Place one call; in-process, also return the call as the call log recorded it."""
+    """Place one call; in-process, also return the call as the call log recorded it.
+
+    With `url` and `simulated_time`, each request carries the virtual time for the server to use (--at);
+    `watch` sees each transcript line as it happens.
+    """
     if url:
         if not to_number:
             raise LookupError("with --url, give the number to call with --to")
-        remote = HttpTransport(_server_token())
-        return SimulatedCall(remote, url, from_number, to_number, clock, caller, agents).run(), None
+        remote: Transport = HttpTransport(server_token()[0])
+        if simulated_time:
+            remote = Timed(remote, clock)
+        call = SimulatedCall(remote, url, from_number, to_number, clock, caller, agents)
+        call.watch = watch
+        return call.run(), None
     from ..calls.log import get_call
     from ..calls.query import call_dict
     from ..db import session
@@ -60,18 +72,35 @@ def run_simulated_call(
             raise LookupError(NothingPublished.MESSAGE)
         number = to_number or _number_for(dict(published.site.flows), flow_name)
         transport: Transport = WsgiTransport(app, token)
-        result = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents).run()
+        call = SimulatedCall(transport, LOCAL_BASE, from_number, number, clock, caller, agents)
+        call.watch = watch
+        result = call.run()
         with app.app_context():
             row = get_call(session(), result.call_sid)
             return result, call_dict(row, published.site.desks) if row is not None else None
 
 
-def _server_token() -> str:
-    """The token a running server checks signatures with, from TWILIO_AUTH_TOKEN."""
+def local_token_path() -> Path:
+    """Where `ivr serve` keeps the token it makes up: the instance folder of this installation."""
+    return Path(Flask("ivr", instance_relative_config=True).instance_path) / LOCAL_TOKEN
+
+
+def server_token() -> tuple[str, str | None]:
+    """The token a running server checks signatures with, and a note saying where it came from.
+
+    TWILIO_AUTH_TOKEN, else the local token `ivr serve` made up in the instance folder of this checkout.
+    """
     token = os.environ.get("TWILIO_AUTH_TOKEN", "")
-    if not token:
-        raise LookupError("with --url, set TWILIO_AUTH_TOKEN to the server's token")
-    return token
+    if token:
+        return token, None
+    path = local_token_path()
+    local = path.read_text().strip() if path.is_file() else ""
+    if not local:
+        raise LookupError(
+            f"with --url, set TWILIO_AUTH_TOKEN to the server's auth token (a server started by "
+            f"`ivr serve` without one keeps the token it made up in {path})"
+        )
+    return local, f"TWILIO_AUTH_TOKEN is not set: signing with the local token in {path}"
 
 
 @contextmanager
@@ -82,7 +111,7 @@ def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
     from ..migrations.runner import upgrade
 
     probe = create_app(require_token=False)
-    token = os.environ.get("TWILIO_AUTH_TOKEN") or instance_secret(probe.instance_path, "twilio_auth_token")
+    token = os.environ.get("TWILIO_AUTH_TOKEN") or instance_secret(probe.instance_path, LOCAL_TOKEN)
     app = create_app(
         {
             "TWILIO_AUTH_TOKEN": token,
@@ -121,7 +150,7 @@ def run_profile(
     """
     with local_app(clock) as (app, token), staffed(app, profile) as staff:
         if url:
-            transport: Transport = HttpTransport(_server_token())
+            transport: Transport = Timed(HttpTransport(server_token()[0]), clock)
             return run_traffic(transport, url, profile, calls, clock, days, seed, progress, staff=staff)
         transport = WsgiTransport(app, token)
         return run_traffic(transport, LOCAL_BASE, profile, calls, clock, days, seed, progress, staff=staff)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .call import CallResult
+from .call import CallResult, Event
 
 
 def clock_time(seconds: float) -> str:
@@ -13,9 +13,19 @@ def clock_time(seconds: float) -> str:
     return f"{whole // 60:02d}:{whole % 60:02d}"
 
 
+def line(event: Event) -> str:
+    """One transcript line: time into the call, who, what."""
+    return f"{clock_time(event.at)}  {event.who:<7} {event.what}"
+
+
 def text(result: CallResult, logged: dict[str, Any] | None = None) -> str:
     """The call as lines a supervisor reads: time, who, what; then the outcome."""
-    lines = [f"{clock_time(e.at)}  {e.who:<7} {e.what}" for e in result.events]
+    return "\n".join([*map(line, result.events), summary(result, logged)])
+
+
+def summary(result: CallResult, logged: dict[str, Any] | None = None) -> str:
+    """The lines after the transcript: the outcome, Twilio's error, the call as the log recorded it."""
+    lines = []
     outcome = "error" if not result.ok else "ok"
     lines.append(f"outcome: {outcome}, {result.duration} s, call {result.call_sid}")
     if result.error is not None:

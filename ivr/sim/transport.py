@@ -10,6 +10,9 @@ import requests
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
+from ..voice.security import SIMULATED_TIME
+from .people import Clock
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -72,3 +75,19 @@ class HttpTransport:
         headers = self.signer.headers(url, params)
         response = self.session.post(url, data=params, headers=headers, timeout=self.timeout)
         return Reply(response.status_code, response.headers.get("Content-Type", ""), response.content)
+
+
+class Timed:
+    """Another transport's requests, each signed with the simulated time of its moment.
+
+    A server with its own clock (over --url) then logs and routes the call at that time, if it accepts it
+    (IVR_SIMULATED_TIME=1; voice/security.py simulated_time).
+    """
+
+    def __init__(self, transport: Transport, clock: Clock) -> None:
+        self.transport = transport
+        self.clock = clock
+
+    def post(self, url: str, params: dict[str, str]) -> Reply:
+        """POST with IvrSimulatedTime added (it is signed with the rest)."""
+        return self.transport.post(url, params | {SIMULATED_TIME: self.clock.now().isoformat()})

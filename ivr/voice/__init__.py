@@ -7,7 +7,7 @@ from flask import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from . import agent_line, flow, outbound
-from .security import check_body, check_identifiers, check_signature
+from .security import check_body, check_identifiers, check_signature, simulated_time
 
 FEATURES = (flow.bp, agent_line.bp, outbound.bp)  # endpoints voice.<feature>.<view>
 
@@ -21,6 +21,7 @@ def _checks() -> None:
     check_body()
     check_signature()
     check_identifiers()
+    simulated_time()
 
 
 @bp.errorhandler(HTTPException)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote
 
-from flask import abort, current_app, request
+from flask import abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
 URL_SAFE = "/:@!$&'()*+,;=-._~"
 MAX_SID = 64
+SIMULATED_TIME = "IvrSimulatedTime"  # the form field `ivr simulate --at --url` signs its virtual time in
 
 
 def signed_url() -> str:
@@ -50,6 +52,26 @@ def check_signature() -> None:
             "rejected %s: %s X-Twilio-Signature for %s", request.path, "wrong" if signature else "no", url
         )
         abort(403, "invalid X-Twilio-Signature")
+
+
+def simulated_time() -> None:
+    """Take a signed IvrSimulatedTime (ivr simulate --at) as the request's time, where the server allows it.
+
+    Twilio never sends it; only a server with IVR_SIMULATED_TIME=1 (`ivr serve` with its made-up token)
+    accepts it, and any other answers 400, so a simulated call is never logged at the wrong time.
+    """
+    value = request.form.get(SIMULATED_TIME)
+    if value is None:
+        return
+    if not current_app.config["SIMULATED_TIME"]:
+        abort(
+            400, f"{SIMULATED_TIME}: this server keeps its own clock; --at needs IVR_SIMULATED_TIME=1 on it"
+        )
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        abort(400, f"{SIMULATED_TIME}: {value!r} is not an ISO 8601 date-time")
+    g.simulated_now = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_identifiers() -> None:

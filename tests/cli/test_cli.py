@@ -48,7 +48,8 @@ def test_broken_flow_lists_every_problem_and_exits_1(runner, flows_dir):
     lines = result.output.splitlines()
     assert f"{path}: node 'greeting': field 'next': target node 'nowhere' does not exist" in lines
     assert f"{path}: node 'survey': field 'prompt': prompt is empty" in lines
-    assert f"{path}: node 'open_check': field 'schedule': unknown schedule 'weekends'" in lines
+    schedule = "unknown schedule 'weekends' (schedules: support)"
+    assert f"{path}: node 'open_check': field 'schedule': {schedule}" in lines
     assert lines[-1].endswith("problem(s)")
 
     as_json = runner.invoke(main, ["flows", "validate", "--json", str(flows_dir)])
@@ -62,19 +63,46 @@ def test_broken_flow_lists_every_problem_and_exits_1(runner, flows_dir):
     } in problems
 
 
+def test_validate_suggests_the_nearest_name_and_lists_the_desks(runner, flows_dir):
+    path = flows_dir / "main.json"
+    flow = json.loads(path.read_text())
+    flow["nodes"]["main_menu"]["options"]["2"]["next"] = "to_suport"
+    flow["nodes"]["to_operator"]["desk"] = "lcoal"
+    flow["nodes"]["open_check"]["schedule"] = "suport"
+    path.write_text(json.dumps(flow))
+    result = runner.invoke(main, ["flows", "validate", str(flows_dir)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    node = f"{path}: node"
+    assert (
+        f"{node} 'main_menu': field 'options.2': "
+        "target node 'to_suport' does not exist: did you mean 'to_support'?" in lines
+    )
+    assert (
+        f"{node} 'to_operator': field 'desk': unknown desk 'lcoal': did you mean 'local'? (desks: bpo, local)"
+        in lines
+    )
+    assert (
+        f"{node} 'open_check': field 'schedule': "
+        "unknown schedule 'suport': did you mean 'support'? (schedules: support)" in lines
+    )
+
+
 def test_schema_errors_name_node_and_field(runner, flows_dir):
     path = flows_dir / "main.json"
     flow = json.loads(path.read_text())
     flow["nodes"]["queue"]["max_wait"] = "ten minutes"
     flow["nodes"]["greeting"]["nxt"] = "open_check"
+    del flow["nodes"]["survey"]["prompt"]
     path.write_text(json.dumps(flow))
     result = runner.invoke(main, ["flows", "validate", str(flows_dir)])
     assert result.exit_code == 1
-    assert f"{path}: node 'queue': field 'max_wait': 'ten minutes' is not of type 'integer'" in result.output
     assert (
-        f"{path}: node 'greeting': Additional properties are not allowed ('nxt' was unexpected)"
-        in result.output
+        f"{path}: node 'queue': field 'max_wait': must be a whole number, not 'ten minutes'" in result.output
     )
+    assert f"{path}: node 'greeting': unknown field 'nxt': did you mean 'next'?" in result.output
+    assert f"{path}: node 'survey': field 'prompt' is required" in result.output
+    assert "is not valid" not in result.output and "{" not in result.output  # no Python reprs
 
 
 def test_user_create_hashes_the_password(runner, env, session):

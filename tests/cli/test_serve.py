@@ -26,3 +26,27 @@ def test_serve_hands_gunicorn_an_app_it_can_load(runner, env, monkeypatch: pytes
     assert {"voice.flow.incoming", "web.calls.index", "api.calls.index"} <= {
         r.endpoint for r in app.url_map.iter_rules()
     }
+
+
+def test_serve_with_a_made_up_token_lets_simulated_calls_bring_their_time(
+    runner, env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("TWILIO_AUTH_TOKEN", "IVR_SIMULATED_TIME"):
+        monkeypatch.setenv(name, "restored-after-the-test")
+        monkeypatch.delenv(name)
+    monkeypatch.setattr(os, "execvp", lambda _file, args: None)
+    result = runner.invoke(main, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert "twilio_auth_token (`ivr simulate --url` uses it)" in result.output
+    assert os.environ["IVR_SIMULATED_TIME"] == "1"  # no real Twilio can sign with a made-up token
+
+
+def test_serve_with_the_account_token_keeps_its_own_clock(
+    runner, env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_SIMULATED_TIME", "restored-after-the-test")
+    monkeypatch.delenv("IVR_SIMULATED_TIME")
+    monkeypatch.setattr(os, "execvp", lambda _file, args: None)
+    result = runner.invoke(main, ["serve", "--port", "5098"])
+    assert result.exit_code == 0, result.output
+    assert "IVR_SIMULATED_TIME" not in os.environ

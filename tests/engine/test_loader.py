@@ -85,7 +85,9 @@ def test_only_reports_the_chosen_flow_files_and_the_site(folder: Folder) -> None
     main = folder.flow({"hello": {**SAY, "next": "jump"}, "jump": {"type": "goto", "flow": "other"}})
     folder.flow({"hello": SAY, "bye": BYE, "orphan": BYE}, name="other")
     folder.write("broken.json", "{")
-    assert folder.problems(only=[main]) == [("site.json", None, "fallback.desk", "unknown desk 'sales'")]
+    assert folder.problems(only=[main]) == [
+        ("site.json", None, "fallback.desk", "unknown desk 'sales' (desks: bpo, local, phone)")
+    ]
     assert [found[0] for found in folder.problems()] == ["broken.json", "other.json", "site.json"]
 
 
@@ -221,6 +223,6 @@ def test_a_flow_with_schema_errors_causes_no_follow_on_errors(folder: Folder) ->
     folder.flow({"hello": {**SAY, "next": "jump"}, "jump": {"type": "goto", "flow": "other"}}, default=False)
     folder.flow({"hello": {"type": "say", "prompt": "Hi.", "nxt": "x"}}, name="other", default=True)
     assert folder.problems() == [
-        ("other.json", "hello", None, "'next' is a required property"),
-        ("other.json", "hello", None, "Additional properties are not allowed ('nxt' was unexpected)"),
+        ("other.json", "hello", None, "field 'next' is required"),
+        ("other.json", "hello", None, "unknown field 'nxt': did you mean 'next'?"),
     ]

@@ -78,7 +78,7 @@ def test_opt_out_targets_and_prompts_are_checked(
 
 def test_opt_out_needs_a_prompt_by_schema(folder: Folder) -> None:
     folder.flow({"remove": {"type": "opt_out", "next": "bye"}, "bye": BYE})
-    assert folder.problems() == [("main.json", "remove", None, "'prompt' is a required property")]
+    assert folder.problems() == [("main.json", "remove", None, "field 'prompt' is required")]
 
 
 REMINDER = {

@@ -23,7 +23,7 @@ SAY = {"type": "say", "prompt": "Hi.", "next": "bye"}
 QUEUE = {"type": "enqueue", "next": "bye", "failed": "bye"}
 MENU = {"type": "menu", "prompt": "Choose.", "options": {"1": "bye"}, "timeout": "bye", "invalid": "bye"}
 ROUTE = {"type": "route", "desk": "local", "next": "bye"}
-CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
+CLOCK = "is not a time of day as HH:MM (00:00 to 24:00)"
 
 
 @pytest.mark.parametrize(
@@ -32,33 +32,37 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
         (
             {"type": "speak"},
             "type",
-            "'speak' is not one of ['say', 'menu', 'gather', 'branch', 'set', 'hours', "
-            "'route', 'enqueue', 'dial', 'voicemail', 'survey', 'goto', 'hangup', 'opt_out']",
+            "'speak' is not one of 'say', 'menu', 'gather', 'branch', 'set', 'hours', "
+            "'route', 'enqueue', 'dial', 'voicemail', 'survey', 'goto', 'hangup', 'opt_out'",
         ),
-        ({"type": "say", "prompt": "Hi."}, None, "'next' is a required property"),
-        (SAY | {"nxt": "bye"}, None, "Additional properties are not allowed ('nxt' was unexpected)"),
-        (SAY | {"next": "2nd"}, "next", "'2nd' does not match '^[A-Za-z][A-Za-z0-9_-]{0,63}$'"),
-        (SAY | {"prompt": {"en": ""}}, "prompt.en", "'' should be non-empty"),
-        (SAY | {"prompt": ""}, "prompt", "'' should be non-empty"),
+        ({"type": "say", "prompt": "Hi."}, None, "field 'next' is required"),
+        (SAY | {"nxt": "bye"}, None, "unknown field 'nxt': did you mean 'next'?"),
+        (
+            SAY | {"next": "2nd"},
+            "next",
+            "'2nd' is not a name: a letter, then letters, digits, '_' or '-' (64 at most)",
+        ),
+        (SAY | {"prompt": {"en": ""}}, "prompt.en", "must not be empty"),
+        (SAY | {"prompt": ""}, "prompt", "must not be empty"),
         (
             SAY | {"prompt": ["Hi.", {"play": "ftp://example.com/a.mp3"}]},
             "prompt[1].play",
-            "'ftp://example.com/a.mp3' does not match '^(https?://|/).+'",
+            "'ftp://example.com/a.mp3' is not an audio URL: it starts with https://, http:// or /",
         ),
-        (SAY | {"prompt": [{"pause": 0}]}, "prompt[0].pause", "0 is less than the minimum of 1"),
+        (SAY | {"prompt": [{"pause": 0}]}, "prompt[0].pause", "must be at least 1, not 0"),
         (
             SAY | {"prompt": [{"text": "Hola."}]},
             "prompt[0]",
-            "{'text': 'Hola.'} is not valid under any of the given schemas",
+            "field 'language' is required",
         ),
-        (MENU | {"options": {"12": "bye"}}, "options", "'12' does not match '^[0-9*#]$'"),
+        (MENU | {"options": {"12": "bye"}}, "options", "'12' is not a key: one of 0 to 9, * or #"),
         (
             MENU | {"options": {"1": {"nxt": "bye"}}},
             "options.1",
-            "{'nxt': 'bye'} is not valid under any of the given schemas",
+            "field 'next' is required; unknown field 'nxt': did you mean 'next'?",
         ),
-        (MENU | {"retries": 9}, "retries", "9 is greater than the maximum of 5"),
-        (MENU | {"input": "voice"}, "input", "'voice' is not one of ['dtmf', 'speech', 'dtmf speech']"),
+        (MENU | {"retries": 9}, "retries", "must be at most 5, not 9"),
+        (MENU | {"input": "voice"}, "input", "'voice' is not one of 'dtmf', 'speech', 'dtmf speech'"),
         (
             {
                 "type": "gather",
@@ -70,7 +74,7 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
                 "invalid": "bye",
             },
             "pattern",
-            "'([0-9]+' is not a 'regex'",
+            "'([0-9]+' is not a valid regular expression",
         ),
         (
             {
@@ -86,7 +90,7 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
                 "else": "bye",
             },
             "rules[0].if.any[1].matches",
-            "'[0-9' is not a 'regex'",
+            "'[0-9' is not a valid regular expression",
         ),
         (
             {
@@ -95,7 +99,7 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
                 "else": "bye",
             },
             "rules[0].if.less_than",
-            "'5' is not of type 'number'",
+            "must be a number, not '5'",
         ),
         (
             {
@@ -104,7 +108,7 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
                 "else": "bye",
             },
             "rules[0].if.time.from",
-            f"'25:00' does not match {CLOCK}",
+            f"'25:00' {CLOCK}",
         ),
         (
             {
@@ -113,22 +117,21 @@ CLOCK = "'^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$'"
                 "else": "bye",
             },
             "rules[0].if",
-            "{'var': 'n', 'equals': '1', 'time': {'timezone': 'UTC'}} is not valid under any of the "
-            "given schemas",
+            "fits none of the forms this field can take (see the schema)",
         ),
         (
             {"type": "dial", "to": "5125550123", "failed": "bye"},
             "to",
-            "'5125550123' does not match '^(\\\\+[1-9][0-9]{6,14}|sips?:.+)$'",
+            "'5125550123' is not an E.164 number (like '+15125550100') or a sip: address",
         ),
         (
             {"type": "enqueue", "desk": "local", "max_wait": 5, "next": "bye", "failed": "bye"},
             "max_wait",
-            "5 is less than the minimum of 10",
+            "must be at least 10, not 5",
         ),
-        (ROUTE | {"segment": ""}, "segment", "'' should be non-empty"),
-        (ROUTE | {"segment": "b" * 65}, "segment", f"'{'b' * 65}' is too long"),
-        (ROUTE | {"segment": 7}, "segment", "7 is not of type 'string'"),
+        (ROUTE | {"segment": ""}, "segment", "must not be empty"),
+        (ROUTE | {"segment": "b" * 65}, "segment", "must be at most 64 characters long"),
+        (ROUTE | {"segment": 7}, "segment", "must be text, not 7"),
         (
             ROUTE | {"segment": "billing "},
             "segment",
@@ -149,16 +152,24 @@ def test_a_node_error(folder: Folder, node: dict[str, Any], field: str | None, m
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
     [
-        ({"name": None}, None, "'name' is a required property"),
-        ({"colour": "red"}, None, "Additional properties are not allowed ('colour' was unexpected)"),
-        ({"numbers": ["5125550100"]}, "numbers[0]", "'5125550100' does not match '^\\\\+[1-9][0-9]{6,14}$'"),
+        ({"name": None}, None, "field 'name' is required"),
+        ({"colour": "red"}, None, "unknown field 'colour'"),
+        (
+            {"numbers": ["5125550100"]},
+            "numbers[0]",
+            "'5125550100' is not a phone number in E.164 form, like '+15125550100'",
+        ),
         (
             {"languages": {"en": {"code": "english"}}},
             "languages.en.code",
-            "'english' does not match '^[a-z]{2,3}-[A-Z]{2}$'",
+            "'english' is not a language code like 'en-US'",
         ),
-        ({"nodes": {}}, "nodes", "{} should be non-empty"),
-        ({"nodes": {"my node": BYE}}, "nodes", "'my node' does not match '^[A-Za-z][A-Za-z0-9_-]{0,63}$'"),
+        ({"nodes": {}}, "nodes", "must not be empty"),
+        (
+            {"nodes": {"my node": BYE}},
+            "nodes",
+            "'my node' is not a name: a letter, then letters, digits, '_' or '-' (64 at most)",
+        ),
     ],
 )
 def test_a_flow_error(folder: Folder, fields: dict[str, Any], field: str | None, message: str) -> None:
@@ -173,34 +184,34 @@ def test_a_flow_error(folder: Folder, fields: dict[str, Any], field: str | None,
         (
             {"desks": {"a": {"label": "A"}}},
             "desks.a",
-            "{'label': 'A'} is not valid under any of the given schemas",
+            "needs one of the fields 'queue', 'dial'",
         ),
         (
             {"desks": {"a": {"label": "A", "dial": "5551234"}}},
             "desks.a.dial",
-            "'5551234' does not match '^(\\\\+[1-9][0-9]{6,14}|sips?:.+)$'",
+            "'5551234' is not an E.164 number (like '+15125550100') or a sip: address",
         ),
-        ({"desks": {}}, "desks", "{} should be non-empty"),
-        ({"fallback": None}, None, "'fallback' is a required property"),
+        ({"desks": {}}, "desks", "must not be empty"),
+        ({"fallback": None}, None, "field 'fallback' is required"),
         (
             {"schedules": {"s": {"timezone": "UTC", "hours": {}, "holidays": ["2026-02-30"]}}},
             "schedules.s.holidays[0]",
-            "'2026-02-30' is not a 'date'",
+            "'2026-02-30' is not a date as YYYY-MM-DD",
         ),
         (
             {"schedules": {"s": {"timezone": "UTC", "hours": {"mon": [["8:00", "18:00"]]}}}},
             "schedules.s.hours.mon[0][0]",
-            f"'8:00' does not match {CLOCK}",
+            f"'8:00' {CLOCK}",
         ),
         (
             {"schedules": {"s": {"timezone": "UTC", "hours": {"mon": [["08:00"]]}}}},
             "schedules.s.hours.mon[0]",
-            "['08:00'] is too short",
+            "needs at least 2 items",
         ),
         (
             {"schedules": {"s": {"timezone": "UTC", "hours": {"monday": []}}}},
             "schedules.s.hours",
-            "Additional properties are not allowed ('monday' was unexpected)",
+            "unknown field 'monday': did you mean 'mon'?",
         ),
     ],
 )
@@ -229,3 +240,87 @@ def test_a_route_may_name_its_segment(folder: Folder, segment: str) -> None:
     bundle, problems = folder.load()
     assert problems == []
     assert bundle is not None
+
+
+@pytest.mark.parametrize(
+    ("node", "field", "message"),
+    [
+        (SAY | {"next": {"to": "bye"}}, "next", "must be text, not an object"),
+        (SAY | {"next": ["bye"]}, "next", "must be text, not a list"),
+        (MENU | {"retries": True}, "retries", "must be a whole number, not true"),
+        ({"type": "sya", "prompt": "Hi.", "next": "bye"}, "type", None),
+        (
+            {"type": "route", "strategy": "schedule", "desks": ["local", "local"], "next": "bye"},
+            "desks",
+            "lists the same item twice",
+        ),
+        (
+            {"type": "branch", "rules": [{"if": {"not": {"var": "x", "is_set": True}, "any": []}}]},
+            None,
+            None,
+        ),
+    ],
+)
+def test_schema_errors_are_worded_for_people(
+    folder: Folder, node: dict[str, Any], field: str | None, message: str | None
+) -> None:
+    folder.flow(single(node))
+    found = [(f, m) for _file, n, f, m in folder.problems() if n == "node"]
+    assert found, folder.problems()
+    for _field, text in found:
+        assert "{" not in text and "[" not in text, text  # no Python reprs of objects or lists
+        assert "is not valid under" not in text and "is a required property" not in text
+    if message is not None:
+        assert (field, message) in found
+    if node["type"] == "sya":
+        assert found[0][1].endswith(": did you mean 'say'?")
+
+
+def test_a_schema_error_in_the_one_form_a_value_was_meant_to_take(folder: Folder) -> None:
+    folder.flow(single(SAY | {"prompt": [{"text": "Hola."}]}))
+    assert folder.problems() == [("main.json", "node", "prompt[0]", "field 'language' is required")]
+
+
+def test_an_option_missing_its_next(folder: Folder) -> None:
+    folder.flow(single(MENU | {"options": {"1": {"speech": ["one"]}}}))
+    assert folder.problems() == [("main.json", "node", "options.1", "field 'next' is required")]
+
+
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ([["08:00", "12:00", "18:00"]], "takes at most 2 items"),
+        ([["08:00"]], "needs at least 2 items"),
+    ],
+)
+def test_opening_hours_are_pairs(folder: Folder, hours: list[Any], message: str) -> None:
+    folder.site["schedules"]["support"]["hours"]["mon"] = hours
+    folder.flow({"hello": SAY, "bye": BYE})
+    assert folder.problems() == [("site.json", None, "schedules.support.hours.mon[0]", message)]
+
+
+def test_a_value_shown_as_json() -> None:
+    from ivr.engine.schema import shown
+
+    assert [shown(v) for v in ("a", 5, 2.5, True, None, {}, [])] == [
+        "'a'", "5", "2.5", "true", "null", "an object", "a list"
+    ]  # fmt: skip
+
+
+def test_every_pattern_of_the_schemas_has_words() -> None:
+    """A pattern without words would reach people as a regular expression (add it to PATTERNS)."""
+    import json
+    import re
+    from importlib import resources
+
+    from ivr.engine.schema import PATTERNS
+
+    folder = resources.files("ivr") / "schemas"
+    found: set[str] = set()
+    for name in ("flow.schema.json", "site.schema.json", "profile.schema.json"):
+        text = (folder / name).read_text("utf-8")
+        worded = set(re.findall(r'"pattern": "((?:[^"\\]|\\.)*)",\s*"patternErrorMessage"', text))
+        found |= {json.loads(f'"{p}"') for p in re.findall(r'"pattern": "((?:[^"\\]|\\.)*)"', text)} - {
+            json.loads(f'"{p}"') for p in worded
+        }
+    assert found <= set(PATTERNS), found - set(PATTERNS)

@@ -11,6 +11,7 @@ from ivr.engine import Problem
 
 from .folders import BYE, Folder
 
+ZONE_HINT = ": use an IANA name such as 'America/Chicago' or 'UTC'"
 UNSET = "variable {!r} is used before it is set on every path to this node"
 
 
@@ -318,7 +319,12 @@ class TestPrompts:
     def test_a_language_the_flow_does_not_declare(self, folder: Folder, prompt: Any, field: str) -> None:
         folder.flow({"hello": say(prompt), "bye": BYE})
         assert folder.problems() == [
-            ("main.json", "hello", field, "language 'fr' is not declared in the flow's languages")
+            (
+                "main.json",
+                "hello",
+                field,
+                "language 'fr' is not declared in the flow's languages (declared: en)",
+            )
         ]
 
     def test_audio_and_pauses_are_not_text(self, folder: Folder) -> None:
@@ -339,14 +345,18 @@ class TestReferences:
         folder.flow(
             {"check": {"type": "hours", "schedule": "night", "open": "bye", "closed": "bye"}, "bye": BYE}
         )
-        assert folder.problems() == [("main.json", "check", "schedule", "unknown schedule 'night'")]
+        assert folder.problems() == [
+            ("main.json", "check", "schedule", "unknown schedule 'night' (schedules: support)")
+        ]
 
     def test_a_site_without_schedules(self, folder: Folder) -> None:
         del folder.site["schedules"]
         folder.flow(
             {"check": {"type": "hours", "schedule": "support", "open": "bye", "closed": "bye"}, "bye": BYE}
         )
-        assert folder.problems() == [("main.json", "check", "schedule", "unknown schedule 'support'")]
+        assert folder.problems() == [
+            ("main.json", "check", "schedule", "unknown schedule 'support' (no schedules)")
+        ]
 
     @pytest.mark.parametrize(
         "node",
@@ -357,12 +367,16 @@ class TestReferences:
     )
     def test_an_unknown_desk(self, folder: Folder, node: dict[str, Any]) -> None:
         folder.flow({"node": node, "bye": BYE})
-        assert folder.problems() == [("main.json", "node", "desk", "unknown desk 'sales'")]
+        assert folder.problems() == [
+            ("main.json", "node", "desk", "unknown desk 'sales' (desks: bpo, local, phone)")
+        ]
 
     def test_an_unknown_fallback_desk(self, folder: Folder) -> None:
         folder.site["fallback"]["desk"] = "sales"
         folder.flow({"hello": say("Hi."), "bye": BYE})
-        assert folder.problems() == [("site.json", None, "fallback.desk", "unknown desk 'sales'")]
+        assert folder.problems() == [
+            ("site.json", None, "fallback.desk", "unknown desk 'sales' (desks: bpo, local, phone)")
+        ]
 
     def test_a_fallback_without_a_desk(self, folder: Folder) -> None:
         folder.site["fallback"] = {"prompt": "Sorry.", "voicemail": True}
@@ -371,7 +385,7 @@ class TestReferences:
 
     def test_an_unknown_goto_flow(self, folder: Folder) -> None:
         folder.flow({"hello": say("Hi.", next="jump"), "jump": {"type": "goto", "flow": "sales"}})
-        assert folder.problems() == [("main.json", "jump", "flow", "unknown flow 'sales'")]
+        assert folder.problems() == [("main.json", "jump", "flow", "unknown flow 'sales' (flows: main)")]
 
     def test_a_goto_to_a_flow_whose_start_is_missing(self, folder: Folder) -> None:
         folder.flow({"jump": {"type": "goto", "flow": "sales"}})
@@ -383,7 +397,12 @@ class TestReferences:
         folder.site["schedules"]["support"]["timezone"] = zone or "Nowhere"
         folder.flow({"hello": say("Hi."), "bye": BYE})
         assert folder.problems() == [
-            ("site.json", None, "schedules.support.timezone", f"unknown time zone {zone or 'Nowhere'!r}")
+            (
+                "site.json",
+                None,
+                "schedules.support.timezone",
+                f"unknown time zone {zone or 'Nowhere'!r}{ZONE_HINT}",
+            )
         ]
 
     @pytest.mark.parametrize(
@@ -404,12 +423,14 @@ class TestReferences:
         self, folder: Folder, cond: dict[str, Any], field: str
     ) -> None:
         folder.flow({"check": branch(cond), "bye": BYE})
-        assert folder.problems() == [("main.json", "check", field, "unknown time zone 'Mars/Olympus'")]
+        assert folder.problems() == [
+            ("main.json", "check", field, f"unknown time zone 'Mars/Olympus'{ZONE_HINT}")
+        ]
 
     def test_an_empty_time_zone_in_a_condition(self, folder: Folder) -> None:
         folder.flow({"check": branch({"time": {"timezone": ""}}), "bye": BYE})
         assert folder.problems() == [
-            ("main.json", "check", "rules[0].if.time.timezone", "unknown time zone ''")
+            ("main.json", "check", "rules[0].if.time.timezone", f"unknown time zone ''{ZONE_HINT}")
         ]
 
     @pytest.mark.parametrize(
@@ -492,16 +513,16 @@ def test_every_problem_is_reported_at_once(folder: Folder) -> None:
         ("main.json", "hello", "prompt", UNSET.format("name")),
         ("main.json", "menu", "options.1", "target node 'nowhere' does not exist"),
         ("main.json", "orphan", None, "node is unreachable from the start node 'hello'"),
-        ("main.json", "orphan", "schedule", "unknown schedule 'night'"),
-        ("main.json", "queue", "desk", "unknown desk 'sales'"),
+        ("main.json", "orphan", "schedule", "unknown schedule 'night' (schedules: support)"),
+        ("main.json", "queue", "desk", "unknown desk 'sales' (desks: bpo, local, phone)"),
         (
             "main.json",
             "queue",
             "timeout",
             "max_wait is set, so name the node for callers who waited too long",
         ),
-        ("other.json", "jump", "flow", "unknown flow 'sales'"),
-        ("site.json", None, "schedules.support.timezone", "unknown time zone 'Mars/Olympus'"),
+        ("other.json", "jump", "flow", "unknown flow 'sales' (flows: main, other)"),
+        ("site.json", None, "schedules.support.timezone", f"unknown time zone 'Mars/Olympus'{ZONE_HINT}"),
     ]
 
 
@@ -555,3 +576,55 @@ def test_an_empty_fallback_prompt_is_reported(folder: Folder) -> None:
     folder.site["fallback"]["prompt"] = "   "
     folder.flow({"hello": say("Hi."), "bye": BYE})
     assert folder.problems() == [("site.json", None, "fallback.prompt", "prompt is empty")]
+
+
+class TestSuggestions:
+    """A mistyped name gets the nearest known one; an unknown desk or schedule lists the known ones."""
+
+    def test_a_mistyped_target_node(self, folder: Folder) -> None:
+        folder.flow({"hello": say("Hi.", next="to_suport"), "to_support": BYE})
+        message = "target node 'to_suport' does not exist: did you mean 'to_support'?"
+        assert ("main.json", "hello", "next", message) in folder.problems()
+
+    def test_a_mistyped_start_node(self, folder: Folder) -> None:
+        folder.flow({"hello": say("Hi."), "bye": BYE}, start="helo")
+        assert ("main.json", None, "start", "start node 'helo' does not exist: did you mean 'hello'?") in (
+            folder.problems()
+        )
+
+    def test_a_mistyped_desk(self, folder: Folder) -> None:
+        folder.flow({"node": {"type": "route", "desk": "lcoal", "next": "bye"}, "bye": BYE})
+        message = "unknown desk 'lcoal': did you mean 'local'? (desks: bpo, local, phone)"
+        assert folder.problems() == [("main.json", "node", "desk", message)]
+
+    def test_a_mistyped_schedule(self, folder: Folder) -> None:
+        folder.flow(
+            {"check": {"type": "hours", "schedule": "suport", "open": "bye", "closed": "bye"}, "bye": BYE}
+        )
+        message = "unknown schedule 'suport': did you mean 'support'? (schedules: support)"
+        assert folder.problems() == [("main.json", "check", "schedule", message)]
+
+    def test_a_mistyped_flow(self, folder: Folder) -> None:
+        folder.flow({"hello": say("Hi.", next="jump"), "jump": {"type": "goto", "flow": "sale"}})
+        folder.flow({"bye": BYE}, name="sales")
+        message = "unknown flow 'sale': did you mean 'sales'? (flows: main, sales)"
+        assert ("main.json", "jump", "flow", message) in folder.problems()
+
+    def test_a_mistyped_default_language(self, folder: Folder) -> None:
+        languages = {"en": {"code": "en-US"}, "es": {"code": "es-US"}}
+        folder.flow({"hello": say("Hi."), "bye": BYE}, languages=languages, default_language="esp")
+        message = "'esp' is not one of the flow's languages: did you mean 'es'?"
+        assert ("main.json", None, "default_language", message) in folder.problems()
+
+    def test_a_mistyped_time_zone(self, folder: Folder) -> None:
+        folder.site["schedules"]["support"]["timezone"] = "America/Chicgo"
+        folder.flow({"hello": say("Hi."), "bye": BYE})
+        message = "unknown time zone 'America/Chicgo': did you mean 'America/Chicago'?"
+        assert folder.problems() == [("site.json", None, "schedules.support.timezone", message)]
+
+    def test_a_site_without_desks_to_suggest(self, folder: Folder) -> None:
+        folder.site["desks"] = {"local": folder.site["desks"]["local"] | {"failover": "bpo"}}
+        folder.site["fallback"] = {"prompt": "Sorry.", "voicemail": True}
+        folder.flow({"hello": say("Hi."), "bye": BYE})
+        message = "unknown desk 'bpo' (no other desks)"
+        assert folder.problems() == [("site.json", None, "desks.local.failover", message)]

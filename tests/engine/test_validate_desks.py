@@ -34,9 +34,14 @@ class TestDesks:
         folder.flow({"hello": {"type": "say", "prompt": "Hi.", "next": "bye"}, "bye": BYE})
         assert folder.problems() == [
             ("site.json", None, "desks.local.failover", "a desk cannot send its callers to itself"),
-            ("site.json", None, "desks.local.hours", "unknown schedule 'weekends'"),
-            ("site.json", None, "desks.local.overflow.to", "unknown desk 'sales'"),
-            ("site.json", None, "desks.local.timezone", "unknown time zone 'Mars/Olympus'"),
+            ("site.json", None, "desks.local.hours", "unknown schedule 'weekends' (schedules: support)"),
+            ("site.json", None, "desks.local.overflow.to", "unknown desk 'sales' (other desks: bpo, phone)"),
+            (
+                "site.json",
+                None,
+                "desks.local.timezone",
+                "unknown time zone 'Mars/Olympus': use an IANA name such as 'America/Chicago' or 'UTC'",
+            ),
             ("site.json", None, "desks.phone.overflow.max_queue", "only a queue desk has a queue to cap"),
             ("site.json", None, "desks.phone.overflow.max_wait", "only a queue desk has callers waiting"),
         ]
@@ -89,7 +94,7 @@ class TestDesks:
 class TestRouteNodes:
     def test_every_desk_a_strategy_names_must_exist(self, folder: Folder) -> None:
         assert route_problems(folder, {"strategy": "weighted", "weights": {"local": 1, "sales": 2}}) == [
-            ("main.json", "route", "weights.sales", "unknown desk 'sales'")
+            ("main.json", "route", "weights.sales", "unknown desk 'sales' (desks: bpo, local, phone)")
         ]
 
     def test_schedule_and_overflow_names(self, folder: Folder) -> None:
@@ -99,8 +104,8 @@ class TestRouteNodes:
                 "desks[0]",
                 "desk 'local' has no hours: it is always open, so the desks after it are never chosen",
             ),
-            ("desks[1]", "unknown desk 'mars'"),
-            ("else", "unknown desk 'venus'"),
+            ("desks[1]", "unknown desk 'mars' (desks: bpo, local, phone)"),
+            ("else", "unknown desk 'venus' (desks: bpo, local, phone)"),
         ]
 
     def test_follow_the_sun_with_hours_on_the_earlier_desks(self, folder: Folder) -> None:

@@ -51,7 +51,7 @@ def test_raw_and_adjusted_disagree_in_sign(session):
     assert rows(raw)["abandonment_rate"]["significant"] is True
     adjusted = run(session)  # 20 and 80 split calls: not 30 at each desk, so adjusted by default
     assert adjusted["mode"] == "adjusted" and "standardised" in adjusted["mode_reason"]
-    # Direct standardisation (REFERENCE.md, Rothman et al.): weights 100/200 for tech and for billing;
+    # Direct standardisation (Rothman, Greenland & Lash): weights 100/200 for tech and for billing;
     # local 0.5 x 8/20 + 0.5 x 4/80 = 0.225, BPO 0.5 x 24/80 + 0.5 x 0/20 = 0.15
     rate = rows(adjusted)["abandonment_rate"]
     assert (rate["a"], rate["b"], rate["difference"]) == pytest.approx((0.225, 0.15, 0.075))

@@ -409,3 +409,25 @@ def test_cli_without_a_script_asks_at_each_prompt(cli, session):
         "presses 3",
     ]
     assert call_row(session, data["call_sid"]).survey_score == 3
+
+
+def test_cli_shows_each_prompt_before_it_asks(cli):
+    result = CliRunner().invoke(main, ["simulate", "--at", "2026-11-24T16:00:00Z"], input="1\n2\n\n5\n")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    asks = [index for index in range(len(out)) if out.startswith("your answer", index)]
+    assert len(asks) == 4  # language, main menu, the survey, and the survey again after silence
+    assert out.index("For English, press 1.") < asks[0] < out.index("caller  presses 1")
+    assert asks[0] < out.index("For billing, press 1.") < asks[1] < out.index("caller  presses 2")
+    assert out.index("how satisfied were you") < asks[2] < out.index("caller  stays silent") < asks[3]
+    assert out.count("For English, press 1.") == 1  # each line once: shown as it happens, not again after
+    assert out.rstrip().splitlines()[-2].startswith("outcome: ok")
+
+
+def test_cli_at_the_end_of_the_input_the_caller_stays_silent(cli, session):
+    result = CliRunner().invoke(main, ["simulate", "--at", "2026-11-24T16:00:00Z"], input="1\n")
+    assert result.exit_code == 0, result.output
+    assert "no more answers: the caller stays silent from here on" in result.stderr
+    assert result.stdout.count("your answer") == 2  # asked once more, then never again
+    assert "caller  stays silent" in result.stdout
+    assert "outcome: ok" in result.stdout  # the flow ended the call: it is complete in the log

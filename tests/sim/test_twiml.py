@@ -1,4 +1,4 @@
-"""The simulator's own rules, against ../shared/REFERENCE.md "Twilio voice webhooks".
+"""The simulator's own rules, against Twilio's TwiML and webhook documentation.
 
 A tiny Flask app answers fixed TwiML per path and records every request it receives, so each test can say
 exactly what Twilio (the simulator) must have asked for, with which parameters, and what the caller heard.
