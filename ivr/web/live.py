@@ -62,20 +62,28 @@ def target_text(row: dict[str, Any], status: str | None) -> str:
     return ""
 
 
+class Refused(Exception):
+    """What the board cannot show as asked: an HTTP status and why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 def _board() -> dict[str, Any]:
-    """The wallboard the query string asks for (`desk`), scoped to a partner's desk; aborts on bad input."""
+    """The wallboard the query string asks for (`desk`), scoped to a partner's desk; Refused if it cannot."""
     try:
         published = flows().published()
     except NothingPublished as exc:
-        abort(exc.STATUS, str(exc))
+        raise Refused(exc.STATUS, str(exc)) from None
     desks = published.site.desks
     asked = request.args.get("desk", "").strip() or None
     try:
         only = live.scoped_desk(desks, asked, current_viewer().desk)
     except live.NotYours as exc:
-        abort(403, str(exc))
+        raise Refused(403, str(exc)) from None
     except ValueError as exc:
-        abort(400, str(exc))
+        raise Refused(400, str(exc)) from None
     return live.board(session(), desks, clock(), only)
 
 
@@ -83,7 +91,10 @@ def _board() -> dict[str, Any]:
 @login_required
 def page() -> str:
     """The wallboard page; it renders complete, then live.js refreshes its figures every few seconds."""
-    board = _board()
+    try:
+        board = _board()
+    except Refused as exc:
+        abort(exc.status, str(exc))
     asked = request.args.get("desk", "").strip()
     source = url_for("web.live.data", desk=asked) if asked else url_for("web.live.data")
     return render_template(
@@ -95,7 +106,11 @@ def page() -> str:
 @bp.get("/live.json")
 @login_required
 def data() -> Response:
-    """The wallboard's document, for the page's own refresh (never cached)."""
-    response = jsonify(_board())
+    """The wallboard's document, for the page's own refresh (never cached; errors in JSON too)."""
+    try:
+        response = jsonify(_board())
+    except Refused as exc:
+        response = jsonify(error={"status": exc.status, "message": str(exc)})
+        response.status_code = exc.status
     response.headers["Cache-Control"] = "no-store"
     return response
