@@ -15,7 +15,12 @@ from .queues import CALLS, FINAL_RANK, MAX_CALL
 
 TALKING = "agent_talking"  # the agent line's node while an agent is bridged to a caller
 
-_open = (CALLS.c.desk.is_not(None), CALLS.c.status_rank < FINAL_RANK)
+# started in the last 4 hours: no call lasts longer, and the index on started_at keeps the read small
+_open = (
+    CALLS.c.desk.is_not(None),
+    CALLS.c.status_rank < FINAL_RANK,
+    CALLS.c.started_at >= bindparam("oldest"),
+)
 # The same callers as ivr.calls.queues.WAITING (what overflow reads), for every desk at once.
 WAITING = (
     select(CALLS.c.desk, func.count(), func.min(CALLS.c.queued_at))
@@ -33,7 +38,6 @@ AGENTS = (
     .where(
         *_open,
         CALLS.c.role == "agent",
-        CALLS.c.started_at >= bindparam("oldest"),
         CALLS.c.node.in_(sorted(SIGNED_IN)),
     )
     .group_by(CALLS.c.desk)
