@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from . import calls, campaigns, dnc, reports
+from . import calls, campaigns, dnc, live, reports
 
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp)  # endpoints api.<feature>.<view>
+FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp)  # endpoints api.<feature>.<view>
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:

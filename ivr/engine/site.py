@@ -60,6 +60,23 @@ class CostModel:
 
 
 @dataclass(frozen=True)
+class Targets:
+    """What a desk aims for each day; the live wallboard colours a figure that misses its target."""
+
+    service_level_seconds: int | None = None  # None: the reports' threshold (ivr.metrics MetricSettings)
+    service_level_percent: float | None = 80.0  # answered within the threshold, % of eligible offered calls
+    asa_seconds: float | None = None  # the highest average speed of answer met (None: no target)
+    abandonment_percent: float | None = None  # the highest abandonment rate met, % (None: no target)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Targets:
+        """Targets from a desk's (schema-valid) `targets` object; what it leaves out keeps its default."""
+        found = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        floats = {name: float(value) for name, value in found.items() if name != "service_level_seconds"}
+        return cls(**(found | floats))
+
+
+@dataclass(frozen=True)
 class Desk:
     """Where callers are answered: a Twilio queue or a dial target, with hours, overflow, cost and policy."""
 
@@ -74,6 +91,7 @@ class Desk:
     cost: CostModel | None = None
     telephony_per_minute: float = 0.0
     show_caller_numbers: bool = False
+    targets: Targets = Targets()
 
     @classmethod
     def from_json(cls, name: str, data: Mapping[str, Any], schedules: Mapping[str, Any]) -> Desk:
@@ -96,6 +114,7 @@ class Desk:
             cost=CostModel(cost["model"], float(cost["amount"]), cost["currency"]) if cost else None,
             telephony_per_minute=float(data.get("telephony_per_minute", 0)),
             show_caller_numbers=bool(data.get("data_policy", {}).get("show_caller_numbers", False)),
+            targets=Targets.from_json(data.get("targets", {})),
         )
 
 

@@ -419,3 +419,15 @@ def aggregate(
 ) -> Aggregates:  # fmt: skip
     """The report's aggregates from the calls: the selected calls' slices and every call's cells."""
     return keyed(session, desks, periods, settings).selected(selection)
+
+
+def totals(session: Session, desk: str, since: datetime, settings: MetricSettings) -> DeskSums:
+    """One desk's sums over every call started since `since` (no slices: what the live wallboard reads);
+    the same classes and the same overflow rule as a report, in two grouped reads."""
+    c = CALLS.c
+    own = [c.desk == desk, *_in_periods(CALLS, [(since, None)])]
+    found = added_up(
+        _sliced(session, [], own, settings, DeskSums.names()),
+        _overflowed_out(session, c.overflow_from, (desk,), [(since, None)]),
+    )
+    return DeskSums.total(found.get(desk, {}).values())

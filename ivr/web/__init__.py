@@ -7,9 +7,9 @@ from flask import Blueprint
 
 from ..accounts.access import current_viewer
 from ..calls.privacy import mask_number
-from . import calls, campaigns, compare, sign_in
+from . import calls, campaigns, compare, live, sign_in
 
-FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp)  # endpoints web.<feature>.<view>
+FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp)  # endpoints web.<feature>.<view>
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
