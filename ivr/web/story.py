@@ -80,6 +80,8 @@ def _words(kind: str, data: Mapping[str, Any]) -> str:
     if kind == "survey":
         score = data.get("score")
         return f"score {score} of {data.get('scale')}" if score is not None else text(data.get("reason"))
+    if kind == "queue_wait":
+        return f"position {data.get('position')}, {duration(data.get('queue_time'))} so far"
     if kind == "hours":
         return f"{data.get('schedule')}: {data.get('result')}"
     if kind == "recording":
@@ -108,8 +110,10 @@ class Entry:
 
 
 def timeline(events: Iterable[Mapping[str, Any]]) -> list[Entry]:
-    """The events without noise: node entries left out, runs of status callbacks and queue waits folded."""
+    """The events without noise: node entries left out, runs of status callbacks folded, and the waits in a
+    queue (with their repeated hold messages) folded into one entry."""
     entries: list[Entry] = []
+    waiting: Entry | None = None  # the entry of a run of queue waits, while one lasts
     for event in events:
         kind, data = event["kind"], event["data"] or {}
         if kind in QUIET:
@@ -123,12 +127,19 @@ def timeline(events: Iterable[Mapping[str, Any]]) -> list[Entry]:
                 continue
             entries.append(Entry(event["at"], kind, None, state, states=[state]))
             continue
-        if kind == "queue_wait" and last is not None and last.kind == "queue_wait":
-            last.count += 1
-            last.words = f"position {data.get('position')}, {duration(data.get('queue_time'))} so far"
+        if kind == "queue_wait" and waiting is not None:
+            waiting.count += 1
+            waiting.words = _words(kind, data)
             continue
+        if kind == "prompt" and waiting is not None and event.get("node") == waiting.node:
+            if waiting.count == 1:  # the hold messages once; they come again at every wait
+                entries.append(Entry(event["at"], kind, waiting.node, _words(kind, data)))
+            continue
+        waiting = None
         url = data.get("url") if kind == "recording" and is_link(data.get("url")) else None
         entries.append(Entry(event["at"], kind, event.get("node"), _words(kind, data), url=url))
+        if kind == "queue_wait":
+            waiting = entries[-1]
     return entries
 
 
