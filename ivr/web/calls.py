@@ -51,6 +51,7 @@ def _helpers(zone: str) -> dict[str, Any]:
         "local": lambda moment, pattern="%Y-%m-%d %H:%M:%S": story.local(moment, zone, pattern),
         "duration": story.duration,
         "is_link": story.is_link,
+        "queue_results": story.QUEUE_RESULTS,
         "outcome_labels": LABELS,
     }
 

@@ -12,6 +12,12 @@ from ..models import Call
 
 QUIET = frozenset({"node"})  # each event names its node already
 HAND_OVER = ("queue_entered", "dial_started")
+QUEUE_RESULTS = {
+    "bridged": "answered",
+    "hangup": "caller hung up",
+    "leave": "sent on",
+    "queue-full": "queue full",
+}
 
 
 def duration(seconds: int | float | None) -> str:
