@@ -177,33 +177,37 @@ class CallFilters:
             )
         return replace(self, scope_desk=viewer.desk)
 
-    def query(self) -> Select[tuple[Call]]:
-        """The filtered calls in the asked order (newest first by default), each with its outcome."""
-        found = outcome()
-        stmt = select(Call).options(with_expression(Call.outcome, found))
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions of these filters (on the calls table)."""
+        found: list[ColumnElement[bool]] = []
         if self.scope_desk is not None:
-            stmt = stmt.where(Call.desk == self.scope_desk)
+            found.append(Call.desk == self.scope_desk)
         if self.since:
-            stmt = stmt.where(Call.started_at >= self.since)
+            found.append(Call.started_at >= self.since)
         if self.until:
-            stmt = stmt.where(Call.started_at < self.until)
+            found.append(Call.started_at < self.until)
         if self.number:
             pattern = f"%{self.number}%"
-            stmt = stmt.where(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
+            found.append(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
         if self.desk:
-            stmt = stmt.where(Call.desk == self.desk)
+            found.append(Call.desk == self.desk)
         if self.statuses:
-            stmt = stmt.where(Call.status.in_(self.statuses))
+            found.append(Call.status.in_(self.statuses))
         if self.direction:
-            stmt = stmt.where(Call.direction == self.direction)
+            found.append(Call.direction == self.direction)
         if self.outcomes:
-            stmt = stmt.where(found.in_(self.outcomes))
+            found.append(outcome().in_(self.outcomes))
         if self.legs == "callers":
-            stmt = stmt.where(Call.role != "agent")
+            found.append(Call.role != "agent")
         elif self.legs == "agents":
-            stmt = stmt.where(Call.role == "agent")
+            found.append(Call.role == "agent")
         elif self.legs == "outbound":
-            stmt = stmt.where(Call.direction.like("outbound%"))
+            found.append(Call.direction.like("outbound%"))
+        return found
+
+    def query(self) -> Select[tuple[Call]]:
+        """The filtered calls in the asked order (newest first by default), each with its outcome."""
+        stmt = select(Call).options(with_expression(Call.outcome, outcome())).where(*self.conditions())
         column = SORTS[self.sort.removeprefix("-")]
         if self.sort.startswith("-"):
             order: list[ColumnElement[Any]] = [
@@ -250,7 +254,7 @@ class Page:
 def page_of_calls(s: Session, filters: CallFilters) -> Page:
     """The requested page of matching calls."""
     stmt = filters.query()
-    total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = s.scalar(select(func.count()).select_from(Call).where(*filters.conditions())) or 0
     rows = s.scalars(stmt.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)).all()
     return Page(list(rows), total, filters)
 
