@@ -1,4 +1,4 @@
-"""What became of a call, as one SQL CASE over its row, so the outcome filter and sort run in the database.
+"""What became of a call, as one SQL CASE over its row, so the outcome filter runs in the database.
 The names are fixed (API, CSV, pages); docs/call-log.md#outcomes defines each."""
 
 from __future__ import annotations

@@ -99,8 +99,7 @@ def csv() -> Response:
 @bp.get("/calls/<call_sid>")
 @login_required
 def show(call_sid: str) -> str:
-    """One call: a summary band, the recording, the other leg, and its timeline without noise (another
-    desk's call is 404 to a partner, as if it did not exist)."""
+    """One call as a story: summary, recording, other leg, quiet timeline (a partner: 404 if not theirs)."""
     s = session()
     viewer = current_viewer()
     found = visible_call(s, call_sid, viewer)

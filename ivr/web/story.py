@@ -116,8 +116,7 @@ class Entry:
 
 
 def timeline(events: Iterable[Mapping[str, Any]]) -> list[Entry]:
-    """The events without noise: node entries left out, runs of status callbacks folded, and the waits in a
-    queue (with their repeated hold messages) folded into one entry."""
+    """The events without noise: no node entries; status callbacks, queue waits and hold messages folded."""
     entries: list[Entry] = []
     waiting: Entry | None = None  # the entry of a run of queue waits, while one lasts
     for event in events:
