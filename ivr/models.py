@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from .db import Base, utcnow
 
@@ -88,6 +88,8 @@ class Call(Base):
     recording_duration: Mapped[int | None] = mapped_column(Integer)
     transcription: Mapped[str | None] = mapped_column(Text)
     errors: Mapped[int] = mapped_column(Integer, default=0)
+    # what became of the call (ivr.calls.outcomes): not stored, computed in SQL by the queries that ask for it
+    outcome: Mapped[str | None] = query_expression()
 
     events: Mapped[list[CallEvent]] = relationship(
         back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan", lazy="raise"

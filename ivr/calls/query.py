@@ -6,19 +6,20 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker, with_expression
 
 from ..engine.costs import Leg, leg_cost
 from ..engine.site import Desk
-from ..models import Call, CallEvent
-from .log import get_call
-from .periods import moment
+from ..models import STATUS_RANK, Call, CallEvent
+from .outcomes import OUTCOMES, outcome
+from .periods import DATE_ONLY, moment
 from .privacy import OPS, Viewer, mask_data, mask_number, mask_text
 
 MAX_PER_PAGE = 500
@@ -30,19 +31,30 @@ CSV_FIELDS = (
     "call_sid", "parent_call_sid", "direction", "from", "to", "status", "started_at", "ended_at", "duration",
     "flow", "desk", "role", "overflow_from", "queued_at", "path", "route_strategy", "assignment", "segment",
     "queue_time", "queue_result", "talk_time", "agent", "survey_score", "cost",
-    "recording_url", "recording_duration", "errors",
+    "recording_url", "recording_duration", "errors", "outcome",
 )  # fmt: skip
 
 
 class FilterError(ValueError):
-    """A filter parameter that cannot be understood; the message names it."""
+    """A filter parameter that cannot be understood; the message starts with its name ("desk: ...")."""
 
 
-def _moment(name: str, text: str, end_of_day: bool) -> datetime | None:
+DIRECTIONS = ("inbound", "outbound-api", "outbound-dial")
+LEGS = ("callers", "agents", "outbound", "all")
+SORTS: dict[str, Any] = {"start": Call.started_at, "wait": Call.queue_time, "talk": Call.talk_time}
+NUMBER = re.compile(r"\+?[0-9]+")
+SEPARATORS = re.compile(r"[\s().-]")  # what people type between digits: kept out of the search
+
+
+def _moment(name: str, text: str, end_of_day: bool, zone: str) -> datetime | None:
+    """A query-string time; a date alone is a day in `zone` (the page's zone; UTC over the API)."""
     try:
-        return moment(name, text, end_of_day)
+        found = moment(name, text, end_of_day)
     except ValueError as exc:
         raise FilterError(str(exc)) from None
+    if found is not None and zone != "UTC" and DATE_ONLY.fullmatch(text):
+        return found.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)  # the same midnight, in the zone
+    return found
 
 
 def _positive(name: str, text: str | None, default: int, limit: int) -> int:
@@ -50,12 +62,38 @@ def _positive(name: str, text: str | None, default: int, limit: int) -> int:
         return default
     if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) < 1:
         raise FilterError(f"{name}: {text!r} is not a positive whole number")
-    return min(int(text), limit)
+    if int(text) > limit:
+        raise FilterError(f"{name}: {text} is more than the most allowed, {limit}")
+    return int(text)
+
+
+def _choices(name: str, text: str, valid: Collection[str]) -> tuple[str, ...]:
+    """A comma-separated list of values, each one of `valid`; FilterError lists the valid ones."""
+    values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    unknown = [v for v in values if v not in valid]
+    if unknown:
+        raise FilterError(f"{name}: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(valid)}")
+    return values
+
+
+def _choice(name: str, text: str, valid: Collection[str], default: str = "") -> str:
+    """One value of `valid` (or the default when empty)."""
+    found = _choices(name, text, valid)
+    if len(found) > 1:
+        raise FilterError(f"{name}: give one of {', '.join(valid)}, not several")
+    return found[0] if found else default
+
+
+def _number(text: str) -> str:
+    number = SEPARATORS.sub("", text)
+    if number and not NUMBER.fullmatch(number):
+        raise FilterError(f"number: {text!r} is not a phone number or part of one (digits, + first)")
+    return number
 
 
 @dataclass(frozen=True)
 class CallFilters:
-    """What the caller asked for: a time range, a number, a desk, statuses and a page."""
+    """What the caller asked for: a time range, a number, a desk, statuses, outcomes, legs, order and page."""
 
     since: datetime | None = None
     until: datetime | None = None
@@ -63,29 +101,67 @@ class CallFilters:
     desk: str = ""
     statuses: tuple[str, ...] = ()
     direction: str = ""
+    outcomes: tuple[str, ...] = ()
+    legs: str = "callers"
+    sort: str = "-start"
     page: int = 1
     per_page: int = 50
     scope_desk: str | None = None  # a partner's desk: set only by for_viewer, never from the query string
+    zone: str = "UTC"  # where a date alone starts and ends: the caller's choice, never from these arguments
+
+    # every query-string argument from_args reads (an API refuses any other)
+    PARAMETERS: ClassVar[frozenset[str]] = frozenset(
+        ("since", "until", "number", "desk", "status", "direction", "outcome", "legs", "sort", "page")
+    ) | {"per_page"}
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> CallFilters:
-        """Filters from query-string arguments; FilterError names a bad one."""
-        since, until = args.get("since", "").strip(), args.get("until", "").strip()
+    def from_args(
+        cls, args: Mapping[str, str], desks: Collection[str] | None = None, zone: str = "UTC"
+    ) -> CallFilters:
+        """Filters from query-string arguments; FilterError names a bad one and the valid choices.
+
+        `desks` are the published site's desks (None: any desk name is accepted); a date alone in `since`
+        or `until` is a day in `zone`.
+        """
+        since_text, until_text = args.get("since", "").strip(), args.get("until", "").strip()
+        since = _moment("since", since_text, False, zone) if since_text else None
+        until = _moment("until", until_text, True, zone) if until_text else None
+        if since is not None and until is not None and since >= until:
+            raise FilterError(f"since: {since_text} is not before until {until_text}")
+        desk = args.get("desk", "").strip()
+        if desk and desks is not None and desk not in desks:
+            known = ", ".join(sorted(desks)) or "none (nothing is published)"
+            raise FilterError(f"desk: unknown desk {desk!r}; the site's desks are {known}")
+        sort = args.get("sort", "").strip() or "-start"
+        if sort.removeprefix("-") not in SORTS:
+            choices = ", ".join(f"{name}, -{name}" for name in SORTS)
+            raise FilterError(f"sort: unknown order {sort!r}; choose from {choices}")
         return cls(
-            since=_moment("since", since, end_of_day=False) if since else None,
-            until=_moment("until", until, end_of_day=True) if until else None,
-            number=re.sub(r"[^0-9+]", "", args.get("number", "")),
-            desk=args.get("desk", "").strip(),
-            statuses=tuple(s for s in args.get("status", "").replace(" ", "").split(",") if s),
-            direction=args.get("direction", "").strip(),
+            since=since,
+            until=until,
+            number=_number(args.get("number", "")),
+            desk=desk,
+            statuses=_choices("status", args.get("status", ""), tuple(STATUS_RANK)),
+            direction=_choice("direction", args.get("direction", ""), DIRECTIONS),
+            outcomes=_choices("outcome", args.get("outcome", ""), OUTCOMES),
+            legs=_choice("legs", args.get("legs", ""), LEGS, "callers"),
+            sort=sort,
             page=_positive("page", args.get("page"), 1, 10**9),
             per_page=_positive("per_page", args.get("per_page"), 50, MAX_PER_PAGE),
+            zone=zone,
         )
 
     @property
     def last_day(self) -> date | None:
-        """The last day `until` includes (it is excluded itself), for a date field."""
-        return (self.until - timedelta(microseconds=1)).date() if self.until is not None else None
+        """The last day `until` includes (it is excluded itself), in the filters' zone, for a date field."""
+        if self.until is None:
+            return None
+        return (self.until - timedelta(microseconds=1)).astimezone(ZoneInfo(self.zone)).date()
+
+    @property
+    def first_day(self) -> date | None:
+        """The day `since` falls on, in the filters' zone, for a date field."""
+        return self.since.astimezone(ZoneInfo(self.zone)).date() if self.since is not None else None
 
     def for_viewer(self, viewer: Viewer) -> CallFilters:
         """These filters narrowed to what the viewer may see; FilterError for a search they may not make.
@@ -101,28 +177,50 @@ class CallFilters:
             )
         return replace(self, scope_desk=viewer.desk)
 
-    def query(self) -> Select[tuple[Call]]:
-        """The filtered calls, newest first."""
-        stmt = select(Call)
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The WHERE conditions of these filters (on the calls table)."""
+        found: list[ColumnElement[bool]] = []
         if self.scope_desk is not None:
-            stmt = stmt.where(Call.desk == self.scope_desk)
+            found.append(Call.desk == self.scope_desk)
         if self.since:
-            stmt = stmt.where(Call.started_at >= self.since)
+            found.append(Call.started_at >= self.since)
         if self.until:
-            stmt = stmt.where(Call.started_at < self.until)
+            found.append(Call.started_at < self.until)
         if self.number:
             pattern = f"%{self.number}%"
-            stmt = stmt.where(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
+            found.append(or_(Call.from_number.like(pattern), Call.to_number.like(pattern)))
         if self.desk:
-            stmt = stmt.where(Call.desk == self.desk)
+            found.append(Call.desk == self.desk)
         if self.statuses:
-            stmt = stmt.where(Call.status.in_(self.statuses))
+            found.append(Call.status.in_(self.statuses))
         if self.direction:
-            stmt = stmt.where(Call.direction == self.direction)
-        return stmt.order_by(Call.started_at.desc(), Call.id.desc())
+            found.append(Call.direction == self.direction)
+        if self.outcomes:
+            found.append(outcome().in_(self.outcomes))
+        if self.legs == "callers":
+            found.append(Call.role != "agent")
+        elif self.legs == "agents":
+            found.append(Call.role == "agent")
+        elif self.legs == "outbound":
+            found.append(Call.direction.like("outbound%"))
+        return found
+
+    def query(self) -> Select[tuple[Call]]:
+        """The filtered calls in the asked order (newest first by default), each with its outcome."""
+        stmt = select(Call).options(with_expression(Call.outcome, outcome())).where(*self.conditions())
+        column = SORTS[self.sort.removeprefix("-")]
+        if self.sort.startswith("-"):
+            order: list[ColumnElement[Any]] = [
+                column.desc().nulls_last(),
+                Call.started_at.desc(),
+                Call.id.desc(),
+            ]
+        else:
+            order = [column.asc().nulls_last(), Call.started_at.asc(), Call.id.asc()]
+        return stmt.order_by(*order)
 
     def as_args(self, **changes: Any) -> dict[str, str]:
-        """The filters as query-string arguments (for links to other pages)."""
+        """The filters as query-string arguments (for links to other pages); defaults are left out."""
         values = {
             "since": self.since.isoformat() if self.since else "",
             "until": self.until.isoformat() if self.until else "",
@@ -130,6 +228,9 @@ class CallFilters:
             "desk": self.desk,
             "status": ",".join(self.statuses),
             "direction": self.direction,
+            "outcome": ",".join(self.outcomes),
+            "legs": "" if self.legs == "callers" else self.legs,
+            "sort": "" if self.sort == "-start" else self.sort,
             "per_page": str(self.per_page),
             "page": str(self.page),
         } | {k: str(v) for k, v in changes.items()}
@@ -153,7 +254,7 @@ class Page:
 def page_of_calls(s: Session, filters: CallFilters) -> Page:
     """The requested page of matching calls."""
     stmt = filters.query()
-    total = s.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    total = s.scalar(select(func.count()).select_from(Call).where(*filters.conditions())) or 0
     rows = s.scalars(stmt.limit(filters.per_page).offset((filters.page - 1) * filters.per_page)).all()
     return Page(list(rows), total, filters)
 
@@ -205,6 +306,7 @@ def call_dict(call: Call, desks: Mapping[str, Desk]) -> dict[str, Any]:
         "recording_duration": call.recording_duration,
         "transcription": call.transcription,
         "errors": call.errors,
+        "outcome": call.outcome,  # ivr.calls.outcomes: None for an agent's own leg
     }
 
 
@@ -225,7 +327,12 @@ def shown_call(call: Call, desks: Mapping[str, Desk], viewer: Viewer = OPS) -> d
 
 def visible_call(s: Session, call_sid: str, viewer: Viewer = OPS) -> Call | None:
     """The call if this viewer may see it (a partner: only their desk's), else None as if it did not exist."""
-    call = get_call(s, call_sid)
+    call = s.scalars(
+        select(Call)
+        .where(Call.call_sid == call_sid)
+        .options(with_expression(Call.outcome, outcome()))
+        .execution_options(populate_existing=True)
+    ).first()
     if call is None or (viewer.is_partner and call.desk != viewer.desk):
         return None
     return call

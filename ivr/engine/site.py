@@ -137,6 +137,7 @@ class Site:
     fallback: Mapping[str, Any]
     name: str = ""
     agent_line: AgentLine | None = None
+    timezone: str = "UTC"  # where the site's people are: the call list and call pages show times in it
 
     @classmethod
     def from_json(cls, site: Mapping[str, Any], flows: Mapping[str, Mapping[str, Any]]) -> Site:
@@ -150,6 +151,7 @@ class Site:
             schedules=schedules,
             fallback=site["fallback"],
             name=site.get("name", ""),
+            timezone=site.get("timezone", "UTC"),
             agent_line=AgentLine(tuple(line["numbers"]), line.get("language", "en-US"), line.get("voice"))
             if line
             else None,

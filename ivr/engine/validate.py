@@ -42,8 +42,10 @@ def _zone_unknown(name: str) -> str:
 
 
 def check_site(site: Document) -> Iterator[Problem]:
-    """Time zones of schedules, the desks' references, and the fallback's desk."""
+    """Time zones of the site and its schedules, the desks' references, and the fallback's desk."""
     data = site.data
+    if "timezone" in data and not _zone_ok(data["timezone"]):
+        yield Problem(site.file, None, "timezone", f"unknown time zone {data['timezone']!r}")
     for name, schedule in data.get("schedules", {}).items():
         if not _zone_ok(schedule["timezone"]):
             yield Problem(site.file, None, f"schedules.{name}.timezone", _zone_unknown(schedule["timezone"]))

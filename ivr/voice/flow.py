@@ -47,10 +47,10 @@ def incoming() -> Response:
     line = published.site.agent_line
     if line is not None and request.form.get("To", "") in line.numbers:
         return answer_incoming(published)
-    call = calllog.find_call(s, request.form["CallSid"])
-    if call is None:
-        call = calllog.insert_call(s, request.form, now)
-    else:
+    # A status callback ('initiated', 'ringing') usually logs the call before this request: only a call whose
+    # flow has started already is a repeat (Twilio retried the request).
+    call = calllog.find_or_insert_call(s, request.form, now)
+    if call.site_version_id is not None:
         calllog.add_event(s, call.id, "incoming_repeated", now=now)
     flow = published.site.flow_for_number(request.form.get("To", ""))
     if flow is None:

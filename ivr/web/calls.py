@@ -1,14 +1,21 @@
-"""The call list with filters, search and CSV, and each call's timeline; a partner sees only their desk."""
+"""The call list people work in (filters in the URL, outcomes, sorting, pages) and each call as a story.
+Times are shown in the site's time zone (`tz=utc` for UTC); a partner sees only their desk."""
 
 from __future__ import annotations
+
+from math import ceil
+from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
 from flask_login import login_required
 
 from ..accounts.access import current_viewer
+from ..calls.outcomes import LABELS, OUTCOMES
 from ..calls.privacy import mask_data
 from ..calls.query import (
     CSV_HEADERS,
+    DIRECTIONS,
+    LEGS,
     CallFilters,
     FilterError,
     call_numbers,
@@ -19,33 +26,70 @@ from ..calls.query import (
     visible_call,
 )
 from ..db import database, session
-from ..extensions import priced_desks
+from ..extensions import flows, priced_desks
 from ..models import STATUS_RANK
+from . import story
 
 bp = Blueprint("calls", __name__)
+SORT_LABELS = {
+    "-start": "newest first", "start": "oldest first", "-wait": "longest wait", "wait": "shortest wait",
+    "-talk": "longest talk", "talk": "shortest talk",
+}  # fmt: skip
+
+
+def _zone() -> tuple[str, str]:
+    """The zone times are shown in and the `tz` argument that asked for it ('' for the site's default)."""
+    if request.args.get("tz", "").strip().lower() == "utc":
+        return "UTC", "utc"
+    published = flows().current()
+    return (published.site.timezone if published is not None else "UTC"), ""
+
+
+def _helpers(zone: str) -> dict[str, Any]:
+    return {
+        "zone": zone,
+        "local": lambda moment, pattern="%Y-%m-%d %H:%M:%S": story.local(moment, zone, pattern),
+        "duration": story.duration,
+        "is_link": story.is_link,
+        "queue_results": story.QUEUE_RESULTS,
+        "outcome_labels": LABELS,
+    }
 
 
 @bp.get("/")
 @login_required
 def index() -> str | tuple[str, int]:
-    """The call list: filters, search by number, pages."""
+    """The call list: filters, search by number, outcome, legs, sorting and pages."""
+    zone, tz = _zone()
+    desks = sorted(priced_desks())
+    choices = {
+        "desks": desks,
+        "statuses": STATUS_RANK,
+        "outcomes": OUTCOMES,
+        "directions": DIRECTIONS,
+        "legs": LEGS,
+        "sorts": SORT_LABELS,
+        "tz": tz,
+    } | _helpers(zone)
     try:
-        filters = CallFilters.from_args(request.args).for_viewer(current_viewer())
+        filters = CallFilters.from_args(request.args, desks=desks, zone=zone).for_viewer(current_viewer())
     except FilterError as exc:
         return render_template(
-            "calls.html", page=None, filters=CallFilters(), error=str(exc), statuses=STATUS_RANK
+            "calls.html", page=None, filters=CallFilters(zone=zone), error=str(exc), **choices
         ), 400
     page = page_of_calls(session(), filters)
-    return render_template("calls.html", page=page, filters=filters, error=None, statuses=STATUS_RANK)
+    pages = max(1, ceil(page.total / filters.per_page))
+    return render_template("calls.html", page=page, pages=pages, filters=filters, error=None, **choices)
 
 
 @bp.get("/calls.csv")
 @login_required
 def csv() -> Response:
-    """The filtered call list as CSV."""
+    """The filtered call list as CSV (times in UTC, as over the API)."""
     viewer = current_viewer()
     try:
-        filters = CallFilters.from_args(request.args).for_viewer(viewer)
+        filters = CallFilters.from_args(request.args, desks=list(priced_desks()), zone=_zone()[0])
+        filters = filters.for_viewer(viewer)
     except FilterError as exc:
         abort(400, str(exc))
     rows = csv_rows(database().sessionmaker, filters, priced_desks(), viewer)
@@ -55,7 +99,7 @@ def csv() -> Response:
 @bp.get("/calls/<call_sid>")
 @login_required
 def show(call_sid: str) -> str:
-    """One call and its timeline (another desk's call is 404 to a partner, as if it did not exist)."""
+    """One call as a story: summary, recording, other leg, quiet timeline (a partner: 404 if not theirs)."""
     s = session()
     viewer = current_viewer()
     found = visible_call(s, call_sid, viewer)
@@ -71,6 +115,15 @@ def show(call_sid: str) -> str:
         }
         for e in events_of(s, found)
     ]
+    peer = visible_call(s, found.peer_call_sid, viewer) if found.peer_call_sid else None
+    zone, tz = _zone()
     return render_template(
-        "call.html", call=found, shown=shown_call(found, priced_desks(), viewer), events=events
+        "call.html",
+        call=found,
+        shown=shown_call(found, priced_desks(), viewer),
+        timeline=story.timeline(events),
+        ivr_seconds=story.ivr_seconds(found, events),
+        peer=peer,
+        tz=tz,
+        **_helpers(zone),
     )

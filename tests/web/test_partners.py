@@ -67,7 +67,7 @@ def test_partner_with_masked_numbers_sees_only_their_desk(client, session, sids)
     )
     rows = page.xpath("//table[@class='calls']/tbody/tr")
     assert [r.xpath("string(td[2])") for r in rows] == ["+1•••0111"]
-    assert [r.xpath("string(td[6])") for r in rows] == ["bpo"]
+    assert [r.xpath("string(td[5])") for r in rows] == ["bpo"]
     assert page.xpath("//input[@name='number']") == [] and page.xpath("//input[@name='desk']") == []
     assert page.xpath("//a[text()='Compare desks']") == []
     assert not any(hidden in response.get_data(as_text=True) for hidden in HIDDEN)

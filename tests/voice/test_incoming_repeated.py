@@ -1,0 +1,44 @@
+"""'incoming repeated' marks only a real repeat: a row logged by an earlier status callback is a new call."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ivr.sim import Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
+
+from ..conftest import AUTH_TOKEN, OPEN
+from ..helpers import call_row, event_kinds
+from ..twilio import one
+
+BASE = "https://ivr.test"
+
+
+def test_simulated_call_with_early_status_callbacks_is_not_a_repeat(app: Flask, session):
+    clock = VirtualClock(OPEN)
+    app.config["IVR_CLOCK"] = clock.now
+    caller = Caller.scripted([Input(digits="1"), Input(digits="3"), Input(digits="")])
+    # the simulator sends 'initiated' and 'ringing' before it asks /voice/incoming, as Twilio does
+    call = SimulatedCall(WsgiTransport(app, AUTH_TOKEN), BASE, "+15125550123", "+15125550100", clock, caller)
+    result = call.run()
+    assert result.ok, (result.error, result.status_problems)
+    kinds = event_kinds(session, result.call_sid)
+    assert kinds[:2] == ["status", "status"]  # the row existed before the flow started
+    assert "flow_started" in kinds
+    assert "incoming_repeated" not in kinds
+
+
+def test_status_callback_first_then_incoming_starts_the_flow_once(call, twilio, session):
+    twilio.status(call.sid, "ringing", 0)
+    root = call.start()
+    assert one(root, "/Response/Gather").get("action").endswith("/voice/step/main/language/input")
+    row = call_row(session, call.sid)
+    assert (row.flow, row.node) == ("main", "language")
+    assert "incoming_repeated" not in event_kinds(session, call.sid)
+
+
+def test_a_retried_incoming_request_is_marked_repeated(call, session):
+    call.start()
+    call.start()  # Twilio retried the first request (its answer was lost)
+    kinds = event_kinds(session, call.sid)
+    assert kinds.count("incoming_repeated") == 1
+    assert kinds.index("incoming_repeated") > kinds.index("flow_started")
