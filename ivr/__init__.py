@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the web stack is imported by create_app, so `import ivr.engine` stays free of it
-    from flask import Flask
+    from flask import Flask, Response
+    from werkzeug.exceptions import HTTPException
 
 
 def create_app(config: dict[str, Any] | None = None, require_token: bool = True) -> Flask:
@@ -16,6 +17,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     Only the command line passes require_token=False: it serves no webhooks.
     """
     from flask import Flask
+    from werkzeug.exceptions import HTTPException
     from werkzeug.middleware.proxy_fix import ProxyFix
 
     from .config import from_environment, instance_secret
@@ -57,7 +59,19 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     access.init_app(app)
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, _http_error)
     for name, registered in app.blueprints.items():  # webhooks and the API are signed, not cookie-based
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
             access.csrf.exempt(registered)
     return app
+
+
+def _http_error(error: HTTPException) -> Response | HTTPException:
+    """One dispatcher for HTTP errors by path: JSON under /api/ (unknown routes too), else Flask's own."""
+    from flask import request
+
+    from .api.errors import json_error
+
+    if request.path == "/api" or request.path.startswith("/api/"):
+        return json_error(error)
+    return error

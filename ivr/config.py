@@ -50,6 +50,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # the API's incremental sync serves changes older than this (docs/api.md, "Incremental sync")
+        "SYNC_SETTLE_SECONDS": float(env.get("SYNC_SETTLE_SECONDS", "60")),
         # the dialer worker (ivr/dialer): where Twilio's REST API is, and how fast and in what steps to call
         "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
         "DIALER_CPS": float(env.get("DIALER_CPS", "1")),

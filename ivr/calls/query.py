@@ -205,6 +205,7 @@ def call_dict(call: Call, desks: Mapping[str, Desk]) -> dict[str, Any]:
         "recording_duration": call.recording_duration,
         "transcription": call.transcription,
         "errors": call.errors,
+        "updated_at": _iso(call.updated_at),  # the last change of the row (the API's incremental sync)
     }
 
 
