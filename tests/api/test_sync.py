@@ -156,9 +156,8 @@ def test_sync_keeps_the_filters_and_the_partners_desk(twilio, clock, api, sessio
     assert [c["from"] for c in answer["calls"]] == ["+15125550102"]
     token = create_token(session, "bpo viewer", desk="bpo")
     session.commit()
-    partner = client.get(
-        "/api/calls", query_string={"updated_since": "2026-11-24"}, headers={"Authorization": f"Bearer {token}"}
-    )
+    headers = {"Authorization": f"Bearer {token}"}
+    partner = client.get("/api/calls", query_string={"updated_since": "2026-11-24"}, headers=headers)
     assert partner.status_code == 200 and partner.json["calls"] == []  # no call reached the BPO desk
 
 
