@@ -23,7 +23,7 @@ def index() -> Response:
     """The do-not-call entries, newest first: ?source=manual|import|opt-out, page, per_page."""
     source = request.args.get("source")
     if source is not None and source not in dnc.SOURCES:
-        abort(400, f"source must be one of {', '.join(dnc.SOURCES)}")
+        abort(400, f"source: {source!r} is not a source (choose one of: {', '.join(dnc.SOURCES)})")
     page, per_page = bodies.page()
     entries, total = dnc.listed(session(), source, per_page, (page - 1) * per_page)
     return jsonify(entries=[dnc.entry_dict(e) for e in entries], total=total, page=page, per_page=per_page)
