@@ -49,7 +49,7 @@ COLUMNS = (
     "call_sid", "account_sid", "direction", "role", "from_number", "to_number", "status", "status_rank",
     "started_at", "ended_at", "duration", "flow", "node", "variables", "tries", "desk", "overflow_from",
     "path", "queued_at", "queue_time", "queue_result", "talk_time", "agent", "survey_score", "errors",
-    "route_strategy", "assignment", "segment",
+    "route_strategy", "assignment", "segment", "updated_at",
 )  # fmt: skip
 PATHS = [
     "language:1 > main_menu:1", "language:1 > main_menu:2", "language:1 > main_menu:3",
@@ -90,7 +90,7 @@ def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
                 f"CA{i:032x}", "AC" + "0" * 32, "inbound", "agent", f"+1512555{rng.randint(0, 999):04d}",
                 "+15125550199", "completed", 4, started, started + timedelta(seconds=duration), duration,
                 None, None, "{}", "{}", desk, None, None, None, None, None, None, None, None, 0, None, None,
-                None,
+                None, started + timedelta(seconds=duration),
             )  # fmt: skip
             continue
         segment, desk, strategy, assignment = route(rng)
@@ -108,6 +108,7 @@ def legs(count: int, seed: int = 42) -> Iterator[tuple[Any, ...]]:
             "main", "survey", variables, "{}", desk, overflow, rng.choice(PATHS),
             started + timedelta(seconds=25) if result else None, wait, result, talk,
             f"{rng.randint(1000, 1099)}" if talk else None, score, 0, strategy, assignment, segment,
+            started + timedelta(seconds=duration),
         )  # fmt: skip
 
 

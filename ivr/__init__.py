@@ -67,21 +67,16 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:
-    """One dispatcher for HTTP errors by path: /api/ its JSON, /voice/ untouched, every other path a page."""
-    import importlib
-
+    """One dispatcher for HTTP errors by path: JSON under /api/ (unknown routes too), /voice/ untouched,
+    every other path a styled page."""
     from flask import request
+
+    from .api.errors import json_error
+    from .web.errors import error_page
 
     path = request.path
     if path == "/api" or path.startswith("/api/"):
-        try:  # the API's JSON errors, where that module exists
-            json_error = importlib.import_module(".api.errors", __name__).json_error
-        except ModuleNotFoundError:
-            return error
-        response: Response = json_error(error)
-        return response
+        return json_error(error)
     if path.startswith("/voice/") or error.code is None or error.code < 400:
         return error
-    from .web.errors import error_page
-
     return error_page(error)

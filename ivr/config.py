@@ -52,6 +52,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # `ivr simulate --at` over --url: trust a signed IvrSimulatedTime on webhooks (local try-outs only)
         "SIMULATED_TIME": env.get("IVR_SIMULATED_TIME", "0") == "1",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # the API's incremental sync serves changes older than this (docs/api.md, "Incremental sync")
+        "SYNC_SETTLE_SECONDS": float(env.get("SYNC_SETTLE_SECONDS", "60")),
         # the dialer worker (ivr/dialer): where Twilio's REST API is, and how fast and in what steps to call
         "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
         "DIALER_CPS": float(env.get("DIALER_CPS", "1")),

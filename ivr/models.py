@@ -48,6 +48,7 @@ class Call(Base):
         # a caller's calls in order, covering what the repeat-call metric reads (ivr.metrics.sql)
         Index("ix_calls_number_history", "from_number", "started_at", "id", "role", "desk", "queue_result"),
         Index("ix_calls_overflow_from_started_at", "overflow_from", "started_at"),
+        Index("ix_calls_updated_at_id", "updated_at", "id"),  # the API's incremental sync, in its order
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -90,6 +91,8 @@ class Call(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     # what became of the call (ivr.calls.outcomes): not stored, computed in SQL by the queries that ask for it
     outcome: Mapped[str | None] = query_expression()
+    # when the row last changed: every write of ivr.calls.log sets it to the request's time (the API's sync)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     events: Mapped[list[CallEvent]] = relationship(
         back_populates="call", order_by="CallEvent.id", cascade="all, delete-orphan", lazy="raise"

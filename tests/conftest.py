@@ -20,6 +20,7 @@ from ivr import create_app
 from ivr.db import make_engine
 from ivr.migrations.runner import recreate
 
+from .openapi import watch
 from .twilio import CallDriver, TwilioClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,7 @@ def app(config: dict[str, Any], database_url: str) -> Iterator[Flask]:
     """The app on an emptied database."""
     _truncate(database_url)
     application = create_app(config)
+    watch(application)  # every API answer is checked against the OpenAPI document
     yield application
     application.extensions["ivr.db"].engine.dispose()
 

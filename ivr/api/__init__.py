@@ -1,29 +1,14 @@
 """The JSON API for machines: bearer tokens, the same data as the web pages; one blueprint per feature.
-Errors are JSON for every feature: {"error": {"status", "message"}}."""
+Errors are JSON on every path under /api/ (errors.py, through the app's dispatcher in ivr/__init__.py)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint
 
-from . import calls, campaigns, dnc, live, reports
+from . import calls, campaigns, dnc, live, openapi, reports
 
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp)  # endpoints api.<feature>.<view>
+FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, openapi.bp)  # endpoints api.<feature>.<view>
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:
     bp.register_blueprint(feature)
-
-
-@bp.errorhandler(HTTPException)
-def _error(error: HTTPException) -> tuple[Response, int]:
-    response = jsonify(error={"status": error.code, "message": error.description})
-    code = error.code or 400
-    return response, code
-
-
-@bp.after_request
-def _challenge(response: Response) -> Response:
-    if response.status_code == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="ivr"'
-    return response

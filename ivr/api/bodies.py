@@ -39,13 +39,16 @@ def csv_stream() -> io.TextIOWrapper:
     return io.TextIOWrapper(body, encoding="utf-8-sig", newline="")
 
 
+def _whole(name: str, default: str) -> int:
+    text = request.args.get(name, default).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) < 1:
+        abort(400, f"{name}: {text!r} is not a positive whole number")
+    return int(text)
+
+
 def page() -> tuple[int, int]:
-    """The `page` and `per_page` parameters, checked, else 400."""
-    try:
-        page = int(request.args.get("page", "1"))
-        per_page = int(request.args.get("per_page", "100"))
-    except ValueError:
-        abort(400, "page and per_page must be whole numbers")
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        abort(400, f"page must be 1 or more, per_page from 1 to {MAX_PER_PAGE}")
+    """The `page` and `per_page` parameters, checked (per_page above MAX_PER_PAGE refused), else 400."""
+    page, per_page = _whole("page", "1"), _whole("per_page", "100")
+    if per_page > MAX_PER_PAGE:
+        abort(400, f"per_page: {per_page} is more than a page holds (at most {MAX_PER_PAGE})")
     return page, per_page

@@ -21,6 +21,8 @@ from ..db import session
 from ..extensions import clock, flows
 from ..models import Campaign
 from . import bodies
+from .errors import error_response
+from .params import query_parameters
 
 bp = Blueprint("campaigns", __name__)
 
@@ -34,6 +36,7 @@ def _campaign(ref: str) -> Campaign:
 
 @bp.get("/campaigns")
 @token_required
+@query_parameters()
 def index() -> Response:
     """Every campaign with its figures, newest first."""
     s = session()
@@ -43,6 +46,7 @@ def index() -> Response:
 
 @bp.post("/campaigns")
 @token_required
+@query_parameters()
 def create() -> tuple[Response, int]:
     """Create a draft campaign from a JSON object of settings; 400 names every bad field."""
     s = session()
@@ -53,13 +57,14 @@ def create() -> tuple[Response, int]:
     except CampaignError as exc:
         s.rollback()
         problems = [{"field": field, "message": message} for field, message in exc.problems]
-        return jsonify(error={"status": 400, "message": str(exc), "problems": problems}), 400
+        return error_response(400, str(exc), problems=problems), 400
     s.commit()
     return jsonify(campaign=campaign_dict(created, campaign_figures(s, created, now))), 201
 
 
 @bp.get("/campaigns/<ref>")
 @token_required
+@query_parameters()
 def show(ref: str) -> Response:
     """One campaign (by id or name) with its figures."""
     s = session()
@@ -69,6 +74,7 @@ def show(ref: str) -> Response:
 
 @bp.post("/campaigns/<ref>/contacts")
 @token_required
+@query_parameters("region")
 def import_list(ref: str) -> Response:
     """Import contacts from the CSV body (?region=US for numbers without +country); the report by line."""
     s = session()
@@ -90,6 +96,7 @@ def import_list(ref: str) -> Response:
 
 @bp.post("/campaigns/<ref>/<action>")
 @token_required
+@query_parameters()
 def change(ref: str, action: str) -> Response:
     """start, pause, resume or cancel a campaign; 409 when its state does not allow it."""
     if action not in ACTIONS or action == "finish":

@@ -11,17 +11,19 @@ from ..db import session
 from ..extensions import clock
 from ..models import DoNotCall
 from . import bodies
+from .params import query_parameters
 
 bp = Blueprint("dnc", __name__)
 
 
 @bp.get("/dnc")
 @token_required
+@query_parameters("source", "page", "per_page")
 def index() -> Response:
     """The do-not-call entries, newest first: ?source=manual|import|opt-out, page, per_page."""
     source = request.args.get("source")
     if source is not None and source not in dnc.SOURCES:
-        abort(400, f"source must be one of {', '.join(dnc.SOURCES)}")
+        abort(400, f"source: {source!r} is not a source (choose one of: {', '.join(dnc.SOURCES)})")
     page, per_page = bodies.page()
     entries, total = dnc.listed(session(), source, per_page, (page - 1) * per_page)
     return jsonify(entries=[dnc.entry_dict(e) for e in entries], total=total, page=page, per_page=per_page)
@@ -29,6 +31,7 @@ def index() -> Response:
 
 @bp.get("/dnc/<phone>")
 @token_required
+@query_parameters()
 def show(phone: str) -> Response:
     """Whether a number (E.164) is on the list: its entry, or 404."""
     found = session().get(DoNotCall, phone)
@@ -39,6 +42,7 @@ def show(phone: str) -> Response:
 
 @bp.post("/dnc")
 @token_required
+@query_parameters()
 def add() -> Response:
     """Add numbers: {"phones": [...]} or {"phone": "..."}, optional "note" and "region" (default US)."""
     body = bodies.json_body()
@@ -64,6 +68,7 @@ def add() -> Response:
 
 @bp.delete("/dnc/<phone>")
 @token_required
+@query_parameters()
 def remove(phone: str) -> Response:
     """Take a number (E.164) off the list; 404 when it is not on it."""
     s = session()
@@ -75,6 +80,7 @@ def remove(phone: str) -> Response:
 
 @bp.post("/dnc/import")
 @token_required
+@query_parameters("region", "note")
 def import_list() -> Response:
     """Add every number of the CSV body (one a line, or a phone column); ?region=US, ?note=."""
     region = bodies.region() or "US"

@@ -9,12 +9,15 @@ from ..db import session
 from ..extensions import flows
 from ..flows.errors import NothingPublished
 from ..metrics import compare_from_args
+from ..metrics.params import API_PARAMETERS
+from .params import query_parameters
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 @bp.get("/compare")
 @token_required
+@query_parameters(*API_PARAMETERS, checked_by_view=True)  # with its own wording
 def compare() -> Response:
     """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
     try:

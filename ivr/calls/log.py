@@ -1,5 +1,5 @@
 """The call log: call rows, their append-only events, and status callbacks applied idempotently.
-SQLAlchemy Core statements, since they run on every webhook (docs/call-log.md)."""
+Core statements (they run on every webhook); each write of a row sets updated_at (docs/call-log.md)."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ FIND_CALL = select(
 ).where(CALLS.c.call_sid == bindparam("sid"))
 UPDATE_CALL = update(CALLS).where(CALLS.c.id == bindparam("row_id"))  # SET columns come from the parameters
 INSERT_EVENTS = insert(EVENTS)
-UPDATABLE = frozenset(CALLS.c.keys()) - {"id"}  # computed once: checked on every step
+UPDATABLE = frozenset(CALLS.c.keys()) - {"id", "updated_at"}  # computed once: checked on every step
 ADVANCE_STATUS = UPDATE_CALL.where(CALLS.c.status_rank < bindparam("rank"))  # never back to a lower rank
 FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal callback sets the end
 
@@ -58,10 +58,10 @@ def find_call(session: Session, call_sid: str) -> CallRef | None:
     return CallRef(*row) if row is not None else None
 
 
-def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
+def _update_call(session: Session, call_id: int, values: Mapping[str, Any], now: datetime) -> None:
     unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
-    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values})
+    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": now})
 
 
 # -- the legs of a bridge (the agent line) ---------------------------------------------------------
@@ -79,9 +79,9 @@ def find_leg(session: Session, call_sid: str) -> Leg | None:
     return Leg(*row) if row is not None else None
 
 
-def update_leg(session: Session, call_id: int, **values: Any) -> None:
-    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
-    _update_call(session, call_id, values)
+def update_leg(session: Session, call_id: int, *, now: datetime, **values: Any) -> None:
+    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...), changed `now`."""
+    _update_call(session, call_id, values, now)
 
 
 def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> None:
@@ -89,7 +89,7 @@ def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> 
     for change in changes:
         values = change.updates.changed()
         if values:
-            update_leg(session, change.leg_id, **values)
+            update_leg(session, change.leg_id, now=now, **values)
         add_events(session, change.leg_id, change.log, now)
 
 
@@ -117,6 +117,7 @@ def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> C
         "variables": {},
         "tries": {},
         "errors": 0,
+        "updated_at": now,
     }
     call_id = (
         session.connection()
@@ -161,20 +162,21 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
     }
     for column, value in result.updates.changed().items():  # CallUpdates fields are named after columns
         values[column] = _fit(value, CALLS.c[column]) if isinstance(value, str) else value
-    _update_call(session, call.id, values)
+    _update_call(session, call.id, values, now)
     add_events(session, call.id, result.log, now)
 
 
 def note_error(session: Session, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
-    session.connection().execute(update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1))
+    more = update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1, updated_at=now)
+    session.connection().execute(more)
     add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
 def set_transcription(session: Session, call: CallRef, status: str, text: str, now: datetime) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
-        _update_call(session, call.id, {"transcription": text})
+        _update_call(session, call.id, {"transcription": text}, now)
     add_event(session, call.id, "transcription", now=now, status=status, text=text)
 
 
@@ -217,10 +219,10 @@ def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> 
     if rank is None:
         return True
     connection = session.connection()
-    connection.execute(
-        ADVANCE_STATUS, {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank}
-    )
+    advance = {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank, "updated_at": now}
+    connection.execute(ADVANCE_STATUS, advance)
     if status in TERMINAL_STATUSES:
         ended = _timestamp(params.get("Timestamp")) or now
-        connection.execute(FIRST_END, {"row_id": call.id, "duration": duration, "ended_at": ended})
+        end = {"row_id": call.id, "duration": duration, "ended_at": ended, "updated_at": now}
+        connection.execute(FIRST_END, end)
     return True

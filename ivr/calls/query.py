@@ -307,6 +307,7 @@ def call_dict(call: Call, desks: Mapping[str, Desk]) -> dict[str, Any]:
         "transcription": call.transcription,
         "errors": call.errors,
         "outcome": call.outcome,  # ivr.calls.outcomes: None for an agent's own leg
+        "updated_at": _iso(call.updated_at),  # the last change of the row (the API's incremental sync)
     }
 
 
