@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request
 from ..accounts.access import current_viewer, partners_allowed, token_required
 from ..calls.query import (
     CSV_HEADERS,
-    MAX_PER_PAGE,
     CallFilters,
     FilterError,
     call_numbers,
@@ -29,20 +28,15 @@ from .params import query_parameters
 
 bp = Blueprint("calls", __name__)
 
-# What CallFilters.from_args reads (the names are fixed by the call list: docs/call-log.md); `tz` is the
-# page's only. TODO(lead): CallFilters.PARAMETERS once the calllist branch is merged.
-FILTERS = ("since", "until", "number", "desk", "status", "direction", "outcome", "legs", "sort")
 PAGES = ("page", "per_page")
+FILTERS = tuple(sorted(CallFilters.PARAMETERS - set(PAGES)))  # docs/call-log.md#filters
 SYNC = ("after", "updated_since")  # keyset pagination in the order calls changed (ivr.calls.sync)
 
 
 def _filters() -> CallFilters:
     """The query's filters, narrowed to the token's desk for a partner."""
-    per_page = request.args.get("per_page", "")
-    if per_page.isascii() and per_page.isdigit() and int(per_page) > MAX_PER_PAGE:
-        abort(400, f"per_page: {per_page} is more than a page holds (at most {MAX_PER_PAGE})")
     try:
-        return CallFilters.from_args(request.args).for_viewer(current_viewer())
+        return CallFilters.from_args(request.args, desks=list(priced_desks())).for_viewer(current_viewer())
     except FilterError as exc:
         abort(400, str(exc))
 

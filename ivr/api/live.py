@@ -9,19 +9,17 @@ from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
 from ..metrics import live
+from .params import query_parameters
 
 bp = Blueprint("live", __name__)
-PARAMETERS = ("desk",)
 
 
 @bp.get("/live")
 @token_required
 @partners_allowed
+@query_parameters("desk")
 def board() -> Response:
     """Every desk now and today so far against its targets (desk: one desk only); read fresh each time."""
-    unknown = sorted(set(request.args) - set(PARAMETERS))
-    if unknown:
-        abort(400, f"unknown parameter {', '.join(unknown)}: /api/live accepts {', '.join(PARAMETERS)}")
     try:
         published = flows().published()
     except NothingPublished as exc:

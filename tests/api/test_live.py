@@ -72,7 +72,7 @@ def test_one_desk_and_refused_parameters(as_token, floor):
     unknown = ops("?desk=nosuch")
     assert unknown.status_code == 400 and "bpo, local" in unknown.get_json()["error"]["message"]
     extra = ops("?since=today")
-    assert extra.status_code == 400 and "accepts desk" in extra.get_json()["error"]["message"]
+    assert extra.status_code == 400 and "it takes: desk" in extra.get_json()["error"]["message"]
 
 
 def test_a_partner_token_sees_only_its_desk(as_token, floor):

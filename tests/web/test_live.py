@@ -82,7 +82,7 @@ def test_the_page_refreshes_itself_from_its_json_with_an_external_script(ops, fl
     board = page.xpath('//*[@class="live-board"]')[0]
     assert board.get("data-source") == "/live.json" and board.get("data-refresh") == "5"
     scripts = page.xpath("//script")
-    assert [s.get("src") for s in scripts] == ["/static/web/live.js"]
+    assert [s.get("src") for s in scripts] == ["/static/web/ivr.js", "/static/web/live.js"]
     assert all(not (s.text or "").strip() for s in scripts)  # nothing inline: CSP script-src 'self'
     with client.get("/static/web/live.js") as script:
         assert script.status_code == 200 and b"fetch(" in script.data and b"data-field" in script.data
