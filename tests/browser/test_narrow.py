@@ -25,6 +25,9 @@ PAGES = [
     (None, "/nosuch"),
     ("ops", "/"),
     ("ops", "/?per_page=200"),
+    ("ops", "/?legs=all&sort=-wait&tz=utc"),
+    ("ops", "/?desk=nosuch"),
+    ("ops", "/live"),
     ("ops", "/calls/{call}"),
     ("ops", "/calls/{agent_call}"),
     ("ops", "/reports/compare?since=2026-11-20&until=2026-11-24"),
@@ -36,6 +39,7 @@ PAGES = [
     ("ops", "/calls.csv?since=someday"),
     ("partner", "/"),
     ("partner", "/campaigns/"),
+    ("partner", "/live"),
 ]
 LONG_NAME = "Winter flu-vaccination reminders for the whole north-west region"
 QUESTION = f"Cancel campaign {LONG_NAME}? No more calls will be placed, and it cannot be started again."
