@@ -142,9 +142,10 @@ def test_command_line_errors(env, runner):
 
 
 def _all_calls(api) -> list[dict[str, Any]]:
+    """Every leg over the API (`legs=all`: the agents' own legs too, which a report's agent time counts)."""
     calls, page = [], 1
     while True:
-        body = api("/api/calls", per_page="500", page=str(page)).json
+        body = api("/api/calls", per_page="500", page=str(page), legs="all").json
         calls += body["calls"]
         if not body["next"]:
             return calls
