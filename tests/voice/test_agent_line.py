@@ -8,7 +8,6 @@ is also driven by the simulator.
 from __future__ import annotations
 
 import json
-import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,11 +19,9 @@ from sqlalchemy import select
 from ivr.accounts.agents import LOCKOUT, MAX_FAILED_PINS, create_agent, verify_agent
 from ivr.cli.main import main
 from ivr.models import Agent, Call
-from ivr.sim import Agents, Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
-from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
-from ..conftest import AUTH_TOKEN, OPEN
-from ..helpers import call_row, event_kinds, events
+from ..conftest import OPEN
+from ..helpers import call_row, caller_meets_agent, event_kinds, events
 from ..twilio import CallDriver, TwilioClient, new_sid, one, parse, xpath
 
 AGENT_LINE = "+15125550199"
@@ -350,37 +347,8 @@ def test_pins_are_hashed(session, agents):
 
 
 def test_a_caller_and_an_agent_calling_in_meet_through_the_simulator(app, session, agents):
-    clock = VirtualClock(OPEN)
-    app.config["IVR_CLOCK"] = clock.now
-    board = Switchboard(clock)
-    nobody = {"weekday": [0] * 24, "weekend": [0] * 24}
-    model = DeskModel("local-desk", nobody, 300, {"none": 1}, 0, "America/Chicago")
-    queues = ModelQueues({"local-desk": DeskPool(model, board, random.Random(1))})
-    transport = WsgiTransport(app, AUTH_TOKEN)
-    caller = SimulatedCall(
-        transport,
-        "https://ivr.test",
-        "+15125550142",
-        MAIN_LINE,
-        clock,
-        Caller.scripted([Input(digits="1"), Input(digits="2"), Input(digits="5")]),
-        queues=queues,
-    )
-    agent = SimulatedCall(
-        transport,
-        "https://ivr.test",
-        AGENT_PHONE,
-        AGENT_LINE,
-        clock,
-        Caller.scripted([Input(digits="1001#"), Input(digits="4321#"), Input(digits="*")]),
-        Agents(talk_seconds=200),
-        queues=queues,
-    )
-    results = {}
-    board.spawn(OPEN, lambda: results.setdefault("caller", caller.run()))
-    board.spawn(OPEN + timedelta(seconds=90), lambda: results.setdefault("agent", agent.run()))
-    board.run()
-    clock.scheduler = None
+    meeting = caller_meets_agent(app)
+    caller, agent, results = meeting.caller, meeting.agent, meeting.results
     for name, result in results.items():
         assert result.ok, (name, result.error, [e.what for e in result.events])
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import random
-from datetime import timedelta
-
 from lxml import html
 
 from ivr.accounts.agents import create_agent
-from ivr.sim import Agents, Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
-from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
-from ..conftest import AUTH_TOKEN, OPEN
+from ..helpers import caller_meets_agent
 from ..twilio import CallDriver
 
 BASE = "https://ivr.test"
@@ -47,26 +42,8 @@ def timeline(doc) -> list[str]:
 def test_an_answered_call_through_the_agent_line_reads_like_a_story(app, session, ops):
     create_agent(session, "1001", "local", "4321", "Ana")
     session.commit()
-    clock = VirtualClock(OPEN)
-    app.config["IVR_CLOCK"] = clock.now
-    board = Switchboard(clock)
-    nobody = {"weekday": [0] * 24, "weekend": [0] * 24}
-    model = DeskModel("local-desk", nobody, 300, {"none": 1}, 0, "America/Chicago")
-    queues = ModelQueues({"local-desk": DeskPool(model, board, random.Random(1))})
-    transport = WsgiTransport(app, AUTH_TOKEN)
-    keys = [Input(digits="1"), Input(digits="2"), Input(digits="5")]
-    caller = SimulatedCall(
-        transport, BASE, "+15125550142", "+15125550100", clock, Caller.scripted(keys), queues=queues
-    )
-    agent_keys = [Input(digits="1001#"), Input(digits="4321#"), Input(digits="*")]
-    agent = SimulatedCall(
-        transport, BASE, "+17375550101", "+15125550199", clock, Caller.scripted(agent_keys),
-        Agents(talk_seconds=200), queues=queues,
-    )  # fmt: skip
-    board.spawn(OPEN, caller.run)
-    board.spawn(OPEN + timedelta(seconds=90), agent.run)
-    board.run()
-    clock.scheduler = None
+    meeting = caller_meets_agent(app)
+    caller, agent = meeting.caller, meeting.agent
 
     doc = page(ops, f"/calls/{caller.sid}")
     summary = band(doc)

@@ -3,20 +3,15 @@ read from the database on each request (so any web process answers the same); pa
 
 from __future__ import annotations
 
-import random
-from datetime import timedelta
-
 import pytest
 from lxml import html
 
 from ivr import create_app
 from ivr.accounts.agents import create_agent
 from ivr.accounts.users import create_user
-from ivr.sim import Agents, Caller, Input, SimulatedCall, VirtualClock, WsgiTransport
-from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
-from ..conftest import AUTH_TOKEN, OPEN
-from ..live_floor import AGENT_LINE, busy_morning
+from ..helpers import caller_meets_agent
+from ..live_floor import busy_morning
 from .test_web import PASSWORD, _login
 
 
@@ -163,25 +158,7 @@ def test_a_call_answered_through_the_simulator_counts_at_once(app, ops, session)
     targets, and both are back on the board when the call is over."""
     create_agent(session, "1001", "local", "4321", "Ana")
     session.commit()
-    clock = VirtualClock(OPEN)
-    app.config["IVR_CLOCK"] = clock.now
-    board = Switchboard(clock)
-    nobody = {"weekday": [0] * 24, "weekend": [0] * 24}
-    model = DeskModel("local-desk", nobody, 300, {"none": 1}, 0, "America/Chicago")
-    queues = ModelQueues({"local-desk": DeskPool(model, board, random.Random(1))})
-    transport = WsgiTransport(app, AUTH_TOKEN)
-
-    def call(number: str, to: str, keys: list[str], agents: Agents | None = None) -> SimulatedCall:
-        script = Caller.scripted([Input(digits=k) for k in keys])
-        return SimulatedCall(transport, "https://ivr.test", number, to, clock, script, agents, queues=queues)
-
-    caller = call("+15125550142", "+15125550100", ["1", "2", "5"])
-    agent = call("+17375550101", AGENT_LINE, ["1001#", "4321#", "*"], Agents(talk_seconds=200))
-    results = {}
-    board.spawn(OPEN, lambda: results.setdefault("caller", caller.run()))
-    board.spawn(OPEN + timedelta(seconds=90), lambda: results.setdefault("agent", agent.run()))
-    board.run()
-    clock.scheduler = None
+    results = caller_meets_agent(app).results
     assert all(result.ok for result in results.values())
 
     local = ops.get("/live.json").get_json()["desks"][0]
