@@ -126,6 +126,13 @@ class CallFilters:
         since_text, until_text = args.get("since", "").strip(), args.get("until", "").strip()
         since = _moment("since", since_text, False, zone) if since_text else None
         until = _moment("until", until_text, True, zone) if until_text else None
+        for name, found in (("since", since), ("until", until)):
+            try:  # shown as a day in the zone: the first and last days of the calendar must stay in it
+                if found is not None:
+                    (found - timedelta(microseconds=1)).astimezone(ZoneInfo(zone)).date()
+                    found.astimezone(ZoneInfo(zone)).date()
+            except OverflowError:
+                raise FilterError(f"{name}: {args.get(name)!r} is too near the ends of the calendar") from None
         if since is not None and until is not None and since >= until:
             raise FilterError(f"since: {since_text} is not before until {until_text}")
         desk = args.get("desk", "").strip()

@@ -136,6 +136,10 @@ def test_page_count_and_links_keep_every_filter(ops, twilio, app):
         ("per_page=501", "per_page: 501 is more than the most allowed, 500"),
         ("page=0", "page: &#39;0&#39; is not a positive whole number"),
         ("since=2026-11-25&until=2026-11-24", "since: 2026-11-25 is not before until 2026-11-24"),
+        (
+            "until=0001-01-01T01:00:00Z",
+            "until: &#39;0001-01-01T01:00:00Z&#39; is too near the ends of the calendar",
+        ),
     ],
 )
 def test_every_filter_value_is_checked(ops, query, message):
