@@ -132,7 +132,8 @@ class CallFilters:
                     (found - timedelta(microseconds=1)).astimezone(ZoneInfo(zone)).date()
                     found.astimezone(ZoneInfo(zone)).date()
             except OverflowError:
-                raise FilterError(f"{name}: {args.get(name)!r} is too near the ends of the calendar") from None
+                text = args.get(name)
+                raise FilterError(f"{name}: {text!r} is too near the ends of the calendar") from None
         if since is not None and until is not None and since >= until:
             raise FilterError(f"since: {since_text} is not before until {until_text}")
         desk = args.get("desk", "").strip()

@@ -37,6 +37,8 @@ def _back() -> str | None:
     parsed = urlparse(referrer)
     if parsed.netloc != request.host or not parsed.path.startswith("/") or parsed.path == request.path:
         return None
+    if parsed.path.startswith("//") or "\\" in parsed.path:  # a browser reads //host as another site
+        return None
     return parsed.path + (f"?{parsed.query}" if parsed.query else "")
 
 

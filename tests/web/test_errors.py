@@ -30,6 +30,9 @@ def test_an_unknown_page_is_a_styled_404_with_the_header_and_ways_back(ops):
     ]
     elsewhere = ops.get("/no/such/page", headers={"Referer": "https://evil.example/x"})
     assert [a.get("href") for a in _page(elsewhere)[2]] == ["/"]  # back only to this site
+    for sneaky in ("https://ivr.test//evil.example/x", "https://ivr.test/\\evil.example/x"):
+        response = ops.get("/no/such/page", headers={"Referer": sneaky})
+        assert [a.get("href") for a in _page(response)[2]] == ["/"]  # //host would be another site
 
 
 def test_signed_out_the_way_back_is_signing_in(client):
