@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, literal, not_, or_, select
 
-from ..engine.actions import BRIDGED
+from ..engine.actions import ABANDONED, BRIDGED, MACHINE_ANSWERS
 from ..models import TERMINAL_STATUSES, Attempt, Call, CallEvent
 
 INBOUND_OUTCOMES = ("answered", "abandoned", "voicemail", "after_hours", "overflowed", "ivr_only")
@@ -29,10 +29,6 @@ LABELS = {
     "outbound_busy": "outbound: busy",
     "outbound_failed": "outbound: failed",
 }
-# The same values as ivr.metrics.definitions (abandoned: the caller hung up waiting) and
-# ivr.campaigns.lifecycle (Twilio's AnsweredBy for a machine); tests/calls/test_outcomes.py checks both.
-ABANDONED_RESULT = "hangup"
-MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 CLOSED = ("closed", "holiday")  # an hours node's results when the schedule is not open
 
 
@@ -59,8 +55,13 @@ def outcome() -> ColumnElement[Any]:
     reached_desk = or_(
         Call.queued_at.is_not(None), Call.queue_result.is_not(None), Call.overflow_from.is_not(None)
     )
+    inbound = Call.direction.not_like("outbound%")
     return case(
         (Call.role == "agent", None),
+        # answered and abandoned are settled when the caller leaves the queue, as the reports count them,
+        # even before Twilio's final status callback arrives (or if it is lost)
+        (inbound & Call.queue_result.in_(BRIDGED), "answered"),
+        (inbound & (Call.queue_result == ABANDONED), "abandoned"),
         (Call.status.not_in(TERMINAL_STATUSES), "in_progress"),
         (
             Call.direction.like("outbound%"),
@@ -72,7 +73,7 @@ def outcome() -> ColumnElement[Any]:
             ),
         ),
         (Call.queue_result.in_(BRIDGED), "answered"),
-        (Call.queue_result == ABANDONED_RESULT, "abandoned"),
+        (Call.queue_result == ABANDONED, "abandoned"),
         (not_(reached_desk) & _closed(), "after_hours"),  # a message left after hours is still after hours
         (Call.recording_url.is_not(None), "voicemail"),
         (reached_desk, "overflowed"),  # sent on by the desk's overflow, wait limit or failover, unanswered

@@ -7,12 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..engine.actions import MACHINE_ANSWERS
+
 ABANDON_LIMIT = 0.03
 AGENT_WITHIN_SECONDS = 2
 ABANDON_DAYS = 30
-MACHINE_ANSWERS = frozenset(
-    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
-)
 CONNECTED_RESULTS = ("bridged", "redirected-from-bridged")
 IN_FLIGHT = frozenset({"queued", "initiated", "ringing"})
 ANSWERED = frozenset({"in-progress", "completed"})

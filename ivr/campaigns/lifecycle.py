@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..engine.actions import MACHINE_ANSWERS
+
 FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 # an attempt's statuses in order; a callback only moves an attempt forward (as calls in the call log)
 RANK = {"pending": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4, **{s: 5 for s in FINAL}}
 ACTIVE = tuple(status for status, rank in RANK.items() if rank < RANK["completed"])
-MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 # spacing when a campaign's retry_seconds lacks an outcome (the campaigns' own defaults)
 FALLBACK_RETRY = {"busy": 600, "no-answer": 3600, "failed": 3600, "machine": 14400}
 

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..engine.actions import MACHINE_ANSWERS
 from ..models import Attempt, Call, Campaign, Contact
-from .figures import ABANDON_DAYS, MACHINE_ANSWERS, Abandonment, Figures, figures, is_abandoned
+from .figures import ABANDON_DAYS, Abandonment, Figures, figures, is_abandoned
 
 
 def abandonment(session: Session, campaign: Campaign, now: datetime) -> Abandonment:

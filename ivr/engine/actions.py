@@ -73,6 +73,9 @@ class Gather:
 
 # Twilio's outcomes that mean someone answered: an <Enqueue>'s QueueResult, a <Dial>'s DialCallStatus.
 BRIDGED = ("bridged", "bridging-in-process", "redirected-from-bridged")
+ABANDONED = "hangup"  # the QueueResult of a caller who hung up while waiting
+# Twilio's AnsweredBy values that mean a machine (or fax) answered a call ivr placed
+MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 ANSWERED_DIAL = ("completed", "answered")
 
 

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..engine import actions
 from ..engine.actions import BRIDGED
 
 # Twilio QueueResult values (for dial-type desks the voice layer stores 'bridged' for an answered dial).
 ANSWERED_RESULTS = BRIDGED  # the queue results of an answered call
-ABANDONED_RESULT = "hangup"
+ABANDONED_RESULT = actions.ABANDONED
 LEFT_RESULT = "leave"  # sent away by the desk's overflow (max wait or queue size) to voicemail or a callback
 AGENT_ROLE = "agent"
 CALLER_ROLE = "caller"  # a person who called in; a campaign's callee has role 'callee'

@@ -12,10 +12,9 @@ from sqlalchemy import select
 from ..calls import log as calllog
 from ..calls import queues
 from ..campaigns import attempts
-from ..campaigns.lifecycle import MACHINE_ANSWERS
 from ..db import session
 from ..engine import CallContext, FlowError, Site, start
-from ..engine.actions import Action, Hangup, Say
+from ..engine.actions import MACHINE_ANSWERS, Action, Hangup, Say
 from ..extensions import clock, flows
 from ..models import Attempt, Campaign, Contact
 from .effects import save_and_apply

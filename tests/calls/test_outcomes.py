@@ -7,10 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from ivr.calls.outcomes import ABANDONED_RESULT, MACHINE_ANSWERS
 from ivr.calls.query import CallFilters, call_dict, page_of_calls
-from ivr.campaigns.lifecycle import MACHINE_ANSWERS as CAMPAIGN_MACHINE_ANSWERS
-from ivr.metrics.definitions import ABANDONED_RESULT as METRICS_ABANDONED
 
 from ..campaign_helpers import attempt, contacts, load, new_campaign
 from ..conftest import CLOSED
@@ -34,9 +31,17 @@ def outcomes(session: Session, **args: str) -> dict[str, str | None]:
     return {c.call_sid: c.outcome for c in page.calls}
 
 
-def test_the_classifier_uses_the_metrics_and_campaign_definitions():
-    assert ABANDONED_RESULT == METRICS_ABANDONED
-    assert MACHINE_ANSWERS == CAMPAIGN_MACHINE_ANSWERS
+def test_answered_and_abandoned_are_settled_when_the_caller_leaves_the_queue(twilio, session):
+    """As the reports count them: before Twilio's final status callback arrives (or if it is lost)."""
+    answered, queue = queued(twilio)
+    answered.post(queue.xpath("//Enqueue/@action")[0], QueueResult="bridged", QueueTime="42")
+    abandoned, queue = queued(twilio, "+15125550119")
+    abandoned.post(queue.xpath("//Enqueue/@action")[0], QueueResult="hangup", QueueTime="75")
+    waiting, _ = queued(twilio, "+15125550118")
+    found = outcomes(session)
+    assert (found[answered.sid], found[abandoned.sid], found[waiting.sid]) == (
+        "answered", "abandoned", "in_progress"
+    )  # fmt: skip
 
 
 def test_inbound_outcomes(app, twilio, session):
