@@ -3,12 +3,14 @@ with its events (partners: their desk)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from ..accounts.access import current_viewer, partners_allowed, token_required
+from ..calls import log as calllog
 from ..calls.query import (
     CSV_HEADERS,
     CallFilters,
@@ -23,7 +25,7 @@ from ..calls.query import (
 )
 from ..calls.sync import Position, changed_calls
 from ..db import database, session
-from ..extensions import clock, priced_desks
+from ..extensions import priced_desks
 from .params import query_parameters
 
 bp = Blueprint("calls", __name__)
@@ -31,6 +33,7 @@ bp = Blueprint("calls", __name__)
 PAGES = ("page", "per_page")
 FILTERS = tuple(sorted(CallFilters.PARAMETERS - set(PAGES)))  # docs/call-log.md#filters
 SYNC = ("after", "updated_since")  # keyset pagination in the order calls changed (ivr.calls.sync)
+CHANGING = ("desk", "status", "outcome", "legs")  # a call's value of these can change: refused when syncing
 
 
 def _filters() -> CallFilters:
@@ -75,8 +78,15 @@ def _changes(filters: CallFilters, position: Position) -> Response:
     for name in ("page", "sort"):
         if request.args.get(name):
             abort(400, f"{name}: not with after or updated_since (changes come in the order they happened)")
+    for name in CHANGING:
+        if request.args.get(name, "") not in ("", "all" if name == "legs" else ""):
+            abort(
+                400,
+                f"{name}: not with after or updated_since: a call's {name} can change after it was served, "
+                "and a copy kept by it would keep calls no longer matching (filter the copy; legs=all only)",
+            )
     settle = current_app.config.get("SYNC_SETTLE_SECONDS", 60)
-    changes = changed_calls(session(), filters, position, clock(), settle)
+    changes = changed_calls(session(), replace(filters, legs="all"), position, calllog.changed_now(), settle)
     viewer = current_viewer()
     desks = priced_desks()
     cursor = changes.position.cursor()

@@ -58,10 +58,16 @@ def find_call(session: Session, call_sid: str) -> CallRef | None:
     return CallRef(*row) if row is not None else None
 
 
-def _update_call(session: Session, call_id: int, values: Mapping[str, Any], now: datetime) -> None:
+def changed_now() -> datetime:
+    """When a row is written, by the wall clock: updated_at orders the API's sync, so it is never a call's
+    own (simulated or replayed) time."""
+    return datetime.now(UTC)
+
+
+def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
     unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
-    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": now})
+    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": changed_now()})
 
 
 # -- the legs of a bridge (the agent line) ---------------------------------------------------------
@@ -79,9 +85,9 @@ def find_leg(session: Session, call_sid: str) -> Leg | None:
     return Leg(*row) if row is not None else None
 
 
-def update_leg(session: Session, call_id: int, *, now: datetime, **values: Any) -> None:
-    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...), changed `now`."""
-    _update_call(session, call_id, values, now)
+def update_leg(session: Session, call_id: int, **values: Any) -> None:
+    """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
+    _update_call(session, call_id, values)
 
 
 def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> None:
@@ -89,7 +95,7 @@ def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> 
     for change in changes:
         values = change.updates.changed()
         if values:
-            update_leg(session, change.leg_id, now=now, **values)
+            update_leg(session, change.leg_id, **values)
         add_events(session, change.leg_id, change.log, now)
 
 
@@ -117,7 +123,7 @@ def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> C
         "variables": {},
         "tries": {},
         "errors": 0,
-        "updated_at": now,
+        "updated_at": changed_now(),
     }
     call_id = (
         session.connection()
@@ -162,13 +168,15 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
     }
     for column, value in result.updates.changed().items():  # CallUpdates fields are named after columns
         values[column] = _fit(value, CALLS.c[column]) if isinstance(value, str) else value
-    _update_call(session, call.id, values, now)
+    _update_call(session, call.id, values)
     add_events(session, call.id, result.log, now)
 
 
 def note_error(session: Session, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
-    more = update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1, updated_at=now)
+    more = (
+        update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1, updated_at=changed_now())
+    )
     session.connection().execute(more)
     add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
@@ -176,7 +184,7 @@ def note_error(session: Session, call: CallRef, path: str, error: str, now: date
 def set_transcription(session: Session, call: CallRef, status: str, text: str, now: datetime) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
-        _update_call(session, call.id, {"transcription": text}, now)
+        _update_call(session, call.id, {"transcription": text})
     add_event(session, call.id, "transcription", now=now, status=status, text=text)
 
 
@@ -219,10 +227,11 @@ def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> 
     if rank is None:
         return True
     connection = session.connection()
-    advance = {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank, "updated_at": now}
+    changed = changed_now()
+    advance = {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank, "updated_at": changed}
     connection.execute(ADVANCE_STATUS, advance)
     if status in TERMINAL_STATUSES:
         ended = _timestamp(params.get("Timestamp")) or now
-        end = {"row_id": call.id, "duration": duration, "ended_at": ended, "updated_at": now}
+        end = {"row_id": call.id, "duration": duration, "ended_at": ended, "updated_at": changed}
         connection.execute(FIRST_END, end)
     return True

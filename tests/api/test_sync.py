@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import column, insert, select, table
 
 from ivr.accounts.tokens import create_token
+from ivr.calls import log as calllog
 from ivr.calls.log import CALLS
 from ivr.migrations.runner import downgrade, upgrade
 from ivr.models import Call
 
 from ..conftest import OPEN
 from ..helpers import call_row
-from ..twilio import CallDriver
+from ..twilio import CallDriver, new_sid
 from ..writes import writes
 
 SETTLE = timedelta(seconds=60)
@@ -34,9 +35,11 @@ class Clock:
 
 
 @pytest.fixture
-def clock(app) -> Clock:
+def clock(app, monkeypatch) -> Clock:
+    """The app's clock and the wall clock the log stamps its changes with, moved together."""
     moving = Clock(OPEN)
     app.config["IVR_CLOCK"] = moving
+    monkeypatch.setattr(calllog, "changed_now", moving)
     app.config["SYNC_SETTLE_SECONDS"] = SETTLE.total_seconds()
     return moving
 
@@ -90,6 +93,18 @@ def test_every_write_of_a_call_sets_updated_at_to_the_requests_time(twilio, cloc
     twilio.status(driver.sid, "ringing", 1)  # late and lower: changes nothing, so updated_at stays
     session.expire_all()
     assert call_row(session, driver.sid).updated_at == OPEN + timedelta(seconds=30)
+
+
+def test_updated_at_is_when_the_row_was_written_not_the_calls_own_time(twilio, app, session):
+    """A simulated or replayed call happens at its own time; its row still changes now, or a sync whose
+    cursor has passed that time would never see it."""
+    app.config["IVR_CLOCK"] = lambda: OPEN - timedelta(days=30)
+    before = datetime.now(UTC)
+    driver = CallDriver(twilio, caller="+15125550177")
+    driver.start()
+    row = call_row(session, driver.sid)
+    assert row.started_at == OPEN - timedelta(days=30)
+    assert before <= row.updated_at <= datetime.now(UTC)
 
 
 def test_whole_simulated_traffic_sets_updated_at_in_every_statement(app, session):
@@ -148,17 +163,42 @@ def test_a_change_that_commits_late_is_not_skipped(app, twilio, clock, api):
     assert [c["call_sid"] for c in answer["calls"]] == [first.sid, second.sid]
 
 
-def test_sync_keeps_the_filters_and_the_partners_desk(twilio, clock, api, session, client):
+def test_sync_keeps_the_filters_that_never_change_and_the_partners_desk(
+    twilio, clock, api, session, client
+):
     ring(twilio, clock, OPEN, "+15125550101")
     ring(twilio, clock, OPEN, "+15125550102")
     clock.now = OPEN + timedelta(minutes=2)
-    answer = api(updated_since="2026-11-24", number="+15125550102").json
+    answer = api(updated_since="2026-11-24", number="+15125550102", legs="all").json
     assert [c["from"] for c in answer["calls"]] == ["+15125550102"]
     token = create_token(session, "bpo viewer", desk="bpo")
     session.commit()
     headers = {"Authorization": f"Bearer {token}"}
     partner = client.get("/api/calls", query_string={"updated_since": "2026-11-24"}, headers=headers)
     assert partner.status_code == 200 and partner.json["calls"] == []  # no call reached the BPO desk
+
+
+def test_an_agent_leg_is_synced_as_every_leg_is(twilio, clock, api):
+    """The agent line's first status callback logs a leg before /voice/incoming marks it an agent's: a
+    sync by role would keep it as a caller's; every leg is synced, with its role as it changes."""
+    sid = new_sid()
+    twilio.status(sid, "ringing", 1, From="+17375550101", To="+15125550199")
+    clock.now = OPEN + timedelta(minutes=2)
+    first, cursor = sync_all(api, updated_since="2026-11-24")
+    assert [(c["call_sid"], c["role"]) for c in first] == [(sid, "caller")]
+    agent = CallDriver(twilio, caller="+17375550101", called="+15125550199", sid=sid)
+    agent.start()
+    clock.now = OPEN + timedelta(minutes=4)
+    again, _ = sync_all(api, after=cursor)
+    assert [(c["call_sid"], c["role"]) for c in again] == [(sid, "agent")]
+
+
+@pytest.mark.parametrize("name", ["desk", "status", "outcome", "legs"])
+def test_filters_on_what_a_call_changes_are_refused_when_syncing(api, name):
+    value = {"desk": "local", "status": "completed", "outcome": "answered", "legs": "callers"}[name]
+    response = api(updated_since="2026-11-24", **{name: value})
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith(f"{name}: not with after or updated_since")
 
 
 @pytest.mark.parametrize(
