@@ -66,8 +66,9 @@ def busy_morning(app: Flask, twilio: TwilioClient, session: Any) -> Floor:
     bpo has one caller waiting and Bo free. Earlier today local answered two calls (10 s and 50 s in the
     queue) and lost two (after 40 s, and a short abandon after 2 s); yesterday's call does not count.
 
-    Local today: offered 7 (4 finished, 2 waiting, 1 with Ana), answered 2, abandoned 2 (1 short), so
-    service level 1/6 (target 80 %: missed), ASA 30 s (target 30 s: met), abandonment 1/6 (5 %: missed).
+    Local today: offered 7 (4 finished, 2 waiting, 1 with Ana after 20 s), answered 3 (Ana's call too: its
+    wait is over), abandoned 2 (1 short), so service level 2/6 (target 80 %: missed), ASA 80/3 s (target
+    30 s: met), abandonment 1/6 (5 %: missed).
     """
     create_agent(session, "1001", "local", "4321", "Ana")
     create_agent(session, "1003", "local", "4444", "Al")

@@ -62,6 +62,7 @@ def outcome() -> ColumnElement[Any]:
         # even before Twilio's final status callback arrives (or if it is lost)
         (inbound & Call.queue_result.in_(BRIDGED), "answered"),
         (inbound & (Call.queue_result == ABANDONED), "abandoned"),
+        (inbound & Call.queue_result.is_(None) & Call.peer_call_sid.is_not(None), "answered"),  # talking now
         (Call.status.not_in(TERMINAL_STATUSES), "in_progress"),
         (
             Call.direction.like("outbound%"),

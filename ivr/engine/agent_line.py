@@ -56,6 +56,7 @@ class LegUpdates:
     agent: str | None | Unchanged = UNCHANGED
     peer_call_sid: str | Unchanged = UNCHANGED
     talk_time: int | None | Unchanged = UNCHANGED
+    queue_time: int | Unchanged = UNCHANGED
 
     def changed(self) -> dict[str, Any]:
         """The fields that are set, by column name (mappings as plain dicts)."""
@@ -314,7 +315,12 @@ def _whispered(_site: Site, agent: Leg, event: Whispered) -> LineStep:
         bridged["agent_desk"] = agent.desk
     to_caller = _on(
         caller,
-        LegUpdates(agent=agent.agent, peer_call_sid=agent.call_sid),
+        # the wait is over when an agent takes the caller: known now, not only when the talk ends
+        LegUpdates(
+            agent=agent.agent,
+            peer_call_sid=agent.call_sid,
+            queue_time=UNCHANGED if queue_time is None else queue_time,
+        ),
         LogEntry("agent_bridged", caller.node, bridged),
     )
     to_agent = _on(

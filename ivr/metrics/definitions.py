@@ -266,7 +266,8 @@ def definitions(settings: MetricSettings) -> dict[str, Any]:
         "calls": "caller legs only (role != 'agent'), started_at in [since, until); agent legs only add cost",
         "offered": "caller calls whose desk is D and that entered its queue or dial (queue_result or "
         "queued_at set), plus calls that overflowed out of D to another desk (overflow_from = D)",
-        "answered": f"queue_result in ({answered})",
+        "answered": f"queue_result in ({answered}), or taken by an agent on the agent line and still talking "
+        "(peer_call_sid set, no queue_result yet; its queue_time is Twilio's at the whisper)",
         "abandoned": "queue_result = 'hangup' (the caller hung up while waiting)",
         "short_abandon_seconds": s,
         "short_abandoned": f"abandoned with queue_time < {s} s; excluded from the rates",

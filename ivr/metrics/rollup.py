@@ -30,7 +30,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ROLLUP_SETTINGS = MetricSettings()  # the thresholds days are built under; other thresholds read the calls
 # Raise it whenever what a day's sums mean changes (ivr.metrics.definitions, sql): days built before are
 # then read from the calls until they are built again.
-DEFINITIONS_VERSION = 3  # 3: sums per segment and arm (migration 0007)
+DEFINITIONS_VERSION = 4  # 3: sums per segment and arm (migration 0007); 4: a caller with an agent is answered
 LOCK_KEY = 0x49565252  # PostgreSQL advisory lock; the same number as in migration 0005's trigger
 LOCK_WAIT_SECONDS = 2.0  # how long a build tries for the lock before leaving its day for the next round
 LOCK_POLL_SECONDS = 0.01

@@ -194,6 +194,10 @@ def leg_class(settings: MetricSettings) -> ColumnElement[int]:
             case((c.queue_time < settings.short_abandon_seconds, SHORT), else_=ABANDONED),
         ),
         (c.queue_result == LEFT_RESULT, LEFT),
+        (  # taken by an agent on the agent line and still talking: answered, its wait known at the whisper
+            c.queue_result.is_(None) & c.peer_call_sid.is_not(None),
+            case((c.queue_time <= settings.service_level_seconds, IN_TIME), else_=LATE),
+        ),
         (c.queue_result.is_not(None) | c.queued_at.is_not(None), OTHER),
         else_=NOT_ENTERED,
     )

@@ -13,6 +13,7 @@ from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
 from ..metrics import live
+from .story import duration
 
 bp = Blueprint("live", __name__)
 
@@ -42,8 +43,7 @@ def shown(value: Any, kind: str) -> str:
     if kind == "percent":
         return f"{round(value * 100)} %"
     if kind == "seconds":
-        seconds = round(value)
-        return f"{seconds} s" if seconds < 60 else f"{seconds // 60} min {seconds % 60:02d} s"
+        return duration(value)
     return str(value)
 
 

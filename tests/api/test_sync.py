@@ -163,9 +163,7 @@ def test_a_change_that_commits_late_is_not_skipped(app, twilio, clock, api):
     assert [c["call_sid"] for c in answer["calls"]] == [first.sid, second.sid]
 
 
-def test_sync_keeps_the_filters_that_never_change_and_the_partners_desk(
-    twilio, clock, api, session, client
-):
+def test_sync_keeps_the_filters_that_never_change_and_the_partners_desk(twilio, clock, api, session, client):
     ring(twilio, clock, OPEN, "+15125550101")
     ring(twilio, clock, OPEN, "+15125550102")
     clock.now = OPEN + timedelta(minutes=2)

@@ -181,7 +181,7 @@ def test_the_whisper_links_both_legs_and_says_nothing():
     to_caller, to_agent = result.changes
     assert to_caller == line.LegChange(
         9,
-        line.LegUpdates(agent="1001", peer_call_sid="CAagent"),
+        line.LegUpdates(agent="1001", peer_call_sid="CAagent", queue_time=42),
         (
             LogEntry(
                 "agent_bridged", "queue", {"agent": "1001", "agent_call_sid": "CAagent", "queue_time": 42}

@@ -20,13 +20,18 @@
     if (format === "percent") {
       return Math.round(value * 100) + " %";
     }
-    if (format === "seconds") {
+    if (format === "seconds") {  // as ivr.web.story.duration writes them: 42 s, 2 min 5 s, 1 h 3 min
       var seconds = Math.round(value);
       if (seconds < 60) {
         return seconds + " s";
       }
-      var rest = seconds % 60;
-      return Math.floor(seconds / 60) + " min " + (rest < 10 ? "0" : "") + rest + " s";
+      var minutes = Math.floor(seconds / 60), rest = seconds % 60;
+      if (minutes < 60) {
+        return minutes + " min" + (rest ? " " + rest + " s" : "");
+      }
+      var hours = Math.floor(minutes / 60);
+      minutes = minutes % 60;
+      return hours + " h" + (minutes ? " " + minutes + " min" : "");
     }
     return String(value);
   }
