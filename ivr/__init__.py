@@ -31,6 +31,11 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
             "TWILIO_AUTH_TOKEN is not set: ivr refuses to answer webhooks it cannot verify. "
             "Set it to your Twilio auth token (for a local try-out, `ivr serve` makes one up)."
         )
+    if app.config.get("SIMULATED_TIME") and app.config["TWILIO_ACCOUNT_SID"]:
+        raise RuntimeError(
+            "IVR_SIMULATED_TIME=1 lets a signed request choose the time a call is logged at: it is for "
+            "`ivr serve` with its made-up token, never with a Twilio account (TWILIO_ACCOUNT_SID is set)."
+        )
     if not app.config["SECRET_KEY"]:
         if require_token:
             raise RuntimeError(

@@ -1,9 +1,12 @@
-"""Local secrets in the instance folder: private, stable, never empty."""
+"""Configuration: local secrets in the instance folder (private, stable, never empty), refused settings."""
 
 from __future__ import annotations
 
 import stat
 
+import pytest
+
+from ivr import create_app
 from ivr.config import instance_secret
 
 
@@ -16,3 +19,10 @@ def test_instance_secret_is_private_stable_and_never_empty(tmp_path):
     again = instance_secret(str(tmp_path), "secret_key")
     assert len(again) == 64 and again != first
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary files left
+
+
+def test_simulated_time_is_refused_beside_a_twilio_account(config):
+    """IVR_SIMULATED_TIME lets a signed request choose a call's time: only for `ivr serve`'s made-up token."""
+    with pytest.raises(RuntimeError, match="never with a Twilio account"):
+        create_app(config | {"SIMULATED_TIME": True})
+    assert create_app(config | {"SIMULATED_TIME": True, "TWILIO_ACCOUNT_SID": ""}).config["SIMULATED_TIME"]
