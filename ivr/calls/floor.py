@@ -10,36 +10,21 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ..engine.agent_line import SIGNED_IN
-from .queues import CALLS, FINAL_RANK, MAX_CALL
+from .queues import CALLS, MAX_CALL, SIGNED_IN_NOW, WAITING_NOW
 
 TALKING = "agent_talking"  # the agent line's node while an agent is bridged to a caller
 
 # started in the last 4 hours: no call lasts longer, and the index on started_at keeps the read small
-_open = (
-    CALLS.c.desk.is_not(None),
-    CALLS.c.status_rank < FINAL_RANK,
-    CALLS.c.started_at >= bindparam("oldest"),
-)
-# The same callers as ivr.calls.queues.WAITING (what overflow reads), for every desk at once.
+_recent = (CALLS.c.desk.is_not(None), CALLS.c.started_at >= bindparam("oldest"))
+# The callers and agents of ivr.calls.queues (what overflow reads), for every desk at once.
 WAITING = (
     select(CALLS.c.desk, func.count(), func.min(CALLS.c.queued_at))
-    .where(
-        *_open,
-        CALLS.c.role != "agent",
-        CALLS.c.queued_at >= bindparam("oldest"),
-        CALLS.c.queue_result.is_(None),
-        CALLS.c.peer_call_sid.is_(None),
-    )
+    .where(*_recent, *WAITING_NOW)
     .group_by(CALLS.c.desk)
 )
 AGENTS = (
     select(CALLS.c.desk, func.count(), func.count().filter(CALLS.c.node == TALKING))
-    .where(
-        *_open,
-        CALLS.c.role == "agent",
-        CALLS.c.node.in_(sorted(SIGNED_IN)),
-    )
+    .where(*_recent, *SIGNED_IN_NOW)
     .group_by(CALLS.c.desk)
 )
 

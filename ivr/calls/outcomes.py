@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, exists, literal, not_, or_, select
 
 from ..engine.actions import ABANDONED, BRIDGED, MACHINE_ANSWERS
+from ..engine.agent_line import AGENT_ROLE
 from ..models import TERMINAL_STATUSES, Attempt, Call, CallEvent
 
 INBOUND_OUTCOMES = ("answered", "abandoned", "voicemail", "after_hours", "overflowed", "ivr_only")
@@ -57,7 +58,7 @@ def outcome() -> ColumnElement[Any]:
     )
     inbound = Call.direction.not_like("outbound%")
     return case(
-        (Call.role == "agent", None),
+        (Call.role == AGENT_ROLE, None),
         # answered and abandoned are settled when the caller leaves the queue, as the reports count them,
         # even before Twilio's final status callback arrives (or if it is lost)
         (inbound & Call.queue_result.in_(BRIDGED), "answered"),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker, with_expression
 
+from ..engine.agent_line import AGENT_ROLE
 from ..engine.costs import Leg, leg_cost
 from ..engine.site import Desk
 from ..models import STATUS_RANK, Call, CallEvent
@@ -206,9 +207,9 @@ class CallFilters:
         if self.outcomes:
             found.append(outcome().in_(self.outcomes))
         if self.legs == "callers":
-            found.append(Call.role != "agent")
+            found.append(Call.role != AGENT_ROLE)
         elif self.legs == "agents":
-            found.append(Call.role == "agent")
+            found.append(Call.role == AGENT_ROLE)
         elif self.legs == "outbound":
             found.append(Call.direction.like("outbound%"))
         return found

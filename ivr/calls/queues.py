@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
+from ..engine.agent_line import AGENT_ROLE, SIGNED_IN
 from ..engine.routing import QueueFigures, QueueStats
 from ..models import STATUS_RANK, Call
 
@@ -17,18 +18,26 @@ FINAL_RANK = STATUS_RANK["completed"]
 MAX_CALL = timedelta(hours=4)  # Twilio ends every call after 4 hours: older open rows are lost callbacks
 HANDLE_WINDOW = timedelta(hours=2)  # handle time is averaged over the calls answered this recently
 
-_open = and_(CALLS.c.desk == bindparam("desk"), CALLS.c.status_rank < FINAL_RANK)
-WAITING = select(func.count()).where(
-    _open,
-    CALLS.c.role != "agent",
+# One definition of who waits and who answers, read per desk here (overflow) and for every desk at once by
+# the wallboard (ivr.calls.floor); `oldest` is now - MAX_CALL.
+WAITING_NOW = (  # callers handed to a desk, not yet taken by an agent nor gone
+    CALLS.c.status_rank < FINAL_RANK,
+    CALLS.c.role != AGENT_ROLE,
     CALLS.c.queued_at >= bindparam("oldest"),
     CALLS.c.queue_result.is_(None),
     CALLS.c.peer_call_sid.is_(None),  # the agent line links a caller to an agent when it takes them
 )
-AGENTS = select(func.count()).where(_open, CALLS.c.role == "agent", CALLS.c.started_at >= bindparam("oldest"))
+SIGNED_IN_NOW = (  # agents signed in on the agent line (ready or talking), not those still keying a PIN
+    CALLS.c.status_rank < FINAL_RANK,
+    CALLS.c.role == AGENT_ROLE,
+    CALLS.c.started_at >= bindparam("oldest"),
+    CALLS.c.node.in_(sorted(SIGNED_IN)),
+)
+WAITING = select(func.count()).where(CALLS.c.desk == bindparam("desk"), *WAITING_NOW)
+AGENTS = select(func.count()).where(CALLS.c.desk == bindparam("desk"), *SIGNED_IN_NOW)
 HANDLE = select(func.avg(CALLS.c.talk_time)).where(
     CALLS.c.desk == bindparam("desk"),
-    CALLS.c.role != "agent",
+    CALLS.c.role != AGENT_ROLE,
     CALLS.c.talk_time.is_not(None),
     CALLS.c.queued_at >= bindparam("recent"),
 )

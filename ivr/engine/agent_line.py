@@ -25,6 +25,7 @@ WRONG_PAIR = "That agent ID and PIN do not match."
 ASK_ID = "Please enter your agent ID, followed by the pound key."
 SIGNING_IN = frozenset({"agent_id", "agent_pin"})
 SIGNED_IN = frozenset({"agent_ready", "agent_talking"})
+AGENT_ROLE = "agent"  # the role of an agent's own leg on the agent line (calls.role)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ Event = Called | IdEntered | PinChecked | Whispered | Dialed | KeyPressed
 
 def _signing_in(leg: Leg) -> bool:
     return (
-        leg.role == "agent"
+        leg.role == AGENT_ROLE
         and leg.site_version_id is not None
         and leg.desk is None
         and leg.node in SIGNING_IN
@@ -159,7 +160,7 @@ def _signing_in(leg: Leg) -> bool:
 
 def _signed_in(leg: Leg) -> bool:
     return (
-        leg.role == "agent"
+        leg.role == AGENT_ROLE
         and leg.site_version_id is not None
         and leg.desk is not None
         and leg.node in SIGNED_IN
@@ -241,7 +242,7 @@ def _on(leg: Leg, updates: LegUpdates, *entries: LogEntry) -> LegChange:
 def _called(site: Site, leg: Leg, event: Called) -> LineStep:
     """Log the call as an agent leg (a retried request keeps its failed attempts) and ask for the id."""
     updates = LegUpdates(
-        role="agent", site_version_id=event.version_id, node="agent_id", variables={}, tries=leg.tries
+        role=AGENT_ROLE, site_version_id=event.version_id, node="agent_id", variables={}, tries=leg.tries
     )
     change = _on(leg, updates, LogEntry("agent_line_called", "agent_id", {"number": event.number}))
     return LineStep(_ask(site.agent_line, "id", f"Agent line. {ASK_ID}"), (change,))

@@ -7,14 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..engine import actions
+from ..engine import actions, agent_line
 from ..engine.actions import BRIDGED
 
 # Twilio QueueResult values (for dial-type desks the voice layer stores 'bridged' for an answered dial).
 ANSWERED_RESULTS = BRIDGED  # the queue results of an answered call
 ABANDONED_RESULT = actions.ABANDONED
 LEFT_RESULT = "leave"  # sent away by the desk's overflow (max wait or queue size) to voicemail or a callback
-AGENT_ROLE = "agent"
+AGENT_ROLE = agent_line.AGENT_ROLE
 CALLER_ROLE = "caller"  # a person who called in; a campaign's callee has role 'callee'
 # What a withheld caller ID arrives as: nothing, a word, or a keypad spelling (ANONYMOUS, RESTRICTED,
 # UNAVAILABLE, UNKNOWN). Such calls are not linked to each other in the repeat-call pass.

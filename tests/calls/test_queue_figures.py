@@ -32,7 +32,8 @@ def test_waiting_agents_and_handle_time(session):
         session, "local", queued_at=NOW - timedelta(seconds=20), role="callee"
     )  # a campaign's callee waits too
     leg(session, "bpo", queued_at=NOW - timedelta(seconds=60))  # another desk
-    leg(session, "local", role="agent")  # signed in on the agent line
+    leg(session, "local", role="agent", node="agent_ready")  # signed in on the agent line
+    leg(session, "local", role="agent", node="agent_pin")  # still keying a PIN: not an agent to count on yet
     leg(session, "local", role="agent", status="completed")  # signed out
     for talk, ago in ((200, 10), (400, 100), (9000, 200)):  # the last one is older than two hours
         leg(session, "local", status="completed", queue_result="bridged", talk_time=talk,
