@@ -10,6 +10,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ivr.calls.outcomes import OUTCOMES
+from ivr.calls.query import DIRECTIONS, LEGS
+from ivr.models import STATUS_RANK
+
 from ..openapi import DOCUMENT, METHODS, operation, problems, resolved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,3 +105,14 @@ def test_the_check_catches_answers_the_document_denies():
     page = {"calls": [], "page": 1, "per_page": 501, "total": 0, "next": None}
     assert problems("GET", "/api/calls", 200, "application/json", page)  # above the cap
     assert problems("GET", "/api/calls", 200, "application/json", page | {"per_page": 50}) == []
+
+
+def test_the_documented_choices_are_the_codes_own():
+    """The enums a client validates against are the lists the code checks with, not copies kept by hand."""
+    schemas = DOCUMENT["components"]["schemas"]
+    assert schemas["Call"]["properties"]["outcome"]["enum"] == [*OUTCOMES, None]
+    assert schemas["Call"]["properties"]["status"]["enum"] == list(STATUS_RANK)
+    parameters = {p["name"]: p for p in DOCUMENT["paths"]["/api/calls"]["get"]["parameters"]}
+    for name, choices in (("outcome", OUTCOMES), ("legs", LEGS), ("direction", DIRECTIONS)):
+        described = parameters[name]["description"] + json.dumps(parameters[name]["schema"])
+        assert all(choice in described for choice in choices), name
