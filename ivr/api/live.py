@@ -24,13 +24,11 @@ def board() -> Response:
         published = flows().published()
     except NothingPublished as exc:
         abort(exc.STATUS, str(exc))
-    desks = published.site.desks
+    asked = request.args.get("desk", "").strip() or None
     try:
-        only = live.scoped_desk(desks, request.args.get("desk", "").strip() or None, current_viewer().desk)
-    except live.NotYours as exc:
-        abort(403, str(exc))
-    except ValueError as exc:
-        abort(400, str(exc))
-    response = jsonify(live.board(session(), desks, clock(), only))
+        found = live.asked_board(session(), published.site.desks, clock(), asked, current_viewer().desk)
+    except live.Refused as exc:
+        abort(exc.status, str(exc))
+    response = jsonify(found)
     response.headers["Cache-Control"] = "no-store"
     return response

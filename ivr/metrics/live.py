@@ -38,17 +38,29 @@ def board(
     }
 
 
-class NotYours(ValueError):
-    """A partner asked for another desk than their own."""
+class Refused(ValueError):
+    """A wallboard that cannot be shown as asked: the HTTP status that says why (400, 403)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def scoped_desk(desks: Mapping[str, Desk], asked: str | None, partner_desk: str | None) -> str | None:
     """The one desk a wallboard shows (None: every desk): `asked`, checked, or a partner's own desk.
 
-    ValueError names an unknown desk and the valid choices; NotYours when a partner asks for another desk.
+    Refused (400) names an unknown desk and the valid choices; Refused (403) when a partner asks for another.
     """
     if asked is not None and asked not in desks:
-        raise ValueError(f"desk: unknown desk {asked!r} (the published site has: {', '.join(sorted(desks))})")
+        known = ", ".join(sorted(desks))
+        raise Refused(400, f"desk: unknown desk {asked!r} (the published site has: {known})")
     if partner_desk is not None and asked not in (None, partner_desk):
-        raise NotYours(f"desk: a partner sees only their own desk, {partner_desk!r}")
+        raise Refused(403, f"desk: a partner sees only their own desk, {partner_desk!r}")
     return partner_desk if partner_desk is not None else asked
+
+
+def asked_board(
+    session: Session, desks: Mapping[str, Desk], now: datetime, asked: str | None, partner_desk: str | None
+) -> dict[str, Any]:
+    """The wallboard a page or API request asks for (`asked`: one desk, or None), a partner's desk only."""
+    return board(session, desks, now, scoped_desk(desks, asked, partner_desk))

@@ -13,6 +13,7 @@ from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
 from ..metrics import live
+from ..metrics.live import Refused
 from .story import duration
 
 bp = Blueprint("live", __name__)
@@ -62,29 +63,14 @@ def target_text(row: dict[str, Any], status: str | None) -> str:
     return ""
 
 
-class Refused(Exception):
-    """What the board cannot show as asked: an HTTP status and why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
 def _board() -> dict[str, Any]:
     """The wallboard the query string asks for (`desk`), scoped to a partner's desk; Refused if it cannot."""
     try:
         published = flows().published()
     except NothingPublished as exc:
         raise Refused(exc.STATUS, str(exc)) from None
-    desks = published.site.desks
     asked = request.args.get("desk", "").strip() or None
-    try:
-        only = live.scoped_desk(desks, asked, current_viewer().desk)
-    except live.NotYours as exc:
-        raise Refused(403, str(exc)) from None
-    except ValueError as exc:
-        raise Refused(400, str(exc)) from None
-    return live.board(session(), desks, clock(), only)
+    return live.asked_board(session(), published.site.desks, clock(), asked, current_viewer().desk)
 
 
 @bp.get("/live")
