@@ -217,16 +217,10 @@ class CallFilters:
     def query(self) -> Select[tuple[Call]]:
         """The filtered calls in the asked order (newest first by default), each with its outcome."""
         stmt = select(Call).options(with_expression(Call.outcome, outcome())).where(*self.conditions())
-        column = SORTS[self.sort.removeprefix("-")]
-        if self.sort.startswith("-"):
-            order: list[ColumnElement[Any]] = [
-                column.desc().nulls_last(),
-                Call.started_at.desc(),
-                Call.id.desc(),
-            ]
-        else:
-            order = [column.asc().nulls_last(), Call.started_at.asc(), Call.id.asc()]
-        return stmt.order_by(*order)
+        descending = self.sort.startswith("-")
+        keys = (SORTS[self.sort.removeprefix("-")], Call.started_at, Call.id)  # ties: by start, then row
+        order = [key.desc() if descending else key.asc() for key in keys]
+        return stmt.order_by(order[0].nulls_last(), *order[1:])
 
     def as_args(self, **changes: Any) -> dict[str, str]:
         """The filters as query-string arguments (for links to other pages); defaults are left out."""
