@@ -39,7 +39,10 @@ SORT_LABELS = {
 
 def _zone() -> tuple[str, str]:
     """The zone times are shown in and the `tz` argument that asked for it ('' for the site's default)."""
-    if request.args.get("tz", "").strip().lower() == "utc":
+    asked = request.args.get("tz", "").strip().lower()
+    if asked not in ("", "site", "utc"):
+        abort(400, f"tz: unknown {asked!r}; choose from site, utc")
+    if asked == "utc":
         return "UTC", "utc"
     published = flows().current()
     return (published.site.timezone if published is not None else "UTC"), ""

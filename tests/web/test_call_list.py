@@ -123,6 +123,16 @@ def test_page_count_and_links_keep_every_filter(ops, twilio, app):
     assert cells(page(ops, last), "Wait") == ["10 s"]
 
 
+def test_an_unknown_zone_is_a_400_naming_the_choices(ops):
+    for path in ("/?tz=mars", "/calls.csv?tz=mars"):
+        response = ops.get(path)
+        assert (
+            response.status_code == 400
+            and "tz: unknown &#39;mars&#39;; choose from site, utc" in response.text
+        )
+    assert ops.get("/?tz=site").status_code == ops.get("/?tz=UTC").status_code == 200
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
