@@ -23,19 +23,52 @@ BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class SiteVersion(Base):
-    """One version of the flows folder (site file and all flows); its content never changes.
+    """One published version of the site (site file and all flows); its content never changes.
 
-    published_at is when this content last became current (renewed when a revert publishes it again), so
-    after a restart the newest published_at is the version to serve.
+    The newest id is what new calls start on. A rollback publishes an old version's content again as a new
+    version (rolled_back_from), so the same digest may appear more than once.
     """
 
     __tablename__ = "site_versions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    digest: Mapped[str] = mapped_column(String(64), index=True)
     bundle: Mapped[dict[str, Any]]
     published_at: Mapped[datetime] = mapped_column(default=utcnow)
-    source: Mapped[str] = mapped_column(String(500), default="")
+    source: Mapped[str] = mapped_column(String(500), default="")  # a folder path, "browser", "api", ...
+    published_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    summary: Mapped[str] = mapped_column(Text, default="", server_default="")  # what changed, one line
+    based_on: Mapped[int | None] = mapped_column(Integer)  # the version the editor started from
+    rolled_back_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class FlowDraft(Base):
+    """One person's (or token's) unpublished text of one document (site.json or a flow file)."""
+
+    __tablename__ = "flow_drafts"
+    __table_args__ = (Index("ux_flow_drafts_owner_document", "owner", "document", unique=True),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))  # "user:<id>" or "token:<id>"
+    document: Mapped[str] = mapped_column(String(120))  # the file name: site.json, main.json, ...
+    text: Mapped[str | None] = mapped_column(Text)  # None: the document is to be removed on publish
+    based_on: Mapped[int | None] = mapped_column(Integer)  # the published version the draft started from
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log: who did what, when, from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # a username, "token:<name>" or "cli:<os user>"
+    address: Mapped[str] = mapped_column(String(64), default="")  # the client address, or "cli"
+    action: Mapped[str] = mapped_column(String(40), index=True)  # e.g. flows.publish, campaign.start
+    target: Mapped[str] = mapped_column(String(255), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class Call(Base):
@@ -65,7 +98,7 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     duration: Mapped[int | None] = mapped_column(Integer)
-    site_version_id: Mapped[int | None] = mapped_column(ForeignKey("site_versions.id"))
+    site_version_id: Mapped[int | None] = mapped_column(ForeignKey("site_versions.id"), index=True)
     flow: Mapped[str | None] = mapped_column(String(64))
     node: Mapped[str | None] = mapped_column(String(64))
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -135,6 +168,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     desk: Mapped[str | None] = mapped_column(String(64))  # a partner viewer sees only this desk's calls
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default="ops", server_default="ops")  # accounts.roles
+    disabled_at: Mapped[datetime | None]
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # bumped: sign out
 
     @property
     def is_authenticated(self) -> bool:
@@ -167,6 +203,9 @@ class ApiToken(Base):
     desk: Mapped[str | None] = mapped_column(String(64))  # a partner token sees only this desk's calls
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    role: Mapped[str] = mapped_column(String(16), default="ops", server_default="ops")  # accounts.roles
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
 
 
 class Agent(Base):

@@ -12,10 +12,12 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..calls.privacy import Viewer, viewer_for
-from ..db import session
+from ..db import session, utcnow
 from ..engine.site import Desk
 from ..models import User
-from .tokens import token_desk
+from .audit import Actor
+from .roles import CAPABILITIES, allows
+from .tokens import find_token, token_desk
 
 F = TypeVar("F", bound=Callable[..., object])
 login_manager = LoginManager()
@@ -95,3 +97,65 @@ def ops_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _api_role() -> str:
+    """The bearer token's role (401 without a valid token); keeps the token and its desk for the request."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        abort(401)
+    row = find_token(session(), value.strip(), utcnow())  # expiry is wall-clock time, never simulated
+    if row is None:
+        abort(401)
+    g.ivr_token, g.ivr_token_desk = row, row.desk
+    return row.role
+
+
+def _web_role() -> str | None:
+    """The signed-in user's role, or None when nobody is signed in."""
+    if not current_user.is_authenticated:
+        return None
+    role: str = current_user.role
+    return role
+
+
+def requires(capability: str) -> Callable[[F], F]:
+    """Let a page or API view run only for roles with `capability` (accounts.roles): the API by bearer token
+    (401 without one), pages by sign-in (to the sign-in page without one); 403 for a role without it."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: object, **kwargs: object) -> object:
+            if (request.blueprint or "").split(".")[0] == "api":
+                role = _api_role()
+            else:
+                found = _web_role()
+                if found is None:
+                    return login_manager.unauthorized()
+                role = found
+            if not allows(role, capability):
+                abort(403, f"This needs the {capability} permission, which the {role} role does not have.")
+            return view(*args, **kwargs)
+
+        wrapper.capability = capability  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def current_actor() -> Actor:
+    """Who is acting in this request, for the audit log: the token's name or the user's, and the address."""
+    address = request.remote_addr or ""
+    if "ivr_token" in g:
+        return Actor(f"token:{g.ivr_token.name}", address)
+    return Actor(current_user.username if current_user.is_authenticated else "anonymous", address)
+
+
+def current_owner() -> str:
+    """Whose drafts this request works on: "token:<id>" for the API, "user:<id>" for pages."""
+    if "ivr_token" in g:
+        return f"token:{g.ivr_token.id}"
+    return f"user:{current_user.id}"

@@ -1,0 +1,32 @@
+"""Roles and what each may do: one table, read by every page and API route (docs/accounts.md)."""
+
+from __future__ import annotations
+
+ADMIN, SUPERVISOR, OPS, PARTNER = "admin", "supervisor", "ops", "partner"
+ROLES = (ADMIN, SUPERVISOR, OPS, PARTNER)
+
+# capability -> the roles that have it
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "view_calls": frozenset({ADMIN, SUPERVISOR, OPS, PARTNER}),  # partners: their desk only, masked
+    "view_reports": frozenset({ADMIN, SUPERVISOR, OPS}),
+    "view_flows": frozenset({ADMIN, SUPERVISOR, OPS}),
+    "edit_flows": frozenset({ADMIN, SUPERVISOR}),  # drafts, validate, try, publish, roll back
+    "view_campaigns": frozenset({ADMIN, SUPERVISOR, OPS}),
+    "run_campaigns": frozenset({ADMIN, SUPERVISOR}),
+    "view_dnc": frozenset({ADMIN, SUPERVISOR, OPS}),
+    "edit_dnc": frozenset({ADMIN, SUPERVISOR}),
+    "manage_accounts": frozenset({ADMIN}),  # users and tokens
+    "view_audit": frozenset({ADMIN}),
+}
+
+
+def check_role(role: str) -> str:
+    """The role itself, or ValueError naming the valid ones."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+    return role
+
+
+def allows(role: str, capability: str) -> bool:
+    """Whether `role` has `capability` (KeyError for a capability that does not exist)."""
+    return role in CAPABILITIES[capability]
