@@ -1,8 +1,5 @@
 """Publishing a site version: validated, never over someone else's change, noted, summarised and audited.
-
-The audit entry is written here with the model (ivr.accounts sits above ivr.flows in the layers, so its
-`record` cannot be imported); it has the same fields `ivr.accounts.audit.record` writes.
-"""
+The audit entry is written with the model: ivr.accounts is above ivr.flows, so `record` is out of reach."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""What callers hear: the newest published version from the database, and the version each call is pinned to.
-
-The database is the source of truth: every process on every host serves the newest version (one cheap
-`SELECT max(id)` every FLOWS_CHECK_SECONDS; a publish committed in this process is seen at once). The flows
-folder is only watched when FLOWS_WATCH is on (`ivr serve`, the tests): a change to it is published as a new
-version when its content differs from the newest version's.
-"""
+"""What callers hear: the newest published version in the database (the source of truth), and the version
+each call is pinned to; the flows folder is published as it changes only when FLOWS_WATCH is on."""
 
 from __future__ import annotations
 
@@ -47,7 +42,12 @@ class FolderWatch:
 
 
 class FlowStore:
-    """Serves the newest published version and any stored version by id; optionally watches the folder."""
+    """Serves the newest published version and any stored version by id; optionally watches the folder.
+
+    Every process on every host serves the newest version: one cheap `SELECT max(id)` every
+    `check_seconds`, and a publish committed through this store's sessionmaker is served at once. With
+    `watch`, a change to the folder is published as a new version when its documents differ from the newest.
+    """
 
     def __init__(
         self, folder: Path, sessions: sessionmaker[Session], check_seconds: float = 2.0, watch: bool = False
