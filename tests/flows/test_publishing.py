@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -198,3 +199,31 @@ def test_history_newest_first_with_the_calls_that_started_on_each(session, first
     assert [v.id for v in history(session, limit=1)] == [second.id]
     with pytest.raises(LookupError):
         version_texts(session, 999)
+
+
+def test_two_publishes_at_once_take_turns_and_the_second_sees_the_first(app, session, first) -> None:
+    sessions = app.extensions["ivr.db"].sessionmaker
+    outcome: list[BaseException | SiteVersion] = []
+
+    def bob() -> None:
+        with sessions() as s:
+            try:
+                outcome.append(
+                    _publish(s, edited(sample_texts(), greeting("Bob.")), actor=BOB, based_on=first.id)
+                )
+            except PublishRefused as refused:
+                outcome.append(refused)
+
+    with sessions() as ann:
+        publish_texts(
+            ann, edited(sample_texts(), greeting("Ann.")), note="n", actor=ANN, now=OPEN, source="t",
+            based_on=first.id,
+        )  # fmt: skip
+        racer = threading.Thread(target=bob)
+        racer.start()
+        racer.join(timeout=0.5)
+        assert racer.is_alive()  # waiting for Ann's publish to finish
+        ann.commit()
+    racer.join(timeout=30)
+    [refused] = outcome
+    assert isinstance(refused, PublishRefused) and [c.document for c in refused.conflicts] == ["main.json"]
