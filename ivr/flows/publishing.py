@@ -72,17 +72,19 @@ def publish_texts(
 ) -> SiteVersion:
     """Publish the documents as the newest version.
 
-    `based_on` is the version the publisher started from: only the `changed` documents (default: those
-    that differ from `based_on`) are taken from `texts`, laid over the newest version, and each one that
-    someone else changed since `based_on` is a conflict. None: `texts` is the whole site, no conflict check
-    (a folder published from the command line).
+    `based_on` is the version the publisher started from: only the `changed` documents are taken from
+    `texts` (a changed document missing from `texts` is removed), laid over the newest version, and each
+    one that someone else changed since `based_on` is a conflict. `changed` defaults to the documents of
+    `texts` whose text differs from `based_on`'s, so `texts` may hold just the documents edited. With
+    `based_on` None, `texts` is the whole site and nothing is checked for conflicts (a folder published
+    from the command line).
     """
     note = _required(note)
     _lock(s)
     bases: dict[str, int | None] = {}
     if based_on is not None:
         base = _texts_at(s, based_on)
-        documents = list(changed) if changed is not None else _differing(base, texts)
+        documents = list(changed) if changed is not None else [n for n in texts if base.get(n) != texts[n]]
         bases = dict.fromkeys(documents, based_on)
         newest = _newest(s)
         texts = overlay(newest[1].texts if newest else {}, {name: texts.get(name) for name in documents})
@@ -232,10 +234,6 @@ def _texts_at(s: Session, version_id: int) -> dict[str, str]:
     if row is None:
         raise PublishRefused(f"there is no version {version_id} to start from")
     return dict(Bundle.from_json(row.bundle).texts)
-
-
-def _differing(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
 
 
 def _conflicts(

@@ -227,3 +227,12 @@ def test_two_publishes_at_once_take_turns_and_the_second_sees_the_first(app, ses
     racer.join(timeout=30)
     [refused] = outcome
     assert isinstance(refused, PublishRefused) and [c.document for c in refused.conflicts] == ["main.json"]
+
+
+def test_only_the_documents_edited_may_be_sent_and_a_removal_is_named(session, first) -> None:
+    promo = {"name": "promo", "start": "bye", "nodes": {"bye": {"type": "hangup", "prompt": "Bye."}}}
+    added = _publish(session, {"promo.json": json.dumps(promo)}, based_on=first.id)
+    assert set(version_texts(session, added.id)) == {"site.json", "main.json", "promo.json"}
+    assert added.summary == "added flow 'promo'"
+    removed = _publish(session, {}, based_on=added.id, changed=["promo.json"])
+    assert set(version_texts(session, removed.id)) == {"site.json", "main.json"}
