@@ -18,7 +18,7 @@ from ..engine import Bundle, Problem, Site, load_folder
 from ..engine.problems import errors
 from ..models import SiteVersion
 from .errors import NothingPublished
-from .history import newest_version_id
+from .history import newest_texts, newest_version_id
 from .publishing import PUBLISHED, NothingToPublish, publish_texts
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,9 @@ class FlowStore:
     def publish(self, bundle: Bundle, source: str) -> int:
         """Publish a folder's bundle unless the newest version has the same documents; the newest id."""
         with self.sessions() as session:
+            newest, texts = newest_texts(session)
+            if newest is not None and texts == bundle.texts:
+                return newest  # read only: no write lock taken when nothing changed
             try:
                 version = publish_texts(
                     session,
