@@ -30,3 +30,16 @@ def check_role(role: str) -> str:
 def allows(role: str, capability: str) -> bool:
     """Whether `role` has `capability` (KeyError for a capability that does not exist)."""
     return role in CAPABILITIES[capability]
+
+
+def scoped_role(role: str | None, desk: str | None) -> str:
+    """The role of a new account or token: least privilege when not given (ops, or partner with a desk);
+    ValueError for an unknown role, a partner without a desk, or a desk on any other role."""
+    if role is None:
+        return PARTNER if desk is not None else OPS
+    check_role(role)
+    if role == PARTNER and desk is None:
+        raise ValueError("a partner sees one desk's calls: give the desk (--desk)")
+    if role != PARTNER and desk is not None:
+        raise ValueError(f"only a partner has a desk: the {role} role sees every desk")
+    return role
