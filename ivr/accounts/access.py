@@ -17,7 +17,7 @@ from ..db import session, utcnow
 from ..engine.site import Desk
 from ..models import User
 from .audit import Actor
-from .roles import CAPABILITIES, allows
+from .roles import CAPABILITIES, allows, refusal
 from .tokens import find_token
 from .users import end_sessions
 
@@ -134,7 +134,7 @@ def requires(capability: str) -> Callable[[F], F]:
             if role is None:
                 return login_manager.unauthorized()
             if not allows(role, capability):
-                abort(403, f"This needs the {capability} permission, which the {role} role does not have.")
+                abort(403, refusal(role, capability))
             return view(*args, **kwargs)
 
         wrapper.capability = capability  # type: ignore[attr-defined]
