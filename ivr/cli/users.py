@@ -53,7 +53,7 @@ def _when(moment: datetime | None) -> str:
 
 
 def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    """Columns as wide as their widest value."""
+    """Columns as wide as their widest value (an empty value is shown as "-", so columns split on spaces)."""
     widths = [max(len(str(v)) for v in column) for column in zip(headers, *rows, strict=False)]
     for row in (headers, *rows):
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
@@ -95,7 +95,7 @@ def user_list() -> None:
 
     with _unit_of_work() as s:
         rows = [
-            (u.username, u.role, u.desk or "", _when(u.disabled_at) or "no", _when(u.created_at))
+            (u.username, u.role, u.desk or "-", _when(u.disabled_at) or "no", _when(u.created_at))
             for u in list_users(s)
         ]
     _table(("name", "role", "desk", "disabled", "created"), rows)
@@ -199,8 +199,8 @@ def token_list() -> None:
     now = utcnow()
     with _unit_of_work() as s:
         rows = [
-            (str(t.id), t.name, t.role, t.desk or "", token_state(t, now), _when(t.created_at),
-             _when(t.expires_at))
+            (str(t.id), t.name, t.role, t.desk or "-", token_state(t, now), _when(t.created_at),
+             _when(t.expires_at) or "never")
             for t in list_tokens(s)
         ]  # fmt: skip
     _table(("id", "name", "role", "desk", "state", "created", "expires"), rows)
