@@ -7,8 +7,8 @@ from math import ceil
 
 from flask import Blueprint, abort, render_template, request
 
-from ..accounts.audit import ACTIONS, count_entries, newest_entries
 from ..accounts.access import requires
+from ..accounts.audit import ACTIONS, count_entries, newest_entries
 from ..accounts.tokens import list_tokens, token_state
 from ..accounts.users import list_users
 from ..db import session, utcnow

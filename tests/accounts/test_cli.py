@@ -1,5 +1,6 @@
-"""`ivr user` and `ivr token` with roles: create, list, passwd, disable/enable, role; tokens with a role and an
-expiry, listed without their value, revoked by id or name; every change in the audit log as cli:<os user>."""
+"""`ivr user` and `ivr token` with roles: create, list, passwd, disable/enable, role; tokens with a role and
+an expiry, listed without their value, revoked by id or name; every change in the audit log as
+cli:<os user>."""
 
 from __future__ import annotations
 

@@ -23,11 +23,11 @@ OPEN_ENDPOINTS = frozenset(
 OPEN_BLUEPRINTS = ("voice",)
 
 # What each role may do, as the issue puts it: admin (users, tokens, the audit log, and all the rest),
-# supervisor (flows, campaigns, do-not-call), ops (call log, reports, read-only campaigns), partner (their desk).
+# supervisor (flows, campaigns, do-not-call), ops (call log, reports, read-only campaigns), partner (a desk).
 PROMISED = {
     "admin": set(CAPABILITIES),
-    "supervisor": {"view_calls", "view_reports", "view_flows", "edit_flows", "view_campaigns", "run_campaigns",
-                   "view_dnc", "edit_dnc"},
+    "supervisor": {"view_calls", "view_reports", "view_flows", "edit_flows", "view_campaigns",
+                   "run_campaigns", "view_dnc", "edit_dnc"},
     "ops": {"view_calls", "view_reports", "view_flows", "view_campaigns", "view_dnc"},
     "partner": {"view_calls"},
 }  # fmt: skip
@@ -73,7 +73,7 @@ def _guarded(app: Flask) -> Iterator[tuple[Rule, str, str]]:
             name: 999999 if re.search(rf"<int:{name}>", rule.rule) else ARGUMENTS.get(name, "x")
             for name in rule.arguments
         }
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m, v=values: str(v[m.group(1)]), rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield rule, method, path
 
