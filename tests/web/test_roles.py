@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from lxml import html
 from werkzeug.routing import Rule
 
 from ivr.accounts.roles import CAPABILITIES, ROLES
@@ -129,3 +130,21 @@ def test_each_role_gets_what_its_capabilities_allow_on_every_route(app, client, 
         if got != expected or response.status_code >= 500:
             wrong.append(f"{method} {path} as {role}: {response.status_code}, expected {expected}")
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    ("role", "links"),
+    [
+        ("admin", ["Calls", "Live", "Compare desks", "Campaigns", "Audit", "Accounts"]),
+        ("supervisor", ["Calls", "Live", "Compare desks", "Campaigns"]),
+        ("ops", ["Calls", "Live", "Compare desks", "Campaigns"]),
+        ("partner", ["Calls", "Live"]),
+    ],
+)
+def test_the_header_links_only_what_the_role_may_use(client, session, role, links):
+    create_user(session, role, PASSWORD, "bpo" if role == "partner" else None, role)
+    session.commit()
+    assert _login(client, role, PASSWORD).status_code == 302
+    page = html.fromstring(client.get("/").data)
+    assert [a.text_content().strip() for a in page.xpath("//header/nav/a")] == links
+    assert page.xpath("string(//header//span[@class='role'])") == role
