@@ -1,4 +1,4 @@
-"""The JSON API for outbound campaigns (ops tokens only; partners get 403)."""
+"""The JSON API for outbound campaigns (reading: view_campaigns; changes: run_campaigns)."""
 
 from __future__ import annotations
 

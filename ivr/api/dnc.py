@@ -1,4 +1,4 @@
-"""The do-not-call list over the API: list, look up, add, remove and import (ops tokens only)."""
+"""The do-not-call list over the API: list, look up (view_dnc), add, remove and import (edit_dnc)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reports over the API: two desks compared, the same document as the page's JSON (ops tokens only)."""
+"""Reports over the API: two desks compared, the same document as the page's JSON (view_reports)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 @requires("view_reports")
 @query_parameters(*API_PARAMETERS, checked_by_view=True)  # with its own wording
 def compare() -> Response:
-    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
+    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds."""
     try:
         published = flows().published()
     except NothingPublished as exc:

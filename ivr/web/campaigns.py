@@ -1,5 +1,5 @@
-"""The campaign pages: the list with progress bars, and one campaign's figures and state buttons (ops only).
-A blueprint nested in the web blueprint (endpoints `web.campaigns.*`): same sign-in, CSRF and layout."""
+"""The campaign pages: the list with progress bars, a campaign's figures, its state buttons for roles that may
+run campaigns. Nested in the web blueprint (endpoints `web.campaigns.*`): same sign-in, CSRF and layout."""
 
 from __future__ import annotations
 
