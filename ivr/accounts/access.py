@@ -1,5 +1,5 @@
-"""Who may see what over HTTP: web sign-in (Flask-Login, CSRF), bearer tokens, ops-only views, partner scope.
-Partners see their desk only; every other API endpoint is ops-only (docs/desks.md, "Partner viewers")."""
+"""Who may do what over HTTP: web sign-in (Flask-Login, CSRF, sessions that end), bearer tokens, and
+`requires(capability)` on every page and API view (roles: accounts.roles). Partners see their desk only."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from functools import wraps
 from typing import TypeVar
 
 from flask import Flask, abort, current_app, g, request
-from flask_login import LoginManager, current_user
+from flask import session as cookie
+from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
 from ..calls.privacy import Viewer, viewer_for
@@ -16,12 +17,14 @@ from ..db import session, utcnow
 from ..engine.site import Desk
 from ..models import User
 from .audit import Actor
-from .roles import CAPABILITIES, allows
-from .tokens import find_token, token_desk
+from .roles import CAPABILITIES, allows, refusal
+from .tokens import find_token
+from .users import end_sessions
 
 F = TypeVar("F", bound=Callable[..., object])
 login_manager = LoginManager()
 csrf = CSRFProtect()
+SESSION_VERSION = "ivr_session_version"  # the user's session_version when this cookie was issued
 
 
 def init_app(app: Flask) -> None:
@@ -34,7 +37,26 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return session().get(User, int(user_id)) if user_id.isdigit() else None
+    """The signed-in user, unless disabled since or signed out everywhere since (session_version)."""
+    user = session().get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or user.disabled_at is not None:
+        return None
+    if cookie.get(SESSION_VERSION) != user.session_version:
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    """Sign the user in on this browser (the cookie carries their current session_version)."""
+    login_user(user)
+    cookie[SESSION_VERSION] = user.session_version
+
+
+def end_session(user: User) -> None:
+    """Sign out: this cookie and every other of the user's stop working (the caller commits)."""
+    end_sessions(user)
+    logout_user()
+    cookie.pop(SESSION_VERSION, None)
 
 
 def published_desks() -> Mapping[str, Desk] | None:
@@ -57,50 +79,18 @@ def current_viewer() -> Viewer:
     return viewer
 
 
-def partners_allowed(view: F) -> F:
-    """Mark an API view as open to partner tokens (it must then limit what it shows to their desk)."""
-    view.partners_allowed = True  # type: ignore[attr-defined]
-    return view
-
-
-def token_required(view: F) -> F:
-    """Require `Authorization: Bearer <token>` (401 otherwise); partner tokens get 403 unless allowed.
-
-    It only reads: a request is never a write because of its token (last_used_at is not kept up to date).
-    """
-    open_to_partners = getattr(view, "partners_allowed", False)
-
-    @wraps(view)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            abort(401)
-        known, desk = token_desk(session(), token.strip())
-        if not known:
-            abort(401)
-        g.ivr_token_desk = desk
-        if desk is not None and not open_to_partners:
-            abort(403, "this is for ops only: partner tokens see only their desk's calls")
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def ops_required(view: F) -> F:
-    """For signed-in web views that only ops may see: 403 for partner users (put under login_required)."""
-
-    @wraps(view)
-    def wrapper(*args: object, **kwargs: object) -> object:
-        if current_viewer().is_partner:
-            abort(403, "This page is for ops only: partner accounts see only their desk's calls.")
-        return view(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
+def _is_api() -> bool:
+    return (request.blueprint or "").split(".")[0] == "api"
 
 
 def _api_role() -> str:
-    """The bearer token's role (401 without a valid token); keeps the token and its desk for the request."""
+    """The bearer token's role (401 without a valid token); keeps the token and its desk for the request.
+
+    It only reads: a request is never a write because of its token (last_used_at is not kept up to date).
+    """
+    if "ivr_token" in g:
+        role: str = g.ivr_token.role
+        return role
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -120,6 +110,17 @@ def _web_role() -> str | None:
     return role
 
 
+def current_role() -> str | None:
+    """The role this request acts with: the token's (API) or the signed-in user's (pages); None if neither."""
+    return _api_role() if _is_api() else _web_role()
+
+
+def can(capability: str) -> bool:
+    """Whether this request's role has `capability` (for templates: show only what may be used)."""
+    role = current_role()
+    return role is not None and allows(role, capability)
+
+
 def requires(capability: str) -> Callable[[F], F]:
     """Let a page or API view run only for roles with `capability` (accounts.roles): the API by bearer token
     (401 without one), pages by sign-in (to the sign-in page without one); 403 for a role without it."""
@@ -129,15 +130,11 @@ def requires(capability: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: object, **kwargs: object) -> object:
-            if (request.blueprint or "").split(".")[0] == "api":
-                role = _api_role()
-            else:
-                found = _web_role()
-                if found is None:
-                    return login_manager.unauthorized()
-                role = found
+            role = current_role()
+            if role is None:
+                return login_manager.unauthorized()
             if not allows(role, capability):
-                abort(403, f"This needs the {capability} permission, which the {role} role does not have.")
+                abort(403, refusal(role, capability))
             return view(*args, **kwargs)
 
         wrapper.capability = capability  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from ..accounts.access import current_viewer, partners_allowed, token_required
+from ..accounts.access import current_viewer, requires
 from ..calls import log as calllog
 from ..calls.query import (
     CSV_HEADERS,
@@ -45,8 +45,7 @@ def _filters() -> CallFilters:
 
 
 @bp.get("/calls")
-@token_required
-@partners_allowed
+@requires("view_calls")
 @query_parameters(*FILTERS, *PAGES, *SYNC)
 def index() -> Response:
     """The call list, newest first, a page at a time; with after= or updated_since=, the calls changed
@@ -102,8 +101,7 @@ def _changes(filters: CallFilters, position: Position) -> Response:
 
 
 @bp.get("/calls.csv")
-@token_required
-@partners_allowed
+@requires("view_calls")
 @query_parameters(*FILTERS)
 def csv() -> Response:
     """Every call matching the filters, as CSV."""
@@ -112,8 +110,7 @@ def csv() -> Response:
 
 
 @bp.get("/calls/<call_sid>")
-@token_required
-@partners_allowed
+@requires("view_calls")
 @query_parameters()
 def show(call_sid: str) -> Response:
     """One call with its events in order (another desk's call is 404 to a partner, as if it did not exist)."""

@@ -1,10 +1,11 @@
-"""The JSON API for outbound campaigns (ops tokens only; partners get 403)."""
+"""The JSON API for outbound campaigns (reading: view_campaigns; changes: run_campaigns)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify
 
-from ..accounts.access import token_required
+from ..accounts.access import current_actor, requires
+from ..accounts.audit import record, report_figures
 from ..campaigns.csvfile import FileError
 from ..campaigns.importer import ImportRefused, import_contacts
 from ..campaigns.rules import ACTIONS, CampaignError, TransitionError
@@ -35,7 +36,7 @@ def _campaign(ref: str) -> Campaign:
 
 
 @bp.get("/campaigns")
-@token_required
+@requires("view_campaigns")
 @query_parameters()
 def index() -> Response:
     """Every campaign with its figures, newest first."""
@@ -45,7 +46,7 @@ def index() -> Response:
 
 
 @bp.post("/campaigns")
-@token_required
+@requires("run_campaigns")
 @query_parameters()
 def create() -> tuple[Response, int]:
     """Create a draft campaign from a JSON object of settings; 400 names every bad field."""
@@ -58,12 +59,13 @@ def create() -> tuple[Response, int]:
         s.rollback()
         problems = [{"field": field, "message": message} for field, message in exc.problems]
         return error_response(400, str(exc), problems=problems), 400
+    record(s, current_actor(), "campaign.create", created.name, now, id=created.id)
     s.commit()
     return jsonify(campaign=campaign_dict(created, campaign_figures(s, created, now))), 201
 
 
 @bp.get("/campaigns/<ref>")
-@token_required
+@requires("view_campaigns")
 @query_parameters()
 def show(ref: str) -> Response:
     """One campaign (by id or name) with its figures."""
@@ -73,7 +75,7 @@ def show(ref: str) -> Response:
 
 
 @bp.post("/campaigns/<ref>/contacts")
-@token_required
+@requires("run_campaigns")
 @query_parameters("region")
 def import_list(ref: str) -> Response:
     """Import contacts from the CSV body (?region=US for numbers without +country); the report by line."""
@@ -82,20 +84,22 @@ def import_list(ref: str) -> Response:
     region = bodies.region()
     published = flows().current()
     needs = flow_variables(published.site if published else None, found)
+    now = clock()
     try:
-        report = import_contacts(s, found, bodies.csv_stream(), clock(), region, needs=needs)
+        report = import_contacts(s, found, bodies.csv_stream(), now, region, needs=needs)
     except FileError as exc:
         s.rollback()
         abort(400, f"nothing imported: {exc}")
     except ImportRefused as exc:
         s.rollback()
         abort(409, str(exc))
+    record(s, current_actor(), "campaign.import", found.name, now, **report_figures(report.as_dict()))
     s.commit()
     return jsonify(report=report.as_dict())
 
 
 @bp.post("/campaigns/<ref>/<action>")
-@token_required
+@requires("run_campaigns")
 @query_parameters()
 def change(ref: str, action: str) -> Response:
     """start, pause, resume or cancel a campaign; 409 when its state does not allow it."""
@@ -104,10 +108,12 @@ def change(ref: str, action: str) -> Response:
     s = session()
     now = clock()
     found = _campaign(ref)
+    before = found.state
     try:
-        change_state(s, found, action, now)
+        state = change_state(s, found, action, now)
     except TransitionError as exc:
         s.rollback()
         abort(409, str(exc))
+    record(s, current_actor(), f"campaign.{action}", found.name, now, id=found.id, before=before, state=state)
     s.commit()
     return jsonify(campaign=campaign_dict(found, campaign_figures(s, found, now)))

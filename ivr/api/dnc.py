@@ -1,10 +1,11 @@
-"""The do-not-call list over the API: list, look up, add, remove and import (ops tokens only)."""
+"""The do-not-call list over the API: list, look up (view_dnc), add, remove and import (edit_dnc)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.access import token_required
+from ..accounts.access import current_actor, requires
+from ..accounts.audit import numbers_target, record
 from ..campaigns import dnc
 from ..campaigns.phone import all_to_e164, check_region
 from ..db import session
@@ -17,7 +18,7 @@ bp = Blueprint("dnc", __name__)
 
 
 @bp.get("/dnc")
-@token_required
+@requires("view_dnc")
 @query_parameters("source", "page", "per_page")
 def index() -> Response:
     """The do-not-call entries, newest first: ?source=manual|import|opt-out, page, per_page."""
@@ -30,7 +31,7 @@ def index() -> Response:
 
 
 @bp.get("/dnc/<phone>")
-@token_required
+@requires("view_dnc")
 @query_parameters()
 def show(phone: str) -> Response:
     """Whether a number (E.164) is on the list: its entry, or 404."""
@@ -41,7 +42,7 @@ def show(phone: str) -> Response:
 
 
 @bp.post("/dnc")
-@token_required
+@requires("edit_dnc")
 @query_parameters()
 def add() -> Response:
     """Add numbers: {"phones": [...]} or {"phone": "..."}, optional "note" and "region" (default US)."""
@@ -60,37 +61,41 @@ def add() -> Response:
     if bad:
         abort(400, "nothing added: " + "; ".join(bad))
     s = session()
-    added = dnc.block_many(s, phones, "manual", note, now=clock())
-    s.commit()
+    now = clock()
+    added = dnc.block_many(s, phones, "manual", note, now=now)
     unique = list(dict.fromkeys(phones))
+    record(s, current_actor(), "dnc.add", numbers_target(unique), now, phones=unique, added=added, note=note)
+    s.commit()
     return jsonify(added=added, already_listed=len(unique) - added, phones=unique)
 
 
 @bp.delete("/dnc/<phone>")
-@token_required
+@requires("edit_dnc")
 @query_parameters()
 def remove(phone: str) -> Response:
     """Take a number (E.164) off the list; 404 when it is not on it."""
     s = session()
     if not dnc.unblock(s, phone):
         abort(404, f"{phone} is not on the do-not-call list")
+    record(s, current_actor(), "dnc.remove", phone, clock(), phones=[phone])
     s.commit()
     return jsonify(removed=phone)
 
 
 @bp.post("/dnc/import")
-@token_required
+@requires("edit_dnc")
 @query_parameters("region", "note")
 def import_list() -> Response:
     """Add every number of the CSV body (one a line, or a phone column); ?region=US, ?note=."""
     region = bodies.region() or "US"
     s = session()
+    now, note = clock(), request.args.get("note", "")
     try:
-        report = dnc.import_list(
-            s, bodies.csv_stream(), region, "import", request.args.get("note", ""), now=clock()
-        )
+        report = dnc.import_list(s, bodies.csv_stream(), region, "import", note, now=now)
     except UnicodeDecodeError:
         s.rollback()
         abort(400, "nothing imported: the body is not UTF-8 text")
+    details = {"added": report.added, "already_listed": report.already, "invalid": len(report.problems)}
+    record(s, current_actor(), "dnc.import", "do-not-call list", now, note=note, **details)
     s.commit()
     return jsonify(report=report.as_dict())

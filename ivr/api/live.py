@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.access import current_viewer, partners_allowed, token_required
+from ..accounts.access import current_viewer, requires
 from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
@@ -15,8 +15,7 @@ bp = Blueprint("live", __name__)
 
 
 @bp.get("/live")
-@token_required
-@partners_allowed
+@requires("view_calls")
 @query_parameters("desk")
 def board() -> Response:
     """Every desk now and today so far against its targets (desk: one desk only); read fresh each time."""

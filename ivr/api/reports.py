@@ -1,10 +1,10 @@
-"""Reports over the API: two desks compared, the same document as the page's JSON (ops tokens only)."""
+"""Reports over the API: two desks compared, the same document as the page's JSON (view_reports)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.access import token_required
+from ..accounts.access import requires
 from ..db import session
 from ..extensions import flows
 from ..flows.errors import NothingPublished
@@ -16,10 +16,10 @@ bp = Blueprint("reports", __name__, url_prefix="/reports")
 
 
 @bp.get("/compare")
-@token_required
+@requires("view_reports")
 @query_parameters(*API_PARAMETERS, checked_by_view=True)  # with its own wording
 def compare() -> Response:
-    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds (ops only)."""
+    """Two desks side by side (ivr.metrics.compare): desks=A,B, since, until and the thresholds."""
     try:
         published = flows().published()
     except NothingPublished as exc:

@@ -40,6 +40,14 @@ def _now() -> datetime:
     return clock()
 
 
+def _audit(action: str, target: str, now: datetime, **details: Any) -> None:
+    """Write the change to the audit log as done by cli:<os user> (committed with it)."""
+    from ..accounts.audit import cli_actor, record
+    from ..db import session
+
+    record(session(), cli_actor(), action, target, now, **details)
+
+
 def _campaign(ref: str) -> Any:
     from ..campaigns.service import find_campaign
     from ..db import session
@@ -146,6 +154,7 @@ def campaign_create(name: str, **options: Any) -> None:
                 option = CAMPAIGN_OPTIONS.get(field.split(".")[0], field)
                 click.echo(f"{field} ({option}): {message}", err=True)
             raise click.ClickException("the campaign was not created") from None
+        _audit("campaign.create", created.name, now, id=created.id)
         session().commit()
         click.echo(
             f"campaign {created.name} created (id {created.id}, draft): import contacts, then start it"
@@ -162,6 +171,7 @@ def campaign_import(ref: str, file: Path, region: str | None, as_json: bool) -> 
 
     Every row that is not imported is reported with its line number; duplicates are merged.
     """
+    from ..accounts.audit import report_figures
     from ..campaigns.csvfile import FileError
     from ..campaigns.importer import ImportRefused, import_contacts
     from ..campaigns.service import flow_variables
@@ -177,15 +187,18 @@ def campaign_import(ref: str, file: Path, region: str | None, as_json: bool) -> 
         counting = _Counting(raw)
         stream = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
         size = 0 if str(file) == "-" else file.stat().st_size
+        now = _now()
         with _byte_bar(size, counting) as progress:
             try:
-                report = import_contacts(session(), found, stream, _now(), code, progress, needs)
+                report = import_contacts(session(), found, stream, now, code, progress, needs)
             except (FileError, ImportRefused) as exc:
                 session().rollback()
                 raise click.ClickException(f"nothing imported: {exc}") from None
             finally:
                 if raw is not sys.stdin.buffer:
                     raw.close()
+        details = report_figures(report.as_dict())
+        _audit("campaign.import", found.name, now, **details)
         session().commit()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
@@ -203,10 +216,13 @@ def _state_command(action: str, done: str) -> click.Command:
 
         with app_context():
             found = _campaign(ref)
+            before, now = found.state, _now()
             try:
-                state = change_state(session(), found, action, _now())
+                state = change_state(session(), found, action, now)
             except TransitionError as exc:
                 raise click.ClickException(str(exc)) from None
+            details = {"id": found.id, "before": before, "state": state}
+            _audit(f"campaign.{action}", found.name, now, **details)
             session().commit()
             click.echo(f"campaign {found.name} {done} (now {state})")
 
@@ -338,12 +354,16 @@ def _numbers(raw: tuple[str, ...], region: str | None) -> list[str]:
 @click.option("--note", default="", help="Why (kept with the entry).")
 def dnc_add(numbers: tuple[str, ...], region: str, note: str) -> None:
     """Put numbers on the do-not-call list."""
+    from ..accounts.audit import numbers_target
     from ..campaigns.dnc import block_many
     from ..db import session
 
     phones = _numbers(numbers, _region(region))
     with app_context():
-        added = block_many(session(), phones, "manual", note, now=_now())
+        now, unique = _now(), list(dict.fromkeys(phones))
+        added = block_many(session(), phones, "manual", note, now=now)
+        details = {"phones": unique, "added": added, "note": note}
+        _audit("dnc.add", numbers_target(unique), now, **details)
         session().commit()
     click.echo(f"{added} added, {len(set(phones)) - added} already on the list: {', '.join(phones)}")
 
@@ -353,12 +373,15 @@ def dnc_add(numbers: tuple[str, ...], region: str, note: str) -> None:
 @click.option("--region", default="US", show_default=True, help="Region of numbers written without +country.")
 def dnc_remove(numbers: tuple[str, ...], region: str) -> None:
     """Take numbers off the do-not-call list."""
+    from ..accounts.audit import numbers_target
     from ..campaigns.dnc import unblock
     from ..db import session
 
     phones = _numbers(numbers, _region(region))
     with app_context():
         removed = [phone for phone in dict.fromkeys(phones) if unblock(session(), phone)]
+        if removed:
+            _audit("dnc.remove", numbers_target(removed), _now(), phones=removed)
         session().commit()
     missing = [phone for phone in dict.fromkeys(phones) if phone not in removed]
     click.echo(f"{len(removed)} removed" + (f"; not on the list: {', '.join(missing)}" if missing else ""))
@@ -376,10 +399,13 @@ def dnc_import(file: TextIO, region: str, note: str, as_json: bool) -> None:
 
     code = _region(region)
     with app_context():
+        now = _now()
         try:
-            report = import_list(session(), file, code, "import", note, now=_now())
+            report = import_list(session(), file, code, "import", note, now=now)
         except UnicodeDecodeError:
             raise click.ClickException("nothing imported: the file is not UTF-8 text") from None
+        details = {"added": report.added, "already_listed": report.already, "invalid": len(report.problems)}
+        _audit("dnc.import", "do-not-call list", now, note=note, **details)
         session().commit()
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))

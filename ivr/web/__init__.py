@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..accounts.access import current_viewer
+from ..accounts.access import can, current_viewer
 from ..calls.privacy import mask_number
-from . import calls, campaigns, compare, live, sign_in
+from . import admin, calls, campaigns, compare, live, sign_in
 
-FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp)  # endpoints web.<feature>.<view>
+# endpoints web.<feature>.<view>
+FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, admin.bp)
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
@@ -20,11 +21,11 @@ for feature in FEATURES:
 
 @bp.app_context_processor
 def _scope() -> dict[str, object]:
-    """The signed-in viewer and a number filter that masks for them, for every template."""
+    """The signed-in viewer, what their role can do, and a number filter that masks for them."""
 
     def number(value: str | None) -> str:
         if not value:
             return ""
         return mask_number(value) if current_viewer().masks_numbers else value
 
-    return {"viewer": current_viewer, "shown_number": number}
+    return {"viewer": current_viewer, "shown_number": number, "can": can}

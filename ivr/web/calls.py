@@ -7,9 +7,8 @@ from math import ceil
 from typing import Any
 
 from flask import Blueprint, Response, abort, render_template, request
-from flask_login import login_required
 
-from ..accounts.access import current_viewer
+from ..accounts.access import current_viewer, requires
 from ..calls.outcomes import LABELS, OUTCOMES
 from ..calls.privacy import mask_data
 from ..calls.query import (
@@ -60,7 +59,7 @@ def _helpers(zone: str) -> dict[str, Any]:
 
 
 @bp.get("/")
-@login_required
+@requires("view_calls")
 def index() -> str | tuple[str, int]:
     """The call list: filters, search by number, outcome, legs, sorting and pages."""
     zone, tz = _zone()
@@ -86,7 +85,7 @@ def index() -> str | tuple[str, int]:
 
 
 @bp.get("/calls.csv")
-@login_required
+@requires("view_calls")
 def csv() -> Response:
     """The filtered call list as CSV (times in UTC, as over the API)."""
     viewer = current_viewer()
@@ -100,7 +99,7 @@ def csv() -> Response:
 
 
 @bp.get("/calls/<call_sid>")
-@login_required
+@requires("view_calls")
 def show(call_sid: str) -> str:
     """One call as a story: summary, recording, other leg, quiet timeline (a partner: 404 if not theirs)."""
     s = session()

@@ -1,16 +1,13 @@
-"""The campaign pages: the list with progress bars, and one campaign's figures and state buttons (ops only).
-A blueprint nested in the web blueprint (endpoints `web.campaigns.*`): same sign-in, CSRF and layout."""
+"""The campaign pages: the list with progress bars, a campaign's figures, its state buttons for roles that may
+run campaigns. Nested in the web blueprint (endpoints `web.campaigns.*`): same sign-in, CSRF and layout."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar, cast
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from ..accounts.access import ops_required
+from ..accounts.access import can, current_actor, requires
+from ..accounts.audit import record
 from ..campaigns.figures import LABELS
 from ..campaigns.rules import ACTIONS, TransitionError
 from ..campaigns.service import change_state, find_campaign, list_campaigns
@@ -20,15 +17,9 @@ from ..extensions import clock
 from ..models import Campaign
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
-F = TypeVar("F", bound=Callable[..., object])
 BUTTONS = ("start", "pause", "resume", "cancel")
 # Actions that cannot be undone ask first: in the browser (ivr.js, data-confirm), else on a page of their own.
 CONFIRM = {"cancel": "Cancel campaign {name}? No more calls will be placed, and it cannot be started again."}
-
-
-def signed_in(view: F) -> F:
-    """Flask-Login's login_required, typed."""
-    return cast(F, login_required(view))
 
 
 def _campaign(campaign_id: int) -> Campaign:
@@ -39,8 +30,7 @@ def _campaign(campaign_id: int) -> Campaign:
 
 
 @bp.get("/")
-@signed_in
-@ops_required
+@requires("view_campaigns")
 def index() -> str:
     """Every campaign with its state and progress."""
     s = session()
@@ -50,8 +40,7 @@ def index() -> str:
 
 
 @bp.get("/<int:campaign_id>")
-@signed_in
-@ops_required
+@requires("view_campaigns")
 def show(campaign_id: int) -> str:
     """One campaign: settings, progress, figures, abandonment rate against the limit, state buttons.
 
@@ -61,7 +50,9 @@ def show(campaign_id: int) -> str:
     found = _campaign(campaign_id)
     figures = campaign_figures(s, found, clock())
     values = figures.as_dict()
-    allowed = [action for action in BUTTONS if found.state in ACTIONS[action][0]]
+    allowed = (
+        [action for action in BUTTONS if found.state in ACTIONS[action][0]] if can("run_campaigns") else []
+    )
     return render_template(
         "campaign.html",
         campaign=found,
@@ -74,8 +65,7 @@ def show(campaign_id: int) -> str:
 
 
 @bp.post("/<int:campaign_id>/<action>")
-@signed_in
-@ops_required
+@requires("run_campaigns")
 def act(campaign_id: int, action: str) -> str | BaseResponse:
     """Start, pause, resume or cancel (a form with the CSRF token), then back to the page.
 
@@ -88,12 +78,15 @@ def act(campaign_id: int, action: str) -> str | BaseResponse:
     if action in CONFIRM and request.form.get("confirmed") != "yes":
         question = CONFIRM[action].format(name=found.name)
         return render_template("confirm.html", campaign=found, action=action, question=question)
+    before, now = found.state, clock()
     try:
-        state = change_state(s, found, action, clock())
+        state = change_state(s, found, action, now)
     except TransitionError as exc:
         s.rollback()
         flash(str(exc))
     else:
+        actor = current_actor()
+        record(s, actor, f"campaign.{action}", found.name, now, id=found.id, before=before, state=state)
         s.commit()
         flash(f"Campaign {found.name} is {state} now.")
     return redirect(url_for("web.campaigns.show", campaign_id=campaign_id))

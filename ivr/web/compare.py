@@ -6,10 +6,9 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request
-from flask_login import login_required
 
 from .. import metrics
-from ..accounts.access import ops_required
+from ..accounts.access import requires
 from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
@@ -42,8 +41,7 @@ def _compare_report() -> tuple[CompareForm, dict[str, Any]]:
 
 
 @bp.get("/reports/compare")
-@login_required
-@ops_required
+@requires("view_reports")
 def page() -> str | tuple[str, int]:
     """Two desks side by side: the verdicts, the charts, the tables, and the same report elsewhere."""
     published = flows().current()
@@ -79,8 +77,7 @@ def page() -> str | tuple[str, int]:
 
 
 @bp.get("/reports/compare.json")
-@login_required
-@ops_required
+@requires("view_reports")
 def json() -> Response | tuple[Response, int]:
     """The comparison as JSON: the same document as the API's /api/reports/compare."""
     try:
@@ -91,8 +88,7 @@ def json() -> Response | tuple[Response, int]:
 
 
 @bp.get("/reports/compare.csv")
-@login_required
-@ops_required
+@requires("view_reports")
 def csv() -> Response:
     """The comparison as CSV, one row per metric: the same file as `ivr report compare --format csv`."""
     try:

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
-from flask_login import login_required
 
-from ..accounts.access import current_viewer
+from ..accounts.access import current_viewer, requires
 from ..db import session
 from ..extensions import clock, flows
 from ..flows.errors import NothingPublished
@@ -74,7 +73,7 @@ def _board() -> dict[str, Any]:
 
 
 @bp.get("/live")
-@login_required
+@requires("view_calls")
 def page() -> str:
     """The wallboard page; it renders complete, then live.js refreshes its figures every few seconds."""
     try:
@@ -90,7 +89,7 @@ def page() -> str:
 
 
 @bp.get("/live.json")
-@login_required
+@requires("view_calls")
 def data() -> Response:
     """The wallboard's document, for the page's own refresh (never cached; errors in JSON too)."""
     try:

@@ -1,16 +1,18 @@
-"""Signing in and out of the pages (Flask-Login, with a CSRF token on the form)."""
+"""Signing in and out of the pages (Flask-Login, with a CSRF token on the form). A disabled account cannot
+sign in; signing out ends the session on the server too (accounts.access.end_session)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from ..accounts.access import end_session, start_session
 from ..accounts.users import check_login
 from ..db import session
 
@@ -37,16 +39,20 @@ def login() -> str | BaseResponse:
     form = LoginForm()
     if form.validate_on_submit():
         user = check_login(session(), form.username.data, form.password.data)
-        if user is not None:
-            login_user(user)
+        if user is None:
+            flash("Wrong username or password.")
+        elif user.disabled_at is not None:
+            flash("This account is disabled: ask an admin to enable it.")
+        else:
+            start_session(user)
             return redirect(_safe_next(request.args.get("next")))
-        flash("Wrong username or password.")
     return render_template("login.html", form=form)
 
 
 @bp.post("/logout")
 @login_required
 def logout() -> BaseResponse:
-    """Sign out (a POST, so it carries the CSRF token)."""
-    logout_user()
+    """Sign out (a POST, so it carries the CSRF token) here and on every other browser of the account."""
+    end_session(current_user._get_current_object())
+    session().commit()
     return redirect(url_for("web.sign_in.login"))

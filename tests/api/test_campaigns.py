@@ -21,7 +21,7 @@ SETTINGS = {"name": "Reminders", "flow": "main", "caller_id": "+15125550100", "d
 
 @pytest.fixture
 def headers(session) -> dict[str, str]:
-    token = create_token(session, "tests")
+    token = create_token(session, "tests", role="supervisor")
     session.commit()
     return {"Authorization": f"Bearer {token}"}
 

@@ -75,10 +75,11 @@ def live_server(app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def users(session: Session) -> dict[str, str | None]:
-    """Accounts to sign in with, by username: `ops` sees every desk, `partner` only the bpo desk."""
-    accounts: dict[str, str | None] = {"ops": None, "partner": "bpo"}
+    """Accounts to sign in with, by username (= role): `ops`, `supervisor` and `admin` see every desk,
+    `partner` only the bpo desk."""
+    accounts: dict[str, str | None] = {"ops": None, "partner": "bpo", "supervisor": None, "admin": None}
     for name, desk in accounts.items():
-        create_user(session, name, PASSWORD, desk)
+        create_user(session, name, PASSWORD, desk, name)
     session.commit()
     return accounts
 

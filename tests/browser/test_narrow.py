@@ -18,7 +18,7 @@ from ..campaign_helpers import load, new_campaign
 from ..conftest import ROOT
 from .conftest import NARROW, WIDTHS, OpenAt, in_view, sideways_scroll, too_wide
 
-# Every page a person reaches, as (who: ops, partner or None for signed out, path). A path may name
+# Every page a person reaches, as (who: ops, partner, admin or None for signed out, path). A path may name
 # {call} (a caller's call an agent answered), {agent_call} (that agent's leg), {campaign}. Add pages here.
 PAGES = [
     (None, "/login"),
@@ -40,6 +40,8 @@ PAGES = [
     ("partner", "/"),
     ("partner", "/campaigns/"),
     ("partner", "/live"),
+    ("admin", "/audit"),
+    ("admin", "/accounts"),
 ]
 LONG_NAME = "Winter flu-vaccination reminders for the whole north-west region"
 QUESTION = f"Cancel campaign {LONG_NAME}? No more calls will be placed, and it cannot be started again."
@@ -63,7 +65,7 @@ def floor(app: Flask, env: dict[str, str], session: Session) -> dict[str, str]:
 
 
 def test_no_page_scrolls_sideways_and_the_header_stays(open_at: OpenAt, floor: dict[str, str]) -> None:
-    pages = {who: open_at(WIDTHS[0], who) for who in ("ops", "partner", None)}
+    pages = {who: open_at(WIDTHS[0], who) for who in ("ops", "partner", "admin", None)}
     problems = []
     for width in WIDTHS:
         for who, path in PAGES:
@@ -102,7 +104,7 @@ def _state(session: Session, campaign_id: int) -> str:
 def test_cancelling_a_campaign_asks_first(app: Flask, session: Session, open_at: OpenAt) -> None:
     campaign = new_campaign(app, session, LONG_NAME)
     load(session, campaign, CONTACTS)
-    page = open_at(NARROW, "ops")
+    page = open_at(NARROW, "supervisor")  # ops may not change campaigns
     page.goto(f"/campaigns/{campaign.id}")
     asked: list[str] = []
 

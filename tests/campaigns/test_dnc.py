@@ -116,7 +116,7 @@ def test_the_cli(runner, monkeypatch, database_url, flows_dir, app, session, tmp
 
 
 def test_the_api(client, session) -> None:
-    token = create_token(session, "tests")
+    token = create_token(session, "tests", role="supervisor")
     session.commit()
     auth = {"Authorization": f"Bearer {token}"}
     added = client.post(

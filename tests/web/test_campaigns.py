@@ -1,4 +1,5 @@
-"""The campaign pages: a list with progress bars, a campaign's figures and state buttons; ops only."""
+"""The campaign pages: a list with progress bars, a campaign's figures and state buttons (supervisors and
+admins; ops read only, partners not at all)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def _csrf(page: bytes) -> str:
     return match.group(1).decode()
 
 
-def sign_in(client, session, desk: str | None = None):
-    create_user(session, "someone", PASSWORD, desk)
+def sign_in(client, session, desk: str | None = None, role: str | None = None):
+    create_user(session, "someone", PASSWORD, desk, role)
     session.commit()
     token = _csrf(client.get("/login").data)
     response = client.post("/login", data={"username": "someone", "password": PASSWORD, "csrf_token": token})
@@ -65,7 +66,7 @@ def test_the_list_shows_progress(client, session, campaign) -> None:
 
 
 def test_a_campaign_page_shows_the_figures_of_the_api(client, session, campaign) -> None:
-    signed = sign_in(client, session)
+    signed = sign_in(client, session, role="supervisor")
     page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
     assert page.xpath("//h1/text()")[0].strip() == "Campaign Reminders"
     assert page.xpath("//progress/@value") == ["1"] and page.xpath("//progress/@max") == ["4"]
@@ -82,7 +83,7 @@ def test_a_campaign_page_shows_the_figures_of_the_api(client, session, campaign)
 
 
 def test_state_buttons_change_the_state(client, session, campaign) -> None:
-    signed = sign_in(client, session)
+    signed = sign_in(client, session, role="supervisor")
     page = signed.get(f"/campaigns/{campaign.id}").data
     token = _csrf(page)
     started = signed.post(f"/campaigns/{campaign.id}/start", data={"csrf_token": token})
@@ -108,6 +109,18 @@ def test_partners_and_strangers_are_kept_out(client, session, campaign) -> None:
     assert html.fromstring(partner.get("/").data).xpath("//header//a[text()='Campaigns']") == []
 
 
+def test_ops_see_campaigns_but_cannot_change_them(client, session, campaign) -> None:
+    signed = sign_in(client, session, role="ops")
+    page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
+    assert page.xpath("//h1/text()")[0].strip() == "Campaign Reminders"
+    assert page.xpath("//div[@class='actions']") == []
+    token = _csrf(signed.get("/").data)
+    refused = signed.post(f"/campaigns/{campaign.id}/start", data={"csrf_token": token})
+    assert refused.status_code == 403
+    session.refresh(campaign)
+    assert campaign.state == "draft"
+
+
 def test_the_pages_only_read(app, client, session, campaign) -> None:
     """A campaign with nothing left to call stays as it is: a page view neither commits nor writes."""
     change_state(session, campaign, "start", OPEN)
@@ -126,7 +139,7 @@ def test_the_pages_only_read(app, client, session, campaign) -> None:
 
 
 def test_cancelling_asks_on_a_page_unless_confirmed(client, session, campaign) -> None:
-    signed = sign_in(client, session)
+    signed = sign_in(client, session, role="supervisor")
     page = html.fromstring(signed.get(f"/campaigns/{campaign.id}").data)
     cancel = page.xpath("//div[@class='actions']//button[text()='Cancel']")[0]
     question = "Cancel campaign Reminders? No more calls will be placed, and it cannot be started again."

@@ -42,7 +42,7 @@ def test_signed_out_the_way_back_is_signing_in(client):
     assert page.xpath("//header//button") == []
 
 
-def test_a_partner_on_an_ops_page_gets_a_styled_403_saying_why(client, session):
+def test_a_partner_on_a_page_of_other_roles_gets_a_styled_403_saying_why(client, session):
     create_user(session, "partner", PASSWORD, "bpo")
     session.commit()
     assert _login(client, "partner", PASSWORD).status_code == 302
@@ -51,7 +51,7 @@ def test_a_partner_on_an_ops_page_gets_a_styled_403_saying_why(client, session):
     page, title, _ = _page(response)
     assert title == "Not for this account"
     assert page.xpath("string(//p[@class='message'])") == (
-        "This page is for ops only: partner accounts see only their desk's calls."
+        "The partner role may not see campaigns (it needs the view_campaigns permission)."
     )
     assert page.xpath("//header//span[contains(@class, 'partner')]")
 
