@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import calls, campaigns, dnc, live, openapi, reports
+from . import calls, campaigns, dnc, flows, live, openapi, reports
 
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, openapi.bp)  # endpoints api.<feature>.<view>
+FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, flows.bp, openapi.bp)  # endpoints api.<feature>.<view>
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:
