@@ -7,7 +7,15 @@ from flask import Blueprint
 
 from . import calls, campaigns, dnc, flows, live, openapi, reports
 
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, flows.bp, openapi.bp)  # endpoints api.<feature>.<view>
+FEATURES = (
+    calls.bp,
+    reports.bp,
+    campaigns.bp,
+    dnc.bp,
+    live.bp,
+    flows.bp,
+    openapi.bp,
+)  # endpoints api.<feature>.<view>
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from ..accounts.access import current_actor, current_owner, requires
 from ..db import session
-from ..engine import Problem, load_documents
+from ..engine import load_documents
+from ..engine.loader import is_document_name
 from ..extensions import clock
 from ..flows.diffs import DocumentDiff, document_diffs
 from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
@@ -30,7 +31,7 @@ MAX_NOTE = 2000
 
 def _document(name: str) -> str:
     """A document's file name (site.json or a flow file), else 404."""
-    if not name.endswith(".json") or "/" in name or name.startswith("."):
+    if not is_document_name(name):
         abort(404, f"{name!r} is not a document: site.json or a flow file such as main.json")
     return name
 
@@ -108,11 +109,6 @@ def draft_dict(s: Session, draft: FlowDraft, newest: Mapping[str, str]) -> dict[
     }
 
 
-def problem_dict(problem: Problem) -> dict[str, Any]:
-    """A problem with its severity ("error" refuses a publish, "warning" does not)."""
-    return {**problem.as_dict(), "severity": getattr(problem, "severity", "error")}
-
-
 def diff_dict(d: DocumentDiff) -> dict[str, Any]:
     """One document's diff: its status and the unified text (empty when the same)."""
     return {"document": d.document, "status": d.status, "unified": d.unified() if d.status != "same" else ""}
@@ -129,7 +125,7 @@ def _refused(refused: PublishRefused) -> tuple[Response, int]:
         conflicts = [conflict_dict(c) for c in refused.conflicts]
         return error_response(409, str(refused.message), conflicts=conflicts), 409
     if refused.problems:
-        problems = [problem_dict(p) for p in refused.problems]
+        problems = [p.as_dict() for p in refused.problems]
         return error_response(422, str(refused.message), problems=problems), 422
     return error_response(409, str(refused.message)), 409
 
@@ -189,13 +185,12 @@ def diff() -> Response:
 @requires("edit_flows")
 @query_parameters()
 def validate() -> Response:
-    """Every problem of the newest version with {documents: {file: text | null}} laid over it (null removes)."""
+    """Every problem of the newest version with {documents: {file: text | null}} over it (null removes)."""
     s = session()
     documents = _documents(bodies.json_body(), required=True)
     _, newest = _newest(s)
     bundle, problems = load_documents(overlay(newest, documents))
-    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-    return jsonify(valid=bundle is not None and not errors, problems=[problem_dict(p) for p in problems])
+    return jsonify(valid=bundle is not None, problems=[p.as_dict() for p in problems])
 
 
 def _documents(body: Mapping[str, Any], *, required: bool) -> dict[str, str | None]:
@@ -237,7 +232,9 @@ def publish() -> Response | tuple[Response, int]:
                 changed=list(documents),
             )
         else:
-            created = publish_drafts(s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api")
+            created = publish_drafts(
+                s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api"
+            )
     except PublishRefused as refused:
         s.rollback()
         return _refused(refused)

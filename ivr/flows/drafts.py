@@ -15,7 +15,9 @@ def save_draft(
     s: Session, owner: str, document: str, text: str | None, based_on: int | None, now: datetime
 ) -> FlowDraft:
     """Keep a draft."""
-    found = s.scalars(select(FlowDraft).where(FlowDraft.owner == owner, FlowDraft.document == document)).first()
+    found = s.scalars(
+        select(FlowDraft).where(FlowDraft.owner == owner, FlowDraft.document == document)
+    ).first()
     if found is None:
         found = FlowDraft(owner=owner, document=document)
         s.add(found)

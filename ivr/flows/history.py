@@ -30,10 +30,21 @@ class VersionInfo:
 def history(s: Session, limit: int | None = None) -> list[VersionInfo]:
     """Newest first."""
     rows = list(s.scalars(select(SiteVersion).order_by(SiteVersion.id.desc()).limit(limit)))
-    counts = dict(s.execute(select(Call.site_version_id, func.count()).group_by(Call.site_version_id)).tuples().all())
+    counts = dict(
+        s.execute(select(Call.site_version_id, func.count()).group_by(Call.site_version_id)).tuples().all()
+    )
     return [
-        VersionInfo(r.id, r.published_at, r.published_by, r.note, r.summary, r.source, counts.get(r.id, 0),
-                    r.based_on, r.rolled_back_from)  # fmt: skip
+        VersionInfo(
+            r.id,
+            r.published_at,
+            r.published_by,
+            r.note,
+            r.summary,
+            r.source,
+            counts.get(r.id, 0),
+            r.based_on,
+            r.rolled_back_from,
+        )  # fmt: skip
         for r in rows
     ]
 

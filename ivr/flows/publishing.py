@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -30,15 +30,26 @@ class Conflict:
 class PublishRefused(Exception):
     """Refused."""
 
-    def __init__(self, message: str, problems: list[Problem] | None = None, conflicts: list[Conflict] | None = None):
+    def __init__(
+        self, message: str, problems: list[Problem] | None = None, conflicts: list[Conflict] | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.problems = problems or []
         self.conflicts = conflicts or []
 
 
-def publish_texts(s: Session, texts: Mapping[str, str], *, note: str, actor: Actor, now: datetime, source: str,
-                  based_on: int | None, changed: Collection[str] | None) -> SiteVersion:  # fmt: skip
+def publish_texts(
+    s: Session,
+    texts: Mapping[str, str],
+    *,
+    note: str,
+    actor: Actor,
+    now: datetime,
+    source: str,
+    based_on: int | None,
+    changed: Collection[str] | None,
+) -> SiteVersion:
     """Publish."""
     bundle, problems = load_documents(texts)
     if bundle is None:
@@ -48,28 +59,52 @@ def publish_texts(s: Session, texts: Mapping[str, str], *, note: str, actor: Act
     base = version_texts(s, based_on) if based_on else {}
     conflicts = []
     for name in changed or []:
-        if newest and based_on and based_on != newest and base.get(name) != current.get(name) and texts.get(name) != current.get(name):
+        if (
+            newest
+            and based_on
+            and based_on != newest
+            and base.get(name) != current.get(name)
+            and texts.get(name) != current.get(name)
+        ):
             d = DocumentDiff(name, "changed", base.get(name, ""), current.get(name, ""))
             conflicts.append(Conflict(name, base.get(name, ""), current.get(name, ""), newest, d))
     if conflicts:
         raise PublishRefused("changed meanwhile", conflicts=conflicts)
     if dict(texts) == current:
         raise PublishRefused("nothing to publish: identical to the newest version")
-    row = SiteVersion(digest=bundle.digest(), bundle=bundle.as_json(), source=source, published_by=actor.name,
-                      note=note, summary="shim summary", based_on=based_on, published_at=now)  # fmt: skip
+    row = SiteVersion(
+        digest=bundle.digest(),
+        bundle=bundle.as_json(),
+        source=source,
+        published_by=actor.name,
+        note=note,
+        summary="shim summary",
+        based_on=based_on,
+        published_at=now,
+    )
     s.add(row)
     s.flush()
     record(s, actor, "flows.publish", str(row.id), now, note=note)
     return row
 
 
-def publish_drafts(s: Session, owner: str, *, note: str, actor: Actor, now: datetime, source: str) -> SiteVersion:
+def publish_drafts(
+    s: Session, owner: str, *, note: str, actor: Actor, now: datetime, source: str
+) -> SiteVersion:
     """Publish drafts."""
     drafts = drafts_of(s, owner)
     newest = newest_version_id(s)
     texts = overlay(version_texts(s, newest) if newest else {}, {n: d.text for n, d in drafts.items()})
-    row = publish_texts(s, texts, note=note, actor=actor, now=now, source=source,
-                        based_on=min((d.based_on or 0 for d in drafts.values()), default=None), changed=list(drafts))  # fmt: skip
+    row = publish_texts(
+        s,
+        texts,
+        note=note,
+        actor=actor,
+        now=now,
+        source=source,
+        based_on=min((d.based_on or 0 for d in drafts.values()), default=None),
+        changed=list(drafts),
+    )
     for name in drafts:
         discard_draft(s, owner, name)
     return row
@@ -78,6 +113,8 @@ def publish_drafts(s: Session, owner: str, *, note: str, actor: Actor, now: date
 def rollback(s: Session, version_id: int, *, note: str, actor: Actor, now: datetime) -> SiteVersion:
     """Roll back."""
     texts = version_texts(s, version_id)
-    row = publish_texts(s, texts, note=note, actor=actor, now=now, source="rollback", based_on=None, changed=None)
+    row = publish_texts(
+        s, texts, note=note, actor=actor, now=now, source="rollback", based_on=None, changed=None
+    )
     row.rolled_back_from = version_id
     return row

@@ -10,7 +10,14 @@ from ..calls.privacy import mask_number
 from . import calls, campaigns, compare, flows, live, sign_in
 from .headers import secure
 
-FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, flows.bp)  # endpoints web.<feature>.<view>
+FEATURES = (
+    sign_in.bp,
+    calls.bp,
+    compare.bp,
+    campaigns.bp,
+    live.bp,
+    flows.bp,
+)  # endpoints web.<feature>.<view>
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"

@@ -1,7 +1,8 @@
-"""The supervisors' workspace: the flows and the site as documents, drafts per person, validate, publish with a
-note, history with who/when/what, diffs between any two versions, roll back (docs/flows.md, "The workspace in
-the browser"). Reading needs view_flows, changing needs edit_flows. Every form works without JavaScript; the
-editor's script (ivr/web/assets, built into static/build) enhances the page through the markup hooks only."""
+"""The supervisors' workspace: the flows and the site as documents, drafts per person, validate, publish
+with a note, history with who/when/what, diffs between any two versions, roll back (docs/flows.md, "The
+workspace in the browser"). Reading needs view_flows, changing needs edit_flows. Every form works without
+JavaScript; the editor's script (ivr/web/assets, built into static/build) enhances the page through the
+markup hooks only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
@@ -20,6 +31,7 @@ from ..accounts.access import current_actor, current_owner, requires
 from ..accounts.roles import allows
 from ..db import session
 from ..engine import Problem, load_documents
+from ..engine.loader import is_document_name
 from ..extensions import clock
 from ..flows.diffs import document_diffs
 from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
@@ -29,7 +41,6 @@ from ..models import FlowDraft
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
 SITE = "site.json"
-DOCUMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.json")
 FLOW_NAME = re.compile(r"[a-z][a-z0-9_]{0,60}")
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 VIEWS = ("split", "unified")
@@ -40,7 +51,7 @@ GRAPH_PATH, TRY_PATH = "/flows/graph", "/flows/try"
 
 def _document(name: str) -> str:
     """The document's file name, or 404 for anything that is not one."""
-    if not DOCUMENT.fullmatch(name):
+    if not is_document_name(name):
         abort(404)
     return name
 
@@ -71,17 +82,12 @@ def _texts_at(s: Session, version: int | None) -> dict[str, str]:
 
 
 def problems_with(s: Session, owner: str, document: str, text: str | None) -> list[Problem]:
-    """Every problem of the site with this text of `document`, over the owner's other drafts and the newest."""
+    """Every problem of the site with this text of `document`, over the owner's drafts and the newest."""
     _, newest = _newest(s)
     drafts: dict[str, str | None] = {name: d.text for name, d in drafts_of(s, owner).items()}
     drafts[document] = text
     _bundle, problems = load_documents(overlay(newest, drafts))
     return problems
-
-
-def problem_dict(problem: Problem) -> dict[str, Any]:
-    """A problem as JSON for the editor (severity "error" unless the engine says otherwise)."""
-    return {**problem.as_dict(), "severity": getattr(problem, "severity", "error")}
 
 
 def _may_edit() -> bool:
@@ -155,7 +161,7 @@ def _skeleton(name: str) -> str:
 
 @bp.get("/edit/<document>")
 @requires("edit_flows")
-def edit(document: str) -> str:
+def edit(document: str) -> Any:
     """The editor: your draft (or the published text) with its problems, save, validate and publish."""
     s = session()
     document = _document(document)
@@ -195,8 +201,8 @@ def _editor(
         draft=draft,
         stale=stale,
         removed=draft is not None and draft.text is None,
-        problems=sorted(problems, key=lambda p: (p.file != document, getattr(p, "severity", "error"))),
-        errors=sum(1 for p in problems if getattr(p, "severity", "error") == "error"),
+        problems=sorted(problems, key=lambda p: (p.file != document, not p.is_error)),
+        errors=sum(1 for p in problems if p.is_error),
         checked=checked,
         note=note,
         message=message,
@@ -209,7 +215,7 @@ def _editor(
 
 
 def _base(form_value: str | None, draft: FlowDraft | None, newest: int | None) -> int | None:
-    """The version the text was started from: the form's (what the person saw), else the draft's, else newest."""
+    """The version the text started from: the form's (what the person saw), else the draft's, else newest."""
     if form_value and form_value.isdigit():
         return int(form_value)
     return draft.based_on if draft is not None else newest
@@ -283,7 +289,7 @@ def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str
 @bp.post("/rebase/<document>")
 @requires("edit_flows")
 def rebase(document: str) -> BaseResponse:
-    """After reading what changed meanwhile: keep your text, now based on that version (no silent overwrite)."""
+    """After reading what changed meanwhile: keep your text, based on that version now (never silently)."""
     s = session()
     document = _document(document)
     draft = drafts_of(s, current_owner()).get(document)
@@ -292,7 +298,9 @@ def rebase(document: str) -> BaseResponse:
         abort(404)
     save_draft(s, current_owner(), document, draft.text, int(version), clock())
     s.commit()
-    flash(f"Your draft of {document} is now based on version {version}: publishing it replaces that version's.")
+    flash(
+        f"Your draft of {document} is now based on version {version}: publishing it replaces that version's."
+    )
     return redirect(url_for("web.flows.edit", document=document))
 
 
@@ -318,7 +326,9 @@ def publish_all() -> Any:
         flash("Say in a note what this change is for: publishing needs one.")
         return redirect(url_for("web.flows.index"))
     try:
-        version = publish_drafts(s, current_owner(), note=note, actor=current_actor(), now=clock(), source="browser")
+        version = publish_drafts(
+            s, current_owner(), note=note, actor=current_actor(), now=clock(), source="browser"
+        )
     except PublishRefused as refused:
         s.rollback()
         if refused.conflicts:
@@ -341,7 +351,7 @@ def check(document: str) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         abort(400, 'send {"text": "..."} as JSON')
     problems = problems_with(session(), current_owner(), document, body["text"])
-    return jsonify(problems=[problem_dict(p) for p in problems])
+    return jsonify(problems=[p.as_dict() for p in problems])
 
 
 @bp.get("/schema/<kind>.json")
@@ -350,7 +360,8 @@ def schema(kind: str) -> Response:
     """The JSON Schema of a flow file or of the site file, for the editor's validation and completion."""
     if kind not in ("flow", "site"):
         abort(404)
-    return send_file(SCHEMAS / f"{kind}.schema.json", mimetype="application/schema+json")
+    text = (SCHEMAS / f"{kind}.schema.json").read_bytes()  # small; read whole so no file stays open
+    return Response(text, mimetype="application/schema+json")
 
 
 @bp.get("/names")
