@@ -45,6 +45,11 @@ def ops(app, session, published) -> FlaskClient:
     return _signed_in(app, session, "olga", "ops")
 
 
+def c(name: str) -> str:
+    """An XPath test: the element has this class."""
+    return f"contains(concat(' ', @class, ' '), ' {name} ')"
+
+
 def _page(response) -> html.HtmlElement:
     return html.fromstring(response.data)
 
@@ -82,14 +87,11 @@ def _newest(session) -> SiteVersion:
 
 def test_the_list_shows_the_site_and_each_flow_with_the_live_version(supervisor, published):
     page = _page(supervisor.get("/flows/"))
-    rows = page.xpath("//table[contains(concat(' ', @class, ' '), ' documents ')]/tbody/tr")
+    rows = page.xpath(f"//table[{c('documents')}]/tbody/tr")
     assert [row.get("data-document") for row in rows] == ["site.json", "main.json"]
-    assert (
-        f"version {published}"
-        in page.xpath("//*[contains(concat(' ', @class, ' '), ' version-line ')]")[0].text_content()
-    )
+    assert f"version {published}" in page.xpath(f"//*[{c('version-line')}]")[0].text_content()
     assert page.xpath("//header//nav/a[@href='/flows/']")
-    assert page.xpath("//form[contains(concat(' ', @class, ' '), ' new-flow ')]")
+    assert page.xpath(f"//form[{c('new-flow')}]")
 
 
 def test_a_broken_flow_lists_its_problem_on_the_node_and_field_and_keeps_the_draft(supervisor, session):
@@ -97,9 +99,7 @@ def test_a_broken_flow_lists_its_problem_on_the_node_and_field_and_keeps_the_dra
     response = _edit(supervisor, "validate", text)
     assert response.status_code == 200
     page = _page(response)
-    links = page.xpath(
-        "//ul[@id='problems']/li[contains(concat(' ', @class, ' '), ' problem ') and contains(concat(' ', @class, ' '), ' error ')]/a"
-    )
+    links = page.xpath(f"//ul[@id='problems']/li[{c('problem')} and {c('error')}]/a")
     assert any(a.get("data-node") == "greeting" and a.get("data-field") == "next" for a in links), [
         a.text_content() for a in links
     ]
@@ -109,10 +109,7 @@ def test_a_broken_flow_lists_its_problem_on_the_node_and_field_and_keeps_the_dra
     assert [(d.document, d.text) for d in drafts] == [("main.json", text)]
     listing = _page(supervisor.get("/flows/"))
     assert (
-        "draft saved"
-        in listing.xpath(
-            "//tr[@data-document='main.json']/td[contains(concat(' ', @class, ' '), ' draft ')]"
-        )[0].text_content()
+        "draft saved" in listing.xpath(f"//tr[@data-document='main.json']/td[{c('draft')}]")[0].text_content()
     )
 
 
@@ -120,14 +117,11 @@ def test_publish_needs_a_note_and_refuses_errors(supervisor, session, published)
     text = _main_text(supervisor)
     no_note = _edit(supervisor, "publish", _reworded(text, "Hi."))
     assert no_note.status_code == 422
-    assert (
-        "note"
-        in _page(no_note).xpath("//p[contains(concat(' ', @class, ' '), ' refused ')]")[0].text_content()
-    )
+    assert "note" in _page(no_note).xpath(f"//p[{c('refused')}]")[0].text_content()
     broken = _edit(supervisor, "publish", _broken(text), note="try")
     assert broken.status_code == 422
     assert _page(broken).xpath(
-        "//ul[@id='problems']/li[contains(concat(' ', @class, ' '), ' problem ') and contains(concat(' ', @class, ' '), ' error ')]/a[@data-node='greeting']"
+        f"//ul[@id='problems']/li[{c('problem')} and {c('error')}]/a[@data-node='greeting']"
     )
     assert _newest(session).id == published  # nothing published
     assert session.scalar(select(func.count()).select_from(FlowDraft)) == 1  # the draft is kept
@@ -141,11 +135,9 @@ def test_publish_with_a_note_makes_a_version_callers_hear(app, supervisor, sessi
     assert newest.id > published and newest.note == "New greeting" and newest.published_by == "sam"
     assert session.scalar(select(func.count()).select_from(FlowDraft)) == 0
     history = _page(supervisor.get("/flows/history"))
-    first = history.xpath("//table[contains(concat(' ', @class, ' '), ' versions ')]/tbody/tr")[0]
+    first = history.xpath(f"//table[{c('versions')}]/tbody/tr")[0]
     assert first.get("data-version") == str(newest.id)
-    assert (
-        "New greeting" in first.xpath(".//td[contains(concat(' ', @class, ' '), ' note ')]")[0].text_content()
-    )
+    assert "New greeting" in first.xpath(f".//td[{c('note')}]")[0].text_content()
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "flows.publish")).all()
     assert [entry.actor for entry in audit] == ["sam"]
 
@@ -164,7 +156,7 @@ def test_a_second_publish_of_the_same_flow_shows_what_changed_meanwhile(app, ses
     assert _newest(session).note == "Sam"
     assert session.scalars(select(FlowDraft.text)).one() == _reworded(text, "Tina's greeting.")
     stale = _page(other.get("/flows/"))
-    assert stale.xpath("//tr[@data-document='main.json']//*[contains(concat(' ', @class, ' '), ' stale ')]")
+    assert stale.xpath(f"//tr[@data-document='main.json']//*[{c('stale')}]")
     version = conflict.xpath(".//form//input[@name='version']")[0].get("value")
     rebased = _post(other, "/flows/rebase/main.json", "/flows/", version=version)
     assert rebased.status_code == 302
@@ -191,9 +183,7 @@ def test_roll_back_publishes_the_old_content_as_a_new_version(supervisor, sessio
     newest = _newest(session)
     assert newest.rolled_back_from == published and newest.note == "the change was wrong"
     assert _main_text(supervisor) == original
-    row = _page(supervisor.get("/flows/history")).xpath(
-        "//table[contains(concat(' ', @class, ' '), ' versions ')]/tbody/tr"
-    )[0]
+    row = _page(supervisor.get("/flows/history")).xpath(f"//table[{c('versions')}]/tbody/tr")[0]
     assert f"rollback to version {published}" in row.text_content()
 
 
@@ -209,25 +199,20 @@ def test_the_diff_of_two_versions_shows_the_changed_lines(supervisor, session, p
     _edit(supervisor, "publish", _reworded(_main_text(supervisor), "Brand new words."), note="words")
     newest = _newest(session).id
     page = _page(supervisor.get(f"/flows/diff?a={published}&b={newest}&view={view}"))
-    sections = page.xpath("//section[contains(concat(' ', @class, ' '), ' document-diff ')]")
+    sections = page.xpath(f"//section[{c('document-diff')}]")
     assert [s.get("data-document") for s in sections] == ["main.json"]  # site.json is the same
     if view == "split":
         inserted = " ".join(
             td.text_content()
-            for td in page.xpath(
-                "//table[contains(concat(' ', @class, ' '), ' diff ')]//tr[contains(concat(' ', @class, ' '), ' replace ') or contains(concat(' ', @class, ' '), ' insert ')]/td[contains(concat(' ', @class, ' '), ' new ')]"
-            )
+            for td in page.xpath(f"//table[{c('diff')}]//tr[{c('replace')} or {c('insert')}]/td[{c('new')}]")
         )
     else:
         inserted = " ".join(
-            span.text_content()
-            for span in page.xpath(
-                "//pre[contains(concat(' ', @class, ' '), ' diff ')]/span[contains(concat(' ', @class, ' '), ' insert ')]"
-            )
+            span.text_content() for span in page.xpath(f"//pre[{c('diff')}]/span[{c('insert')}]")
         )
     assert "Brand new words." in inserted
     one = _page(supervisor.get(f"/flows/diff?a={published}&b={newest}&view={view}&document=site.json"))
-    assert one.xpath("//section[contains(concat(' ', @class, ' '), ' document-diff ')][@data-status='same']")
+    assert one.xpath(f"//section[{c('document-diff')}][@data-status='same']")
 
 
 @pytest.mark.parametrize(
@@ -255,7 +240,7 @@ def test_a_new_flow_starts_as_a_valid_draft(supervisor, session):
     )
     page = _page(supervisor.get("/flows/edit/billing_line.json"))
     assert json.loads(page.get_element_by_id("source").text_content())["name"] == "billing_line"
-    assert not page.xpath("//ul[@id='problems']/li[contains(concat(' ', @class, ' '), ' error ')]")
+    assert not page.xpath(f"//ul[@id='problems']/li[{c('error')}]")
     again = _post(supervisor, "/flows/new", "/flows/", name="billing_line")
     assert "already exists" in _page(supervisor.get("/flows/")).text_content() and again.status_code == 302
 
@@ -310,13 +295,11 @@ def test_names_for_completion_come_from_the_site_and_flows(supervisor):
 def test_ops_sees_flows_and_history_but_cannot_change_them(ops, published):
     listing = _page(ops.get("/flows/"))
     assert listing.xpath("//tr[@data-document='main.json']//a[starts-with(@href, '/flows/versions/')]")
-    assert not listing.xpath(
-        "//a[starts-with(@href, '/flows/edit/')] | //form[contains(concat(' ', @class, ' '), ' new-flow ')]"
-    )
+    assert not listing.xpath(f"//a[starts-with(@href, '/flows/edit/')] | //form[{c('new-flow')}]")
     history = _page(ops.get("/flows/history"))
-    assert history.xpath(
-        "//table[contains(concat(' ', @class, ' '), ' versions ')]/tbody/tr"
-    ) and not history.xpath("//form[contains(concat(' ', @class, ' '), ' rollback ')]")
+    assert history.xpath(f"//table[{c('versions')}]/tbody/tr") and not history.xpath(
+        f"//form[{c('rollback')}]"
+    )
     assert ops.get("/flows/edit/main.json").status_code == 403
     for path, form in [
         ("/flows/edit/main.json", {"action": "publish", "text": "{}", "note": "x"}),
