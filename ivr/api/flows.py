@@ -1,6 +1,5 @@
-"""The flows API: the same workspace as the pages for machines (docs/api.md, "Flows"): read any version's
-documents, keep drafts per token, validate, publish with a note (409 with the diffs of what changed meanwhile,
-422 with every problem), history, diffs and rollback. Reading needs view_flows, changing needs edit_flows."""
+"""The flows API for machines (docs/api.md, "Flows"): versions, drafts per token, validate, publish (409 with
+what changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows reads, edit_flows changes."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The supervisors' workspace: the flows and the site as documents, drafts per person, validate, publish
-with a note, history with who/when/what, diffs between any two versions, roll back (docs/flows.md, "The
-workspace in the browser"). Reading needs view_flows, changing needs edit_flows. Every form works without
-JavaScript; the editor's script (ivr/web/assets, built into static/build) enhances the page through the
-markup hooks only."""
+"""The supervisors' workspace (docs/flows.md, "The workspace in the browser"): documents, drafts, validate,
+publish with a note, history, diffs, rollback; every form works without JavaScript, the editor script enhances it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Security headers of every page: a Content-Security-Policy that allows only this site's own script files (no
-inline scripts, no eval, no inline event handlers), no plugins, no framing, and no MIME sniffing.
-
-There is no default-src or style-src on purpose: templates keep their inline style attributes, and images and
-styles load as before; what the policy stops is running script that did not come from /static."""
+"""Security headers of every page: script only from this site's files (no inline script, eval or handlers), no
+plugins or framing. No default-src/style-src on purpose: inline style attributes keep working."""
 
 from __future__ import annotations
 
