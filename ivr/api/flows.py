@@ -1,5 +1,5 @@
-"""The flows API for machines (docs/api.md, "Flows"): versions, drafts per token, validate, publish (409 with
-what changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows reads, edit_flows changes."""
+"""The flows API (docs/api.md, "Flows"): versions, drafts per token, validate, publish (409 with what
+changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows reads, edit_flows edits."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The supervisors' workspace (docs/flows.md, "The workspace in the browser"): documents, drafts, validate,
-publish with a note, history, diffs, rollback; every form works without JavaScript, the editor script enhances it."""
+publish with a note, history, diffs, rollback; each form works without JavaScript (the editor script adds)."""
 
 from __future__ import annotations
 
