@@ -219,6 +219,8 @@ def publish() -> Response | tuple[Response, int]:
     try:
         if documents:
             based_on = _whole("based_on", body.get("based_on")) if body.get("based_on") is not None else None
+            if based_on is not None:
+                _texts(s, based_on)  # 404 for a version that does not exist
             _, newest = _newest(s)
             created = publish_texts(
                 s,

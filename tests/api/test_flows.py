@@ -77,8 +77,8 @@ def test_publish_makes_a_version_with_its_note_summary_and_audit(client, editor,
     assert version["based_on"] == published and version["source"] == "api"
     assert _main(client, editor) == text  # byte for byte what was sent
     assert _main(client, editor, version=published) != text
-    entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "flows.publish")).one()
-    assert entry.actor == "token:editor"
+    entry = session.scalars(select(AuditEntry).where(AuditEntry.target == f"version {version['id']}")).one()
+    assert (entry.action, entry.actor) == ("flows.publish", "token:editor")
 
 
 def test_publish_refuses_errors_with_every_problem(client, editor, session, published):
@@ -187,7 +187,7 @@ def test_history_diff_and_rollback(client, editor, session, published):
     assert back.json["version"]["rolled_back_from"] == published and back.json["version"]["note"] == "undo"
     assert _main(client, editor) == text
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "flows.rollback")).one()
-    assert entry.actor == "token:editor"
+    assert (entry.actor, entry.target) == ("token:editor", f"version {back.json['version']['id']}")
 
 
 @pytest.mark.parametrize(
@@ -202,6 +202,12 @@ def test_history_diff_and_rollback(client, editor, session, published):
         ("post", "/api/flows/rollback", {"version": 99999, "note": "x"}, 404),
         ("post", "/api/flows/rollback", {"version": "{v}"}, 400),
         ("post", "/api/flows/validate", {"documents": {}}, 400),
+        (
+            "post",
+            "/api/flows/publish",
+            {"note": "x", "based_on": 99999, "documents": {"main.json": "{}"}},
+            404,
+        ),
         ("put", "/api/flows/main.json/draft", {"based_on": "{v}"}, 400),
     ],
 )

@@ -138,8 +138,8 @@ def test_publish_with_a_note_makes_a_version_callers_hear(app, supervisor, sessi
     first = history.xpath(f"//table[{c('versions')}]/tbody/tr")[0]
     assert first.get("data-version") == str(newest.id)
     assert "New greeting" in first.xpath(f".//td[{c('note')}]")[0].text_content()
-    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "flows.publish")).all()
-    assert [entry.actor for entry in audit] == ["sam"]
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.target == f"version {newest.id}")).one()
+    assert (audit.action, audit.actor, audit.details["note"]) == ("flows.publish", "sam", "New greeting")
 
 
 def test_a_second_publish_of_the_same_flow_shows_what_changed_meanwhile(app, session, supervisor, published):
