@@ -17,7 +17,7 @@ from ivr.sim import Caller, SimulatedCall, VirtualClock
 from ivr.sim.transport import HttpTransport
 
 from ..conftest import AUTH_TOKEN, OPEN
-from .conftest import PASSWORD, WIDE, sign_in
+from .conftest import NARROW, PASSWORD, WIDE, sign_in, too_wide
 
 MAIN_LINE = "+15125550100"
 NEW_GREETING = "Welcome to the workspace's new greeting."
@@ -44,8 +44,8 @@ def as_user(browser: Browser, live_server: str, accounts: None) -> Iterator[obje
     """as_user(name): a page signed in as `name`, the editor's script blocked (the forms must do)."""
     contexts: list[BrowserContext] = []
 
-    def open_page(name: str) -> Page:
-        context = browser.new_context(viewport={"width": WIDE, "height": 900}, base_url=live_server)
+    def open_page(name: str, width: int = WIDE) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": 900}, base_url=live_server)
         context.route("**/static/web/build/**", lambda route: route.abort())
         contexts.append(context)
         page = context.new_page()
@@ -128,3 +128,24 @@ def test_an_ops_user_sees_the_flows_but_cannot_publish(as_user, published):
     expect(page.locator("form.rollback")).to_have_count(0)
     response = page.goto("/flows/edit/main.json")
     assert response is not None and response.status == 403
+
+
+def test_the_workspace_pages_fit_a_phone(as_user, published, session):
+    """No page of the workspace makes a phone scroll sideways (wide text scrolls inside its own box)."""
+    page = as_user("sam", NARROW)
+    page.goto("/flows/edit/main.json")
+    edit(page, lambda data: data["nodes"]["greeting"].update(prompt="A prompt for a narrow screen."))
+    page.get_by_label("Note").fill("narrow")
+    page.get_by_role("button", name="Publish").click()
+    page.wait_for_url("**/flows/history")
+    newest = page.locator("table.versions tbody tr").first.get_attribute("data-version")
+    for path in (
+        "/flows/",
+        "/flows/edit/main.json",
+        "/flows/history",
+        f"/flows/diff?a={published}&b={newest}&view=split",
+        f"/flows/diff?a={published}&b={newest}&view=unified",
+        f"/flows/versions/{published}/main.json",
+    ):
+        page.goto(path)
+        assert too_wide(page) == [], path
