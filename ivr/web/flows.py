@@ -204,6 +204,7 @@ def _editor(
         note=note,
         message=message,
         published=document in texts,
+        published_text=texts.get(document, ""),
         editor_css=EDITOR_CSS.exists(),
         graph_url=request.script_root + GRAPH_PATH,
         try_url=request.script_root + TRY_PATH,

@@ -259,6 +259,9 @@ def test_the_editor_has_the_hooks_its_script_uses(supervisor):
         "publish",
     }
     assert page.xpath("//div[@id='graph']") and page.xpath("//section[@id='try'][@data-try-url]")
+    published = page.xpath("//textarea[@id='published'][@hidden]")[0]
+    assert published.text_content() == form.xpath(".//textarea")[0].text_content()  # no draft yet
+    assert published.get("name") is None  # never posted with the form
     assert page.xpath("//head/meta[@name='csrf-token']")[0].get("content")
     assert page.xpath("//head/script[@src='/static/web/build/editor.js'][@defer]")
     assert not _page(supervisor.get("/flows/")).xpath(
