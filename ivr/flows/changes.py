@@ -144,8 +144,11 @@ def _rest(node: Mapping[str, Any]) -> Any:
 
 
 def _without(value: Any, skip: set[str]) -> Any:
+    """The value without the `skip` keys at any depth; an object left empty by that goes too (an option
+    that only said where to go is wiring, not content)."""
     if isinstance(value, Mapping):
-        return {key: _without(item, skip) for key, item in value.items() if key not in skip}
+        kept = {key: _without(item, skip) for key, item in value.items() if key not in skip}
+        return {key: item for key, item in kept.items() if item != {} or value[key] == {}}
     if isinstance(value, list):
         return [_without(item, skip) for item in value]
     return value

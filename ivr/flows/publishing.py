@@ -1,8 +1,5 @@
 """Publishing a site version: validated, never over someone else's change, noted, summarised and audited.
-
-The audit entry is written here with the model (ivr.accounts sits above ivr.flows in the layers, so its
-`record` cannot be imported); it has the same fields `ivr.accounts.audit.record` writes.
-"""
+The audit entry is written with the model: ivr.accounts is above ivr.flows, so `record` is out of reach."""
 
 from __future__ import annotations
 
@@ -73,20 +70,25 @@ def publish_texts(
     based_on: int | None,
     changed: Collection[str] | None = None,
 ) -> SiteVersion:
-    """Publish the documents (all of the site) as the newest version.
+    """Publish the documents as the newest version.
 
-    `based_on` is the version the publisher started from; each `changed` document (default: those that
-    differ from `based_on`) that someone else changed since is a conflict. None: no conflict check.
+    `based_on` is the version the publisher started from: only the `changed` documents are taken from
+    `texts` (a changed document missing from `texts` is removed), laid over the newest version, and each
+    one that someone else changed since `based_on` is a conflict. `changed` defaults to the documents of
+    `texts` whose text differs from `based_on`'s, so `texts` may hold just the documents edited. With
+    `based_on` None, `texts` is the whole site and nothing is checked for conflicts (a folder published
+    from the command line).
     """
     note = _required(note)
-    bundle = _valid(texts)
     _lock(s)
     bases: dict[str, int | None] = {}
     if based_on is not None:
         base = _texts_at(s, based_on)
-        documents = changed if changed is not None else _differing(base, texts)
+        documents = list(changed) if changed is not None else [n for n in texts if base.get(n) != texts[n]]
         bases = dict.fromkeys(documents, based_on)
-    return _publish(s, bundle, bases, note=note, actor=actor, now=now, source=source, based_on=based_on)
+        newest = _newest(s)
+        texts = overlay(newest[1].texts if newest else {}, {name: texts.get(name) for name in documents})
+    return _publish(s, texts, bases, note=note, actor=actor, now=now, source=source, based_on=based_on)
 
 
 def publish_drafts(
@@ -101,12 +103,12 @@ def publish_drafts(
         raise PublishRefused("there are no drafts to publish")
     newest = _newest(s)
     published = newest[1].texts if newest is not None else {}
-    bundle = _valid(overlay(published, {name: draft.text for name, draft in drafts.items()}))
+    texts = overlay(published, {name: draft.text for name, draft in drafts.items()})
     bases = {name: draft.based_on for name, draft in drafts.items()}
     started = [base for base in bases.values() if base is not None]
     version = _publish(
         s,
-        bundle,
+        texts,
         bases,
         note=note,
         actor=actor,
@@ -126,12 +128,12 @@ def rollback(s: Session, version_id: int, *, note: str, actor: ActorLike, now: d
     row = s.get(SiteVersion, version_id)
     if row is None:
         raise LookupError(f"there is no version {version_id}")
-    bundle = _valid(Bundle.from_json(row.bundle).texts)  # still valid for today's engine
+    texts = Bundle.from_json(row.bundle).texts
     newest = _newest(s)
-    summary = changes(newest[1] if newest else None, bundle).line()
+    summary = changes(newest[1] if newest else None, _valid(texts)).line()  # still valid for today's engine
     version = _publish(
         s,
-        bundle,
+        texts,
         {},
         note=note,
         actor=actor,
@@ -146,7 +148,7 @@ def rollback(s: Session, version_id: int, *, note: str, actor: ActorLike, now: d
 
 def _publish(
     s: Session,
-    bundle: Bundle,
+    texts: Mapping[str, str],
     bases: Mapping[str, int | None],
     *,
     note: str,
@@ -159,13 +161,14 @@ def _publish(
 ) -> SiteVersion:
     newest = _newest(s)
     current_id, current = (newest[0].id, newest[1]) if newest is not None else (None, None)
-    found = _conflicts(s, bundle.texts, bases, current_id, current.texts if current else {})
+    found = _conflicts(s, texts, bases, current_id, current.texts if current else {})
     if found:
         names = ", ".join(conflict.document for conflict in found)
         raise PublishRefused(
             f"changed meanwhile (version {current_id}): {names}; merge that change into yours, then publish",
             conflicts=found,
         )
+    bundle = _valid(texts)
     if current is not None and current.texts == bundle.texts:
         raise NothingToPublish(f"nothing to publish: the documents are those of version {current_id}")
     version = SiteVersion(
@@ -231,10 +234,6 @@ def _texts_at(s: Session, version_id: int) -> dict[str, str]:
     if row is None:
         raise PublishRefused(f"there is no version {version_id} to start from")
     return dict(Bundle.from_json(row.bundle).texts)
-
-
-def _differing(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
-    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
 
 
 def _conflicts(

@@ -1,10 +1,5 @@
-"""What callers hear: the newest published version from the database, and the version each call is pinned to.
-
-The database is the source of truth: every process on every host serves the newest version (one cheap
-`SELECT max(id)` every FLOWS_CHECK_SECONDS; a publish committed in this process is seen at once). The flows
-folder is only watched when FLOWS_WATCH is on (`ivr serve`, the tests): a change to it is published as a new
-version when its content differs from the newest version's.
-"""
+"""What callers hear: the newest published version in the database (the source of truth), and the version
+each call is pinned to; the flows folder is published as it changes only when FLOWS_WATCH is on."""
 
 from __future__ import annotations
 
@@ -23,7 +18,7 @@ from ..engine import Bundle, Problem, Site, load_folder
 from ..engine.problems import errors
 from ..models import SiteVersion
 from .errors import NothingPublished
-from .history import newest_version_id
+from .history import newest_texts, newest_version_id
 from .publishing import PUBLISHED, NothingToPublish, publish_texts
 
 log = logging.getLogger(__name__)
@@ -47,7 +42,12 @@ class FolderWatch:
 
 
 class FlowStore:
-    """Serves the newest published version and any stored version by id; optionally watches the folder."""
+    """Serves the newest published version and any stored version by id; optionally watches the folder.
+
+    Every process on every host serves the newest version: one cheap `SELECT max(id)` every
+    `check_seconds`, and a publish committed through this store's sessionmaker is served at once. With
+    `watch`, a change to the folder is published as a new version when its documents differ from the newest.
+    """
 
     def __init__(
         self, folder: Path, sessions: sessionmaker[Session], check_seconds: float = 2.0, watch: bool = False
@@ -138,6 +138,9 @@ class FlowStore:
     def publish(self, bundle: Bundle, source: str) -> int:
         """Publish a folder's bundle unless the newest version has the same documents; the newest id."""
         with self.sessions() as session:
+            newest, texts = newest_texts(session)
+            if newest is not None and texts == bundle.texts:
+                return newest  # read only: no write lock taken when nothing changed
             try:
                 version = publish_texts(
                     session,

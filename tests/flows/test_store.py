@@ -26,7 +26,9 @@ def _greeting(flows_dir, text: str) -> None:
 
 
 def _store(app, flows_dir, watch: bool = True, check_seconds: float = 0) -> FlowStore:
-    return FlowStore(flows_dir, app.extensions["ivr.db"].sessionmaker, check_seconds=check_seconds, watch=watch)
+    return FlowStore(
+        flows_dir, app.extensions["ivr.db"].sessionmaker, check_seconds=check_seconds, watch=watch
+    )
 
 
 def _said(store: FlowStore) -> str:
