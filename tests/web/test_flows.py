@@ -340,3 +340,18 @@ def test_no_template_has_inline_script_or_event_handlers(app):
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", source), (folder, name)
         assert not re.search(r"\son[a-z]+\s*=", source), name
         assert "javascript:" not in source.lower(), name
+
+
+def test_publish_all_my_drafts_at_once(supervisor, session, published):
+    _post(supervisor, "/flows/new", "/flows/", name="billing_line")
+    _edit(supervisor, "save", _reworded(_main_text(supervisor), "Both at once."))
+    listing = _page(supervisor.get("/flows/"))
+    assert listing.xpath(f"//form[{c('publish-all')}]")
+    response = _post(supervisor, "/flows/publish", "/flows/", note="a new line and a new greeting")
+    assert response.status_code == 302
+    newest = _newest(session)
+    assert newest.note == "a new line and a new greeting"
+    assert session.scalar(select(func.count()).select_from(FlowDraft)) == 0
+    documents = _page(supervisor.get("/flows/")).xpath(f"//table[{c('documents')}]/tbody/tr/@data-document")
+    assert documents == ["site.json", "billing_line.json", "main.json"]
+    assert "Both at once." in _main_text(supervisor)
