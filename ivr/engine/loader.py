@@ -51,14 +51,25 @@ class Bundle:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Bundle:
-        """A bundle from its stored JSON; versions stored before texts were kept get canonical texts."""
+        """A bundle from its stored JSON; versions stored before texts were kept get canonical texts.
+
+        The documents are read back from their texts: JSONB (PostgreSQL) sorts object keys, and key order
+        matters (a route's `weights` pick desks in the order written), so every process must see the same.
+        """
+        site, flows = data["site"], data["flows"]
         files = dict(data.get("files", {}))
         texts = dict(data.get("texts") or {})
-        if not texts:
-            texts[SITE_FILE] = canonical_text(data["site"])
-            for name, flow in data["flows"].items():
+        if texts:
+            site = json.loads(texts[SITE_FILE].removeprefix("\ufeff"))
+            flows = {
+                name: json.loads(texts[files[name]].removeprefix("\ufeff")) if name in files else flow
+                for name, flow in flows.items()
+            }
+        else:
+            texts[SITE_FILE] = canonical_text(site)
+            for name, flow in flows.items():
                 texts[files.get(name, f"{name}.json")] = canonical_text(flow)
-        return cls(site=data["site"], flows=data["flows"], files=files, texts=texts)
+        return cls(site=site, flows=flows, files=files, texts=texts)
 
     def digest(self) -> str:
         """A SHA-256 of the canonical JSON, identifying this exact content (texts included)."""

@@ -103,8 +103,16 @@ def publish_drafts(
         raise PublishRefused("there are no drafts to publish")
     newest = _newest(s)
     published = newest[1].texts if newest is not None else {}
-    texts = overlay(published, {name: draft.text for name, draft in drafts.items()})
-    bases = {name: draft.based_on for name, draft in drafts.items()}
+    bases_texts = {
+        base: _texts_at(s, base) for base in {d.based_on for d in drafts.values()} if base is not None
+    }
+    edits = {  # a draft saved without a change is no change (and no conflict when others changed it since)
+        name: draft
+        for name, draft in drafts.items()
+        if draft.based_on is None or bases_texts[draft.based_on].get(name) != draft.text
+    }
+    texts = overlay(published, {name: draft.text for name, draft in edits.items()})
+    bases = {name: draft.based_on for name, draft in edits.items()}
     started = [base for base in bases.values() if base is not None]
     version = _publish(
         s,

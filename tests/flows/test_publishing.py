@@ -236,3 +236,16 @@ def test_only_the_documents_edited_may_be_sent_and_a_removal_is_named(session, f
     assert added.summary == "added flow 'promo'"
     removed = _publish(session, {}, based_on=added.id, changed=["promo.json"])
     assert set(version_texts(session, removed.id)) == {"site.json", "main.json"}
+
+
+def test_a_draft_saved_without_a_change_does_not_conflict(session, first) -> None:
+    save_draft(session, "user:2", "main.json", sample_texts()["main.json"], first.id, OPEN)
+    site = edited(sample_texts(), lambda data: data.update(name="Acme"), "site.json")["site.json"]
+    save_draft(session, "user:2", "site.json", site, first.id, OPEN)
+    ann = _publish(session, edited(sample_texts(), greeting("Ann.")), based_on=first.id)
+    version = publish_drafts(session, "user:2", note="site name", actor=BOB, now=OPEN, source="browser")
+    session.commit()
+    assert (
+        _greeting_of(version_texts(session, version.id)) == "Ann." and version.based_on == first.id < ann.id
+    )
+    assert version.summary == "changed site settings" and drafts_of(session, "user:2") == {}

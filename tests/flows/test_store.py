@@ -152,3 +152,14 @@ def test_a_known_version_keeps_serving_while_the_database_is_down(app, flows_dir
     known = store.current()
     monkeypatch.setattr(store, "_newest", _down)
     assert store.current() == known
+
+
+def test_every_process_reads_a_version_with_its_keys_in_the_published_order(app, flows_dir):
+    published = _store(app, flows_dir).current()
+    elsewhere = _store(app, flows_dir, watch=False).get(published.id)  # read from the database, not cached
+    weights = elsewhere.site.flows["main"].nodes["to_billing"]["weights"]
+    assert list(weights) == [
+        "local",
+        "bpo",
+    ]  # as written (PostgreSQL's JSONB sorts keys: routing depends on it)
+    assert elsewhere.site == published.site
