@@ -7,16 +7,18 @@ from flask import Blueprint
 
 from ..accounts.access import can, current_viewer
 from ..calls.privacy import mask_number
-from . import admin, calls, campaigns, compare, live, sign_in
+from . import admin, calls, campaigns, compare, flows, live, sign_in
+from .headers import secure
 
 # endpoints web.<feature>.<view>
-FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, admin.bp)
+FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, flows.bp, admin.bp)
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
 )
 for feature in FEATURES:
     bp.register_blueprint(feature)
+bp.after_request(secure)  # every page of every feature (and their error pages): CSP and friends
 
 
 @bp.app_context_processor

@@ -3,7 +3,7 @@ and a partner's board shows only their desk."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from ..twilio import CallDriver, TwilioClient, one
 
@@ -23,9 +23,9 @@ def test_the_board_updates_in_place_when_a_caller_starts_waiting(
     for digit in ("1", "2"):  # English, technical support: the local desk's queue
         root = caller.press(root, digit)
     assert one(root, "/Response/Enqueue/text()") == "local-desk"
-    ops_page.wait_for_function(
-        f"document.querySelector('{WAITING}').textContent.trim() === '1'", timeout=15_000
-    )
+    # expect() polls from Playwright's side: a predicate string would be eval'd in the page, which the
+    # pages' Content-Security-Policy (script-src 'self') refuses
+    expect(ops_page.locator(WAITING)).to_have_text("1", timeout=15_000)
     assert ops_page.locator(OFFERED).inner_text().strip() == "1"
     assert ops_page.evaluate("window.notReloaded") is True  # refreshed in place, not reloaded
 

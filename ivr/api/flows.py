@@ -1,0 +1,320 @@
+"""The flows API (docs/api.md, "Flows"): versions, drafts per token, validate, publish (409 with what
+changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows reads, edit_flows edits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, abort, jsonify, request
+from sqlalchemy.orm import Session
+
+from ..accounts.access import current_actor, current_owner, requires
+from ..db import session
+from ..engine import load_documents
+from ..engine.loader import is_document_name
+from ..extensions import clock
+from ..flows.diffs import DocumentDiff, document_diffs
+from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
+from ..flows.history import VersionInfo, history, newest_version_id, version_texts
+from ..flows.publishing import Conflict, PublishRefused, publish_drafts, publish_texts, rollback
+from ..models import FlowDraft, SiteVersion
+from . import bodies
+from .errors import error_response
+from .params import query_parameters
+
+bp = Blueprint("flows", __name__)
+SITE = "site.json"
+MAX_NOTE = 2000
+
+
+def _document(name: str) -> str:
+    """A document's file name (site.json or a flow file), else 404."""
+    if not is_document_name(name):
+        abort(404, f"{name!r} is not a document: site.json or a flow file such as main.json")
+    return name
+
+
+def _whole(name: str, value: object) -> int:
+    """A positive whole number from a query parameter or a body field, else 400."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        value = int(value)
+    if not isinstance(value, int) or value < 1:
+        abort(400, f"{name}: give a version number")
+    return value
+
+
+def _note(body: Mapping[str, Any]) -> str:
+    """The body's note, required (publishing and rolling back say why)."""
+    note = body.get("note")
+    if not isinstance(note, str) or not note.strip():
+        abort(400, "note: say what this change is for (required)")
+    if len(note) > MAX_NOTE:
+        abort(400, f"note: at most {MAX_NOTE} characters")
+    return note.strip()
+
+
+def _texts(s: Session, version: int) -> dict[str, str]:
+    try:
+        return version_texts(s, version)
+    except LookupError:
+        abort(404, f"there is no version {version}")
+
+
+def _newest(s: Session) -> tuple[int | None, dict[str, str]]:
+    newest = newest_version_id(s)
+    return newest, (version_texts(s, newest) if newest is not None else {})
+
+
+def version_dict(v: VersionInfo) -> dict[str, Any]:
+    """A version as the API shows it."""
+    return {
+        "id": v.id,
+        "published_at": v.published_at.isoformat(),
+        "published_by": v.published_by,
+        "note": v.note,
+        "summary": v.summary,
+        "source": v.source,
+        "calls_started": v.calls_started,
+        "based_on": v.based_on,
+        "rolled_back_from": v.rolled_back_from,
+    }
+
+
+def _created(s: Session, row: SiteVersion) -> dict[str, Any]:
+    """A version just published, as the history shows it."""
+    found = next((v for v in history(s, limit=5) if v.id == row.id), None)
+    if found is None:  # pragma: no cover - the row was just added in this session
+        abort(500)
+    return version_dict(found)
+
+
+def draft_dict(s: Session, draft: FlowDraft, newest: Mapping[str, str]) -> dict[str, Any]:
+    """A draft with whether the published text changed since it started (stale)."""
+    base: dict[str, str] = {}
+    if draft.based_on is not None:
+        try:
+            base = version_texts(s, draft.based_on)
+        except LookupError:
+            base = {}
+    return {
+        "document": draft.document,
+        "text": draft.text,
+        "based_on": draft.based_on,
+        "updated_at": draft.updated_at.isoformat(),
+        "stale": base.get(draft.document) != newest.get(draft.document),
+    }
+
+
+def diff_dict(d: DocumentDiff) -> dict[str, Any]:
+    """One document's diff: its status and the unified text (empty when the same)."""
+    return {"document": d.document, "status": d.status, "unified": d.unified() if d.status != "same" else ""}
+
+
+def conflict_dict(c: Conflict) -> dict[str, Any]:
+    """A conflict: the document, the version that changed it meanwhile, and what changed (unified)."""
+    return {"document": c.document, "current_version": c.current_version, "diff": c.diff.unified()}
+
+
+def _refused(refused: PublishRefused) -> tuple[Response, int]:
+    """409 with the conflicts, 422 with the problems, or 409 when there is nothing to publish."""
+    if refused.conflicts:
+        conflicts = [conflict_dict(c) for c in refused.conflicts]
+        return error_response(409, str(refused.message), conflicts=conflicts), 409
+    if refused.problems:
+        problems = [p.as_dict() for p in refused.problems]
+        return error_response(422, str(refused.message), problems=problems), 422
+    return error_response(409, str(refused.message)), 409
+
+
+@bp.get("/flows")
+@requires("view_flows")
+@query_parameters()
+def index() -> Response:
+    """The newest version and its documents."""
+    s = session()
+    newest = history(s, limit=1)
+    texts = version_texts(s, newest[0].id) if newest else {}
+    documents = [
+        {"document": name, "kind": "site" if name == SITE else "flow", "bytes": len(text.encode("utf-8"))}
+        for name, text in sorted(texts.items(), key=lambda item: (item[0] != SITE, item[0]))
+    ]
+    return jsonify(version=version_dict(newest[0]) if newest else None, documents=documents)
+
+
+@bp.get("/flows/drafts")
+@requires("edit_flows")
+@query_parameters()
+def drafts() -> Response:
+    """This token's drafts, each with whether the published text changed since it started."""
+    s = session()
+    _, newest = _newest(s)
+    found = drafts_of(s, current_owner())
+    return jsonify(drafts=[draft_dict(s, found[name], newest) for name in sorted(found)])
+
+
+@bp.get("/flows/history")
+@requires("view_flows")
+@query_parameters("limit")
+def versions() -> Response:
+    """Every version, newest first (?limit=N for the newest N)."""
+    limit = _whole("limit", request.args["limit"]) if "limit" in request.args else None
+    return jsonify(versions=[version_dict(v) for v in history(session(), limit=limit)])
+
+
+@bp.get("/flows/diff")
+@requires("view_flows")
+@query_parameters("a", "b", "document")
+def diff() -> Response:
+    """What differs between versions a and b, per document (unified diffs; ?document= for one)."""
+    s = session()
+    a, b = _whole("a", request.args.get("a")), _whole("b", request.args.get("b"))
+    diffs = document_diffs(_texts(s, a), _texts(s, b))
+    document = request.args.get("document")
+    if document is not None:
+        diffs = [d for d in diffs if d.document == document]
+        if not diffs:
+            abort(404, f"neither version {a} nor version {b} has {document}")
+    return jsonify(a=a, b=b, documents=[diff_dict(d) for d in diffs])
+
+
+@bp.post("/flows/validate")
+@requires("edit_flows")
+@query_parameters()
+def validate() -> Response:
+    """Every problem of the newest version with {documents: {file: text | null}} over it (null removes)."""
+    s = session()
+    documents = _documents(bodies.json_body(), required=True)
+    _, newest = _newest(s)
+    bundle, problems = load_documents(overlay(newest, documents))
+    return jsonify(valid=bundle is not None, problems=[p.as_dict() for p in problems])
+
+
+def _documents(body: Mapping[str, Any], *, required: bool) -> dict[str, str | None]:
+    """The body's {documents: {file: text | null}}, checked (400 naming what is wrong)."""
+    documents = body.get("documents")
+    if documents is None and not required:
+        return {}
+    if not isinstance(documents, dict) or not documents:
+        abort(400, 'documents: give {"file name": "text", ...} (null removes a document)')
+    for name, text in documents.items():
+        _document(name)
+        if text is not None and not isinstance(text, str):
+            abort(400, f"documents.{name}: the document's text as a string, or null to remove it")
+    return documents
+
+
+@bp.post("/flows/publish")
+@requires("edit_flows")
+@query_parameters()
+def publish() -> Response | tuple[Response, int]:
+    """Publish {documents} over the newest version (based_on: the version they were edited from), or without
+    documents every draft of this token; 201 the version, 409 conflicts, 422 problems."""
+    s = session()
+    body = bodies.json_body()
+    note = _note(body)
+    documents = _documents(body, required=False)
+    try:
+        if documents:
+            based_on = _whole("based_on", body.get("based_on")) if body.get("based_on") is not None else None
+            if based_on is not None:
+                _texts(s, based_on)  # 404 for a version that does not exist
+            _, newest = _newest(s)
+            created = publish_texts(
+                s,
+                overlay(newest, documents),
+                note=note,
+                actor=current_actor(),
+                now=clock(),
+                source="api",
+                based_on=based_on,
+                changed=list(documents),
+            )
+        else:
+            created = publish_drafts(
+                s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api"
+            )
+    except PublishRefused as refused:
+        s.rollback()
+        return _refused(refused)
+    s.flush()
+    shown = _created(s, created)
+    s.commit()
+    return jsonify(version=shown), 201
+
+
+@bp.post("/flows/rollback")
+@requires("edit_flows")
+@query_parameters()
+def roll_back() -> Response | tuple[Response, int]:
+    """Publish version {version}'s content again as a new version, with {note}; 201 the new version."""
+    s = session()
+    body = bodies.json_body()
+    note = _note(body)
+    version = _whole("version", body.get("version"))
+    try:
+        created = rollback(s, version, note=note, actor=current_actor(), now=clock())
+    except LookupError:
+        s.rollback()
+        abort(404, f"there is no version {version}")
+    except PublishRefused as refused:
+        s.rollback()
+        return _refused(refused)
+    s.flush()
+    shown = _created(s, created)
+    s.commit()
+    return jsonify(version=shown), 201
+
+
+@bp.get("/flows/<document>")
+@requires("view_flows")
+@query_parameters("version")
+def read(document: str) -> Response:
+    """One document's text in the newest version (or ?version=N)."""
+    s = session()
+    document = _document(document)
+    if "version" in request.args:
+        version: int | None = _whole("version", request.args["version"])
+    else:
+        version = newest_version_id(s)
+        if version is None:
+            abort(404, "nothing is published yet")
+    texts = _texts(s, version)  # type: ignore[arg-type]
+    if document not in texts:
+        abort(404, f"version {version} has no {document}")
+    return jsonify(document=document, version=version, text=texts[document])
+
+
+@bp.put("/flows/<document>/draft")
+@requires("edit_flows")
+@query_parameters()
+def put_draft(document: str) -> Response:
+    """Keep {text} (null: remove the document on publish) as this token's draft, based on {based_on}."""
+    s = session()
+    document = _document(document)
+    body = bodies.json_body()
+    if "text" not in body or not (body["text"] is None or isinstance(body["text"], str)):
+        abort(400, "text: the document's text as a string (null to remove the document on publish)")
+    newest, texts = _newest(s)
+    based_on = _whole("based_on", body["based_on"]) if body.get("based_on") is not None else newest
+    draft = save_draft(s, current_owner(), document, body["text"], based_on, clock())
+    s.flush()
+    shown = draft_dict(s, draft, texts)
+    s.commit()
+    return jsonify(draft=shown)
+
+
+@bp.delete("/flows/<document>/draft")
+@requires("edit_flows")
+@query_parameters()
+def delete_draft(document: str) -> Response:
+    """Throw this token's draft of the document away (404 when there is none)."""
+    s = session()
+    document = _document(document)
+    if document not in drafts_of(s, current_owner()):
+        abort(404, f"no draft of {document}")
+    discard_draft(s, current_owner(), document)
+    s.commit()
+    return jsonify(discarded=document)
