@@ -2,7 +2,7 @@
 
 from .actions import Action, Callback, LogEntry
 from .effects import UNCHANGED, AddToDoNotCall, CallUpdates, Effect
-from .loader import Bundle, load_folder
+from .loader import Bundle, load_documents, load_folder
 from .problems import Problem
 from .runner import start, step
 from .runtime import CallContext, CallState, FlowError, StepResult
@@ -25,6 +25,7 @@ __all__ = [
     "Problem",
     "Site",
     "StepResult",
+    "load_documents",
     "load_folder",
     "start",
     "step",

@@ -1,41 +1,70 @@
-"""Reading a flows folder: the site file and every flow file, checked by schema and by meaning."""
+"""Reading a site's documents (site.json and the flow files), checked by schema and by meaning.
+
+One code path: `load_documents` checks texts by file name (from the database, a browser draft, an API
+call); `load_folder` reads a folder's files into such texts and names the problems by their paths.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .problems import Problem
+from .problems import Problem, errors
 from .schema import check
 from .site import Site
 from .validate import Document, check_flows
 
 SITE_FILE = "site.json"
+DOCUMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,114}\.json")  # a plain file name: no folders
+NO_FLOWS = "no flow files (*.json besides site.json)"
+BAD_NAME = "not a document name: letters, digits, '_', '-' or '.', ending in .json (no folders)"
+
+
+def is_document_name(name: str) -> bool:
+    """Whether `name` can name a document (site.json or a flow file): a plain *.json file name."""
+    return DOCUMENT_NAME.fullmatch(name) is not None
+
+
+def canonical_text(data: Mapping[str, Any]) -> str:
+    """A document as text when its exact text is not known: indented by 2, keys as stored, a final newline."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 @dataclass
 class Bundle:
-    """The documents of one flows folder, as published together as one version."""
+    """The documents of one site, published together as one version.
+
+    `texts` holds every document's exact text (file name -> text, site.json included), so a version
+    exports byte for byte as it was published.
+    """
 
     site: dict[str, Any]
     flows: dict[str, dict[str, Any]]
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # flow name -> file name
+    texts: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The bundle as one JSON document (what the database stores)."""
-        return {"site": self.site, "flows": self.flows, "files": self.files}
+        return {"site": self.site, "flows": self.flows, "files": self.files, "texts": self.texts}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Bundle:
-        """A bundle from its stored JSON."""
-        return cls(site=data["site"], flows=data["flows"], files=data.get("files", {}))
+    def from_json(cls, data: Mapping[str, Any]) -> Bundle:
+        """A bundle from its stored JSON; versions stored before texts were kept get canonical texts."""
+        files = dict(data.get("files", {}))
+        texts = dict(data.get("texts") or {})
+        if not texts:
+            texts[SITE_FILE] = canonical_text(data["site"])
+            for name, flow in data["flows"].items():
+                texts[files.get(name, f"{name}.json")] = canonical_text(flow)
+        return cls(site=data["site"], flows=data["flows"], files=files, texts=texts)
 
     def digest(self) -> str:
-        """A SHA-256 of the canonical JSON, identifying this exact content."""
+        """A SHA-256 of the canonical JSON, identifying this exact content (texts included)."""
         canonical = json.dumps(self.as_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -44,20 +73,68 @@ class Bundle:
         return Site.from_json(self.site, self.flows)
 
 
-def _read_json(path: Path, label: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+def _parse(name: str, text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
-        data = json.loads(path.read_text("utf-8-sig"))  # editors on Windows may add a BOM
-    except FileNotFoundError:
-        return None, [Problem(label, None, None, "file not found")]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(label, None, None, f"not UTF-8 text: {exc.reason} at byte {exc.start}")]
+        data = json.loads(text.removeprefix("\ufeff"))  # editors on Windows may add a byte order mark
     except json.JSONDecodeError as exc:
         return None, [
-            Problem(label, None, None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+            Problem(name, None, None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         ]
     if not isinstance(data, dict):
-        return None, [Problem(label, None, None, "the document must be a JSON object")]
+        return None, [Problem(name, None, None, "the document must be a JSON object")]
     return data, []
+
+
+def load_documents(texts: Mapping[str, str]) -> tuple[Bundle | None, list[Problem]]:
+    """Check a site's documents (file name -> text); a bundle only when no problem is an error.
+
+    The problems (warnings too, with a bundle) are sorted and name the documents by their file names.
+    """
+    return _load(texts, unreadable=())
+
+
+def _load(texts: Mapping[str, str], unreadable: Collection[str]) -> tuple[Bundle | None, list[Problem]]:
+    """load_documents, where `unreadable` names flow files that exist but could not be read as text."""
+    problems = [Problem(name, None, None, BAD_NAME) for name in texts if not is_document_name(name)]
+    site: dict[str, Any] | None = None
+    if SITE_FILE in texts:
+        site, found = _parse(SITE_FILE, texts[SITE_FILE])
+        problems += found
+        if site is not None:
+            problems += check("site", site, SITE_FILE)
+    else:
+        problems.append(Problem(SITE_FILE, None, None, "file not found"))
+    flows: dict[str, Document] = {}
+    unchecked: dict[str, dict[str, Any]] = {}
+    flow_names = sorted(name for name in texts if name != SITE_FILE)
+    for name in flow_names:
+        data, found = _parse(name, texts[name])
+        if data is not None:
+            found += check("flow", data, name)
+        problems += found
+        if data is not None and found and isinstance(data.get("name"), str):
+            unchecked[data["name"]] = data
+        if data is None or found:
+            continue
+        if data["name"] in flows:
+            message = f"flow name {data['name']!r} is also used by {flows[data['name']].file}"
+            problems.append(Problem(name, None, "name", message))
+            continue
+        flows[data["name"]] = Document(name, data)
+    if not flow_names and not unreadable:
+        problems.append(Problem("", None, None, NO_FLOWS))
+    if site is not None and not any(p.file == SITE_FILE for p in problems):
+        problems += check_flows(Document(SITE_FILE, site), flows, unchecked)
+    problems = sorted(set(problems), key=Problem.sort_key)
+    if site is None or unreadable or errors(problems):
+        return None, problems
+    bundle = Bundle(
+        site=site,
+        flows={name: dict(doc.data) for name, doc in flows.items()},
+        files={name: doc.file for name, doc in flows.items()},
+        texts=dict(texts),
+    )
+    return bundle, problems
 
 
 def flow_files(folder: Path) -> list[Path]:
@@ -65,54 +142,41 @@ def flow_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if p.name != SITE_FILE)
 
 
+def read_folder(folder: Path) -> tuple[dict[str, str], list[Problem]]:
+    """The texts of a folder's documents, exactly as stored (no newline translation), and the files that
+    cannot be read as UTF-8 text (problems named by file name)."""
+    texts: dict[str, str] = {}
+    problems: list[Problem] = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            texts[path.name] = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problems.append(
+                Problem(path.name, None, None, f"not UTF-8 text: {exc.reason} at byte {exc.start}")
+            )
+        except OSError as exc:
+            problems.append(Problem(path.name, None, None, f"cannot be read: {exc.strerror}"))
+    return texts, problems
+
+
 def load_folder(folder: Path, only: Iterable[Path] | None = None) -> tuple[Bundle | None, list[Problem]]:
-    """Read and check a flows folder; a bundle only when there are no problems at all.
+    """Read and check a flows folder (load_documents on its files); problems name files by their paths.
 
     With `only`, problems are reported for those flow files (and the site file) alone; the other
     flows of the folder are still read so that goto targets resolve.
     """
-    site_path = folder / SITE_FILE
-    site, problems = _read_json(site_path, str(site_path))
-    if site is not None:
-        problems += check("site", site, str(site_path))
-    flows: dict[str, Document] = {}
-    unchecked: dict[str, dict[str, Any]] = {}
-    for path in flow_files(folder):
-        data, errors = _read_json(path, str(path))
-        if data is not None:
-            errors += check("flow", data, str(path))
-        problems += errors
-        if data is not None and errors and isinstance(data.get("name"), str):
-            unchecked[data["name"]] = data
-        if data is None or errors:
-            continue
-        if data["name"] in flows:
-            problems.append(
-                Problem(
-                    str(path),
-                    None,
-                    "name",
-                    f"flow name {data['name']!r} is also used by {flows[data['name']].file}",
-                )
-            )
-            continue
-        flows[data["name"]] = Document(str(path), data)
-    if not flow_files(folder):
-        problems.append(
-            Problem(str(folder), None, None, "no flow files (*.json besides site.json) in this folder")
-        )
-    if site is not None and not any(p.file == str(site_path) for p in problems):
-        problems += check_flows(Document(str(site_path), site), flows, unchecked)
-    complete = not problems and site is not None
+    texts, unreadable = read_folder(folder)
+    bundle, problems = _load(texts, unreadable=[p.file for p in unreadable])
+    problems = unreadable + problems
     if only is not None:
-        wanted = {str(p) for p in only} | {str(site_path), str(folder)}
+        wanted = {p.name for p in only} | {SITE_FILE, ""}
         problems = [p for p in problems if p.file in wanted]
-    problems = sorted(set(problems), key=Problem.sort_key)
-    if not complete or site is None:
-        return None, problems
-    bundle = Bundle(
-        site=site,
-        flows={name: dict(doc.data) for name, doc in flows.items()},
-        files={name: Path(doc.file).name for name, doc in flows.items()},
-    )
-    return bundle, []
+    located = [_located(folder, problem) for problem in problems]
+    return bundle, sorted(set(located), key=Problem.sort_key)
+
+
+def _located(folder: Path, problem: Problem) -> Problem:
+    """The problem with its file named by path (the folder itself for problems of the whole folder)."""
+    path = folder / problem.file if problem.file else folder
+    message = f"{problem.message} in this folder" if problem.message == NO_FLOWS else problem.message
+    return Problem(str(path), problem.node, problem.field, message, problem.severity)

@@ -7,14 +7,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+ERROR = "error"  # publishing is refused
+WARNING = "warning"  # shown, but publishing goes ahead
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One error in a flow or site file."""
+    """One error (or warning) in a flow or site file."""
 
     file: str
     node: str | None
     field: str | None
     message: str
+    severity: str = ERROR
+
+    @property
+    def is_error(self) -> bool:
+        """Whether this problem stops publishing (warnings do not)."""
+        return self.severity == ERROR
 
     def sort_key(self) -> tuple[str, str, str, str]:
         """Order by file, node, field and message; the file-level problems of a file come first."""
@@ -26,11 +36,23 @@ class Problem:
             where.append(f"node '{self.node}'")
         if self.field:
             where.append(f"field '{self.field}'")
-        return f"{': '.join(where)}: {self.message}"
+        label = "warning: " if self.severity == WARNING else ""
+        return f"{': '.join(where)}: {label}{self.message}"
 
     def as_dict(self) -> dict[str, str | None]:
         """The problem as JSON-ready data."""
-        return {"file": self.file, "node": self.node, "field": self.field, "message": self.message}
+        return {
+            "file": self.file,
+            "node": self.node,
+            "field": self.field,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that stop publishing."""
+    return [problem for problem in problems if problem.is_error]
 
 
 def did_you_mean(name: str, known: Iterable[str], cutoff: float = 0.6) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from .nodes import NODE_TYPES
-from .problems import Problem, did_you_mean, known_names, unknown
+from .problems import WARNING, Problem, did_you_mean, known_names, unknown
 from .prompts import texts
 from .site import BUILTIN_VARIABLES
 
@@ -168,7 +168,8 @@ def _check_flow(
     reachable = _reach({(flow, data["start"])}, graph) if data["start"] in nodes else set()
     for name in nodes:
         if (flow, name) not in reachable:
-            yield Problem(file, name, None, f"node is unreachable from the start node {data['start']!r}")
+            message = f"node is unreachable from the start node {data['start']!r}"
+            yield Problem(file, name, None, message, WARNING)  # harmless to callers: no one can get there
 
 
 def _check_prompts(

@@ -55,7 +55,13 @@ def test_a_missing_site_file(folder: Folder) -> None:
     bundle, problems = load_folder(folder.path)
     assert bundle is None
     assert [p.as_dict() for p in problems] == [
-        {"file": str(folder.path / "site.json"), "node": None, "field": None, "message": "file not found"}
+        {
+            "file": str(folder.path / "site.json"),
+            "node": None,
+            "field": None,
+            "message": "file not found",
+            "severity": "error",
+        }
     ]
 
 
@@ -77,7 +83,7 @@ def test_a_folder_with_only_the_site_file(folder: Folder) -> None:
 def test_two_files_with_the_same_flow_name(folder: Folder) -> None:
     first = folder.flow({"hello": SAY, "bye": BYE}, file="a.json")
     folder.flow({"hello": SAY, "bye": BYE}, file="b.json", default=False)
-    assert folder.problems() == [("b.json", None, "name", f"flow name 'main' is also used by {first}")]
+    assert folder.problems() == [("b.json", None, "name", f"flow name 'main' is also used by {first.name}")]
 
 
 def test_only_reports_the_chosen_flow_files_and_the_site(folder: Folder) -> None:
@@ -194,20 +200,23 @@ def test_the_digest_does_not_depend_on_key_order(sample: Bundle) -> None:
         site=dict(reversed(list(sample.site.items()))),
         flows={name: dict(reversed(list(doc.items()))) for name, doc in sample.flows.items()},
         files=dict(sample.files),
+        texts=dict(sample.texts),
     )
     assert reordered.digest() == sample.digest()
     assert len(sample.digest()) == 64
 
 
-@pytest.mark.parametrize("part", ["site", "flows", "files"])
+@pytest.mark.parametrize("part", ["site", "flows", "files", "texts"])
 def test_the_digest_changes_with_any_content(sample: Bundle, part: str) -> None:
     changed = Bundle.from_json(json.loads(json.dumps(sample.as_json())))
     if part == "site":
         changed.site["fallback"]["prompt"] += "!"
     elif part == "flows":
         changed.flows["main"]["nodes"]["greeting"]["prompt"] = "Hello."
-    else:
+    elif part == "files":
         changed.files["main"] = "renamed.json"
+    else:
+        changed.texts["main.json"] += " "
     assert changed.digest() != sample.digest()
 
 

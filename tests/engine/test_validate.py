@@ -76,11 +76,16 @@ def test_a_missing_target(folder: Folder, node: dict[str, Any], field: str) -> N
     assert ("main.json", "node", field, "target node 'nowhere' does not exist") in folder.problems()
 
 
-def test_an_unreachable_node(folder: Folder) -> None:
+def test_an_unreachable_node_is_a_warning_that_does_not_stop_publishing(folder: Folder) -> None:
     folder.flow({"hello": say("Hi."), "bye": BYE, "orphan": say("Nobody hears this.")})
-    assert folder.problems() == [
-        ("main.json", "orphan", None, "node is unreachable from the start node 'hello'")
+    bundle, problems = folder.load()
+    assert bundle is not None and "orphan" in bundle.flows["main"]["nodes"]
+    assert [(Path(p.file).name, p.node, p.message, p.severity) for p in problems] == [
+        ("main.json", "orphan", "node is unreachable from the start node 'hello'", "warning")
     ]
+    assert str(problems[0]).endswith(
+        "main.json: node 'orphan': warning: node is unreachable from the start node 'hello'"
+    )
 
 
 def test_nodes_from_which_the_call_never_ends(folder: Folder) -> None:
@@ -535,6 +540,7 @@ def test_problems_read_as_file_node_field_and_message() -> None:
         "node": "menu",
         "field": "options.1",
         "message": "target node 'x' does not exist",
+        "severity": "error",
     }
 
 
