@@ -27,7 +27,8 @@ def flow_graph(data: object) -> dict[str, Any]:
     named = {str(name): node if isinstance(node, Mapping) else {} for name, node in nodes.items()}
     successors = {name: list(_edges(node)) for name, node in named.items()}
     reached = _reached(start, successors) if isinstance(start, str) and start in named else set(named)
-    edges, dangling = [], []
+    edges: list[dict[str, str]] = []
+    dangling: list[dict[str, str]] = []
     for name, found in successors.items():
         for target, label in found:
             (edges if target in named else dangling).append({"from": name, "to": target, "label": label})
@@ -143,7 +144,9 @@ def _first_text(spec: object) -> str:
             return _first_text(spec["text"])
         if "play" in spec:
             return f"♪ {_text(spec['play']).rsplit('/', 1)[-1]}"
-        return next((found for key, item in spec.items() if key != "pause" and (found := _first_text(item))), "")
+        return next(
+            (found for key, item in spec.items() if key != "pause" and (found := _first_text(item))), ""
+        )
     return ""
 
 

@@ -14,16 +14,18 @@ the flow ends it.
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ..engine import Bundle, Problem, Site
-from .call import PLAY_SECONDS, SimulatedCall, speaking_time
+from ..engine import Bundle, Problem, Site, load_documents
+from ..engine.problems import errors
+from .call import PLAY_SECONDS, Next, SimulatedCall, speaking_time
 from .clock import VirtualClock
-from .document import Verb, read
+from .document import WAIT_VERBS, Verb, read
 from .people import Caller, Input
 from .transport import WsgiTransport
 
@@ -90,17 +92,17 @@ def _moment(value: object) -> datetime | None:
 
 
 def _inputs(value: object) -> tuple[Input, ...]:
-    """`inputs`: the caller's answers in order: {"digits": "1"}, {"speech": "billing"} or {"silence": true}."""
+    """`inputs`: the answers in order: {"digits": "1"}, {"speech": "billing"} or {"silence": true}."""
     if not isinstance(value, list):
-        raise TrialError("inputs: a list of answers such as {\"digits\": \"1\"} or {\"speech\": \"billing\"}")
+        raise TrialError('inputs: a list of answers such as {"digits": "1"} or {"speech": "billing"}')
     if len(value) > MAX_INPUTS:
         raise TrialError(f"inputs: at most {MAX_INPUTS} answers in one try")
     answers = []
     for index, item in enumerate(value):
         where = f"inputs[{index}]"
         if not isinstance(item, Mapping) or len(item) != 1:
-            raise TrialError(f"{where}: one of {{\"digits\": ...}}, {{\"speech\": ...}} or {{\"silence\": true}}")
-        (kind, given), = item.items()
+            raise TrialError(f'{where}: one of {{"digits": ...}}, {{"speech": ...}} or {{"silence": true}}')
+        ((kind, given),) = item.items()
         if kind == "digits" and isinstance(given, str) and given and DIGITS.fullmatch(given):
             if len(given) > MAX_DIGITS:
                 raise TrialError(f"{where}: at most {MAX_DIGITS} keys at one prompt")
@@ -124,21 +126,13 @@ def local_time(site: Site, trial: Trial, now: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def run_trial(
-    texts: Mapping[str, str],
-    trial: Trial,
-    now: datetime,
-    load: Callable[[Mapping[str, str]], tuple[Bundle | None, list[Problem]]],
-) -> dict[str, Any]:
+def run_trial(texts: Mapping[str, str], trial: Trial, now: datetime) -> dict[str, Any]:
     """The try as JSON: what the caller heard and did, the nodes passed, and where it stopped.
 
     With an error among the documents' problems no call is placed: only the problems are returned.
     """
-    if trial.document not in texts:
-        raise TrialError(f"document: {trial.document!r} is neither published nor one of your drafts")
-    bundle, problems = load(texts)
-    errors = [p for p in problems if getattr(p, "severity", "error") == "error"]
-    if bundle is None or errors:
+    bundle, problems = load_documents(texts)
+    if bundle is None or errors(problems):
         return _answer([], [], None, False, problems, None)
     bundle, number = _callable(bundle, trial)
     site = bundle.build()
@@ -216,7 +210,7 @@ KINDS = {  # the simulator's transcript lines that TrialCall does not write itse
 QUIET = ("call ringing", "call completed")  # the carrier's bookkeeping, not part of what the caller lives
 LOGGED = {  # call log entries shown to the supervisor: kind -> how (data -> text)
     "route": lambda d: f"routed to desk {d.get('desk')} ({d.get('strategy')}: {d.get('reason')})",
-    "hours": lambda d: f"schedule {d.get('schedule')} is {d.get('result')}",
+    "hours": lambda d: f"schedule {d.get('schedule')}: {d.get('result')}",
     "goto": lambda d: f"continues in flow {d.get('flow')}",
     "error": lambda d: f"the flow failed: {d.get('error')}",
 }
@@ -236,6 +230,7 @@ class TrialCall(SimulatedCall):
         self.path: list[dict[str, str]] = []
         self.waiting: str | None = None
         self.seen = 0  # the last call log entry read
+        self.pending: deque[int | dict[str, Any]] = deque()  # logged facts not shown yet, and prompt sizes
 
     def play(self) -> None:
         """Run the call until it ends or waits for the caller; say what was left unused."""
@@ -245,11 +240,19 @@ class TrialCall(SimulatedCall):
             return
         left = len(self.caller.inputs)
         if left:
-            self.event("system", "note", f"{left} answer(s) not used: the call ended first")
+            answers = "1 answer was" if left == 1 else f"{left} answers were"
+            self.event("system", "note", f"{answers} not used: the call ended first")
 
     def event(self, who: str, kind: str, what: str, **data: Any) -> None:
-        """Add a line of the try's transcript."""
-        self.trial_events.append({"who": who, "kind": kind, "what": what, **data, "at": round(self.elapsed(), 1)})
+        """Add a line of the try's transcript, after the logged facts that came before it."""
+        self.flush(until_prompt=True)
+        self.write(who, kind, what, **data)
+
+    def write(self, who: str, kind: str, what: str, **data: Any) -> None:
+        """Add a line of the try's transcript now."""
+        self.trial_events.append(
+            {"who": who, "kind": kind, "what": what, **data, "at": round(self.elapsed(), 1)}
+        )
 
     def note(self, who: str, what: str, **data: Any) -> None:
         """The simulator's own lines, kept with a kind (the carrier's are the system's)."""
@@ -261,60 +264,91 @@ class TrialCall(SimulatedCall):
         self.event("system" if who == "twilio" else who, kind, what.removeprefix("says: "), **extra)
 
     def post(self, url: str, extra: dict[str, str], status: str = "in-progress") -> Any:
-        """Request a document, then read what the app logged for it (the nodes entered, errors, routing)."""
+        """Request a document, then read what the app logged for it: nodes entered, prompts, routing, errors.
+
+        The logged facts are shown in their place among the prompts the document then plays: each prompt
+        entry of the log stands for that many Say, Play or Pause verbs.
+        """
         reply = super().post(url, extra, status)
         for row_id, kind, node, data in self.read_log(self.sid, self.seen):
             self.seen = row_id
             if kind == "node" and node is not None:
                 self.path.append({"flow": str(data.get("flow", "")), "node": node})
+            elif kind == "prompt":
+                self.pending.append(len(data.get("items", [])))
             elif kind in LOGGED:
-                self.event("system", kind, LOGGED[kind](data), node=node)
+                self.pending.append({"who": "system", "kind": kind, "what": LOGGED[kind](data), "node": node})
         return reply
+
+    def flush(self, until_prompt: bool = False) -> None:
+        """Show the logged facts due now: those before the next prompt, or all of them."""
+        while self.pending and not (
+            until_prompt and isinstance(self.pending[0], int) and self.pending[0] > 0
+        ):
+            item = self.pending.popleft()
+            if isinstance(item, dict):
+                self.write(**item)
+
+    def execute(self, verbs: list[Verb], url: str) -> Next:
+        """Play one document, then show what remains of its logged facts."""
+        try:
+            return super().execute(verbs, url)
+        finally:
+            self.flush()
 
     def prompt(self, verb: Verb, budget: float = float("inf")) -> float:
         """Play a Say, Play or Pause as the caller hears it (the language with it, for speech synthesis)."""
         loops = max(1, int(verb.number("loop", 1)))
+        self.flush(until_prompt=True)
+        head = self.pending[0] if self.pending else None
+        if isinstance(head, int):  # this verb is one item of the prompt entry at the head
+            self.pending[0] = head - 1
         if verb.name == "Say":
-            self.event("ivr", "say", verb.text, language=verb.attrs.get("language"), voice=verb.attrs.get("voice"))
+            self.write(
+                "ivr", "say", verb.text, language=verb.attrs.get("language"), voice=verb.attrs.get("voice")
+            )
         elif verb.name == "Play":
-            self.event("ivr", "play", f"plays {verb.text}", url=verb.text)
+            self.write("ivr", "play", f"plays {verb.text}", url=verb.text)
         else:
-            self.event("ivr", "pause", f"pauses {verb.number('length', 1):g} s")
-        seconds = {"Say": speaking_time(verb.text), "Play": PLAY_SECONDS}.get(verb.name, verb.number("length", 1))
+            self.write("ivr", "pause", f"pauses {verb.number('length', 1):g} s")
+        seconds = {"Say": speaking_time(verb.text), "Play": PLAY_SECONDS}.get(
+            verb.name, verb.number("length", 1)
+        )
         spent = min(seconds * loops, budget)
         self.clock.advance(spent)
         return spent
 
-    def verb_gather(self, verb: Verb, url: str) -> Any:
+    def verb_gather(self, verb: Verb, url: str) -> Next | bool:
         """Stop here when the caller has no answer left: the caller must act next."""
         if not self.caller.inputs:
             for child in verb.children:
                 self.prompt(child)
             modes = verb.attrs.get("input", "dtmf").split()
-            self.waiting = " ".join(name for mode, name in (("dtmf", "digits"), ("speech", "speech")) if mode in modes)
+            self.waiting = " ".join(
+                name for mode, name in (("dtmf", "digits"), ("speech", "speech")) if mode in modes
+            )
             self.event("system", "gather", f"waits for the caller: {self.waiting.replace(' ', ' or ')}")
             raise _Paused
         return super().verb_gather(verb, url)
 
-    def verb_enqueue(self, verb: Verb, url: str) -> Any:
-        """The caller reaches a desk: play what they hear first while waiting, then end (no agents in a try)."""
+    def verb_enqueue(self, verb: Verb, url: str) -> Next | bool:
+        """The caller reaches a desk: what they hear first while waiting, then the end (no agents here)."""
         queue = verb.text
         desk = next((d for d in self.site.desks.values() if d.queue == queue), None)
         name = f"desk {desk.name} ({desk.label})" if desk else f"queue {queue}"
-        self.event("system", "queue", f"the caller reaches {name}: no agents take calls in a try", queue=queue,
-                   desk=desk.name if desk else None)  # fmt: skip
+        said = f"the caller reaches {name}: no agents take calls in a try"
+        self.event("system", "queue", said, queue=queue, desk=desk.name if desk else None)
         wait_url = verb.url("waitUrl", url)
-        if wait_url is not None:
+        if wait_url is not None:  # the wait document as Twilio asks for it first: position 1, no wait yet
             params = {"QueueTime": "0", "QueuePosition": "1", "AvgQueueTime": "0", "CurrentQueueSize": "1"}
-            for said in read(self.post(wait_url, params), {"Say", "Play", "Pause", "Gather", "Redirect", "Leave", "Hangup"}):
-                for item in (said.children if said.name == "Gather" else (said,)):
+            for verb_heard in read(self.post(wait_url, params), WAIT_VERBS):
+                for item in verb_heard.children if verb_heard.name == "Gather" else (verb_heard,):
                     if item.name in ("Say", "Play", "Pause"):
                         self.prompt(item)
         return True
 
-    def verb_dial(self, verb: Verb, url: str) -> Any:
+    def verb_dial(self, verb: Verb, url: str) -> Next | bool:
         """A dial to a number or SIP address: named, then the try ends (nobody is called)."""
         targets = ", ".join(child.text for child in verb.children) or verb.text
         self.event("system", "dial", f"dials {targets}: nobody is called in a try", to=targets)
         return True
-

@@ -1,0 +1,101 @@
+"""The editor's JSON helpers: the flow as a graph, and "Try it" (a simulated call through a draft).
+
+Both read the document's text as the editor has it, over the person's other drafts and the newest version,
+so what they show is what publishing would serve. A try never touches this app's database beyond reading
+those texts: the call runs in a throwaway app (ivr.sim.trial).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..accounts.access import current_owner, requires
+from ..db import session
+from ..engine import Bundle, load_documents
+from ..engine.graph import flow_graph
+from ..engine.loader import SITE_FILE, is_document_name
+from ..extensions import clock
+from ..models import FlowDraft, SiteVersion
+from ..sim.trial import TrialError, read_trial, run_trial
+
+bp = Blueprint("trial", __name__, url_prefix="/flows")
+
+
+class BadRequest(ValueError):
+    """A request the endpoint cannot act on; answered 400 with its message as JSON."""
+
+
+def _refuse(message: str) -> tuple[Response, int]:
+    return jsonify({"error": message}), 400
+
+
+def _body() -> Mapping[str, Any]:
+    """The JSON object posted, or BadRequest."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, Mapping):
+        raise BadRequest("send a JSON object with Content-Type: application/json")
+    return body
+
+
+def _document_and_text(body: Mapping[str, Any]) -> tuple[str, str]:
+    document, text = body.get("document"), body.get("text")
+    if not isinstance(document, str) or not is_document_name(document):
+        raise BadRequest("document: the file name of a document, such as site.json or main.json")
+    if not isinstance(text, str):
+        raise BadRequest("text: the document's JSON text, as a string")
+    return document, text
+
+
+def published_and_drafts(s: Session, owner: str) -> dict[str, str]:
+    """The newest version's documents with the owner's drafts laid over them (a removal draft removes)."""
+    newest = s.scalars(select(SiteVersion).order_by(SiteVersion.id.desc()).limit(1)).first()
+    texts = dict(Bundle.from_json(newest.bundle).texts) if newest is not None else {}
+    for draft in s.scalars(select(FlowDraft).where(FlowDraft.owner == owner)):
+        if draft.text is None:
+            texts.pop(draft.document, None)
+        else:
+            texts[draft.document] = draft.text
+    return texts
+
+
+@bp.post("/graph")
+@requires("view_flows")
+def graph() -> tuple[Response, int] | Response:
+    """The flow in `text` as nodes and edges, with the nodes that have problems over the newest version."""
+    try:
+        document, text = _document_and_text(_body())
+    except BadRequest as exc:
+        return _refuse(str(exc))
+    texts = published_and_drafts(session(), current_owner()) | {document: text}
+    _bundle, problems = load_documents(texts)
+    data: object = None
+    invalid: str | None = None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        invalid = f"invalid JSON: {exc}"
+    drawn = flow_graph(data if document != SITE_FILE else None)  # the site file is no flow
+    marked = sorted({p.node for p in problems if p.file == document and p.node is not None})
+    return jsonify(drawn | {"problem_nodes": marked, "invalid": invalid})
+
+
+@bp.post("/try")
+@requires("edit_flows")
+def try_call() -> tuple[Response, int] | Response:
+    """A simulated call through the draft, replayed with the caller's answers so far (see ivr.sim.trial)."""
+    try:
+        body = _body()
+        document, text = _document_and_text(body)
+        trial = read_trial(body)
+        texts = published_and_drafts(session(), current_owner())
+        if document not in texts:
+            raise TrialError(f"document: {document} is neither published nor one of your drafts")
+        return jsonify(run_trial(texts | {document: text}, trial, clock()))
+    except (BadRequest, TrialError) as exc:
+        return _refuse(str(exc))
