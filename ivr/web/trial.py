@@ -67,7 +67,8 @@ def published_and_drafts(s: Session, owner: str) -> dict[str, str]:
 @bp.post("/graph")
 @requires("view_flows")
 def graph() -> tuple[Response, int] | Response:
-    """The flow in `text` as nodes and edges, with the nodes that have problems over the newest version."""
+    """The flow in `text` as nodes and edges (ivr.engine.graph), with the nodes that have errors and those
+    that have only warnings, checked over the person's other drafts and the newest version."""
     try:
         document, text = _document_and_text(_body())
     except BadRequest as exc:
@@ -81,8 +82,10 @@ def graph() -> tuple[Response, int] | Response:
     except ValueError as exc:
         invalid = f"invalid JSON: {exc}"
     drawn = flow_graph(data if document != SITE_FILE else None)  # the site file is no flow
-    marked = sorted({p.node for p in problems if p.file == document and p.node is not None})
-    return jsonify(drawn | {"problem_nodes": marked, "invalid": invalid})
+    mine = [p for p in problems if p.file == document and p.node is not None]
+    failing = sorted({p.node for p in mine if p.is_error and p.node})
+    warned = sorted({p.node for p in mine if not p.is_error and p.node} - set(failing))
+    return jsonify(drawn | {"problem_nodes": failing, "warning_nodes": warned, "invalid": invalid})
 
 
 @bp.post("/try")
