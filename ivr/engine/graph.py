@@ -1,9 +1,5 @@
 """A flow as a graph for the editor's drawing: nodes, labelled edges and gotos, from JSON being typed.
-
-Tolerant by design: the document may be half written, so whatever is not the shape it should be is skipped
-(an edge to a node that does not exist yet goes to `dangling`), and nothing here raises. Reachability is
-only claimed when the start node exists; otherwise no node is marked unreachable.
-"""
+Tolerant: whatever is not the shape it should be yet is skipped, and nothing here raises (docs/flows.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +15,11 @@ Edge = tuple[str, str]  # (target, label)
 
 
 def flow_graph(data: object) -> dict[str, Any]:
-    """{"nodes", "edges", "gotos", "dangling"} of a flow document (any JSON value: a non-flow gives none)."""
+    """{"nodes", "edges", "gotos", "dangling"} of a flow document (any JSON value: a non-flow gives none).
+
+    An edge to a node not written yet goes to `dangling`; nodes are marked unreachable only when the start
+    node exists (otherwise none is).
+    """
     nodes = data.get("nodes") if isinstance(data, Mapping) else None
     if not isinstance(nodes, Mapping):
         return {"nodes": [], "edges": [], "gotos": [], "dangling": []}

@@ -1,9 +1,5 @@
-"""A throwaway app for one try: the real webhooks, on a private in-memory database that serves one bundle.
-
-Nothing it writes can reach the real database: it opens only its own in-memory SQLite engine (one per
-app, so concurrent tries never share rows), and the engine is disposed of, with everything in it, when the
-try ends.
-"""
+"""A throwaway app for one try: the real webhooks, on a private in-memory database that serves one bundle;
+it never opens the real database, and everything it wrote goes when the try ends (docs/flows.md, "Try it")."""
 
 from __future__ import annotations
 
@@ -62,6 +58,8 @@ class BundleStore:
 def sandbox(bundle: Bundle, site: Site, clock: VirtualClock) -> Iterator[tuple[Flask, str, Any]]:
     """A throwaway app serving `bundle` at `clock`'s time, its auth token, and a reader of its call log.
 
+    One app and one in-memory engine per try (some 20 ms to build): concurrent tries never share rows, and
+    the call, its events, status callbacks and effects (an opt-out) vanish when the engine is disposed of.
     The reader gives (id, kind, node, data) of a call's log entries after a given id, oldest first.
     """
     from .. import create_app

@@ -1,15 +1,5 @@
-"""Try a draft: one simulated call through the voice webhooks of a throwaway app that serves the draft.
-
-Isolation: each try builds its own app on a private in-memory SQLite database (its tables made from the
-models, the draft stored there as the only version), so the call, its events, status callbacks and any
-effect (an opt-out) are written there and vanish with it; the real database is never opened. Building it
-takes some 20 ms, which keeps a try of the sample flows far under a second without sharing state between
-threads or users.
-
-Stateless: the caller's answers so far are replayed from the start of the call, and the call stops where the
-caller must act next (a Gather with no answer left), at a desk (no agents take calls in a try) or where
-the flow ends it.
-"""
+"""Try a draft: one simulated call through the webhooks of a throwaway app serving it, replayed from the start
+with the answers so far, stopping where the caller must act next (docs/flows.md, "Try it")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The editor's JSON helpers: the flow as a graph, and "Try it" (a simulated call through a draft).
-
-Both read the document's text as the editor has it, over the person's other drafts and the newest version,
-so what they show is what publishing would serve. A try never touches this app's database beyond reading
-those texts: the call runs in a throwaway app (ivr.sim.trial).
-"""
+"""The editor's JSON helpers: the flow as a graph, and "Try it" (a simulated call through a draft), both on
+the text as the editor holds it over the person's drafts and the newest version (docs/flows.md, "Try it")."""
 
 from __future__ import annotations
 
