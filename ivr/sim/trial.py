@@ -203,6 +203,10 @@ LOGGED = {  # call log entries shown to the supervisor: kind -> how (data -> tex
     "hours": lambda d: f"schedule {d.get('schedule')}: {d.get('result')}",
     "goto": lambda d: f"continues in flow {d.get('flow')}",
     "error": lambda d: f"the flow failed: {d.get('error')}",
+    "do_not_call": lambda d: (
+        f"{d.get('number')} would go on the do-not-call list"
+        + ("" if d.get("added") else f" ({d.get('reason')})")
+    ),
 }
 
 

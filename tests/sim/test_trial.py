@@ -8,6 +8,7 @@ the real database never sees it, on both backends).
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -273,3 +274,13 @@ def test_numbers_are_read_as_people_type_them():
 
     assert trial.caller == "+15125550123"
     assert trial.inputs == (Input(speech="a b"),)
+
+
+def test_tries_at_the_same_time_keep_to_themselves():
+    bodies = [{"inputs": [{"digits": d}, {"digits": "2"}]} for d in "1212"] + [{"at": "2026-12-07T22:00"}] * 2
+    alone = [tried(**body) for body in bodies]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(lambda body: tried(**body), bodies))
+
+    assert together == alone

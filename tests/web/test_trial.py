@@ -84,6 +84,10 @@ def test_a_try_leaves_no_trace_in_the_database(supervisor, session, twilio: Twil
         assert response.status_code == 200, response.json
     after_hours = _try(supervisor, at="2026-12-07T22:00")  # voicemail: a recording, then a hang-up
     assert after_hours.json["ended"] is True
+    opting_out = json.loads(MAIN)  # an effect: the caller's number on the do-not-call list
+    opting_out["nodes"]["greeting"] = {"type": "opt_out", "prompt": "You will not be called again."}
+    told = [e["what"] for e in _try(supervisor, text=json.dumps(opting_out)).json["events"]]
+    assert told[-2:] == ["+15125550123 would go on the do-not-call list", "hangs up"]
 
     assert _row_counts(session) == before
     assert event_kinds(session, real.sid)[-1] != "node"  # the real call's log is as it was
