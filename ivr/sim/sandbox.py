@@ -4,6 +4,7 @@ it never opens the real database, and everything it wrote goes when the try ends
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from ..models import Call, CallEvent, SiteVersion
 from .clock import VirtualClock
 
 IN_MEMORY = "sqlite://"
+# Apps are built one at a time: Werkzeug compiles each URL rule through the ast module, and on CPython 3.11
+# two threads doing that at once can fail ("AST constructor recursion depth mismatch", CPython gh-106905).
+BUILDING = threading.Lock()
 LogRows = list[tuple[int, str, str | None, dict[str, Any]]]
 
 
@@ -62,23 +66,9 @@ def sandbox(bundle: Bundle, site: Site, clock: VirtualClock) -> Iterator[tuple[F
     the call, its events, status callbacks and effects (an opt-out) vanish when the engine is disposed of.
     The reader gives (id, kind, node, data) of a call's log entries after a given id, oldest first.
     """
-    from .. import create_app
-
     token = secrets.token_hex(16)
-    app = create_app(
-        {
-            "DATABASE_URL": IN_MEMORY,
-            "TWILIO_AUTH_TOKEN": token,
-            "TWILIO_ACCOUNT_SID": "",
-            "SECRET_KEY": secrets.token_hex(16),
-            "IVR_CLOCK": clock.now,
-            "PUBLIC_BASE_URL": "",
-            "PROXY_FIX_HOPS": 0,
-            "SIMULATED_TIME": False,
-            "FLOWS_WATCH": False,
-            "TESTING": False,
-        }
-    )
+    with BUILDING:
+        app = _build(token, clock)
     database = app.extensions["ivr.db"]
     try:
         Base.metadata.create_all(database.engine)
@@ -101,3 +91,23 @@ def sandbox(bundle: Bundle, site: Site, clock: VirtualClock) -> Iterator[tuple[F
         yield app, token, read_log
     finally:
         database.engine.dispose()
+
+
+def _build(token: str, clock: VirtualClock) -> Flask:
+    """An app with its own in-memory database, checking signatures with `token`, reading `clock`."""
+    from .. import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": IN_MEMORY,
+            "TWILIO_AUTH_TOKEN": token,
+            "TWILIO_ACCOUNT_SID": "",
+            "SECRET_KEY": secrets.token_hex(16),
+            "IVR_CLOCK": clock.now,
+            "PUBLIC_BASE_URL": "",
+            "PROXY_FIX_HOPS": 0,
+            "SIMULATED_TIME": False,
+            "FLOWS_WATCH": False,
+            "TESTING": False,
+        }
+    )
