@@ -59,7 +59,10 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
     app.extensions["ivr.flows"] = FlowStore(
-        Path(app.config["FLOWS_DIR"]), database.sessionmaker, app.config["FLOWS_CHECK_SECONDS"]
+        Path(app.config["FLOWS_DIR"]),
+        database.sessionmaker,
+        app.config["FLOWS_CHECK_SECONDS"],
+        watch=app.config.get("FLOWS_WATCH", False),
     )
     access.init_app(app)
     for blueprint in (voice.bp, api.bp, web.bp):

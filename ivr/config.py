@@ -46,6 +46,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
         "FLOWS_DIR": env.get("FLOWS_DIR") or str(DEFAULT_FLOWS_DIR),
         "FLOWS_CHECK_SECONDS": float(env.get("FLOWS_CHECK_SECONDS", "2")),
+        # publish the flows folder whenever it changes (`ivr serve`, the tests); production reads the database
+        "FLOWS_WATCH": env.get("FLOWS_WATCH", "0") == "1",
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),

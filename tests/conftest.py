@@ -56,6 +56,12 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _watch_flows_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands publish the flows folder they read, as `ivr serve` does (FLOWS_WATCH=1), in every test."""
+    monkeypatch.setenv("FLOWS_WATCH", "1")
+
+
 @pytest.fixture
 def flows_dir(tmp_path: Path) -> Path:
     """A writable copy of the sample flows folder."""
@@ -75,6 +81,7 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "PUBLIC_BASE_URL": "",
         "FLOWS_DIR": str(flows_dir),
         "FLOWS_CHECK_SECONDS": 0,
+        "FLOWS_WATCH": True,  # the sample folder is published as the tests change it (as under `ivr serve`)
         "SECRET_KEY": "test-secret",
         "SERVER_NAME": "ivr.test",
         "PREFERRED_URL_SCHEME": "https",

@@ -19,7 +19,8 @@ GUNICORN_APP = "ivr:create_app()"  # what gunicorn loads: the app factory, calle
 @click.option("--port", default=int(os.environ.get("PORT", "5000")), show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 def serve(host: str, port: int, workers: int) -> None:
-    """Upgrade the database and serve ivr with gunicorn (a local token is made up if none is set)."""
+    """Upgrade the database, publish the flows folder and serve ivr with gunicorn, watching the folder
+    (FLOWS_WATCH=1 unless set; a local token is made up if none is set)."""
     from sqlalchemy import select
 
     from ..db import session
@@ -27,6 +28,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from ..migrations.runner import upgrade
     from ..models import User
 
+    os.environ.setdefault("FLOWS_WATCH", "1")  # a local try-out publishes the folder as it is edited
     with app_context() as app:
         os.environ.setdefault("SECRET_KEY", app.config["SECRET_KEY"])
         if not os.environ.get("TWILIO_AUTH_TOKEN"):

@@ -1,8 +1,5 @@
-"""Reading a site's documents (site.json and the flow files), checked by schema and by meaning.
-
-One code path: `load_documents` checks texts by file name (from the database, a browser draft, an API
-call); `load_folder` reads a folder's files into such texts and names the problems by their paths.
-"""
+"""Reading a site's documents (site.json and the flow files), checked by schema and by meaning: one code
+path, `load_documents` on texts by file name; `load_folder` reads a folder into such texts."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-
 ERROR = "error"  # publishing is refused
 WARNING = "warning"  # shown, but publishing goes ahead
 

@@ -1,4 +1,5 @@
-"""Publishing flows: watch the flows folder, store each valid version, keep serving the last valid one."""
+"""What callers hear: the newest published version in the database (the source of truth), and the version
+each call is pinned to; the flows folder is published as it changes only when FLOWS_WATCH is on."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..db import utcnow
 from ..engine import Bundle, Problem, Site, load_folder
+from ..engine.problems import errors
 from ..models import SiteVersion
 from .errors import NothingPublished
+from .history import newest_texts, newest_version_id
+from .publishing import PUBLISHED, NothingToPublish, publish_texts
 
 log = logging.getLogger(__name__)
 
@@ -29,19 +33,46 @@ class Published:
     site: Site
 
 
-class FlowStore:
-    """Loads the flows folder when it changes and hands out published versions by id."""
+@dataclass(frozen=True)
+class FolderWatch:
+    """The actor of a publish made by watching the flows folder."""
 
-    def __init__(self, folder: Path, sessions: sessionmaker[Session], check_seconds: float = 2.0) -> None:
+    name: str = "flows folder"
+    address: str = "local"
+
+
+class FlowStore:
+    """Serves the newest published version and any stored version by id; optionally watches the folder.
+
+    Every process on every host serves the newest version: one cheap `SELECT max(id)` every
+    `check_seconds`, and a publish committed through this store's sessionmaker is served at once. With
+    `watch`, a change to the folder is published as a new version when its documents differ from the newest.
+    """
+
+    def __init__(
+        self, folder: Path, sessions: sessionmaker[Session], check_seconds: float = 2.0, watch: bool = False
+    ) -> None:
         self.folder = folder
         self.sessions = sessions
         self.check_seconds = check_seconds
-        self.problems: list[Problem] = []
+        self.watch = watch
+        self.problems: list[Problem] = []  # of the folder when it was last read
         self._versions: dict[int, Published] = {}
         self._current: int | None = None
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
+        event.listen(sessions, "after_commit", self._after_commit)
+        event.listen(sessions, "after_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.get(
+            PUBLISHED
+        ):  # left set for the other stores on this sessionmaker (tests have several)
+            self._checked_at = float("-inf")  # a version was published here: serve it from the next call
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(PUBLISHED, None)
 
     def _files_fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         try:
@@ -51,20 +82,21 @@ class FlowStore:
         return tuple((name, st.st_mtime_ns, st.st_size) for name, st in stats)
 
     def current(self) -> Published | None:
-        """The version new calls start on: the folder's, if valid, else the last valid one stored."""
+        """The version new calls start on: the newest published one (None when there is none yet)."""
         now = time.monotonic()
         if now - self._checked_at >= self.check_seconds:
             with self._lock:
                 self._checked_at = now
-                fingerprint = self._files_fingerprint()
-                if fingerprint != self._fingerprint:
-                    try:
-                        self.reload()
-                        self._fingerprint = fingerprint
-                    except Exception:  # the database, most likely; the next check tries again
-                        log.exception("could not publish the flows folder")
-        if self._current is None:
-            self._current = self._latest_stored()
+                if self.watch:
+                    self._check_folder()
+                try:
+                    self._current = self._newest()
+                except Exception:
+                    if self._current is None:
+                        raise
+                    log.exception(
+                        "could not look up the newest flows version; still serving %s", self._current
+                    )
         return self.get(self._current) if self._current is not None else None
 
     def published(self) -> Published:
@@ -74,45 +106,60 @@ class FlowStore:
             raise NothingPublished()
         return found
 
+    def _newest(self) -> int | None:
+        with self.sessions() as session:
+            return newest_version_id(session)
+
+    def _check_folder(self) -> None:
+        fingerprint = self._files_fingerprint()
+        if fingerprint == self._fingerprint:
+            return
+        try:
+            self.reload()
+            self._fingerprint = fingerprint
+        except Exception:  # the database, most likely; the next check tries again
+            log.exception("could not publish the flows folder")
+
     def reload(self) -> list[Problem]:
-        """Read the folder now; publish it if valid, else log every problem and keep the current version."""
+        """Read the folder now and publish it when it is valid and differs from the newest version.
+
+        Returns the folder's problems (errors refuse it; warnings come with a published version).
+        """
         bundle, problems = load_folder(self.folder)
         self.problems = problems
+        for problem in problems:
+            log.log(logging.ERROR if problem.is_error else logging.WARNING, "flows folder: %s", problem)
         if bundle is None:
-            for problem in problems:
-                log.error("flows not published: %s", problem)
-            if self._current is not None:
-                log.error("still serving flows version %s", self._current)
+            log.error("flows folder not published (%s error(s))", len(errors(problems)))
             return problems
-        self._current = self.publish(bundle, source=str(self.folder)).id
-        return []
+        self.publish(bundle, source=str(self.folder))
+        return problems
 
-    def publish(self, bundle: Bundle, source: str) -> Published:
-        """Store the bundle as a version (or find the stored one with the same content)."""
-        digest = bundle.digest()
+    def publish(self, bundle: Bundle, source: str) -> int:
+        """Publish a folder's bundle unless the newest version has the same documents; the newest id."""
         with self.sessions() as session:
-            found = session.scalars(select(SiteVersion).where(SiteVersion.digest == digest)).first()
-            if found is not None and found.id != self._current:  # published again, e.g. after a revert
-                found.published_at = utcnow()
-                session.commit()
-            if found is None:
-                found = SiteVersion(digest=digest, bundle=bundle.as_json(), source=source)
-                session.add(found)
-                try:
-                    session.commit()
-                    log.info("published flows version %s (%s) from %s", found.id, digest[:12], source)
-                except IntegrityError:  # another worker published the same content first
-                    session.rollback()
-                    found = session.scalars(select(SiteVersion).where(SiteVersion.digest == digest)).one()
-            published = Published(found.id, digest, bundle.build())
-        self._versions[published.id] = published
-        return published
-
-    def _latest_stored(self) -> int | None:
-        with self.sessions() as session:
-            newest = select(SiteVersion.id).order_by(SiteVersion.published_at.desc(), SiteVersion.id.desc())
-            latest: int | None = session.scalars(newest).first()
-            return latest
+            newest, texts = newest_texts(session)
+            if newest is not None and texts == bundle.texts:
+                return newest  # read only: no write lock taken when nothing changed
+            try:
+                version = publish_texts(
+                    session,
+                    bundle.texts,
+                    note="the flows folder changed",
+                    actor=FolderWatch(),
+                    now=utcnow(),
+                    source=source,
+                    based_on=None,
+                )
+            except NothingToPublish:
+                session.rollback()
+                newest = newest_version_id(session)
+                assert newest is not None  # refused only because a newest version has these documents
+                return newest
+            session.commit()
+            log.info("published flows version %s from %s", version.id, source)
+            self._current = version.id
+            return version.id
 
     def site_for_fallback(self) -> Site | None:
         """The site whose fallback a failed step answers: the current version, else the folder as it is."""
@@ -133,6 +180,9 @@ class FlowStore:
                 row = session.get(SiteVersion, version_id)
                 if row is None:
                     return None
-                bundle = Bundle.from_json(row.bundle)
-                self._versions[version_id] = Published(row.id, row.digest, bundle.build())
+                self._versions[version_id] = _published(row.id, row.digest, row.bundle)
         return self._versions[version_id]
+
+
+def _published(version_id: int, digest: str, stored: dict[str, Any]) -> Published:
+    return Published(version_id, digest, Bundle.from_json(stored).build())

@@ -50,7 +50,7 @@ def test_broken_flow_lists_every_problem_and_exits_1(runner, flows_dir):
     assert f"{path}: node 'survey': field 'prompt': prompt is empty" in lines
     schedule = "unknown schedule 'weekends' (schedules: support)"
     assert f"{path}: node 'open_check': field 'schedule': {schedule}" in lines
-    assert lines[-1].endswith("problem(s)")
+    assert lines[-1].startswith("4 error(s), ")  # and the nodes after greeting, now unreachable: warnings
 
     as_json = runner.invoke(main, ["flows", "validate", "--json", str(flows_dir)])
     assert as_json.exit_code == 1
@@ -60,6 +60,7 @@ def test_broken_flow_lists_every_problem_and_exits_1(runner, flows_dir):
         "node": "greeting",
         "field": "next",
         "message": "target node 'nowhere' does not exist",
+        "severity": "error",
     } in problems
 
 
