@@ -8,16 +8,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..accounts.access import current_owner, requires
 from ..db import session
-from ..engine import Bundle, load_documents
+from ..engine import load_documents
 from ..engine.graph import flow_graph
 from ..engine.loader import SITE_FILE, is_document_name
 from ..extensions import clock
-from ..models import FlowDraft, SiteVersion
+from ..flows.drafts import drafts_of, overlay
+from ..flows.history import newest_texts
 from ..sim.trial import TrialError, read_trial, run_trial
 
 bp = Blueprint("trial", __name__, url_prefix="/flows")
@@ -50,14 +50,8 @@ def _document_and_text(body: Mapping[str, Any]) -> tuple[str, str]:
 
 def published_and_drafts(s: Session, owner: str) -> dict[str, str]:
     """The newest version's documents with the owner's drafts laid over them (a removal draft removes)."""
-    newest = s.scalars(select(SiteVersion).order_by(SiteVersion.id.desc()).limit(1)).first()
-    texts = dict(Bundle.from_json(newest.bundle).texts) if newest is not None else {}
-    for draft in s.scalars(select(FlowDraft).where(FlowDraft.owner == owner)):
-        if draft.text is None:
-            texts.pop(draft.document, None)
-        else:
-            texts[draft.document] = draft.text
-    return texts
+    _newest, published = newest_texts(s)
+    return overlay(published, {name: draft.text for name, draft in drafts_of(s, owner).items()})
 
 
 @bp.post("/graph")
