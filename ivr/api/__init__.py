@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import calls, campaigns, dnc, live, openapi, reports
+from . import calls, campaigns, dnc, live, openapi, reports, trial
 
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, openapi.bp)  # endpoints api.<feature>.<view>
+FEATURES = (
+    calls.bp,
+    reports.bp,
+    campaigns.bp,
+    dnc.bp,
+    live.bp,
+    openapi.bp,
+    trial.bp,
+)  # endpoints api.<feature>.<view>
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:
