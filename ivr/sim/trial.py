@@ -245,7 +245,7 @@ class TrialCall(SimulatedCall):
     def write(self, who: str, kind: str, what: str, **data: Any) -> None:
         """Add a line of the try's transcript now."""
         self.trial_events.append(
-            {"who": who, "kind": kind, "what": what, **data, "at": round(self.elapsed(), 1)}
+            {"who": who, "kind": kind, "what": what, **data, "seconds": round(self.elapsed(), 1)}
         )
 
     def note(self, who: str, what: str, **data: Any) -> None:
