@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from ivr.engine import FlowError
 from ivr.sim.people import Input
+from ivr.voice import flow as voice_flow
 from ivr.sim.trial import MAX_INPUTS, Trial, TrialError, read_trial, run_trial
 
 from ..conftest import SAMPLE_FLOWS
@@ -284,3 +286,18 @@ def test_tries_at_the_same_time_keep_to_themselves():
         together = list(pool.map(lambda body: tried(**body), bodies))
 
     assert together == alone
+
+
+def test_a_step_that_fails_shows_the_error_then_the_fallback(monkeypatch):
+    def fails(*_args: Any) -> None:
+        raise FlowError("the engine broke")
+
+    monkeypatch.setattr(voice_flow, "start", fails)
+
+    answer = tried()
+
+    kinds = [e["kind"] for e in answer["events"]]
+    assert kinds[:3] == ["error", "say", "queue"]
+    assert answer["events"][0]["what"] == "the flow failed: FlowError: the engine broke"
+    assert answer["events"][1]["what"].startswith("We are sorry, something went wrong on our side.")
+    assert answer["events"][2]["desk"] == "local" and answer["ended"] is True
