@@ -16,8 +16,8 @@ import pytest
 
 from ivr.engine import FlowError
 from ivr.sim.people import Input
-from ivr.voice import flow as voice_flow
 from ivr.sim.trial import MAX_INPUTS, Trial, TrialError, read_trial, run_trial
+from ivr.voice import flow as voice_flow
 
 from ..conftest import SAMPLE_FLOWS
 
