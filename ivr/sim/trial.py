@@ -57,10 +57,10 @@ def read_trial(body: object) -> Trial:
     document = body.get("document")
     if not isinstance(document, str) or not document:
         raise TrialError("document: give the file name of the document tried (site.json or a flow file)")
-    caller = body.get("from", DEFAULT_CALLER)
+    caller = body.get("from") or DEFAULT_CALLER  # an empty field in the panel: the sample caller
     if not isinstance(caller, str) or not CALLER_NUMBER.fullmatch(caller := re.sub(r"[\s().-]", "", caller)):
         raise TrialError("from: the caller's number in E.164 (+15125550123), or anonymous")
-    to = body.get("to")
+    to = body.get("to") or None
     if to is not None and (not isinstance(to, str) or not CALLER_NUMBER.fullmatch(to)):
         raise TrialError("to: the number called, in E.164 (+15125550100)")
     return Trial(document, caller, _moment(body.get("at")), _inputs(body.get("inputs", [])), to)

@@ -269,6 +269,13 @@ def test_what_cannot_be_tried_is_refused_with_a_reason(body, message):
         read_trial(body)
 
 
+@pytest.mark.parametrize("empty", [None, ""])
+def test_empty_fields_take_their_defaults(empty):
+    trial = read_trial({"document": "main.json", "from": empty, "to": empty, "at": empty})
+
+    assert (trial.caller, trial.to, trial.at) == ("+15125550123", None, None)
+
+
 def test_numbers_are_read_as_people_type_them():
     trial = read_trial(
         {"document": "main.json", "from": "+1 (512) 555-0123", "inputs": [{"speech": " a  b "}]}
