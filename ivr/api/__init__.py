@@ -7,15 +7,8 @@ from flask import Blueprint
 
 from . import calls, campaigns, dnc, live, openapi, reports, trial
 
-FEATURES = (
-    calls.bp,
-    reports.bp,
-    campaigns.bp,
-    dnc.bp,
-    live.bp,
-    openapi.bp,
-    trial.bp,
-)  # endpoints api.<feature>.<view>
+# endpoints api.<feature>.<view>
+FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, openapi.bp, trial.bp)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:

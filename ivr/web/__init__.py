@@ -9,14 +9,8 @@ from ..accounts.access import current_viewer
 from ..calls.privacy import mask_number
 from . import calls, campaigns, compare, live, sign_in, trial
 
-FEATURES = (
-    sign_in.bp,
-    calls.bp,
-    compare.bp,
-    campaigns.bp,
-    live.bp,
-    trial.bp,
-)  # endpoints web.<feature>.<view>
+# endpoints web.<feature>.<view>
+FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, trial.bp)
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
