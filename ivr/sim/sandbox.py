@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select
 
-from ..db import Base
+from ..db import Base, Database
 from ..engine import Bundle, Site
 from ..models import Call, CallEvent, SiteVersion
 from .clock import VirtualClock
@@ -23,6 +23,7 @@ IN_MEMORY = "sqlite://"
 # two threads doing that at once can fail ("AST constructor recursion depth mismatch", CPython gh-106905).
 BUILDING = threading.Lock()
 LogRows = list[tuple[int, str, str | None, dict[str, Any]]]
+_threads = threading.local()  # each thread's throwaway app: a try uses it from start to end in one thread
 
 
 @dataclass(frozen=True)
@@ -62,21 +63,24 @@ class BundleStore:
 def sandbox(bundle: Bundle, site: Site, clock: VirtualClock) -> Iterator[tuple[Flask, str, Any]]:
     """A throwaway app serving `bundle` at `clock`'s time, its auth token, and a reader of its call log.
 
-    One app and one in-memory engine per try (some 20 ms to build): concurrent tries never share rows, and
-    the call, its events, status callbacks and effects (an opt-out) vanish when the engine is disposed of.
+    Each try gets a new in-memory database (its tables made from the models, the bundle its only version):
+    concurrent tries never share rows, and the call, its events, status callbacks and effects (an opt-out)
+    vanish when its engine is disposed of. The app around it is this thread's, built once (building one per
+    try cost some 20 ms, and each left its flow store's session listeners behind).
     The reader gives (id, kind, node, data) of a call's log entries after a given id, oldest first.
     """
-    token = secrets.token_hex(16)
-    with BUILDING:
-        app = _build(token, clock)
-    database = app.extensions["ivr.db"]
+    app, token = _thread_app()
+    database = Database(IN_MEMORY)
     try:
         Base.metadata.create_all(database.engine)
         with database.sessionmaker() as s:
             row = SiteVersion(digest=bundle.digest(), bundle=bundle.as_json(), source="try", note="a try")
             s.add(row)
             s.commit()
-            app.extensions["ivr.flows"] = BundleStore(Served(row.id, row.digest, site))
+            served = Served(row.id, row.digest, site)
+        app.extensions["ivr.db"] = database
+        app.extensions["ivr.flows"] = BundleStore(served)
+        app.config["IVR_CLOCK"] = clock.now
 
         def read_log(call_sid: str, after: int) -> LogRows:
             with database.sessionmaker() as s:
@@ -90,11 +94,25 @@ def sandbox(bundle: Bundle, site: Site, clock: VirtualClock) -> Iterator[tuple[F
 
         yield app, token, read_log
     finally:
+        app.extensions.pop("ivr.db", None)
+        app.extensions.pop("ivr.flows", None)
         database.engine.dispose()
 
 
-def _build(token: str, clock: VirtualClock) -> Flask:
-    """An app with its own in-memory database, checking signatures with `token`, reading `clock`."""
+def _thread_app() -> tuple[Flask, str]:
+    """This thread's throwaway app and the token it checks signatures with (built on first use)."""
+    found: tuple[Flask, str] | None = getattr(_threads, "app", None)
+    if found is None:
+        token = secrets.token_hex(16)
+        with BUILDING:
+            app = _build(token)
+        app.extensions["ivr.db"].engine.dispose()  # each try brings its own database
+        found = _threads.app = (app, token)
+    return found
+
+
+def _build(token: str) -> Flask:
+    """An app on an in-memory database, checking signatures with `token`."""
     from .. import create_app
 
     return create_app(
@@ -103,7 +121,6 @@ def _build(token: str, clock: VirtualClock) -> Flask:
             "TWILIO_AUTH_TOKEN": token,
             "TWILIO_ACCOUNT_SID": "",
             "SECRET_KEY": secrets.token_hex(16),
-            "IVR_CLOCK": clock.now,
             "PUBLIC_BASE_URL": "",
             "PROXY_FIX_HOPS": 0,
             "SIMULATED_TIME": False,
