@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import audit, calls, campaigns, dnc, flows, live, openapi, reports
+from . import audit, calls, campaigns, dnc, flows, live, openapi, reports, trial
 
 # endpoints api.<feature>.<view>
-FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, flows.bp, openapi.bp, audit.bp)
+FEATURES = (calls.bp, reports.bp, campaigns.bp, dnc.bp, live.bp, flows.bp, trial.bp, openapi.bp, audit.bp)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 for feature in FEATURES:

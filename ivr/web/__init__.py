@@ -7,11 +7,11 @@ from flask import Blueprint
 
 from ..accounts.access import can, current_viewer
 from ..calls.privacy import mask_number
-from . import admin, calls, campaigns, compare, flows, live, sign_in
+from . import admin, calls, campaigns, compare, flows, live, sign_in, trial
 from .headers import secure
 
 # endpoints web.<feature>.<view>
-FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, flows.bp, admin.bp)
+FEATURES = (sign_in.bp, calls.bp, compare.bp, campaigns.bp, live.bp, flows.bp, trial.bp, admin.bp)
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static/web"
