@@ -1,0 +1,179 @@
+// The flow as a picture: the graph JSON of the server (nodes, labelled edges, gotos) laid out with dagre and
+// drawn as SVG, one <g data-node> per node; clicking a node (or Enter on it) asks the editor to show it.
+import { graphlib, layout } from "@dagrejs/dagre";
+
+const SVG = "http://www.w3.org/2000/svg";
+const CHAR = 7.2; // average width of a character at the graph's font size, in px
+const LINE = 16;
+
+function el(name, attributes = {}, text = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) {
+    node.setAttribute(key, String(value));
+  }
+  if (text !== null) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+function boxFor(lines) {
+  const widest = Math.max(...lines.map((line) => line.length));
+  return { width: Math.max(70, widest * CHAR + 20), height: lines.length * LINE + 14 };
+}
+
+function edgePath(points) {
+  return points.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
+}
+
+export class FlowGraph {
+  /** `container`: the #graph element; `onSelect(id)`: a node was clicked. */
+  constructor(container, onSelect) {
+    this.container = container;
+    this.onSelect = onSelect;
+    this.visited = [];
+    this.svg = null;
+    container.addEventListener("click", (event) => this.picked(event));
+    container.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") {
+        this.picked(event);
+      }
+    });
+  }
+
+  picked(event) {
+    const target = event.target.closest && event.target.closest("[data-node]");
+    if (target && this.container.contains(target)) {
+      event.preventDefault();
+      this.onSelect(target.getAttribute("data-node"));
+    }
+  }
+
+  /** Draw `graph` ({nodes, edges, gotos, problem_nodes}); the path of the last try stays lit. */
+  draw(graph) {
+    const nodes = graph.nodes || [];
+    const problems = new Set(graph.problem_nodes || []);
+    const g = new graphlib.Graph({ multigraph: true });
+    g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 44, edgesep: 12, marginx: 8, marginy: 8 });
+    g.setDefaultEdgeLabel(() => ({}));
+    const known = new Set();
+    for (const node of nodes) {
+      known.add(node.id);
+      g.setNode(`n:${node.id}`, { ...boxFor([node.label || node.id, node.type || "?"]), node });
+    }
+    const gotos = graph.gotos || [];
+    for (const jump of gotos) {
+      g.setNode(`g:${jump.flow}`, { ...boxFor([`\u2192 ${jump.flow}`]), flow: jump.flow });
+    }
+    const edges = [];
+    (graph.edges || []).forEach((edge, i) => {
+      if (known.has(edge.from) && known.has(edge.to)) {
+        edges.push({ v: `n:${edge.from}`, w: `n:${edge.to}`, name: `e${i}`, label: edge.label || "", edge });
+      }
+    });
+    gotos.forEach((jump, i) => {
+      if (known.has(jump.from)) {
+        edges.push({ v: `n:${jump.from}`, w: `g:${jump.flow}`, name: `g${i}`, label: "goto", edge: jump });
+      }
+    });
+    for (const edge of edges) {
+      const width = edge.label.length * CHAR * 0.9 + 6;
+      g.setEdge(edge.v, edge.w, { label: edge.label, width, height: 14, labelpos: "c" }, edge.name);
+    }
+    layout(g);
+
+    const size = g.graph();
+    const svg = el("svg", {
+      class: "flow-graph",
+      viewBox: `0 0 ${Math.ceil(size.width || 1)} ${Math.ceil(size.height || 1)}`,
+      width: Math.ceil(size.width || 1),
+      height: Math.ceil(size.height || 1),
+      role: "img",
+      "aria-label": "The flow as a graph",
+    });
+    const defs = el("defs");
+    const marker = el("marker", { id: "graph-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+    marker.appendChild(el("path", { d: "M0,0 L10,5 L0,10 z", class: "arrow" }));
+    defs.appendChild(marker);
+    svg.appendChild(defs);
+
+    const edgeLayer = el("g", { class: "edges" });
+    for (const edge of edges) {
+      const laid = g.edge(edge.v, edge.w, edge.name);
+      const group = el("g", { class: "edge", "data-from": edge.v.slice(2), "data-to": edge.w.slice(2) });
+      if (edge.w.startsWith("g:")) {
+        group.classList.add("to-goto");
+      }
+      group.appendChild(el("path", { d: edgePath(laid.points), "marker-end": "url(#graph-arrow)" }));
+      if (edge.label) {
+        group.appendChild(el("text", { x: laid.x.toFixed(1), y: (laid.y + 4).toFixed(1), "text-anchor": "middle" }, edge.label));
+      }
+      edgeLayer.appendChild(group);
+    }
+    svg.appendChild(edgeLayer);
+
+    const nodeLayer = el("g", { class: "nodes" });
+    for (const id of g.nodes()) {
+      const laid = g.node(id);
+      const x = laid.x - laid.width / 2;
+      const y = laid.y - laid.height / 2;
+      const group = el("g", { transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` });
+      group.appendChild(el("rect", { width: laid.width.toFixed(1), height: laid.height.toFixed(1), rx: 6 }));
+      if (laid.node) {
+        const node = laid.node;
+        group.setAttribute("class", `node type-${node.type || "unknown"}`);
+        group.setAttribute("data-node", node.id);
+        group.setAttribute("tabindex", "0");
+        group.setAttribute("role", "button");
+        const marks = [];
+        if (node.start) marks.push("start");
+        if (node.unreachable) marks.push("unreachable");
+        if (problems.has(node.id)) marks.push("problem");
+        group.classList.add(...marks);
+        group.setAttribute("aria-label", `${node.id} (${node.type || "?"})${marks.length ? ": " + marks.join(", ") : ""}`);
+        group.appendChild(el("title", {}, `${node.id}: ${node.type || "?"}${marks.length ? " (" + marks.join(", ") + ")" : ""}`));
+        group.appendChild(el("text", { x: laid.width / 2, y: 7 + LINE - 3, "text-anchor": "middle", class: "name" }, node.label || node.id));
+        group.appendChild(el("text", { x: laid.width / 2, y: 7 + 2 * LINE - 3, "text-anchor": "middle", class: "type" }, node.type || "?"));
+      } else {
+        group.setAttribute("class", "goto");
+        group.setAttribute("data-goto", laid.flow);
+        group.appendChild(el("title", {}, `continues in flow ${laid.flow}`));
+        group.appendChild(el("text", { x: laid.width / 2, y: 7 + LINE - 3, "text-anchor": "middle", class: "name" }, `\u2192 ${laid.flow}`));
+      }
+      nodeLayer.appendChild(group);
+    }
+    svg.appendChild(nodeLayer);
+
+    this.container.replaceChildren(svg);
+    this.svg = svg;
+    this.light(this.visited);
+  }
+
+  /** Light the nodes (ids, in order) of a try's path, and the edges between consecutive ones. */
+  light(ids) {
+    this.visited = ids.slice();
+    if (!this.svg) {
+      return;
+    }
+    this.svg.querySelectorAll(".visited").forEach((node) => node.classList.remove("visited", "current"));
+    this.svg.querySelectorAll(".current").forEach((node) => node.classList.remove("current"));
+    const seen = new Set(ids);
+    for (const group of this.svg.querySelectorAll("g[data-node]")) {
+      if (seen.has(group.getAttribute("data-node"))) {
+        group.classList.add("visited");
+      }
+    }
+    const last = ids[ids.length - 1];
+    for (const group of this.svg.querySelectorAll("g[data-node]")) {
+      if (group.getAttribute("data-node") === last) {
+        group.classList.add("current");
+      }
+    }
+    const steps = new Set(ids.slice(1).map((id, i) => `${ids[i]}\u0000${id}`));
+    for (const edge of this.svg.querySelectorAll("g.edge")) {
+      if (steps.has(`${edge.getAttribute("data-from")}\u0000${edge.getAttribute("data-to")}`)) {
+        edge.classList.add("visited");
+      }
+    }
+  }
+}

@@ -1,0 +1,177 @@
+// Schema checks and completion while typing: the JSON Schema (draft 2020-12 keywords such as if/then, which
+// codemirror-json-schema's own linter, on draft 4, skips) validated with json-schema-library's draft 7, and
+// node names completed in every field that names a node.
+import { syntaxTree } from "@codemirror/language";
+import { Draft07 } from "json-schema-library";
+import { getJSONSchema, parseJSONDocumentState } from "codemirror-json-schema";
+import { nodeNames, pathAt } from "./locate.js";
+
+const TARGET = "#/$defs/target";
+const KEY_ERRORS = new Set(["NoAdditionalPropertiesError", "RequiredPropertyError", "InvalidPropertyNameError"]);
+
+/** The property names whose value names a node of the same flow ("next", "timeout", "open", ...). */
+export function targetFields(schema) {
+  const names = new Set();
+  const walk = (value) => {
+    if (Array.isArray(value)) {
+      value.forEach(walk);
+    } else if (value && typeof value === "object") {
+      for (const [key, sub] of Object.entries(value.properties || {})) {
+        if (sub && sub.$ref === TARGET) {
+          names.add(key);
+        }
+      }
+      Object.values(value).forEach(walk);
+    }
+  };
+  walk(schema);
+  return names;
+}
+
+function readable(message) {
+  return message.replace(/ (in|at) `#[^`]*`/g, "").replace(/`#\/?([^`]*)`/g, (all, path) => `\`${path.replace(/\//g, ".")}\``);
+}
+
+/** A linter source: every schema error at its key (unknown or missing fields) or value. */
+export function schemaLinter() {
+  let schema = null;
+  let draft = null;
+  return (view) => {
+    const current = getJSONSchema(view.state);
+    if (!current || !view.state.doc.length) {
+      return [];
+    }
+    if (current !== schema) {
+      schema = current;
+      draft = new Draft07(current);
+    }
+    const parsed = parseJSONDocumentState(view.state);
+    if (parsed.data == null) {
+      return []; // the JSON syntax linter says what is wrong
+    }
+    let errors = [];
+    try {
+      errors = draft.validate(parsed.data);
+    } catch (error) {
+      return [];
+    }
+    return errors.map((error) => {
+      const data = error.data || {};
+      let pointer = (data.pointer || "#").replace(/^#/, "");
+      if (error.name === "NoAdditionalPropertiesError" && data.property !== undefined) {
+        pointer += `/${String(data.property).replace(/~/g, "~0").replace(/\//g, "~1")}`;
+      }
+      const at = parsed.pointers.get(pointer);
+      const key = KEY_ERRORS.has(error.name) && at && at.keyFrom !== undefined;
+      const from = at ? (key ? at.keyFrom : at.valueFrom) : 0;
+      const to = at ? (key ? at.keyTo : at.valueTo) : 0;
+      return { from: from || 0, to: to || from || 0, severity: "error", source: "schema", message: readable(error.message) };
+    });
+  };
+}
+
+/** Whether the string at `path` names a node: start, a successor field, or a menu option's target. */
+function namesNode(path, fields) {
+  if (path.length === 1) {
+    return path[0] === "start";
+  }
+  if (path[0] !== "nodes" || path.length < 3) {
+    return false;
+  }
+  const last = path[path.length - 1];
+  return fields.has(String(last)) || (path[2] === "options" && path.length === 4);
+}
+
+/** A completion source offering the flow's node names where a node is named. */
+export function nodeNameCompletion(fields) {
+  return (context) => {
+    const node = syntaxTree(context.state).resolveInner(context.pos, -1);
+    if (node.name !== "String" || context.pos <= node.from) {
+      return null;
+    }
+    if (!namesNode(pathAt(context.state, context.pos), fields())) {
+      return null;
+    }
+    const names = nodeNames(context.state);
+    return {
+      from: node.from + 1,
+      to: node.to > node.from + 1 && context.state.sliceDoc(node.to - 1, node.to) === '"' ? node.to - 1 : node.to,
+      options: names.map((name) => ({ label: name, type: "variable", detail: "node" })),
+      validFor: /^[A-Za-z0-9_-]*$/,
+    };
+  };
+}
+
+function resolve(schema, root) {
+  let current = schema;
+  for (let hops = 0; current && typeof current.$ref === "string" && hops < 20; hops += 1) {
+    if (!current.$ref.startsWith("#/")) {
+      return null;
+    }
+    current = current.$ref.slice(2).split("/").reduce((at, key) => (at ? at[key.replace(/~1/g, "/").replace(/~0/g, "~")] : null), root);
+  }
+  return current && typeof current === "object" ? current : null;
+}
+
+/** The schema and every schema it may also have to satisfy (allOf, if/then, oneOf, anyOf), $refs followed. */
+function alternatives(schema, root, found = [], depth = 0) {
+  const current = resolve(schema, root);
+  if (!current || found.includes(current) || depth > 8) {
+    return found;
+  }
+  found.push(current);
+  for (const part of [...(current.allOf || []), ...(current.oneOf || []), ...(current.anyOf || [])]) {
+    alternatives(part, root, found, depth + 1);
+    if (part && part.then) {
+      alternatives(part.then, root, found, depth + 1);
+    }
+  }
+  return found;
+}
+
+/** The string values the schema allows at `path` (enum and const), whatever the node's other fields say. */
+export function allowedValues(root, path) {
+  let schemas = alternatives(root, root);
+  for (const step of path) {
+    const next = [];
+    for (const schema of schemas) {
+      if (typeof step === "number" && schema.items) {
+        next.push(schema.items);
+      } else if (schema.properties && schema.properties[step]) {
+        next.push(schema.properties[step]);
+      } else if (schema.additionalProperties && typeof schema.additionalProperties === "object") {
+        next.push(schema.additionalProperties);
+      }
+    }
+    schemas = next.flatMap((schema) => alternatives(schema, root));
+  }
+  const values = new Set();
+  for (const schema of schemas) {
+    (schema.enum || []).forEach((value) => typeof value === "string" && values.add(value));
+    if (typeof schema.const === "string") {
+      values.add(schema.const);
+    }
+  }
+  return [...values];
+}
+
+/** A completion source offering the values the schema allows in the string at the cursor (node types...). */
+export function valueCompletion(schema) {
+  return (context) => {
+    const root = schema();
+    const node = syntaxTree(context.state).resolveInner(context.pos, -1);
+    if (!root || node.name !== "String" || context.pos <= node.from || !node.parent || node.parent.name !== "Property") {
+      return null;
+    }
+    const values = allowedValues(root, pathAt(context.state, context.pos));
+    if (!values.length) {
+      return null;
+    }
+    return {
+      from: node.from + 1,
+      to: node.to > node.from + 1 && context.state.sliceDoc(node.to - 1, node.to) === '"' ? node.to - 1 : node.to,
+      options: values.map((value) => ({ label: value, type: "enum" })),
+      validFor: /^[A-Za-z0-9_ -]*$/,
+    };
+  };
+}
