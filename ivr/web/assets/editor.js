@@ -17,6 +17,18 @@ import { debounce, getJSON, postJSON } from "./server.js";
 import { TryPanel } from "./trial.js";
 
 const CHECK_DELAY = 400; // ms after the last key stroke
+// build/editor.css sits beside build/editor.js: linked from here unless the page links it already.
+const STYLESHEET = document.currentScript ? document.currentScript.src.replace(/\.js(\?.*)?$/, ".css$1") : null;
+
+function linkStylesheet() {
+  if (!STYLESHEET || document.querySelector('link[rel="stylesheet"][href*="build/editor.css"]')) {
+    return;
+  }
+  const link = document.createElement("link");
+  link.rel = "stylesheet";
+  link.href = STYLESHEET;
+  document.head.appendChild(link);
+}
 
 function element(tag, className) {
   const node = document.createElement(tag);
@@ -212,6 +224,7 @@ function start() {
     return;
   }
   root.dataset.enhanced = "true";
+  linkStylesheet();
   root.ivrWorkspace = new Workspace(root, textarea);
 }
 

@@ -5,6 +5,7 @@ import { graphlib, layout } from "@dagrejs/dagre";
 const SVG = "http://www.w3.org/2000/svg";
 const CHAR = 7.2; // average width of a character at the graph's font size, in px
 const LINE = 16;
+const LOOP = 34; // room right of a node for an edge back to itself (a menu's timeout that asks again)
 
 function el(name, attributes = {}, text = null) {
   const node = document.createElementNS(SVG, name);
@@ -20,6 +21,19 @@ function el(name, attributes = {}, text = null) {
 function boxFor(lines) {
   const widest = Math.max(...lines.map((line) => line.length));
   return { width: Math.max(70, widest * CHAR + 20), height: lines.length * LINE + 14 };
+}
+
+/** Where the line from the centre of `node` (its drawn box) towards `point` leaves the box. */
+function border(node, point) {
+  const dx = point.x - node.x;
+  const dy = point.y - node.y;
+  const w = node.box.width / 2;
+  const h = node.box.height / 2;
+  if (!dx && !dy) {
+    return { x: node.x, y: node.y };
+  }
+  const scale = Math.abs(dy) * w > Math.abs(dx) * h ? h / Math.abs(dy) : w / Math.abs(dx);
+  return { x: node.x + dx * scale, y: node.y + dy * scale };
 }
 
 function edgePath(points) {
@@ -56,18 +70,26 @@ export class FlowGraph {
     const g = new graphlib.Graph({ multigraph: true });
     g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 44, edgesep: 12, marginx: 8, marginy: 8 });
     g.setDefaultEdgeLabel(() => ({}));
-    const known = new Set();
+    const known = new Set(nodes.map((node) => node.id));
+    const loops = new Map(); // node id -> labels of its edges to itself (dagre is not asked to route them)
+    for (const edge of graph.edges || []) {
+      if (edge.from === edge.to && known.has(edge.from)) {
+        loops.set(edge.from, [...(loops.get(edge.from) || []), edge.label || ""]);
+      }
+    }
     for (const node of nodes) {
-      known.add(node.id);
-      g.setNode(`n:${node.id}`, { ...boxFor([node.label || node.id, node.type || "?"]), node });
+      const box = boxFor([node.label || node.id, node.type || "?"]);
+      const room = loops.has(node.id) ? 2 * (LOOP + Math.max(...loops.get(node.id).map((l) => l.length)) * CHAR) : 0;
+      g.setNode(`n:${node.id}`, { width: box.width + room, height: box.height, box, node });
     }
     const gotos = graph.gotos || [];
     for (const jump of gotos) {
-      g.setNode(`g:${jump.flow}`, { ...boxFor([`\u2192 ${jump.flow}`]), flow: jump.flow });
+      const box = boxFor([`\u2192 ${jump.flow}`]);
+      g.setNode(`g:${jump.flow}`, { ...box, box, flow: jump.flow });
     }
     const edges = [];
     (graph.edges || []).forEach((edge, i) => {
-      if (known.has(edge.from) && known.has(edge.to)) {
+      if (known.has(edge.from) && known.has(edge.to) && edge.from !== edge.to) {
         edges.push({ v: `n:${edge.from}`, w: `n:${edge.to}`, name: `e${i}`, label: edge.label || "", edge });
       }
     });
@@ -104,17 +126,30 @@ export class FlowGraph {
       if (edge.w.startsWith("g:")) {
         group.classList.add("to-goto");
       }
-      group.appendChild(el("path", { d: edgePath(laid.points), "marker-end": "url(#graph-arrow)" }));
+      const points = laid.points.slice();
+      // ends on the drawn boxes (a node with a loop was laid out wider than it is drawn)
+      points[0] = border(g.node(edge.v), points[1] || points[0]);
+      points[points.length - 1] = border(g.node(edge.w), points[points.length - 2] || points[0]);
+      group.appendChild(el("path", { d: edgePath(points), "marker-end": "url(#graph-arrow)" }));
       if (edge.label) {
         group.appendChild(el("text", { x: laid.x.toFixed(1), y: (laid.y + 4).toFixed(1), "text-anchor": "middle" }, edge.label));
       }
+      edgeLayer.appendChild(group);
+    }
+    for (const [id, labels] of loops) {
+      const laid = g.node(`n:${id}`);
+      const right = laid.x + laid.box.width / 2;
+      const group = el("g", { class: "edge loop", "data-from": id, "data-to": id });
+      const d = `M${right},${laid.y - 6} C${right + LOOP},${laid.y - 26} ${right + LOOP},${laid.y + 26} ${right},${laid.y + 6}`;
+      group.appendChild(el("path", { d, "marker-end": "url(#graph-arrow)" }));
+      group.appendChild(el("text", { x: right + LOOP - 4, y: laid.y + 4, "text-anchor": "start" }, labels.filter(Boolean).join(", ")));
       edgeLayer.appendChild(group);
     }
     svg.appendChild(edgeLayer);
 
     const nodeLayer = el("g", { class: "nodes" });
     for (const id of g.nodes()) {
-      const laid = g.node(id);
+      const laid = { ...g.node(id), ...g.node(id).box };
       const x = laid.x - laid.width / 2;
       const y = laid.y - laid.height / 2;
       const group = el("g", { transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` });
