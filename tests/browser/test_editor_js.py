@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from .conftest import WIDE, WIDTHS, too_wide
+
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "ivr" / "web" / "static" / "build"
 SCHEMA = ROOT / "ivr" / "schemas" / "flow.schema.json"
@@ -93,7 +95,7 @@ def say(what: str) -> dict[str, str]:
     return {"who": "ivr", "what": what, "kind": "say"}
 
 
-GREETED = {
+GREETED: dict[str, Any] = {
     "events": [
         say("Hello."),
         say("For billing press 1, for support press 2."),
@@ -104,7 +106,7 @@ GREETED = {
     "ended": False,
     "problems": [],
 }
-TO_SUPPORT = {
+TO_SUPPORT: dict[str, Any] = {
     "events": [
         *GREETED["events"],
         {"who": "caller", "what": "pressed 2", "kind": "input"},
@@ -172,6 +174,7 @@ class Site:
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     forms: list[dict[str, list[str]]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    tries: Callable[[dict[str, Any]], dict[str, Any]] = tried
 
     def handle(self, route: Route) -> None:
         """Answer one request of the page as the server would."""
@@ -205,7 +208,7 @@ class Site:
             return self.check_answers.pop(0) if self.check_answers else {"problems": []}
         if path == "/flows/graph":
             return graph_of(asked["text"], self.problem_nodes)
-        return tried(asked)
+        return self.tries(asked)
 
 
 @dataclass
@@ -225,9 +228,9 @@ def open_editor(browser: Browser) -> Iterator[Open]:
     """open_editor(site=Site()): the editor page, enhanced; any page error or CSP refusal fails the test."""
     opened: list[Opened] = []
 
-    def open_page(site: Site | None = None) -> Opened:
+    def open_page(site: Site | None = None, width: int = WIDE) -> Opened:
         site = site or Site()
-        context = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=ORIGIN)
+        context = browser.new_context(viewport={"width": width, "height": 900}, base_url=ORIGIN)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -240,9 +243,10 @@ def open_editor(browser: Browser) -> Iterator[Open]:
         return result
 
     yield open_page
+    errors = [error for each in opened for error in each.errors]  # before closing: not the closing's own
     for each in opened:
         each.page.context.close()
-    assert [error for each in opened for error in each.errors] == []
+    assert errors == []
 
 
 def replace_text(page: Page, text: str) -> None:
@@ -467,3 +471,75 @@ def test_the_changes_toggle_shows_the_draft_against_the_published_text(open_edit
     expect(page.locator(".cm-changedLine").first).to_be_visible()
     toggle.click()
     expect(page.locator(".cm-deletedChunk")).to_have_count(0)
+
+
+def at_the_gather(request: dict[str, Any]) -> dict[str, Any]:
+    """A try that reaches a gather (an account number) and waits for its digits, then ends."""
+    path = [{"flow": "main", "node": "greeting"}, {"flow": "main", "node": "account"}]
+    if request["inputs"]:
+        done = {"who": "caller", "what": f"pressed {request['inputs'][-1]['digits']}", "kind": "input"}
+        return {"events": [say("Hello."), done], "path": path, "waiting": None, "ended": True, "problems": []}
+    return {"events": [say("Hello.")], "path": path, "waiting": "digits", "ended": False, "problems": []}
+
+
+def test_the_keypad_collects_a_gathers_digits_until_the_pound_key(open_editor: Open) -> None:
+    opened = open_editor(Site(tries=at_the_gather))
+    page, site = opened.page, opened.site
+    replace_text(page, json.dumps(json.loads(TEXT) | {"nodes": {**FLOW["nodes"], **ACCOUNT}}, indent=2))
+    panel = page.locator("#try")
+    panel.get_by_role("button", name="Call").click()
+    keypad = panel.get_by_role("group", name="Keypad")
+    for key in "1234":
+        keypad.get_by_role("button", name=key).click()
+    expect(panel.locator(".try-typed")).to_have_text("Typed: 1234")
+    assert len(site.posts["/flows/try"]) == 1  # nothing sent while the caller types
+    keypad.get_by_role("button", name="#").click()
+    expect(panel.locator(".try-status")).to_have_text("The call has ended.")
+    assert site.posts["/flows/try"][-1]["inputs"] == [{"digits": "1234"}]
+
+
+ACCOUNT = {
+    "account": {
+        "type": "gather",
+        "prompt": "Your account number?",
+        "variable": "account",
+        "next": "bye",
+        "timeout": "bye",
+        "invalid": "bye",
+    }
+}
+
+SPEECH_RECORDER = """
+window.spoken = [];
+Object.defineProperty(window, "speechSynthesis", {
+  value: { speak: (utterance) => window.spoken.push(utterance.text), cancel: () => {} },
+});
+"""
+
+
+def test_prompts_are_read_aloud_when_switched_on(open_editor: Open) -> None:
+    opened = open_editor()
+    page = opened.page
+    page.add_init_script(SPEECH_RECORDER)
+    page.reload()
+    panel = page.locator("#try")
+    panel.get_by_label("Read prompts aloud").check()
+    panel.get_by_role("button", name="Call").click()
+    expect(panel.locator(".try-events li")).to_have_count(3)
+    panel.get_by_role("group", name="Keypad").get_by_role("button", name="2").click()
+    expect(panel.locator(".try-events li")).to_have_count(6)
+    # each prompt once, in order, and only the IVR's words
+    assert page.evaluate("window.spoken") == [
+        "Hello.",
+        "For billing press 1, for support press 2.",
+        "Support is closed today.",
+    ]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_nothing_reaches_past_the_window(open_editor: Open, width: int) -> None:
+    page = open_editor(width=width).page
+    expect(page.locator("#graph g[data-node]")).to_have_count(len(FLOW["nodes"]))
+    page.locator("#try").get_by_role("button", name="Call").click()
+    expect(page.locator("#try .try-events li")).to_have_count(3)
+    assert too_wide(page) == []

@@ -194,13 +194,19 @@ class Workspace {
     this.view.focus();
   }
 
+  /** The flow's name (a try's path names flows): its "name", or the file name without .json. */
+  flowName() {
+    const data = this.data();
+    return (data && typeof data.name === "string" && data.name) || this.document.replace(/\.json$/, "");
+  }
+
   trySource() {
     return {
       document: this.document,
       text: this.text(),
-      nodeType: (id) => {
+      nodeType: (flow, id) => {
         const data = this.data();
-        const node = data && data.nodes && data.nodes[id];
+        const node = data && data.nodes && (!flow || flow === this.flowName()) && data.nodes[id];
         return node && node.type;
       },
     };
@@ -211,8 +217,7 @@ class Workspace {
     if (!this.graph) {
       return;
     }
-    const data = this.data();
-    const flow = (data && data.name) || this.document.replace(/\.json$/, "");
+    const flow = this.flowName();
     this.graph.light(path.filter((step) => !step.flow || step.flow === flow).map((step) => step.node));
   }
 }

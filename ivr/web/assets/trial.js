@@ -23,7 +23,8 @@ function field(label, input) {
 }
 
 export class TryPanel {
-  /** `section`: section#try; `url`: the try endpoint; `source()`: {document, text, nodeType(id)}; `onPath(path)`. */
+  /** `section`: section#try; `url`: the try endpoint; `source()`: {document, text, nodeType(flow, node)};
+   * `onPath(path)`: light the path of the call so far. */
   constructor(section, url, source, onPath) {
     this.section = section;
     this.url = url;
@@ -142,7 +143,7 @@ export class TryPanel {
   press(key) {
     const path = (this.answer && this.answer.path) || [];
     const here = path[path.length - 1];
-    const collecting = here && this.source().nodeType(here) === "gather";
+    const collecting = here && this.source().nodeType(here.flow, here.node) === "gather";
     if (!collecting) {
       this.send({ digits: key });
       return;
