@@ -45,9 +45,10 @@ export class TryPanel {
       s.appendChild(make("h2", {}, "Try it"));
     }
     const settings = make("div", { class: "try-settings" });
-    this.caller = make("input", { type: "tel", name: "try-from", value: DEFAULT_CALLER, autocomplete: "off" });
-    this.at = make("input", { type: "datetime-local", name: "try-at" });
-    this.speak = make("input", { type: "checkbox", name: "try-speak" });
+    // No names, no form of its own: the panel may sit inside the draft's form, which must not post them.
+    this.caller = make("input", { type: "tel", value: DEFAULT_CALLER, autocomplete: "off" });
+    this.at = make("input", { type: "datetime-local" });
+    this.speak = make("input", { type: "checkbox" });
     const speakLabel = make("label", { class: "try-field try-speak" });
     speakLabel.append(this.speak, make("span", {}, "Read prompts aloud"));
     if (!("speechSynthesis" in window)) {
@@ -69,9 +70,9 @@ export class TryPanel {
     this.typed = make("output", { class: "try-typed", "aria-live": "polite" });
     this.sendDigits = make("button", { type: "button", class: "try-send-digits" }, "Send digits");
 
-    const speech = make("form", { class: "try-speech" });
-    this.speech = make("input", { type: "text", name: "try-speech", placeholder: "Say something", autocomplete: "off" });
-    this.sayButton = make("button", { type: "submit" }, "Say");
+    const speech = make("div", { class: "try-speech" });
+    this.speech = make("input", { type: "text", placeholder: "Say something", autocomplete: "off" });
+    this.sayButton = make("button", { type: "button" }, "Say");
     speech.append(field("Spoken answer", this.speech), this.sayButton);
 
     this.status = make("p", { class: "try-status", role: "status" });
@@ -89,12 +90,21 @@ export class TryPanel {
       }
     });
     this.sendDigits.addEventListener("click", () => this.flushDigits());
-    speech.addEventListener("submit", (event) => {
-      event.preventDefault();
+    const answer = () => {
       const said = this.speech.value.trim();
       if (said) {
         this.speech.value = "";
         this.send({ speech: said });
+      }
+    };
+    this.sayButton.addEventListener("click", answer);
+    s.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || event.target.tagName !== "INPUT") {
+        return;
+      }
+      event.preventDefault(); // never submit the draft's form from here
+      if (event.target === this.speech) {
+        answer();
       }
     });
     this.enable();
