@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from .conftest import WIDE, WIDTHS, too_wide
 
@@ -192,6 +192,8 @@ class Site:
             file = BUILD / path.rsplit("/", 1)[1]
             kind = "text/css" if file.suffix == ".css" else "text/javascript"
             route.fulfill(status=200, content_type=kind, body=file.read_bytes())
+        elif path == "/flows/names":
+            route.fulfill(status=200, content_type=JSON_TYPE, body=json.dumps(NAMES))
         elif path == "/flows/schema/flow.json":
             route.fulfill(status=200, content_type=JSON_TYPE, body=SCHEMA.read_bytes())
         elif path in ("/flows/check", "/flows/graph", "/flows/try") and request.method == "POST":
@@ -295,27 +297,66 @@ def test_a_schema_error_shows_as_you_type(open_editor: Open, broken: str, messag
     expect(page.locator(".cm-panel-lint")).to_contain_text(message)
 
 
-def test_the_schema_completes_node_types_and_the_text_completes_node_names(open_editor: Open) -> None:
-    page = open_editor().page
-    replace_text(page, TEXT.replace('"next": "bye"', '"next": "su"'))
-    page.wait_for_timeout(300)  # the schema has loaded by then (the lint test shows it)
-    page.get_by_text('"su"').click()
+def complete_at(page: Page, typed: str) -> Locator:
+    """Put the cursor at the end of the string `typed`, the last on its line, and ask for completions."""
+    page.locator(".cm-content").get_by_text(typed, exact=True).click()
     page.keyboard.press("End")
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.press("Control+Space")
-    expect(page.locator(".cm-tooltip-autocomplete")).to_contain_text("support")
-    page.keyboard.press("Enter")
-    assert '"next": "support"' in page.locator("#source").input_value()
-
-    replace_text(page, TEXT.replace('"type": "hangup"', '"type": ""', 1))
-    page.get_by_text('"type": ""').click()
-    page.keyboard.press("End")
-    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # inside the closing quote
     page.keyboard.press("Control+Space")
     options = page.locator(".cm-tooltip-autocomplete li")
     expect(options.first).to_be_visible()
-    labels = " ".join(options.all_inner_texts())
-    assert all(kind in labels for kind in ("say", "menu", "gather", "hangup"))
+    return options
+
+
+NAMES = {"flows": ["billing", "main", "sales"], "desks": ["bpo", "local"], "schedules": ["support_hours"]}
+ORPHAN = '"orphan": {\n      "type": "hangup"\n    }'
+
+
+def with_orphan(node: dict[str, Any]) -> str:
+    """The flow's text with the node `orphan` replaced, one field a line (the last field is the typed one)."""
+    assert ORPHAN in TEXT
+    return TEXT.replace(ORPHAN, '"orphan": ' + json.dumps(node, indent=2))
+
+
+@pytest.mark.parametrize(
+    ("node", "offered", "completed"),
+    [
+        ({"type": "say", "prompt": "Hi.", "next": "su"}, "support", '"next": "support"'),
+        (
+            {"type": "menu", "timeout": "bye", "invalid": "bye", "options": {"1": "gr"}},
+            "greeting",
+            '"1": "greeting"',
+        ),
+        ({"type": "goto", "flow": "sa"}, "sales", '"flow": "sales"'),
+        ({"type": "enqueue", "desk": "lo"}, "local", '"desk": "local"'),
+        ({"type": "hours", "open": "bye", "schedule": "sup"}, "support_hours", '"schedule": "support_hours"'),
+        ({"type": "route", "desk": "local", "else": "b"}, "bpo", '"else": "bpo"'),
+        ({"type": "menu", "input": "dt"}, "dtmf speech", '"input": "dtmf speech"'),
+    ],
+    ids=["node name", "menu option", "flow name", "desk name", "schedule name", "route else: a desk", "enum"],
+)
+def test_names_complete_where_a_field_names_a_node_flow_desk_or_schedule(
+    open_editor: Open, node: dict[str, Any], offered: str, completed: str
+) -> None:
+    page = open_editor().page
+    replace_text(page, with_orphan(node))
+    page.wait_for_timeout(300)  # the schema and the names have loaded by then (a few ms, locally)
+    typed = list(node.values())[-1]
+    typed = json.dumps(typed if isinstance(typed, str) else list(typed.values())[-1])
+    options = complete_at(page, typed)
+    expect(options.filter(has_text=offered).first).to_be_visible()
+    if offered == "bpo":
+        assert options.locator(".cm-completionLabel").all_inner_texts() == ["bpo"]  # no node names
+    options.filter(has_text=offered).first.click()
+    assert completed in page.locator("#source").input_value()
+
+
+def test_node_types_complete_from_the_schema(open_editor: Open) -> None:
+    page = open_editor().page
+    replace_text(page, with_orphan({"type": ""}))
+    page.wait_for_timeout(300)
+    labels = complete_at(page, '""').all_inner_texts()
+    assert {"say", "menu", "gather", "route", "goto", "hangup"} <= {label.strip() for label in labels}
 
 
 LINKS = [
@@ -325,6 +366,7 @@ LINKS = [
     ("support", None, '"support": {'),
     (None, "start", '"start": "greeting",'),
     ("nowhere", None, '"nodes": {'),  # an unknown node: as near as the text allows
+    (None, None, '"greeting": {'),  # the message's "line 5 column 5"
 ]
 
 
@@ -332,7 +374,8 @@ LINKS = [
 def test_a_server_rendered_problem_link_puts_the_cursor_on_its_field(
     open_editor: Open, node: str | None, field: str | None, line: str
 ) -> None:
-    page = open_editor(Site(problems_html=problem_item(node, field))).page
+    message = "invalid JSON: Expecting ',' delimiter at line 5 column 5"
+    page = open_editor(Site(problems_html=problem_item(node, field, message))).page
     page.locator("#problems a").click()
     expect(page.locator(".cm-activeLine")).to_have_text(line, use_inner_text=True)
     assert cursor_line(page) == line
@@ -357,7 +400,9 @@ def test_checks_after_typing_rerender_the_problems_with_working_links(open_edito
     assert site.posts["/flows/check"] == [{"document": "main.json", "text": broken}]
     severities = ["problem error", "problem warning", "problem error"]
     assert items.evaluate_all("els => els.map(e => e.className)") == severities
-    assert "site.json" in items.nth(2).inner_text()
+    assert items.nth(2).inner_text().startswith("site.json: field fallback.desk: unknown desk")
+    assert items.nth(2).locator("a").get_attribute("href") == "/flows/edit/site.json"  # its own editor
+    assert items.nth(1).inner_text() == "node orphan: node is unreachable (warning)"
     assert all(headers.get("x-csrftoken") == CSRF for headers in site.headers)
     page.locator("#problems a[data-node=orphan]").click()
     assert cursor_line(page) == '"orphan": {'

@@ -11,8 +11,8 @@ import { handleRefresh, jsonCompletion, jsonSchemaHover, stateExtensions, update
 import { ChangesToggle } from "./diff.js";
 import { FlowGraph } from "./graph.js";
 import { locate, problemPath } from "./locate.js";
-import { renderProblems } from "./problems.js";
-import { nodeNameCompletion, schemaLinter, targetFields, valueCompletion } from "./schema.js";
+import { lineAndColumn, renderProblems } from "./problems.js";
+import { nameCompletion, schemaLinter, successorFields, valueCompletion } from "./schema.js";
 import { debounce, getJSON, postJSON } from "./server.js";
 import { TryPanel } from "./trial.js";
 
@@ -42,7 +42,8 @@ class Workspace {
     this.textarea = textarea;
     this.document = root.dataset.document || "";
     this.kind = root.dataset.kind || "flow";
-    this.fields = new Set();
+    this.successors = new Map(); // node type -> fields naming a node, from the schema
+    this.names = {}; // {flows, desks, schedules}: from data-names-url
     this.schema = null;
     this.parsed = { text: null, data: null };
     this.round = 0;
@@ -66,7 +67,7 @@ class Workspace {
         linter(schemaLinter(), { delay: 300, needsRefresh: handleRefresh }),
         lintGutter(),
         jsonLanguage.data.of({ autocomplete: jsonCompletion() }),
-        jsonLanguage.data.of({ autocomplete: nodeNameCompletion(() => this.fields) }),
+        jsonLanguage.data.of({ autocomplete: nameCompletion(this.kind, () => this.successors, () => this.names) }),
         jsonLanguage.data.of({ autocomplete: valueCompletion(() => this.schema) }),
         hoverTooltip(jsonSchemaHover()),
         stateExtensions(),
@@ -98,6 +99,7 @@ class Workspace {
       this.changesToggle = new ChangesToggle(this.view, this.changes, published.value ?? published.textContent, this.toolbar);
     }
     this.loadSchema();
+    this.loadNames();
     this.drawGraph();
   }
 
@@ -128,10 +130,21 @@ class Workspace {
     try {
       const schema = await getJSON(url);
       this.schema = schema;
-      this.fields = targetFields(schema);
+      this.successors = successorFields(schema);
       updateSchema(this.view, schema);
     } catch (error) {
       this.root.dataset.schemaError = error.message;
+    }
+  }
+
+  async loadNames() {
+    const url = this.root.dataset.namesUrl;
+    if (url) {
+      try {
+        this.names = await getJSON(url);
+      } catch (error) {
+        this.names = {};
+      }
     }
   }
 
@@ -175,12 +188,26 @@ class Workspace {
   }
 
   problemClicked(event) {
-    const link = event.target.closest("a[data-node], a[data-field]");
+    const link = event.target.closest('a[href="#source"]');
     if (!link) {
-      return;
+      return; // another document's problem: its own editor
     }
     event.preventDefault();
-    this.goTo(problemPath(link.getAttribute("data-node"), link.getAttribute("data-field")));
+    const node = link.getAttribute("data-node");
+    const field = link.getAttribute("data-field");
+    if (node || field) {
+      this.goTo(problemPath(node, field));
+      return;
+    }
+    const where = lineAndColumn(link.textContent);
+    const doc = this.view.state.doc;
+    let at = 0;
+    if (where && where.line <= doc.lines) {
+      const line = doc.line(where.line);
+      at = Math.min(line.from + Math.max(where.column - 1, 0), line.to);
+    }
+    this.view.dispatch({ selection: EditorSelection.cursor(at), effects: EditorView.scrollIntoView(at, { y: "center" }) });
+    this.view.focus();
   }
 
   /** Put the cursor on the key at `path` (or as near as the text allows) and show it. */

@@ -91,6 +91,17 @@ export function locate(state, path) {
   return best ? { from: best.from, to: best.to, found, complete: found === path.length } : null;
 }
 
+/** The string value at `path` in the text (a node's "type"), or null. */
+export function valueAt(state, path) {
+  const tree = ensureSyntaxTree(state, state.doc.length, 200) || syntaxTree(state);
+  let value = tree.topNode.firstChild;
+  for (const step of path) {
+    const next = value && child(state, value, step);
+    value = next && next.value;
+  }
+  return value && value.name === "String" ? keyOf(state, value) : null;
+}
+
 /** Node names of the flow in the text (the keys of "nodes"), in order. */
 export function nodeNames(state) {
   const tree = ensureSyntaxTree(state, state.doc.length, 200) || syntaxTree(state);

@@ -4,28 +4,24 @@
 import { syntaxTree } from "@codemirror/language";
 import { Draft07 } from "json-schema-library";
 import { getJSONSchema, parseJSONDocumentState } from "codemirror-json-schema";
-import { nodeNames, pathAt } from "./locate.js";
+import { nodeNames, pathAt, valueAt } from "./locate.js";
 
 const TARGET = "#/$defs/target";
 const KEY_ERRORS = new Set(["NoAdditionalPropertiesError", "RequiredPropertyError", "InvalidPropertyNameError"]);
 
-/** The property names whose value names a node of the same flow ("next", "timeout", "open", ...). */
-export function targetFields(schema) {
-  const names = new Set();
-  const walk = (value) => {
-    if (Array.isArray(value)) {
-      value.forEach(walk);
-    } else if (value && typeof value === "object") {
-      for (const [key, sub] of Object.entries(value.properties || {})) {
-        if (sub && sub.$ref === TARGET) {
-          names.add(key);
-        }
-      }
-      Object.values(value).forEach(walk);
+/** For each node type, the fields whose value names a node of the same flow ({say: {next}, menu: ...}). */
+export function successorFields(schema) {
+  const byType = new Map();
+  for (const definition of Object.values(schema.$defs || {})) {
+    const properties = (definition && definition.properties) || {};
+    const type = properties.type && properties.type.const;
+    if (typeof type !== "string") {
+      continue;
     }
-  };
-  walk(schema);
-  return names;
+    const fields = Object.keys(properties).filter((key) => properties[key] && properties[key].$ref === TARGET);
+    byType.set(type, new Set(fields));
+  }
+  return byType;
 }
 
 function readable(message) {
@@ -70,33 +66,54 @@ export function schemaLinter() {
   };
 }
 
-/** Whether the string at `path` names a node: start, a successor field, or a menu option's target. */
-function namesNode(path, fields) {
+// Fields that name a flow, a desk or a schedule (the names come from the server: data-names-url).
+const FLOW_REFERENCES = { goto: { flow: "flows" }, hours: { schedule: "schedules" }, enqueue: { desk: "desks" },
+  route: { desk: "desks", to: "desks", else: "desks", desks: "desks" } };
+
+/** What the string at `path` names: "nodes", "flows", "desks", "schedules", or null. */
+export function referenceAt(kind, path, nodeType, successors) {
+  const last = path[path.length - 1];
+  if (kind === "site") {
+    if (path[0] === "desks" && path.length === 3 && last === "hours") return "schedules";
+    if (path[0] === "desks" && ((path.length === 4 && path[2] === "overflow" && last === "to") || (path.length === 3 && last === "failover"))) return "desks";
+    return path.length === 2 && path[0] === "fallback" && last === "desk" ? "desks" : null;
+  }
   if (path.length === 1) {
-    return path[0] === "start";
+    return last === "start" ? "nodes" : null;
   }
   if (path[0] !== "nodes" || path.length < 3) {
-    return false;
+    return null;
   }
-  const last = path[path.length - 1];
-  return fields.has(String(last)) || (path[2] === "options" && path.length === 4);
+  const field = path[2];
+  if (field === "options" && (path.length === 4 || (path.length === 5 && last === "next"))) return "nodes";
+  if (field === "rules" && path.length === 5 && last === "next") return "nodes";
+  const references = FLOW_REFERENCES[nodeType] || {};
+  if (references[field] && (path.length === 3 || (field === "desks" && path.length === 4))) return references[field];
+  if (path.length !== 3) return null;
+  const fields = successors.get(nodeType);
+  if (fields) return fields.has(field) ? "nodes" : null;
+  return [...successors.values()].some((known) => known.has(field)) ? "nodes" : null;
 }
 
-/** A completion source offering the flow's node names where a node is named. */
-export function nodeNameCompletion(fields) {
+/** A completion source offering node names (from the text), and flow, desk and schedule names (`names()`). */
+export function nameCompletion(kind, successors, names) {
   return (context) => {
     const node = syntaxTree(context.state).resolveInner(context.pos, -1);
     if (node.name !== "String" || context.pos <= node.from) {
       return null;
     }
-    if (!namesNode(pathAt(context.state, context.pos), fields())) {
+    const path = pathAt(context.state, context.pos);
+    const nodeType = path[0] === "nodes" && path.length > 2 ? valueAt(context.state, ["nodes", path[1], "type"]) : null;
+    const what = referenceAt(kind, path, nodeType, successors());
+    const known = what === "nodes" ? nodeNames(context.state) : what ? names()[what] || [] : [];
+    if (!known.length) {
       return null;
     }
-    const names = nodeNames(context.state);
+    const detail = { nodes: "node", flows: "flow", desks: "desk", schedules: "schedule" }[what];
     return {
       from: node.from + 1,
       to: node.to > node.from + 1 && context.state.sliceDoc(node.to - 1, node.to) === '"' ? node.to - 1 : node.to,
-      options: names.map((name) => ({ label: name, type: "variable", detail: "node" })),
+      options: known.map((name) => ({ label: name, type: "variable", detail })),
       validFor: /^[A-Za-z0-9_-]*$/,
     };
   };
