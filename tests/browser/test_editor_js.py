@@ -52,12 +52,15 @@ PUBLISHED = TEXT.replace("Support is closed today.", "Support is open.").replace
 SUCCESSORS = ("next", "timeout", "invalid")
 
 
-def graph_of(text: str, problem_nodes: list[str]) -> dict[str, Any]:
-    """The graph JSON the server answers (nodes, labelled edges, gotos, unreachable and problem nodes)."""
+def graph_of(text: str, problem_nodes: list[str], warning_nodes: list[str]) -> dict[str, Any]:
+    """The graph JSON the server answers: nodes (with what they say as label), edges labelled by key or
+    outcome, edges to nodes not written yet (dangling), gotos, unreachable, problem and warning nodes."""
     try:
         nodes = json.loads(text)["nodes"]
-    except (ValueError, KeyError):
-        return {"nodes": [], "edges": [], "gotos": [], "problem_nodes": []}
+    except (ValueError, KeyError) as exc:
+        empty: list[Any] = []
+        return {"nodes": [], "edges": [], "gotos": [], "dangling": [], "problem_nodes": empty,
+                "warning_nodes": empty, "invalid": f"invalid JSON: {exc}"}  # fmt: skip
     edges = []
     for name, node in nodes.items():
         edges += [{"from": name, "to": node[key], "label": key} for key in SUCCESSORS if key in node]
@@ -76,17 +79,20 @@ def graph_of(text: str, problem_nodes: list[str]) -> dict[str, Any]:
             {
                 "id": name,
                 "type": node["type"],
-                "label": name,
+                "label": node.get("prompt") or node.get("flow") or "",
                 "start": name == "greeting",
                 "unreachable": name not in reached,
             }
             for name, node in nodes.items()
         ],
-        "edges": edges,
+        "edges": [edge for edge in edges if edge["to"] in nodes],
+        "dangling": [edge for edge in edges if edge["to"] not in nodes],
         "gotos": [
             {"from": name, "flow": node["flow"]} for name, node in nodes.items() if node["type"] == "goto"
         ],
         "problem_nodes": problem_nodes,
+        "warning_nodes": warning_nodes,
+        "invalid": None,
     }
 
 
@@ -171,6 +177,7 @@ class Site:
     problems_html: str = ""
     check_answers: list[dict[str, Any]] = field(default_factory=list)
     problem_nodes: list[str] = field(default_factory=list)
+    warning_nodes: list[str] = field(default_factory=list)
     posts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     forms: list[dict[str, list[str]]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -209,7 +216,7 @@ class Site:
         if path == "/flows/check":
             return self.check_answers.pop(0) if self.check_answers else {"problems": []}
         if path == "/flows/graph":
-            return graph_of(asked["text"], self.problem_nodes)
+            return graph_of(asked["text"], self.problem_nodes, self.warning_nodes)
         return self.tries(asked)
 
 
@@ -299,6 +306,8 @@ def test_a_schema_error_shows_as_you_type(open_editor: Open, broken: str, messag
 
 def complete_at(page: Page, typed: str) -> Locator:
     """Put the cursor at the end of the string `typed`, the last on its line, and ask for completions."""
+    page.keyboard.press("Control+End")  # the editor scrolls to the end (the node edited) before the click
+    page.wait_for_timeout(100)
     page.locator(".cm-content").get_by_text(typed, exact=True).click()
     page.keyboard.press("End")
     page.keyboard.press("ArrowLeft")  # inside the closing quote
@@ -421,7 +430,7 @@ def node_ids(page: Page) -> list[str]:
 
 
 def test_the_graph_draws_every_node_with_labelled_edges_and_marks(open_editor: Open) -> None:
-    opened = open_editor(Site(problem_nodes=["support"]))
+    opened = open_editor(Site(problem_nodes=["support"], warning_nodes=["orphan"]))
     page = opened.page
     expect(page.locator("#graph svg g[data-node]")).to_have_count(len(FLOW["nodes"]))
     assert sorted(node_ids(page)) == sorted(FLOW["nodes"])
@@ -429,6 +438,10 @@ def test_the_graph_draws_every_node_with_labelled_edges_and_marks(open_editor: O
     assert "start" in classes_of(page, "greeting")
     assert "unreachable" in classes_of(page, "orphan") and "unreachable" not in classes_of(page, "bye")
     assert "problem" in classes_of(page, "support") and "problem" not in classes_of(page, "menu")
+    assert "warning" in classes_of(page, "orphan") and "warning" not in classes_of(page, "support")
+    # each box names its node, its type and what it says
+    greeting = page.locator('#graph [data-node="greeting"] text').all_text_contents()
+    assert greeting == ["greeting", "say", "Hello."]
     labels = page.locator("#graph g.edge text").all_text_contents()
     assert sorted(labels) == sorted(["next", "next", "timeout", "invalid", "1", "2", "goto"])
     expect(page.locator('#graph [data-goto="billing"]')).to_have_count(1)
@@ -590,3 +603,33 @@ def test_nothing_reaches_past_the_window(open_editor: Open, width: int) -> None:
     page.locator("#try").get_by_role("button", name="Call").click()
     expect(page.locator("#try .try-events li")).to_have_count(3)
     assert too_wide(page) == []
+
+
+def test_the_graph_shows_a_missing_target_and_keeps_its_drawing_while_the_json_does_not_parse(
+    open_editor: Open,
+) -> None:
+    page = open_editor().page
+    replace_text(page, TEXT.replace('"invalid": "bye"', '"invalid": "byee"'))
+    missing = page.locator('#graph [data-missing="byee"]')
+    expect(missing).to_have_count(1)
+    edge = page.locator('#graph g.edge[data-to="byee"]')
+    assert edge.locator("text").all_text_contents() == ["invalid"]
+    replace_text(page, TEXT[:40])  # half a document
+    expect(page.locator("#graph .graph-note")).to_contain_text("invalid JSON")
+    expect(page.locator("#graph g[data-node]")).to_have_count(len(FLOW["nodes"]))  # the last drawing
+    replace_text(page, TEXT)
+    expect(page.locator("#graph .graph-note")).to_be_hidden()
+    expect(missing).to_have_count(0)
+
+
+def test_the_caller_can_say_nothing(open_editor: Open) -> None:
+    opened = open_editor()
+    page, site = opened.page, opened.site
+    panel = page.locator("#try")
+    silence = panel.get_by_role("button", name="Say nothing")
+    expect(silence).to_be_disabled()
+    panel.get_by_role("button", name="Call").click()
+    expect(panel.locator(".try-events li")).to_have_count(3)
+    silence.click()
+    expect(panel.locator(".try-events li")).to_have_count(6)
+    assert site.posts["/flows/try"][-1]["inputs"] == [{"silence": True}]

@@ -18,6 +18,21 @@ function el(name, attributes = {}, text = null) {
   return node;
 }
 
+const LABEL_SHOWN = 26; // characters of a node's description drawn in its box (all of it in the tooltip)
+
+function clip(text) {
+  return text.length <= LABEL_SHOWN ? text : `${text.slice(0, LABEL_SHOWN - 1).trimEnd()}\u2026`;
+}
+
+/** The lines drawn in a node's box: its name, its type, and what it does (E's label), if anything. */
+function linesOf(node) {
+  const lines = [node.id, node.type || "?"];
+  if (node.label && node.label !== node.id) {
+    lines.push(clip(node.label));
+  }
+  return lines;
+}
+
 function boxFor(lines) {
   const widest = Math.max(...lines.map((line) => line.length));
   return { width: Math.max(70, widest * CHAR + 20), height: lines.length * LINE + 14 };
@@ -63,10 +78,16 @@ export class FlowGraph {
     }
   }
 
-  /** Draw `graph` ({nodes, edges, gotos, problem_nodes}); the path of the last try stays lit. */
+  /** Draw `graph` ({nodes, edges, gotos, dangling, problem_nodes, warning_nodes, invalid}); the path of the
+   * last try stays lit. While the JSON does not parse, the last drawing stays, with a note saying so. */
   draw(graph) {
     const nodes = graph.nodes || [];
+    this.note(graph.invalid && !nodes.length ? `Not redrawn: ${graph.invalid}` : "");
+    if (graph.invalid && !nodes.length && this.svg) {
+      return;
+    }
     const problems = new Set(graph.problem_nodes || []);
+    const warnings = new Set(graph.warning_nodes || []);
     const g = new graphlib.Graph({ multigraph: true });
     g.setGraph({ rankdir: "TB", nodesep: 24, ranksep: 44, edgesep: 12, marginx: 8, marginy: 8 });
     g.setDefaultEdgeLabel(() => ({}));
@@ -78,7 +99,7 @@ export class FlowGraph {
       }
     }
     for (const node of nodes) {
-      const box = boxFor([node.label || node.id, node.type || "?"]);
+      const box = boxFor(linesOf(node));
       const room = loops.has(node.id) ? 2 * (LOOP + Math.max(...loops.get(node.id).map((l) => l.length)) * CHAR) : 0;
       g.setNode(`n:${node.id}`, { width: box.width + room, height: box.height, box, node });
     }
@@ -87,10 +108,20 @@ export class FlowGraph {
       const box = boxFor([`\u2192 ${jump.flow}`]);
       g.setNode(`g:${jump.flow}`, { ...box, box, flow: jump.flow });
     }
+    const missing = [...new Set((graph.dangling || []).filter((edge) => known.has(edge.from)).map((edge) => edge.to))];
+    for (const name of missing) {
+      const box = boxFor([name, "missing"]);
+      g.setNode(`m:${name}`, { ...box, box, missing: name });
+    }
     const edges = [];
     (graph.edges || []).forEach((edge, i) => {
       if (known.has(edge.from) && known.has(edge.to) && edge.from !== edge.to) {
         edges.push({ v: `n:${edge.from}`, w: `n:${edge.to}`, name: `e${i}`, label: edge.label || "", edge });
+      }
+    });
+    (graph.dangling || []).forEach((edge, i) => {
+      if (known.has(edge.from)) {
+        edges.push({ v: `n:${edge.from}`, w: `m:${edge.to}`, name: `d${i}`, label: edge.label || "", edge });
       }
     });
     gotos.forEach((jump, i) => {
@@ -125,6 +156,8 @@ export class FlowGraph {
       const group = el("g", { class: "edge", "data-from": edge.v.slice(2), "data-to": edge.w.slice(2) });
       if (edge.w.startsWith("g:")) {
         group.classList.add("to-goto");
+      } else if (edge.w.startsWith("m:")) {
+        group.classList.add("to-missing");
       }
       const points = laid.points.slice();
       // ends on the drawn boxes (a node with a loop was laid out wider than it is drawn)
@@ -164,11 +197,21 @@ export class FlowGraph {
         if (node.start) marks.push("start");
         if (node.unreachable) marks.push("unreachable");
         if (problems.has(node.id)) marks.push("problem");
+        else if (warnings.has(node.id)) marks.push("warning");
         group.classList.add(...marks);
         group.setAttribute("aria-label", `${node.id} (${node.type || "?"})${marks.length ? ": " + marks.join(", ") : ""}`);
-        group.appendChild(el("title", {}, `${node.id}: ${node.type || "?"}${marks.length ? " (" + marks.join(", ") + ")" : ""}`));
-        group.appendChild(el("text", { x: laid.width / 2, y: 7 + LINE - 3, "text-anchor": "middle", class: "name" }, node.label || node.id));
-        group.appendChild(el("text", { x: laid.width / 2, y: 7 + 2 * LINE - 3, "text-anchor": "middle", class: "type" }, node.type || "?"));
+        const about = node.label && node.label !== node.id ? `\n${node.label}` : "";
+        group.appendChild(el("title", {}, `${node.id}: ${node.type || "?"}${marks.length ? " (" + marks.join(", ") + ")" : ""}${about}`));
+        linesOf(node).forEach((line, i) => {
+          const css = ["name", "type", "about"][i];
+          group.appendChild(el("text", { x: laid.width / 2, y: 7 + (i + 1) * LINE - 3, "text-anchor": "middle", class: css }, line));
+        });
+      } else if (laid.missing) {
+        group.setAttribute("class", "missing");
+        group.setAttribute("data-missing", laid.missing);
+        group.appendChild(el("title", {}, `no node named ${laid.missing}`));
+        group.appendChild(el("text", { x: laid.width / 2, y: 7 + LINE - 3, "text-anchor": "middle", class: "name" }, laid.missing));
+        group.appendChild(el("text", { x: laid.width / 2, y: 7 + 2 * LINE - 3, "text-anchor": "middle", class: "type" }, "missing"));
       } else {
         group.setAttribute("class", "goto");
         group.setAttribute("data-goto", laid.flow);
@@ -179,9 +222,25 @@ export class FlowGraph {
     }
     svg.appendChild(nodeLayer);
 
-    this.container.replaceChildren(svg);
+    if (this.svg) {
+      this.svg.replaceWith(svg);
+    } else {
+      this.container.appendChild(svg);
+    }
     this.svg = svg;
     this.light(this.visited);
+  }
+
+  /** A line above the drawing ("" for none). */
+  note(text) {
+    if (!this.noteLine) {
+      this.noteLine = document.createElement("p");
+      this.noteLine.className = "graph-note";
+      this.noteLine.setAttribute("role", "status");
+      this.container.prepend(this.noteLine);
+    }
+    this.noteLine.textContent = text;
+    this.noteLine.hidden = !text;
   }
 
   /** Light the nodes (ids, in order) of a try's path, and the edges between consecutive ones. */

@@ -69,6 +69,8 @@ export class TryPanel {
     }
     this.typed = make("output", { class: "try-typed", "aria-live": "polite" });
     this.sendDigits = make("button", { type: "button", class: "try-send-digits" }, "Send digits");
+    this.silence = make("button", { type: "button", class: "try-silence" }, "Say nothing");
+    this.silence.title = "The caller waits without answering (the prompt times out)";
 
     const speech = make("div", { class: "try-speech" });
     this.speech = make("input", { type: "text", placeholder: "Say something", autocomplete: "off" });
@@ -79,7 +81,7 @@ export class TryPanel {
     this.events = make("ol", { class: "try-events", "aria-live": "polite" });
     this.problems = make("ul", { class: "try-problems" });
 
-    s.append(settings, controls, this.keypad, this.typed, this.sendDigits, speech, this.status, this.problems, this.events);
+    s.append(settings, controls, this.keypad, this.typed, this.sendDigits, this.silence, speech, this.status, this.problems, this.events);
 
     this.callButton.addEventListener("click", () => this.start());
     this.hangupButton.addEventListener("click", () => this.stop("You hung up."));
@@ -90,6 +92,10 @@ export class TryPanel {
       }
     });
     this.sendDigits.addEventListener("click", () => this.flushDigits());
+    this.silence.addEventListener("click", () => {
+      this.pending = "";
+      this.send({ silence: true });
+    });
     const answer = () => {
       const said = this.speech.value.trim();
       if (said) {
@@ -125,6 +131,7 @@ export class TryPanel {
     this.sendDigits.hidden = !this.pending;
     this.speech.disabled = this.sayButton.disabled = this.busy || !this.waitsFor("speech");
     this.hangupButton.disabled = !this.answer || this.answer.ended;
+    this.silence.disabled = this.busy || !(this.answer && !this.answer.ended && this.answer.waiting);
     this.typed.textContent = this.pending ? `Typed: ${this.pending}` : "";
   }
 
