@@ -136,6 +136,7 @@ def edit_page(problems: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="csrf-token" content="{CSRF}">
 <title>main.json</title>
+<style>textarea {{ display: block; }}</style>
 <script src="/static/web/build/editor.js" defer></script>
 </head><body>
 <div id="workspace" data-document="main.json" data-kind="flow"
@@ -529,7 +530,13 @@ def test_the_changes_toggle_shows_the_draft_against_the_published_text(open_edit
     assert "Support is open." in " ".join(deleted.all_inner_texts())
     assert '"spare"' in " ".join(deleted.all_inner_texts())
     expect(page.locator(".cm-changedLine").first).to_be_visible()
+    expect(page.locator(".changes-summary")).to_have_text("2 changes from the published version")
     toggle.click()
+    expect(page.locator(".cm-deletedChunk")).to_have_count(0)
+    expect(page.locator(".changes-summary")).to_have_text("")
+    replace_text(page, PUBLISHED)
+    toggle.click()
+    expect(page.locator(".changes-summary")).to_have_text("No changes from the published version")
     expect(page.locator(".cm-deletedChunk")).to_have_count(0)
 
 

@@ -1,6 +1,7 @@
 // The "Changes" toggle: the draft in the editor against the published text, as a unified diff inside the
 // editor itself (deleted lines shown above the new ones), still editable.
-import { unifiedMergeView } from "@codemirror/merge";
+import { getChunks, unifiedMergeView } from "@codemirror/merge";
+import { EditorView } from "@codemirror/view";
 
 export class ChangesToggle {
   /** `view`: the editor, configured with `compartment` (empty); `published`: "" for a new document. */
@@ -16,7 +17,22 @@ export class ChangesToggle {
     this.button.textContent = "Changes";
     this.button.title = "Show what this draft changes in the published version";
     this.button.addEventListener("click", () => this.toggle());
-    toolbar.appendChild(this.button);
+    this.summary = document.createElement("span");
+    this.summary.className = "changes-summary";
+    this.summary.setAttribute("role", "status");
+    toolbar.append(this.summary, this.button);
+    this.compartmentListener = EditorView.updateListener.of((update) => {
+      if (this.on && update.docChanged) {
+        this.summarize(update.state);
+      }
+    });
+  }
+
+  /** "No changes" / "3 changes" beside the button while the changes are shown. */
+  summarize(state) {
+    const found = getChunks(state);
+    const count = found ? found.chunks.length : 0;
+    this.summary.textContent = !this.on ? "" : count ? `${count} change${count === 1 ? "" : "s"} from the published version` : "No changes from the published version";
   }
 
   toggle() {
@@ -30,6 +46,7 @@ export class ChangesToggle {
       syntaxHighlightDeletions: false,
       collapseUnchanged: { margin: 3, minSize: 6 },
     });
-    this.view.dispatch({ effects: this.compartment.reconfigure(this.on ? merge : []) });
+    this.view.dispatch({ effects: this.compartment.reconfigure(this.on ? [merge, this.compartmentListener] : []) });
+    this.summarize(this.view.state);
   }
 }

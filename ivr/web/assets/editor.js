@@ -7,6 +7,7 @@ import { Compartment, EditorSelection } from "@codemirror/state";
 import { hoverTooltip } from "@codemirror/view";
 import { json, jsonLanguage, jsonParseLinter } from "@codemirror/lang-json";
 import { linter, lintGutter } from "@codemirror/lint";
+import { disableErrorLogging } from "best-effort-json-parser";
 import { handleRefresh, jsonCompletion, jsonSchemaHover, stateExtensions, updateSchema } from "codemirror-json-schema";
 import { ChangesToggle } from "./diff.js";
 import { FlowGraph } from "./graph.js";
@@ -17,6 +18,7 @@ import { debounce, getJSON, postJSON } from "./server.js";
 import { TryPanel } from "./trial.js";
 
 const CHECK_DELAY = 400; // ms after the last key stroke
+disableErrorLogging(); // completion reads half-typed JSON with it, which is normal here, not a console error
 // build/editor.css sits beside build/editor.js: linked from here unless the page links it already.
 const STYLESHEET = document.currentScript ? document.currentScript.src.replace(/\.js(\?.*)?$/, ".css$1") : null;
 
@@ -55,6 +57,7 @@ class Workspace {
     textarea.before(this.toolbar);
     textarea.after(host);
     textarea.hidden = true;
+    textarea.style.display = "none"; // a stylesheet's `textarea {display: block}` would beat [hidden]
     this.view = new EditorView({
       doc: textarea.value,
       parent: host,

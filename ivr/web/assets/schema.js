@@ -41,10 +41,12 @@ export function schemaLinter() {
       schema = current;
       draft = new Draft07(current);
     }
-    const parsed = parseJSONDocumentState(view.state);
-    if (parsed.data == null) {
-      return []; // the JSON syntax linter says what is wrong
+    try {
+      JSON.parse(view.state.doc.toString());
+    } catch (error) {
+      return []; // the JSON syntax linter says what is wrong; half-typed JSON gets no schema errors
     }
+    const parsed = parseJSONDocumentState(view.state);
     let errors = [];
     try {
       errors = draft.validate(parsed.data);
