@@ -23,6 +23,10 @@ from .conftest import WIDE, WIDTHS, too_wide
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "ivr" / "web" / "static" / "build"
 SCHEMA = ROOT / "ivr" / "schemas" / "flow.schema.json"
+SITE_SCHEMA = ROOT / "ivr" / "schemas" / "site.schema.json"
+SITE = json.loads((ROOT / "flows" / "site.json").read_text(encoding="utf-8"))
+# the sample site, its fallback dialling a number (a reference to the flow schema's dialTarget)
+SITE_TEXT = json.dumps(SITE | {"fallback": {"prompt": "Sorry.", "dial": "+15125550100"}}, indent=2) + "\n"
 ORIGIN = "http://ivr.test"
 EDIT_PATH = "/flows/edit/main.json"
 CSRF = "csrf-token-for-the-test"
@@ -131,21 +135,22 @@ def tried(request: dict[str, Any]) -> dict[str, Any]:
     return TO_SUPPORT if request["inputs"] else GREETED
 
 
-def edit_page(problems: str) -> str:
+def edit_page(problems: str, document: str = "main.json", text: str = TEXT) -> str:
     """The editor page as the server renders it (the contract's DOM), `problems` in ul#problems."""
+    kind = "site" if document == "site.json" else "flow"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="csrf-token" content="{CSRF}">
 <title>main.json</title>
 <style>textarea {{ display: block; }}</style>
 <script src="/static/web/build/editor.js" defer></script>
 </head><body>
-<div id="workspace" data-document="main.json" data-kind="flow"
-  data-schema-url="/flows/schema/flow.json" data-check-url="/flows/check" data-graph-url="/flows/graph"
+<div id="workspace" data-document="{document}" data-kind="{kind}"
+  data-schema-url="/flows/schema/{kind}.json" data-check-url="/flows/check" data-graph-url="/flows/graph"
   data-try-url="/flows/try" data-names-url="/flows/names">
 <ul id="problems">{problems}</ul>
-<form id="draft-form" method="post" action="{EDIT_PATH}">
+<form id="draft-form" method="post" action="/flows/edit/{document}">
 <input type="hidden" name="csrf_token" value="{CSRF}">
-<textarea id="source" name="text" rows="30" cols="80">{html.escape(TEXT)}</textarea>
+<textarea id="source" name="text" rows="30" cols="80">{html.escape(text)}</textarea>
 <label>Note <input name="note"></label>
 <button name="action" value="save">Save</button>
 <button name="action" value="validate">Validate</button>
@@ -188,9 +193,14 @@ class Site:
         """Answer one request of the page as the server would."""
         request = route.request
         path = urlsplit(request.url).path
-        if path == EDIT_PATH and request.method == "POST":
+        if path.startswith("/flows/edit/") and request.method == "POST":
             self.forms.append(parse_qs(request.post_data or ""))
             route.fulfill(status=200, content_type="text/html", body="<p>saved</p>")
+        elif path == "/flows/edit/site.json":
+            body = edit_page("", "site.json", SITE_TEXT)
+            route.fulfill(
+                status=200, content_type="text/html", body=body, headers={"Content-Security-Policy": CSP}
+            )
         elif path == EDIT_PATH:
             body = edit_page(self.problems_html)
             route.fulfill(
@@ -202,8 +212,9 @@ class Site:
             route.fulfill(status=200, content_type=kind, body=file.read_bytes())
         elif path == "/flows/names":
             route.fulfill(status=200, content_type=JSON_TYPE, body=json.dumps(NAMES))
-        elif path == "/flows/schema/flow.json":
-            route.fulfill(status=200, content_type=JSON_TYPE, body=SCHEMA.read_bytes())
+        elif path in ("/flows/schema/flow.json", "/flows/schema/site.json"):
+            schema = SCHEMA if path.endswith("flow.json") else SITE_SCHEMA
+            route.fulfill(status=200, content_type=JSON_TYPE, body=schema.read_bytes())
         elif path in ("/flows/check", "/flows/graph", "/flows/try") and request.method == "POST":
             asked = json.loads(request.post_data or "{}")
             self.posts.setdefault(path, []).append(asked)
@@ -238,7 +249,7 @@ def open_editor(browser: Browser) -> Iterator[Open]:
     """open_editor(site=Site()): the editor page, enhanced; any page error or CSP refusal fails the test."""
     opened: list[Opened] = []
 
-    def open_page(site: Site | None = None, width: int = WIDE) -> Opened:
+    def open_page(site: Site | None = None, width: int = WIDE, address: str = EDIT_PATH) -> Opened:
         site = site or Site()
         context = browser.new_context(viewport={"width": width, "height": 900}, base_url=ORIGIN)
         page = context.new_page()
@@ -246,7 +257,7 @@ def open_editor(browser: Browser) -> Iterator[Open]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
         context.route("**/*", site.handle)
-        page.goto(EDIT_PATH)
+        page.goto(address)
         expect(page.locator("#workspace .cm-editor")).to_be_visible()
         result = Opened(page, site, errors)
         opened.append(result)
@@ -640,3 +651,21 @@ def test_the_caller_can_say_nothing(open_editor: Open) -> None:
     silence.click()
     expect(panel.locator(".try-events li")).to_have_count(6)
     assert site.posts["/flows/try"][-1]["inputs"] == [{"silence": True}]
+
+
+def test_the_site_document_is_checked_against_the_site_schema_and_draws_no_graph(open_editor: Open) -> None:
+    opened = open_editor(address="/flows/edit/site.json")
+    page, site = opened.page, opened.site
+    page.wait_for_timeout(800)  # the schema has loaded, the first checks have run
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0)  # fallback.dial: a reference to another file
+    assert "/flows/graph" not in site.posts
+    expect(page.locator("#graph svg")).to_have_count(0)
+    replace_text(
+        page,
+        SITE_TEXT.replace('"timezone": "America/Chicago"', '"timezone": "America/Chicago", "colour": 1', 1),
+    )
+    expect(page.locator(".cm-lintRange-error").first).to_be_visible()
+    page.locator(".cm-content").press("Control+Shift+M")
+    expect(page.locator(".cm-panel-lint")).to_contain_text("colour")
+    assert "/flows/graph" not in site.posts
+    assert site.posts["/flows/check"][-1]["document"] == "site.json"

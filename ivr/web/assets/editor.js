@@ -13,7 +13,7 @@ import { ChangesToggle } from "./diff.js";
 import { FlowGraph } from "./graph.js";
 import { locate, problemPath } from "./locate.js";
 import { lineAndColumn, renderProblems } from "./problems.js";
-import { nameCompletion, schemaLinter, successorFields, valueCompletion } from "./schema.js";
+import { nameCompletion, schemaLinter, successorFields, valueCompletion, withoutRemoteRefs } from "./schema.js";
 import { debounce, getJSON, postJSON } from "./server.js";
 import { TryPanel } from "./trial.js";
 
@@ -49,7 +49,6 @@ class Workspace {
     this.schema = null;
     this.parsed = { text: null, data: null };
     this.round = 0;
-    this.inFlight = null;
     this.changes = new Compartment();
 
     this.toolbar = element("div", "editor-toolbar");
@@ -131,7 +130,7 @@ class Workspace {
       return;
     }
     try {
-      const schema = await getJSON(url);
+      const schema = withoutRemoteRefs(await getJSON(url));
       this.schema = schema;
       this.successors = successorFields(schema);
       updateSchema(this.view, schema);

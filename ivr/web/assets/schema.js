@@ -194,3 +194,21 @@ export function valueCompletion(schema) {
     };
   };
 }
+
+/** The schema with references to other files ("flow.schema.json#/$defs/dialTarget" in the site's schema)
+ * replaced by "anything": the browser checks what this schema says; the server's checks cover the rest. */
+export function withoutRemoteRefs(schema) {
+  if (Array.isArray(schema)) {
+    return schema.map(withoutRemoteRefs);
+  }
+  if (!schema || typeof schema !== "object") {
+    return schema;
+  }
+  const copy = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (!(key === "$ref" && typeof value === "string" && !value.startsWith("#"))) {
+      copy[key] = withoutRemoteRefs(value);
+    }
+  }
+  return copy;
+}
