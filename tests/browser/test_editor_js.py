@@ -188,6 +188,7 @@ class Site:
     forms: list[dict[str, list[str]]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     tries: Callable[[dict[str, Any]], dict[str, Any]] = tried
+    broken: dict[str, tuple[int, str, str]] = field(default_factory=dict)  # path -> status, type, body
 
     def handle(self, route: Route) -> None:
         """Answer one request of the page as the server would."""
@@ -215,6 +216,9 @@ class Site:
         elif path in ("/flows/schema/flow.json", "/flows/schema/site.json"):
             schema = SCHEMA if path.endswith("flow.json") else SITE_SCHEMA
             route.fulfill(status=200, content_type=JSON_TYPE, body=schema.read_bytes())
+        elif path in self.broken and request.method == "POST":
+            status, kind, body = self.broken[path]
+            route.fulfill(status=status, content_type=kind, body=body)
         elif path in ("/flows/check", "/flows/graph", "/flows/try") and request.method == "POST":
             asked = json.loads(request.post_data or "{}")
             self.posts.setdefault(path, []).append(asked)
@@ -669,3 +673,31 @@ def test_the_site_document_is_checked_against_the_site_schema_and_draws_no_graph
     expect(page.locator(".cm-panel-lint")).to_contain_text("colour")
     assert "/flows/graph" not in site.posts
     assert site.posts["/flows/check"][-1]["document"] == "site.json"
+
+
+def test_endpoints_that_fail_are_said_so_and_nothing_breaks(open_editor: Open) -> None:
+    broken = {
+        "/flows/check": (200, "text/html", "<!doctype html><title>Sign in</title>"),  # signed out meanwhile
+        "/flows/graph": (
+            400,
+            JSON_TYPE,
+            json.dumps({"error": "text: the document's JSON text, as a string"}),
+        ),
+        "/flows/try": (400, JSON_TYPE, json.dumps({"error": "at: choose a year from 2000 to 2100"})),
+    }
+    opened = open_editor(Site(broken=broken))
+    page = opened.page
+    expect(page.locator("#graph .graph-note")).to_have_text(
+        "The graph could not be drawn: text: the document's JSON text, as a string"
+    )
+    replace_text(page, TEXT.replace("Hello.", "Hi."))
+    expect(page.locator(".check-note")).to_contain_text(
+        "The checks could not run: the server's answer is not JSON"
+    )
+    page.locator("#try").get_by_role("button", name="Call").click()
+    expect(page.locator("#try .try-status")).to_have_text(
+        "The try failed: at: choose a year from 2000 to 2100"
+    )
+    assert page.locator("#source").input_value() == TEXT.replace("Hello.", "Hi.")  # the text is safe
+    # Chromium logs each 400 answer; nothing else went wrong
+    opened.errors[:] = [error for error in opened.errors if "status of 400" not in error]

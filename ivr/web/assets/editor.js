@@ -166,12 +166,24 @@ class Workspace {
       const answer = await postJSON(url, { document: this.document, text: this.text() });
       if (round === this.round) {
         renderProblems(this.problems, answer.problems || [], this.document);
+        this.checkNote("");
       }
     } catch (error) {
       if (round === this.round) {
-        this.problems.setAttribute("data-check-error", error.message);
+        this.checkNote(`The checks could not run: ${error.message}`);
       }
     }
+  }
+
+  /** A line under the problems saying why they may be out of date ("" for none). */
+  checkNote(text) {
+    if (!this.checkLine) {
+      this.checkLine = element("p", "check-note");
+      this.checkLine.setAttribute("role", "status");
+      this.problems.after(this.checkLine);
+    }
+    this.checkLine.textContent = text;
+    this.checkLine.hidden = !text;
   }
 
   async drawGraph() {
@@ -185,7 +197,7 @@ class Workspace {
         this.graph.draw(answer);
       }
     } catch (error) {
-      this.graph.container.setAttribute("data-graph-error", error.message);
+      this.graph.note(`The graph could not be drawn: ${error.message}`);
     }
   }
 

@@ -24,6 +24,9 @@ export async function postJSON(url, body, signal) {
     const said = data && (data.error || data.message);
     throw new Error(said || `the server answered ${response.status} ${response.statusText}`.trim());
   }
+  if (!data || typeof data !== "object") {
+    throw new Error("the server's answer is not JSON: signed out? Reload the page (your text stays in the form)");
+  }
   return data;
 }
 
