@@ -658,7 +658,8 @@ def test_the_caller_can_say_nothing(open_editor: Open) -> None:
 
 
 def test_the_site_document_is_checked_against_the_site_schema_and_draws_no_graph(open_editor: Open) -> None:
-    opened = open_editor(address="/flows/edit/site.json")
+    answer = {"problems": [problem("site.json", None, "colour", "the site has no setting 'colour'")]}
+    opened = open_editor(Site(check_answers=[answer]), address="/flows/edit/site.json")
     page, site = opened.page, opened.site
     page.wait_for_timeout(800)  # the schema has loaded, the first checks have run
     expect(page.locator(".cm-lintRange-error")).to_have_count(0)  # fallback.dial: a reference to another file
@@ -671,8 +672,11 @@ def test_the_site_document_is_checked_against_the_site_schema_and_draws_no_graph
     expect(page.locator(".cm-lintRange-error").first).to_be_visible()
     page.locator(".cm-content").press("Control+Shift+M")
     expect(page.locator(".cm-panel-lint")).to_contain_text("colour")
-    assert "/flows/graph" not in site.posts
+    expect(page.locator('#problems a[data-field="colour"]')).to_have_count(1)
     assert site.posts["/flows/check"][-1]["document"] == "site.json"
+    assert "/flows/graph" not in site.posts
+    page.locator('#problems a[data-field="colour"]').click()
+    assert cursor_line(page).startswith('"timezone": "America/Chicago", "colour": 1')
 
 
 def test_endpoints_that_fail_are_said_so_and_nothing_breaks(open_editor: Open) -> None:
