@@ -28,9 +28,15 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-# Stoplight Prism (npm, pinned in package-lock.json) mocks Twilio's REST API in the dialer tests
+# Stoplight Prism (npm, pinned in package-lock.json) mocks Twilio's REST API in the dialer tests; the editor's
+# front end (CodeMirror, dagre) is bundled from npm packages too
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
+
+## assets: rebuild the editor pages' JS and CSS (ivr/web/assets -> ivr/web/static/build, committed) with esbuild
+.PHONY: assets
+assets: node_modules/.package-lock.json
+	node ivr/web/assets/build.mjs
 
 # Debian's Chromium drives the browser tests (tests/browser, Playwright): Playwright does not download a browser
 # of its own. Installed when missing, as root on Debian; elsewhere install it by hand or point CHROMIUM at a Chromium.
