@@ -4,11 +4,9 @@ parameters are refused on every endpoint, naming the accepted ones."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from ivr.accounts.tokens import create_token
 from ivr.api.errors import CODES
-from ivr.models import ApiToken
 
 from ..openapi import DOCUMENT
 
