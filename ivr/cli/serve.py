@@ -46,7 +46,7 @@ def serve(host: str, port: int, workers: int) -> None:
         has_users = session().scalars(select(User.id)).first() is not None
     click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
     if not has_users:
-        click.echo("No web user yet: create one with `ivr user create NAME`.")
+        click.echo("No web user yet: create one with `ivr user create NAME --role admin`.")
     args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
     os.execvp(sys.executable, [sys.executable, "-m", *args, GUNICORN_APP])
 
