@@ -9,10 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
-from ivr.models import Call, CallEvent
+from ivr.flows.store import FolderWatch
+from ivr.models import AuditEntry, Call, CallEvent
 from ivr.sim import Agents, Caller, CallResult, Input, SimulatedCall, VirtualClock, WsgiTransport
 from ivr.sim.floor import DeskModel, DeskPool, ModelQueues, Switchboard
 
@@ -87,3 +88,8 @@ def caller_meets_agent(app: Flask, wait: int = 90, talk: int = 200) -> Meeting:
     board.run()
     clock.scheduler = None
     return Meeting(caller, agent, results)
+
+
+def not_the_sample_folder() -> ColumnElement[bool]:
+    """Audit entries other than the publish of the watched sample folder (made when the app first serves)."""
+    return AuditEntry.actor != FolderWatch.name
