@@ -1,6 +1,6 @@
 """The supervisors' workspace: versions with who, note, summary and rollbacks (a digest may repeat); drafts per
 owner; roles, disabling and session versions for users; roles, expiry and revocation for tokens; the
-append-only audit log; calls indexed by the version they started on (history's call counts).
+append-only audit log (updates and deletes refused by the database). Calls are indexed by version in 0010.
 
 Existing users keep what they could do: a desk makes a partner, the rest become admins. Existing tokens: a
 desk makes a partner, the rest become supervisors (they could run campaigns and the do-not-call list, never
@@ -22,7 +22,7 @@ depends_on = None
 
 UTCDateTime = sa.DateTime(timezone=True)
 JSONType = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-APPEND_ONLY = "audit log entries are never changed (append-only)"
+APPEND_ONLY = "audit log entries are never changed or removed (append-only)"
 
 
 def _versions() -> None:
@@ -35,6 +35,27 @@ def _versions() -> None:
         batch.add_column(sa.Column("based_on", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("rolled_back_from", sa.Integer(), nullable=True))
     op.execute("UPDATE site_versions SET published_by = 'folder'")
+    _keep_serving_what_was_served()
+
+
+def _keep_serving_what_was_served() -> None:
+    """Before, the version with the newest published_at was served (a revert renewed an old row's); now it is
+    the newest id: when they differ, the served one is copied as the newest version, so callers hear the same."""
+    connection = op.get_bind()
+    served = connection.execute(
+        sa.text("SELECT id FROM site_versions ORDER BY published_at DESC, id DESC LIMIT 1")
+    ).scalar()
+    newest = connection.execute(sa.text("SELECT max(id) FROM site_versions")).scalar()
+    if served is None or served == newest:
+        return
+    connection.execute(
+        sa.text(
+            "INSERT INTO site_versions (digest, bundle, published_at, source, published_by, note, summary, "
+            "rolled_back_from) SELECT digest, bundle, published_at, source, 'folder', :note, '', id "
+            "FROM site_versions WHERE id = :served"
+        ),
+        {"note": f"version {served}, served before the upgrade, kept as the newest", "served": served},
+    )
 
 
 def _drafts_and_audit() -> None:
@@ -68,14 +89,19 @@ def _drafts_and_audit() -> None:
             f"$$ BEGIN RAISE EXCEPTION '{APPEND_ONLY}'; END $$"
         )
         op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
+            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
         )
-    else:
         op.execute(
-            "CREATE TRIGGER audit_log_append_only BEFORE UPDATE ON audit_log "
-            f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
         )
+    else:
+        for change in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{change.lower()} BEFORE {change} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"
+            )
 
 
 def _accounts() -> None:
@@ -91,27 +117,15 @@ def _accounts() -> None:
     op.execute("UPDATE api_tokens SET role = CASE WHEN desk IS NULL THEN 'supervisor' ELSE 'partner' END")
 
 
-def _calls_by_version() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        with op.get_context().autocommit_block():
-            op.create_index(
-                "ix_calls_site_version_id", "calls", ["site_version_id"], postgresql_concurrently=True
-            )
-    else:
-        op.create_index("ix_calls_site_version_id", "calls", ["site_version_id"])
-
-
 def upgrade() -> None:
     """Apply this revision."""
     _versions()
     _drafts_and_audit()
     _accounts()
-    _calls_by_version()
 
 
 def downgrade() -> None:
     """Revert this revision (rolled-back versions that repeat a digest keep only the oldest row)."""
-    op.drop_index("ix_calls_site_version_id", table_name="calls")
     with op.batch_alter_table("api_tokens") as batch:
         for column in ("revoked_at", "expires_at", "role"):
             batch.drop_column(column)
@@ -120,7 +134,7 @@ def downgrade() -> None:
             batch.drop_column(column)
     op.drop_table("audit_log")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only() CASCADE")
     op.drop_index("ux_flow_drafts_owner_document", table_name="flow_drafts")
     op.drop_table("flow_drafts")
     op.execute(
