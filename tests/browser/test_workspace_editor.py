@@ -152,6 +152,10 @@ def test_a_supervisor_breaks_fixes_tries_and_publishes_in_the_editor(as_user: Op
     expect(link).to_contain_text("nowhere")
     expect(link).to_contain_text("node greeting, field next")
     assert opened.posted == [] and page.url.endswith(EDITOR)
+    # the errors first, as the page itself lists them, before the warnings the break causes
+    expect(problems.nth(2)).to_have_class("problem warning")
+    severities = problems.evaluate_all("items => items.map(item => item.className)")
+    assert severities == sorted(severities), severities  # "problem error" < "problem warning"
 
     # the node is marked on the graph
     expect(page.locator('#graph g[data-node="greeting"].problem')).to_have_count(1)
