@@ -87,6 +87,11 @@ def problems_with(s: Session, owner: str, document: str, text: str | None) -> li
     return problems
 
 
+def in_shown_order(problems: Iterable[Problem], document: str) -> list[Problem]:
+    """This document's problems first, errors before warnings (the page and the check endpoint alike)."""
+    return sorted(problems, key=lambda p: (p.file != document, not p.is_error))
+
+
 def _may_edit() -> bool:
     return bool(current_user.is_authenticated and allows(current_user.role, "edit_flows"))
 
@@ -188,7 +193,7 @@ def _editor(
         draft=draft,
         stale=stale,
         removed=draft is not None and draft.text is None,
-        problems=sorted(problems, key=lambda p: (p.file != document, not p.is_error)),
+        problems=in_shown_order(problems, document),
         errors=sum(1 for p in problems if p.is_error),
         checked=checked,
         note=note,
@@ -339,7 +344,7 @@ def check(document: str) -> Response:
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         abort(400, 'send {"text": "..."} as JSON')
     problems = problems_with(session(), current_owner(), document, body["text"])
-    return jsonify(problems=[p.as_dict() for p in problems])
+    return jsonify(problems=[p.as_dict() for p in in_shown_order(problems, document)])
 
 
 @bp.get("/schema/<kind>.json")
