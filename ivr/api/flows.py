@@ -12,19 +12,19 @@ from sqlalchemy.orm import Session
 from ..accounts.access import current_actor, current_owner, requires
 from ..db import session
 from ..engine import load_documents
-from ..engine.loader import is_document_name
+from ..engine.loader import SITE_FILE, is_document_name
 from ..extensions import clock
 from ..flows.diffs import DocumentDiff, document_diffs
-from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
-from ..flows.history import VersionInfo, history, newest_version_id, version_texts
+from ..flows.drafts import discard_draft, drafts_of, save_draft
+from ..flows.history import VersionInfo, history, newest_texts, newest_version_id, version_texts
 from ..flows.publishing import Conflict, PublishRefused, publish_drafts, publish_texts, rollback
+from ..flows.workspace import is_stale, workspace_texts
 from ..models import FlowDraft, SiteVersion
 from . import bodies
 from .errors import error_response
 from .params import query_parameters
 
 bp = Blueprint("flows", __name__)
-SITE = "site.json"
 MAX_NOTE = 2000
 
 
@@ -63,9 +63,16 @@ def _texts(s: Session, version: int) -> dict[str, str]:
         abort(404, f"there is no version {version}")
 
 
-def _newest(s: Session) -> tuple[int | None, dict[str, str]]:
-    newest = newest_version_id(s)
-    return newest, (version_texts(s, newest) if newest is not None else {})
+def _based_on(s: Session, body: Mapping[str, Any]) -> int | None:
+    """The body's based_on, required: the version the text was edited from (null: nothing was published),
+    so a change published meanwhile is a conflict, never silently overwritten; 400 without it, 404 unknown."""
+    if "based_on" not in body:
+        abort(400, "based_on: the version your text was edited from (null when nothing was published yet)")
+    if body["based_on"] is None:
+        return None
+    based_on = _whole("based_on", body["based_on"])
+    _texts(s, based_on)
+    return based_on
 
 
 def version_dict(v: VersionInfo) -> dict[str, Any]:
@@ -93,18 +100,12 @@ def _created(s: Session, row: SiteVersion) -> dict[str, Any]:
 
 def draft_dict(s: Session, draft: FlowDraft, newest: Mapping[str, str]) -> dict[str, Any]:
     """A draft with whether the published text changed since it started (stale)."""
-    base: dict[str, str] = {}
-    if draft.based_on is not None:
-        try:
-            base = version_texts(s, draft.based_on)
-        except LookupError:
-            base = {}
     return {
         "document": draft.document,
         "text": draft.text,
         "based_on": draft.based_on,
         "updated_at": draft.updated_at.isoformat(),
-        "stale": base.get(draft.document) != newest.get(draft.document),
+        "stale": is_stale(s, draft, newest),
     }
 
 
@@ -138,8 +139,12 @@ def index() -> Response:
     newest = history(s, limit=1)
     texts = version_texts(s, newest[0].id) if newest else {}
     documents = [
-        {"document": name, "kind": "site" if name == SITE else "flow", "bytes": len(text.encode("utf-8"))}
-        for name, text in sorted(texts.items(), key=lambda item: (item[0] != SITE, item[0]))
+        {
+            "document": name,
+            "kind": "site" if name == SITE_FILE else "flow",
+            "bytes": len(text.encode("utf-8")),
+        }
+        for name, text in sorted(texts.items(), key=lambda item: (item[0] != SITE_FILE, item[0]))
     ]
     return jsonify(version=version_dict(newest[0]) if newest else None, documents=documents)
 
@@ -150,7 +155,7 @@ def index() -> Response:
 def drafts() -> Response:
     """This token's drafts, each with whether the published text changed since it started."""
     s = session()
-    _, newest = _newest(s)
+    _, newest = newest_texts(s)
     found = drafts_of(s, current_owner())
     return jsonify(drafts=[draft_dict(s, found[name], newest) for name in sorted(found)])
 
@@ -187,8 +192,7 @@ def validate() -> Response:
     """Every problem of the newest version with {documents: {file: text | null}} over it (null removes)."""
     s = session()
     documents = _documents(bodies.json_body(), required=True)
-    _, newest = _newest(s)
-    bundle, problems = load_documents(overlay(newest, documents))
+    bundle, problems = load_documents(workspace_texts(s, documents))
     return jsonify(valid=bundle is not None, problems=[p.as_dict() for p in problems])
 
 
@@ -218,13 +222,10 @@ def publish() -> Response | tuple[Response, int]:
     documents = _documents(body, required=False)
     try:
         if documents:
-            based_on = _whole("based_on", body.get("based_on")) if body.get("based_on") is not None else None
-            if based_on is not None:
-                _texts(s, based_on)  # 404 for a version that does not exist
-            _, newest = _newest(s)
+            based_on = _based_on(s, body)
             created = publish_texts(
                 s,
-                overlay(newest, documents),
+                documents,
                 note=note,
                 actor=current_actor(),
                 now=clock(),
@@ -297,8 +298,8 @@ def put_draft(document: str) -> Response:
     body = bodies.json_body()
     if "text" not in body or not (body["text"] is None or isinstance(body["text"], str)):
         abort(400, "text: the document's text as a string (null to remove the document on publish)")
-    newest, texts = _newest(s)
-    based_on = _whole("based_on", body["based_on"]) if body.get("based_on") is not None else newest
+    based_on = _based_on(s, body)
+    _, texts = newest_texts(s)
     draft = save_draft(s, current_owner(), document, body["text"], based_on, clock())
     s.flush()
     shown = draft_dict(s, draft, texts)

@@ -117,10 +117,10 @@ def flows_publish(folder: Path | None, note: str | None, if_empty: bool, force: 
             sys.exit(1)
         undone = folder_overwrites(s, bundle.texts) if not force else []
         if undone:
-            newest = undone[0]
+            latest = undone[0]
             click.echo(
-                f"not published: version {newest.id} was published by {newest.published_by} "
-                f"(from {newest.source}) after the last publish from a folder, and publishing {folder} would "
+                f"not published: version {latest.id} was published by {latest.published_by} "
+                f"(from {latest.source}) after the last publish from a folder, and publishing {folder} would "
                 f"undo {'it' if len(undone) == 1 else f'it and {len(undone) - 1} other version(s)'}. "
                 f"Run `ivr flows export {folder}` to bring it into the folder first (then edit and publish), "
                 "or publish with --force to undo it.",

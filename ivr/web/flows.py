@@ -28,16 +28,16 @@ from ..accounts.access import current_actor, current_owner, requires
 from ..accounts.roles import allows
 from ..db import session
 from ..engine import Problem, load_documents
-from ..engine.loader import is_document_name
+from ..engine.loader import SITE_FILE, is_document_name
 from ..extensions import clock
 from ..flows.diffs import document_diffs
-from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
-from ..flows.history import history, newest_version_id, version_texts
+from ..flows.drafts import discard_draft, drafts_of, save_draft
+from ..flows.history import history, newest_texts, version_texts
 from ..flows.publishing import PublishRefused, publish_drafts, publish_texts, rollback
+from ..flows.workspace import is_stale, workspace_texts
 from ..models import FlowDraft
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
-SITE = "site.json"
 FLOW_NAME = re.compile(r"[a-z][a-z0-9_]{0,60}")
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 VIEWS = ("split", "unified")
@@ -54,36 +54,18 @@ def _document(name: str) -> str:
 
 
 def _kind(document: str) -> str:
-    return "site" if document == SITE else "flow"
+    return "site" if document == SITE_FILE else "flow"
 
 
 def _ordered(documents: Iterable[str]) -> list[str]:
     """The site first, then the flows by name."""
-    return sorted(set(documents), key=lambda name: (name != SITE, name))
+    return sorted(set(documents), key=lambda name: (name != SITE_FILE, name))
 
 
-def _newest(s: Session) -> tuple[int | None, dict[str, str]]:
-    """The newest version's id and texts ({} when nothing is published)."""
-    newest = newest_version_id(s)
-    return newest, (version_texts(s, newest) if newest is not None else {})
-
-
-def _texts_at(s: Session, version: int | None) -> dict[str, str]:
-    """A version's texts; {} for none or a version that is gone."""
-    if version is None:
-        return {}
-    try:
-        return version_texts(s, version)
-    except LookupError:
-        return {}
-
-
-def problems_with(s: Session, owner: str, document: str, text: str | None) -> list[Problem]:
-    """Every problem of the site with this text of `document`, over the owner's drafts and the newest."""
-    _, newest = _newest(s)
-    drafts: dict[str, str | None] = {name: d.text for name, d in drafts_of(s, owner).items()}
-    drafts[document] = text
-    _bundle, problems = load_documents(overlay(newest, drafts))
+def problems_with(s: Session, document: str, text: str | None) -> list[Problem]:
+    """Every problem of what Publish on the editor page publishes: the newest version with this text of
+    `document` (your other drafts are checked by "Publish all my drafts" on the list page)."""
+    _bundle, problems = load_documents(workspace_texts(s, {document: text}))
     return problems
 
 
@@ -96,7 +78,7 @@ def _may_edit() -> bool:
 def index() -> str:
     """The site and every flow with the newest version, your drafts and which of them went stale."""
     s = session()
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     drafts = drafts_of(s, current_owner()) if _may_edit() else {}
     rows = [_row(s, name, texts, drafts.get(name)) for name in _ordered([*texts, *drafts])]
     info = history(s, limit=1)
@@ -109,7 +91,7 @@ def _row(s: Session, name: str, texts: Mapping[str, str], draft: FlowDraft | Non
     """One line of the documents list: what is published, your draft, and whether it changed under you."""
     stale = False
     if draft is not None:
-        stale = _texts_at(s, draft.based_on).get(name) != texts.get(name)
+        stale = is_stale(s, draft, texts)
     return {"document": name, "kind": _kind(name), "published": name in texts, "draft": draft, "stale": stale}
 
 
@@ -123,7 +105,7 @@ def new_flow() -> BaseResponse:
         return redirect(url_for("web.flows.index"))
     s = session()
     document = f"{name}.json"
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     if document in texts or document in drafts_of(s, current_owner()):
         flash(f"{document} already exists: open it from the list.")
         return redirect(url_for("web.flows.index"))
@@ -152,13 +134,13 @@ def edit(document: str) -> Any:
     """The editor: your draft (or the published text) with its problems, save, validate and publish."""
     s = session()
     document = _document(document)
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     draft = drafts_of(s, current_owner()).get(document)
     if draft is None and document not in texts:
         abort(404)
     text = draft.text if draft is not None else texts[document]
     base = draft.based_on if draft is not None else newest
-    problems = problems_with(s, current_owner(), document, text) if draft is not None else []
+    problems = problems_with(s, document, text) if draft is not None else []
     return _editor(document, text or "", base, draft, problems, checked=draft is not None)
 
 
@@ -176,8 +158,8 @@ def _editor(
 ) -> Any:
     """The editor page (status 422 when a publish was refused for problems)."""
     s = session()
-    newest, texts = _newest(s)
-    stale = draft is not None and _texts_at(s, draft.based_on).get(document) != texts.get(document)
+    newest, texts = newest_texts(s)
+    stale = draft is not None and is_stale(s, draft, texts)
     body = render_template(
         "flow_edit.html",
         document=document,
@@ -220,7 +202,7 @@ def change(document: str) -> Any:
         abort(400, f"unknown action {action!r}: save, validate or publish")
     text = request.form.get("text", "").replace("\r\n", "\n")  # browsers post CRLF line ends
     owner, now = current_owner(), clock()
-    newest, _texts = _newest(s)
+    newest, _texts = newest_texts(s)
     draft = drafts_of(s, owner).get(document)
     base = _base(request.form.get("based_on"), draft, newest)
     draft = save_draft(s, owner, document, text, base, now)
@@ -228,7 +210,7 @@ def change(document: str) -> Any:
     if action == "save":
         flash(f"Draft of {document} saved.")
         return redirect(url_for("web.flows.edit", document=document))
-    problems = problems_with(s, owner, document, text)
+    problems = problems_with(s, document, text)
     if action == "validate":
         return _editor(document, text, base, draft, problems, checked=True)
     note = request.form.get("note", "").strip()
@@ -243,11 +225,10 @@ def change(document: str) -> Any:
 def _publish_one(s: Session, document: str, draft: FlowDraft, text: str, note: str) -> Any:
     """Publish this document's draft over the newest version; the draft goes when it is published."""
     owner = current_owner()
-    _, newest = _newest(s)
     try:
         version = publish_texts(
             s,
-            overlay(newest, {document: text}),
+            {document: text},
             note=note,
             actor=current_actor(),
             now=clock(),
@@ -338,7 +319,7 @@ def check(document: str) -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         abort(400, 'send {"text": "..."} as JSON')
-    problems = problems_with(session(), current_owner(), document, body["text"])
+    problems = problems_with(session(), document, body["text"])
     return jsonify(problems=[p.as_dict() for p in problems])
 
 
@@ -357,9 +338,7 @@ def schema(kind: str) -> Response:
 def names() -> Response:
     """For completion in the editor: the flow names (goto), desks and schedules, your drafts included."""
     s = session()
-    _, texts = _newest(s)
-    if _may_edit():
-        texts = overlay(texts, {name: d.text for name, d in drafts_of(s, current_owner()).items()})
+    texts = workspace_texts(s, drafts_of_owner=current_owner() if _may_edit() else None)
     flows, site = [], {}
     for name, text in texts.items():
         try:
@@ -368,7 +347,7 @@ def names() -> Response:
             continue
         if not isinstance(data, dict):
             continue
-        if name == SITE:
+        if name == SITE_FILE:
             site = data
         elif isinstance(data.get("name"), str):
             flows.append(data["name"])

@@ -264,9 +264,10 @@ def test_only_the_edited_documents_are_laid_over_the_newest_inside_the_lock(sess
     mine = edited(texts, greeting("Ann."))  # the whole site as Ann saw it at version 1
     ann = _publish(session, mine, based_on=first.id)
     published = version_texts(session, ann.id)
-    assert _greeting_of(published) == "Ann." and published["site.json"] == version_texts(session, bob.id)[
-        "site.json"
-    ]
+    assert (
+        _greeting_of(published) == "Ann."
+        and published["site.json"] == version_texts(session, bob.id)["site.json"]
+    )
 
 
 def test_a_publish_started_from_nothing_conflicts_with_what_is_published(session, first) -> None:

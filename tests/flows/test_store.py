@@ -78,7 +78,9 @@ def test_a_restart_with_a_broken_folder_serves_the_last_published_version(app, f
     assert _said(_store(app, flows_dir)) == "Version A."
 
 
-def test_a_browser_publish_survives_other_workers_and_restarts_watching_an_unchanged_folder(app, flows_dir, session):
+def test_a_browser_publish_survives_other_workers_and_restarts_watching_an_unchanged_folder(
+    app, flows_dir, session
+):
     first = _store(app, flows_dir).current().id
     browser = _publish_greeting(session, version_texts(session, first), "From the browser.", source="browser")
     other_worker = _store(app, flows_dir)  # starts with no fingerprint: reads the folder on its first check
