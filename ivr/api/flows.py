@@ -18,13 +18,21 @@ from ..flows.diffs import DocumentDiff, document_diffs
 from ..flows.drafts import discard_draft, drafts_of, save_draft
 from ..flows.history import VersionInfo, history, newest_texts, newest_version_id, version_texts
 from ..flows.publishing import Conflict, PublishRefused, publish_drafts, publish_texts, rollback
-from ..flows.workspace import is_stale, workspace_texts
+from ..flows.workspace import FLOWS_REQUEST_BYTES, is_stale, workspace_texts
 from ..models import FlowDraft, SiteVersion
 from . import bodies
 from .errors import error_response
 from .params import query_parameters
 
 bp = Blueprint("flows", __name__)
+
+
+@bp.url_value_preprocessor
+def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Whole sites and long flows are posted here: allow 1 MiB (MAX_CONTENT_LENGTH is for other posts)."""
+    request.max_content_length = FLOWS_REQUEST_BYTES
+
+
 MAX_NOTE = 2000
 
 

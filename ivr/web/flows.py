@@ -34,7 +34,7 @@ from ..flows.diffs import document_diffs
 from ..flows.drafts import discard_draft, drafts_of, save_draft
 from ..flows.history import history, newest_texts, version_texts
 from ..flows.publishing import PublishRefused, publish_drafts, publish_texts, rollback
-from ..flows.workspace import is_stale, workspace_texts
+from ..flows.workspace import FLOWS_REQUEST_BYTES, is_stale, why_not_delete, workspace_texts
 from ..models import FlowDraft
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
@@ -44,6 +44,13 @@ VIEWS = ("split", "unified")
 EDITOR_CSS = Path(__file__).resolve().parent / "static" / "build" / "editor.css"
 # Served by the "try it" feature (ivr/web/trial.py), the editor's script posts to them.
 GRAPH_PATH, TRY_PATH = "/flows/graph", "/flows/try"
+
+
+@bp.url_value_preprocessor
+def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Long flows are posted here: allow 1 MiB (set before any before_request, the CSRF check, reads)."""
+    request.max_content_length = FLOWS_REQUEST_BYTES
+    request.max_form_memory_size = FLOWS_REQUEST_BYTES
 
 
 def _document(name: str) -> str:
@@ -146,7 +153,7 @@ def edit(document: str) -> Any:
 
 def _editor(
     document: str,
-    text: str,
+    text: str | None,
     base: int | None,
     draft: FlowDraft | None,
     problems: list[Problem],
@@ -164,7 +171,7 @@ def _editor(
         "flow_edit.html",
         document=document,
         kind=_kind(document),
-        text=text,
+        text=text or "",
         base=base,
         newest=newest,
         draft=draft,
@@ -200,10 +207,12 @@ def change(document: str) -> Any:
     action = request.form.get("action", "save")
     if action not in ("save", "validate", "publish"):
         abort(400, f"unknown action {action!r}: save, validate or publish")
-    text = request.form.get("text", "").replace("\r\n", "\n")  # browsers post CRLF line ends
+    posted = request.form.get("text", "").replace("\r\n", "\n")  # browsers post CRLF line ends
     owner, now = current_owner(), clock()
     newest, _texts = newest_texts(s)
     draft = drafts_of(s, owner).get(document)
+    removing = draft is not None and draft.text is None and not posted.strip()
+    text: str | None = None if removing else posted  # a delete draft stays one until text is typed
     base = _base(request.form.get("based_on"), draft, newest)
     draft = save_draft(s, owner, document, text, base, now)
     s.commit()
@@ -222,7 +231,7 @@ def change(document: str) -> Any:
     return _publish_one(s, document, draft, text, note)
 
 
-def _publish_one(s: Session, document: str, draft: FlowDraft, text: str, note: str) -> Any:
+def _publish_one(s: Session, document: str, draft: FlowDraft, text: str | None, note: str) -> Any:
     """Publish this document's draft over the newest version; the draft goes when it is published."""
     owner = current_owner()
     try:
@@ -245,7 +254,7 @@ def _publish_one(s: Session, document: str, draft: FlowDraft, text: str, note: s
     return redirect(url_for("web.flows.history_page"))
 
 
-def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str, note: str) -> Any:
+def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str | None, note: str) -> Any:
     """A refused publish: the conflict page (409) with what changed meanwhile, or the problems (422)."""
     if refused.conflicts:
         return render_template("flow_conflict.html", refused=refused, document=document, note=note), 409
@@ -253,6 +262,27 @@ def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str
         document, text, draft.based_on, draft, refused.problems, checked=True, note=note, status=422,
         message=str(refused.message),
     )  # fmt: skip
+
+
+@bp.post("/delete/<document>")
+@requires("edit_flows")
+def delete(document: str) -> BaseResponse:
+    """Start deleting a flow: a draft that removes it, published with a note like any change; refused for
+    the site file, the default flow and a flow other flows go to."""
+    s = session()
+    document = _document(document)
+    newest, texts = newest_texts(s)
+    if document not in texts:
+        abort(404)
+    reason = why_not_delete(texts, document)
+    if reason is not None:
+        flash(f"{document} is not deleted: {reason}.")
+        return redirect(url_for("web.flows.edit", document=document))
+    draft = drafts_of(s, current_owner()).get(document)
+    save_draft(s, current_owner(), document, None, draft.based_on if draft else newest, clock())
+    s.commit()
+    flash(f"Your draft deletes {document}: publish it with a note to delete it for callers, or discard it.")
+    return redirect(url_for("web.flows.edit", document=document))
 
 
 @bp.post("/rebase/<document>")

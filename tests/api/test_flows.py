@@ -245,3 +245,12 @@ def test_partners_and_strangers_are_refused(client, session, published):
     assert client.get("/api/flows").status_code == 401
     partner = _bearer(session, "acme", "partner", desk="bpo")
     assert client.get("/api/flows", headers=partner).status_code == 403
+
+
+def test_whole_sites_larger_than_other_requests_are_accepted(app, client, editor, published):
+    text = _greeting(_main(client, editor), "Long. " * 20_000)  # ~120 KB: over MAX_CONTENT_LENGTH (64 KiB)
+    assert len(text.encode()) > app.config["MAX_CONTENT_LENGTH"]
+    answer = client.post("/api/flows/validate", json={"documents": {"main.json": text}}, headers=editor)
+    assert answer.status_code == 200 and answer.json["valid"] is True
+    huge = {"documents": {"main.json": "x" * (1024 * 1024 + 1)}}
+    assert client.post("/api/flows/validate", json=huge, headers=editor).status_code == 413
