@@ -3,7 +3,7 @@ changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -228,10 +228,11 @@ def publish() -> Response | tuple[Response, int]:
     body = bodies.json_body()
     note = _note(body)
     documents = _documents(body, required=False)
-    try:
+
+    def publishing() -> SiteVersion:
         if documents:
             based_on = _based_on(s, body)
-            created = publish_texts(
+            return publish_texts(
                 s,
                 documents,
                 note=note,
@@ -241,10 +242,15 @@ def publish() -> Response | tuple[Response, int]:
                 based_on=based_on,
                 changed=list(documents),
             )
-        else:
-            created = publish_drafts(
-                s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api"
-            )
+        return publish_drafts(s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api")
+
+    return _published(s, publishing)
+
+
+def _published(s: Session, publishing: Callable[[], SiteVersion]) -> tuple[Response, int]:
+    """201 with the version `publishing` made and committed; 409/422 (rolled back) when it was refused."""
+    try:
+        created = publishing()
     except PublishRefused as refused:
         s.rollback()
         return _refused(refused)
@@ -263,18 +269,9 @@ def roll_back() -> Response | tuple[Response, int]:
     body = bodies.json_body()
     note = _note(body)
     version = _whole("version", body.get("version"))
-    try:
-        created = rollback(s, version, note=note, actor=current_actor(), now=clock())
-    except LookupError:
-        s.rollback()
+    if s.get(SiteVersion, version) is None:
         abort(404, f"there is no version {version}")
-    except PublishRefused as refused:
-        s.rollback()
-        return _refused(refused)
-    s.flush()
-    shown = _created(s, created)
-    s.commit()
-    return jsonify(version=shown), 201
+    return _published(s, lambda: rollback(s, version, note=note, actor=current_actor(), now=clock()))
 
 
 @bp.get("/flows/<document>")

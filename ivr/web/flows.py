@@ -279,9 +279,17 @@ def delete(document: str) -> BaseResponse:
         flash(f"{document} is not deleted: {reason}.")
         return redirect(url_for("web.flows.edit", document=document))
     draft = drafts_of(s, current_owner()).get(document)
-    save_draft(s, current_owner(), document, None, draft.based_on if draft else newest, clock())
+    message = (
+        f"Your draft deletes {document}: publish it with a note to delete it for callers, or discard it."
+    )
+    return _keep(s, document, None, draft.based_on if draft else newest, message)
+
+
+def _keep(s: Session, document: str, text: str | None, based_on: int | None, message: str) -> BaseResponse:
+    """Save your draft of `document`, say so, and go back to the editor."""
+    save_draft(s, current_owner(), document, text, based_on, clock())
     s.commit()
-    flash(f"Your draft deletes {document}: publish it with a note to delete it for callers, or discard it.")
+    flash(message)
     return redirect(url_for("web.flows.edit", document=document))
 
 
@@ -295,12 +303,10 @@ def rebase(document: str) -> BaseResponse:
     version = request.form.get("version", "")
     if draft is None or not version.isdigit():
         abort(404)
-    save_draft(s, current_owner(), document, draft.text, int(version), clock())
-    s.commit()
-    flash(
+    message = (
         f"Your draft of {document} is now based on version {version}: publishing it replaces that version's."
     )
-    return redirect(url_for("web.flows.edit", document=document))
+    return _keep(s, document, draft.text, int(version), message)
 
 
 @bp.post("/discard/<document>")
