@@ -13,7 +13,7 @@ from ..accounts.access import current_actor, current_owner, requires
 from ..db import session
 from ..engine import load_documents
 from ..engine.loader import SITE_FILE, is_document_name
-from ..extensions import clock
+from ..extensions import allow_larger_bodies, clock
 from ..flows.diffs import DocumentDiff, document_diffs
 from ..flows.drafts import discard_draft, drafts_of, save_draft
 from ..flows.history import VersionInfo, history, newest_texts, newest_version_id, version_texts
@@ -26,12 +26,7 @@ from .params import query_parameters
 
 bp = Blueprint("flows", __name__)
 
-
-@bp.url_value_preprocessor
-def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    """Whole sites and long flows are posted here: allow 1 MiB (MAX_CONTENT_LENGTH is for other posts)."""
-    request.max_content_length = FLOWS_REQUEST_BYTES
-
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 MAX_NOTE = 2000
 

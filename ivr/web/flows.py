@@ -29,7 +29,7 @@ from ..accounts.roles import allows
 from ..db import session
 from ..engine import Problem, load_documents
 from ..engine.loader import SITE_FILE, is_document_name
-from ..extensions import clock
+from ..extensions import allow_larger_bodies, clock
 from ..flows.diffs import document_diffs
 from ..flows.drafts import discard_draft, drafts_of, save_draft
 from ..flows.history import history, newest_texts, version_texts
@@ -45,12 +45,7 @@ EDITOR_CSS = Path(__file__).resolve().parent / "static" / "build" / "editor.css"
 # Served by the "try it" feature (ivr/web/trial.py), the editor's script posts to them.
 GRAPH_PATH, TRY_PATH = "/flows/graph", "/flows/try"
 
-
-@bp.url_value_preprocessor
-def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    """Long flows are posted here: allow 1 MiB (set before any before_request, the CSRF check, reads)."""
-    request.max_content_length = FLOWS_REQUEST_BYTES
-    request.max_form_memory_size = FLOWS_REQUEST_BYTES
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 
 def _document(name: str) -> str:

@@ -4,7 +4,6 @@ the text as the editor holds it over the person's drafts and the newest version 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -13,18 +12,14 @@ from ..db import session
 from ..engine import load_documents
 from ..engine.graph import flow_graph
 from ..engine.loader import SITE_FILE
-from ..extensions import clock
+from ..extensions import allow_larger_bodies, clock
 from ..flows.workspace import FLOWS_REQUEST_BYTES, workspace_texts
 from ..sim.trial import TrialError
 from ..sim.workspace import document_and_text, try_draft
 
 bp = Blueprint("trial", __name__, url_prefix="/flows")
 
-
-@bp.url_value_preprocessor
-def _larger_bodies(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    """Whole sites and long flows are posted here: allow 1 MiB (MAX_CONTENT_LENGTH is for other posts)."""
-    request.max_content_length = FLOWS_REQUEST_BYTES
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 
 def _refuse(message: str) -> tuple[Response, int]:
