@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
-from flask import current_app, g
+from flask import Blueprint, current_app, g, request
 
 from .db import utcnow
 from .engine.site import Desk
@@ -34,3 +35,15 @@ def priced_desks() -> Mapping[str, Desk]:
     """The published site's desks, whose prices give each call its cost ({} when nothing is published)."""
     published = flows().current()
     return published.site.desks if published is not None else {}
+
+
+def allow_larger_bodies(blueprint: Blueprint, limit: int) -> None:
+    """Let the blueprint's routes take requests up to `limit` bytes (forms too) instead of
+    MAX_CONTENT_LENGTH; set as a URL value preprocessor, which runs before any before_request (the CSRF
+    check reads the form)."""
+
+    def larger(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+        request.max_content_length = limit
+        request.max_form_memory_size = limit
+
+    blueprint.url_value_preprocessor(larger)

@@ -64,7 +64,9 @@ def report_figures(report: Mapping[str, Any]) -> dict[str, Any]:
 def _filtered(query: Select[Any], action: str | None, actor: str | None) -> Select[Any]:
     """Only entries of `action` (or of its family: "campaign" is every campaign.* action) and of `actor`."""
     if action:
-        query = query.where(or_(AuditEntry.action == action, AuditEntry.action.startswith(action + ".", autoescape=True)))
+        query = query.where(
+            or_(AuditEntry.action == action, AuditEntry.action.startswith(action + ".", autoescape=True))
+        )
     if actor:
         query = query.where(AuditEntry.actor == actor)
     return query

@@ -3,7 +3,7 @@ changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
@@ -12,19 +12,22 @@ from sqlalchemy.orm import Session
 from ..accounts.access import current_actor, current_owner, requires
 from ..db import session
 from ..engine import load_documents
-from ..engine.loader import is_document_name
-from ..extensions import clock
+from ..engine.loader import SITE_FILE, is_document_name
+from ..extensions import allow_larger_bodies, clock
 from ..flows.diffs import DocumentDiff, document_diffs
-from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
-from ..flows.history import VersionInfo, history, newest_version_id, version_texts
+from ..flows.drafts import discard_draft, drafts_of, save_draft
+from ..flows.history import VersionInfo, history, newest_texts, newest_version_id, version_texts
 from ..flows.publishing import Conflict, PublishRefused, publish_drafts, publish_texts, rollback
+from ..flows.workspace import FLOWS_REQUEST_BYTES, is_stale, workspace_texts
 from ..models import FlowDraft, SiteVersion
 from . import bodies
 from .errors import error_response
 from .params import query_parameters
 
 bp = Blueprint("flows", __name__)
-SITE = "site.json"
+
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
+
 MAX_NOTE = 2000
 
 
@@ -63,9 +66,16 @@ def _texts(s: Session, version: int) -> dict[str, str]:
         abort(404, f"there is no version {version}")
 
 
-def _newest(s: Session) -> tuple[int | None, dict[str, str]]:
-    newest = newest_version_id(s)
-    return newest, (version_texts(s, newest) if newest is not None else {})
+def _based_on(s: Session, body: Mapping[str, Any]) -> int | None:
+    """The body's based_on, required: the version the text was edited from (null: nothing was published),
+    so a change published meanwhile is a conflict, never silently overwritten; 400 without it, 404 unknown."""
+    if "based_on" not in body:
+        abort(400, "based_on: the version your text was edited from (null when nothing was published yet)")
+    if body["based_on"] is None:
+        return None
+    based_on = _whole("based_on", body["based_on"])
+    _texts(s, based_on)
+    return based_on
 
 
 def version_dict(v: VersionInfo) -> dict[str, Any]:
@@ -93,18 +103,12 @@ def _created(s: Session, row: SiteVersion) -> dict[str, Any]:
 
 def draft_dict(s: Session, draft: FlowDraft, newest: Mapping[str, str]) -> dict[str, Any]:
     """A draft with whether the published text changed since it started (stale)."""
-    base: dict[str, str] = {}
-    if draft.based_on is not None:
-        try:
-            base = version_texts(s, draft.based_on)
-        except LookupError:
-            base = {}
     return {
         "document": draft.document,
         "text": draft.text,
         "based_on": draft.based_on,
         "updated_at": draft.updated_at.isoformat(),
-        "stale": base.get(draft.document) != newest.get(draft.document),
+        "stale": is_stale(s, draft, newest),
     }
 
 
@@ -138,8 +142,12 @@ def index() -> Response:
     newest = history(s, limit=1)
     texts = version_texts(s, newest[0].id) if newest else {}
     documents = [
-        {"document": name, "kind": "site" if name == SITE else "flow", "bytes": len(text.encode("utf-8"))}
-        for name, text in sorted(texts.items(), key=lambda item: (item[0] != SITE, item[0]))
+        {
+            "document": name,
+            "kind": "site" if name == SITE_FILE else "flow",
+            "bytes": len(text.encode("utf-8")),
+        }
+        for name, text in sorted(texts.items(), key=lambda item: (item[0] != SITE_FILE, item[0]))
     ]
     return jsonify(version=version_dict(newest[0]) if newest else None, documents=documents)
 
@@ -150,7 +158,7 @@ def index() -> Response:
 def drafts() -> Response:
     """This token's drafts, each with whether the published text changed since it started."""
     s = session()
-    _, newest = _newest(s)
+    _, newest = newest_texts(s)
     found = drafts_of(s, current_owner())
     return jsonify(drafts=[draft_dict(s, found[name], newest) for name in sorted(found)])
 
@@ -187,8 +195,7 @@ def validate() -> Response:
     """Every problem of the newest version with {documents: {file: text | null}} over it (null removes)."""
     s = session()
     documents = _documents(bodies.json_body(), required=True)
-    _, newest = _newest(s)
-    bundle, problems = load_documents(overlay(newest, documents))
+    bundle, problems = load_documents(workspace_texts(s, documents))
     return jsonify(valid=bundle is not None, problems=[p.as_dict() for p in problems])
 
 
@@ -216,15 +223,13 @@ def publish() -> Response | tuple[Response, int]:
     body = bodies.json_body()
     note = _note(body)
     documents = _documents(body, required=False)
-    try:
+
+    def publishing() -> SiteVersion:
         if documents:
-            based_on = _whole("based_on", body.get("based_on")) if body.get("based_on") is not None else None
-            if based_on is not None:
-                _texts(s, based_on)  # 404 for a version that does not exist
-            _, newest = _newest(s)
-            created = publish_texts(
+            based_on = _based_on(s, body)
+            return publish_texts(
                 s,
-                overlay(newest, documents),
+                documents,
                 note=note,
                 actor=current_actor(),
                 now=clock(),
@@ -232,10 +237,15 @@ def publish() -> Response | tuple[Response, int]:
                 based_on=based_on,
                 changed=list(documents),
             )
-        else:
-            created = publish_drafts(
-                s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api"
-            )
+        return publish_drafts(s, current_owner(), note=note, actor=current_actor(), now=clock(), source="api")
+
+    return _published(s, publishing)
+
+
+def _published(s: Session, publishing: Callable[[], SiteVersion]) -> tuple[Response, int]:
+    """201 with the version `publishing` made and committed; 409/422 (rolled back) when it was refused."""
+    try:
+        created = publishing()
     except PublishRefused as refused:
         s.rollback()
         return _refused(refused)
@@ -254,18 +264,9 @@ def roll_back() -> Response | tuple[Response, int]:
     body = bodies.json_body()
     note = _note(body)
     version = _whole("version", body.get("version"))
-    try:
-        created = rollback(s, version, note=note, actor=current_actor(), now=clock())
-    except LookupError:
-        s.rollback()
+    if s.get(SiteVersion, version) is None:
         abort(404, f"there is no version {version}")
-    except PublishRefused as refused:
-        s.rollback()
-        return _refused(refused)
-    s.flush()
-    shown = _created(s, created)
-    s.commit()
-    return jsonify(version=shown), 201
+    return _published(s, lambda: rollback(s, version, note=note, actor=current_actor(), now=clock()))
 
 
 @bp.get("/flows/<document>")
@@ -297,8 +298,8 @@ def put_draft(document: str) -> Response:
     body = bodies.json_body()
     if "text" not in body or not (body["text"] is None or isinstance(body["text"], str)):
         abort(400, "text: the document's text as a string (null to remove the document on publish)")
-    newest, texts = _newest(s)
-    based_on = _whole("based_on", body["based_on"]) if body.get("based_on") is not None else newest
+    based_on = _based_on(s, body)
+    _, texts = newest_texts(s)
     draft = save_draft(s, current_owner(), document, body["text"], based_on, clock())
     s.flush()
     shown = draft_dict(s, draft, texts)

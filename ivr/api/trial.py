@@ -7,13 +7,16 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..accounts.access import current_owner, requires
 from ..db import session
-from ..extensions import clock
+from ..extensions import allow_larger_bodies, clock
+from ..flows.workspace import FLOWS_REQUEST_BYTES
 from ..sim.trial import TrialError
 from ..sim.workspace import try_draft
 from .errors import error_response
 from .params import query_parameters
 
 bp = Blueprint("trial", __name__, url_prefix="/flows")
+
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 
 @bp.post("/try")

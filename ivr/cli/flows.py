@@ -87,12 +87,22 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
 @click.option(
     "--if-empty", is_flag=True, help="Publish only when no version is published yet (a release step)."
 )
-def flows_publish(folder: Path | None, note: str | None, if_empty: bool) -> None:
-    """Publish a flows folder (default FLOWS_DIR) as the newest version, after validating all of it."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Publish even though it undoes versions published from the browser or the API since the last "
+    "folder publish.",
+)
+def flows_publish(folder: Path | None, note: str | None, if_empty: bool, force: bool) -> None:
+    """Publish a flows folder (default FLOWS_DIR) as the newest version, after validating all of it.
+
+    Refuses when versions were published from the browser, the API or a rollback since a folder was last
+    published (the folder would undo them): `ivr flows export DIR` brings them into the folder first.
+    """
     from ..db import session
     from ..extensions import clock
     from ..flows.history import newest_version_id
-    from ..flows.publishing import NothingToPublish, PublishRefused, publish_texts
+    from ..flows.publishing import NothingToPublish, PublishRefused, folder_overwrites, publish_folder
 
     folder = folder or _default_folder()
     with app_context():
@@ -105,15 +115,26 @@ def flows_publish(folder: Path | None, note: str | None, if_empty: bool) -> None
         if bundle is None:
             click.echo(f"not published: {_counted(problems)}", err=True)
             sys.exit(1)
+        undone = folder_overwrites(s, bundle.texts) if not force else []
+        if undone:
+            latest = undone[0]
+            click.echo(
+                f"not published: version {latest.id} was published by {latest.published_by} "
+                f"(from {latest.source}) after the last publish from a folder, and publishing {folder} would "
+                f"undo {'it' if len(undone) == 1 else f'it and {len(undone) - 1} other version(s)'}. "
+                f"Run `ivr flows export {folder}` to bring it into the folder first (then edit and publish), "
+                "or publish with --force to undo it.",
+                err=True,
+            )
+            sys.exit(1)
         try:
-            version = publish_texts(
+            version = publish_folder(
                 s,
                 bundle.texts,
                 note=note or f"published from {folder}",
                 actor=_cli_actor(),
                 now=clock(),
                 source=str(folder),
-                based_on=None,
             )
         except NothingToPublish as same:
             click.echo(same.message)

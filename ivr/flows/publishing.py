@@ -59,9 +59,12 @@ class NothingToPublish(PublishRefused):
     """The documents are those of the newest version already."""
 
 
+WORKSPACE_SOURCES = frozenset({"browser", "api", "rollback"})  # any other source is a folder's path
+
+
 def publish_texts(
     s: Session,
-    texts: Mapping[str, str],
+    documents: Mapping[str, str | None],
     *,
     note: str,
     actor: ActorLike,
@@ -70,25 +73,60 @@ def publish_texts(
     based_on: int | None,
     changed: Collection[str] | None = None,
 ) -> SiteVersion:
-    """Publish the documents as the newest version.
+    """Publish edited documents over the newest version, read inside the publish lock.
 
-    `based_on` is the version the publisher started from: only the `changed` documents are taken from
-    `texts` (a changed document missing from `texts` is removed), laid over the newest version, and each
-    one that someone else changed since `based_on` is a conflict. `changed` defaults to the documents of
-    `texts` whose text differs from `based_on`'s, so `texts` may hold just the documents edited. With
-    `based_on` None, `texts` is the whole site and nothing is checked for conflicts (a folder published
-    from the command line).
+    `based_on` is the version the publisher started from (None: from an empty site). Only the `changed`
+    documents are taken from `documents` (None or missing: removed) and laid over the newest version, so a
+    publish of other documents committed meanwhile stays; each one someone else changed since `based_on` is
+    a conflict. `changed` defaults to the documents whose text differs from `based_on`'s.
     """
     note = _required(note)
     _lock(s)
-    bases: dict[str, int | None] = {}
-    if based_on is not None:
-        base = _texts_at(s, based_on)
-        documents = list(changed) if changed is not None else [n for n in texts if base.get(n) != texts[n]]
-        bases = dict.fromkeys(documents, based_on)
-        newest = _newest(s)
-        texts = overlay(newest[1].texts if newest else {}, {name: texts.get(name) for name in documents})
+    base = _texts_at(s, based_on) if based_on is not None else {}
+    names = list(changed) if changed is not None else [n for n in documents if base.get(n) != documents[n]]
+    newest = _newest(s)
+    texts = overlay(newest[1].texts if newest else {}, {name: documents.get(name) for name in names})
+    bases = dict.fromkeys(names, based_on)
     return _publish(s, texts, bases, note=note, actor=actor, now=now, source=source, based_on=based_on)
+
+
+def publish_folder(
+    s: Session, texts: Mapping[str, str], *, note: str, actor: ActorLike, now: datetime, source: str
+) -> SiteVersion:
+    """Publish a folder's documents as the whole site, as they are: no conflicts are checked, the caller
+    means "this whole folder" (`ivr flows publish` first refuses to undo publishes made since the folder's
+    last one, see folder_overwrites)."""
+    note = _required(note)
+    _lock(s)
+    newest = _newest(s)
+    based_on = newest[0].id if newest else None
+    return _publish(s, texts, {}, note=note, actor=actor, now=now, source=source, based_on=based_on)
+
+
+def newest_from_folder(s: Session, source: str | None = None) -> SiteVersion | None:
+    """The newest version published from a folder (from that `source` only, when given)."""
+    query = select(SiteVersion).where(SiteVersion.source.not_in(WORKSPACE_SOURCES))
+    if source is not None:
+        query = query.where(SiteVersion.source == source[:500])
+    return s.scalars(query.order_by(SiteVersion.id.desc()).limit(1)).first()
+
+
+def folder_overwrites(s: Session, folder: Mapping[str, str]) -> list[SiteVersion]:
+    """The versions published from the browser, the API or a rollback since a folder was last published
+    (newest first) when publishing `folder` would undo them: a document they changed is in the folder as it
+    was at that folder publish. [] when the folder holds their changes (e.g. exported, then edited)."""
+    last = newest_from_folder(s)
+    query = select(SiteVersion).where(SiteVersion.source.in_(WORKSPACE_SOURCES))
+    if last is not None:
+        query = query.where(SiteVersion.id > last.id)
+    since = list(s.scalars(query.order_by(SiteVersion.id.desc())))
+    if not since:
+        return []
+    base = dict(Bundle.from_json(last.bundle).texts) if last is not None else {}
+    newest = _newest(s)
+    current = newest[1].texts if newest is not None else {}
+    changed = {name for name in {*base, *current} if base.get(name) != current.get(name)}
+    return since if any(folder.get(name) == base.get(name) for name in changed) else []
 
 
 def publish_drafts(

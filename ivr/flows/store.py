@@ -18,8 +18,8 @@ from ..engine import Bundle, Problem, Site, load_folder
 from ..engine.problems import errors
 from ..models import SiteVersion
 from .errors import NothingPublished
-from .history import newest_texts, newest_version_id
-from .publishing import PUBLISHED, NothingToPublish, publish_texts
+from .history import newest_version_id
+from .publishing import PUBLISHED, NothingToPublish, newest_from_folder, publish_folder
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ class FlowStore:
 
     Every process on every host serves the newest version: one cheap `SELECT max(id)` every
     `check_seconds`, and a publish committed through this store's sessionmaker is served at once. With
-    `watch`, a change to the folder is published as a new version when its documents differ from the newest.
+    `watch`, a change to the folder is published as a new version when its documents differ from the
+    newest version published from that folder (so publishes from the browser or the API stay).
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class FlowStore:
         self._versions: dict[int, Published] = {}
         self._current: int | None = None
         self._fingerprint: tuple[tuple[str, int, int], ...] | None = None
+        self._unpublished_folder: dict[str, str] | None = None  # as first read, when never published
         self._checked_at = float("-inf")
         self._lock = threading.Lock()
         event.listen(sessions, "after_commit", self._after_commit)
@@ -135,27 +137,41 @@ class FlowStore:
         self.publish(bundle, source=str(self.folder))
         return problems
 
-    def publish(self, bundle: Bundle, source: str) -> int:
-        """Publish a folder's bundle unless the newest version has the same documents; the newest id."""
+    def publish(self, bundle: Bundle, source: str) -> int | None:
+        """Publish a folder's bundle when it differs from the newest version published from this folder
+        (`source`), or when nothing is published yet; the newest id.
+
+        Comparing with the folder's own last version (not the newest) keeps what was published from the
+        browser or the API since: a worker or a restart with an unchanged folder publishes nothing. A folder
+        never published while other versions are is only remembered: its next change is published.
+        """
         with self.sessions() as session:
-            newest, texts = newest_texts(session)
-            if newest is not None and texts == bundle.texts:
-                return newest  # read only: no write lock taken when nothing changed
+            newest = newest_version_id(session)
+            last = newest_from_folder(session, source)
+            if last is not None:
+                if Bundle.from_json(last.bundle).texts == bundle.texts:
+                    return newest  # read only: no write lock taken when nothing changed
+            elif newest is not None:
+                if self._unpublished_folder is None:
+                    log.warning(
+                        "flows folder %s was never published and version %s is: its next change is "
+                        "published (or run `ivr flows publish %s`)", source, newest, source,
+                    )  # fmt: skip
+                    self._unpublished_folder = dict(bundle.texts)
+                if self._unpublished_folder == bundle.texts:
+                    return newest
             try:
-                version = publish_texts(
+                version = publish_folder(
                     session,
                     bundle.texts,
                     note="the flows folder changed",
                     actor=FolderWatch(),
                     now=utcnow(),
                     source=source,
-                    based_on=None,
                 )
             except NothingToPublish:
                 session.rollback()
-                newest = newest_version_id(session)
-                assert newest is not None  # refused only because a newest version has these documents
-                return newest
+                return newest_version_id(session)
             session.commit()
             log.info("published flows version %s from %s", version.id, source)
             self._current = version.id

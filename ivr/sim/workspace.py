@@ -9,15 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..engine.loader import is_document_name
-from ..flows.drafts import drafts_of, overlay
-from ..flows.history import newest_texts
+from ..flows.workspace import workspace_texts
 from .trial import TrialError, read_trial, run_trial
-
-
-def published_and_drafts(s: Session, owner: str) -> dict[str, str]:
-    """The newest version's documents with the owner's drafts laid over them (a removal draft removes)."""
-    _newest, published = newest_texts(s)
-    return overlay(published, {name: draft.text for name, draft in drafts_of(s, owner).items()})
 
 
 def document_and_text(body: object) -> tuple[str, str]:
@@ -37,7 +30,6 @@ def try_draft(s: Session, owner: str, body: object, now: datetime) -> dict[str, 
         raise TrialError("send a JSON object with Content-Type: application/json")
     document, text = document_and_text(body)
     trial = read_trial(body)
-    texts = published_and_drafts(s, owner)
-    if document not in texts:
+    if document not in workspace_texts(s, drafts_of_owner=owner):
         raise TrialError(f"document: {document} is neither published nor one of your drafts")
-    return run_trial(texts | {document: text}, trial, now)
+    return run_trial(workspace_texts(s, {document: text}, drafts_of_owner=owner), trial, now)

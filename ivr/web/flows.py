@@ -28,22 +28,24 @@ from ..accounts.access import current_actor, current_owner, requires
 from ..accounts.roles import allows
 from ..db import session
 from ..engine import Problem, load_documents
-from ..engine.loader import is_document_name
-from ..extensions import clock
+from ..engine.loader import SITE_FILE, is_document_name
+from ..extensions import allow_larger_bodies, clock
 from ..flows.diffs import document_diffs
-from ..flows.drafts import discard_draft, drafts_of, overlay, save_draft
-from ..flows.history import history, newest_version_id, version_texts
+from ..flows.drafts import discard_draft, drafts_of, save_draft
+from ..flows.history import history, newest_texts, version_texts
 from ..flows.publishing import PublishRefused, publish_drafts, publish_texts, rollback
+from ..flows.workspace import FLOWS_REQUEST_BYTES, is_stale, why_not_delete, workspace_texts
 from ..models import FlowDraft
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
-SITE = "site.json"
 FLOW_NAME = re.compile(r"[a-z][a-z0-9_]{0,60}")
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 VIEWS = ("split", "unified")
 EDITOR_CSS = Path(__file__).resolve().parent / "static" / "build" / "editor.css"
 # Served by the "try it" feature (ivr/web/trial.py), the editor's script posts to them.
 GRAPH_PATH, TRY_PATH = "/flows/graph", "/flows/try"
+
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 
 def _document(name: str) -> str:
@@ -54,36 +56,18 @@ def _document(name: str) -> str:
 
 
 def _kind(document: str) -> str:
-    return "site" if document == SITE else "flow"
+    return "site" if document == SITE_FILE else "flow"
 
 
 def _ordered(documents: Iterable[str]) -> list[str]:
     """The site first, then the flows by name."""
-    return sorted(set(documents), key=lambda name: (name != SITE, name))
+    return sorted(set(documents), key=lambda name: (name != SITE_FILE, name))
 
 
-def _newest(s: Session) -> tuple[int | None, dict[str, str]]:
-    """The newest version's id and texts ({} when nothing is published)."""
-    newest = newest_version_id(s)
-    return newest, (version_texts(s, newest) if newest is not None else {})
-
-
-def _texts_at(s: Session, version: int | None) -> dict[str, str]:
-    """A version's texts; {} for none or a version that is gone."""
-    if version is None:
-        return {}
-    try:
-        return version_texts(s, version)
-    except LookupError:
-        return {}
-
-
-def problems_with(s: Session, owner: str, document: str, text: str | None) -> list[Problem]:
-    """Every problem of the site with this text of `document`, over the owner's drafts and the newest."""
-    _, newest = _newest(s)
-    drafts: dict[str, str | None] = {name: d.text for name, d in drafts_of(s, owner).items()}
-    drafts[document] = text
-    _bundle, problems = load_documents(overlay(newest, drafts))
+def problems_with(s: Session, document: str, text: str | None) -> list[Problem]:
+    """Every problem of what Publish on the editor page publishes: the newest version with this text of
+    `document` (your other drafts are checked by "Publish all my drafts" on the list page)."""
+    _bundle, problems = load_documents(workspace_texts(s, {document: text}))
     return problems
 
 
@@ -101,7 +85,7 @@ def _may_edit() -> bool:
 def index() -> str:
     """The site and every flow with the newest version, your drafts and which of them went stale."""
     s = session()
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     drafts = drafts_of(s, current_owner()) if _may_edit() else {}
     rows = [_row(s, name, texts, drafts.get(name)) for name in _ordered([*texts, *drafts])]
     info = history(s, limit=1)
@@ -114,7 +98,7 @@ def _row(s: Session, name: str, texts: Mapping[str, str], draft: FlowDraft | Non
     """One line of the documents list: what is published, your draft, and whether it changed under you."""
     stale = False
     if draft is not None:
-        stale = _texts_at(s, draft.based_on).get(name) != texts.get(name)
+        stale = is_stale(s, draft, texts)
     return {"document": name, "kind": _kind(name), "published": name in texts, "draft": draft, "stale": stale}
 
 
@@ -128,7 +112,7 @@ def new_flow() -> BaseResponse:
         return redirect(url_for("web.flows.index"))
     s = session()
     document = f"{name}.json"
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     if document in texts or document in drafts_of(s, current_owner()):
         flash(f"{document} already exists: open it from the list.")
         return redirect(url_for("web.flows.index"))
@@ -157,19 +141,19 @@ def edit(document: str) -> Any:
     """The editor: your draft (or the published text) with its problems, save, validate and publish."""
     s = session()
     document = _document(document)
-    newest, texts = _newest(s)
+    newest, texts = newest_texts(s)
     draft = drafts_of(s, current_owner()).get(document)
     if draft is None and document not in texts:
         abort(404)
     text = draft.text if draft is not None else texts[document]
     base = draft.based_on if draft is not None else newest
-    problems = problems_with(s, current_owner(), document, text) if draft is not None else []
+    problems = problems_with(s, document, text) if draft is not None else []
     return _editor(document, text or "", base, draft, problems, checked=draft is not None)
 
 
 def _editor(
     document: str,
-    text: str,
+    text: str | None,
     base: int | None,
     draft: FlowDraft | None,
     problems: list[Problem],
@@ -181,13 +165,13 @@ def _editor(
 ) -> Any:
     """The editor page (status 422 when a publish was refused for problems)."""
     s = session()
-    newest, texts = _newest(s)
-    stale = draft is not None and _texts_at(s, draft.based_on).get(document) != texts.get(document)
+    newest, texts = newest_texts(s)
+    stale = draft is not None and is_stale(s, draft, texts)
     body = render_template(
         "flow_edit.html",
         document=document,
         kind=_kind(document),
-        text=text,
+        text=text or "",
         base=base,
         newest=newest,
         draft=draft,
@@ -223,17 +207,19 @@ def change(document: str) -> Any:
     action = request.form.get("action", "save")
     if action not in ("save", "validate", "publish"):
         abort(400, f"unknown action {action!r}: save, validate or publish")
-    text = request.form.get("text", "").replace("\r\n", "\n")  # browsers post CRLF line ends
+    posted = request.form.get("text", "").replace("\r\n", "\n")  # browsers post CRLF line ends
     owner, now = current_owner(), clock()
-    newest, _texts = _newest(s)
+    newest, _texts = newest_texts(s)
     draft = drafts_of(s, owner).get(document)
+    removing = draft is not None and draft.text is None and not posted.strip()
+    text: str | None = None if removing else posted  # a delete draft stays one until text is typed
     base = _base(request.form.get("based_on"), draft, newest)
     draft = save_draft(s, owner, document, text, base, now)
     s.commit()
     if action == "save":
         flash(f"Draft of {document} saved.")
         return redirect(url_for("web.flows.edit", document=document))
-    problems = problems_with(s, owner, document, text)
+    problems = problems_with(s, document, text)
     if action == "validate":
         return _editor(document, text, base, draft, problems, checked=True)
     note = request.form.get("note", "").strip()
@@ -245,14 +231,13 @@ def change(document: str) -> Any:
     return _publish_one(s, document, draft, text, note)
 
 
-def _publish_one(s: Session, document: str, draft: FlowDraft, text: str, note: str) -> Any:
+def _publish_one(s: Session, document: str, draft: FlowDraft, text: str | None, note: str) -> Any:
     """Publish this document's draft over the newest version; the draft goes when it is published."""
     owner = current_owner()
-    _, newest = _newest(s)
     try:
         version = publish_texts(
             s,
-            overlay(newest, {document: text}),
+            {document: text},
             note=note,
             actor=current_actor(),
             now=clock(),
@@ -269,7 +254,7 @@ def _publish_one(s: Session, document: str, draft: FlowDraft, text: str, note: s
     return redirect(url_for("web.flows.history_page"))
 
 
-def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str, note: str) -> Any:
+def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str | None, note: str) -> Any:
     """A refused publish: the conflict page (409) with what changed meanwhile, or the problems (422)."""
     if refused.conflicts:
         return render_template("flow_conflict.html", refused=refused, document=document, note=note), 409
@@ -277,6 +262,35 @@ def _refused(refused: PublishRefused, document: str, draft: FlowDraft, text: str
         document, text, draft.based_on, draft, refused.problems, checked=True, note=note, status=422,
         message=str(refused.message),
     )  # fmt: skip
+
+
+@bp.post("/delete/<document>")
+@requires("edit_flows")
+def delete(document: str) -> BaseResponse:
+    """Start deleting a flow: a draft that removes it, published with a note like any change; refused for
+    the site file, the default flow and a flow other flows go to."""
+    s = session()
+    document = _document(document)
+    newest, texts = newest_texts(s)
+    if document not in texts:
+        abort(404)
+    reason = why_not_delete(texts, document)
+    if reason is not None:
+        flash(f"{document} is not deleted: {reason}.")
+        return redirect(url_for("web.flows.edit", document=document))
+    draft = drafts_of(s, current_owner()).get(document)
+    message = (
+        f"Your draft deletes {document}: publish it with a note to delete it for callers, or discard it."
+    )
+    return _keep(s, document, None, draft.based_on if draft else newest, message)
+
+
+def _keep(s: Session, document: str, text: str | None, based_on: int | None, message: str) -> BaseResponse:
+    """Save your draft of `document`, say so, and go back to the editor."""
+    save_draft(s, current_owner(), document, text, based_on, clock())
+    s.commit()
+    flash(message)
+    return redirect(url_for("web.flows.edit", document=document))
 
 
 @bp.post("/rebase/<document>")
@@ -289,12 +303,10 @@ def rebase(document: str) -> BaseResponse:
     version = request.form.get("version", "")
     if draft is None or not version.isdigit():
         abort(404)
-    save_draft(s, current_owner(), document, draft.text, int(version), clock())
-    s.commit()
-    flash(
+    message = (
         f"Your draft of {document} is now based on version {version}: publishing it replaces that version's."
     )
-    return redirect(url_for("web.flows.edit", document=document))
+    return _keep(s, document, draft.text, int(version), message)
 
 
 @bp.post("/discard/<document>")
@@ -343,7 +355,7 @@ def check(document: str) -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("text"), str):
         abort(400, 'send {"text": "..."} as JSON')
-    problems = problems_with(session(), current_owner(), document, body["text"])
+    problems = problems_with(session(), document, body["text"])
     return jsonify(problems=[p.as_dict() for p in in_shown_order(problems, document)])
 
 
@@ -362,9 +374,7 @@ def schema(kind: str) -> Response:
 def names() -> Response:
     """For completion in the editor: the flow names (goto), desks and schedules, your drafts included."""
     s = session()
-    _, texts = _newest(s)
-    if _may_edit():
-        texts = overlay(texts, {name: d.text for name, d in drafts_of(s, current_owner()).items()})
+    texts = workspace_texts(s, drafts_of_owner=current_owner() if _may_edit() else None)
     flows, site = [], {}
     for name, text in texts.items():
         try:
@@ -373,7 +383,7 @@ def names() -> Response:
             continue
         if not isinstance(data, dict):
             continue
-        if name == SITE:
+        if name == SITE_FILE:
             site = data
         elif isinstance(data.get("name"), str):
             flows.append(data["name"])

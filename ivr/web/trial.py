@@ -12,11 +12,14 @@ from ..db import session
 from ..engine import load_documents
 from ..engine.graph import flow_graph
 from ..engine.loader import SITE_FILE
-from ..extensions import clock
+from ..extensions import allow_larger_bodies, clock
+from ..flows.workspace import FLOWS_REQUEST_BYTES, workspace_texts
 from ..sim.trial import TrialError
-from ..sim.workspace import document_and_text, published_and_drafts, try_draft
+from ..sim.workspace import document_and_text, try_draft
 
 bp = Blueprint("trial", __name__, url_prefix="/flows")
+
+allow_larger_bodies(bp, FLOWS_REQUEST_BYTES)
 
 
 def _refuse(message: str) -> tuple[Response, int]:
@@ -35,8 +38,9 @@ def graph() -> tuple[Response, int] | Response:
         document, text = document_and_text(body)
     except TrialError as exc:
         return _refuse(str(exc))
-    texts = published_and_drafts(session(), current_owner()) | {document: text}
-    _bundle, problems = load_documents(texts)
+    _bundle, problems = load_documents(
+        workspace_texts(session(), {document: text}, drafts_of_owner=current_owner())
+    )
     data: object = None
     invalid: str | None = None
     try:

@@ -116,6 +116,7 @@ def test_publishing_nothing_new_is_refused(client, editor, published):
         ({"note": "x", "documents": {"../x.json": "{}"}}, "document"),
         ({"note": "x", "documents": {"main.json": 5}}, "documents"),
         ({"note": "x", "based_on": "one", "documents": {"main.json": "{}"}}, "based_on"),
+        ({"note": "x", "documents": {"main.json": "{}"}}, "based_on"),  # never silently over the newest
     ],
 )
 def test_a_bad_publish_body_says_what_is_wrong(client, editor, body, word):
@@ -150,7 +151,7 @@ def test_a_draft_goes_stale_when_someone_publishes_the_document(client, editor, 
 
 
 def test_deleting_a_draft(client, editor, published):
-    client.put("/api/flows/main.json/draft", json={"text": "{}"}, headers=editor)
+    client.put("/api/flows/main.json/draft", json={"text": "{}", "based_on": published}, headers=editor)
     assert client.delete("/api/flows/main.json/draft", headers=editor).json == {"discarded": "main.json"}
     assert client.delete("/api/flows/main.json/draft", headers=editor).status_code == 404
 
@@ -209,6 +210,7 @@ def test_history_diff_and_rollback(client, editor, session, published):
             404,
         ),
         ("put", "/api/flows/main.json/draft", {"based_on": "{v}"}, 400),
+        ("put", "/api/flows/main.json/draft", {"text": "{}"}, 400),
     ],
 )
 def test_bad_requests_are_refused_with_a_reason(client, editor, published, method, path, body, status):
@@ -216,6 +218,8 @@ def test_bad_requests_are_refused_with_a_reason(client, editor, published, metho
     body = {k: published if v == "{v}" else v for k, v in body.items()} if body else body
     answer = getattr(client, method)(path, json=body, headers=editor)
     assert answer.status_code == status and answer.json["error"]["message"]
+    if body and "text" in body and "based_on" not in body:
+        assert "based_on" in answer.json["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -223,7 +227,7 @@ def test_bad_requests_are_refused_with_a_reason(client, editor, published, metho
     [
         ("post", "/api/flows/publish", {"note": "x"}),
         ("post", "/api/flows/rollback", {"version": "{v}", "note": "x"}),
-        ("put", "/api/flows/main.json/draft", {"text": "{}"}),
+        ("put", "/api/flows/main.json/draft", {"text": "{}", "based_on": "{v}"}),
         ("delete", "/api/flows/main.json/draft", None),
         ("get", "/api/flows/drafts", None),
         ("post", "/api/flows/validate", {"documents": {"main.json": "{}"}}),
@@ -241,3 +245,12 @@ def test_partners_and_strangers_are_refused(client, session, published):
     assert client.get("/api/flows").status_code == 401
     partner = _bearer(session, "acme", "partner", desk="bpo")
     assert client.get("/api/flows", headers=partner).status_code == 403
+
+
+def test_whole_sites_larger_than_other_requests_are_accepted(app, client, editor, published):
+    text = _greeting(_main(client, editor), "Long. " * 20_000)  # ~120 KB: over MAX_CONTENT_LENGTH (64 KiB)
+    assert len(text.encode()) > app.config["MAX_CONTENT_LENGTH"]
+    answer = client.post("/api/flows/validate", json={"documents": {"main.json": text}}, headers=editor)
+    assert answer.status_code == 200 and answer.json["valid"] is True
+    huge = {"documents": {"main.json": "x" * (1024 * 1024 + 1)}}
+    assert client.post("/api/flows/validate", json=huge, headers=editor).status_code == 413

@@ -141,3 +141,36 @@ def test_validate_shows_warnings_and_passes(runner, flows_dir, as_json: bool) ->
             f"{flows_dir / 'main.json'}: node 'spare': warning: {unreachable}",
             "flows are valid (1 warning(s))",
         ]
+
+
+def test_publishing_a_folder_refuses_to_undo_a_browser_publish_until_exported(
+    runner, env, session, flows_dir
+) -> None:
+    from ivr.accounts.audit import Actor
+    from ivr.flows.publishing import publish_texts
+
+    from .sample import edited, greeting, sample_texts
+
+    assert _run(runner, "flows", "publish", "--note", "first").exit_code == 0
+    first = _versions(session)[-1]
+    browser = publish_texts(
+        session, edited(sample_texts(), greeting("From the browser.")), note="b", actor=Actor("ann", "x"),
+        now=first.published_at, source="browser", based_on=first.id,
+    )  # fmt: skip
+    session.commit()
+    refused = runner.invoke(main, ["flows", "publish", "--note", "undo?"])
+    assert refused.exit_code == 1 and len(_versions(session)) == 2
+    assert f"version {browser.id} was published by ann" in refused.output
+    assert f"ivr flows export {flows_dir}" in refused.output
+    assert _run(runner, "flows", "export", str(flows_dir)).exit_code == 0
+    _set_greeting(flows_dir, "After the export.")
+    done = _run(runner, "flows", "publish", "--note", "on top of the browser's")
+    assert done.exit_code == 0, done.output
+    ann2 = publish_texts(
+        session, edited(sample_texts(), greeting("Again.")), note="b", actor=Actor("ann", "x"),
+        now=first.published_at, source="api", based_on=_versions(session)[-1].id,
+    )  # fmt: skip
+    session.commit()
+    assert runner.invoke(main, ["flows", "publish", "--note", "x"]).exit_code == 1
+    forced = _run(runner, "flows", "publish", "--note", "undo it", "--force")
+    assert forced.exit_code == 0 and _versions(session)[-1].id > ann2.id

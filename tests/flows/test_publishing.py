@@ -23,7 +23,12 @@ ANN = Actor("ann", "10.0.0.1")
 BOB = Actor("bob", "10.0.0.2")
 
 
-def _publish(session, texts, note="test", actor=ANN, based_on=None, **kwargs: Any) -> SiteVersion:
+NEWEST: Any = object()  # the publisher started from the newest version
+
+
+def _publish(session, texts, note="test", actor=ANN, based_on=NEWEST, **kwargs: Any) -> SiteVersion:
+    if based_on is NEWEST:
+        based_on = newest_version_id(session)
     version = publish_texts(
         session, texts, note=note, actor=actor, now=OPEN, source="test", based_on=based_on, **kwargs
     )
@@ -56,7 +61,7 @@ def test_a_publish_keeps_who_when_why_what_changed_and_the_exact_texts(session, 
 def test_the_service_does_not_commit(app, session, first) -> None:
     publish_texts(
         session, edited(sample_texts(), greeting("Uncommitted.")), note="x", actor=ANN, now=OPEN, source="t",
-        based_on=None,
+        based_on=first.id,
     )  # fmt: skip
     session.rollback()
     assert newest_version_id(session) == first.id
@@ -249,3 +254,23 @@ def test_a_draft_saved_without_a_change_does_not_conflict(session, first) -> Non
         _greeting_of(version_texts(session, version.id)) == "Ann." and version.based_on == first.id < ann.id
     )
     assert version.summary == "changed site settings" and drafts_of(session, "user:2") == {}
+
+
+def test_only_the_edited_documents_are_laid_over_the_newest_inside_the_lock(session, first) -> None:
+    texts = version_texts(session, first.id)
+    site = json.loads(texts["site.json"])
+    site["timezone"] = "America/Denver"
+    bob = _publish(session, {"site.json": json.dumps(site, indent=2) + "\n"}, actor=BOB, based_on=first.id)
+    mine = edited(texts, greeting("Ann."))  # the whole site as Ann saw it at version 1
+    ann = _publish(session, mine, based_on=first.id)
+    published = version_texts(session, ann.id)
+    assert (
+        _greeting_of(published) == "Ann."
+        and published["site.json"] == version_texts(session, bob.id)["site.json"]
+    )
+
+
+def test_a_publish_started_from_nothing_conflicts_with_what_is_published(session, first) -> None:
+    with pytest.raises(PublishRefused) as refused:
+        _publish(session, edited(sample_texts(), greeting("Mine.")), based_on=None)
+    assert [c.document for c in refused.value.conflicts] == ["main.json"]

@@ -10,12 +10,13 @@ from sqlalchemy import func, select
 
 from ivr.accounts.audit import Actor
 from ivr.db import Database
-from ivr.flows.history import version_texts
+from ivr.flows.history import newest_version_id, version_texts
 from ivr.flows.publishing import publish_texts
 from ivr.flows.store import FlowStore
 from ivr.models import SiteVersion
 
 from ..conftest import OPEN
+from .sample import edited, greeting, sample_texts
 
 
 def _greeting(flows_dir, text: str) -> None:
@@ -41,13 +42,14 @@ def _versions(session) -> int:
     return session.scalar(select(func.count()).select_from(SiteVersion))
 
 
-def _publish_greeting(session, texts: dict[str, str], text: str) -> int:
+def _publish_greeting(session, texts: dict[str, str], text: str, source: str = "test") -> int:
     flow = json.loads(texts["main.json"])
     flow["nodes"]["greeting"]["prompt"] = text
-    changed = texts | {"main.json": json.dumps(flow, indent=2) + "\n"}
+    changed = {"main.json": json.dumps(flow, indent=2) + "\n"}
     version = publish_texts(
-        session, changed, note="test", actor=Actor("tester"), now=OPEN, source="test", based_on=None
-    )
+        session, changed, note="test", actor=Actor("tester"), now=OPEN, source=source,
+        based_on=newest_version_id(session),
+    )  # fmt: skip
     session.commit()
     return version.id
 
@@ -74,6 +76,29 @@ def test_a_restart_with_a_broken_folder_serves_the_last_published_version(app, f
     assert _said(store) == "Version A."
     assert any("invalid JSON" in str(problem) for problem in store.problems)
     assert _said(_store(app, flows_dir)) == "Version A."
+
+
+def test_a_browser_publish_survives_other_workers_and_restarts_watching_an_unchanged_folder(
+    app, flows_dir, session
+):
+    first = _store(app, flows_dir).current().id
+    browser = _publish_greeting(session, version_texts(session, first), "From the browser.", source="browser")
+    other_worker = _store(app, flows_dir)  # starts with no fingerprint: reads the folder on its first check
+    assert other_worker.current().id == browser and _said(other_worker) == "From the browser."
+    assert _said(_store(app, flows_dir)) == "From the browser."  # a restart
+    assert _versions(session) == 2
+    _greeting(flows_dir, "Edited in the folder.")  # a change to the folder is still published
+    assert _said(other_worker) == "Edited in the folder." and _versions(session) == 3
+
+
+def test_a_folder_never_published_is_not_published_over_the_newest_until_it_changes(app, flows_dir, session):
+    texts = edited(sample_texts(), greeting("From the API."))
+    publish_texts(session, texts, note="t", actor=Actor("api"), now=OPEN, source="api", based_on=None)
+    session.commit()
+    store = _store(app, flows_dir)
+    assert _said(store) == "From the API." and _versions(session) == 1
+    _greeting(flows_dir, "Edited in the folder.")
+    assert _said(store) == "Edited in the folder." and _versions(session) == 2
 
 
 def test_without_watching_the_folder_changes_nothing(app, flows_dir, session):

@@ -12,6 +12,7 @@ from lxml import html
 from sqlalchemy import func, select
 
 from ivr.accounts.users import create_user
+from ivr.flows.history import version_texts
 from ivr.models import AuditEntry, FlowDraft, SiteVersion
 
 from .test_web import PASSWORD, _csrf, _login
@@ -355,3 +356,95 @@ def test_publish_all_my_drafts_at_once(supervisor, session, published):
     documents = _page(supervisor.get("/flows/")).xpath(f"//table[{c('documents')}]/tbody/tr/@data-document")
     assert documents == ["site.json", "billing_line.json", "main.json"]
     assert "Both at once." in _main_text(supervisor)
+
+
+def _save(client: FlaskClient, document: str, text: str):
+    return _post(client, f"/flows/edit/{document}", "/flows/", action="save", text=text)
+
+
+def test_the_editor_checks_what_its_publish_publishes_not_my_other_drafts(supervisor, session, published):
+    assert _save(supervisor, "site.json", "{not json").status_code == 302  # another draft, broken
+    text = _reworded(_main_text(supervisor), "Checked alone.")
+    page = _page(_edit(supervisor, "validate", text))
+    assert not page.xpath(f"//ul[@id='problems']/li[{c('error')}]") and page.xpath(f"//p[{c('valid')}]")
+    assert "Publish all my drafts" in page.xpath(f"//p[{c('scope')}]")[0].text_content()
+    token = page.xpath("//meta[@name='csrf-token']")[0].get("content")
+    checked = supervisor.post("/flows/check/main.json", json={"text": text}, headers={"X-CSRFToken": token})
+    assert [p for p in checked.json["problems"] if p["severity"] == "error"] == []
+    assert _edit(supervisor, "publish", text, note="alone").status_code == 302  # as the check said
+    assert _newest(session).id > published and "Checked alone." in _main_text(supervisor)
+
+
+def _new_published_flow(supervisor, name: str) -> None:
+    assert _post(supervisor, "/flows/new", "/flows/", name=name).status_code == 302
+    text = _page(supervisor.get(f"/flows/edit/{name}.json")).get_element_by_id("source").text_content()
+    response = _post(
+        supervisor, f"/flows/edit/{name}.json", "/flows/", action="publish", text=text, note=f"add {name}"
+    )
+    assert response.status_code == 302
+
+
+def test_delete_this_flow_is_a_draft_published_with_a_note(supervisor, session, published):
+    _new_published_flow(supervisor, "promo")
+    page = _page(supervisor.get("/flows/edit/promo.json"))
+    assert page.xpath(f"//form[{c('delete-flow')}]//button")
+    deleted = _post(supervisor, "/flows/delete/promo.json", "/flows/edit/promo.json")
+    assert deleted.status_code == 302
+    draft = session.scalars(select(FlowDraft).where(FlowDraft.document == "promo.json")).one()
+    assert draft.text is None
+    editor = _page(supervisor.get("/flows/edit/promo.json"))
+    assert editor.xpath(f"//p[{c('removal')}]") and not editor.xpath(f"//form[{c('delete-flow')}]")
+    assert (
+        _post(supervisor, "/flows/edit/promo.json", "/flows/", action="publish", text="").status_code == 422
+    )
+    done = _post(supervisor, "/flows/edit/promo.json", "/flows/", action="publish", text="", note="no promo")
+    assert done.status_code == 302
+    session.expire_all()
+    newest = _newest(session)
+    assert newest.note == "no promo" and "promo.json" not in version_texts(session, newest.id)
+    assert "main.json" in version_texts(session, newest.id)
+    rows = _page(supervisor.get("/flows/")).xpath(f"//table[{c('documents')}]/tbody/tr/@data-document")
+    assert "promo.json" not in rows
+
+
+def _goto(text: str, flow: str) -> str:
+    data = json.loads(text)
+    data["nodes"]["greeting"] = {"type": "goto", "flow": flow}
+    return json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("document", "word"),
+    [("site.json", "site's settings"), ("main.json", "default flow"), ("promo.json", "go to")],
+)
+def test_delete_is_refused_for_the_site_the_default_and_a_goto_target(supervisor, session, document, word):
+    _new_published_flow(supervisor, "promo")
+    text = _page(supervisor.get("/flows/edit/promo.json")).get_element_by_id("source").text_content()
+    other = json.loads(text)
+    other["name"] = "caller"
+    other["nodes"]["hello"]["next"] = "jump"
+    other["nodes"]["jump"] = {"type": "goto", "flow": "promo"}
+    caller_text = json.dumps(other, indent=2) + "\n"
+    assert _post(supervisor, "/flows/new", "/flows/", name="caller").status_code == 302
+    published_caller = _post(
+        supervisor, "/flows/edit/caller.json", "/flows/", action="publish", text=caller_text, note="caller"
+    )
+    assert published_caller.status_code == 302, published_caller.data[:2000]
+    before = _newest(session).id
+    refused = _post(supervisor, f"/flows/delete/{document}", f"/flows/edit/{document}")
+    assert refused.status_code == 302
+    shown = _page(supervisor.get(f"/flows/edit/{document}")).text_content()
+    assert "is not deleted" in shown and word in shown
+    assert session.scalar(select(func.count()).select_from(FlowDraft)) == 0 and _newest(session).id == before
+
+
+def test_the_flows_pages_take_posts_larger_than_other_pages(app, supervisor, session, published):
+    text = _main_text(supervisor)
+    data = json.loads(text)
+    data["nodes"]["greeting"]["prompt"] = "Long. " * 20_000  # ~120 KB: over MAX_CONTENT_LENGTH (64 KiB)
+    big = json.dumps(data, indent=2) + "\n"
+    assert len(big.encode()) > app.config["MAX_CONTENT_LENGTH"]
+    assert _edit(supervisor, "save", big).status_code == 302
+    assert session.scalars(select(FlowDraft.text)).one() == big
+    too_big = supervisor.post("/logout", data={"q": "x" * (app.config["MAX_CONTENT_LENGTH"] + 1)})
+    assert too_big.status_code == 413  # other pages keep the smaller limit

@@ -53,7 +53,7 @@ GUARDED = {
     "web.flows.version_view": "view_flows", "web.flows.schema": "view_flows", "web.flows.names": "view_flows",
     "web.trial.graph": "view_flows",
     "web.flows.edit": "edit_flows", "web.flows.change": "edit_flows", "web.flows.check": "edit_flows",
-    "web.flows.discard": "edit_flows", "web.flows.new_flow": "edit_flows",
+    "web.flows.discard": "edit_flows", "web.flows.new_flow": "edit_flows", "web.flows.delete": "edit_flows",
     "web.flows.publish_all": "edit_flows", "web.flows.rebase": "edit_flows",
     "web.flows.roll_back": "edit_flows", "web.trial.try_call": "edit_flows",
     "api.flows.index": "view_flows", "api.flows.read": "view_flows", "api.flows.versions": "view_flows",
