@@ -163,3 +163,11 @@ _TOO_WIDE = """() => {
 def too_wide(page: Page) -> list[str]:
     """The innermost elements reaching past the window's right edge (outside any box that scrolls)."""
     return list(page.evaluate(_TOO_WIDE))
+
+
+@pytest.fixture
+def published(app: Flask) -> int:
+    """The sample folder published as the first version; its id."""
+    with app.app_context():
+        version: int = app.extensions["ivr.flows"].published().id
+    return version

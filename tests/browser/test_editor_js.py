@@ -594,7 +594,7 @@ ACCOUNT = {
 SPEECH_RECORDER = """
 window.spoken = [];
 Object.defineProperty(window, "speechSynthesis", {
-  value: { speak: (utterance) => window.spoken.push(utterance.text), cancel: () => {} },
+  value: { speak: (utterance) => window.spoken.push([utterance.lang, utterance.text]), cancel: () => {} },
 });
 """
 
@@ -612,10 +612,29 @@ def test_prompts_are_read_aloud_when_switched_on(open_editor: Open) -> None:
     expect(panel.locator(".try-events li")).to_have_count(6)
     # each prompt once, in order, and only the IVR's words
     assert page.evaluate("window.spoken") == [
-        "Hello.",
-        "For billing press 1, for support press 2.",
-        "Support is closed today.",
+        ["", "Hello."],
+        ["", "For billing press 1, for support press 2."],
+        ["", "Support is closed today."],
     ]
+
+
+def test_a_prompt_is_read_in_its_language_and_warnings_do_not_stop_a_try(open_editor: Open) -> None:
+    warned = {
+        **GREETED,
+        "events": [{**say("Hola."), "language": "es-MX"}, *GREETED["events"][1:]],
+        "problems": [problem("main.json", "orphan", None, "unreachable", "warning")],
+    }
+    opened = open_editor(Site(tries=lambda request: warned))
+    page = opened.page
+    page.add_init_script(SPEECH_RECORDER)
+    page.reload()
+    panel = page.locator("#try")
+    panel.get_by_label("Read prompts aloud").check()
+    panel.get_by_role("button", name="Call").click()
+    expect(panel.locator(".try-events li")).to_have_count(3)
+    expect(panel.locator(".try-status")).to_have_text("Waiting for key presses or a spoken answer.")
+    expect(panel.locator(".try-problems li.warning")).to_have_count(1)
+    assert page.evaluate("window.spoken")[0] == ["es-MX", "Hola."]
 
 
 @pytest.mark.parametrize("width", WIDTHS)

@@ -8,7 +8,6 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy.orm import Session
 
@@ -21,14 +20,6 @@ from .conftest import NARROW, PASSWORD, WIDE, sign_in, too_wide
 
 MAIN_LINE = "+15125550100"
 NEW_GREETING = "Welcome to the workspace's new greeting."
-
-
-@pytest.fixture
-def published(app: Flask) -> int:
-    """The sample folder published as the first version; its id."""
-    with app.app_context():
-        version: int = app.extensions["ivr.flows"].published().id
-    return version
 
 
 @pytest.fixture

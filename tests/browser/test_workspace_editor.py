@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, expect
 
 from .conftest import WIDE, sign_in
@@ -42,14 +41,6 @@ class Opened:
 
 
 Open = Callable[[str], Opened]
-
-
-@pytest.fixture
-def published(app: Flask) -> int:
-    """The sample folder published as the first version; its id."""
-    with app.app_context():
-        version: int = app.extensions["ivr.flows"].published().id
-    return version
 
 
 @pytest.fixture

@@ -226,8 +226,9 @@ export class TryPanel {
     }
     this.say(events.slice(this.heard));
     this.heard = events.length;
-    if (problems.length) {
-      this.status.textContent = "Fix the problems before trying a call.";
+    if (problems.some((problem) => (problem.severity || "error") === "error")) {
+      // warnings still place the call; only errors stop it
+      this.status.textContent = "Fix the errors before trying a call.";
     } else if (answer.ended) {
       this.status.textContent = "The call has ended.";
     } else if (answer.waiting) {
@@ -245,7 +246,11 @@ export class TryPanel {
     }
     for (const event of events) {
       if (event.who === "ivr" && event.kind === "say" && event.what) {
-        window.speechSynthesis.speak(new SpeechSynthesisUtterance(event.what));
+        const utterance = new SpeechSynthesisUtterance(event.what);
+        if (event.language) {
+          utterance.lang = event.language; // a Spanish prompt is read in Spanish
+        }
+        window.speechSynthesis.speak(utterance);
       }
     }
   }
