@@ -145,11 +145,6 @@ def _load(texts: Mapping[str, str], unreadable: Collection[str]) -> tuple[Bundle
     return bundle, problems
 
 
-def flow_files(folder: Path) -> list[Path]:
-    """The flow files of a folder: every *.json except the site file."""
-    return sorted(p for p in folder.glob("*.json") if p.name != SITE_FILE)
-
-
 def read_folder(folder: Path) -> tuple[dict[str, str], list[Problem]]:
     """The texts of a folder's documents, exactly as stored (no newline translation), and the files that
     cannot be read as UTF-8 text (problems named by file name)."""

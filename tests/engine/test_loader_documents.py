@@ -96,3 +96,9 @@ def test_a_version_stored_before_texts_were_kept_gets_canonical_texts(folder: Fo
     assert texts["lines.json"] == canonical_text(bundle.flows["main"])
     assert texts["lines.json"].startswith('{\n  "name": "main",') and texts["lines.json"].endswith("}\n")
     assert load_documents(texts)[0] is not None
+
+
+def test_a_file_that_cannot_be_read_is_a_problem_named_by_its_file(folder: Folder) -> None:
+    folder.flow({"hello": SAY, "bye": BYE})
+    (folder.path / "gone.json").symlink_to(folder.path / "moved-away.json")  # a link left dangling
+    assert folder.problems() == [("gone.json", None, None, "cannot be read: No such file or directory")]
