@@ -599,15 +599,20 @@ Object.defineProperty(window, "speechSynthesis", {
 """
 
 
-def test_prompts_are_read_aloud_when_switched_on(open_editor: Open) -> None:
-    opened = open_editor()
-    page = opened.page
+def _calling_aloud(page: Page) -> Locator:
+    """Record what the page would say, switch reading aloud on and place the call; the Try panel."""
     page.add_init_script(SPEECH_RECORDER)
     page.reload()
     panel = page.locator("#try")
     panel.get_by_label("Read prompts aloud").check()
     panel.get_by_role("button", name="Call").click()
     expect(panel.locator(".try-events li")).to_have_count(3)
+    return panel
+
+
+def test_prompts_are_read_aloud_when_switched_on(open_editor: Open) -> None:
+    page = open_editor().page
+    panel = _calling_aloud(page)
     panel.get_by_role("group", name="Keypad").get_by_role("button", name="2").click()
     expect(panel.locator(".try-events li")).to_have_count(6)
     # each prompt once, in order, and only the IVR's words
@@ -624,14 +629,8 @@ def test_a_prompt_is_read_in_its_language_and_warnings_do_not_stop_a_try(open_ed
         "events": [{**say("Hola."), "language": "es-MX"}, *GREETED["events"][1:]],
         "problems": [problem("main.json", "orphan", None, "unreachable", "warning")],
     }
-    opened = open_editor(Site(tries=lambda request: warned))
-    page = opened.page
-    page.add_init_script(SPEECH_RECORDER)
-    page.reload()
-    panel = page.locator("#try")
-    panel.get_by_label("Read prompts aloud").check()
-    panel.get_by_role("button", name="Call").click()
-    expect(panel.locator(".try-events li")).to_have_count(3)
+    page = open_editor(Site(tries=lambda request: warned)).page
+    panel = _calling_aloud(page)
     expect(panel.locator(".try-status")).to_have_text("Waiting for key presses or a spoken answer.")
     expect(panel.locator(".try-problems li.warning")).to_have_count(1)
     assert page.evaluate("window.spoken")[0] == ["es-MX", "Hola."]

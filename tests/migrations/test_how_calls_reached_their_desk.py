@@ -12,7 +12,9 @@ from sqlalchemy import column, insert, select, table
 from sqlalchemy.engine import Connection
 
 from ivr.calls.log import CALLS, EVENTS
-from ivr.migrations.runner import downgrade, upgrade
+from ivr.migrations.runner import upgrade
+
+from .revisions import at_revision
 
 AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 PATH = "language:1 > main_menu:1"
@@ -133,12 +135,8 @@ def add_old_call(conn: Connection, sid: str, role: str, desk: str | None, path: 
 @pytest.fixture
 def at_0005(app: Flask, database_url: str) -> Iterator[str]:
     """The (emptied) test database taken down to revision 0005, and back up to head afterwards."""
-    app.extensions["ivr.db"].engine.dispose()
-    downgrade(database_url, "0005")
-    try:
-        yield database_url
-    finally:
-        upgrade(database_url)
+    with at_revision(app, database_url, "0005") as url:
+        yield url
 
 
 def test_the_backfill_reads_how_each_call_reached_its_desk(app: Flask, at_0005: str) -> None:

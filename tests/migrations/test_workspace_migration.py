@@ -10,7 +10,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from ivr.migrations.runner import downgrade, upgrade
+from ivr.migrations.runner import upgrade
+
+from .revisions import at_revision
 
 AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 
@@ -18,12 +20,8 @@ AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 @pytest.fixture
 def at_0008(app: Flask, database_url: str) -> Iterator[str]:
     """The (emptied) test database taken down to revision 0008, and back up to head afterwards."""
-    app.extensions["ivr.db"].engine.dispose()
-    downgrade(database_url, "0008")
-    try:
-        yield database_url
-    finally:
-        upgrade(database_url)
+    with at_revision(app, database_url, "0008") as url:
+        yield url
 
 
 def _version(conn, digest: str, published_at: datetime) -> None:
