@@ -226,6 +226,22 @@ class Agent(Base):
     ]  # too many wrong PINs: no sign-in until then, even with the right one
 
 
+class Throttle(Base):
+    """Failures counted against one key of one scope (an account, an address, a calling number, an agent),
+    and the lock they led to; written only through accounts.throttle, with atomic statements."""
+
+    __tablename__ = "throttles"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)  # e.g. "sign_in.account"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)  # never a secret: usernames, addresses
+    failures: Mapped[int] = mapped_column(
+        Integer, default=0
+    )  # within the window that began at first_failed_at
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]  # FOREVER: until an admin lifts it
+
+
 CAMPAIGN_STATES = ("draft", "running", "paused", "finished", "cancelled")
 CONTACT_STATES = ("pending", "dialling", "done", "failed", "skipped", "cancelled")
 

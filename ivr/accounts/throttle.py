@@ -1,0 +1,90 @@
+"""Counting failures (wrong passwords, wrong PINs) per scope and key, and locking a key that fails too often.
+
+Each failure is one atomic upsert (no read-modify-write), so concurrent requests cannot lose a count. A lock
+either ends by itself (`Rule.lockout`) or lasts until an admin lifts it (`lockout=None`, stored as FOREVER).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..models import Throttle
+
+THROTTLES = cast(Table, Throttle.__table__)
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)  # a lock only an admin lifts
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one scope is throttled: `limit` failures within `window` lock the key for `lockout` (None: until
+    an admin lifts it)."""
+
+    scope: str
+    limit: int
+    window: timedelta
+    lockout: timedelta | None
+
+
+def locked_until(session: Session, rule: Rule, key: str, now: datetime) -> datetime | None:
+    """When the key's lock ends (FOREVER: until lifted), or None when it is not locked now."""
+    query = select(THROTTLES.c.locked_until).where(
+        THROTTLES.c.scope == rule.scope, THROTTLES.c.key == key, THROTTLES.c.locked_until > now
+    )
+    found: datetime | None = session.execute(query).scalar()
+    return found
+
+
+def fail(session: Session, rule: Rule, key: str, now: datetime) -> datetime | None:
+    """Count one failure for the key, atomically; the end of the lock when this failure locks it, else None.
+
+    Failures older than the window are forgotten: the count restarts at 1. Reaching the limit sets the lock
+    and restarts the count, so the key gets `limit` more tries once the lock ends.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(THROTTLES)
+    until = FOREVER if rule.lockout is None else now + rule.lockout
+    row = {"scope": rule.scope, "key": key, "failures": 1, "first_failed_at": now, "last_failed_at": now}
+    stale = THROTTLES.c.first_failed_at <= now - rule.window
+    counted = case((stale, 1), else_=THROTTLES.c.failures + 1)
+    statement = insert.values(**row, locked_until=until if rule.limit <= 1 else None).on_conflict_do_update(
+        index_elements=[THROTTLES.c.scope, THROTTLES.c.key],
+        set_={
+            "failures": case((counted >= rule.limit, 0), else_=counted),
+            "first_failed_at": case((stale, now), else_=THROTTLES.c.first_failed_at),
+            "last_failed_at": now,
+            "locked_until": case((counted >= rule.limit, until), else_=THROTTLES.c.locked_until),
+        },
+    )
+    locked: datetime | None = session.execute(statement.returning(THROTTLES.c.locked_until)).scalar()
+    return locked if locked is not None and locked == until else None
+
+
+def succeed(session: Session, rule: Rule, key: str, now: datetime) -> None:
+    """Forget the key's failures after a success (a lock still in force stays)."""
+    session.execute(
+        delete(THROTTLES).where(
+            THROTTLES.c.scope == rule.scope,
+            THROTTLES.c.key == key,
+            (THROTTLES.c.locked_until.is_(None)) | (THROTTLES.c.locked_until <= now),
+        )
+    )
+
+
+def lift(session: Session, scope: str, key: str) -> bool:
+    """Lift a key's lock and forget its failures (an admin's act); False when there was nothing to lift."""
+    result = session.execute(delete(THROTTLES).where(THROTTLES.c.scope == scope, THROTTLES.c.key == key))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def current_locks(session: Session, now: datetime, scope: str | None = None) -> list[Throttle]:
+    """The locks in force now (of one scope if given), newest first."""
+    query = select(Throttle).where(Throttle.locked_until > now).order_by(Throttle.last_failed_at.desc())
+    if scope is not None:
+        query = query.where(Throttle.scope == scope)
+    return list(session.scalars(query))
