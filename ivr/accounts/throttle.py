@@ -1,5 +1,5 @@
-"""Failures counted per scope and key (wrong passwords, wrong PINs), one atomic upsert each, and the locks they
-lead to: ending by themselves (`Rule.lockout`) or lasting until an admin lifts them (`lockout=None`)."""
+"""Failures counted per scope and key (wrong passwords, wrong PINs), one atomic upsert each, and the locks
+they lead to: ending by themselves (`Rule.lockout`) or lasting until an admin lifts them (`lockout=None`)."""
 
 from __future__ import annotations
 
