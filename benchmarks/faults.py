@@ -609,10 +609,14 @@ def prepare(env: dict[str, str]) -> None:
         raise RuntimeError(f"preparing the database failed:\n{done.stdout[-1500:]}{done.stderr[-1500:]}")
 
 
-def replay_journal(env: dict[str, str]) -> str:
+def has_journal(env: dict[str, str]) -> bool:
+    """Whether this checkout's `ivr` has the `journal` command group."""
+    return ivr_command(env, "journal", "--help", check=False).returncode == 0
+
+
+def replay_journal(env: dict[str, str], available: bool) -> str:
     """Run `ivr journal replay` if this checkout has it; what happened, in a line."""
-    probe = ivr_command(env, "journal", "--help", check=False)
-    if probe.returncode != 0:
+    if not available:
         return "no `ivr journal replay` command in this checkout: replay skipped"
     done = ivr_command(env, "journal", "replay", check=False)
     last = (done.stdout.strip().splitlines() or [""])[-1]
@@ -652,6 +656,7 @@ class Bench:
     cluster: Cluster | None = None
     proxy: Proxy | None = None
     csv: Path | None = None
+    journal: bool = False  # `ivr journal replay` exists
 
 
 Fault = Callable[[Bench, ProcfileServer, str], str]  # (bench, server, database url) -> what was done
@@ -797,7 +802,7 @@ def run_phase(bench: Bench, phase: Phase, url: str, log_url: str) -> dict[str, A
         fault_ended = time.perf_counter() - load.began
         time.sleep(s.after)
         still_going = load.stop(s.drain)
-        replayed = replay_journal(env)
+        replayed = replay_journal(env, bench.journal)
         calls = load.snapshot()
         missing = find_missing(calls, read_log(log_url, [call.sid for call in calls]))
         server_log = server.output()
@@ -934,7 +939,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def settings_for(args: argparse.Namespace) -> Settings:
     """Full or quick durations."""
     if args.quick:
-        return Settings(2, 4, 8, 8, 10, 1, 0, args.rows or 10_000, args.rate, args.think, 35, args.workers)
+        return Settings(2, 3, 8, 8, 10, 1, 0, args.rows or 10_000, args.rate, args.think, 35, args.workers)
     return Settings(5, 15, 20, 20, 35, 3, 5, args.rows or 150_000, args.rate, args.think, 45, args.workers)
 
 
@@ -962,11 +967,12 @@ def run(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
     try:
         if "e" in args.letters:
             bench.csv = generate(folder / "contacts.csv", bench.settings.rows).path
-        urls: dict[str, tuple[str, str]] = {}  # database -> (what gunicorn uses, what the check reads)
+        urls: dict[str, str] = {}
         if any(phase.database == "sqlite" for phase in phases):
             sqlite_url = f"sqlite:///{folder / 'ivr.sqlite3'}"
             prepare(environment(sqlite_url, ""))
-            urls["sqlite"] = (sqlite_url, sqlite_url)
+            urls["sqlite"] = sqlite_url
+            bench.journal = has_journal(environment(sqlite_url, ""))
         if any(phase.database == "postgresql" for phase in phases):
             bench.cluster = Cluster(folder / "postgres")
             bench.cluster.init()
@@ -977,9 +983,10 @@ def run(args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
             pg_url = bench.cluster.url("ivr_faults")
             prepare(environment(pg_url, ""))
             bench.proxy = Proxy((LOOPBACK, bench.cluster.port)).start()
-            urls["postgresql"] = (pg_url, pg_url)
+            urls["postgresql"] = pg_url
+            bench.journal = has_journal(environment(pg_url, ""))
         for phase in phases:
-            url, log_url = urls[phase.database]
+            url = log_url = urls[phase.database]  # gunicorn's, and the one the comparison reads
             if phase.fault is hang_postgres:
                 assert bench.proxy is not None and bench.cluster is not None
                 url = url.replace(f":{bench.cluster.port}/", f":{bench.proxy.port}/")
