@@ -783,6 +783,21 @@ def goals(row: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def server_log_summary(server: ProcfileServer) -> dict[str, Any]:
+    """From gunicorn's log: workers it killed for the timeout, error lines, the last lines that are not
+    the access log's."""
+    if server.log is None:
+        return {}
+    server.log.seek(0)
+    lines = server.log.read().decode("utf-8", "replace").splitlines()
+    notes = [line for line in lines if not line.startswith(f"{LOOPBACK} - ")]
+    return {
+        "worker_timeouts": sum(1 for line in notes if "WORKER TIMEOUT" in line),
+        "server_error_lines": sum(1 for line in notes if "ERROR" in line or "CRITICAL" in line),
+        "server_log_tail": notes[-12:],
+    }
+
+
 def run_phase(bench: Bench, phase: Phase, url: str, log_url: str) -> dict[str, Any]:
     """Serve, load, inject the fault, recover, replay, compare: the phase's row of figures."""
     s = bench.settings
@@ -805,7 +820,7 @@ def run_phase(bench: Bench, phase: Phase, url: str, log_url: str) -> dict[str, A
         replayed = replay_journal(env, bench.journal)
         calls = load.snapshot()
         missing = find_missing(calls, read_log(log_url, [call.sid for call in calls]))
-        server_log = server.output()
+        server_log = server_log_summary(server)
     finally:
         if load is not None:
             load.stopping.set()
@@ -825,10 +840,9 @@ def run_phase(bench: Bench, phase: Phase, url: str, log_url: str) -> dict[str, A
         "answered_steps": missing.answered_steps,
         "missing_examples": missing.examples,
         "journal": replayed,
+        **server_log,
     }
     row["goals"] = goals(row)
-    if not all(row["goals"].values()):
-        row["server_log_tail"] = server_log[-1500:]
     return row
 
 
@@ -899,6 +913,10 @@ def print_report(report: dict[str, Any]) -> None:
             f"({verdict(g['nothing_missing'])})"
         )
         print(f"  journal: {row['journal']}")
+        print(
+            f"  gunicorn: {row.get('worker_timeouts', 0)} worker(s) killed for its timeout, "
+            f"{row.get('server_error_lines', 0)} error lines logged"
+        )
         if row["calls_still_going"] or row["calls_skipped"]:
             going, skipped = row["calls_still_going"], row["calls_skipped"]
             print(f"  calls still going at the end: {going}; not placed (too many going): {skipped}")
@@ -1012,6 +1030,9 @@ def main(argv: list[str] | None = None) -> int:
     os.chmod(folder, 0o755)  # the cluster's user must reach its folder inside
     try:
         rows = run(args, folder)
+    except KeyboardInterrupt:
+        print("interrupted: servers, cluster and files removed", file=sys.stderr)
+        return 130
     finally:
         with shielded():
             shutil.rmtree(folder, ignore_errors=True)
