@@ -73,9 +73,10 @@ def check_reason(reason: object) -> str:
     """The reason for a removal, stripped; ValueError when missing, not text or too long."""
     if not isinstance(reason, str) or not reason.strip():
         raise ValueError("a reason is required to take a number off the do-not-call list")
-    if len(reason.strip()) > REASON_LENGTH:
-        raise ValueError(f"the reason is too long ({len(reason.strip())} characters, at most {REASON_LENGTH})")
-    return reason.strip()
+    reason = reason.strip()
+    if len(reason) > REASON_LENGTH:
+        raise ValueError(f"the reason is too long ({len(reason)} characters, at most {REASON_LENGTH})")
+    return reason
 
 
 def unblock(

@@ -486,4 +486,5 @@ def dnc_list(source: str | None, as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['phone']:<16} {row['source']:<8} {row['added_at'][:19]}  {row['note']}".rstrip())
-    click.echo(f"{total} number(s)" + (f"; {removed} removal(s) on record: ivr dnc removals" if removed else ""))
+    on_record = f"; {removed} removal(s) on record: ivr dnc removals" if removed else ""
+    click.echo(f"{total} number(s){on_record}")

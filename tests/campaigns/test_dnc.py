@@ -67,7 +67,8 @@ def test_block_check_and_unblock(session) -> None:
     session.commit()
     assert entries(session) == {}
     (kept,) = session.scalars(select(DncRemoval)).all()
-    assert (kept.phone, kept.source, kept.note, kept.added_at) == ("+15125550101", "manual", "asked by phone", OPEN)
+    assert (kept.phone, kept.source, kept.note) == ("+15125550101", "manual", "asked by phone")
+    assert kept.added_at == OPEN
     assert (kept.removed_by, kept.reason, kept.removed_at) == ("ana", "consent given", OPEN)
 
 
@@ -209,7 +210,8 @@ def test_the_api(client, session) -> None:
     by_query = client.delete("/api/dnc/+442079460000?reason=moved%20abroad", headers=auth)
     assert by_query.json["removal"]["reason"] == "moved abroad"
     listed = client.get("/api/dnc/removals", headers=auth).json
-    assert listed["total"] == 2 and [r["phone"] for r in listed["removals"]] == ["+442079460000", "+15125550104"]
+    assert listed["total"] == 2
+    assert [r["phone"] for r in listed["removals"]] == ["+442079460000", "+15125550104"]
     one_number = client.get("/api/dnc/removals?phone=%2B15125550104", headers=auth).json["removals"]
     assert [r["reason"] for r in one_number] == ["registry error"]
     assert client.get("/api/dnc/removals?per_page=0", headers=auth).status_code == 400
@@ -232,7 +234,8 @@ def test_a_callees_own_opt_out_is_removed_only_by_an_admin(client, session, role
     else:
         assert entries(session) == {}
         (removal,) = session.scalars(select(DncRemoval)).all()
-        assert (removal.source, removal.removed_by, removal.reason) == ("opt-out", "token:admin", "asked to be called")
+        assert (removal.source, removal.removed_by) == ("opt-out", "token:admin")
+        assert removal.reason == "asked to be called"
     # without a reason even an admin is refused
     assert client.delete("/api/dnc/+15125550101", json={}, headers=auth).status_code == 400
 
