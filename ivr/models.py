@@ -221,7 +221,7 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # wrong PINs are counted in `throttles` (accounts.throttle); None: not checked since migration 0013
-    short_pin: Mapped[bool | None] = mapped_column(Boolean, default=False)  # shorter than 6 digits
+    short_pin: Mapped[bool | None] = mapped_column(Boolean)  # shorter than 6 digits (set with each PIN)
     # a new PIN needed before the next sign-in (ivr agent expire-pin)
     pin_expired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
