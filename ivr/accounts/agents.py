@@ -1,8 +1,5 @@
-"""Agents of the desks: created with a hashed PIN, checked when they sign in on the agent line.
-
-An unknown id costs the same hash as a known one. Wrong PINs are counted per calling number, per line (the
-number called) and per agent by accounts.throttle; the typed id is kept between the two prompts only as a
-keyed hash (docs/desks.md, "The agent line")."""
+"""Agents of the desks: a hashed PIN checked at sign-in (an unknown id costs the same hash), wrong PINs
+throttled per calling number, line and agent, the typed id kept only as a keyed hash (docs/desks.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""The do-not-call list: numbers no campaign may dial, checked by the dialer at dial time.
-Numbers in E.164; sources manual, import and opt-out (docs/campaigns.md). A removal keeps a record (who, when,
-why, the entry as it was); a callee's own opt-out is removed only when the caller allows it. Never commits."""
+"""The do-not-call list: numbers no campaign may dial, checked at dial time; E.164, sources manual, import,
+opt-out; each removal kept on record (who, when, why) (docs/campaigns.md). Never commits."""
 
 from __future__ import annotations
 

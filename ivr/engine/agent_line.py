@@ -1,6 +1,5 @@
 """The agent line as a pure state machine: a leg's state and an event in, actions and leg changes out.
-The view checks the PIN (locks span calls: ivr.accounts.agents) and hands the outcome in: PinChecked.
-Nothing typed is kept in clear: the id only as the view's keyed hash, the timeline only how many digits."""
+The view checks the PIN (ivr.accounts.agents) and hands the outcome in; nothing typed is kept in clear."""
 
 from __future__ import annotations
 
