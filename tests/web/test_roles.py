@@ -47,7 +47,7 @@ GUARDED = {
     "api.campaigns.create": "run_campaigns", "api.campaigns.import_list": "run_campaigns",
     "api.campaigns.change": "run_campaigns",
     "api.dnc.index": "view_dnc", "api.dnc.show": "view_dnc", "api.dnc.add": "edit_dnc",
-    "api.dnc.remove": "edit_dnc", "api.dnc.import_list": "edit_dnc",
+    "api.dnc.remove": "edit_dnc", "api.dnc.import_list": "edit_dnc", "api.dnc.removals": "view_dnc",
     "api.audit.index": "view_audit",
     "web.flows.index": "view_flows", "web.flows.history_page": "view_flows", "web.flows.diff": "view_flows",
     "web.flows.version_view": "view_flows", "web.flows.schema": "view_flows", "web.flows.names": "view_flows",
