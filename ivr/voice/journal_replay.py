@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from ..calls import log as calllog
 from ..calls.journal import DEFAULT_MAX_BYTES, Journal, new_record_id, read
-from ..calls.logsafe import describe
+from ..calls.logsafe import describe, hidden_values
 from ..db import DatabaseUnavailable, insert_ignoring_conflicts, session, utcnow
 from ..extensions import clock
 from ..models import JournalReplay
@@ -166,8 +166,9 @@ def _replay_record(app: Flask, record: dict[str, Any]) -> str:
             s.rollback()
             if unavailable(exc):
                 raise
+            why = describe(exc, hide=hidden_values(params))
             log.error("journal record %s (call %s) could not be replayed: %s; set aside",
-                      record.get("id"), params.get("CallSid"), describe(exc))  # fmt: skip
+                      record.get("id"), params.get("CallSid"), why)  # fmt: skip
             return "failed"
 
 

@@ -16,8 +16,7 @@ from flask import Response, g, request
 from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
-from ..db import insert_ignoring_conflicts, session
-from ..extensions import clock
+from ..db import insert_ignoring_conflicts, session, utcnow
 from ..models import WebhookAnswer
 
 ANSWERS = cast(Table, WebhookAnswer.__table__)
@@ -54,7 +53,7 @@ def _add(s: Session, key: str, response: Response) -> None:
     values = {
         "key": key,
         "call_sid": request.form["CallSid"],
-        "answered_at": clock(),
+        "answered_at": utcnow(),  # the wall clock: pruning goes by it
         "status": response.status_code,
         "content_type": response.content_type or "text/xml",
         "body": response.get_data(as_text=True),

@@ -8,6 +8,7 @@ to the local journal (journal_replay.py replays it when the database is back).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
@@ -15,7 +16,7 @@ from typing import TypeVar, overload
 from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..calls.logsafe import describe, redacted_traceback
+from ..calls.logsafe import describe, hidden_values, redacted_traceback
 from ..db import session
 from ..extensions import clock, flows
 from . import journal_replay, repeats
@@ -28,8 +29,14 @@ Fallback = Callable[[], Response]
 
 
 def keep_numbers() -> bool:
-    """LOG_CALLER_NUMBERS=1: log lines may show numbers and digits (for debugging only)."""
-    return bool(current_app.config.get("LOG_CALLER_NUMBERS", False))
+    """LOG_CALLER_NUMBERS=1: log lines may show numbers, digits and what callers said (debugging only)."""
+    setting = current_app.config.get("LOG_CALLER_NUMBERS", os.environ.get("LOG_CALLER_NUMBERS", "0"))
+    return setting in (True, 1, "1", "true", "yes")
+
+
+def _safe(exc: BaseException) -> str:
+    """An exception for a log line: without what the caller typed or said, unless LOG_CALLER_NUMBERS."""
+    return describe(exc, keep_numbers(), hidden_values(request.form))
 
 
 def _forget_session() -> None:
@@ -88,16 +95,14 @@ def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback
 
 
 def _failed_step(sid: str, exc: Exception, fallback: Fallback) -> Response:
-    keep = keep_numbers()
     if unavailable(exc):
         _forget_session()
-        log.error(
-            "call %s: step %s answered without the database: %s", sid, request.path, describe(exc, keep)
-        )
+        log.error("call %s: step %s answered without the database: %s", sid, request.path, _safe(exc))
         journal_replay.write_step(describe(exc, keep=True))
         return fallback()
     session().rollback()
-    log.error("call %s: step %s failed\n%s", sid, request.path, redacted_traceback(exc, keep))
+    trace = redacted_traceback(exc, keep_numbers(), hidden_values(request.form))
+    log.error("call %s: step %s failed\n%s", sid, request.path, trace)
     _note_failure(sid, exc)
     return fallback()
 
@@ -116,7 +121,7 @@ def _note_failure(sid: str, exc: Exception) -> None:
             journal_replay.write_step(error)
         else:
             session().rollback()
-        log.error("call %s: could not log the error: %s", sid, describe(again, keep_numbers()))
+        log.error("call %s: could not log the error: %s", sid, _safe(again))
 
 
 def callback(
@@ -139,15 +144,12 @@ def callback(
                     repeats.keep_in_session(session(), key, Response(status=204))
                     session().commit()
             except Exception as exc:
-                keep = keep_numbers()
                 down = unavailable(exc)
                 if down:
                     _forget_session()
                 else:
                     session().rollback()
-                log.error(
-                    "call %s: callback %s not stored (journaled): %s", sid, request.path, describe(exc, keep)
-                )
+                log.error("call %s: callback %s not stored (journaled): %s", sid, request.path, _safe(exc))
                 journal_replay.write_callback(describe(exc, keep=True))
                 return unstored() if down and unstored is not None else answer()
             journal_replay.start_if_pending()
