@@ -1,12 +1,5 @@
-"""The local journal: what callers got while the database was unavailable, one JSON line per record, kept
-until it is replayed into the call log (docs/call-log.md, "When the database is unavailable").
-
-Append-only and safe with several processes: each record is one `os.write` to a file opened with O_APPEND,
-under an exclusive `flock`, then fsync'd before the webhook is answered. Bounded: a record that would take
-the file past `max_bytes` is dropped, logged as an error and counted (one byte per drop in `<path>.dropped`).
-A replay first renames the file to `<path>.replaying` under the same lock, so records written meanwhile go
-to a new file and are never lost. No Flask or SQLAlchemy here: the replay itself is ivr/voice/journal_replay.
-"""
+"""The local journal of webhooks answered without the database: JSON lines, fsync'd, bounded, safe for
+several processes (O_APPEND + flock), renamed aside for a replay (docs/call-log.md, "Nothing lost")."""
 
 from __future__ import annotations
 

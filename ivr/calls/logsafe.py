@@ -1,8 +1,5 @@
-"""What Python log lines may carry: call SIDs, never phone numbers, typed digits or transcriptions.
-
-`redacted` hides what a caller said or typed in text the code does not control (exception messages,
-tracebacks, SQL errors with their parameters); LOG_CALLER_NUMBERS=1 turns it off for debugging.
-"""
+"""What Python log lines may carry: call SIDs, never numbers, typed digits or what a caller said
+(LOG_CALLER_NUMBERS=1 shows them for debugging; docs/operations.md, "Logs")."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Writing webhooks answered without the database to the journal (ivr/calls/journal.py), and replaying them
-into the call log when it is back: in order, each record once (the journal_replays table), through the same
-code a webhook runs, at the time it happened. docs/call-log.md, "When the database is unavailable".
-
-A webhook that finds the database working and records waiting starts a replay in a background thread (at
-most one per process, under a file lock shared by every process), so no webhook ever waits for a replay;
-`ivr journal replay` runs one by hand.
-"""
+"""Webhooks answered without the database written to the journal, and replayed into the call log when it
+is back: in order, each record once, in the background or by `ivr journal replay` (docs/call-log.md)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Repeated webhooks: a request Twilio retries (same I-Twilio-Idempotency-Token) or someone replays, and an
-incoming call whose flow has started already, get the answer kept the first time; the step never runs twice.
-
-One indexed lookup per webhook (`kept_answer`), and the answer kept with the step's own commit
-(`commit_with_answer`, or after it by `keep` for handlers that commit themselves). docs/call-log.md,
-"Repeated and replayed webhooks".
-"""
+"""Repeated webhooks (same I-Twilio-Idempotency-Token, a second /voice/incoming of a call) get the answer
+kept the first time, the step never running twice: one indexed lookup (docs/call-log.md)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""What wraps every voice webhook: `call_step` (an error answers a fallback) and `callback` (log-only).
-
-Both answer a repeated request with the answer kept the first time (repeats.py). When the database is
-unavailable they answer without it, never touching it again in that request, and write what the caller got
-to the local journal (journal_replay.py replays it when the database is back).
-"""
+"""What wraps every voice webhook: `call_step` (an error answers a fallback) and `callback` (log-only); both
+answer repeats from the kept answer and, without the database, answer at once and journal the request."""
 
 from __future__ import annotations
 
