@@ -67,6 +67,8 @@ class Journal:
                     return False
                 os.write(fd, line)  # O_APPEND: one write, at the end, whatever the other processes do
                 os.fsync(fd)
+                if size == 0:  # a new file: its directory entry must survive a crash too
+                    _fsync_directory(self.path.parent)
                 return True
             finally:
                 os.close(fd)  # releases the lock
@@ -162,6 +164,14 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
+
+
+def _fsync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _same_file(fd: int, path: Path) -> bool:

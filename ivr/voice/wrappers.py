@@ -14,14 +14,16 @@ from werkzeug.exceptions import HTTPException
 
 from ..calls.logsafe import describe, hidden_values, redacted_traceback
 from ..db import session
+from ..engine import agent_line
 from ..extensions import clock, flows
 from . import journal_replay, repeats
 from .journal_replay import note_failure, unavailable
-from .responses import fallback_twiml
+from .responses import fallback_twiml, twiml
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Response])
 Fallback = Callable[[], Response]
+_FAILED = "step_failed"  # g: this request's step answered a fallback
 
 
 def keep_numbers() -> bool:
@@ -46,9 +48,14 @@ def _forget_session() -> None:
 
 
 def flow_fallback() -> Response:
-    """The apology and the site's fallback, fitting the step's event (see `fallback_actions`)."""
+    """The apology and the site's fallback, fitting the step's event (see `fallback_actions`); a call to
+    the agent line gets the agent line's apology, never the callers' fallback."""
+    site = flows().site_for_fallback()
+    line = site.agent_line if site is not None else None
+    if line is not None and request.form.get("To", "") in line.numbers:
+        return twiml(agent_line.apology())
     event = str((request.view_args or {}).get("event", ""))
-    return fallback_twiml(flows().site_for_fallback(), event, request.form)
+    return fallback_twiml(site, event, request.form)
 
 
 @overload
@@ -67,22 +74,21 @@ def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback
         def wrapper(*args: object, **kwargs: object) -> Response:
             sid = request.form["CallSid"]
             outermost = "repeat_key" not in g  # the agent line's incoming step runs inside incoming's
+            key = None
             try:
-                if not outermost:
-                    return handler(*args, **kwargs)
-                key = g.repeat_key = repeats.repeat_key()
-                answer = repeats.kept_answer(key)
-                if answer is not None:
-                    return answer
+                if outermost:
+                    key = g.repeat_key = repeats.repeat_key()
+                    kept = repeats.kept_answer(key)
+                    if kept is not None:
+                        return kept
                 answer = handler(*args, **kwargs)
-                repeats.keep(key, answer)
             except HTTPException:
                 raise
             except Exception as exc:
-                if not outermost:
-                    raise
                 return _failed_step(sid, exc, fallback)
-            journal_replay.start_if_pending()
+            if outermost and not g.get(_FAILED):  # a fallback answer is not kept: a retry runs the step
+                _keep(sid, key, answer)
+                journal_replay.start_if_pending()
             return answer
 
         return wrapper  # type: ignore[return-value]
@@ -90,7 +96,21 @@ def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback
     return decorate if handler is None else decorate(handler)
 
 
+def _keep(sid: str, key: str | None, answer: Response) -> None:
+    """Keep the answer for repeats when the handler did not; the step is stored already, so a failure here
+    only means a repeat would run it again."""
+    try:
+        repeats.keep(key, answer)
+    except Exception as exc:
+        if unavailable(exc):
+            _forget_session()
+        else:
+            session().rollback()
+        log.error("call %s: answer of step %s not kept for repeats: %s", sid, request.path, _safe(exc))
+
+
 def _failed_step(sid: str, exc: Exception, fallback: Fallback) -> Response:
+    g.setdefault(_FAILED, True)
     if unavailable(exc):
         _forget_session()
         log.error("call %s: step %s answered without the database: %s", sid, request.path, _safe(exc))

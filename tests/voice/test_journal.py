@@ -228,3 +228,29 @@ def test_journal_lines_are_json_records(app, call, outage):
         call.press(menu, "1")
     lines = Path(app.config["JOURNAL_PATH"]).read_text().splitlines()
     assert [json.loads(line)["params"]["CallSid"] for line in lines] == [call.sid]
+
+
+def test_the_agent_line_without_the_database_answers_its_own_apology(app, call, twilio, outage):
+    from ivr.engine.agent_line import APOLOGY
+
+    from ..helpers import AGENT_LINE
+
+    call.start()  # the flows version is known before the outage
+    agent_sid = new_sid()
+    with outage.down():
+        root = parse(
+            twilio.post("/voice/incoming", twilio.call_params(agent_sid, "+17375550101", AGENT_LINE))
+        )
+    assert one(root, "/Response/Say/text()") == APOLOGY
+    assert not xpath(root, "//Enqueue")  # not the callers' fallback
+    assert [r["params"]["CallSid"] for r in _records(app)] == [agent_sid]
+
+
+def test_a_replay_while_another_process_replays_does_nothing(app, call, session, outage):
+    menu = call.start()
+    with outage.down():
+        call.press(menu, "1")
+    with journal(app).replay_lock():  # as another process would hold it
+        assert replay(app).busy
+        assert call_row(session, call.sid).errors == 0
+    assert replay(app).applied == 1
