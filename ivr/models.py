@@ -353,3 +353,26 @@ class DncRemoval(Base):
     removed_at: Mapped[datetime] = mapped_column(index=True)
     removed_by: Mapped[str] = mapped_column(String(120))  # an audit actor: username, token:<name>, cli:<user>
     reason: Mapped[str] = mapped_column(String(500))
+
+
+class WebhookAnswer(Base):
+    """A webhook's answer kept under its repeat key, so a repeated request gets it again without the step
+    running twice (ivr/voice/repeats.py); pruned after WEBHOOK_ANSWERS_HOURS."""
+
+    __tablename__ = "webhook_answers"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "token:<I-Twilio-Idempotency-Token>"
+    call_sid: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class JournalReplay(Base):
+    """A journal record already replayed into the call log (ivr/voice/journal_replay.py): never twice."""
+
+    __tablename__ = "journal_replays"
+
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    replayed_at: Mapped[datetime]

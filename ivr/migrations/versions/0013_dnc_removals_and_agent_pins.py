@@ -7,7 +7,7 @@ and is set at the agent's next sign-in. Agents with short PINs still sign in: `i
 `ivr agent expire-pin --short` makes them ask for a new PIN (docs/desks.md, "The agent line").
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-05 01:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
