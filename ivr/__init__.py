@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the web stack is imported by create_app, so `import ivr.engine` stays free of it
@@ -43,13 +44,16 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
                 "(for a local try-out, `ivr serve` makes one up)."
             )
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    _check_secret_key(app.config, serving=require_token)
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )  # X-Forwarded-Prefix: a proxy serving ivr under a path (/ivr) signs and links with it
 
     from . import api, voice, web
     from .accounts import access
@@ -72,6 +76,20 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
             access.csrf.exempt(registered)
     return app
+
+
+def _check_secret_key(config: Mapping[str, Any], serving: bool) -> None:
+    """Refuse a SECRET_KEY shorter than MIN_SECRET_KEY_BYTES in an app that serves (not the CLI, not tests):
+    anyone who guesses it can forge a session cookie and sign in as anybody."""
+    from .config import MIN_SECRET_KEY_BYTES
+
+    key = config["SECRET_KEY"]
+    size = len(key.encode() if isinstance(key, str) else key)
+    if serving and not config.get("TESTING") and size < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            f"SECRET_KEY has {size} bytes: use at least {MIN_SECRET_KEY_BYTES} random ones, e.g. "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'` (the same value on every process)."
+        )
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:

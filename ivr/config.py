@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+MIN_SECRET_KEY_BYTES = 32  # a serving app refuses a shorter SECRET_KEY (docs/operations.md)
 
 
 def instance_secret(instance_path: str, name: str) -> str:
@@ -63,4 +64,17 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DIALER_POLL_SECONDS": float(env.get("DIALER_POLL_SECONDS", "1")),
         "DIALER_THREADS": int(env.get("DIALER_THREADS", "8")),
         "DIALER_RECOVERY_SECONDS": float(env.get("DIALER_RECOVERY_SECONDS", "120")),
+    } | _browser_settings()
+
+
+def _browser_settings() -> dict[str, Any]:
+    """Cookies and forms of the pages (docs/operations.md, "Browser security")."""
+    return {
+        # a form's CSRF token is valid as long as the session it belongs to (not Flask-WTF's one hour)
+        "WTF_CSRF_TIME_LIMIT": None,
+        # cookies go with requests started on this site and top-level links to it, never with
+        # cross-site posts or frames
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
     }
