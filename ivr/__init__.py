@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
+    from .web.headers import secure_answer
 
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
@@ -72,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.after_request(secure_answer)  # nosniff everywhere (pages add their own policy: ivr.web.headers)
     for name, registered in app.blueprints.items():  # webhooks and the API are signed, not cookie-based
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
             access.csrf.exempt(registered)
