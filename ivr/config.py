@@ -68,7 +68,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
 
 
 def _browser_settings() -> dict[str, Any]:
-    """Cookies and forms of the pages (docs/operations.md, "Browser security")."""
+    """Cookies, forms and sign-ins of the pages (docs/operations.md, "Browser security", "Sign-ins and
+    webhooks")."""
     return {
         # a form's CSRF token is valid as long as the session it belongs to (not Flask-WTF's one hour)
         "WTF_CSRF_TIME_LIMIT": None,
@@ -77,4 +78,6 @@ def _browser_settings() -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_HTTPONLY": True,
+        # password checks running at once on a host; a sign-in beyond them is answered 429 at once
+        "SIGN_IN_SLOTS": int(os.environ.get("SIGN_IN_SLOTS", "1")),
     }

@@ -299,9 +299,8 @@ def test_proxy_fix_hops_keep_the_path_prefix_of_the_proxy(config):
     try:
         inside = TwilioClient(app.test_client(), config["TWILIO_AUTH_TOKEN"], base="http://127.0.0.1:8000")
         params = inside.call_params(new_sid())
-        forwarded = {
-            "X-Forwarded-Proto": "https", "X-Forwarded-Host": "phone.example.com", "X-Forwarded-Prefix": "/ivr"
-        }  # fmt: skip
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "phone.example.com"}
+        forwarded["X-Forwarded-Prefix"] = "/ivr"
         signature = inside.sign("https://phone.example.com/ivr/voice/incoming", params)
         response = inside.post("/voice/incoming", params, signature=signature, headers=forwarded)
         assert response.status_code == 200

@@ -16,7 +16,7 @@ from ivr.cli.main import main
 from .test_compare import SINCE, UNTIL, _call
 from .test_compare_modes import _segment
 
-FORMULAS = ("=HYPERLINK(\"https://evil.example\")", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
+FORMULAS = ('=HYPERLINK("https://evil.example")', "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1")
 AT = datetime(2026, 11, 20, 15, tzinfo=UTC)
 
 
@@ -75,7 +75,8 @@ def test_the_api_export_neutralises_formulas(client, session, formulas):
 def formula_segment(session) -> str:
     """Calls of a segment whose label starts like a formula, at both desks."""
     label = "=cmd|' /C calc'!A0"
-    session.add_all(_segment("local", label, "split", 12, 2, 10, 300) + _segment("bpo", label, "split", 12, 3, 20, 300))
+    session.add_all(_segment("local", label, "split", 12, 2, 10, 300))
+    session.add_all(_segment("bpo", label, "split", 12, 3, 20, 300))
     session.commit()
     return label
 
