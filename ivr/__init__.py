@@ -81,17 +81,13 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
 
 
 def _check_secret_key(config: Mapping[str, Any], serving: bool) -> None:
-    """Refuse a SECRET_KEY shorter than MIN_SECRET_KEY_BYTES in an app that serves (not the CLI, not tests):
-    anyone who guesses it can forge a session cookie and sign in as anybody."""
-    from .config import MIN_SECRET_KEY_BYTES
+    """Refuse a short SECRET_KEY in an app that serves (not the command line, not tests): anyone who guesses
+    it can forge a session cookie and sign in as anybody."""
+    from .config import short_secret_key
 
-    key = config["SECRET_KEY"]
-    size = len(key.encode() if isinstance(key, str) else key)
-    if serving and not config.get("TESTING") and size < MIN_SECRET_KEY_BYTES:
-        raise RuntimeError(
-            f"SECRET_KEY has {size} bytes: use at least {MIN_SECRET_KEY_BYTES} random ones, e.g. "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'` (the same value on every process)."
-        )
+    problem = short_secret_key(config["SECRET_KEY"])
+    if serving and not config.get("TESTING") and problem:
+        raise RuntimeError(problem)
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:

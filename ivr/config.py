@@ -36,6 +36,17 @@ def instance_secret(instance_path: str, name: str) -> str:
     return path.read_text().strip()
 
 
+def short_secret_key(key: str | bytes) -> str | None:
+    """Why `key` is too short to serve with, or None when it is long enough."""
+    size = len(key.encode() if isinstance(key, str) else key)
+    if size >= MIN_SECRET_KEY_BYTES:
+        return None
+    return (
+        f"SECRET_KEY has {size} bytes: use at least {MIN_SECRET_KEY_BYTES} random ones, e.g. "
+        "`python -c 'import secrets; print(secrets.token_hex(32))'` (the same value on every process)."
+    )
+
+
 def from_environment(instance_path: str) -> dict[str, Any]:
     """The app's configuration, read from the environment."""
     env = os.environ

@@ -1,6 +1,5 @@
-"""Web sign-in attempts, throttled per account (the username typed, whether or not it exists) and per client
-address, with locks an admin can lift (docs/accounts.md, "Sign-in locks"). Wrong passwords and unknown names
-count alike, so neither the answer, the lock nor the time taken tells whether an account exists."""
+"""Web sign-in attempts throttled per username typed (existing or not, alike) and per client address, with
+locks an admin can lift (docs/accounts.md, "Sign-in locks")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""Admin pages: the audit log (newest first, filtered by action and actor, a page at a time) and the
-accounts (users and tokens, read-only: they are managed with `ivr user` and `ivr token`), with the sign-in
-locks in force, which an admin can lift here."""
+"""Admin pages: the audit log (newest first, filtered, a page at a time) and the accounts (users and tokens,
+read-only: `ivr user`, `ivr token`) with the sign-in locks in force, which an admin can lift here."""
 
 from __future__ import annotations
 

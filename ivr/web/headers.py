@@ -1,11 +1,11 @@
-"""Security headers of every page: script only from this site's files (no inline script, eval or handlers), no
-plugins or framing. No default-src/style-src on purpose: inline style attributes keep working. Every other
-answer (API JSON, CSV, TwiML, static files) is never sniffed, and API answers may load or run nothing."""
+"""Security headers: pages run script only from this site's files and cannot be framed; every answer is
+never sniffed, and API answers load and run nothing (docs/operations.md, "Browser security")."""
 
 from __future__ import annotations
 
 from flask import Response, request
 
+# no default-src/style-src on purpose: inline style attributes keep working
 POLICY = "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 HEADERS = {
     "Content-Security-Policy": POLICY,

@@ -1,6 +1,5 @@
-"""Signing in and out of the pages (Flask-Login, with a CSRF token on the form). A disabled account cannot
-sign in; signing out ends the session on the server too (accounts.access.end_session). Attempts are throttled
-per username and per address (accounts.signins), and a password check needs a free slot (sign_in_slots)."""
+"""Signing in (throttled: accounts.signins; a password check needs a free slot: sign_in_slots) and out (the
+session ends on the server too: accounts.access.end_session); a disabled account cannot sign in."""
 
 from __future__ import annotations
 

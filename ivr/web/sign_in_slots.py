@@ -1,7 +1,5 @@
-"""Password checks take a slot: at most SIGN_IN_SLOTS of them run at once on a host (a lock file each in the
-instance folder, shared by every gunicorn worker there). A sign-in that finds every slot taken is answered at
-once instead of waiting, so sign-ins never hold more than that many workers and webhooks never queue behind
-them (docs/operations.md, "Sign-ins and webhooks")."""
+"""At most SIGN_IN_SLOTS password checks at once per host (lock files shared by its workers); a sign-in that
+finds none free is answered at once, so webhooks never queue behind sign-ins (docs/operations.md)."""
 
 from __future__ import annotations
 
