@@ -73,7 +73,7 @@ def unlock() -> BaseResponse:
     form = UnlockForm()
     if not form.validate_on_submit():
         abort(400, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
-    s, key = session(), form.key.data.strip()
+    s, key = session(), form.key.data  # as listed: a username typed with spaces is a key of its own
     lifted = unlock_account(s, key) if form.kind.data == "account" else unlock_address(s, key)
     if lifted:
         record(s, current_actor(), "user.unlock", key, utcnow(), scopes=lifted)

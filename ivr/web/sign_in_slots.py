@@ -4,16 +4,26 @@ finds none free is answered at once, so webhooks never queue behind sign-ins (do
 from __future__ import annotations
 
 import fcntl
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
 def slot(folder: str, slots: int) -> Iterator[bool]:
     """Hold a free slot while the block runs (True), or run it without one (False) when all are taken."""
     for number in range(max(1, slots)):
-        with (Path(folder) / f"sign_in.{number}.lock").open("a") as file:
+        path = Path(folder) / f"sign_in.{number}.lock"
+        try:
+            file = path.open("a")
+        except OSError as exc:  # a read-only instance folder: sign-ins work, only unlimited
+            log.warning("sign-in slots off: cannot open %s (%s)", path, exc)
+            yield True
+            return
+        with file:
             try:
                 fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -208,3 +208,13 @@ def test_a_sign_in_without_a_free_slot_is_answered_at_once(app, client, session,
     assert session.scalar(select(func.count()).select_from(Throttle)) == 0
     monkeypatch.undo()
     assert _signed_in(_login(client, "maria", PASSWORD))
+
+
+def test_slots_are_shared_and_taken_without_waiting(tmp_path, caplog):
+    with slot(str(tmp_path), 2) as first, slot(str(tmp_path), 2) as second, slot(str(tmp_path), 2) as third:
+        assert (first, second, third) == (True, True, False)
+    with slot(str(tmp_path), 2) as again:
+        assert again  # released when the block ends
+    with slot(str(tmp_path / "not there"), 1) as unlimited:
+        assert unlimited  # no folder to lock in: sign-ins still work, without a limit, and it is logged
+    assert "sign-in slots off" in caplog.text
