@@ -3,9 +3,10 @@
 One run serves ivr with gunicorn (sync workers, SQLite in a temporary folder, the sample flows), creates a
 user, then measures signed POST /voice/incoming requests one after another (a new call each): first alone,
 then while `--signers` threads sign in over and over with the right password (GET /login for the form, POST
-it). It prints, per phase, the webhooks' p50/p99/max latency, and the sign-ins completed and answered 429
-(no free password-check slot, docs/operations.md "Sign-ins and webhooks"). Run it with the default
-SIGN_IN_SLOTS=1 and with --slots 8 (every worker may hash: as before the slots) to see the difference.
+it; after a 429, again after its Retry-After). It prints, per phase, the webhooks' p50/p99/max latency, and
+the sign-ins completed and answered 429 (no free password-check slot, docs/operations.md "Sign-ins and
+webhooks"). Run it with the default SIGN_IN_SLOTS=1 and with --slots 8 (every worker may hash: as before the
+slots) to see the difference.
 
     .venv/bin/python benchmarks/sign_ins.py [--seconds 10] [--signers 8] [--workers 2] [--slots 1]
 
@@ -105,6 +106,8 @@ def sign_in_forever(
         conn.close()
         with lock:
             counts[answer.status] = counts.get(answer.status, 0) + 1
+        if answer.status == 429:  # as a person would: try again after the time the page asks for
+            stop.wait(float(answer.getheader("Retry-After") or "1"))
 
 
 def summary(name: str, latencies: list[float]) -> str:
