@@ -1,5 +1,6 @@
 """Browser hardening beyond the pages' own policy: nosniff and a policy that runs nothing on API answers,
-SameSite=Lax session cookies, and forms that still work after an hour on the page."""
+SameSite=Lax session cookies, forms that still work after an hour on the page, no links from call data
+that are not https."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import time
 
 import pytest
 from itsdangerous.timed import TimestampSigner
+from lxml import html
 
 from ivr.accounts.tokens import create_token
 
+from ..twilio import CallDriver
 from .test_web import _csrf
 
 
@@ -58,3 +61,20 @@ def test_a_form_still_works_two_hours_after_the_page_was_loaded(ops, monkeypatch
 @pytest.mark.parametrize("token", ["", "forged"])
 def test_a_form_without_its_token_is_still_refused(ops, token):
     assert ops.post("/logout", data={"csrf_token": token}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["JaVaScRiPt:alert(1)", " javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
+     "http://api.twilio.com/rec/RE1", "//evil.example/rec"],
+)  # fmt: skip
+def test_a_signed_recording_url_that_is_not_https_never_becomes_a_link(ops, twilio, url):
+    call = CallDriver(twilio)
+    queue = call.press(call.press(call.start(), "1"), "2")
+    moved = call.post(queue.xpath("//Enqueue/@action")[0], QueueResult="leave", QueueTime="250")
+    record = call.post(moved.xpath("//Enqueue/@action")[0], QueueResult="leave", QueueTime="700")
+    call.post(record.xpath("//Record/@action")[0], RecordingUrl=url, RecordingDuration="75")
+    doc = html.fromstring(ops.get(f"/calls/{call.sid}").data)
+    assert doc.xpath("//audio | //video | //iframe | //embed | //object") == []
+    assert [href for href in doc.xpath("//a/@href | //*/@src") if href.strip() == url.strip()] == []
+    assert url.strip() in doc.xpath("string(//dd[@class='recording'])")  # shown as text
