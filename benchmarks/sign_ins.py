@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slots", type=int, default=1, help="SIGN_IN_SLOTS on the server")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        env = prepare(Path(folder)) | {"SIGN_IN_SLOTS": str(args.slots)}
+        env = prepare(Path(folder)) | {"SIGN_IN_SLOTS": str(args.slots), "SIGN_IN_LOCK_DIR": folder}
         server = Server("ivr", "ivr:create_app()", free_port(), env, args.workers)
         server.start()
         try:

@@ -21,11 +21,12 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from werkzeug.exceptions import HTTPException
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .config import from_environment, instance_secret
+    from .config import browser_settings, from_environment, instance_secret
 
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(from_environment(app.instance_path))
+    app.config.update(browser_settings())  # cookies, forms and sign-ins of the pages
     app.config.update(config or {})
     if require_token and not app.config["TWILIO_AUTH_TOKEN"]:
         raise RuntimeError(

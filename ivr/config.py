@@ -47,6 +47,25 @@ def short_secret_key(key: str | bytes) -> str | None:
     )
 
 
+def browser_settings() -> dict[str, Any]:
+    """Cookies, forms and sign-ins of the pages (docs/operations.md, "Browser security", "Sign-ins and
+    webhooks")."""
+    return {
+        # a form's CSRF token is valid as long as the session it belongs to (not Flask-WTF's one hour)
+        "WTF_CSRF_TIME_LIMIT": None,
+        # cookies go with requests started on this site and top-level links to it, never with
+        # cross-site posts or frames
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        # password checks running at once on a host; a sign-in beyond them is answered 429 at once
+        "SIGN_IN_SLOTS": int(os.environ.get("SIGN_IN_SLOTS", "1")),
+        # where the slots' lock files are: shared by the workers of one site on a host (default: the instance
+        # folder)
+        "SIGN_IN_LOCK_DIR": os.environ.get("SIGN_IN_LOCK_DIR", ""),
+    }
+
+
 def from_environment(instance_path: str) -> dict[str, Any]:
     """The app's configuration, read from the environment."""
     env = os.environ
@@ -75,20 +94,4 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DIALER_POLL_SECONDS": float(env.get("DIALER_POLL_SECONDS", "1")),
         "DIALER_THREADS": int(env.get("DIALER_THREADS", "8")),
         "DIALER_RECOVERY_SECONDS": float(env.get("DIALER_RECOVERY_SECONDS", "120")),
-    } | _browser_settings()
-
-
-def _browser_settings() -> dict[str, Any]:
-    """Cookies, forms and sign-ins of the pages (docs/operations.md, "Browser security", "Sign-ins and
-    webhooks")."""
-    return {
-        # a form's CSRF token is valid as long as the session it belongs to (not Flask-WTF's one hour)
-        "WTF_CSRF_TIME_LIMIT": None,
-        # cookies go with requests started on this site and top-level links to it, never with
-        # cross-site posts or frames
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_HTTPONLY": True,
-        # password checks running at once on a host; a sign-in beyond them is answered 429 at once
-        "SIGN_IN_SLOTS": int(os.environ.get("SIGN_IN_SLOTS", "1")),
     }

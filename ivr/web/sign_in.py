@@ -47,7 +47,8 @@ def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
     if not form.validate_on_submit():
         return render_template("login.html", form=form)
     config = current_app.config
-    with slot(current_app.instance_path, int(config["SIGN_IN_SLOTS"])) as free:
+    folder = config["SIGN_IN_LOCK_DIR"] or current_app.instance_path
+    with slot(folder, int(config["SIGN_IN_SLOTS"])) as free:
         if not free:
             flash("Many people are signing in at this moment: try again in a second.")
             return render_template("login.html", form=form), 429, {"Retry-After": "1"}

@@ -199,7 +199,7 @@ def test_an_admin_lifts_a_lock_on_the_accounts_page(client, session, clock):
 def test_a_sign_in_without_a_free_slot_is_answered_at_once(app, client, session, maria, monkeypatch):
     checked = []
     monkeypatch.setattr(decoy, "check_password_hash", lambda stored, secret: checked.append(stored))
-    with slot(app.instance_path, app.config["SIGN_IN_SLOTS"]) as held:
+    with slot(app.config["SIGN_IN_LOCK_DIR"], app.config["SIGN_IN_SLOTS"]) as held:
         assert held
         busy = _login(client, "maria", PASSWORD)
     assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
