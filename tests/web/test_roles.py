@@ -41,6 +41,7 @@ GUARDED = {
     "web.campaigns.index": "view_campaigns", "web.campaigns.show": "view_campaigns",
     "web.campaigns.act": "run_campaigns",
     "web.admin.audit": "view_audit", "web.admin.accounts": "manage_accounts",
+    "web.admin.unlock": "manage_accounts",
     "api.calls.index": "view_calls", "api.calls.csv": "view_calls", "api.calls.show": "view_calls",
     "api.live.board": "view_calls", "api.reports.compare": "view_reports",
     "api.campaigns.index": "view_campaigns", "api.campaigns.show": "view_campaigns",
