@@ -9,14 +9,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from ..engine.site import Desk
 from ..models import Agent
+from .decoy import check_secret
 from .throttle import Rule, fail, lift, locked_until, succeed
 
 DEFAULT_HASH = "scrypt"  # werkzeug's default, as for web passwords
@@ -30,12 +30,6 @@ BY_CALLER = Rule("agent_pin.caller", 5, timedelta(hours=1), timedelta(hours=1))
 BY_LINE = Rule("agent_pin.line", 10, timedelta(hours=1), timedelta(minutes=15))
 BY_AGENT = Rule("agent_pin.agent", 20, timedelta(hours=1), timedelta(minutes=15))
 RULES = {"caller": BY_CALLER, "line": BY_LINE, "agent": BY_AGENT}
-
-
-@cache
-def _decoy_hash() -> str:
-    """A hash to check against when the agent id is unknown (same cost as a real check)."""
-    return generate_password_hash("0000")
 
 
 def check_agent_id(agent_id: str) -> None:
@@ -140,7 +134,7 @@ def verify_agent(s: Session, agent: Agent | None, pin: str, caller: str, line: s
         key = caller if which == "caller" else line
         if locked_until(s, RULES[which], key, now) is not None:
             return SignIn(None, which)
-    matches = check_password_hash(agent.pin_hash if agent is not None else _decoy_hash(), pin)
+    matches = check_secret(agent.pin_hash if agent is not None else None, pin, DEFAULT_HASH)
     agent_locked = agent is not None and locked_until(s, BY_AGENT, agent.agent_id, now) is not None
     keys = {"caller": caller, "line": line}
     if agent is None or agent_locked or not matches:
