@@ -51,7 +51,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # database work ends after WEBHOOK_DEADLINE_SECONDS whatever the database does (then it answers the
         # fallback); its statements and lock waits are cut shorter still. Pages and the API, then commands
         # (rollups, imports, the dialer), get longer statement timeouts (0: none); migrations have none.
-        "WEBHOOK_DEADLINE_SECONDS": float(env.get("WEBHOOK_DEADLINE_SECONDS", "3")),
+        "WEBHOOK_DEADLINE_SECONDS": float(env.get("WEBHOOK_DEADLINE_SECONDS", "2.5")),
         "WEBHOOK_LOCK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_LOCK_TIMEOUT_SECONDS", "1")),
         "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
         "DB_STATEMENT_TIMEOUT_SECONDS": float(env.get("DB_STATEMENT_TIMEOUT_SECONDS", "30")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import os
 import socket
 import threading
@@ -182,11 +183,11 @@ def install(database: Database) -> None:
         deadline = current()
         if deadline is None or sqlite:
             return
-        # a connection attempt cannot be cut (its socket is not known yet): it gets what is left, whole
-        # seconds and at least libpq's 2, or is not made at all
-        left = int(deadline.remaining())
-        if deadline.expired or left < MIN_CONNECT_SECONDS:
-            raise DatabaseUnavailable(f"{EXPIRED}: no time left to connect")
+        # a connection attempt cannot be cut (its socket is not known yet): it gets what is left of the
+        # deadline, in whole seconds and at least libpq's 2
+        if deadline.expired:
+            raise DatabaseUnavailable(EXPIRED)
+        left = max(MIN_CONNECT_SECONDS, math.ceil(deadline.remaining()))
         params["connect_timeout"] = min(int(params.get("connect_timeout", left)), left)
 
     @event.listens_for(engine, "before_cursor_execute")
