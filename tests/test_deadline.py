@@ -15,9 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from flask import Flask
+from lxml import etree
 from sqlalchemy import event, select, text
 
 from ivr import create_app, deadline
+from ivr.cli.main import main
 from ivr.config import from_environment
 from ivr.db import DatabaseUnavailable, session
 from ivr.models import Call
@@ -288,3 +290,13 @@ def test_gunicorn_outlasts_the_deadline_and_answers_before_twilio_gives_up():
     deadline_seconds = from_environment("/nonexistent")["WEBHOOK_DEADLINE_SECONDS"]
     assert deadline_seconds + 2 < timeout < 15  # a deadline plus a last connection attempt; Twilio's 15 s
     assert graceful <= timeout
+
+
+def test_the_fallback_document_to_host_elsewhere_is_the_published_sites(runner, env, monkeypatch):
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://ivr.example.com")
+    assert runner.invoke(main, ["flows", "publish", "--note", "first"]).exit_code == 0
+    result = runner.invoke(main, ["flows", "fallback"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    root = etree.fromstring(result.stdout.strip().encode())
+    assert is_the_fallback(root)
+    assert one(root, "/Response/Enqueue/@action") == "https://ivr.example.com/voice/fallback"
