@@ -1,17 +1,5 @@
-"""A deadline on a webhook's database work: past it, the connections the request holds are cut and every
-further statement fails at once, so the webhook answers its fallback in time whatever the database does.
-
-Why a watchdog thread cuts sockets (docs/operations.md, "A deadline on every webhook"): a server that
-accepts and never replies leaves psycopg waiting for a reply; statement_timeout is the server's and never
-fires, TCP keepalives are answered by the (healthy) peer kernel. psycopg's wait wakes up when the socket is
-shut down under it: the read fails at once with "server closed the connection unexpectedly", psycopg marks
-the connection broken and SQLAlchemy invalidates it (never returned to the pool half-read). A SIGALRM
-handler raising in the main thread would work in a gunicorn sync worker too, but raises at any point of any
-code (a lock half taken, a pool half updated) and not at all in a thread; shutting a socket down touches
-nothing but the database. SQLite's busy wait cannot be interrupted (sqlite3_interrupt is checked only while
-a statement runs), so in a webhook its busy timeout is cut to what is left of the deadline instead, and
-long statements are interrupted.
-"""
+"""A deadline on a webhook's database work: past it, a watchdog cuts the request's connections and every
+further statement fails at once (why this way: docs/operations.md, "A deadline on every webhook")."""
 
 from __future__ import annotations
 

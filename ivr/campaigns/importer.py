@@ -1,7 +1,5 @@
 """Contact import: a CSV stream into a campaign's contacts in chunks, merging duplicates, reporting each row.
-Streamed, one campaign's imports taking turns (docs/campaigns.md, "Contact lists"). Never commits itself:
-a caller that passes `checkpoint` (its commit) gets the file checked first, then written in short
-transactions."""
+Streamed, imports into one campaign taking turns, never committing itself (docs/campaigns.md)."""
 
 from __future__ import annotations
 

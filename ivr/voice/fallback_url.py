@@ -1,8 +1,5 @@
-"""The document for a number's Fallback URL: what Twilio plays when a webhook failed or took too long.
-
-It never touches the database (which may be what failed): the site's fallback comes from the newest version
-this process has served, else the flows folder, else a plain apology.
-"""
+"""The document for a number's Fallback URL, built without the database (which may be what failed): the
+site's fallback from the version in memory, else the flows folder, else a plain apology."""
 
 from __future__ import annotations
 
