@@ -103,6 +103,9 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "SERVER_NAME": "ivr.test",
         "PREFERRED_URL_SCHEME": "https",
         "IVR_CLOCK": lambda: OPEN,
+        # generous on a busy test machine; tests/test_deadline.py sets short ones where it tests them
+        "WEBHOOK_DEADLINE_SECONDS": 10,
+        "WEBHOOK_LOCK_TIMEOUT_SECONDS": 5,
     }
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import event, select, text
 
 from ivr import create_app, deadline
 from ivr.cli.main import main
+from ivr.cli.serve import GUNICORN_TIMEOUTS
 from ivr.config import from_environment
 from ivr.db import DatabaseUnavailable, session
 from ivr.models import Call
@@ -209,7 +210,7 @@ def limits_seen(app: Flask, in_webhook: bool) -> tuple[str, ...]:
 def test_webhooks_pages_and_commands_get_their_own_limits(app, config, monkeypatch):
     sqlite = app.extensions["ivr.db"].engine.dialect.name == "sqlite"
     webhook, page = limits_seen(app, in_webhook=True), limits_seen(app, in_webhook=False)
-    assert webhook == (("1000",) if sqlite else ("2500ms", "1s"))
+    assert webhook == (("5000",) if sqlite else ("10s", "5s"))  # the test configuration's
     assert page == (("10000",) if sqlite else ("30s", "10s"))
     assert limits_seen(app, in_webhook=True) == webhook  # handed back to a webhook: its limits again
     if sqlite:  # a busy wait never outlasts what is left of the deadline
@@ -282,6 +283,12 @@ def test_the_fallback_url_checks_the_signature(twilio):
 # --- gunicorn ------------------------------------------------------------------------------------
 
 
+def test_the_defaults_leave_a_webhook_within_five_seconds() -> None:
+    defaults = from_environment("/nonexistent")
+    assert defaults["WEBHOOK_LOCK_TIMEOUT_SECONDS"] < defaults["WEBHOOK_DEADLINE_SECONDS"]
+    assert defaults["WEBHOOK_DEADLINE_SECONDS"] + max(2, defaults["DB_CONNECT_TIMEOUT_SECONDS"]) <= 5
+
+
 def test_gunicorn_outlasts_the_deadline_and_answers_before_twilio_gives_up():
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     words = web.split()
@@ -290,6 +297,7 @@ def test_gunicorn_outlasts_the_deadline_and_answers_before_twilio_gives_up():
     deadline_seconds = from_environment("/nonexistent")["WEBHOOK_DEADLINE_SECONDS"]
     assert deadline_seconds + 2 < timeout < 15  # a deadline plus a last connection attempt; Twilio's 15 s
     assert graceful <= timeout
+    assert " ".join(GUNICORN_TIMEOUTS) in web  # `ivr serve` runs gunicorn the same way
 
 
 def test_the_fallback_document_to_host_elsewhere_is_the_published_sites(runner, env, monkeypatch):
