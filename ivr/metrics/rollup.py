@@ -292,7 +292,7 @@ def build_day(session: Session, day: int, now: datetime) -> None:
     it reads the day first and takes the write lock only to replace the day's rows.
     """
     start = start_of(day)
-    period = [(start, start + DAY if day < LAST_DAY else None)]
+    period: list[Period] = [(start, start + DAY if day < LAST_DAY else None)]
     marks = rollup_dirty.c
     if session.get_bind().dialect.name == "postgresql":
         _lock_out_writers(session)
