@@ -6,7 +6,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import math
 import os
 import socket
 import threading
@@ -175,7 +174,7 @@ def install(database: Database) -> None:
         # deadline, in whole seconds and at least libpq's 2
         if deadline.expired:
             raise DatabaseUnavailable(EXPIRED)
-        left = max(MIN_CONNECT_SECONDS, math.ceil(deadline.remaining()))
+        left = max(MIN_CONNECT_SECONDS, int(deadline.remaining()))
         params["connect_timeout"] = min(int(params.get("connect_timeout", left)), left)
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -191,11 +190,16 @@ def install(database: Database) -> None:
 
     @event.listens_for(engine, "handle_error")
     def _unavailable(context: ExceptionContext) -> None:
-        if current() is None or isinstance(context.original_exception, DatabaseUnavailable):
+        deadline = current()
+        if deadline is None or isinstance(context.original_exception, DatabaseUnavailable):
             return
         dbapi = engine.dialect.loaded_dbapi
         if context.is_disconnect or isinstance(
             context.original_exception, (dbapi.OperationalError, dbapi.InterfaceError)
         ):
+            # the rest of the request answers without the database: no second wait (a second
+            # connection attempt, the error path's own statements)
+            with _lock:
+                deadline.expired = True
             found = context.original_exception
             raise DatabaseUnavailable(f"{type(found).__name__}: {found}") from found
