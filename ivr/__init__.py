@@ -21,7 +21,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from werkzeug.exceptions import HTTPException
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .config import browser_settings, from_environment, instance_secret
+    from .config import browser_settings, database_limits, from_environment, instance_secret
 
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
@@ -56,14 +56,15 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )  # X-Forwarded-Prefix: a proxy serving ivr under a path (/ivr) signs and links with it
 
-    from . import api, voice, web
+    from . import api, deadline, voice, web
     from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
     from .web.headers import secure_answer
 
-    database = Database(app.config["DATABASE_URL"])
+    database = Database(app.config["DATABASE_URL"], *database_limits(app.config, require_token))
     database.init_app(app)
+    deadline.install(database)
     app.extensions["ivr.flows"] = FlowStore(
         Path(app.config["FLOWS_DIR"]),
         database.sessionmaker,

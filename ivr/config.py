@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from .db import Limits
 
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 MIN_SECRET_KEY_BYTES = 32  # a serving app refuses a shorter SECRET_KEY (docs/operations.md)
@@ -75,6 +78,16 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "").rstrip("/"),
         "PROXY_FIX_HOPS": int(env.get("PROXY_FIX_HOPS", "0")),
+        # How long the database may take (docs/operations.md, "A deadline on every webhook"). A webhook's
+        # database work ends after WEBHOOK_DEADLINE_SECONDS whatever the database does (then it answers the
+        # fallback); its statements and lock waits are cut shorter still. Pages and the API, then commands
+        # (rollups, imports, the dialer), get longer statement timeouts (0: none); migrations have none.
+        "WEBHOOK_DEADLINE_SECONDS": float(env.get("WEBHOOK_DEADLINE_SECONDS", "2.5")),
+        "WEBHOOK_LOCK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_LOCK_TIMEOUT_SECONDS", "1")),
+        "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
+        "DB_STATEMENT_TIMEOUT_SECONDS": float(env.get("DB_STATEMENT_TIMEOUT_SECONDS", "30")),
+        "DB_LOCK_TIMEOUT_SECONDS": float(env.get("DB_LOCK_TIMEOUT_SECONDS", "10")),
+        "CLI_STATEMENT_TIMEOUT_SECONDS": float(env.get("CLI_STATEMENT_TIMEOUT_SECONDS", "600")),
         "FLOWS_DIR": env.get("FLOWS_DIR") or str(DEFAULT_FLOWS_DIR),
         "FLOWS_CHECK_SECONDS": float(env.get("FLOWS_CHECK_SECONDS", "2")),
         # publish the flows folder whenever it changes (`ivr serve`, the tests); production reads the database
@@ -95,3 +108,19 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "DIALER_THREADS": int(env.get("DIALER_THREADS", "8")),
         "DIALER_RECOVERY_SECONDS": float(env.get("DIALER_RECOVERY_SECONDS", "120")),
     }
+
+
+def database_limits(config: Mapping[str, Any], serves_webhooks: bool) -> tuple[Limits, Limits | None]:
+    """The limits a process's connections open with, and those of its uses outside webhooks (or None).
+
+    A web process opens them with the webhooks' limits (no round trip on the hot path) and gives pages and
+    the API longer ones; a command's connections keep the commands' limits.
+    """
+    connect = int(config["DB_CONNECT_TIMEOUT_SECONDS"])
+    lock = float(config["DB_LOCK_TIMEOUT_SECONDS"])
+    if not serves_webhooks:
+        return Limits(connect, float(config["CLI_STATEMENT_TIMEOUT_SECONDS"]), lock), None
+    webhooks = Limits(
+        connect, float(config["WEBHOOK_DEADLINE_SECONDS"]), float(config["WEBHOOK_LOCK_TIMEOUT_SECONDS"])
+    )
+    return webhooks, Limits(connect, float(config["DB_STATEMENT_TIMEOUT_SECONDS"]), lock)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, abort, current_app, g, request
-from sqlalchemy import JSON, DateTime, Insert, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, DateTime, Insert, MetaData, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
@@ -57,12 +59,54 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL mode, foreign keys and a busy timeout."""
+class DatabaseUnavailable(Exception):
+    """The database refused, failed or took too long: answer without it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a connection may take to open, a statement to run and a lock to be waited for (0: no limit).
+
+    SQLite has no statement timeout; its busy timeout is `lock` (30 s when 0: SQLite needs a finite wait).
+    """
+
+    connect: int = 10  # whole seconds (libpq's unit; under 2 counts as 2)
+    statement: float = 0
+    lock: float = 0
+
+    @property
+    def busy_ms(self) -> int:
+        """SQLite's busy timeout in milliseconds."""
+        return round((self.lock or 30) * 1000)
+
+
+MIGRATIONS = Limits()  # `ivr db upgrade` may run long: no statement or lock timeout
+TCP_KEEPALIVE = {  # a peer that vanished is noticed in about a minute, not after the kernel's two hours
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,  # ms that sent data may stay unacknowledged before the socket gives up
+}
+
+
+def postgresql_options(url: str, limits: Limits) -> str:
+    """libpq `options` setting the limits as the connection's defaults, after any options in `url`."""
+    given = make_url(url).query.get("options", "")
+    options = [given] if isinstance(given, str) and given else []
+    for name, seconds in (("statement_timeout", limits.statement), ("lock_timeout", limits.lock)):
+        if seconds:
+            options.append(f"-c {name}={round(seconds * 1000)}")
+    return " ".join(options)
+
+
+def make_engine(url: str, limits: Limits = MIGRATIONS) -> Engine:
+    """An engine for `url` whose connections keep `limits`; SQLite gets WAL mode, foreign keys and a busy
+    timeout, PostgreSQL a connect timeout, TCP keepalives and statement and lock timeouts."""
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": limits.busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _pragmas(connection: Any, _record: Any) -> None:
@@ -73,28 +117,68 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
+    connect_args: dict[str, Any] = {"connect_timeout": limits.connect, **TCP_KEEPALIVE}
+    options = postgresql_options(url, limits)
+    if options:
+        connect_args["options"] = options
     # No pre-ping (a round trip per request): a dropped connection fails one request, which answers the
     # fallback TwiML, and SQLAlchemy then replaces the pool's connections.
-    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10, connect_args=connect_args)
+
+
+def apply_limits(dbapi_connection: Any, limits: Limits) -> None:
+    """Make `limits` the defaults of an idle DBAPI connection (PostgreSQL: one round trip, outside any
+    transaction; SQLite: the busy timeout, a local call)."""
+    if hasattr(dbapi_connection, "pgconn"):  # psycopg
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.execute(
+                f"SET statement_timeout = {round(limits.statement * 1000)};"
+                f" SET lock_timeout = {round(limits.lock * 1000)}"
+            )
+        finally:
+            dbapi_connection.autocommit = False
+    else:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {limits.busy_ms}")
 
 
 class Database:
-    """One app's engine and session factory."""
+    """One app's engine and session factory.
 
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
+    The engine's connections open with `limits` (in a web process: the webhooks'). With `others`, a
+    connection checked out outside a webhook (pages, the API) gets those instead, and one checked out in a
+    webhook gets `limits` back: a round trip only when a connection changes hands between the two.
+    """
+
+    def __init__(self, url: str, limits: Limits = MIGRATIONS, others: Limits | None = None) -> None:
+        self.engine = make_engine(url, limits)
+        self.limits = limits
+        self.others = others
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.in_webhook: Callable[[], bool] = lambda: False  # set by ivr.deadline.install
+
+        sqlite = self.engine.dialect.name == "sqlite"
+
+        @event.listens_for(self.engine, "checkout")
+        def _limits(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            wanted = limits if others is None or self.in_webhook() else others
+            # SQLite's is set every time (a local call): a webhook shortens it as its deadline nears
+            if sqlite or record.info.get("ivr.limits", limits) != wanted:
+                apply_limits(dbapi_connection, wanted)
+                record.info["ivr.limits"] = wanted
 
     def init_app(self, app: Flask) -> None:
         """Register on the app, refuse what the database cannot store, close the session at the end."""
         app.extensions["ivr.db"] = self
         app.before_request(reject_nul)
+        app.teardown_appcontext(lambda _exc: close_session())
 
-        @app.teardown_appcontext
-        def _close(_exc: BaseException | None) -> None:
-            session = g.pop("db_session", None)
-            if session is not None:
-                session.close()
+
+def close_session() -> None:
+    """Close the session of the current app context, if one was opened (its connection goes back)."""
+    found = g.pop("db_session", None)
+    if found is not None:
+        found.close()
 
 
 def reject_nul() -> None:

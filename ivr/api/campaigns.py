@@ -86,7 +86,7 @@ def import_list(ref: str) -> Response:
     needs = flow_variables(published.site if published else None, found)
     now = clock()
     try:
-        report = import_contacts(s, found, bodies.csv_stream(), now, region, needs=needs)
+        report = import_contacts(s, found, bodies.csv_stream(), now, region, needs=needs, checkpoint=s.commit)
     except FileError as exc:
         s.rollback()
         abort(400, f"nothing imported: {exc}")

@@ -1,11 +1,14 @@
 """Contact import: a CSV stream into a campaign's contacts in chunks, merging duplicates, reporting each row.
-Streamed, one campaign's imports taking turns (docs/campaigns.md, "Contact lists"). Never commits."""
+Streamed, imports into one campaign taking turns, never committing itself (docs/campaigns.md)."""
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import json
-from collections.abc import Callable, Collection, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, TextIO, cast
@@ -132,8 +135,16 @@ def _merge_values(existing: Any, row: Row) -> dict[str, Any] | None:
 class _Writer:
     """Writes one campaign's rows chunk by chunk."""
 
-    def __init__(self, session: Session, campaign: Campaign, report: ImportReport, now: datetime) -> None:
+    def __init__(
+        self,
+        session: Session,
+        campaign: Campaign,
+        report: ImportReport,
+        now: datetime,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self.session = session
+        self.checkpoint = checkpoint
         self.now = now
         self.campaign = campaign
         self.report = report
@@ -225,6 +236,8 @@ class _Writer:
         for phone, lines in repeats.items():
             into, earlier = kept[phone]
             self.report.merged += [Merged(line, phone, into, earlier) for line in lines]
+        if self.checkpoint is not None:
+            self.checkpoint()
 
 
 def take_turn(session: Session, campaign_id: int) -> None:
@@ -238,6 +251,38 @@ def take_turn(session: Session, campaign_id: int) -> None:
         )
 
 
+@contextmanager
+def turn_across_commits(session: Session, campaign_id: int) -> Iterator[None]:
+    """Take this campaign's import turn until the block ends, whatever the session commits meanwhile.
+
+    PostgreSQL: the same advisory lock as `take_turn`, held by a connection of its own at session level
+    (waiting as long as the other import runs); SQLite: an exclusive lock on a file beside the database.
+    """
+    engine = session.get_bind().engine
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as holder:
+            key = {"kind": IMPORT_LOCK, "id": campaign_id}
+            holder.execute(text("SET LOCAL lock_timeout = 0"))
+            holder.execute(text("SELECT pg_advisory_lock(:kind, :id)"), key)
+            holder.commit()  # a session-level lock outlives the transaction
+            try:
+                yield
+            finally:
+                holder.execute(text("SELECT pg_advisory_unlock(:kind, :id)"), key)
+                holder.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.import-{campaign_id}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def import_contacts(
     session: Session,
     campaign: Campaign,
@@ -246,6 +291,7 @@ def import_contacts(
     region: str | None = None,
     progress: Callable[[int], None] | None = None,
     needs: Collection[str] = (),
+    checkpoint: Callable[[], None] | None = None,
 ) -> ImportReport:
     """Import a contact CSV into `campaign`; numbers without +country are read in `region`.
 
@@ -253,10 +299,31 @@ def import_contacts(
     the campaign's flow declares: the file must have a column for each. Raises ImportRefused for a
     finished or cancelled campaign and csvfile.FileError for a file that cannot be imported at all.
     `progress` is called with the number of rows read, every CHUNK rows.
+
+    Without `checkpoint` the import is one transaction of the caller's. With it (the caller's commit),
+    the whole file is read and checked first, its rows kept in a temporary file, so a file that cannot
+    be read writes nothing; then the rows are written CHUNK at a time with a checkpoint after each chunk,
+    so the import never holds a lock that webhooks wait for for longer than one chunk takes.
     """
     if campaign.state in CLOSED_STATES:
         raise ImportRefused(f"campaign {campaign.name!r} is {campaign.state}: it takes no more contacts")
-    take_turn(session, campaign.id)
+    if checkpoint is None:
+        take_turn(session, campaign.id)
+        return _import(session, campaign, stream, now, region, progress, needs, None)
+    with turn_across_commits(session, campaign.id):
+        return _import(session, campaign, stream, now, region, progress, needs, checkpoint)
+
+
+def _import(
+    session: Session,
+    campaign: Campaign,
+    stream: TextIO,
+    now: datetime,
+    region: str | None,
+    progress: Callable[[int], None] | None,
+    needs: Collection[str],
+    checkpoint: Callable[[], None] | None,
+) -> ImportReport:
     report = ImportReport(region=region or region_of(campaign.caller_id))
     window = CallingWindow.parse(campaign.window_start, campaign.window_end)
     reader = ContactReader(stream, report.region, campaign.default_timezone, window, now)
@@ -268,16 +335,28 @@ def import_contacts(
         raise FileError(
             f"the flow {campaign.flow!r} uses variables this file has no column for: {', '.join(missing)}"
         )
-    writer = _Writer(session, campaign, report, now)
-    for item in reader:
-        report.rows += 1
-        if isinstance(item, Invalid):
-            report.invalid.append(item)
-        else:
-            writer.add(item)
-        if progress is not None and report.rows % CHUNK == 0:
-            progress(report.rows)
-    writer.flush()
+
+    def checked() -> Iterator[Row]:
+        for item in reader:
+            report.rows += 1
+            if isinstance(item, Invalid):
+                report.invalid.append(item)
+            else:
+                yield item
+            if progress is not None and report.rows % CHUNK == 0:
+                progress(report.rows)
+
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        rows: Iterable[Row] = checked()
+        if checkpoint is not None:  # read and check everything before the first write
+            for row in rows:
+                spool.write(json.dumps([row.line, row.phone, row.name, row.timezone, row.variables]) + "\n")
+            spool.seek(0)
+            rows = (Row(*json.loads(text_line)) for text_line in spool)
+        writer = _Writer(session, campaign, report, now, checkpoint)
+        for row in rows:
+            writer.add(row)
+        writer.flush()
     report.blank_lines = reader.blank_lines
     # numbers merged into contacts already there count too: they are called (or skipped) all the same
     earlier = {m.phone for m in report.merged if m.earlier_import}

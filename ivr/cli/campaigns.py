@@ -190,7 +190,8 @@ def campaign_import(ref: str, file: Path, region: str | None, as_json: bool) -> 
         now = _now()
         with _byte_bar(size, counting) as progress:
             try:
-                report = import_contacts(session(), found, stream, now, code, progress, needs)
+                s = session()
+                report = import_contacts(s, found, stream, now, code, progress, needs, s.commit)
             except (FileError, ImportRefused) as exc:
                 session().rollback()
                 raise click.ClickException(f"nothing imported: {exc}") from None

@@ -79,6 +79,23 @@ def flows_validate(paths: tuple[Path, ...], as_json: bool) -> None:
     sys.exit(1 if errors(problems) else 0)
 
 
+@flows.command("fallback")
+def flows_fallback() -> None:
+    """Print the published site's fallback as TwiML: a document to host elsewhere (a TwiML Bin, a static
+    file) as the number's Fallback URL, for when ivr itself cannot be reached (docs/operations.md)."""
+    from ..extensions import flows as flow_store
+    from ..voice.responses import fallback_twiml
+
+    with app_context() as app:
+        published = flow_store().current()
+        base = app.config["PUBLIC_BASE_URL"]
+        if not base:
+            click.echo("PUBLIC_BASE_URL is not set: the callback URLs point at localhost", err=True)
+        with app.test_request_context("/", base_url=base or "http://localhost"):
+            document = fallback_twiml(published.site if published is not None else None)
+    click.echo(document.get_data(as_text=True))
+
+
 @flows.command("publish")
 @click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(

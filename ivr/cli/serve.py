@@ -12,6 +12,7 @@ from ..config import instance_secret, short_secret_key
 from .context import app_context
 
 GUNICORN_APP = "ivr:create_app()"  # what gunicorn loads: the app factory, called with the environment
+GUNICORN_TIMEOUTS = ("--timeout", "10", "--graceful-timeout", "10")  # as in the Procfile (docs/operations.md)
 
 
 @click.command()
@@ -49,7 +50,8 @@ def serve(host: str, port: int, workers: int) -> None:
     click.echo(f"ivr on http://{host}:{port}/  (Voice URL: /voice/incoming, status callback: /voice/status)")
     if not has_users:
         click.echo("No web user yet: create one with `ivr user create NAME --role admin`.")
-    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), "--access-logfile", "-"]
+    args = ["gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers), *GUNICORN_TIMEOUTS]
+    args += ["--access-logfile", "-"]
     os.execvp(sys.executable, [sys.executable, "-m", *args, GUNICORN_APP])
 
 

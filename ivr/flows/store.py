@@ -178,15 +178,16 @@ class FlowStore:
             return version.id
 
     def site_for_fallback(self) -> Site | None:
-        """The site whose fallback a failed step answers: the current version, else the folder as it is."""
+        """The site whose fallback a failed step answers, never asking the database (it may be what
+        failed): the newest version this process has served, else the folder as it is, else None."""
+        known = self._versions.get(self._current) if self._current is not None else None
+        if known is not None:
+            return known.site
         try:
-            current = self.current()
-        except Exception:  # the database may be what failed
-            log.exception("no stored flows version for the fallback; reading the folder")
-            current = None
-        if current is not None:
-            return current.site
-        bundle, _problems = load_folder(self.folder)
+            bundle, _problems = load_folder(self.folder)
+        except Exception:  # an unreadable folder: the caller answers the plain apology
+            log.exception("no flows version known and the folder cannot be read")
+            return None
         return bundle.build() if bundle is not None else None
 
     def get(self, version_id: int) -> Published | None:

@@ -288,14 +288,25 @@ def build_day(session: Session, day: int, now: datetime) -> None:
     """Rebuild one day's rollups from its calls, built `now`, in the session's transaction (caller commits).
 
     On PostgreSQL it first waits for a moment when no transaction is changing calls (at most
-    LOCK_WAIT_SECONDS, else BuildPostponed), then holds new ones back until the caller commits.
+    LOCK_WAIT_SECONDS, else BuildPostponed), then holds new ones back until the caller commits. On SQLite
+    it reads the day first and takes the write lock only to replace the day's rows.
     """
+    start = start_of(day)
+    period: list[Period] = [(start, start + DAY if day < LAST_DAY else None)]
+    marks = rollup_dirty.c
     if session.get_bind().dialect.name == "postgresql":
         _lock_out_writers(session)
-    # The dirty marks seen now are cleared first, so a mark that appears later is never lost with them.
-    session.execute(delete(rollup_dirty).where(rollup_dirty.c.day == day))
-    start = start_of(day)
-    found = sql.keyed(session, None, [(start, start + DAY if day < LAST_DAY else None)], ROLLUP_SETTINGS)
+        # The dirty marks seen now are cleared first, so a mark that appears later is never lost with them.
+        session.execute(delete(rollup_dirty).where(marks.day == day))
+        found = sql.keyed(session, None, period, ROLLUP_SETTINGS)
+    else:
+        # SQLite: the day is read before anything is written, so the write lock (which every webhook
+        # needs) is held only while the rows are replaced, never while a big day is read. Writers take
+        # turns there and mark ids only grow: the marks up to the last one seen before the read are
+        # cleared; one made since (a change the read may have missed) keeps the day dirty.
+        seen = session.scalar(select(func.max(marks.id))) or 0
+        found = sql.keyed(session, None, period, ROLLUP_SETTINGS)
+        session.execute(delete(rollup_dirty).where(marks.day == day, marks.id <= seen))
     every = found.selected(EVERY_CALL)
     for table in (*SUM_TABLES, rollup_days):
         session.execute(delete(table).where(table.c.day == day))

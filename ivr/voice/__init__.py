@@ -3,13 +3,15 @@ Every request passes the body and signature checks here first, for every feature
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from werkzeug.exceptions import HTTPException
 
-from . import agent_line, flow, outbound
+from .. import deadline
+from ..db import close_session
+from . import agent_line, fallback_url, flow, outbound
 from .security import check_body, check_identifiers, check_signature, simulated_time
 
-FEATURES = (flow.bp, agent_line.bp, outbound.bp)  # endpoints voice.<feature>.<view>
+FEATURES = (flow.bp, agent_line.bp, outbound.bp, fallback_url.bp)  # endpoints voice.<feature>.<view>
 
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 for feature in FEATURES:
@@ -18,10 +20,17 @@ for feature in FEATURES:
 
 @bp.before_request
 def _checks() -> None:
+    deadline.begin(current_app.config["WEBHOOK_DEADLINE_SECONDS"])  # first: the checks may take time too
     check_body()
     check_signature()
     check_identifiers()
     simulated_time()
+
+
+@bp.teardown_request
+def _end(_exc: BaseException | None) -> None:
+    close_session()  # under the deadline: giving the connection back may talk to the database
+    deadline.end()
 
 
 @bp.errorhandler(HTTPException)

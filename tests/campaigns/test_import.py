@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from ivr.models import Contact
 
 from ..campaign_helpers import contacts, load, new_campaign
 from ..conftest import OPEN
+from ..twilio import xpath
 
 
 @pytest.fixture
@@ -260,3 +262,88 @@ def test_a_hundred_thousand_rows_are_streamed_in_chunks(session, campaign, monke
     assert max(writes) == importer.CHUNK and len(writes) == 101  # 100 full chunks, then the empty rest
     count = session.scalar(select(func.count()).where(Contact.campaign_id == campaign.id))
     assert count == 100_000
+
+
+# --- short transactions: a big import never holds webhooks up (docs/campaigns.md, "Contact lists") ------
+
+
+def numbered(rows: int, tail: str = "") -> str:
+    return "phone,name\n" + "".join(f"+1512555{n:04d},N{n}\n" for n in range(rows)) + tail
+
+
+def test_with_checkpoints_every_chunk_is_committed_by_itself(app, session, campaign, monkeypatch) -> None:
+    monkeypatch.setattr(importer, "CHUNK", 10)
+    seen: list[int] = []
+
+    def checkpoint() -> None:
+        session.commit()
+        with app.extensions["ivr.db"].sessionmaker() as other:  # what every other connection sees
+            seen.append(other.scalar(select(func.count()).where(Contact.campaign_id == campaign.id)) or 0)
+
+    stream = io.StringIO(numbered(35), newline="")
+    report = import_contacts(session, campaign, stream, OPEN, checkpoint=checkpoint)
+    assert report.imported == 35
+    assert seen == [10, 20, 30, 35]  # one transaction per chunk, each committed before the next began
+
+
+def test_with_checkpoints_a_file_that_breaks_near_its_end_imports_nothing(session, campaign, monkeypatch):
+    monkeypatch.setattr(importer, "CHUNK", 10)
+    commits: list[None] = []
+    body = numbered(2000).encode() + b"+15125559999,caf\xe9\n"  # Latin-1 on the last line
+    stream = io.TextIOWrapper(io.BytesIO(body), encoding="utf-8", newline="")
+    with pytest.raises(FileError, match="the file is not UTF-8 text"):
+        import_contacts(session, campaign, stream, OPEN, checkpoint=lambda: commits.append(None))
+    session.rollback()
+    assert commits == []
+    assert contacts(session, campaign) == {}
+
+
+def test_a_webhook_is_answered_while_a_big_import_runs(app, session, campaign, call, monkeypatch) -> None:
+    """The import pauses while reading the file and between two chunks; a call comes in each time."""
+    monkeypatch.setattr(importer, "CHUNK", 10)
+    pause, go_on = threading.Event(), threading.Event()
+    paused: set[str] = set()
+    done: list[importer.ImportReport] = []
+
+    def wait_for_the_call(phase: str) -> None:
+        if phase not in paused:  # the first time only
+            paused.add(phase)
+            pause.set()
+            assert go_on.wait(60)
+            go_on.clear()
+
+    def run() -> None:
+        with app.extensions["ivr.db"].sessionmaker() as importing:
+            found = importing.get(type(campaign), campaign.id)
+            assert found is not None
+
+            def checkpoint() -> None:
+                importing.commit()
+                wait_for_the_call("between two chunks")
+
+            stream = io.StringIO(numbered(35), newline="")
+            report = import_contacts(
+                importing,
+                found,
+                stream,
+                OPEN,
+                None,
+                lambda _rows: wait_for_the_call("reading"),
+                (),
+                checkpoint,
+            )
+            importing.commit()
+            done.append(report)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    menu = None
+    for phase in ("reading the file", "between two chunks"):
+        assert pause.wait(60)
+        pause.clear()
+        menu = call.start() if menu is None else call.press(menu, "1")
+        assert not xpath(menu, "/Response/Enqueue[text()='local-desk']"), phase  # not the fallback
+        go_on.set()
+    worker.join(60)
+    assert not worker.is_alive()
+    assert done[-1].imported == 35

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -539,3 +540,39 @@ def test_the_rollup_command_keeps_going_until_sigterm(env, session):
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "built 1 day(s): 2026-11-23" in out
+
+
+def sqlite_only(test: Any) -> Any:
+    """Run on SQLite only (its one write lock is what every webhook waits for)."""
+    return pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)(test)
+
+
+@sqlite_only
+def test_a_sqlite_build_reads_its_day_without_the_write_lock_and_misses_no_change(
+    app, database_url, session, monkeypatch
+):
+    call = leg(session, "local", at(10), "bridged", 5)
+    session.commit()
+    path = make_engine(database_url).url.database
+    real_keyed = sql.keyed
+    during: list[str] = []
+
+    def keyed(*args: Any, **kwargs: Any) -> Any:
+        found = real_keyed(*args, **kwargs)
+        if not during:  # a webhook writes while the build reads the day: the write lock is free
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE calls SET survey_score = 5 WHERE id = ?", (call.id,))
+            other.execute("COMMIT")
+            other.close()
+            during.append("written")
+        return found
+
+    monkeypatch.setattr(sql, "keyed", keyed)
+    assert refresh(session, NOW) == [D]
+    assert during == ["written"]
+    assert dirty(session) == {D}  # the change made during the read keeps its day dirty
+    monkeypatch.undo()
+    assert report(session) == from_the_calls(session)
+    assert refresh(session, NOW) == [D] and dirty(session) == set()
+    assert report(session) == from_the_calls(session)
