@@ -95,6 +95,13 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "MAX_CONTENT_LENGTH": int(env.get("MAX_REQUEST_BYTES", str(64 * 1024))),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        # log lines show caller numbers, typed digits and transcriptions (debugging only; docs/operations.md)
+        "LOG_CALLER_NUMBERS": env.get("LOG_CALLER_NUMBERS", "0") == "1",
+        # webhooks answered without the database, kept for replay (docs/call-log.md, "Nothing lost");
+        # an empty path means journal.jsonl in the instance folder
+        "JOURNAL_PATH": env.get("JOURNAL_PATH", ""),
+        "JOURNAL_MAX_BYTES": int(env.get("JOURNAL_MAX_BYTES", str(64 * 1024 * 1024))),
+        "JOURNAL_REPLAY_SECONDS": float(env.get("JOURNAL_REPLAY_SECONDS", "10")),
         # `ivr simulate --at` over --url: trust a signed IvrSimulatedTime on webhooks (local try-outs only)
         "SIMULATED_TIME": env.get("IVR_SIMULATED_TIME", "0") == "1",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",

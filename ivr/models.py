@@ -357,7 +357,7 @@ class DncRemoval(Base):
 
 class WebhookAnswer(Base):
     """A webhook's answer kept under its repeat key, so a repeated request gets it again without the step
-    running twice (ivr/voice/repeats.py); pruned after WEBHOOK_ANSWERS_HOURS."""
+    running twice (ivr/voice/repeats.py); forgotten by `ivr journal prune`."""
 
     __tablename__ = "webhook_answers"
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ivr import create_app
 from ivr.db import make_engine
 from ivr.migrations.runner import recreate
+from ivr.voice.journal_replay import replayer
 
 from .openapi import watch
 from .twilio import CallDriver, TwilioClient
@@ -118,6 +119,7 @@ def app(config: dict[str, Any], database_url: str) -> Iterator[Flask]:
     application = create_app(config)
     watch(application)  # every API answer is checked against the OpenAPI document
     yield application
+    replayer(application).wait()  # a journal replay a test's webhook started in the background
     application.extensions["ivr.db"].engine.dispose()
 
 

@@ -4,7 +4,6 @@ is back: in order, each record once, in the background or by `ivr journal replay
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -49,11 +48,8 @@ def journal(app: Flask | None = None) -> Journal:
     app = app or cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     found = app.extensions.get("ivr.journal")
     if found is None:
-        config, env = app.config, os.environ
-        path = (
-            config.get("JOURNAL_PATH") or env.get("JOURNAL_PATH") or Path(app.instance_path) / "journal.jsonl"
-        )
-        size = config.get("JOURNAL_MAX_BYTES") or env.get("JOURNAL_MAX_BYTES") or DEFAULT_MAX_BYTES
+        path = app.config.get("JOURNAL_PATH") or Path(app.instance_path) / "journal.jsonl"
+        size = app.config.get("JOURNAL_MAX_BYTES") or DEFAULT_MAX_BYTES
         found = app.extensions["ivr.journal"] = Journal(Path(path), int(size))
     return cast(Journal, found)
 
@@ -204,7 +200,7 @@ def start_if_pending() -> None:
     if not journal(app).pending():
         return
     state = replayer(app)
-    pause = float(app.config.get("JOURNAL_REPLAY_SECONDS", os.environ.get("JOURNAL_REPLAY_SECONDS", 10)))
+    pause = float(app.config.get("JOURNAL_REPLAY_SECONDS", 10))
     with state.lock:
         busy = state.thread is not None and state.thread.is_alive()
         if busy or time.monotonic() - state.started_at < pause:

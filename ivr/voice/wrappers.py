@@ -4,7 +4,6 @@ answer repeats from the kept answer and, without the database, answer at once an
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
@@ -28,8 +27,7 @@ _FAILED = "step_failed"  # g: this request's step answered a fallback
 
 def keep_numbers() -> bool:
     """LOG_CALLER_NUMBERS=1: log lines may show numbers, digits and what callers said (debugging only)."""
-    setting = current_app.config.get("LOG_CALLER_NUMBERS", os.environ.get("LOG_CALLER_NUMBERS", "0"))
-    return setting in (True, 1, "1", "true", "yes")
+    return bool(current_app.config.get("LOG_CALLER_NUMBERS"))
 
 
 def _safe(exc: BaseException) -> str:
