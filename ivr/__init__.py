@@ -51,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         hops = app.config["PROXY_FIX_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
 
-    from . import api, bounds, voice, web
+    from . import api, inputs, voice, web
     from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
@@ -65,8 +65,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         watch=app.config.get("FLOWS_WATCH", False),
     )
     access.init_app(app)
-    app.url_map.converters["int"] = bounds.IdConverter  # before the routes: ids the database can hold
-    app.json = bounds.BoundedJSON(app)  # JSON bodies nest at most bounds.JSON_DEPTH levels
+    inputs.init_app(app)  # before the routes: their int converter, and the JSON provider
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)

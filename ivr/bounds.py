@@ -1,13 +1,10 @@
 """Input bounded before the database or a parser sees it: whole numbers within what an id column holds (too
-big is "no such row" or a 400, never a driver's overflow), JSON bodies nested at most JSON_DEPTH levels."""
+big is "no such row" or a 400, never a driver's overflow), JSON nested at most JSON_DEPTH levels. Pure."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from flask.json.provider import DefaultJSONProvider
-from werkzeug.routing import IntegerConverter, Map
 
 INT_MAX = 2**31 - 1  # INTEGER on PostgreSQL: the id columns of small tables (campaigns, site versions...)
 BIGINT_MAX = 2**63 - 1  # BIGINT on PostgreSQL, and SQLite's INTEGER: the id columns of large tables
@@ -27,15 +24,6 @@ def whole(text: str | None, least: int = 0, most: int = INT_MAX) -> int | None:
 def in_range(value: object, least: int = 0, most: int = INT_MAX) -> bool:
     """Whether a value from a JSON body is a whole number (not a bool) from `least` to `most`."""
     return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
-
-
-class IdConverter(IntegerConverter):
-    """`<int:name>` in every route: an id the database cannot hold matches no route (404).
-    INTEGER's range by default; `<int(wide=True):name>` for a BIGINT id column."""
-
-    def __init__(self, map: Map, *args: Any, wide: bool = False, **kwargs: Any) -> None:
-        kwargs.setdefault("max", BIGINT_MAX if wide else INT_MAX)
-        super().__init__(map, *args, **kwargs)
 
 
 def json_depth(value: Any) -> int:
@@ -60,11 +48,3 @@ def loads_json(data: str | bytes, depth: int = JSON_DEPTH) -> Any:
     if json_depth(value) > depth:
         raise ValueError(too_deep)
     return value
-
-
-class BoundedJSON(DefaultJSONProvider):
-    """The app's JSON: request bodies read by loads_json, so no JSON body nests deeper than JSON_DEPTH."""
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        """Parse a body (a RecursionError or a too deep value is a ValueError, so a 400)."""
-        return loads_json(s)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import IntegerConverter
 
-from ivr.bounds import BIGINT_MAX, INT_MAX, IdConverter, json_depth, loads_json, whole
+from ivr.bounds import BIGINT_MAX, INT_MAX, json_depth, loads_json, whole
+from ivr.inputs import IdConverter
 
 
 def test_every_int_in_a_route_is_bounded_to_an_id_column(app):

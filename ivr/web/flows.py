@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..accounts.access import current_actor, current_owner, requires
 from ..accounts.roles import allows
-from ..bounds import whole
+from ..bounds import loads_json, whole
 from ..db import session
 from ..engine import Problem, load_documents
 from ..engine.loader import SITE_FILE, is_document_name
@@ -381,7 +381,7 @@ def names() -> Response:
     flows, site = [], {}
     for name, text in texts.items():
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except ValueError:
             continue
         if not isinstance(data, dict):

@@ -3,6 +3,8 @@ the database, body fields of the wrong JSON type, a CSV field over the csv modul
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from sqlalchemy import func, select
 
@@ -140,3 +142,33 @@ def test_a_csv_header_over_the_limit_is_400(client, headers, app, session):
         f"nothing imported: bad header (line 1): a field is longer than {FIELD_LIMIT} characters "
         "(the most a CSV field may hold here)"
     )
+
+
+DEEP = "[" * 5_000 + "]" * 5_000  # past the interpreter's stack: json.loads raises RecursionError
+
+
+def test_a_flow_document_nested_too_deeply_is_a_problem_of_the_document(client, headers):
+    sent = client.post("/api/flows/validate", json={"documents": {"main.json": DEEP}}, headers=headers)
+    assert sent.status_code == 200, sent.json
+    assert {
+        "file": "main.json",
+        "message": f"invalid JSON: arrays and objects nest deeper than {JSON_DEPTH} levels",
+    } in [{"file": p["file"], "message": p["message"]} for p in sent.json["problems"]]
+
+
+def test_a_draft_nested_too_deeply_is_kept_and_every_reader_copes(client, headers, app):
+    based_on = app.extensions["ivr.flows"].current().id
+    saved = client.put(
+        "/api/flows/main.json/draft", json={"text": DEEP, "based_on": based_on}, headers=headers
+    )
+    assert saved.status_code < 300, saved.json
+    assert client.get("/api/flows/drafts", headers=headers).status_code == 200
+    assert client.get("/api/flows", headers=headers).status_code == 200
+    tried = client.post("/api/flows/try", json={"document": "main.json"}, headers=headers)
+    assert 400 <= tried.status_code < 500
+
+
+def test_a_sync_cursor_nested_too_deeply_is_400(client, headers):
+    cursor = base64.urlsafe_b64encode(DEEP.encode()).decode().rstrip("=")
+    sent = client.get("/api/calls", query_string={"after": cursor}, headers=headers)
+    assert message(sent, 400).endswith("is not a cursor of this API (give the `cursor` of a previous page)")

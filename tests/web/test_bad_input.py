@@ -34,3 +34,22 @@ def test_an_audit_page_past_any_offset_is_400(app, session, page):
 
     admin = _signed_in(app, session, "root", "admin")
     assert admin.get("/audit", query_string={"page": page}).status_code == 400
+
+
+DEEP = "[" * 5_000 + "]" * 5_000  # past the interpreter's stack: json.loads raises RecursionError
+
+
+def test_json_nested_too_deeply_to_the_editor_is_400_or_a_problem(app, session, client):
+    from .test_trial import _sign_in
+
+    with app.app_context():
+        assert app.extensions["ivr.flows"].current() is not None
+    editor = _sign_in(client, session, "supervisor")
+    body = editor.post("/flows/graph", data=DEEP, content_type="application/json")
+    assert (body.status_code, body.json) == (
+        400,
+        {"error": "send a JSON object with Content-Type: application/json"},
+    )
+    graph = editor.post("/flows/graph", json={"document": "main.json", "text": DEEP})
+    assert graph.status_code == 200
+    assert graph.json["invalid"] == "invalid JSON: arrays and objects nest deeper than 64 levels"
