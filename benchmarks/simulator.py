@@ -43,7 +43,7 @@ TOKEN = "benchmark-token"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # a Monday, 8:00 in Chicago
 SETTINGS = {
     "TWILIO_AUTH_TOKEN": TOKEN,
-    "SECRET_KEY": "x",
+    "SECRET_KEY": "k" * 32,
     "FLOWS_DIR": str(ROOT / "flows"),
     "LOG_LEVEL": "WARNING",
 }

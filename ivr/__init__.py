@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,12 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     from werkzeug.exceptions import HTTPException
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from .config import from_environment, instance_secret
+    from .config import browser_settings, from_environment, instance_secret
 
     app = Flask(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(from_environment(app.instance_path))
+    app.config.update(browser_settings())  # cookies, forms and sign-ins of the pages
     app.config.update(config or {})
     if require_token and not app.config["TWILIO_AUTH_TOKEN"]:
         raise RuntimeError(
@@ -43,18 +45,22 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
                 "(for a local try-out, `ivr serve` makes one up)."
             )
         app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key")
+    _check_secret_key(app.config, serving=require_token)
     logging.basicConfig(
         level=app.config["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )  # X-Forwarded-Prefix: a proxy serving ivr under a path (/ivr) signs and links with it
 
     from . import api, inputs, voice, web
     from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
+    from .web.headers import secure_answer
 
     database = Database(app.config["DATABASE_URL"])
     database.init_app(app)
@@ -69,10 +75,21 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.after_request(secure_answer)  # nosniff everywhere (pages add their own policy: ivr.web.headers)
     for name, registered in app.blueprints.items():  # webhooks and the API are signed, not cookie-based
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
             access.csrf.exempt(registered)
     return app
+
+
+def _check_secret_key(config: Mapping[str, Any], serving: bool) -> None:
+    """Refuse a short SECRET_KEY in an app that serves (not the command line, not tests): anyone who guesses
+    it can forge a session cookie and sign in as anybody."""
+    from .config import short_secret_key
+
+    problem = short_secret_key(config["SECRET_KEY"])
+    if serving and not config.get("TESTING") and problem:
+        raise RuntimeError(problem)
 
 
 def _http_error(error: HTTPException) -> Response | HTTPException:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
+MIN_SECRET_KEY_BYTES = 32  # a serving app refuses a shorter SECRET_KEY (docs/operations.md)
 
 
 def instance_secret(instance_path: str, name: str) -> str:
@@ -34,6 +35,36 @@ def instance_secret(instance_path: str, name: str) -> str:
         finally:
             Path(temporary).unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def short_secret_key(key: str | bytes) -> str | None:
+    """Why `key` is too short to serve with, or None when it is long enough."""
+    size = len(key.encode() if isinstance(key, str) else key)
+    if size >= MIN_SECRET_KEY_BYTES:
+        return None
+    return (
+        f"SECRET_KEY has {size} bytes: use at least {MIN_SECRET_KEY_BYTES} random ones, e.g. "
+        "`python -c 'import secrets; print(secrets.token_hex(32))'` (the same value on every process)."
+    )
+
+
+def browser_settings() -> dict[str, Any]:
+    """Cookies, forms and sign-ins of the pages (docs/operations.md, "Browser security", "Sign-ins and
+    webhooks")."""
+    return {
+        # a form's CSRF token is valid as long as the session it belongs to (not Flask-WTF's one hour)
+        "WTF_CSRF_TIME_LIMIT": None,
+        # cookies go with requests started on this site and top-level links to it, never with
+        # cross-site posts or frames
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        # password checks running at once on a host; a sign-in beyond them is answered 429 at once
+        "SIGN_IN_SLOTS": int(os.environ.get("SIGN_IN_SLOTS", "1")),
+        # where the slots' lock files are: shared by the workers of one site on a host (default: the instance
+        # folder)
+        "SIGN_IN_LOCK_DIR": os.environ.get("SIGN_IN_LOCK_DIR", ""),
+    }
 
 
 def from_environment(instance_path: str) -> dict[str, Any]:

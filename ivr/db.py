@@ -48,6 +48,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
 
 
+class DatabaseUnavailable(Exception):
+    """The database refused, failed or took too long: answer without it."""
+
+
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
 from .db import Base, utcnow
@@ -220,10 +220,10 @@ class Agent(Base):
     pin_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    failed_pins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # wrong PINs in a row
-    locked_until: Mapped[
-        datetime | None
-    ]  # too many wrong PINs: no sign-in until then, even with the right one
+    # wrong PINs are counted in `throttles` (accounts.throttle); None: not checked since migration 0013
+    short_pin: Mapped[bool | None] = mapped_column(Boolean)  # shorter than 6 digits (set with each PIN)
+    # a new PIN needed before the next sign-in (ivr agent expire-pin)
+    pin_expired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Throttle(Base):
@@ -338,3 +338,41 @@ class DialBudget(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)  # one row: 1
     next_slot_at: Mapped[datetime]
+
+
+class DncRemoval(Base):
+    """A number taken off the do-not-call list: the entry as it was, who removed it, when and why."""
+
+    __tablename__ = "do_not_call_removals"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    phone: Mapped[str] = mapped_column(String(32), index=True)  # E.164
+    source: Mapped[str] = mapped_column(String(32))  # the entry's: manual, import, opt-out
+    note: Mapped[str] = mapped_column(String(200), default="")  # the entry's
+    added_at: Mapped[datetime]  # the entry's
+    removed_at: Mapped[datetime] = mapped_column(index=True)
+    removed_by: Mapped[str] = mapped_column(String(120))  # an audit actor: username, token:<name>, cli:<user>
+    reason: Mapped[str] = mapped_column(String(500))
+
+
+class WebhookAnswer(Base):
+    """A webhook's answer kept under its repeat key, so a repeated request gets it again without the step
+    running twice (ivr/voice/repeats.py); pruned after WEBHOOK_ANSWERS_HOURS."""
+
+    __tablename__ = "webhook_answers"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)  # "token:<I-Twilio-Idempotency-Token>"
+    call_sid: Mapped[str] = mapped_column(String(64))
+    answered_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class JournalReplay(Base):
+    """A journal record already replayed into the call log (ivr/voice/journal_replay.py): never twice."""
+
+    __tablename__ = "journal_replays"
+
+    record_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    replayed_at: Mapped[datetime]

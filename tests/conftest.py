@@ -103,6 +103,8 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "SERVER_NAME": "ivr.test",
         "PREFERRED_URL_SCHEME": "https",
         "IVR_CLOCK": lambda: OPEN,
+        "JOURNAL_PATH": str(tmp_path / "journal.jsonl"),  # each test its own journal
+        "SIGN_IN_LOCK_DIR": str(tmp_path),  # a test's password-check slot is its own (docs/operations.md)
     }
 
 

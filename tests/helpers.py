@@ -66,7 +66,7 @@ class Meeting:
 
 def caller_meets_agent(app: Flask, wait: int = 90, talk: int = 200) -> Meeting:
     """At OPEN a caller picks technical support (1, 2) and waits at the local desk; `wait` seconds later
-    agent 1001 (PIN 4321, who must exist) calls the agent line, takes them and talks `talk` seconds; the
+    agent 1001 (PIN 432198, who must exist) calls the agent line, takes them and talks `talk` seconds; the
     caller rates the call 5."""
     clock = VirtualClock(OPEN)
     app.config["IVR_CLOCK"] = clock.now
@@ -81,7 +81,7 @@ def caller_meets_agent(app: Flask, wait: int = 90, talk: int = 200) -> Meeting:
         return SimulatedCall(transport, "https://ivr.test", number, to, clock, script, agents, queues=queues)
 
     caller = call(CALLER_PHONE, MAIN_LINE, ["1", "2", "5"])
-    agent = call(AGENT_PHONE, AGENT_LINE, ["1001#", "4321#", "*"], Agents(talk_seconds=talk))
+    agent = call(AGENT_PHONE, AGENT_LINE, ["1001#", "432198#", "*"], Agents(talk_seconds=talk))
     results: dict[str, CallResult] = {}
     board.spawn(OPEN, lambda: results.setdefault("caller", caller.run()))
     board.spawn(OPEN + timedelta(seconds=wait), lambda: results.setdefault("agent", agent.run()))

@@ -70,9 +70,9 @@ def busy_morning(app: Flask, twilio: TwilioClient, session: Any) -> Floor:
     wait is over), abandoned 2 (1 short), so service level 2/6 (target 80 %: missed), ASA 80/3 s (target
     30 s: met), abandonment 1/6 (5 %: missed).
     """
-    create_agent(session, "1001", "local", "4321", "Ana")
-    create_agent(session, "1003", "local", "4444", "Al")
-    create_agent(session, "2001", "bpo", "5555", "Bo")
+    create_agent(session, "1001", "local", "432198", "Ana")
+    create_agent(session, "1003", "local", "444412", "Al")
+    create_agent(session, "2001", "bpo", "555512", "Bo")
     session.commit()
     clock = Clock()
     app.config["IVR_CLOCK"] = clock
@@ -95,11 +95,11 @@ def busy_morning(app: Flask, twilio: TwilioClient, session: Any) -> Floor:
     bpo, _ = _queued(twilio, clock, OPEN - timedelta(seconds=5), BPO_CALLER, ("1", "1"))
     floor.sids["bpo"] = bpo.sid
     taken, _ = _queued(twilio, clock, OPEN - timedelta(seconds=40), "+14155550102", ("1", "2"))
-    ana = _signed_in(twilio, clock, OPEN - timedelta(seconds=20), "1001", "4321")
+    ana = _signed_in(twilio, clock, OPEN - timedelta(seconds=20), "1001", "432198")
     params = taken.params(QueueSid="QU" + "1" * 32, QueueTime="20", DequeingCallSid=ana.sid)
     twilio.post("/voice/agent/whisper", params)
     floor.sids |= {"taken": taken.sid, "ana": ana.sid}
-    floor.sids["al"] = _signed_in(twilio, clock, OPEN - timedelta(seconds=15), "1003", "4444").sid
-    floor.sids["bo"] = _signed_in(twilio, clock, OPEN - timedelta(seconds=15), "2001", "5555").sid
+    floor.sids["al"] = _signed_in(twilio, clock, OPEN - timedelta(seconds=15), "1003", "444412").sid
+    floor.sids["bo"] = _signed_in(twilio, clock, OPEN - timedelta(seconds=15), "2001", "555512").sid
     clock.now = OPEN
     return floor

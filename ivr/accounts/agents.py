@@ -1,25 +1,35 @@
-"""Agents of the desks: created with a hashed PIN, checked when they sign in on the agent line.
-An unknown id costs the same hash as a known one (docs/desks.md, "The agent line")."""
+"""Agents of the desks: a hashed PIN checked at sign-in (an unknown id costs the same hash), wrong PINs
+throttled per calling number, line and agent, the typed id kept only as a keyed hash (docs/desks.md)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..engine.site import Desk
 from ..models import Agent
+from .throttle import Rule, fail, lift, locked_until, succeed
 
 DEFAULT_HASH = "scrypt"  # werkzeug's default, as for web passwords
 AGENT_ID = re.compile(r"[0-9]{2,16}")
-PIN = re.compile(r"[0-9]{4,12}")
-MAX_FAILED_PINS = 10  # wrong PINs in a row, over any number of calls, before the agent is locked
-LOCKOUT = timedelta(minutes=15)
+MIN_PIN = 6
+PIN = re.compile(rf"[0-9]{{{MIN_PIN},12}}")
+# A phone that keeps guessing is stopped first (it locks only itself); the line next, before any one agent
+# can be locked from it: so a stranger's wrong PINs lock a real agent only when spread over several lines,
+# and then briefly (an admin lifts it sooner: ivr agent unlock).
+BY_CALLER = Rule("agent_pin.caller", 5, timedelta(hours=1), timedelta(hours=1))
+BY_LINE = Rule("agent_pin.line", 10, timedelta(hours=1), timedelta(minutes=15))
+BY_AGENT = Rule("agent_pin.agent", 20, timedelta(hours=1), timedelta(minutes=15))
+RULES = {"caller": BY_CALLER, "line": BY_LINE, "agent": BY_AGENT}
 
 
 @cache
@@ -35,9 +45,9 @@ def check_agent_id(agent_id: str) -> None:
 
 
 def check_pin(pin: str) -> None:
-    """Refuse (ValueError) a PIN that is not 4 to 12 digits."""
+    """Refuse (ValueError) a PIN that is not 6 to 12 digits."""
     if not PIN.fullmatch(pin):
-        raise ValueError("the PIN must be 4 to 12 digits")
+        raise ValueError(f"the PIN must be {MIN_PIN} to 12 digits")
 
 
 def check_desk(desk: str, desks: Mapping[str, Desk]) -> None:
@@ -64,6 +74,7 @@ def create_agent(
         raise ValueError(f"agent {agent_id} already exists")
     pin_hash = generate_password_hash(pin, method=hash_method)
     agent = Agent(agent_id=agent_id, desk=desk, name=name, pin_hash=pin_hash, active=True)
+    agent.short_pin, agent.pin_expired = False, False
     s.add(agent)
     return agent
 
@@ -77,30 +88,72 @@ def set_agent(
         return create_agent(s, agent_id, desk, pin, name, hash_method)
     check_pin(pin)
     agent.desk, agent.name, agent.active = desk, name, True
+    new_pin(agent, pin, hash_method)
+    return agent
+
+
+def new_pin(agent: Agent, pin: str, hash_method: str = DEFAULT_HASH) -> None:
+    """Give the agent a new PIN (checked), which ends an expiry."""
+    check_pin(pin)
     agent.pin_hash = generate_password_hash(pin, method=hash_method)
-    return agent
+    agent.short_pin, agent.pin_expired = False, False
 
 
-def verify_agent(s: Session, agent_id: str, pin: str, now: datetime) -> Agent | None:
-    """The agent if id and PIN match (active or not: the caller decides what to say), else None.
+def keyed_id(secret: str | bytes, digits: str) -> str:
+    """The typed agent id as a keyed hash (HMAC-SHA256 under the app's secret): what the call keeps."""
+    key = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(key, b"ivr.agent-id:" + digits.encode(), hashlib.sha256).hexdigest()
 
-    Wrong PINs are counted on the agent across calls: after MAX_FAILED_PINS in a row the agent is locked
-    for LOCKOUT, during which even the right PIN is refused (the caller is told nothing more), so a PIN
-    cannot be guessed by calling again and again.
+
+def find_keyed(s: Session, secret: str | bytes, keyed: str) -> Agent | None:
+    """The agent whose id has this keyed hash (each id hashed in turn: agents are few)."""
+    for agent in s.scalars(select(Agent).order_by(Agent.id)):
+        if hmac.compare_digest(keyed_id(secret, agent.agent_id), keyed):
+            return agent
+    return None
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What a PIN check found: the agent when id and PIN match, else None; and which lock ("caller" or
+    "line") stopped the try or was set by it (an agent's lock is never told: it would confirm the id)."""
+
+    agent: Agent | None
+    locked: str | None = None
+
+
+def _fail(s: Session, keys: Mapping[str, str], now: datetime) -> str | None:
+    """Count one wrong try against each key; the line's or else the caller's lock this failure set, if any."""
+    locked = {which for which, key in keys.items() if fail(s, RULES[which], key, now) is not None}
+    return next((which for which in ("line", "caller") if which in locked), None)
+
+
+def verify_agent(s: Session, agent: Agent | None, pin: str, caller: str, line: str, now: datetime) -> SignIn:
+    """Check a PIN typed for `agent` (None: an unknown id) on a call from `caller` to `line`.
+
+    A caller or line under lock is refused before any check. Otherwise the PIN is hashed (against a decoy for
+    an unknown id) and a refusal, for any reason (wrong PIN, unknown id, agent locked), counts against the
+    caller, the line and the agent alike: nothing tells a guesser which it was. The right PIN clears the
+    caller's and the agent's count and notes whether the PIN is short (under 6 digits, set before 0013).
     """
-    agent = find_agent(s, agent_id) if AGENT_ID.fullmatch(agent_id) else None
+    for which in ("caller", "line"):
+        key = caller if which == "caller" else line
+        if locked_until(s, RULES[which], key, now) is not None:
+            return SignIn(None, which)
     matches = check_password_hash(agent.pin_hash if agent is not None else _decoy_hash(), pin)
-    if agent is None:
-        return None
-    if agent.locked_until is not None and agent.locked_until > now:
-        return None
-    if not matches:
-        agent.failed_pins += 1
-        if agent.failed_pins >= MAX_FAILED_PINS:
-            agent.failed_pins, agent.locked_until = 0, now + LOCKOUT
-        return None
-    agent.failed_pins = 0
-    return agent
+    agent_locked = agent is not None and locked_until(s, BY_AGENT, agent.agent_id, now) is not None
+    keys = {"caller": caller, "line": line}
+    if agent is None or agent_locked or not matches:
+        return SignIn(None, _fail(s, keys | ({"agent": agent.agent_id} if agent is not None else {}), now))
+    succeed(s, BY_CALLER, caller, now)
+    succeed(s, BY_AGENT, agent.agent_id, now)
+    agent.short_pin = len(pin) < MIN_PIN
+    return SignIn(agent)
+
+
+def unlock(s: Session, agent_id: str) -> bool:
+    """Lift the agent's lock and forget its wrong PINs (an admin's act); False when there was none."""
+    return lift(s, BY_AGENT.scope, agent_id)
 
 
 def list_agents(s: Session, desk: str | None = None) -> list[Agent]:
@@ -118,3 +171,31 @@ def deactivate_agent(s: Session, agent_id: str) -> Agent:
         raise LookupError(f"no agent {agent_id}")
     agent.active = False
     return agent
+
+
+def pin_state(agent: Agent) -> str:
+    """How the agent's PIN stands: expired (a new one is needed), short (under 6 digits, still accepted),
+    unchecked (set before migration 0013 and not used since: its length is unknown) or ok."""
+    if agent.pin_expired:
+        return "expired"
+    if agent.short_pin is None:
+        return "unchecked"
+    return "short" if agent.short_pin else "ok"
+
+
+def expire_pins(s: Session, agent_ids: list[str], not_known_long: bool = False) -> list[Agent]:
+    """Make agents need a new PIN before they sign in again: those named (LookupError for an unknown one),
+    and with `not_known_long` every agent whose PIN is not known to have 6 digits or more."""
+    chosen: dict[str, Agent] = {}
+    for agent_id in agent_ids:
+        agent = find_agent(s, agent_id)
+        if agent is None:
+            raise LookupError(f"no agent {agent_id}")
+        chosen[agent_id] = agent
+    if not_known_long:
+        not_long = or_(Agent.short_pin.is_(None), Agent.short_pin.is_(True))
+        for agent in s.scalars(select(Agent).where(not_long)):
+            chosen[agent.agent_id] = agent
+    for agent in chosen.values():
+        agent.pin_expired = True
+    return sorted(chosen.values(), key=lambda a: a.agent_id)

@@ -22,6 +22,7 @@ ACTIONS = (
     "dnc.add", "dnc.remove", "dnc.import",
     "user.create", "user.passwd", "user.disable", "user.enable", "user.role",
     "token.create", "token.revoke",
+    "user.lock", "user.unlock",  # sign-in locks (accounts.signins)
 )  # fmt: skip
 
 

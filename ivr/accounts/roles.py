@@ -15,6 +15,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "run_campaigns": frozenset({ADMIN, SUPERVISOR}),
     "view_dnc": frozenset({ADMIN, SUPERVISOR, OPS}),
     "edit_dnc": frozenset({ADMIN, SUPERVISOR}),
+    "remove_opt_outs": frozenset({ADMIN}),  # a callee's own opt-out off the do-not-call list (with a reason)
     "manage_accounts": frozenset({ADMIN}),  # users and tokens
     "view_audit": frozenset({ADMIN}),
 }
@@ -30,6 +31,7 @@ DOES = {
     "run_campaigns": "create, import into, start, pause, resume or cancel campaigns",
     "view_dnc": "read the do-not-call list",
     "edit_dnc": "change the do-not-call list",
+    "remove_opt_outs": "take a callee's own opt-out off the do-not-call list",
     "manage_accounts": "manage users and tokens",
     "view_audit": "read the audit log",
 }

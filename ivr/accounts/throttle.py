@@ -1,8 +1,5 @@
-"""Counting failures (wrong passwords, wrong PINs) per scope and key, and locking a key that fails too often.
-
-Each failure is one atomic upsert (no read-modify-write), so concurrent requests cannot lose a count. A lock
-either ends by itself (`Rule.lockout`) or lasts until an admin lifts it (`lockout=None`, stored as FOREVER).
-"""
+"""Failures counted per scope and key (wrong passwords, wrong PINs), one atomic upsert each, and the locks
+they lead to: ending by themselves (`Rule.lockout`) or lasting until an admin lifts them (`lockout=None`)."""
 
 from __future__ import annotations
 

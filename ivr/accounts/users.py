@@ -8,11 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from ..engine.site import Desk
 from ..flows.errors import NothingPublished
 from ..models import User
+from .decoy import check_secret
 from .roles import scoped_role
 
 MIN_PASSWORD = 10
@@ -104,8 +105,9 @@ def set_role(s: Session, username: str, role: str, desk: str | None = None) -> U
 
 
 def check_login(s: Session, username: str, password: str) -> User | None:
-    """The user if the password is right (disabled or not: the caller says which)."""
+    """The user if the password is right (disabled or not: the caller says which). An unknown username costs
+    the same hash as a known one (accounts.decoy)."""
     user = s.scalars(select(User).where(User.username == username)).first()
-    if user is not None and check_password_hash(user.password_hash, password):
+    if check_secret(user.password_hash if user is not None else None, password):
         return user
     return None

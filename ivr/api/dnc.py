@@ -1,11 +1,13 @@
-"""The do-not-call list over the API: list, look up (view_dnc), add, remove and import (edit_dnc)."""
+"""The do-not-call list over the API: list, look up, removals (view_dnc), add, remove and import (edit_dnc).
+A removal needs a reason; a callee's own opt-out also needs the remove_opt_outs permission (admins)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, request
 
-from ..accounts.access import current_actor, requires
+from ..accounts.access import current_actor, current_role, requires
 from ..accounts.audit import numbers_target, record
+from ..accounts.roles import allows, refusal
 from ..campaigns import dnc
 from ..campaigns.phone import all_to_e164, check_region
 from ..db import session
@@ -37,8 +39,21 @@ def show(phone: str) -> Response:
     """Whether a number (E.164) is on the list: its entry, or 404."""
     found = session().get(DoNotCall, phone)
     if found is None:
-        abort(404, f"{phone} is not on the do-not-call list")
+        removed = dnc.last_removal(session(), phone)
+        since = f" (removed {removed.removed_at.isoformat()} by {removed.removed_by})" if removed else ""
+        abort(404, f"{phone} is not on the do-not-call list{since}")
     return jsonify(entry=dnc.entry_dict(found))
+
+
+@bp.get("/dnc/removals")
+@requires("view_dnc")
+@query_parameters("phone", "page", "per_page")
+def removals() -> Response:
+    """Numbers taken off the list, newest first: the entry as it was, who, when and why; ?phone=, page."""
+    phone = request.args.get("phone")
+    page, per_page = bodies.page()
+    found, total = dnc.removals(session(), phone, per_page, (page - 1) * per_page)
+    return jsonify(removals=[dnc.removal_dict(r) for r in found], total=total, page=page, per_page=per_page)
 
 
 @bp.post("/dnc")
@@ -67,17 +82,43 @@ def add() -> Response:
     return jsonify(added=added, already_listed=len(unique) - added, phones=unique)
 
 
+def _reason() -> str:
+    """The removal's reason: ?reason= or {"reason": "..."}, else 400."""
+    given: object = request.args.get("reason")
+    if given is None and request.content_length:
+        given = bodies.json_body().get("reason")
+    try:
+        return dnc.check_reason(given)
+    except ValueError as exc:
+        abort(400, f'{exc}: send {{"reason": "..."}} or ?reason=')
+
+
 @bp.delete("/dnc/<phone>")
 @requires("edit_dnc")
-@query_parameters()
+@query_parameters("reason")
 def remove(phone: str) -> Response:
-    """Take a number (E.164) off the list; 404 when it is not on it."""
-    s = session()
-    if not dnc.unblock(s, phone):
+    """Take a number (E.164) off the list with a reason, recorded; 404 when it is not on it.
+
+    A callee's own opt-out needs remove_opt_outs (403 otherwise, saying why).
+    """
+    reason = _reason()
+    s, now, actor = session(), clock(), current_actor()
+    role = current_role() or ""
+    try:
+        removal = dnc.unblock(
+            s, phone, by=actor.name, reason=reason, now=now, opt_outs=allows(role, "remove_opt_outs")
+        )
+    except dnc.OptOutProtected:
+        s.rollback()
+        why = refusal(role, "remove_opt_outs")
+        abort(403, f"{phone} is on the list because the callee opted out during a call. {why}")
+    if removal is None:
         abort(404, f"{phone} is not on the do-not-call list")
-    record(s, current_actor(), "dnc.remove", phone, clock(), phones=[phone])
+    details = dnc.removal_dict(removal)
+    entry = {key: details[key] for key in ("reason", "source", "note", "added_at")}
+    record(s, actor, "dnc.remove", phone, now, phones=[phone], **entry)
     s.commit()
-    return jsonify(removed=phone)
+    return jsonify(removed=phone, removal=details)
 
 
 @bp.post("/dnc/import")

@@ -19,6 +19,7 @@ from ..engine.agent_line import AGENT_ROLE
 from ..engine.costs import Leg, leg_cost
 from ..engine.site import Desk
 from ..models import STATUS_RANK, Call, CallEvent
+from .cells import safe_row
 from .outcomes import OUTCOMES, outcome
 from .periods import DATE_ONLY, moment
 from .privacy import OPS, Viewer, mask_data, mask_number, mask_text
@@ -373,7 +374,7 @@ def csv_rows(
     writer.writeheader()
     with sessions() as s:
         for call in s.scalars(filters.query().execution_options(yield_per=1000)):
-            writer.writerow(shown_call(call, desks, viewer))
+            writer.writerow(safe_row(shown_call(call, desks, viewer)))
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

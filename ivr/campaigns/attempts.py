@@ -54,7 +54,7 @@ def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None
             .where(Attempt.id == attempt_id)
         )
         if phone != to:
-            log.warning("call %s to %s names attempt %s of another number: ignored", call_sid, to, attempt_id)
+            log.warning("call %s names attempt %s of another number: ignored", call_sid, attempt_id)
             return False
     session.execute(
         update(Attempt).where(Attempt.id == attempt_id, Attempt.call_sid.is_(None)).values(call_sid=call_sid)

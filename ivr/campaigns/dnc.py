@@ -1,5 +1,5 @@
-"""The do-not-call list: numbers no campaign may dial, checked by the dialer at dial time.
-Numbers in E.164; sources manual, import and opt-out (docs/campaigns.md). Never commits."""
+"""The do-not-call list: numbers no campaign may dial, checked at dial time; E.164, sources manual, import,
+opt-out; each removal kept on record (who, when, why) (docs/campaigns.md). Never commits."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
 from ..db import insert_ignoring_conflicts
-from ..models import Call, DoNotCall
+from ..models import Call, DncRemoval, DoNotCall
 from .csvfile import records
 from .phone import PhoneError, to_e164
 
 SOURCES = ("manual", "import", "opt-out")
+OPT_OUT = "opt-out"  # a callee's own request during a call: only an admin may take it off (with a reason)
 NOTE_LENGTH = 200
+REASON_LENGTH = 500
 CHUNK = 1000
 DNC = cast(Table, DoNotCall.__table__)
 
@@ -62,10 +64,87 @@ def block(session: Session, phone: str, source: str = "manual", note: str = "", 
     return block_many(session, [phone], source, note, now=now) == 1
 
 
-def unblock(session: Session, phone: str) -> bool:
-    """Take a number off the list; False when it was not on it."""
-    result = session.connection().execute(delete(DNC).where(DNC.c.phone == phone))
-    return result.rowcount > 0
+class OptOutProtected(Exception):
+    """The entry is a callee's own opt-out and the remover may not take those off."""
+
+
+def check_reason(reason: object) -> str:
+    """The reason for a removal, stripped; ValueError when missing, not text or too long."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError("a reason is required to take a number off the do-not-call list")
+    reason = reason.strip()
+    if len(reason) > REASON_LENGTH:
+        raise ValueError(f"the reason is too long ({len(reason)} characters, at most {REASON_LENGTH})")
+    return reason
+
+
+def unblock(
+    session: Session, phone: str, *, by: str, reason: str, now: datetime, opt_outs: bool = False
+) -> DncRemoval | None:
+    """Take a number off the list and record the removal (who, when, why, the entry as it was).
+
+    None when it was not on the list; OptOutProtected when it is an opt-out and `opt_outs` is False.
+    The reason is checked (check_reason). The delete names the source it read, so an entry is never taken off
+    on the strength of a check made against another row.
+    """
+    reason = check_reason(reason)
+    entry = session.execute(select(DNC).where(DNC.c.phone == phone)).first()
+    if entry is None:
+        return None
+    if entry.source == OPT_OUT and not opt_outs:
+        raise OptOutProtected(f"{phone} opted out during a call: only an admin may remove it, with a reason")
+    deleted = session.execute(
+        delete(DNC)
+        .where(DNC.c.phone == phone, DNC.c.source == entry.source)
+        .returning(DNC.c.source, DNC.c.note, DNC.c.added_at)
+    ).first()
+    if deleted is None:  # removed (or replaced) by someone else meanwhile
+        return None
+    removal = DncRemoval(
+        phone=phone,
+        source=deleted.source,
+        note=deleted.note,
+        added_at=deleted.added_at,
+        removed_at=now,
+        removed_by=by,
+        reason=reason,
+    )
+    session.add(removal)
+    session.flush()
+    return removal
+
+
+def removals(
+    session: Session, phone: str | None = None, limit: int | None = None, offset: int = 0
+) -> tuple[list[DncRemoval], int]:
+    """Removals, newest first (optionally of one number), and how many there are in all."""
+    query = select(DncRemoval)
+    counted = select(func.count()).select_from(DncRemoval)
+    if phone is not None:
+        query = query.where(DncRemoval.phone == phone)
+        counted = counted.where(DncRemoval.phone == phone)
+    query = query.order_by(DncRemoval.removed_at.desc(), DncRemoval.id.desc()).offset(offset).limit(limit)
+    return list(session.scalars(query)), int(session.scalar(counted) or 0)
+
+
+def last_removal(session: Session, phone: str) -> DncRemoval | None:
+    """The newest removal of a number, if it was ever removed."""
+    found, _total = removals(session, phone, 1)
+    return found[0] if found else None
+
+
+def removal_dict(removal: DncRemoval) -> dict[str, Any]:
+    """One removal as JSON: the entry as it was, and who removed it, when and why."""
+    return {
+        "id": removal.id,
+        "phone": removal.phone,
+        "source": removal.source,
+        "note": removal.note,
+        "added_at": removal.added_at.isoformat(),
+        "removed_at": removal.removed_at.isoformat(),
+        "removed_by": removal.removed_by,
+        "reason": removal.reason,
+    }
 
 
 def listed(

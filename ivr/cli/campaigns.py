@@ -370,21 +370,73 @@ def dnc_add(numbers: tuple[str, ...], region: str, note: str) -> None:
 
 @dnc.command("remove")
 @click.argument("numbers", nargs=-1, required=True, metavar="NUMBER...")
+@click.option("--reason", required=True, help="Why (kept with the removal record and in the audit log).")
+@click.option(
+    "--opt-outs",
+    "opt_outs",
+    is_flag=True,
+    help="Also remove callees' own opt-outs (source opt-out): an admin's decision, kept on record.",
+)
 @click.option("--region", default="US", show_default=True, help="Region of numbers written without +country.")
-def dnc_remove(numbers: tuple[str, ...], region: str) -> None:
-    """Take numbers off the do-not-call list."""
-    from ..accounts.audit import numbers_target
-    from ..campaigns.dnc import unblock
+def dnc_remove(numbers: tuple[str, ...], reason: str, opt_outs: bool, region: str) -> None:
+    """Take numbers off the do-not-call list, recording who, when and why."""
+    from ..accounts.audit import cli_actor
+    from ..campaigns.dnc import OptOutProtected, check_reason, removal_dict, unblock
     from ..db import session
 
-    phones = _numbers(numbers, _region(region))
+    try:
+        reason = check_reason(reason)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--reason") from None
+    phones = list(dict.fromkeys(_numbers(numbers, _region(region))))
+    removed, kept, missing = [], [], []
     with app_context():
-        removed = [phone for phone in dict.fromkeys(phones) if unblock(session(), phone)]
-        if removed:
-            _audit("dnc.remove", numbers_target(removed), _now(), phones=removed)
+        now, who = _now(), cli_actor().name
+        for phone in phones:
+            try:
+                removal = unblock(session(), phone, by=who, reason=reason, now=now, opt_outs=opt_outs)
+            except OptOutProtected:
+                kept.append(phone)
+                continue
+            if removal is None:
+                missing.append(phone)
+                continue
+            removed.append(phone)
+            entry = {key: value for key, value in removal_dict(removal).items() if key in ENTRY_FIELDS}
+            _audit("dnc.remove", phone, now, phones=[phone], **entry)
         session().commit()
-    missing = [phone for phone in dict.fromkeys(phones) if phone not in removed]
-    click.echo(f"{len(removed)} removed" + (f"; not on the list: {', '.join(missing)}" if missing else ""))
+    message = f"{len(removed)} removed"
+    if missing:
+        message += f"; not on the list: {', '.join(missing)}"
+    if kept:
+        message += f"; kept (callees' own opt-outs: add --opt-outs to remove them): {', '.join(kept)}"
+    click.echo(message)
+    if kept:
+        raise SystemExit(1)
+
+
+ENTRY_FIELDS = ("reason", "source", "note", "added_at")  # what a removal's audit entry keeps of it
+
+
+@dnc.command("removals")
+@click.option("--phone", help="Only this number's removals (E.164).")
+@click.option("--json", "as_json", is_flag=True, help="Print the removals as JSON.")
+def dnc_removals(phone: str | None, as_json: bool) -> None:
+    """List the numbers taken off the do-not-call list, newest first: who, when, why, the entry as it was."""
+    from ..campaigns.dnc import removal_dict, removals
+    from ..db import session
+
+    with app_context():
+        found, total = removals(session(), phone)
+        rows = [removal_dict(r) for r in found]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        was = f"{row['source']} since {row['added_at'][:19]}" + (f" ({row['note']})" if row["note"] else "")
+        click.echo(f"{row['removed_at'][:19]}  {row['phone']:<16} by {row['removed_by']}: {row['reason']}")
+        click.echo(f"{'':21}was {was}")
+    click.echo(f"{total} removal(s)")
 
 
 @dnc.command("import")
@@ -422,15 +474,17 @@ def dnc_import(file: TextIO, region: str, note: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 def dnc_list(source: str | None, as_json: bool) -> None:
     """List the do-not-call entries, newest first."""
-    from ..campaigns.dnc import entry_dict, listed
+    from ..campaigns.dnc import entry_dict, listed, removals
     from ..db import session
 
     with app_context():
         entries, total = listed(session(), source)
         rows = [entry_dict(e) for e in entries]
+        _none, removed = removals(session(), limit=0)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
         click.echo(f"{row['phone']:<16} {row['source']:<8} {row['added_at'][:19]}  {row['note']}".rstrip())
-    click.echo(f"{total} number(s)")
+    on_record = f"; {removed} removal(s) on record: ivr dnc removals" if removed else ""
+    click.echo(f"{total} number(s){on_record}")

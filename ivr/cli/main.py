@@ -8,6 +8,7 @@ from .agents import agent
 from .campaigns import campaign, dnc
 from .dialer import dialer
 from .flows import flows
+from .journal import journal
 from .reports import report
 from .serve import db, serve
 from .simulate import simulate, traffic
@@ -26,6 +27,7 @@ COMMANDS: tuple[click.Command, ...] = (
     campaign,
     dnc,
     report,
+    journal,
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import instance_secret
+from ..config import instance_secret, short_secret_key
 from .context import app_context
 
 GUNICORN_APP = "ivr:create_app()"  # what gunicorn loads: the app factory, called with the environment
@@ -31,6 +31,8 @@ def serve(host: str, port: int, workers: int) -> None:
     os.environ.setdefault("FLOWS_WATCH", "1")  # a local try-out publishes the folder as it is edited
     with app_context() as app:
         os.environ.setdefault("SECRET_KEY", app.config["SECRET_KEY"])
+        if short := short_secret_key(os.environ["SECRET_KEY"]):  # the app gunicorn loads would refuse it
+            raise click.ClickException(short)
         if not os.environ.get("TWILIO_AUTH_TOKEN"):
             os.environ["TWILIO_AUTH_TOKEN"] = instance_secret(app.instance_path, "twilio_auth_token")
             # no real Twilio can sign with a made-up token: let `ivr simulate --url --at` set a call's time

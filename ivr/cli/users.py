@@ -159,6 +159,48 @@ def user_role(username: str, role: str, desk: str | None) -> None:
     click.echo(f"user {username} is {role} now" + (f", partner of desk {desk}" if desk else ""))
 
 
+@user.command("unlock")
+@click.argument("username", required=False)
+@click.option("--address", help="Lift the lock on this client address (IPv6: its /64) instead.")
+def user_unlock(username: str | None, address: str | None) -> None:
+    """Lift a sign-in lock: a username's (known or not), or an address's with --address."""
+    from ..accounts.signins import unlock_account, unlock_address
+
+    if (username is None) == (address is None):
+        raise click.UsageError("give a USERNAME or --address IP (one of them)")
+    target = username if username is not None else address or ""
+    with _unit_of_work() as s:
+        lifted = unlock_account(s, target) if username is not None else unlock_address(s, target)
+        if not lifted:
+            raise click.ClickException(f"no sign-in lock on {target}")
+        _audit(s, "user.unlock", target, scopes=lifted)
+        s.commit()
+    click.echo(f"sign-in lock on {target} lifted ({', '.join(lifted)})")
+
+
+def _lock_row(lock: Any) -> tuple[str, ...]:
+    """A throttles row as `ivr user locks` lists it."""
+    from ..accounts.signins import LOCK_KINDS
+    from ..accounts.throttle import FOREVER
+
+    until = "until lifted" if lock.locked_until == FOREVER else _when(lock.locked_until)
+    return (LOCK_KINDS[lock.scope], lock.key, until, _when(lock.last_failed_at))
+
+
+@user.command("locks")
+def user_locks() -> None:
+    """The sign-in locks in force: what is locked (a username or an address), until when, last failure."""
+    from ..accounts.signins import sign_in_locks
+    from ..db import utcnow
+
+    with _unit_of_work() as s:
+        rows = [_lock_row(lock) for lock in sign_in_locks(s, utcnow())]
+    if not rows:
+        click.echo("no sign-in is locked")
+        return
+    _table(("locked", "what", "until", "last failure"), rows)
+
+
 @click.group()
 def token() -> None:
     """Bearer tokens for the JSON API."""

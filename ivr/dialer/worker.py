@@ -368,7 +368,7 @@ class Worker:
             attempts.store_sid(session, job.attempt_id, sid)
             session.commit()
         self.placed += 1
-        log.info("attempt %s: call %s placed to %s", job.attempt_id, sid, job.phone)
+        log.info("attempt %s: call %s placed", job.attempt_id, sid)
         return False
 
     def look_again(self, job: Job) -> None:

@@ -1,5 +1,5 @@
 """The agent line as a pure state machine: a leg's state and an event in, actions and leg changes out.
-The view checks the PIN (a lockout spans calls: ivr.accounts.agents) and hands the outcome in: PinChecked."""
+The view checks the PIN (ivr.accounts.agents) and hands the outcome in; nothing typed is kept in clear."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ KEY_SECONDS = 2  # between callers: how long the line listens for * (sign out)
 WAIT_SECONDS = 600
 APOLOGY = "Sorry, the agent line has a problem. Please call again. Goodbye."
 WRONG_PAIR = "That agent ID and PIN do not match."
+# what a caller hears when a lock on their phone or on the line stops the sign-in (never an agent's lock)
+LOCKED = {
+    "caller": "Too many wrong PINs from this phone. Please try again later.",
+    "line": "Too many wrong PINs on this line. Please try again later, or call another agent line.",
+}
 ASK_ID = "Please enter your agent ID, followed by the pound key."
 SIGNING_IN = frozenset({"agent_id", "agent_pin"})
 SIGNED_IN = frozenset({"agent_ready", "agent_talking"})
@@ -89,6 +94,7 @@ class Account:
     desk: str
     name: str | None
     active: bool
+    pin_expired: bool = False
 
 
 # -- events: what Twilio reported, with what the view looked up for it -----------------------------
@@ -104,16 +110,19 @@ class Called:
 
 @dataclass(frozen=True)
 class IdEntered:
-    """The agent id keyed in."""
+    """The agent id keyed in, as the view's keyed hash of it, and how many characters it had."""
 
-    digits: str
+    keyed: str
+    length: int
 
 
 @dataclass(frozen=True)
 class PinChecked:
-    """The PIN keyed in and checked: the agent when id and PIN match, else None."""
+    """The PIN keyed in and checked: the agent when id and PIN match, else None; `locked` names the lock
+    ("caller" or "line") that stopped the try or that this failure set."""
 
     account: Account | None
+    locked: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +191,8 @@ def at_step(leg: Leg | None, step: AgentStep) -> TypeGuard[Leg]:
 
 
 def entered_id(leg: Leg) -> str:
-    """The agent id this leg keyed in, for the PIN check."""
-    return str(leg.variables.get("entered_id", ""))
+    """The keyed hash of the agent id this leg keyed in, for the PIN check ("" if none)."""
+    return str(leg.variables.get("entered_id_hash", ""))
 
 
 # -- documents -------------------------------------------------------------------------------------
@@ -249,10 +258,9 @@ def _called(site: Site, leg: Leg, event: Called) -> LineStep:
 
 
 def _id_entered(site: Site, leg: Leg, event: IdEntered) -> LineStep:
-    """Keep the id and ask for the PIN (whatever the id, so nothing is revealed)."""
-    entered = event.digits[:16]
-    updates = LegUpdates(node="agent_pin", variables={"entered_id": entered})
-    change = _on(leg, updates, LogEntry("agent_id_entered", "agent_id", {"agent_id": entered}))
+    """Keep the id's keyed hash and ask for the PIN (whatever the id, so nothing is revealed)."""
+    updates = LegUpdates(node="agent_pin", variables={"entered_id_hash": event.keyed})
+    change = _on(leg, updates, LogEntry("agent_id_entered", "agent_id", {"digits": event.length}))
     text = "Please enter your PIN, followed by the pound key."
     return LineStep(_ask(site.agent_line, "pin", text), (change,))
 
@@ -262,6 +270,8 @@ def _refusal(site: Site, account: Account) -> tuple[str, str] | None:
     desk = site.desks.get(account.desk)
     if not account.active:
         return "inactive", "This agent account is not active. Please contact your supervisor."
+    if account.pin_expired:
+        return "pin_expired", "Your PIN has expired. Please ask your supervisor for a new one."
     if desk is None:
         return "unknown_desk", "Your desk is not set up on this line. Please contact your supervisor."
     if desk.queue is None:
@@ -270,19 +280,21 @@ def _refusal(site: Site, account: Account) -> tuple[str, str] | None:
 
 
 def _pin_checked(site: Site, leg: Leg, event: PinChecked) -> LineStep:
-    """Sign the agent in, or say the pair is wrong (at most MAX_ATTEMPTS times), or refuse the agent."""
+    """Sign the agent in, or say the pair is wrong (at most MAX_ATTEMPTS times), or refuse the agent;
+    a lock on the caller's phone or on the line ends the call at once."""
     line, account = site.agent_line, event.account
     if account is None:
         attempts = int(leg.tries.get("sign_in", 0)) + 1
-        data: dict[str, object] = {"agent_id": entered_id(leg), "attempt": attempts}
+        data: dict[str, object] = {"attempt": attempts}
         failed = LogEntry("agent_sign_in_failed", "agent_pin", data)
-        if attempts >= MAX_ATTEMPTS:
+        if attempts >= MAX_ATTEMPTS or event.locked is not None:
             updates = LegUpdates(node="agent_locked_out", variables={}, tries={"sign_in": attempts})
-            locked = LogEntry("agent_locked_out", "agent_pin", {"attempts": attempts})
-            return LineStep(
-                goodbye(f"{WRONG_PAIR} Too many attempts. Goodbye.", line),
-                (_on(leg, updates, failed, locked),),
-            )
+            why: dict[str, object] = {"attempts": attempts}
+            if event.locked:
+                why["by"] = event.locked
+            locked = LogEntry("agent_locked_out", "agent_pin", why)
+            heard = LOCKED[event.locked] if event.locked else f"{WRONG_PAIR} Too many attempts."
+            return LineStep(goodbye(f"{heard} Goodbye.", line), (_on(leg, updates, failed, locked),))
         updates = LegUpdates(node="agent_id", variables={}, tries={"sign_in": attempts})
         return LineStep(_ask(line, "id", f"{WRONG_PAIR} {ASK_ID}"), (_on(leg, updates, failed),))
     refusal = _refusal(site, account)
@@ -383,7 +395,7 @@ def _key_pressed(site: Site, leg: Leg, event: KeyPressed) -> LineStep:
         signed_out = LogEntry("agent_signed_out", "agent_signed_out", {"how": "star"})
         change = _on(leg, LegUpdates(node="agent_signed_out"), signed_out)
         return LineStep(goodbye("You are signed out. Goodbye.", site.agent_line), (change,))
-    change = _on(leg, LegUpdates(), LogEntry("agent_key", "agent_ready", {"digits": event.digits[:8]}))
+    change = _on(leg, LegUpdates(), LogEntry("agent_key", "agent_ready", {"digits": len(event.digits)}))
     return LineStep(_ready(site.agent_line, desk, "", between_calls=False), (change,))
 
 

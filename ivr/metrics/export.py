@@ -7,6 +7,8 @@ import csv
 import io
 from typing import Any
 
+from ..calls.cells import safe_row
+
 CSV_COLUMNS = (
     "metric", "kind", "unit", "desk_a", "desk_b", "a", "b", "difference", "ci_low", "ci_high", "significant",
     "verdict", "mode", "segment",
@@ -57,7 +59,7 @@ def csv_text(result: dict[str, Any]) -> str:
     writer.writeheader()
     desks = {"desk_a": names[0], "desk_b": names[1]}
     for row in all_rows(result):
-        writer.writerow(row | desks | {"segment": ""})
+        writer.writerow(safe_row(row | desks | {"segment": ""}))
     for row in segment_rows(result):
-        writer.writerow(row | desks)
+        writer.writerow(safe_row(row | desks))
     return buffer.getvalue()

@@ -19,6 +19,7 @@ PLAY_SECONDS = 30.0  # an audio file's length is unknown here: hold music and me
 QUEUE_PARAMS = {"AvgQueueTime": "0", "MaxQueueSize": "1000"}  # position and size come from the queue model
 MAX_REQUESTS = 500  # a call that asks for more documents than this is looping
 CALL_TIME_LIMIT = 4 * 3600.0  # Twilio ends a call after 4 hours (the default timeLimit)
+SECRET_PROMPTS = ("/voice/agent/id", "/voice/agent/pin")  # what is keyed here is shown masked
 Next = tuple[str, dict[str, str]] | None
 
 
@@ -203,7 +204,10 @@ class SimulatedCall:
         if digits or speech:
             if digits:
                 self.clock.advance(0.5 * len(answer.digits))
-                self.note("caller", f"presses {answer.digits}", digits=digits)
+                if action.endswith(SECRET_PROMPTS):  # an agent's id or PIN: the transcript keeps no digits
+                    self.note("caller", f"presses {'*' * len(digits)} (an agent's id or PIN)")
+                else:
+                    self.note("caller", f"presses {answer.digits}", digits=digits)
                 finished = verb.attrs.get("finishOnKey", "#")
                 return action, {
                     "Digits": digits,

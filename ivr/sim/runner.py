@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,7 +116,7 @@ def local_app(clock: VirtualClock) -> Iterator[tuple[Flask, str]]:
     app = create_app(
         {
             "TWILIO_AUTH_TOKEN": token,
-            "SECRET_KEY": probe.config["SECRET_KEY"],
+            "SECRET_KEY": secrets.token_hex(32),  # serves no pages: any key will do, but a long one
             "IVR_CLOCK": clock.now,
             "PUBLIC_BASE_URL": "",  # in this process the simulator's own base URL is the one signed
             "PROXY_FIX_HOPS": 0,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
-from ..accounts.agents import verify_agent
+from ..accounts.agents import find_keyed, keyed_id, verify_agent
 from ..calls import log as calllog
 from ..db import session
 from ..engine import FlowError, Site
@@ -22,6 +22,7 @@ from .wrappers import call_step
 
 log = logging.getLogger(__name__)
 bp = Blueprint("agent", __name__)
+MAX_TYPED = 64  # characters of Digits hashed at most (ids and PINs are at most 16 and 12)
 
 
 def _apology() -> Response:
@@ -74,11 +75,13 @@ def answer_incoming(published: Published) -> Response:
 @bp.post("/agent/id", endpoint="id")
 @call_step(fallback=_apology)
 def agent_id() -> Response:
-    """The agent id keyed in: keep it and ask for the PIN."""
+    """The agent id keyed in: keep its keyed hash (never the digits) and ask for the PIN."""
     leg = _leg()
     if not line.at_step(leg, "id"):
         return _stray()
-    return _answer(line.step(_site(leg), leg, line.IdEntered(request.form.get("Digits", ""))), clock())
+    digits = request.form.get("Digits", "")[:MAX_TYPED]
+    entered = line.IdEntered(keyed_id(current_app.secret_key or "", digits), len(digits))
+    return _answer(line.step(_site(leg), leg, entered), clock())
 
 
 @bp.post("/agent/pin", endpoint="pin")
@@ -89,10 +92,16 @@ def agent_pin() -> Response:
     if not line.at_step(leg, "pin"):
         return _stray()
     site = _site(leg)
-    now = clock()
-    agent = verify_agent(session(), line.entered_id(leg), request.form.get("Digits", ""), now)
-    account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active) if agent else None
-    return _answer(line.step(site, leg, line.PinChecked(account)), now)
+    now, s, form = clock(), session(), request.form
+    keyed = line.entered_id(leg)
+    typed = find_keyed(s, current_app.secret_key or "", keyed) if keyed else None
+    pin = form.get("Digits", "")[:MAX_TYPED]
+    checked = verify_agent(s, typed, pin, form.get("From", ""), form.get("To", ""), now)
+    agent = checked.agent
+    account = None
+    if agent is not None:
+        account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active, agent.pin_expired)
+    return _answer(line.step(site, leg, line.PinChecked(account, checked.locked)), now)
 
 
 @bp.post("/agent/whisper", endpoint="whisper")

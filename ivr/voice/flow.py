@@ -11,10 +11,11 @@ from ..calls import log as calllog
 from ..calls import queues
 from ..campaigns.attempts import on_status
 from ..db import session
-from ..engine import CallContext, CallState, FlowError, start, step
+from ..engine import CallContext, CallState, FlowError, Site, start, step
 from ..extensions import clock, flows
 from .agent_line import answer_incoming
 from .effects import save_and_apply
+from .repeats import commit_with_answer
 from .responses import fallback_twiml, twiml
 from .twiml import render
 from .wrappers import call_step, callback
@@ -48,17 +49,25 @@ def incoming() -> Response:
     if line is not None and request.form.get("To", "") in line.numbers:
         return answer_incoming(published)
     # A status callback ('initiated', 'ringing') usually logs the call before this request: only a call whose
-    # flow has started already is a repeat (Twilio retried the request).
+    # flow has started already is a repeat. Its first answer is normally kept (repeats.py, answered by
+    # call_step); without one (kept before that answer was), the start is answered again, not run again.
     call = calllog.find_or_insert_call(s, request.form, now)
     if call.site_version_id is not None:
-        calllog.add_event(s, call.id, "incoming_repeated", now=now)
-    flow = published.site.flow_for_number(request.form.get("To", ""))
-    if flow is None:
-        raise FlowError(f"no flow answers {request.form.get('To')!r} and none is the default")
-    result = start(published.site, flow.name, _context(now))
+        pinned = flows().get(call.site_version_id)
+        if pinned is None:
+            raise FlowError(f"flows version {call.site_version_id} is missing")
+        return twiml(start(pinned.site, _flow_for(pinned.site), _context(now)).actions)
+    result = start(published.site, _flow_for(published.site), _context(now))
     save_and_apply(s, call, published.id, result, now)  # and its effects
-    s.commit()
-    return twiml(result.actions)
+    return commit_with_answer(s, twiml(result.actions))
+
+
+def _flow_for(site: Site) -> str:
+    """The flow that answers the number called."""
+    flow = site.flow_for_number(request.form.get("To", ""))
+    if flow is None:
+        raise FlowError("no flow answers the number called and none is the default")
+    return flow.name
 
 
 @bp.post("/step/<flow>/<node>/<event>", endpoint="step")
@@ -83,12 +92,17 @@ def next_step(flow: str, node: str, event: str) -> Response:
     )
     result = step(published.site, state, event, request.form.to_dict(), _context(now))  # type: ignore[arg-type]
     save_and_apply(s, call, published.id, result, now)  # and its effects
-    s.commit()
-    return twiml(result.actions)
+    return commit_with_answer(s, twiml(result.actions))
 
 
 def _no_content() -> Response:
     return Response(status=204)
+
+
+def _try_again() -> Response:
+    """A status callback that could not be stored (journaled): 503, which Twilio retries when the URL asks
+    for retries on 5xx (`#rp=5xx`, docs/call-log.md)."""
+    return Response("the call log is unavailable; journaled\n", status=503, content_type="text/plain")
 
 
 def _empty_twiml() -> Response:
@@ -108,7 +122,7 @@ def fallback_done() -> None:
 
 
 @bp.post("/transcription")
-@callback(_no_content)
+@callback(_no_content, unstored=_try_again)
 def transcription() -> None:
     """Twilio's transcription of a voicemail: kept on the call and in its timeline."""
     s = session()
@@ -119,7 +133,7 @@ def transcription() -> None:
 
 
 @bp.post("/status")
-@callback(_no_content)
+@callback(_no_content, unstored=_try_again)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
     now = clock()

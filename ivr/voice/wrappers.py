@@ -1,29 +1,61 @@
-"""What wraps every voice webhook: `call_step` (an error answers a fallback) and `callback` (log-only)."""
+"""What wraps every voice webhook: `call_step` (an error answers a fallback) and `callback` (log-only); both
+answer repeats from the kept answer and, without the database, answer at once and journal the request."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
 
-from flask import Response, request
+from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from ..calls import log as calllog
+from ..calls.logsafe import describe, hidden_values, redacted_traceback
 from ..db import session
+from ..engine import agent_line
 from ..extensions import clock, flows
-from .responses import fallback_twiml
+from . import journal_replay, repeats
+from .journal_replay import note_failure, unavailable
+from .responses import fallback_twiml, twiml
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Response])
 Fallback = Callable[[], Response]
+_FAILED = "step_failed"  # g: this request's step answered a fallback
+
+
+def keep_numbers() -> bool:
+    """LOG_CALLER_NUMBERS=1: log lines may show numbers, digits and what callers said (debugging only)."""
+    setting = current_app.config.get("LOG_CALLER_NUMBERS", os.environ.get("LOG_CALLER_NUMBERS", "0"))
+    return setting in (True, 1, "1", "true", "yes")
+
+
+def _safe(exc: BaseException) -> str:
+    """An exception for a log line: without what the caller typed or said, unless LOG_CALLER_NUMBERS."""
+    return describe(exc, keep_numbers(), hidden_values(request.form))
+
+
+def _forget_session() -> None:
+    """Drop this request's session without a round trip: its connection is closed, not rolled back."""
+    found = g.pop("db_session", None)
+    if found is not None:
+        try:
+            found.invalidate()
+        except Exception:  # closing a dead connection may complain; nothing else to do
+            log.debug("closing the failed session's connection failed", exc_info=True)
 
 
 def flow_fallback() -> Response:
-    """The apology and the site's fallback, fitting the step's event (see `fallback_actions`)."""
+    """The apology and the site's fallback, fitting the step's event (see `fallback_actions`); a call to
+    the agent line gets the agent line's apology, never the callers' fallback."""
+    site = flows().site_for_fallback()
+    line = site.agent_line if site is not None else None
+    if line is not None and request.form.get("To", "") in line.numbers:
+        return twiml(agent_line.apology())
     event = str((request.view_args or {}).get("event", ""))
-    return fallback_twiml(flows().site_for_fallback(), event, request.form)
+    return fallback_twiml(site, event, request.form)
 
 
 @overload
@@ -31,55 +63,112 @@ def call_step(handler: F, /) -> F: ...
 @overload
 def call_step(*, fallback: Fallback) -> Callable[[F], F]: ...
 def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback) -> F | Callable[[F], F]:
-    """Run a call step; on any error roll back, log it with the CallSid and answer `fallback` (the flow's)."""
+    """Run a call step once per request (a repeat gets the kept answer); on an error answer `fallback`.
+
+    The database unavailable: answer at once and journal the step. Any other error: roll back, log it with
+    the CallSid and count it on the call.
+    """
 
     def decorate(handler: F) -> F:
         @wraps(handler)
         def wrapper(*args: object, **kwargs: object) -> Response:
             sid = request.form["CallSid"]
+            outermost = "repeat_key" not in g  # the agent line's incoming step runs inside incoming's
+            key = None
             try:
-                return handler(*args, **kwargs)
+                if outermost:
+                    key = g.repeat_key = repeats.repeat_key()
+                    kept = repeats.kept_answer(key)
+                    if kept is not None:
+                        return kept
+                answer = handler(*args, **kwargs)
             except HTTPException:
                 raise
             except Exception as exc:
-                session().rollback()
-                log.exception("call %s: step %s failed", sid, request.path)
-                _note_failure(sid, exc)
-                return fallback()
+                return _failed_step(sid, exc, fallback)
+            if outermost and not g.get(_FAILED):  # a fallback answer is not kept: a retry runs the step
+                _keep(sid, key, answer)
+                journal_replay.start_if_pending()
+            return answer
 
         return wrapper  # type: ignore[return-value]
 
     return decorate if handler is None else decorate(handler)
 
 
+def _keep(sid: str, key: str | None, answer: Response) -> None:
+    """Keep the answer for repeats when the handler did not; the step is stored already, so a failure here
+    only means a repeat would run it again."""
+    try:
+        repeats.keep(key, answer)
+    except Exception as exc:
+        if unavailable(exc):
+            _forget_session()
+        else:
+            session().rollback()
+        log.error("call %s: answer of step %s not kept for repeats: %s", sid, request.path, _safe(exc))
+
+
+def _failed_step(sid: str, exc: Exception, fallback: Fallback) -> Response:
+    g.setdefault(_FAILED, True)
+    if unavailable(exc):
+        _forget_session()
+        log.error("call %s: step %s answered without the database: %s", sid, request.path, _safe(exc))
+        journal_replay.write_step(describe(exc, keep=True))
+        return fallback()
+    session().rollback()
+    trace = redacted_traceback(exc, keep_numbers(), hidden_values(request.form))
+    log.error("call %s: step %s failed\n%s", sid, request.path, trace)
+    _note_failure(sid, exc)
+    return fallback()
+
+
 def _note_failure(sid: str, exc: Exception) -> None:
-    """Best effort: log the call (even one whose first step failed), count the error, log it."""
+    """Log the call (even one whose first step failed), count the error and log it; journaled when the
+    database fails now."""
+    error = f"{type(exc).__name__}: {exc}"
     try:
         s = session()
-        now = clock()
-        call = calllog.find_or_insert_call(s, request.form, now)
-        calllog.note_error(s, call, request.path, f"{type(exc).__name__}: {exc}", now)
+        note_failure(s, request.form, request.path, error, clock())
         s.commit()
-    except Exception:
-        session().rollback()
-        log.exception("call %s: could not log the error", sid)
+    except Exception as again:
+        if unavailable(again):
+            _forget_session()
+            journal_replay.write_step(error)
+        else:
+            session().rollback()
+        log.error("call %s: could not log the error: %s", sid, _safe(again))
 
 
-def callback(answer: Callable[[], Response]) -> Callable[[Callable[[], None]], Callable[[], Response]]:
-    """A callback that only logs: run it, commit, and give Twilio `answer` even when it fails.
+def callback(
+    answer: Callable[[], Response], unstored: Callable[[], Response] | None = None
+) -> Callable[[Callable[[], None]], Callable[[], Response]]:
+    """A callback that only logs: run it once per request, commit, and give Twilio `answer`.
 
-    A failure is rolled back and logged with every parameter, so the callback can be replayed by hand.
+    A failure is journaled (replayed later) and logged by CallSid. When the database is unavailable the
+    answer is `unstored` (if given: a status code that makes Twilio retry where it retries), else `answer`.
     """
 
     def decorate(handler: Callable[[], None]) -> Callable[[], Response]:
         @wraps(handler)
         def wrapper() -> Response:
+            sid = request.form["CallSid"]
+            key = repeats.repeat_key()
             try:
-                handler()
-                session().commit()
-            except Exception:
-                session().rollback()
-                log.exception("callback %s failed; parameters: %s", request.path, request.form.to_dict())
+                if repeats.kept_answer(key) is None:
+                    handler()
+                    repeats.keep_in_session(session(), key, Response(status=204))
+                    session().commit()
+            except Exception as exc:
+                down = unavailable(exc)
+                if down:
+                    _forget_session()
+                else:
+                    session().rollback()
+                log.error("call %s: callback %s not stored (journaled): %s", sid, request.path, _safe(exc))
+                journal_replay.write_callback(describe(exc, keep=True))
+                return unstored() if down and unstored is not None else answer()
+            journal_replay.start_if_pending()
             return answer()
 
         return wrapper

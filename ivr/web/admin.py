@@ -1,14 +1,20 @@
-"""Admin pages: the audit log (newest first, filtered by action and actor, a page at a time) and the
-accounts (users and tokens, read-only: they are managed with `ivr user` and `ivr token`)."""
+"""Admin pages: the audit log (newest first, filtered, a page at a time) and the accounts (users and tokens,
+read-only: `ivr user`, `ivr token`) with the sign-in locks in force, which an admin can lift here."""
 
 from __future__ import annotations
 
 from math import ceil
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
 
-from ..accounts.access import requires
-from ..accounts.audit import ACTIONS, count_entries, newest_entries
+from ..accounts.access import current_actor, requires
+from ..accounts.audit import ACTIONS, count_entries, newest_entries, record
+from ..accounts.signins import LOCK_KINDS, sign_in_locks, unlock_account, unlock_address
+from ..accounts.throttle import FOREVER
 from ..accounts.tokens import list_tokens, token_state
 from ..accounts.users import list_users
 from ..bounds import PAGE_MAX, whole
@@ -48,7 +54,33 @@ def audit() -> str:
 @requires("manage_accounts")
 def accounts() -> str:
     """Every user and token with role, desk and state (changes: `ivr user ...`, `ivr token ...`)."""
-    s = session()
+    s, now = session(), utcnow()
     return render_template(
-        "accounts.html", users=list_users(s), tokens=list_tokens(s), state=token_state, now=utcnow()
-    )
+        "accounts.html", users=list_users(s), tokens=list_tokens(s), state=token_state, now=now,
+        locks=sign_in_locks(s, now), forever=FOREVER, kinds=LOCK_KINDS, form=FlaskForm(),
+    )  # fmt: skip
+
+
+class UnlockForm(FlaskForm):
+    """Which lock to lift: a username's or an address's (the key as the Accounts page lists it)."""
+
+    kind = SelectField(choices=["account", "address"], validators=[DataRequired()])
+    key = StringField(validators=[DataRequired(), Length(max=255)])
+
+
+@bp.post("/accounts/unlock")
+@requires("manage_accounts")
+def unlock() -> BaseResponse:
+    """Lift a sign-in lock (a username's or an address's) and forget its failures; audited as user.unlock."""
+    form = UnlockForm()
+    if not form.validate_on_submit():
+        abort(400, "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+    s, key = session(), form.key.data  # as listed: a username typed with spaces is a key of its own
+    lifted = unlock_account(s, key) if form.kind.data == "account" else unlock_address(s, key)
+    if lifted:
+        record(s, current_actor(), "user.unlock", key, utcnow(), scopes=lifted)
+        s.commit()
+        flash(f"Lifted the sign-in lock on {key}.")
+    else:
+        flash(f"No sign-in lock on {key}: nothing to lift.")
+    return redirect(url_for("web.admin.accounts"))

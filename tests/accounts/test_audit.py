@@ -77,7 +77,8 @@ def test_the_api_writes_who_changed_campaigns_and_the_do_not_call_list(client, s
         client.post("/api/dnc", json={"phones": ["+15125550101"], "note": "asked"}, headers=auth).status_code
         == 200
     )
-    assert client.delete("/api/dnc/+15125550101", headers=auth).status_code == 200
+    removed = client.delete("/api/dnc/+15125550101", json={"reason": "asked to be called"}, headers=auth)
+    assert removed.status_code == 200
     dnc_csv = "+15125550103\n+15125550104\n"
     listed = client.post(
         "/api/dnc/import?note=registry", data=dnc_csv, headers=auth | {"Content-Type": "text/csv"}
@@ -91,7 +92,17 @@ def test_the_api_writes_who_changed_campaigns_and_the_do_not_call_list(client, s
         ("campaign.import", "Reminders", figures | {"region": "US"}),  # the caller ID's
         ("campaign.start", "Reminders", {"id": created["id"], "before": "draft", "state": "running"}),
         ("dnc.add", "+15125550101", {"phones": ["+15125550101"], "added": 1, "note": "asked"}),
-        ("dnc.remove", "+15125550101", {"phones": ["+15125550101"]}),
+        (
+            "dnc.remove",
+            "+15125550101",
+            {
+                "phones": ["+15125550101"],
+                "reason": "asked to be called",
+                "source": "manual",
+                "note": "asked",
+                "added_at": OPEN.isoformat(),
+            },
+        ),
         (
             "dnc.import",
             "do-not-call list",
@@ -138,7 +149,7 @@ def test_the_command_line_writes_its_user(runner, env, session, tmp_path: Path):
         ["campaign", "start", "Reminders"],
         ["campaign", "pause", "Reminders"],
         ["dnc", "add", "+15125550101", "+15125550102"],
-        ["dnc", "remove", "+15125550101", "+15125550109"],
+        ["dnc", "remove", "+15125550101", "+15125550109", "--reason", "a test number"],
         ["dnc", "import", str(contacts)],
     ]
     for command in commands:
@@ -156,6 +167,7 @@ def test_the_command_line_writes_its_user(runner, env, session, tmp_path: Path):
         ("dnc.import", "do-not-call list"),
     ]
     assert entries[4][4] == {"phones": ["+15125550101", "+15125550102"], "added": 2, "note": ""}
+    assert entries[5][4]["reason"] == "a test number" and entries[5][4]["source"] == "manual"
 
 
 def _many(session, count: int) -> None:

@@ -16,7 +16,7 @@ from ivr.campaigns.importer import import_contacts
 from ivr.campaigns.phone import PhoneError
 from ivr.campaigns.service import flow_variables
 from ivr.cli.main import main
-from ivr.models import Attempt, DoNotCall
+from ivr.models import Attempt, DncRemoval, DoNotCall
 
 from ..campaign_helpers import CALLER_ID, contacts, new_campaign
 from ..conftest import OPEN
@@ -61,10 +61,32 @@ def test_block_check_and_unblock(session) -> None:
         dnc.block(session, "512-555-0101", now=OPEN)
     with pytest.raises(ValueError, match="unknown source 'web'"):
         dnc.block(session, "+15125550103", "web", now=OPEN)
-    assert dnc.unblock(session, "+15125550101") is True
-    assert dnc.unblock(session, "+15125550101") is False
+    removed = dnc.unblock(session, "+15125550101", by="ana", reason="consent given", now=OPEN)
+    assert removed is not None
+    assert dnc.unblock(session, "+15125550101", by="ana", reason="again", now=OPEN) is None
     session.commit()
     assert entries(session) == {}
+    (kept,) = session.scalars(select(DncRemoval)).all()
+    assert (kept.phone, kept.source, kept.note) == ("+15125550101", "manual", "asked by phone")
+    assert kept.added_at == OPEN
+    assert (kept.removed_by, kept.reason, kept.removed_at) == ("ana", "consent given", OPEN)
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None, 5, "x" * 501])
+def test_a_removal_needs_a_reason(session, reason) -> None:
+    dnc.block(session, "+15125550101", now=OPEN)
+    with pytest.raises(ValueError, match="reason"):
+        dnc.unblock(session, "+15125550101", by="ana", reason=reason, now=OPEN)  # type: ignore[arg-type]
+    assert dnc.is_blocked(session, "+15125550101")
+
+
+def test_an_opt_out_is_removed_only_when_allowed(session) -> None:
+    dnc.block(session, "+15125550101", "opt-out", "opted out during call CA1", now=OPEN)
+    with pytest.raises(dnc.OptOutProtected, match="only an admin"):
+        dnc.unblock(session, "+15125550101", by="sue", reason="mistake", now=OPEN)
+    assert dnc.is_blocked(session, "+15125550101")
+    removal = dnc.unblock(session, "+15125550101", by="ada", reason="called back", now=OPEN, opt_outs=True)
+    assert removal is not None and removal.source == "opt-out" and not dnc.is_blocked(session, "+15125550101")
 
 
 def test_import_a_list_reporting_bad_lines(session) -> None:
@@ -110,9 +132,32 @@ def test_the_cli(runner, monkeypatch, database_url, flows_dir, app, session, tmp
     ]
     only = runner.invoke(main, ["dnc", "list", "--source", "import"]).output.splitlines()
     assert only[0].startswith("+15125550102     import") and only[-1] == "1 number(s)"
-    removed = runner.invoke(main, ["dnc", "remove", "5125550101", "5125550199"])
+    no_reason = runner.invoke(main, ["dnc", "remove", "5125550101"])
+    assert no_reason.exit_code == 2 and "Missing option '--reason'" in no_reason.output
+    blank = runner.invoke(main, ["dnc", "remove", "5125550101", "--reason", " "])
+    assert blank.exit_code == 2 and "a reason is required" in blank.output
+    removed = runner.invoke(main, ["dnc", "remove", "5125550101", "5125550199", "--reason", "wrong number"])
     assert removed.output.strip() == "1 removed; not on the list: +15125550199"
     assert sorted(entries(session)) == ["+15125550102", "+442079460000"]
+    dnc.block(session, "+15125550120", "opt-out", "opted out during call CA1", now=OPEN)
+    session.commit()
+    kept = runner.invoke(main, ["dnc", "remove", "5125550120", "--reason", "asked"])
+    assert kept.exit_code == 1 and "kept (callees' own opt-outs: add --opt-outs" in kept.output
+    assert dnc.is_blocked(session, "+15125550120")
+    forced = runner.invoke(main, ["dnc", "remove", "5125550120", "--reason", "asked again", "--opt-outs"])
+    assert forced.exit_code == 0 and forced.output.strip() == "1 removed"
+    shown = runner.invoke(main, ["dnc", "removals"]).output.splitlines()
+    assert shown[0][19:].startswith("  +15125550120     by cli:")
+    assert shown[0].endswith(": asked again")
+    assert shown[1].strip() == "was opt-out since " + OPEN.isoformat()[:19] + " (opted out during call CA1)"
+    assert shown[-1] == "2 removal(s)"
+    as_json = json.loads(runner.invoke(main, ["dnc", "removals", "--json", "--phone", "+15125550101"]).output)
+    assert [(r["phone"], r["source"], r["note"], r["reason"]) for r in as_json] == [
+        ("+15125550101", "manual", "complained", "wrong number")
+    ]
+    assert runner.invoke(main, ["dnc", "list"]).output.splitlines()[-1] == (
+        "2 number(s); 2 removal(s) on record: ivr dnc removals"
+    )
 
 
 def test_the_api(client, session) -> None:
@@ -145,10 +190,54 @@ def test_the_api(client, session) -> None:
     assert client.get("/api/dnc?per_page=0", headers=auth).status_code == 400
     entry = client.get("/api/dnc/+15125550104", headers=auth).json["entry"]
     assert (entry["source"], entry["note"]) == ("import", "registry")
-    assert client.delete("/api/dnc/+15125550104", headers=auth).json == {"removed": "+15125550104"}
-    assert client.delete("/api/dnc/+15125550104", headers=auth).status_code == 404
-    assert client.get("/api/dnc/+15125550104", headers=auth).status_code == 404
-    assert sorted(entries(session)) == ["+15125550101", "+442079460000"]
+    missing = client.delete("/api/dnc/+15125550104", headers=auth)
+    assert missing.status_code == 400
+    assert missing.json["error"]["message"].startswith("a reason is required to take a number off")
+    blank = client.delete("/api/dnc/+15125550104", json={"reason": "  "}, headers=auth)
+    assert blank.status_code == 400
+    removed = client.delete("/api/dnc/+15125550104", json={"reason": "registry error"}, headers=auth).json
+    assert removed["removed"] == "+15125550104"
+    assert {k: removed["removal"][k] for k in ("source", "note", "removed_by", "reason")} == {
+        "source": "import",
+        "note": "registry",
+        "removed_by": "token:tests",
+        "reason": "registry error",
+    }
+    assert client.delete("/api/dnc/+15125550104?reason=again", headers=auth).status_code == 404
+    gone = client.get("/api/dnc/+15125550104", headers=auth)
+    assert gone.status_code == 404 and "removed " in gone.json["error"]["message"]
+    assert "by token:tests" in gone.json["error"]["message"]
+    by_query = client.delete("/api/dnc/+442079460000?reason=moved%20abroad", headers=auth)
+    assert by_query.json["removal"]["reason"] == "moved abroad"
+    listed = client.get("/api/dnc/removals", headers=auth).json
+    assert listed["total"] == 2
+    assert [r["phone"] for r in listed["removals"]] == ["+442079460000", "+15125550104"]
+    one_number = client.get("/api/dnc/removals?phone=%2B15125550104", headers=auth).json["removals"]
+    assert [r["reason"] for r in one_number] == ["registry error"]
+    assert client.get("/api/dnc/removals?per_page=0", headers=auth).status_code == 400
+    assert sorted(entries(session)) == ["+15125550101"]
+
+
+@pytest.mark.parametrize(("role", "status"), [("supervisor", 403), ("admin", 200)])
+def test_a_callees_own_opt_out_is_removed_only_by_an_admin(client, session, role, status) -> None:
+    dnc.block(session, "+15125550101", "opt-out", "opted out during call CA1", now=OPEN)
+    auth = {"Authorization": f"Bearer {create_token(session, role, role=role)}"}
+    session.commit()
+    answer = client.delete("/api/dnc/+15125550101", json={"reason": "asked to be called"}, headers=auth)
+    assert answer.status_code == status
+    if status == 403:
+        message = answer.json["error"]["message"]
+        assert message.startswith("+15125550101 is on the list because the callee opted out during a call.")
+        assert "needs the remove_opt_outs permission" in message
+        assert entries(session) == {"+15125550101": ("opt-out", "opted out during call CA1")}
+        assert session.scalars(select(DncRemoval)).all() == []
+    else:
+        assert entries(session) == {}
+        (removal,) = session.scalars(select(DncRemoval)).all()
+        assert (removal.source, removal.removed_by) == ("opt-out", "token:admin")
+        assert removal.reason == "asked to be called"
+    # without a reason even an admin is refused
+    assert client.delete("/api/dnc/+15125550101", json={}, headers=auth).status_code == 400
 
 
 @pytest.fixture

@@ -12,6 +12,12 @@ from gunicorn.util import import_app
 from ivr.cli.main import main
 
 
+@pytest.fixture(autouse=True)
+def served_key(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SECRET_KEY long enough to serve with (the CLI's test environment has a short one)."""
+    monkeypatch.setenv("SECRET_KEY", "k" * 32)
+
+
 def test_serve_hands_gunicorn_an_app_it_can_load(runner, env, monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[list[str]] = []
     monkeypatch.setattr(os, "execvp", lambda _file, args: started.append(list(args)))
@@ -26,6 +32,15 @@ def test_serve_hands_gunicorn_an_app_it_can_load(runner, env, monkeypatch: pytes
     assert {"voice.flow.incoming", "web.calls.index", "api.calls.index"} <= {
         r.endpoint for r in app.url_map.iter_rules()
     }
+
+
+def test_serve_refuses_a_short_secret_key_at_once(runner, env, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+    monkeypatch.setattr(os, "execvp", lambda _file, args: started.append(list(args)))
+    monkeypatch.setenv("SECRET_KEY", "k")
+    result = runner.invoke(main, ["serve"])
+    assert result.exit_code == 1 and "SECRET_KEY has 1 bytes: use at least 32" in result.output
+    assert started == []
 
 
 def test_serve_with_a_made_up_token_lets_simulated_calls_bring_their_time(

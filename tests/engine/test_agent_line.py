@@ -25,7 +25,8 @@ SITE = Site(
 )
 NEW = line.Leg(7, "CAagent", "caller", None, None, None, None, {}, {}, None)
 SIGNING_IN = replace(NEW, role="agent", site_version_id=3, node="agent_id")
-AT_PIN = replace(SIGNING_IN, node="agent_pin", variables={"entered_id": "1001"})
+KEYED = "ab" * 32  # what the view hands in for a typed id: its keyed hash
+AT_PIN = replace(SIGNING_IN, node="agent_pin", variables={"entered_id_hash": KEYED})
 READY = replace(SIGNING_IN, desk="local", agent="1001", node="agent_ready")
 CALLER = line.Leg(9, "CAcaller", "caller", "local", None, 3, "queue", {}, {}, None)
 ANA = line.Account("1001", "local", "Ana", True)
@@ -110,13 +111,13 @@ def test_a_line_without_its_own_voice_speaks_in_twilios():
     assert result.actions == (Gather(LineCallback("id"), (Say(text),), timeout=10, finish_on_key="#"),)
 
 
-def test_the_id_is_kept_and_the_pin_asked_whatever_the_id():
-    result = line.step(SITE, SIGNING_IN, line.IdEntered("1" * 20))
+def test_only_the_ids_keyed_hash_is_kept_and_the_pin_asked_whatever_the_id():
+    result = line.step(SITE, SIGNING_IN, line.IdEntered(KEYED, 20))
     pin = say("Please enter your PIN, followed by the pound key.")
     assert result.actions == (Gather(LineCallback("pin"), (pin,), timeout=10, finish_on_key="#"),)
-    assert only(result).updates == line.LegUpdates(node="agent_pin", variables={"entered_id": "1" * 16})
-    assert only(result).log == (LogEntry("agent_id_entered", "agent_id", {"agent_id": "1" * 16}),)
-    assert line.entered_id(SIGNING_IN) == "" and line.entered_id(AT_PIN) == "1001"
+    assert only(result).updates == line.LegUpdates(node="agent_pin", variables={"entered_id_hash": KEYED})
+    assert only(result).log == (LogEntry("agent_id_entered", "agent_id", {"digits": 20}),)
+    assert line.entered_id(SIGNING_IN) == "" and line.entered_id(AT_PIN) == KEYED
 
 
 def test_a_wrong_pair_asks_for_the_id_again():
@@ -124,9 +125,7 @@ def test_a_wrong_pair_asks_for_the_id_again():
     text = "That agent ID and PIN do not match. Please enter your agent ID, followed by the pound key."
     assert result.actions == (Gather(LineCallback("id"), (say(text),), timeout=10, finish_on_key="#"),)
     assert only(result).updates == line.LegUpdates(node="agent_id", variables={}, tries={"sign_in": 1})
-    assert only(result).log == (
-        LogEntry("agent_sign_in_failed", "agent_pin", {"agent_id": "1001", "attempt": 1}),
-    )
+    assert only(result).log == (LogEntry("agent_sign_in_failed", "agent_pin", {"attempt": 1}),)
 
 
 def test_the_third_wrong_pair_locks_the_call_out():
@@ -143,9 +142,36 @@ def test_the_third_wrong_pair_locks_the_call_out():
 
 
 @pytest.mark.parametrize(
+    ("locked", "heard"),
+    [
+        ("caller", "Too many wrong PINs from this phone. Please try again later. Goodbye."),
+        (
+            "line",
+            "Too many wrong PINs on this line. Please try again later, or call another agent line. Goodbye.",
+        ),
+    ],
+)
+def test_a_lock_on_the_phone_or_the_line_ends_the_call_at_the_first_try(locked, heard):
+    result = line.step(SITE, AT_PIN, line.PinChecked(None, locked))
+    assert result.actions == (say(heard), Hangup())
+    assert only(result).updates == line.LegUpdates(
+        node="agent_locked_out", variables={}, tries={"sign_in": 1}
+    )
+    assert only(result).log == (
+        LogEntry("agent_sign_in_failed", "agent_pin", {"attempt": 1}),
+        LogEntry("agent_locked_out", "agent_pin", {"attempts": 1, "by": locked}),
+    )
+
+
+@pytest.mark.parametrize(
     ("account", "heard", "reason"),
     [
         (replace(ANA, active=False), f"This agent account is not active. {SUPERVISOR}", "inactive"),
+        (
+            replace(ANA, pin_expired=True),
+            "Your PIN has expired. Please ask your supervisor for a new one.",
+            "pin_expired",
+        ),
         (replace(ANA, desk="night"), f"Your desk is not set up on this line. {SUPERVISOR}", "unknown_desk"),
         (
             replace(ANA, desk="phone"),
@@ -292,7 +318,7 @@ def test_another_key_goes_back_to_the_queue():
     result = line.step(SITE, READY, line.KeyPressed("5" * 12))
     assert result.actions == offer()
     assert only(result) == line.LegChange(
-        7, line.LegUpdates(), (LogEntry("agent_key", "agent_ready", {"digits": "5" * 8}),)
+        7, line.LegUpdates(), (LogEntry("agent_key", "agent_ready", {"digits": 12}),)
     )
 
 

@@ -57,7 +57,7 @@ def server(served_database: str, server_env: dict[str, str]) -> Iterator[str]:
         | {
             "DATABASE_URL": url,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "SECRET_KEY": "x",
+            "SECRET_KEY": "k" * 32,  # a served app refuses a shorter one
             "FLOWS_DIR": str(SAMPLE_FLOWS),
             "LOG_LEVEL": "WARNING",
         }

@@ -160,6 +160,14 @@ def test_agents_who_cannot_sign_in_stop_and_count_as_errors(app, session, tmp_pa
     call, leg = result.agent_legs[0]
     assert leg.status_problems == [EARLY_END] and result.summary()["errors"] >= 1
     assert any("Too many attempts" in e.what for e in leg.events)
+    typed = [e for e in leg.events if e.what.startswith("presses ")]
+    assert [e.what for e in typed][:2] == [
+        "presses **** (an agent's id or PIN)",
+        "presses ******** (an agent's id or PIN)",
+    ]
+    assert not any(
+        "4444" in e.what or "12345678" in e.what or e.data for e in typed
+    )  # masked in the transcript
     session.expire_all()
     assert call_row(session, call.sid).node == "agent_locked_out"
     assert session.scalar(select(func.count()).where(Call.queue_result == "bridged")) == 0

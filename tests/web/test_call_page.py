@@ -40,7 +40,7 @@ def timeline(doc) -> list[str]:
 
 
 def test_an_answered_call_through_the_agent_line_reads_like_a_story(app, session, ops):
-    create_agent(session, "1001", "local", "4321", "Ana")
+    create_agent(session, "1001", "local", "432198", "Ana")
     session.commit()
     meeting = caller_meets_agent(app)
     caller, agent = meeting.caller, meeting.agent
