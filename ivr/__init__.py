@@ -56,7 +56,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )  # X-Forwarded-Prefix: a proxy serving ivr under a path (/ivr) signs and links with it
 
-    from . import api, deadline, voice, web
+    from . import api, deadline, inputs, voice, web
     from .accounts import access
     from .db import Database
     from .flows.store import FlowStore
@@ -72,6 +72,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
         watch=app.config.get("FLOWS_WATCH", False),
     )
     access.init_app(app)
+    inputs.init_app(app)  # before the routes: their int converter, and the JSON provider
     for blueprint in (voice.bp, api.bp, web.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)

@@ -107,13 +107,26 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
         # the API's incremental sync serves changes older than this (docs/api.md, "Incremental sync")
         "SYNC_SETTLE_SECONDS": float(env.get("SYNC_SETTLE_SECONDS", "60")),
-        # the dialer worker (ivr/dialer): where Twilio's REST API is, and how fast and in what steps to call
+        **dialer_settings(env),
+    }
+
+
+# -- the dialer worker (ivr/dialer; docs/dialer.md, "Settings") -------------------------------------------
+
+
+def dialer_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The dialer's settings: where Twilio's REST API is, how fast and in what steps to call, how long to
+    wait for Twilio before asking it again."""
+    return {
         "TWILIO_API_BASE_URL": (env.get("TWILIO_API_BASE_URL") or "https://api.twilio.com").rstrip("/"),
         "DIALER_CPS": float(env.get("DIALER_CPS", "1")),
         "DIALER_BATCH": int(env.get("DIALER_BATCH", "20")),
         "DIALER_POLL_SECONDS": float(env.get("DIALER_POLL_SECONDS", "1")),
         "DIALER_THREADS": int(env.get("DIALER_THREADS", "8")),
+        # after a 5xx, and for requests of a dead worker: how long Twilio's call list is watched for the call
         "DIALER_RECOVERY_SECONDS": float(env.get("DIALER_RECOVERY_SECONDS", "120")),
+        # an attempt with a CallSid but no final status this long after its request is read from Twilio
+        "DIALER_STALE_SECONDS": float(env.get("DIALER_STALE_SECONDS", "14460")),
     }
 
 

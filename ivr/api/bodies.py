@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any, cast
 
 from flask import abort, current_app, request
 
+from ..bounds import PAGE_MAX, loads_json, whole
 from ..campaigns.phone import check_region
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024  # a CSV body may be this big (app config MAX_IMPORT_BYTES)
@@ -16,10 +18,31 @@ CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 
 def json_body() -> dict[str, Any]:
     """The request's JSON object, else 400."""
-    body = request.get_json(silent=True)
+    if not request.is_json:
+        abort(400, "send a JSON object (Content-Type: application/json)")
+    try:
+        body = loads_json(request.get_data())
+    except ValueError as exc:  # not JSON, not UTF-8, or nested too deeply
+        abort(400, f"the body is not a JSON object: {exc}")
     if not isinstance(body, dict):
         abort(400, "send a JSON object (Content-Type: application/json)")
     return body
+
+
+def json_kind(value: object) -> str:
+    """What a parsed JSON value is, in JSON's words."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    kinds = {int: "a number", float: "a number", list: "an array", dict: "an object"}
+    return kinds.get(type(value), "a string")
+
+
+def text_field(body: dict[str, Any], name: str, default: str) -> str:
+    """The body's field `name` (`default` when absent), else 400 when it is not text."""
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        abort(400, f"{name}: must be a string, not {json_kind(value)}")
+    return value
 
 
 def region() -> str | None:
@@ -41,9 +64,10 @@ def csv_stream() -> io.TextIOWrapper:
 
 def _whole(name: str, default: str) -> int:
     text = request.args.get(name, default).strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 9) or int(text) < 1:
+    number = whole(text, least=1, most=PAGE_MAX)
+    if number is None:
         abort(400, f"{name}: {text!r} is not a positive whole number")
-    return int(text)
+    return number
 
 
 def page() -> tuple[int, int]:

@@ -66,12 +66,10 @@ def add() -> Response:
     if not isinstance(raw, list) or not raw or not all(isinstance(p, str) for p in raw):
         abort(400, 'send {"phone": "+15125550100"} or {"phones": [...]}')
     try:
-        region = check_region(body.get("region", "US"))
+        region = check_region(bodies.text_field(body, "region", "US"))
     except ValueError as exc:
         abort(400, f"region: {exc}")
-    note = body.get("note", "")
-    if not isinstance(note, str):
-        abort(400, "note must be text")
+    note = bodies.text_field(body, "note", "")
     phones, bad = all_to_e164(raw, region)
     if bad:
         abort(400, "nothing added: " + "; ".join(bad))

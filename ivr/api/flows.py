@@ -4,12 +4,13 @@ changed meanwhile, 422 with every problem), history, diffs, rollback; view_flows
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, abort, jsonify, request
 from sqlalchemy.orm import Session
 
 from ..accounts.access import current_actor, current_owner, requires
+from ..bounds import in_range, whole
 from ..db import session
 from ..engine import load_documents
 from ..engine.loader import SITE_FILE, is_document_name
@@ -40,13 +41,10 @@ def _document(name: str) -> str:
 
 def _whole(name: str, value: object) -> int:
     """A positive whole number from a query parameter or a body field, else 400."""
-    if isinstance(value, bool):
-        value = None
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
-        value = int(value)
-    if not isinstance(value, int) or value < 1:
+    number = whole(value, least=1) if isinstance(value, str) else value
+    if not in_range(number, least=1):
         abort(400, f"{name}: give a version number")
-    return value
+    return cast(int, number)
 
 
 def _note(body: Mapping[str, Any]) -> str:

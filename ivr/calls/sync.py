@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
+from ..bounds import loads_json
 from ..models import Call
 from .periods import moment
 from .query import CallFilters, FilterError
@@ -37,7 +38,7 @@ class Position:
     def from_cursor(cls, text: str) -> Position:
         """The position of a cursor this API gave; FilterError for anything else."""
         try:
-            data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            data = loads_json(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
             at = datetime.fromisoformat(data["u"])
             if at.tzinfo is None:
                 raise ValueError("no time zone")

@@ -12,6 +12,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import CursorResult, Executable, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from ..bounds import BIGINT_MAX, whole
 from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
 from . import dnc, window
@@ -64,8 +65,9 @@ def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None
 def attempt_for(session: Session, call_sid: str, hint: str | None, to: str | None) -> int | None:
     """The attempt of a call: by its CallSid, else by the attempt id in the callback URL (then linked)."""
     found = session.scalar(select(Attempt.id).where(Attempt.call_sid == call_sid))
-    if found is None and hint is not None and hint.isdigit() and len(hint) < 19:
-        found = int(hint) if link(session, int(hint), call_sid, to or "") else None
+    number = whole(hint, most=BIGINT_MAX) if found is None else None
+    if number is not None:
+        found = number if link(session, number, call_sid, to or "") else None
     return found
 
 

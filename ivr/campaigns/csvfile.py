@@ -19,6 +19,7 @@ VARIABLE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")  # as the flow schema's 
 BUILTIN = frozenset({"caller", "called", "call_sid"})  # set by the engine on every call
 KNOWN = {"phone": "phone", "name": "name", "timezone": "timezone", "time_zone": "timezone"}
 NAME_LENGTH = 200
+FIELD_LIMIT = csv.field_size_limit()  # characters a CSV field may hold (Python's default, 128 Ki)
 
 
 class FileError(ValueError):
@@ -43,6 +44,41 @@ class Invalid:
     line: int
     reason: str
     value: str = ""  # the phone column as written
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One CSV record: the line it starts on and its fields, or why it cannot be read (then no fields)."""
+
+    line: int
+    fields: list[str]
+    problem: str = ""
+
+
+def _unreadable(error: csv.Error) -> str:
+    if "field limit" in str(error):
+        return f"a field is longer than {FIELD_LIMIT} characters (the most a CSV field may hold here)"
+    return f"unreadable CSV: {error}"
+
+
+def records(stream: TextIO) -> Iterator[Record]:
+    """Every record of a CSV stream, numbered by the line it starts on. A record the csv module refuses (a
+    field over FIELD_LIMIT, a stray quote with strict readers) is a Record with its problem, and reading goes
+    on with the next line. UnicodeDecodeError (not UTF-8 text) passes through: each caller words it."""
+    reader = csv.reader(stream)
+    line = 0
+    while True:
+        start = line + 1
+        try:
+            fields = next(reader, None)
+        except csv.Error as exc:
+            line = reader.line_num
+            yield Record(start, [], _unreadable(exc))
+            continue
+        if fields is None:
+            return
+        line = reader.line_num
+        yield Record(start, fields)
 
 
 @dataclass(frozen=True)
@@ -105,42 +141,40 @@ class ContactReader:
         window: CallingWindow,
         now: datetime,
     ) -> None:
-        self.reader = csv.reader(stream)
+        self.records = records(stream)
         self.region = region
         self.default_timezone = default_timezone
         self.window = window
         self.now = now
         self.blank_lines = 0
-        self.line = 0
+        self.line = 1  # where the next record starts
         try:
-            header = next(self.reader, None)
-            while header is not None and not any(value.strip() for value in header):  # blank lines first
-                header = next(self.reader, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+            header = next(self.records, None)
+            while header is not None and not header.problem and not any(v.strip() for v in header.fields):
+                header = next(self.records, None)  # blank lines first
+        except UnicodeDecodeError as exc:
             raise FileError(f"line 1: {exc}") from None
         if header is None:
             raise FileError("the file is empty: it needs a header line with a 'phone' column")
-        self.line = self.reader.line_num
-        self.columns = read_header(header, self.line)
+        if header.problem:
+            raise FileError(f"bad header (line {header.line}): {header.problem}")
+        self.columns = read_header(header.fields, header.line)
 
     def __iter__(self) -> Iterator[Row | Invalid]:
         while True:
-            start = self.line + 1
             try:
-                fields = next(self.reader, None)
+                record = next(self.records, None)
             except UnicodeDecodeError:
-                raise FileError(f"line {start}: the file is not UTF-8 text") from None
-            except csv.Error as exc:
-                self.line = self.reader.line_num
-                yield Invalid(start, f"unreadable CSV: {exc}")
-                continue
-            if fields is None:
+                raise FileError(f"line {self.line}: the file is not UTF-8 text") from None
+            if record is None:
                 return
-            self.line = self.reader.line_num
-            if not any(value.strip() for value in fields):
+            self.line = record.line + 1
+            if record.problem:
+                yield Invalid(record.line, record.problem)
+            elif not any(value.strip() for value in record.fields):
                 self.blank_lines += 1
-                continue
-            yield self.check(start, fields)
+            else:
+                yield self.check(record.line, record.fields)
 
     def check(self, line: int, fields: list[str]) -> Row | Invalid:
         """The row at `line`, checked."""

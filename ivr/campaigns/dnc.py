@@ -3,7 +3,6 @@ opt-out; each removal kept on record (who, when, why) (docs/campaigns.md). Never
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert_ignoring_conflicts
 from ..models import Call, DncRemoval, DoNotCall
+from .csvfile import records
 from .phone import PhoneError, to_e164
 
 SOURCES = ("manual", "import", "opt-out")
@@ -187,20 +187,23 @@ class ListImport:
         }
 
 
-def _numbers(stream: TextIO) -> Iterator[tuple[int, str]]:
-    """(line, raw number) from a CSV whose `phone` column (any case) holds them, or from its first column."""
-    reader = csv.reader(stream)
-    column, line = 0, 0
-    for row in reader:
-        first_line, line = line + 1, reader.line_num
+def _numbers(stream: TextIO) -> Iterator[tuple[int, str, str]]:
+    """(line, raw number, "") from a CSV whose `phone` column (any case) holds them, or from its first
+    column; (line, "", why) for a line the CSV reader refuses (csvfile.records)."""
+    column = 0
+    for record in records(stream):
+        row = record.fields
+        if record.problem:
+            yield record.line, "", record.problem
+            continue
         if not row or not "".join(row).strip():
             continue
-        if first_line == 1:
+        if record.line == 1:
             names = [name.strip().lower() for name in row]
             if "phone" in names:
                 column = names.index("phone")
                 continue
-        yield first_line, row[column] if column < len(row) else ""
+        yield record.line, row[column] if column < len(row) else "", ""
 
 
 def import_list(
@@ -222,7 +225,10 @@ def import_list(
         report.already += len(chunk) - added
         chunk.clear()
 
-    for line, raw in _numbers(stream):
+    for line, raw, unreadable in _numbers(stream):
+        if unreadable:
+            report.problems.append((line, unreadable))
+            continue
         if "\x00" in raw:
             report.problems.append((line, "contains a NUL character"))
             continue

@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from ..bounds import whole
 from ..engine.site import Site
 from ..models import Campaign, Contact
 from .attempts import finish_if_done
@@ -22,9 +23,10 @@ CAMPAIGNS = cast(Table, Campaign.__table__)  # contact states that still need ca
 def find_campaign(session: Session, ref: str | int) -> Campaign:
     """The campaign with this id (digits) or name; LookupError when there is none."""
     text = str(ref).strip()
+    number = whole(text)  # digits beyond an id's range are looked up as a name: none is all digits
     found = (
-        session.get(Campaign, int(text))
-        if text.isdigit()
+        session.get(Campaign, number)
+        if number is not None
         else session.scalars(select(Campaign).where(Campaign.name == text)).first()
     )
     if found is None:

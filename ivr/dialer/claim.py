@@ -28,6 +28,9 @@ class Job:
     late: int = 0  # slots missed
     not_before: datetime | None = None
     sent: datetime | None = None  # requested_at: a request went out (Twilio may have the call)
+    uncertain: datetime | None = None  # when a request answered 5xx went out: its call is looked for
+    error: str = ""  # that 5xx
+    looks: int = 0  # Twilio's call list asked since then
 
 
 @dataclass

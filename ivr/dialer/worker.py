@@ -11,7 +11,7 @@ import queue
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from ..campaigns import attempts
-from ..models import Campaign
+from ..models import Attempt, Campaign
 from . import budget
 from .claim import Job, claim
 from .clock import Clock, WallClock, wait_until
@@ -42,6 +42,9 @@ RECOVERY_EVERY = 10.0  # seconds between recovery rounds
 # to a sender) is done before it comes; each time a job still missed its slot, its lead doubles (to 2 s).
 LEAD, MAX_LEAD = 0.05, 2.0
 AUTH_ERRORS = (401, 403)
+# After a 5xx, Twilio's call list is asked at once, then again after 1, 2, 4, 8, 16, 30, 30... s, until the
+# look-up window (Settings.recovery_grace) has passed since that request: only then is it sent again.
+LOOK_FIRST, LOOK_CAP = 1.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -255,6 +258,11 @@ class Worker:
     def place(self, job: Job) -> None:
         """Reserve the job's slot and mark it requested; a sender waits for the slot and sends it."""
         try:
+            if job.uncertain is not None:  # a request answered 5xx: look for its call, never send yet
+                with self.mutex:
+                    self.sending += 1
+                self.dispatch(self.look_again, job)
+                return
             self._place(job)
         except Exception:
             job.not_before = self.clock.now() + timedelta(seconds=self.settings.poll)
@@ -283,10 +291,14 @@ class Worker:
             job.sent = slot.at
         with self.mutex:
             self.sending += 1
+        self.dispatch(self.send, job, slot.at)
+
+    def dispatch(self, task: Callable[..., None], *args: Any) -> None:
+        """Run a sender's task: on a sender thread, or here without threads (tests)."""
         if self.pool is None:
-            self.send(job, slot.at)
+            task(*args)
         else:
-            self.pool.submit(self.send, job, slot.at)
+            self.pool.submit(task, *args)
 
     def request(self, job: Job) -> CallRequest:
         """The Calls.create parameters of a job."""
@@ -328,18 +340,8 @@ class Worker:
             job.late += 1
             return True
         except Uncertain as exc:
-            try:
-                found = self.look_up(job)
-            except Exception:
-                log.exception(
-                    "attempt %s: %s and Twilio's call list failed; recovery will ask", job.attempt_id, exc
-                )
-                return False
-            if found is not None:
-                log.warning("attempt %s: %s, but Twilio has call %s: adopted", job.attempt_id, exc, found.sid)
-                self.adopt(job, found)
-                return False
-            return self.retry(job, exc)
+            job.uncertain, job.error, job.looks = slot, str(exc), 0
+            return self.search(job)
         except Retryable as exc:
             return self.retry(job, exc)
         except Rejected as exc:
@@ -369,7 +371,59 @@ class Worker:
         log.info("attempt %s: call %s placed", job.attempt_id, sid)
         return False
 
-    def retry(self, job: Job, exc: Exception) -> bool:
+    def look_again(self, job: Job) -> None:
+        """A job whose request answered 5xx comes back: look for its call again (a sender's task)."""
+        again = False
+        try:
+            again = self.search(job)
+        except Exception:
+            log.exception("attempt %s: looking for its call failed; recovery will ask", job.attempt_id)
+        finally:
+            with self.mutex:
+                self.sending -= 1
+            if again:
+                self.returned.put(job)
+            else:
+                self.done(job)
+
+    def search(self, job: Job) -> bool:
+        """After a 5xx: adopt the call if Twilio lists it (or a callback linked it), else look again later
+        (True), sending again only once the window has passed with no call (docs/dialer.md)."""
+        assert job.uncertain is not None
+        job.looks += 1
+        try:
+            found = self.look_up(job)
+        except Exception:
+            log.exception(
+                "attempt %s: %s and Twilio's call list failed; recovery will ask", job.attempt_id, job.error
+            )
+            return False
+        if found is not None:
+            log.warning(
+                "attempt %s: %s, but Twilio has call %s (look %s): adopted",
+                job.attempt_id, job.error, found.sid, job.looks,
+            )  # fmt: skip
+            self.adopt(job, found)
+            return False
+        if self.linked(job):
+            log.info("attempt %s: a status callback linked its call; not sent again", job.attempt_id)
+            return False
+        now = self.clock.now()
+        end = job.uncertain + timedelta(seconds=self.settings.recovery_grace)
+        if now >= end:
+            job.uncertain = None
+            return self.retry(job, job.error)
+        wait = min(LOOK_CAP, LOOK_FIRST * 2 ** (job.looks - 1))
+        job.not_before = min(now + timedelta(seconds=wait), end)
+        return True
+
+    def linked(self, job: Job) -> bool:
+        """Whether the job's attempt has a CallSid (a status callback of its call linked it)."""
+        with self.maker() as session:
+            sid = session.scalar(select(Attempt.call_sid).where(Attempt.id == job.attempt_id))
+        return sid is not None
+
+    def retry(self, job: Job, exc: Exception | str) -> bool:
         """Twilio has no call for the request: send it again after backoff (True), or give up (False)."""
         job.tries += 1
         if job.tries >= MAX_TRIES:
@@ -409,7 +463,8 @@ class Worker:
         """The job will not be sent (again): undo its attempt (the contact is due again).
 
         When a request of the job was answered 5xx, Twilio's call list is asked first: a call found is
-        adopted; if the list cannot be read the attempt is left to recovery.
+        adopted; if the list cannot be read, or the look-up window of a 5xx has not passed, the attempt is
+        left to recovery (which asks the list DIALER_RECOVERY_SECONDS after the request).
         """
         if job.sent is not None:
             try:
@@ -420,6 +475,9 @@ class Worker:
             if found is not None:
                 log.warning("attempt %s: Twilio has call %s after all: adopted", job.attempt_id, found.sid)
                 self.adopt(job, found)
+                return
+            if job.uncertain is not None:  # the list may not show the call yet
+                log.warning("attempt %s: %s; left to recovery to look for its call", job.attempt_id, reason)
                 return
         with self.maker() as session:
             attempts.revert(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..bounds import loads_json
 from .problems import Problem, errors
 from .schema import check
 from .site import Site
@@ -83,11 +84,13 @@ class Bundle:
 
 def _parse(name: str, text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
     try:
-        data = json.loads(text.removeprefix("\ufeff"))  # editors on Windows may add a byte order mark
+        data = loads_json(text.removeprefix("\ufeff"))  # editors on Windows may add a byte order mark
     except json.JSONDecodeError as exc:
         return None, [
             Problem(name, None, None, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
         ]
+    except ValueError as exc:  # nested too deeply
+        return None, [Problem(name, None, None, f"invalid JSON: {exc}")]
     if not isinstance(data, dict):
         return None, [Problem(name, None, None, "the document must be a JSON object")]
     return data, []

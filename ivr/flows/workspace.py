@@ -3,12 +3,12 @@ a draft went stale (the published text changed since the draft started). One pla
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ..bounds import loads_json
 from ..engine.loader import SITE_FILE
 from ..models import FlowDraft
 from .drafts import drafts_of, overlay
@@ -65,7 +65,7 @@ def why_not_delete(texts: Mapping[str, str], document: str) -> str | None:
 
 def _parsed(text: str | None) -> dict[str, Any]:
     try:
-        data = json.loads(text) if text is not None else {}
+        data = loads_json(text) if text is not None else {}
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}

@@ -47,7 +47,7 @@ def machine_actions(campaign: Campaign, site: Site) -> list[Action]:
     return [Say(campaign.machine_message, voice=voice, language=language), Hangup()]
 
 
-@bp.post("/outbound/<int:attempt_id>")
+@bp.post("/outbound/<int(wide=True):attempt_id>")  # attempts.id is a BIGINT
 @call_step
 def outbound(attempt_id: int) -> Response:
     """A campaign's call was answered: the flow for a person, the message or a hang-up for a machine."""

@@ -17,6 +17,7 @@ from ..accounts.signins import LOCK_KINDS, sign_in_locks, unlock_account, unlock
 from ..accounts.throttle import FOREVER
 from ..accounts.tokens import list_tokens, token_state
 from ..accounts.users import list_users
+from ..bounds import PAGE_MAX, whole
 from ..db import session, utcnow
 
 bp = Blueprint("admin", __name__)
@@ -26,9 +27,10 @@ PER_PAGE = 50
 def _page() -> int:
     """The page asked for (400 unless a whole number from 1)."""
     raw = request.args.get("page", "1").strip() or "1"
-    if not raw.isdigit() or int(raw) < 1:
+    page = whole(raw, least=1, most=PAGE_MAX)
+    if page is None:
         abort(400, f"page: {raw!r} is not a page number (1, 2, ...)")
-    return int(raw)
+    return page
 
 
 @bp.get("/audit")

@@ -26,6 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..accounts.access import current_actor, current_owner, requires
 from ..accounts.roles import allows
+from ..bounds import loads_json, whole
 from ..db import session
 from ..engine import Problem, load_documents
 from ..engine.loader import SITE_FILE, is_document_name
@@ -193,8 +194,9 @@ def _editor(
 
 def _base(form_value: str | None, draft: FlowDraft | None, newest: int | None) -> int | None:
     """The version the text started from: the form's (what the person saw), else the draft's, else newest."""
-    if form_value and form_value.isdigit():
-        return int(form_value)
+    number = whole(form_value, least=1)
+    if number is not None:
+        return number
     return draft.based_on if draft is not None else newest
 
 
@@ -301,12 +303,13 @@ def rebase(document: str) -> BaseResponse:
     document = _document(document)
     draft = drafts_of(s, current_owner()).get(document)
     version = request.form.get("version", "")
-    if draft is None or not version.isdigit():
+    based_on = whole(version, least=1)
+    if draft is None or based_on is None:
         abort(404)
     message = (
         f"Your draft of {document} is now based on version {version}: publishing it replaces that version's."
     )
-    return _keep(s, document, draft.text, int(version), message)
+    return _keep(s, document, draft.text, based_on, message)
 
 
 @bp.post("/discard/<document>")
@@ -378,7 +381,7 @@ def names() -> Response:
     flows, site = [], {}
     for name, text in texts.items():
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except ValueError:
             continue
         if not isinstance(data, dict):
@@ -409,13 +412,14 @@ def roll_back() -> BaseResponse:
     s = session()
     version = request.form.get("version", "")
     note = request.form.get("note", "").strip()
-    if not version.isdigit():
+    number = whole(version)
+    if number is None:
         abort(400, "choose the version to roll back to")
     if not note:
         flash("Say in a note why you roll back: it needs one.")
         return redirect(url_for("web.flows.history_page"))
     try:
-        created = rollback(s, int(version), note=note, actor=current_actor(), now=clock())
+        created = rollback(s, number, note=note, actor=current_actor(), now=clock())
     except LookupError:
         abort(404, f"there is no version {version}")
     except PublishRefused as refused:
@@ -428,10 +432,10 @@ def roll_back() -> BaseResponse:
 
 
 def _version_arg(name: str) -> int:
-    value = request.args.get(name, "").strip()
-    if not (value.isascii() and value.isdigit() and len(value) <= 9):
+    number = whole(request.args.get(name))
+    if number is None:
         abort(400, f"{name}: give a version number")
-    return int(value)
+    return number
 
 
 @bp.get("/diff")

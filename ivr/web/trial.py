@@ -3,11 +3,10 @@ the text as the editor holds it over the person's drafts and the newest version 
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, jsonify, request
 
 from ..accounts.access import current_owner, requires
+from ..bounds import loads_json
 from ..db import session
 from ..engine import load_documents
 from ..engine.graph import flow_graph
@@ -44,7 +43,7 @@ def graph() -> tuple[Response, int] | Response:
     data: object = None
     invalid: str | None = None
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError as exc:
         invalid = f"invalid JSON: {exc}"
     drawn = flow_graph(data if document != SITE_FILE else None)  # the site file is no flow

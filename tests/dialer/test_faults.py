@@ -13,7 +13,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from ivr import create_app
 from ivr.campaigns import attempts
+from ivr.config import dialer_settings
 from ivr.dialer.lease import AnotherWorker, only_worker
 from ivr.dialer.recovery import STALE_SECONDS, Recovered, recover
 from ivr.dialer.worker import Settings
@@ -22,7 +24,7 @@ from ivr.sim import VirtualClock
 
 from ..conftest import OPEN
 from ..dialer_harness import CALLER_ID, PUBLIC, Bench, add_reminder_flow, make_campaign, prism_url
-from ..prism import Taken
+from ..prism import Sent, Taken
 from ..twilio import TwilioClient, new_sid, parse, xpath
 
 __all__ = ["prism_url"]  # the module's Prism fixture
@@ -100,16 +102,56 @@ def test_a_5xx_after_twilio_created_the_call_is_not_sent_again(bench: Bench) -> 
     assert bench.contact(P).state == "done"
 
 
-def test_a_5xx_without_a_call_is_sent_again_after_a_look(bench: Bench) -> None:
+def _looks(bench: Bench) -> list[Sent]:
+    """The call-list look-ups the dialer made, in order."""
+    return [sent for sent in bench.record.sent if sent.method == "GET" and sent.url.endswith("/Calls.json")]
+
+
+def test_a_call_the_list_shows_only_on_the_third_look_is_not_dialled_twice(bench: Bench) -> None:
+    bench.record.lost[P] = [(500, 20500, "Internal Server Error")]  # the call was created, then 500
+    bench.record.unlisted[P] = 2  # Twilio's list shows it from the third look on
+    bench.record.on_taken = None  # no status callback comes: only the list can tell
+    with bench.session() as s:
+        make_campaign(s, [{"phone": P}])
+    bench.run()
+    (create,) = bench.creates(P)
+    looks = _looks(bench)
+    assert [sent.status for sent in looks] == [200, 200, 200]
+    assert [round(sent.at - create.at, 3) for sent in looks] == [0.0, 1.0, 3.0]  # at once, then 1 s, 2 s
+    (taken,) = bench.record.taken
+    (attempt,) = bench.attempts(P)
+    assert (attempt.call_sid, attempt.status) == (taken.sid, "queued")
+    assert (bench.contact(P).state, bench.contact(P).attempts) == ("dialling", 1)
+
+
+def test_a_call_the_list_never_shows_is_sent_again_once_after_the_window(bench: Bench) -> None:
     bench.record.faults[P] = [(502, 20502, "Bad Gateway")]  # Twilio never took it
     with bench.session() as s:
         make_campaign(s, [{"phone": P}])
     bench.run()
-    assert [t.status for t in bench.creates(P)] == [502, 201]
-    assert [sent.method for sent in bench.record.sent][:3] == ["POST", "GET", "POST"]
+    first, second = bench.creates(P)
+    assert (first.status, second.status) == (502, 201)
+    window = bench.settings.recovery_grace
+    looks = [sent.at - first.at for sent in _looks(bench) if sent.at < second.at]
+    assert looks == [0.0, 1.0, 3.0, 7.0, 15.0, 31.0, 61.0, 91.0, window]  # then the window is over
+    assert window + 1.0 <= second.at - first.at <= window + 2.0  # the retry's backoff (1-2 s) after it
     (attempt,) = bench.attempts(P)
-    assert attempt.call_sid == bench.creates(P)[1].body["sid"]
+    assert attempt.call_sid == second.body["sid"]
     assert bench.contact(P).state == "done"
+
+
+def test_a_call_its_callback_links_is_not_sent_again_while_the_list_lags(bench: Bench) -> None:
+    bench.record.lost[P] = [(503, 20503, "Service Unavailable")]  # created, then 503
+    bench.record.unlisted[P] = 1000  # the list never catches up; the call's callbacks come
+    with bench.session() as s:
+        make_campaign(s, [{"phone": P}])
+    bench.run()
+    (create,) = bench.creates(P)
+    (taken,) = bench.record.taken
+    (attempt,) = bench.attempts(P)
+    assert (attempt.call_sid, attempt.status) == (taken.sid, "completed")
+    assert bench.contact(P).state == "done"
+    assert len(_looks(bench)) == 2  # at once, then once more: by then the callbacks had linked it
 
 
 def test_a_job_given_up_after_a_5xx_is_looked_up_before_it_is_undone(
@@ -237,6 +279,27 @@ def test_the_stale_age_is_configurable() -> None:
     base = {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "PUBLIC_BASE_URL": PUBLIC}
     assert Settings.from_config(base).stale == STALE_SECONDS
     assert Settings.from_config(base | {"DIALER_STALE_SECONDS": "900"}).stale == 900.0
+
+
+def test_dialer_stale_seconds_in_the_environment_reaches_the_worker(
+    bench: Bench, clock: VirtualClock, config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert dialer_settings({})["DIALER_STALE_SECONDS"] == STALE_SECONDS
+    monkeypatch.setenv("DIALER_STALE_SECONDS", "900")
+    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
+    served = create_app({k: v for k, v in config.items() if k != "PUBLIC_BASE_URL"})  # as `ivr dialer run`
+    served.extensions["ivr.db"].engine.dispose()
+    settings = Settings.from_config(served.config)
+    assert settings.stale == 900.0
+    now = clock.now()
+    ended = new_sid()
+    _attempt(bench, P, 1, now - timedelta(seconds=1000), ended, "in-progress")  # stale after 900 s
+    bench.record.calls[ended] = {"status": "completed", "answered_by": "human", "duration": "42"}
+    by_default = recover(bench.worker.maker, bench.worker.leases, bench.rest, now, grace=120)
+    assert by_default == Recovered() and bench.attempts(P)[0].status == "in-progress"
+    done = recover(bench.worker.maker, bench.worker.leases, bench.rest, now, 120, settings.stale)
+    assert done == Recovered(settled=1)
+    assert (bench.attempts(P)[0].status, bench.contact(P).state) == ("completed", "done")
 
 
 # -- undoing, and one worker on SQLite -----------------------------------------------------------------

@@ -31,6 +31,14 @@ def test_invalid_json_names_line_and_column(folder: Folder) -> None:
     ]
 
 
+@pytest.mark.parametrize("levels", [65, 5_000])  # deeper than allowed; past the interpreter's stack
+def test_json_nested_too_deeply_is_a_problem_of_the_file(folder: Folder, levels: int) -> None:
+    folder.write("main.json", '{"nodes": ' + "[" * levels + "]" * levels + "}")
+    assert folder.problems() == [
+        ("main.json", None, None, "invalid JSON: arrays and objects nest deeper than 64 levels")
+    ]
+
+
 @pytest.mark.parametrize("content", ["[]", '"main"', "null", "42"])
 def test_a_flow_file_must_hold_an_object(folder: Folder, content: str) -> None:
     folder.write("main.json", content)
