@@ -9,13 +9,32 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip==25.3"
 
-$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Every Python package, dependencies of dependencies included, comes from a lock file with hashes
+# (requirements.txt for the service, requirements-test.txt for the tests; `make lock` rewrites both)
+$(VENV)/.installed-app: pyproject.toml requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements-test.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@ $(VENV)/.installed-app
+
+## lock: rewrite the lock files from pyproject.toml's pins (pip-tools, in a throwaway venv)
+.PHONY: lock
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet "pip==25.3" "pip-tools==7.5.2"
+	.lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links -o requirements.txt pyproject.toml
+	.lockenv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --extra test -o requirements-test.txt pyproject.toml
+	rm -rf .lockenv
+
+## audit: the locked packages against PyPI's security advisories (.ci/audit_dependencies.py tells what it can check)
+.PHONY: audit
+audit:
+	$(PYTHON) .ci/audit_dependencies.py requirements.txt requirements-test.txt
 
 ## serve: install, migrate the SQLite database, publish the sample flows and serve on http://127.0.0.1:5000
 serve: $(VENV)/.installed-app
@@ -51,6 +70,6 @@ $(CHROMIUM):
 	fi
 
 ## test: lint, then the whole suite (PostgreSQL too when IVR_TEST_POSTGRES_URL is set), engine coverage 100%
-test: lint node_modules/.package-lock.json $(CHROMIUM)
+test: lint audit node_modules/.package-lock.json $(CHROMIUM)
 	$(BIN)/python -m pytest --cov=ivr --cov-branch --cov-report=term:skip-covered
 	$(BIN)/coverage report --include='ivr/engine/*' --fail-under=100 --show-missing

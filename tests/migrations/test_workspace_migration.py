@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 
+from ivr.db import UTCDateTime
 from ivr.migrations.runner import upgrade
 
 from .revisions import at_revision
@@ -29,7 +30,7 @@ def _version(conn, digest: str, published_at: datetime) -> None:
     conn.execute(
         text(
             "INSERT INTO site_versions (digest, bundle, published_at, source) VALUES (:d, :b, :at, 'flows')"
-        ),
+        ).bindparams(bindparam("at", type_=UTCDateTime())),  # sqlite3's own datetime adapter is deprecated
         {"d": digest, "b": bundle, "at": published_at},
     )
 
