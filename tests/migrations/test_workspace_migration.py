@@ -16,6 +16,7 @@ from ivr.migrations.runner import upgrade
 from .revisions import at_revision
 
 AT = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+AT_PARAM = bindparam("at", type_=UTCDateTime())  # sqlite3's own datetime adapter is deprecated from 3.12
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def _version(conn, digest: str, published_at: datetime) -> None:
     conn.execute(
         text(
             "INSERT INTO site_versions (digest, bundle, published_at, source) VALUES (:d, :b, :at, 'flows')"
-        ).bindparams(bindparam("at", type_=UTCDateTime())),  # sqlite3's own datetime adapter is deprecated
+        ).bindparams(AT_PARAM),
         {"d": digest, "b": bundle, "at": published_at},
     )
 
@@ -43,7 +44,7 @@ def test_the_version_served_before_is_the_newest_after(app: Flask, at_0008: str,
         _version(conn, "b" * 64, AT + timedelta(hours=1))
         if reverted:  # the folder went back to its first content: the old store renewed that row
             conn.execute(
-                text("UPDATE site_versions SET published_at = :at WHERE digest = :d"),
+                text("UPDATE site_versions SET published_at = :at WHERE digest = :d").bindparams(AT_PARAM),
                 {"at": AT + timedelta(hours=2), "d": "a" * 64},
             )
     engine.dispose()
@@ -66,11 +67,13 @@ def test_accounts_keep_what_they_could_do(app: Flask, at_0008: str) -> None:
             conn.execute(
                 text(
                     "INSERT INTO users (username, password_hash, desk, created_at) VALUES (:n, 'x', :d, :at)"
-                ),
+                ).bindparams(AT_PARAM),
                 {"n": name, "d": desk, "at": AT},
             )
             conn.execute(
-                text("INSERT INTO api_tokens (name, token_hash, desk, created_at) VALUES (:n, :h, :d, :at)"),
+                text(
+                    "INSERT INTO api_tokens (name, token_hash, desk, created_at) VALUES (:n, :h, :d, :at)"
+                ).bindparams(AT_PARAM),
                 {"n": name, "h": name * 8, "d": desk, "at": AT},
             )
     engine.dispose()
