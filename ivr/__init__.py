@@ -58,6 +58,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
 
     from . import api, deadline, inputs, voice, web
     from .accounts import access
+    from .breaker import Breaker
     from .db import Database
     from .flows.store import FlowStore
     from .web.headers import secure_answer
@@ -65,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     database = Database(app.config["DATABASE_URL"], *database_limits(app.config, require_token))
     database.init_app(app)
     deadline.install(database)
+    app.extensions["ivr.breaker"] = Breaker(app.config["WEBHOOK_DATABASE_RETRY_SECONDS"])
     app.extensions["ivr.flows"] = FlowStore(
         Path(app.config["FLOWS_DIR"]),
         database.sessionmaker,

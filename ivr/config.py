@@ -84,6 +84,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # (rollups, imports, the dialer), get longer statement timeouts (0: none); migrations have none.
         "WEBHOOK_DEADLINE_SECONDS": float(env.get("WEBHOOK_DEADLINE_SECONDS", "2.5")),
         "WEBHOOK_LOCK_TIMEOUT_SECONDS": float(env.get("WEBHOOK_LOCK_TIMEOUT_SECONDS", "1")),
+        # after the database failed a webhook, that worker's webhooks answer without it for this long, then
+        # one probes it (a hung database costs one wait per interval, not one per request)
+        "WEBHOOK_DATABASE_RETRY_SECONDS": float(env.get("WEBHOOK_DATABASE_RETRY_SECONDS", "1")),
         "DB_CONNECT_TIMEOUT_SECONDS": int(env.get("DB_CONNECT_TIMEOUT_SECONDS", "2")),
         "DB_STATEMENT_TIMEOUT_SECONDS": float(env.get("DB_STATEMENT_TIMEOUT_SECONDS", "30")),
         "DB_LOCK_TIMEOUT_SECONDS": float(env.get("DB_LOCK_TIMEOUT_SECONDS", "10")),

@@ -15,10 +15,12 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 
+from .breaker import Breaker
 from .db import Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 EXPIRED = "the webhook's time for the database is up"
+SKIPPED = "the database failed a webhook moments ago: answered without it until a probe succeeds"
 MIN_CONNECT_SECONDS = 2  # libpq counts a shorter connect_timeout as 2 s
 
 
@@ -30,6 +32,10 @@ class Deadline:
         self.connections: set[Any] = set()
         self.expired = False
         self.done = False
+        self.reason = EXPIRED  # why the database is not used any more in this request
+        self.used = False  # a connection was checked out
+        self.breaker: Breaker | None = None  # the process's, for webhooks
+        self.admitted = "use"  # what the breaker said: use, probe or skip the database
 
     def remaining(self) -> float:
         """Seconds left (0 when past)."""
@@ -46,12 +52,25 @@ def current() -> Deadline | None:
     return found
 
 
-def begin(seconds: float) -> Deadline:
-    """Start this thread's deadline; the watchdog cuts its connections `seconds` from now."""
+def begin(seconds: float, breaker: Breaker | None = None) -> Deadline:
+    """Start this thread's deadline; the watchdog cuts its connections `seconds` from now. With the
+    process's breaker open, the request answers without the database from the start."""
     deadline = Deadline(seconds)
+    deadline.breaker = breaker
+    deadline.admitted = breaker.admit() if breaker is not None else "use"
+    if deadline.admitted == "skip":
+        deadline.expired, deadline.reason = True, SKIPPED
     _local.deadline = deadline
     _watchdog().watch(deadline)
     return deadline
+
+
+def _failed(deadline: Deadline) -> None:
+    """The database failed this request (error or deadline): no more of it here, and none for a moment in
+    the process's other webhooks. Called with _lock held."""
+    deadline.expired = True
+    if deadline.breaker is not None:
+        deadline.breaker.trip()
 
 
 def end() -> None:
@@ -62,6 +81,10 @@ def end() -> None:
         with _lock:
             deadline.done = True
             deadline.connections.clear()
+            if deadline.breaker is not None and deadline.used and not deadline.expired:
+                deadline.breaker.succeed()
+            elif deadline.breaker is not None and deadline.admitted == "probe" and not deadline.used:
+                deadline.breaker.unprobed()
 
 
 def cut(dbapi_connection: Any) -> None:
@@ -84,7 +107,7 @@ def expire(deadline: Deadline) -> None:
     with _lock:
         if deadline.done or deadline.expired:
             return
-        deadline.expired = True
+        _failed(deadline)
         held = list(deadline.connections)
         for dbapi_connection in held:
             cut(dbapi_connection)
@@ -150,8 +173,9 @@ def install(database: Database) -> None:
         deadline = current()
         if deadline is not None:
             if deadline.expired:
-                raise DatabaseUnavailable(EXPIRED)
+                raise DatabaseUnavailable(deadline.reason)
             with _lock:
+                deadline.used = True
                 if not deadline.done:
                     deadline.connections.add(dbapi_connection)
                     record.info["ivr.deadline"] = deadline
@@ -173,7 +197,7 @@ def install(database: Database) -> None:
         # a connection attempt cannot be cut (its socket is not known yet): it gets what is left of the
         # deadline, in whole seconds and at least libpq's 2
         if deadline.expired:
-            raise DatabaseUnavailable(EXPIRED)
+            raise DatabaseUnavailable(deadline.reason)
         left = max(MIN_CONNECT_SECONDS, int(deadline.remaining()))
         params["connect_timeout"] = min(int(params.get("connect_timeout", left)), left)
 
@@ -183,7 +207,7 @@ def install(database: Database) -> None:
         if deadline is None:
             return
         if deadline.expired:
-            raise DatabaseUnavailable(EXPIRED)
+            raise DatabaseUnavailable(deadline.reason)
         if sqlite:  # a busy wait would outlast the deadline: wait only for what is left of it
             wait = max(1, min(busy_ms, int(deadline.remaining() * 1000)))
             cursor.connection.execute(f"PRAGMA busy_timeout = {wait}")
@@ -200,6 +224,6 @@ def install(database: Database) -> None:
             # the rest of the request answers without the database: no second wait (a second
             # connection attempt, the error path's own statements)
             with _lock:
-                deadline.expired = True
+                _failed(deadline)
             found = context.original_exception
             raise DatabaseUnavailable(f"{type(found).__name__}: {found}") from found

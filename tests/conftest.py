@@ -109,6 +109,7 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         # generous on a busy test machine; tests/test_deadline.py sets short ones where it tests them
         "WEBHOOK_DEADLINE_SECONDS": 10,
         "WEBHOOK_LOCK_TIMEOUT_SECONDS": 5,
+        "WEBHOOK_DATABASE_RETRY_SECONDS": 0,  # the next webhook probes at once (test_breaker.py)
     }
 
 

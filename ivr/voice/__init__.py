@@ -20,7 +20,8 @@ for feature in FEATURES:
 
 @bp.before_request
 def _checks() -> None:
-    deadline.begin(current_app.config["WEBHOOK_DEADLINE_SECONDS"])  # first: the checks may take time too
+    # first: the checks may take time too; the breaker may say to answer without the database at once
+    deadline.begin(current_app.config["WEBHOOK_DEADLINE_SECONDS"], current_app.extensions["ivr.breaker"])
     check_body()
     check_signature()
     check_identifiers()

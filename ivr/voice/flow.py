@@ -112,24 +112,26 @@ def _empty_twiml() -> Response:
 @bp.post("/fallback")
 @callback(_empty_twiml)
 def fallback_done() -> None:
-    """Where the fallback's queue, dial or recording reports back: log it (the call then ends)."""
+    """Where the fallback's queue, dial or recording reports back: log it (the call then ends). The call may
+    be only in the journal yet (its first steps answered while the database was down): it is logged now."""
     s = session()
-    call = calllog.find_call(s, request.form["CallSid"])
-    if call is not None:
-        fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
-        outcome = {k: v for k, v in request.form.items() if k in fields}
-        calllog.add_event(s, call.id, "fallback_result", now=clock(), **outcome)
+    now = clock()
+    call = calllog.find_or_insert_call(s, request.form, now)
+    fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
+    outcome = {k: v for k, v in request.form.items() if k in fields}
+    calllog.add_event(s, call.id, "fallback_result", now=now, **outcome)
 
 
 @bp.post("/transcription")
 @callback(_no_content, unstored=_try_again)
 def transcription() -> None:
-    """Twilio's transcription of a voicemail: kept on the call and in its timeline."""
+    """Twilio's transcription of a voicemail: kept on the call (logged now if only the journal has it yet) and
+    in its timeline."""
     s = session()
-    call = calllog.find_call(s, request.form["CallSid"])
-    if call is not None:
-        text = request.form.get("TranscriptionText", "")
-        calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, clock())
+    now = clock()
+    call = calllog.find_or_insert_call(s, request.form, now)
+    text = request.form.get("TranscriptionText", "")
+    calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, now)
 
 
 @bp.post("/status")

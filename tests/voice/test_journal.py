@@ -254,3 +254,17 @@ def test_a_replay_while_another_process_replays_does_nothing(app, call, session,
         assert replay(app).busy
         assert call_row(session, call.sid).errors == 0
     assert replay(app).applied == 1
+
+
+def test_callbacks_of_a_call_only_the_journal_holds_are_logged_with_their_call(twilio, session) -> None:
+    """The database came back before the journal was replayed: the fallback's report and a transcription
+    of a call whose first steps are only in the journal log the call now instead of being dropped."""
+    sid = new_sid()
+    done = twilio.post("https://ivr.test/voice/fallback", twilio.call_params(sid, QueueResult="hangup"))
+    assert done.status_code == 200
+    [result] = events(session, sid, "fallback_result")
+    assert result.data["QueueResult"] == "hangup"
+    other = new_sid()
+    params = twilio.call_params(other, TranscriptionStatus="completed", TranscriptionText="call me back")
+    assert twilio.post("/voice/transcription", params).status_code == 204
+    assert call_row(session, other).transcription == "call me back"
