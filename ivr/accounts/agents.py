@@ -30,6 +30,8 @@ BY_CALLER = Rule("agent_pin.caller", 5, timedelta(hours=1), timedelta(hours=1))
 BY_LINE = Rule("agent_pin.line", 10, timedelta(hours=1), timedelta(minutes=15))
 BY_AGENT = Rule("agent_pin.agent", 20, timedelta(hours=1), timedelta(minutes=15))
 RULES = {"caller": BY_CALLER, "line": BY_LINE, "agent": BY_AGENT}
+# what Twilio sends as From for a withheld, unknown or blocked number (and "anonymous" from SIP)
+WITHHELD = frozenset({"+266696687", "+86282452253", "+7378742833", "+2562533", "anonymous", ""})
 
 
 def check_agent_id(agent_id: str) -> None:
@@ -122,23 +124,31 @@ def _fail(s: Session, keys: Mapping[str, str], now: datetime) -> str | None:
     return next((which for which in ("line", "caller") if which in locked), None)
 
 
+def identified(caller: str) -> bool:
+    """Whether the calling number is one phone's (withheld callers all arrive as one made-up number or word,
+    so a lock on theirs would lock every withheld agent out)."""
+    return caller.startswith("+") and caller not in WITHHELD
+
+
 def verify_agent(s: Session, agent: Agent | None, pin: str, caller: str, line: str, now: datetime) -> SignIn:
     """Check a PIN typed for `agent` (None: an unknown id) on a call from `caller` to `line`.
 
-    A caller or line under lock is refused before any check. Otherwise the PIN is hashed (against a decoy for
-    an unknown id) and a refusal, for any reason (wrong PIN, unknown id, agent locked), counts against the
-    caller, the line and the agent alike: nothing tells a guesser which it was. The right PIN clears the
-    caller's and the agent's count and notes whether the PIN is short (under 6 digits, set before 0013).
+    A phone under lock is refused before any check. Otherwise the PIN is hashed (against a decoy for an
+    unknown id) and a refusal, for any reason (wrong PIN, unknown id, agent locked), counts against the
+    caller, the line and the agent alike: nothing tells a guesser which it was. A line under lock still takes
+    a right PIN (so strangers cannot shut every agent out), but a wrong one there ends the call: each guess
+    costs a call. The right PIN clears the caller's and the agent's count and notes whether the PIN is
+    short (under 6 digits, set before 0013).
     """
-    for which in ("caller", "line"):
-        key = caller if which == "caller" else line
-        if locked_until(s, RULES[which], key, now) is not None:
-            return SignIn(None, which)
+    if identified(caller) and locked_until(s, BY_CALLER, caller, now) is not None:
+        return SignIn(None, "caller")
+    line_locked = locked_until(s, BY_LINE, line, now) is not None
     matches = check_secret(agent.pin_hash if agent is not None else None, pin, DEFAULT_HASH)
     agent_locked = agent is not None and locked_until(s, BY_AGENT, agent.agent_id, now) is not None
-    keys = {"caller": caller, "line": line}
+    keys = {"line": line} | ({"caller": caller} if identified(caller) else {})
     if agent is None or agent_locked or not matches:
-        return SignIn(None, _fail(s, keys | ({"agent": agent.agent_id} if agent is not None else {}), now))
+        keys |= {"agent": agent.agent_id} if agent is not None else {}
+        return SignIn(None, _fail(s, keys, now) or ("line" if line_locked else None))
     succeed(s, BY_CALLER, caller, now)
     succeed(s, BY_AGENT, agent.agent_id, now)
     agent.short_pin = len(pin) < MIN_PIN

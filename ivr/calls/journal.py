@@ -52,8 +52,16 @@ class Journal:
         return self.companion(".replaying")
 
     def append(self, record: dict[str, Any]) -> bool:
-        """Write one record durably (fsync'd); False, logged and counted when the journal is full."""
+        """Write one record durably (fsync'd); False, logged (and counted when full) when it cannot be
+        written: a caller is answered whether or not the journal can keep the record."""
         line = (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        try:
+            return self._append(line)
+        except OSError as error:  # disk full, read-only, a wrong JOURNAL_PATH
+            log.error("JOURNAL UNWRITABLE: %s: %s; record dropped", self.path, error)
+            return False
+
+    def _append(self, line: bytes) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -87,8 +95,12 @@ class Journal:
         )  # fmt: skip
 
     def pending(self) -> bool:
-        """Whether records wait to be replayed (two stat calls: cheap enough for every webhook)."""
-        return _size(self.path) > 0 or self.replaying.exists()
+        """Whether records wait to be replayed (two stat calls: cheap enough for every webhook); False when
+        the journal's folder cannot be read (appends log that loudly)."""
+        try:
+            return _size(self.path) > 0 or self.replaying.exists()
+        except OSError:
+            return False
 
     @contextmanager
     def replay_lock(self) -> Iterator[bool]:

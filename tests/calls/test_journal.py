@@ -73,3 +73,12 @@ def test_only_one_replay_at_a_time(tmp_path):
     book = Journal(tmp_path / "journal.jsonl")
     with book.replay_lock() as first, Journal(book.path).replay_lock() as second:
         assert (first, second) == (True, False)
+
+
+def test_a_journal_that_cannot_be_written_drops_the_record_loudly(tmp_path, caplog) -> None:
+    """A file where the journal's folder should be: nothing can be written or read, and nothing raises."""
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    unwritable = Journal(tmp_path / "blocked" / "journal.jsonl")
+    assert unwritable.append({"kind": "step"}) is False
+    assert "JOURNAL UNWRITABLE" in caplog.text
+    assert unwritable.pending() is False

@@ -64,19 +64,29 @@ def test_a_phone_that_keeps_guessing_locks_only_itself(twilio, session, agents):
     assert heard.startswith("Welcome, Ana. You are signed in.")
 
 
-def test_the_line_is_locked_before_any_agent_and_an_admin_lifts_it(twilio, session, agents, env):
+def test_a_locked_line_ends_a_call_at_its_first_wrong_pin_but_takes_a_right_one(twilio, session, agents, env):
     for n in range(2):  # two phones, five wrong PINs each: the line's limit (10) before Ana's (20)
         phone = f"+1415555010{n}"
         attempt(twilio, phone, [("1001", "000000")] * 3)
         _call, heard = attempt(twilio, phone, [("1001", "000000")] * 2)
     assert heard == LINE_LOCKED  # the 10th: the line's lock is told before the phone's
     assert locks(session, BY_LINE.scope) == [AGENT_LINE] and locks(session, BY_AGENT.scope) == []
-    call, heard = attempt(twilio, AGENT_PHONE, [("1001", "432198")])
-    assert heard == LINE_LOCKED and call_row(session, call.sid).desk is None
+    _call, heard = attempt(twilio, "+14155550199", [("1001", "000000")])
+    assert heard == LINE_LOCKED  # a new phone's first wrong PIN ends its call: each guess costs a call
+    _call, heard = attempt(twilio, AGENT_PHONE, [("1001", "432198")])
+    assert heard.startswith("Welcome, Ana. You are signed in.")  # strangers cannot shut agents out
     lifted = CliRunner().invoke(main, ["agent", "unlock", "--line", AGENT_LINE])
     assert lifted.exit_code == 0
     assert lifted.output.strip() == f"line {AGENT_LINE}: lock lifted, wrong PINs forgotten"
-    _call, heard = attempt(twilio, AGENT_PHONE, [("1001", "432198")])
+    _call, heard = attempt(twilio, "+14155550198", [("1001", "000000"), ("1001", "432198")])
+    assert heard.startswith("Welcome, Ana. You are signed in.")  # a wrong PIN may be retried again
+
+
+def test_withheld_callers_share_no_lock(twilio, session, agents, env):
+    for _ in range(3):  # more wrong PINs than one phone may key in, all from withheld numbers
+        attempt(twilio, "+266696687", [("1001", "000000")] * 2)
+    assert locks(session, BY_CALLER.scope) == []
+    _call, heard = attempt(twilio, "+266696687", [("1001", "432198")])
     assert heard.startswith("Welcome, Ana. You are signed in.")
 
 
