@@ -61,6 +61,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -756,6 +757,12 @@ PHASES = (
 # one phase, and its figures
 
 
+def _webhook(path: str) -> str:
+    """A request's webhook without its flow, node and event (/voice/step/main/menu/input -> /voice/step)."""
+    parts = urlsplit(path).path.split("/")
+    return "/".join(parts[:3])
+
+
 def figures(calls: list[CallLog]) -> dict[str, Any]:
     """Requests, answers, 5xx, unanswered and latency over every request of these calls."""
     exchanges = [exchange for call in calls for exchange in call.exchanges]
@@ -765,6 +772,10 @@ def figures(calls: list[CallLog]) -> dict[str, Any]:
         "requests": len(exchanges),
         "answered": sum(1 for e in exchanges if e.answered),
         "status_5xx": sum(1 for e in exchanges if 500 <= e.status < 600),
+        # which webhooks answered 5xx: /voice/status answers 503 on purpose when it cannot store a callback
+        "status_5xx_by_path": dict(
+            Counter(_webhook(e.path) for e in exchanges if 500 <= e.status < 600).most_common()
+        ),
         "status_4xx": sum(1 for e in exchanges if 400 <= e.status < 500),
         "unanswered": sum(1 for e in exchanges if e.status == 0),
         "unanswered_timed_out": sum(1 for e in exchanges if e.status == 0 and e.error == "timeout"),
@@ -912,6 +923,9 @@ def print_report(report: dict[str, Any]) -> None:
             f"{row['missing_steps']} of {row['answered_steps']} answered steps "
             f"({verdict(g['nothing_missing'])})"
         )
+        if row["status_5xx_by_path"]:
+            by_path = ", ".join(f"{path} {count}" for path, count in row["status_5xx_by_path"].items())
+            print(f"  5xx by webhook: {by_path}")
         print(f"  journal: {row['journal']}")
         print(
             f"  gunicorn: {row.get('worker_timeouts', 0)} worker(s) killed for its timeout, "
