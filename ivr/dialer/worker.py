@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
+from ..calls.logsafe import describe, redacted
 from ..campaigns import attempts
 from ..models import Attempt, Campaign
 from . import budget
@@ -352,7 +353,7 @@ class Worker:
                 )
                 self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
                 return False
-            log.info("attempt %s: Twilio refused the call: %s", job.attempt_id, exc)
+            log.info("attempt %s: Twilio refused the call: %s", job.attempt_id, describe(exc))
             with self.maker() as session:
                 attempts.reject(
                     session, job.attempt_id, exc.code or exc.status, exc.message, self.clock.now()
@@ -427,11 +428,13 @@ class Worker:
         """Twilio has no call for the request: send it again after backoff (True), or give up (False)."""
         job.tries += 1
         if job.tries >= MAX_TRIES:
-            log.warning("attempt %s: %s, %s times; the contact is due later", job.attempt_id, exc, job.tries)
+            log.warning(
+                "attempt %s: %s, %s times; the contact is due later", job.attempt_id, _safe(exc), job.tries
+            )
             self.give_up(job, str(exc), delay=RETRY_LATER, error=f"Twilio: {exc}")
             return False
         wait = backoff(job.tries, self.rng)
-        log.info("attempt %s: %s; trying again in %.1f s", job.attempt_id, exc, wait)
+        log.info("attempt %s: %s; trying again in %.1f s", job.attempt_id, _safe(exc), wait)
         job.not_before = self.clock.now() + timedelta(seconds=wait)
         return True
 
@@ -507,3 +510,8 @@ class Worker:
                 log.exception("attempt %s: could not give it back; recovery will", job.attempt_id)
             self.done(job)
         self.leases.close()
+
+
+def _safe(exc: Exception | str) -> str:
+    """Twilio's answer for a log line, without the numbers it may name (logs carry SIDs, not numbers)."""
+    return describe(exc) if isinstance(exc, BaseException) else redacted(exc)
