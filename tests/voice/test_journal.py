@@ -196,6 +196,23 @@ def test_a_record_that_cannot_be_applied_is_set_aside(app, call, session, outage
     assert journal(app).status().failed == 1
 
 
+def test_a_record_that_always_fails_with_an_operational_error_is_set_aside(app, call, outage, monkeypatch):
+    """SQLite reports some mistakes as OperationalError: while the database answers, such a record is set
+    aside instead of stopping every later replay at it."""
+    call.start()
+    with outage.down():
+        call.twilio.post(
+            "/voice/transcription", call.params(TranscriptionStatus="completed", TranscriptionText="hi")
+        )
+
+    def mistaken(*_args, **_kwargs):
+        raise OperationalError("UPDATE calls SET nosuch = 1", {}, Exception("no such column: nosuch"))
+
+    monkeypatch.setattr("ivr.calls.log.set_transcription", mistaken)
+    assert replay(app).failed == 1
+    assert not journal(app).pending()
+
+
 def test_a_full_journal_drops_new_records_loudly(app, call, outage, caplog):
     menu = call.start()
     app.extensions["ivr.journal"] = type(journal(app))(journal(app).path, max_bytes=200)
