@@ -17,6 +17,7 @@ from ..engine.params import int_param
 from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
+from . import repeats
 from .responses import fallback_twiml, twiml
 from .wrappers import call_step
 
@@ -47,11 +48,10 @@ def _stray() -> Response:
 
 
 def _answer(result: line.LineStep, now: datetime) -> Response:
-    """Store the step's leg changes, made `now`, commit, and answer its actions."""
+    """Store the step's leg changes, made `now`, and commit them with the answer to its actions."""
     s = session()
     calllog.save_legs(s, result.changes, now)
-    s.commit()
-    return twiml(result.actions)
+    return repeats.commit_with_answer(s, twiml(result.actions))
 
 
 def _leg() -> line.Leg | None:

@@ -17,6 +17,7 @@ from ..engine import CallContext, FlowError, Site, start
 from ..engine.actions import MACHINE_ANSWERS, Action, Hangup, Say
 from ..extensions import clock, flows
 from ..models import Attempt, Campaign, Contact
+from . import repeats
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .wrappers import call_step
@@ -83,10 +84,8 @@ def outbound(attempt_id: int) -> Response:
         actions = machine_actions(campaign, published.site)
         left = "message" if isinstance(actions[0], Say) else "hangup"
         calllog.add_event(s, call.id, "machine_detected", now=now, answered_by=answered_by, action=left)
-        s.commit()
-        return twiml(actions)
+        return repeats.commit_with_answer(s, twiml(actions))
     ctx = CallContext(sid, contact.phone, campaign.caller_id, now, queues.figures(s, now))
     result = start(published.site, campaign.flow, ctx, variables=contact_variables(contact, campaign))
     save_and_apply(s, call, published.id, result, now)  # and its effects
-    s.commit()
-    return twiml(result.actions)
+    return repeats.commit_with_answer(s, twiml(result.actions))
