@@ -324,12 +324,7 @@ class Worker:
         except Exception:
             log.exception("attempt %s: sending failed; recovery will look at it", job.attempt_id)
         finally:
-            with self.mutex:
-                self.sending -= 1
-            if again:
-                self.returned.put(job)
-            else:
-                self.done(job)
+            self._finish(job, again)
 
     def _send(self, job: Job, slot: datetime) -> bool:
         """True when the job must be queued again (late slot, or a retry after backoff)."""
@@ -372,6 +367,15 @@ class Worker:
         log.info("attempt %s: call %s placed", job.attempt_id, sid)
         return False
 
+    def _finish(self, job: Job, again: bool) -> None:
+        """A sender is free: the job comes back to be looked for again, or is done."""
+        with self.mutex:
+            self.sending -= 1
+        if again:
+            self.returned.put(job)
+        else:
+            self.done(job)
+
     def look_again(self, job: Job) -> None:
         """A job whose request answered 5xx comes back: look for its call again (a sender's task)."""
         again = False
@@ -380,12 +384,7 @@ class Worker:
         except Exception:
             log.exception("attempt %s: looking for its call failed; recovery will ask", job.attempt_id)
         finally:
-            with self.mutex:
-                self.sending -= 1
-            if again:
-                self.returned.put(job)
-            else:
-                self.done(job)
+            self._finish(job, again)
 
     def search(self, job: Job) -> bool:
         """After a 5xx: adopt the call if Twilio lists it (or a callback linked it), else look again later
