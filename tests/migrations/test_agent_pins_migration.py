@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text
 from werkzeug.security import generate_password_hash
 
 from ivr.accounts.agents import find_agent, verify_agent
+from ivr.db import UTCDateTime
 from ivr.migrations.runner import upgrade
 
 from ..conftest import OPEN
@@ -31,7 +32,7 @@ def test_agents_with_short_pins_still_sign_in_after_the_upgrade(app: Flask, at_0
             text(
                 "INSERT INTO agents (agent_id, desk, name, pin_hash, active, created_at, failed_pins,"
                 " locked_until) VALUES ('1001', 'local', 'Ana', :h, :t, :at, 3, NULL)"
-            ),
+            ).bindparams(bindparam("at", type_=UTCDateTime())),  # sqlite3's own adapter: deprecated in 3.12
             {"h": generate_password_hash("4321"), "t": True, "at": OPEN},
         )
     engine.dispose()
