@@ -46,6 +46,7 @@ SETTINGS = {
     "SECRET_KEY": "k" * 32,
     "FLOWS_DIR": str(ROOT / "flows"),
     "LOG_LEVEL": "WARNING",
+    "FLOWS_WATCH": "1",  # publish the sample folder at start, as `ivr serve` does
 }
 Run = tuple[float, TrafficResult, int]
 

@@ -192,6 +192,9 @@ def prepare_database(pg_url: str, name: str) -> str:
     from ivr.migrations.runner import upgrade
 
     upgrade(url)
+    command = str(Path(sys.executable).parent / "ivr")
+    publish = [command, "flows", "publish", str(ROOT / "flows"), "--if-empty"]
+    subprocess.run(publish, env=os.environ | {"DATABASE_URL": url}, check=True, capture_output=True)
     return url
 
 

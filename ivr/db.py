@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from flask import Flask, abort, current_app, g, request
-from sqlalchemy import JSON, DateTime, Insert, MetaData, Table, create_engine, event, make_url
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    Insert,
+    MetaData,
+    Table,
+    TextClause,
+    bindparam,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
@@ -202,7 +216,11 @@ def session() -> Session:
 
 
 def insert_ignoring_conflicts(bind: Session | Connection, table: Table) -> Insert:
-    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row for them)."""
+    """An INSERT that skips rows whose unique key exists already (RETURNING then gives no row for them).
+
+    Not cacheable (SQLAlchemy gives the dialects' ON CONFLICT constructs no cache key, so it is compiled on
+    every execution): statements that run per request use `InsertOrSkip`.
+    """
     if (
         bind.get_bind().dialect.name == "postgresql"
         if isinstance(bind, Session)
@@ -210,3 +228,38 @@ def insert_ignoring_conflicts(bind: Session | Connection, table: Table) -> Inser
     ):
         return postgresql.insert(table).on_conflict_do_nothing()
     return sqlite.insert(table).on_conflict_do_nothing()
+
+
+@dataclass(frozen=True)
+class InsertOrSkip:
+    """INSERT of `columns` that skips a row whose unique key exists (ON CONFLICT DO NOTHING), optionally
+    RETURNING `returning` of the rows inserted; compiled once per dialect into a cacheable `text()`."""
+
+    table: Table
+    columns: tuple[str, ...]
+    returning: tuple[str, ...] = ()
+
+    def statement(self, dialect_name: str) -> TextClause:
+        """The statement for a dialect ('postgresql' or 'sqlite'), built on first use."""
+        return _insert_or_skip(self, dialect_name)
+
+    def execute(self, bind: Session | Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
+        """Insert one row (every one of `columns` given) unless its key exists."""
+        connection = bind.connection() if isinstance(bind, Session) else bind
+        return connection.execute(self.statement(connection.dialect.name), dict(values))
+
+
+@cache
+def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    columns = [spec.table.c[name] for name in spec.columns]
+    values: dict[Any, Any] = {c: bindparam(c.name) for c in columns}
+    built = dialect.insert(spec.table).values(values).on_conflict_do_nothing()
+    if spec.returning:
+        built = built.returning(*(spec.table.c[name] for name in spec.returning))
+    named = dialect.dialect(paramstyle="named")
+    sql = str(built.compile(dialect=named))
+    typed = text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
+    if spec.returning:
+        return typed.columns(*(spec.table.c[name] for name in spec.returning))  # type: ignore[return-value]
+    return typed
