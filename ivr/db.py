@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, abort, current_app, g, request
 from sqlalchemy import (
     JSON,
+    Column,
     CursorResult,
     DateTime,
     Insert,
@@ -233,7 +234,9 @@ def insert_ignoring_conflicts(bind: Session | Connection, table: Table) -> Inser
 @dataclass(frozen=True)
 class InsertOrSkip:
     """INSERT of `columns` that skips a row whose unique key exists (ON CONFLICT DO NOTHING), optionally
-    RETURNING `returning` of the rows inserted; compiled once per dialect into a cacheable `text()`."""
+    RETURNING `returning` of the rows inserted; compiled once per dialect into a cacheable `text()`.
+
+    Columns left out get their server default, or their Python default (bound at each execution)."""
 
     table: Table
     columns: tuple[str, ...]
@@ -246,19 +249,37 @@ class InsertOrSkip:
     def execute(self, bind: Session | Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
         """Insert one row (every one of `columns` given) unless its key exists."""
         connection = bind.connection() if isinstance(bind, Session) else bind
-        return connection.execute(self.statement(connection.dialect.name), dict(values))
+        params = {column.name: _default_of(column) for column in _defaulted(self)} | dict(values)
+        return connection.execute(self.statement(connection.dialect.name), params)
+
+
+@cache
+def _defaulted(spec: InsertOrSkip) -> tuple[Column[Any], ...]:
+    """The columns left out of `spec` whose default SQLAlchemy computes in Python."""
+    left_out = [column for column in spec.table.c if column.name not in spec.columns]
+    found = tuple(column for column in left_out if column.default is not None)
+    for column in found:
+        if not (column.default.is_scalar or column.default.is_callable):  # type: ignore[union-attr]
+            raise ValueError(f"{spec.table.name}.{column.name}: give it (its default is SQL, not a value)")
+    return found
+
+
+def _default_of(column: Column[Any]) -> Any:
+    default: Any = column.default
+    return default.arg if default.is_scalar else default.arg(None)  # callables take an (unused) context
 
 
 @cache
 def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    columns = [spec.table.c[name] for name in spec.columns]
+    columns = [spec.table.c[name] for name in spec.columns] + list(_defaulted(spec))
     values: dict[Any, Any] = {c: bindparam(c.name) for c in columns}
     built = dialect.insert(spec.table).values(values).on_conflict_do_nothing()
     if spec.returning:
         built = built.returning(*(spec.table.c[name] for name in spec.returning))
     named = dialect.dialect(paramstyle="named")
-    sql = str(built.compile(dialect=named))
+    # text() would read `:data::JSONB` (PostgreSQL's cast after a bind) as no bind at all: escape the casts
+    sql = str(built.compile(dialect=named)).replace("::", "\\:\\:")
     typed = text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
     if spec.returning:
         return typed.columns(*(spec.table.c[name] for name in spec.returning))  # type: ignore[return-value]
