@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import cast
 
-from sqlalchemy import Table, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, Table, bindparam, case, delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
+from ..db import UTCDateTime
 from ..models import Throttle
+from ..upserts import Compiled
 
 THROTTLES = cast(Table, Throttle.__table__)
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)  # a lock only an admin lifts
@@ -37,28 +40,51 @@ def locked_until(session: Session, rule: Rule, key: str, now: datetime) -> datet
     return found
 
 
+def _failure(dialect: ModuleType) -> Insert:
+    """One failure counted: the key's row inserted, or on a conflict counted on (see `fail`)."""
+    now, until = bindparam("now", type_=UTCDateTime()), bindparam("until", type_=UTCDateTime())
+    limit = bindparam("limit", type_=Integer())
+    stale = THROTTLES.c.first_failed_at <= bindparam("window_start", type_=UTCDateTime())
+    counted = case((stale, 1), else_=THROTTLES.c.failures + 1)
+    insert: Insert = dialect.insert(THROTTLES).values(
+        scope=bindparam("scope", type_=THROTTLES.c.scope.type),
+        key=bindparam("key", type_=THROTTLES.c.key.type),
+        failures=1,
+        first_failed_at=now,
+        last_failed_at=now,
+        locked_until=bindparam("first_lock", type_=UTCDateTime()),
+    )
+    return insert.on_conflict_do_update(  # type: ignore[attr-defined,no-any-return]
+        index_elements=[THROTTLES.c.scope, THROTTLES.c.key],
+        set_={
+            "failures": case((counted >= limit, 0), else_=counted),
+            "first_failed_at": case((stale, now), else_=THROTTLES.c.first_failed_at),
+            "last_failed_at": now,
+            "locked_until": case((counted >= limit, until), else_=THROTTLES.c.locked_until),
+        },
+    ).returning(THROTTLES.c.locked_until)
+
+
+FAILURE = Compiled(_failure, (THROTTLES.c.locked_until,))
+
+
 def fail(session: Session, rule: Rule, key: str, now: datetime) -> datetime | None:
     """Count one failure for the key, atomically; the end of the lock when this failure locks it, else None.
 
     Failures older than the window are forgotten: the count restarts at 1. Reaching the limit sets the lock
     and restarts the count, so the key gets `limit` more tries once the lock ends.
     """
-    dialect = session.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(THROTTLES)
     until = FOREVER if rule.lockout is None else now + rule.lockout
-    row = {"scope": rule.scope, "key": key, "failures": 1, "first_failed_at": now, "last_failed_at": now}
-    stale = THROTTLES.c.first_failed_at <= now - rule.window
-    counted = case((stale, 1), else_=THROTTLES.c.failures + 1)
-    statement = insert.values(**row, locked_until=until if rule.limit <= 1 else None).on_conflict_do_update(
-        index_elements=[THROTTLES.c.scope, THROTTLES.c.key],
-        set_={
-            "failures": case((counted >= rule.limit, 0), else_=counted),
-            "first_failed_at": case((stale, now), else_=THROTTLES.c.first_failed_at),
-            "last_failed_at": now,
-            "locked_until": case((counted >= rule.limit, until), else_=THROTTLES.c.locked_until),
-        },
-    )
-    locked: datetime | None = session.execute(statement.returning(THROTTLES.c.locked_until)).scalar()
+    values = {
+        "scope": rule.scope,
+        "key": key,
+        "now": now,
+        "window_start": now - rule.window,
+        "limit": rule.limit,
+        "until": until,
+        "first_lock": until if rule.limit <= 1 else None,
+    }
+    locked: datetime | None = FAILURE.execute(session, values).scalar()
     return locked if locked is not None and locked == until else None
 
 

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, bindparam, func, select, text, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from ..db import UTCDateTime
@@ -29,10 +28,22 @@ CHUNK = 1000
 GIVEN = frozenset({"name", *BUILTIN_VARIABLES})  # every call of a campaign has these (the name may be "")
 CLOSED_STATES = ("finished", "cancelled")
 CONTACTS = cast(Table, Contact.__table__)
-_insert = sqlite.insert(CONTACTS)
-UPSERT = _insert.on_conflict_do_update(
-    index_elements=[CONTACTS.c.campaign_id, CONTACTS.c.phone], set_={"phone": _insert.excluded.phone}
-).returning(*(CONTACTS.c[name] for name in ("id", "phone", "line", "name", "timezone", "variables")))
+RETURNED = tuple(CONTACTS.c[name] for name in ("id", "phone", "line", "name", "timezone", "variables"))
+UPSERT_JSON = (  # SQLite: the chunk as one JSON array of [phone, name, timezone, variables, line]
+    text(
+        """
+    INSERT INTO contacts (campaign_id, phone, name, timezone, variables, line, state, attempts, created_at)
+    SELECT :campaign_id, json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+           json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),
+           'pending', 0, :now
+    FROM json_each(:rows) WHERE true
+    ON CONFLICT (campaign_id, phone) DO UPDATE SET phone = excluded.phone
+    RETURNING id, phone, line, name, timezone, variables
+    """
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime()))
+    .columns(*RETURNED)
+)  # "WHERE true": SQLite would read ON CONFLICT as a join's ON otherwise
 UPSERT_ARRAYS = text(
     """
     INSERT INTO contacts (campaign_id, phone, name, timezone, variables, line, state, attempts, created_at)
@@ -175,7 +186,7 @@ class _Writer:
 
         Every row comes back, new or already there (found through the unique index, whatever the
         planner thinks of a table that grows in this transaction). PostgreSQL gets the chunk as one array
-        per column (one short statement); SQLite a multi-row INSERT.
+        per column, SQLite as one JSON document: one short statement each, compiled once.
         """
         connection = self.session.connection()
         if self.postgresql:
@@ -189,21 +200,9 @@ class _Writer:
                 "lines": [row.line for row in rows],
             }
             return connection.execute(UPSERT_ARRAYS, arrays).all()
-        values = [
-            {
-                "campaign_id": self.campaign.id,
-                "phone": row.phone,
-                "name": row.name,
-                "timezone": row.timezone,
-                "variables": row.variables,
-                "line": row.line,
-                "state": "pending",
-                "attempts": 0,
-                "created_at": self.now,
-            }
-            for row in rows
-        ]
-        return connection.execute(UPSERT, values).all()
+        chunk = [[row.phone, row.name, row.timezone, row.variables, row.line] for row in rows]
+        values = {"campaign_id": self.campaign.id, "now": self.now, "rows": json.dumps(chunk)}
+        return connection.execute(UPSERT_JSON, values).all()
 
     def flush(self) -> None:
         """Write the chunk in one statement: new numbers are inserted, the others merged into their contact.

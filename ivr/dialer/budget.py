@@ -10,13 +10,14 @@ from typing import cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from ..db import insert_ignoring_conflicts
+from ..db import InsertOrSkip
 from ..models import Campaign, DialBudget
 
 MARGIN = 0.01  # slots are 1% further apart than 1/cps ...
 LATE = 0.005  # ... and a call starts at most 5 ms after its slot: 10 ms - 5 ms of room in each second
 BUDGET = cast(Table, DialBudget.__table__)
 CAMPAIGNS = cast(Table, Campaign.__table__)
+ACCOUNT_BUDGET = InsertOrSkip(BUDGET, ("id", "next_slot_at"))  # the account's row, made on first use
 ACCOUNT_ROW = 1
 AHEAD = timedelta(
     milliseconds=20
@@ -46,8 +47,7 @@ def spacing(cps: float) -> timedelta:
 
 
 def _ensure_row(conn: Connection, now: datetime) -> None:
-    values = {"id": ACCOUNT_ROW, "next_slot_at": now}
-    conn.execute(insert_ignoring_conflicts(conn, BUDGET).values(values))
+    ACCOUNT_BUDGET.execute(conn, {"id": ACCOUNT_ROW, "next_slot_at": now})
 
 
 def _try(conn: Connection, campaign_id: int, now: datetime, account_cps: float, campaign_cps: float) -> Slot:

@@ -1,0 +1,42 @@
+"""Sign-in throttling runs only statements SQLAlchemy can cache: failures counted up to a lock, then a
+success, on each test database; and the recorder the cacheability tests rely on does catch a statement
+compiled without a cache key."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ivr.db import insert_ignoring_conflicts
+from ivr.models import Throttle
+
+from ..cacheable import recording
+from ..conftest import OPEN
+from ..web.test_web import PASSWORD
+from .test_sign_in_locks import LOCKED, WRONG, _login, _said, _signed_in, client, clock, maria
+
+__all__ = ["clock", "client", "maria"]  # the fixtures of test_sign_in_locks
+
+
+def test_failed_sign_ins_and_the_lock_they_lead_to_run_cacheable_statements(
+    app, client, session, maria, clock
+):
+    with recording(app.extensions["ivr.db"].engine) as run:
+        answers = [_login(client, "maria", WRONG) for _ in range(5)]
+        clock.move(minutes=16)
+        signed_in = _login(client, "maria", PASSWORD)
+    assert [r.status_code for r in answers] == [200, 200, 200, 200, 429]
+    assert _said(answers[4]).startswith(LOCKED) and _signed_in(signed_in)
+    assert len(run.ran("INSERT INTO THROTTLES")) >= 5  # each failure, for the username and the address
+    assert run.uncacheable() == []
+    session.expire_all()
+    assert session.scalars(select(Throttle.scope).where(Throttle.key == "maria")).all() == []  # forgotten
+
+
+def test_the_recorder_catches_a_statement_without_a_cache_key(app, session) -> None:
+    statement = insert_ignoring_conflicts(session, Throttle.__table__).values(
+        scope="probe", key="k", failures=1, first_failed_at=OPEN, last_failed_at=OPEN
+    )
+    with recording(app.extensions["ivr.db"].engine) as run:
+        session.execute(statement)
+        session.rollback()
+    assert [e.where.split(":")[0] for e in run.uncacheable()] == ["?"]  # run by the test, not by ivr
