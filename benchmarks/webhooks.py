@@ -12,22 +12,30 @@ One run does everything and stops by itself:
    QueueResult=bridged; Record action and transcribeCallback; Dial action; Redirect), then end with a
    POST /voice/status (CallStatus=completed). Every request is recorded, and exactly the same requests
    (same paths, same bodies, signed for the bare app's URL) are replayed against the bare app, so the
-   client does the same work for both. Outside the sample's business hours (America/Chicago) the calls go
-   to voicemail instead of the queue: the driver follows the TwiML either way;
+   client does the same work for both. Every request carries a signed IvrSimulatedTime (``--at`` plus the
+   call's own clock; ivr is served with IVR_SIMULATED_TIME=1 and no TWILIO_ACCOUNT_SID), so the sample's
+   business hours (America/Chicago) give the same path whenever the benchmark runs: the queue by default
+   (a Monday at 10:00), voicemail with an ``--at`` out of hours;
 4. checks the ivr side: every response 200 (204 from the status and transcription callbacks), one
    ``calls`` row per call, at least one ``call_events`` row per request of each call, every status
    callback applied, no step that failed over to the fallback answer;
-5. prints, per target, requests, requests/s, p50 and p99 latency (also p50 by request kind), the CPU time
+5. counts the round trips to PostgreSQL per request kind, deterministically: with the servers stopped,
+   ``--round-trip-calls`` more calls are driven one at a time through ivr in this process (``create_app``
+   on the same database, the same calls, after one unmeasured call) while SQLAlchemy's events count each
+   statement (an executemany counts one), the BEGIN psycopg sends on its own before a transaction's first
+   statement, and each COMMIT or ROLLBACK of a transaction the server has open;
+6. prints, per target, requests, requests/s, p50 and p99 latency (also by request kind), the CPU time
    per request spent by the server's gunicorn group, PostgreSQL, this client and everything else (read
-   from /proc: on a shared machine "other" shows how much a neighbour disturbed the run), then the
-   ivr/bare throughput ratio (goal: >= 0.6), the same ratio computed from CPU cost per request (steadier
-   when the machine is busy), and the machine; ``--json`` prints the same figures as JSON as well.
+   from /proc: on a shared machine "other" shows how much a neighbour disturbed the run), the headline
+   "server+DB CPU per request" of ivr (target <= 2.0 ms, aim 1.0), the round trips per request by kind,
+   then the ivr/bare throughput ratio (goal: >= 0.6), the same ratio computed from CPU cost per request
+   (steadier when the machine is busy), and the machine; ``--json`` prints the same figures as JSON too.
 
 Run it from the repository root (exit status 0 when every check passed, 1 otherwise)::
 
     .venv/bin/python benchmarks/webhooks.py [--seconds 20 | --calls N] [--threads 8] [--workers 2]
         [--queue-waits 2] [--warmup-calls 8] [--pg-url postgresql://postgres@127.0.0.1:5432]
-        [--db-name ivr_bench] [--json]
+        [--db-name ivr_bench] [--at 2026-11-23T10:00:00] [--round-trip-calls 3] [--json]
 
 Options:
     --seconds S       measure each target for S seconds (default 20); calls in progress then finish
@@ -38,6 +46,9 @@ Options:
     --warmup-calls K  unmeasured calls per target before measuring (default 8)
     --pg-url URL      PostgreSQL server to use, without a database name (loopback only)
     --db-name NAME    benchmark database, dropped and recreated on every run (default ivr_bench)
+    --at TIME         the simulated time each call starts at, ISO 8601, America/Chicago unless it has an
+                      offset (default 2026-11-23T10:00:00, a Monday morning: in the sample's hours)
+    --round-trip-calls N  calls driven in-process to count round trips per request kind (default 3)
     --json            also print the figures as one JSON document
 
 The client runs in this process (threads share the GIL) on the same machine as both servers, so its own
@@ -64,17 +75,24 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.utils import formatdate
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
+
+from ivr.voice.security import SIMULATED_TIME
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -86,6 +104,10 @@ GATHER_DIGITS = ("1", "2", "5")  # language: English, main menu: technical suppo
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 MAX_STEPS = 30  # requests per call, at most: a flow that loops is cut off here
 GOAL = 0.6
+CPU_TARGET_MS, CPU_AIM_MS = 2.0, 1.0  # server + PostgreSQL CPU per ivr request (issue 15)
+CHICAGO = ZoneInfo("America/Chicago")  # the sample site's business hours are Chicago's
+DEFAULT_AT = "2026-11-23T10:00:00"  # a Monday, 10:00 in Chicago: the sample desks are open
+COUNTED_BASE = "http://ivr.bench"  # the in-process app's PUBLIC_BASE_URL, which the requests are signed for
 ACTION_VERBS = frozenset({"Gather", "Enqueue", "Record", "Dial", "Redirect", "Hangup", "Reject", "Leave"})
 
 Request = tuple[str, dict[str, str]]  # path (with query), form parameters
@@ -215,14 +237,23 @@ def first_action(root: ET.Element) -> ET.Element | None:
     return next((verb for verb in root if verb.tag in ACTION_VERBS), None)
 
 
-def call_script(number: int, queue_waits: int) -> Script:
-    """One caller following ivr's TwiML generically; receives each parsed answer (None when it failed)."""
+def call_script(number: int, queue_waits: int, at: datetime) -> Script:
+    """One caller following ivr's TwiML generically; receives each parsed answer (None when it failed).
+
+    Every request is signed with its simulated time (IvrSimulatedTime): `at` plus the call's own clock, so
+    the path through the flows does not depend on when the benchmark runs.
+    """
     sid = "CA" + uuid.uuid4().hex
     caller = f"+1512555{number % 10000:04d}"
     presses = itertools.chain(GATHER_DIGITS, itertools.repeat("1"))
     seconds = 5  # the call's clock, in Twilio's parameters
+
+    def signed(status: str = "in-progress", **extra: str) -> dict[str, str]:
+        moment = (at + timedelta(seconds=seconds)).isoformat()
+        return call_params(sid, caller, status, **extra) | {SIMULATED_TIME: moment}
+
     url = "/voice/incoming"
-    root = yield url, call_params(sid, caller, "ringing")
+    root = yield url, signed("ringing")
     for _ in range(MAX_STEPS):
         verb = first_action(root) if root is not None else None
         if verb is None or verb.tag in ("Hangup", "Reject", "Leave"):
@@ -231,14 +262,14 @@ def call_script(number: int, queue_waits: int) -> Script:
         if verb.tag == "Gather":
             seconds += 6
             url = action
-            root = yield url, call_params(sid, caller, Digits=next(presses))
+            root = yield url, signed(Digits=next(presses))
         elif verb.tag == "Enqueue":
             queue_sid = "QU" + uuid.uuid4().hex
             result, waited = "bridged", 0
             wait_url = verb.get("waitUrl")
             for i in range(queue_waits if wait_url else 0):
-                wait = call_params(
-                    sid, caller, QueueSid=queue_sid, QueueTime=str(waited),
+                wait = signed(
+                    QueueSid=queue_sid, QueueTime=str(waited),
                     QueuePosition=str(queue_waits - i), CurrentQueueSize=str(queue_waits - i),
                     AvgQueueTime="40", MaxQueueSize="100",
                 )  # fmt: skip
@@ -251,7 +282,7 @@ def call_script(number: int, queue_waits: int) -> Script:
             url = action
             root = yield (
                 url,
-                call_params(sid, caller, QueueResult=result, QueueSid=queue_sid, QueueTime=str(waited)),
+                signed(QueueResult=result, QueueSid=queue_sid, QueueTime=str(waited)),
             )
         elif verb.tag == "Record":
             length = 14
@@ -260,11 +291,11 @@ def call_script(number: int, queue_waits: int) -> Script:
             rec_url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{rec_sid}"
             recording = {"RecordingUrl": rec_url, "RecordingSid": rec_sid, "RecordingDuration": str(length)}
             url = action
-            root = yield url, call_params(sid, caller, Digits="hangup", **recording)
+            root = yield url, signed(Digits="hangup", **recording)
             callback = verb.get("transcribeCallback")
             if callback and verb.get("transcribe") == "true":
                 text = {"TranscriptionText": "Hi, please call me back.", "TranscriptionStatus": "completed"}
-                yield callback, call_params(sid, caller, "completed", **recording, **text)
+                yield callback, signed("completed", **recording, **text)
         elif verb.tag == "Dial":
             seconds += 120
             url = action
@@ -273,12 +304,13 @@ def call_script(number: int, queue_waits: int) -> Script:
                 "DialCallDuration": "110",
                 "DialCallSid": "CA" + uuid.uuid4().hex,
             }
-            root = yield url, call_params(sid, caller, **dial)
+            root = yield url, signed(**dial)
         else:  # Redirect
             url = (verb.text or "").strip() or url
-            root = yield url, call_params(sid, caller)
-    end = {"SequenceNumber": "0", "CallDuration": str(seconds), "Timestamp": formatdate(usegmt=True)}
-    yield "/voice/status", call_params(sid, caller, "completed", **end)
+            root = yield url, signed()
+    ended = formatdate((at + timedelta(seconds=seconds)).timestamp(), usegmt=True)
+    end = {"SequenceNumber": "0", "CallDuration": str(seconds), "Timestamp": ended}
+    yield "/voice/status", signed("completed", **end)
 
 
 def replay(requests: list[Request]) -> Script:
@@ -352,7 +384,15 @@ class Client:
         self.conn.close()
 
 
-def run_call(client: Client, script: Script, outcome: Outcome, name: str) -> CallRecord:
+class Poster(Protocol):
+    """What run_call sends requests through: a Client over HTTP, or an in-process one."""
+
+    def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """POST signed form data; (status, body)."""
+        ...
+
+
+def run_call(client: Poster, script: Script, outcome: Outcome, name: str) -> CallRecord:
     """Send one call's requests in order, timing each; failures are noted, and the call goes on."""
     record = CallRecord()
     request: Request | None = next(script)
@@ -470,14 +510,180 @@ def metered(server: Server, run: Callable[[], Outcome]) -> Outcome:
     return outcome
 
 
-def live_scripts(deadline: float | None, queue_waits: int) -> Callable[[], Script | None]:
+# ---------------------------------------------------------------------------------------------------------
+# round trips to the database, counted in-process
+
+
+ROUND_TRIP_PARTS = ("statements", "begin", "commit", "rollback")
+
+
+def _in_transaction(dbapi: Any) -> bool:
+    """Whether the DBAPI connection has a transaction open on the server (psycopg; sqlite3 alike)."""
+    info = getattr(dbapi, "info", None)
+    if info is not None and hasattr(info, "transaction_status"):  # psycopg
+        return int(info.transaction_status) != 0  # TransactionStatus.IDLE
+    return bool(getattr(dbapi, "in_transaction", False))
+
+
+def _begins(dbapi: Any, statement: str) -> bool:
+    """Whether the driver sends BEGIN before this statement (its own round trip with psycopg)."""
+    if getattr(dbapi, "autocommit", False) is True or _in_transaction(dbapi):
+        return False
+    if hasattr(dbapi, "pgconn"):
+        return True
+    return statement.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class RoundTripCounter:
+    """Round trips an engine makes, from its events: each statement (an executemany counts 1), the BEGIN the
+    driver sends before a transaction's first statement, and each COMMIT or ROLLBACK of an open transaction
+    (one with nothing sent is not on the wire). Work done on a raw DBAPI connection is not seen."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.counts: Counter[str] = Counter()
+        self._listeners: list[tuple[Any, str, Callable[..., None]]] = [
+            (engine, "before_cursor_execute", self._statement),
+            (engine, "commit", self._commit),
+            (engine, "rollback", self._rollback),
+            (engine.pool, "reset", self._reset),
+        ]
+        for target, name, listener in self._listeners:
+            event.listen(target, name, listener)
+
+    def close(self) -> None:
+        """Stop counting."""
+        for target, name, listener in self._listeners:
+            event.remove(target, name, listener)
+
+    def snapshot(self) -> Counter[str]:
+        """The counts so far."""
+        return Counter(self.counts)
+
+    def _statement(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if _begins(cursor.connection, statement):
+            self.counts["begin"] += 1
+        self.counts["statements"] += 1
+
+    def _ended(self, conn: Any, kind: str) -> None:
+        if _in_transaction(conn.connection.dbapi_connection):
+            self.counts[kind] += 1
+
+    def _commit(self, conn: Any) -> None:
+        self._ended(conn, "commit")
+
+    def _rollback(self, conn: Any) -> None:
+        self._ended(conn, "rollback")
+
+    def _reset(self, dbapi: Any, *_args: Any) -> None:
+        if _in_transaction(dbapi):  # the pool's rollback of a connection given back mid-transaction
+            self.counts["rollback"] += 1
+
+
+class WsgiClient:
+    """Client's in-process twin: signs for `base` (the app's PUBLIC_BASE_URL) and posts through the app."""
+
+    def __init__(self, app: Any, base: str) -> None:
+        self.client = app.test_client()
+        self.base = base
+        self.validator = RequestValidator(TOKEN)
+
+    def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """POST signed form data to a path or to an absolute URL on `base`; (status, body)."""
+        parts = urlsplit(url)
+        if parts.netloc and parts.netloc != urlsplit(self.base).netloc:
+            return 0, f"not sent: the TwiML points outside the target: {url}".encode()
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        signature = self.validator.compute_signature(self.base + path, params)
+        response = self.client.post(
+            path,
+            data=urlencode(params),
+            headers={"X-Twilio-Signature": signature},
+            content_type="application/x-www-form-urlencoded",
+        )
+        return response.status_code, response.get_data()
+
+
+@dataclass
+class CountingClient:
+    """Posts through another client, noting each request's kind and the round trips it took."""
+
+    inner: Poster
+    counter: RoundTripCounter
+    counted: list[tuple[str, Counter[str]]] = field(default_factory=list)
+
+    def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
+        """Post, and note (kind, round trips by part)."""
+        before = self.counter.snapshot()
+        answer = self.inner.post(url, params)
+        self.counted.append((request_kind(url), self.counter.snapshot() - before))
+        return answer
+
+
+def in_process_app(db_url: str) -> Any:
+    """ivr as the benchmark serves it (simulated time allowed, no Twilio account), in this process.
+
+    The flows are read once (FLOWS_CHECK_SECONDS is an hour): the servers' check every 2 s per worker is a
+    round trip no single request can be charged with.
+    """
+    from ivr import create_app
+
+    return create_app(
+        {
+            "DATABASE_URL": db_url,
+            "TWILIO_AUTH_TOKEN": TOKEN,
+            "TWILIO_ACCOUNT_SID": "",
+            "SIMULATED_TIME": True,
+            "PUBLIC_BASE_URL": COUNTED_BASE,
+            "FLOWS_DIR": str(ROOT / "flows"),
+            "FLOWS_CHECK_SECONDS": 3600,
+            "SECRET_KEY": secrets.token_hex(16),
+            "LOG_LEVEL": "WARNING",
+            "PROXY_FIX_HOPS": 0,
+        }
+    )
+
+
+def count_round_trips(app: Any, calls: int, queue_waits: int, at: datetime) -> dict[str, Any]:
+    """Drive `calls` calls one after another through the app in-process (after one unmeasured call that
+    opens connections and reads the flows) and average the round trips of each request kind."""
+    engine: Engine = app.extensions["ivr.db"].engine
+    counter = RoundTripCounter(engine)
+    try:
+        client = CountingClient(WsgiClient(app, COUNTED_BASE), counter)
+        outcome = Outcome()
+        run_call(client, call_script(900_000, queue_waits, at), outcome, "in-process")
+        client.counted.clear()
+        for number in range(calls):
+            run_call(client, call_script(900_001 + number, queue_waits, at), outcome, "in-process")
+    finally:
+        counter.close()
+    by_kind: dict[str, list[Counter[str]]] = {}
+    for kind, counts in client.counted:
+        by_kind.setdefault(kind, []).append(counts)
+
+    def mean(samples: list[Counter[str]]) -> dict[str, Any]:
+        parts = {part: round(sum(c[part] for c in samples) / len(samples), 2) for part in ROUND_TRIP_PARTS}
+        total = sum(sum(c[part] for part in ROUND_TRIP_PARTS) for c in samples) / len(samples)
+        return {"requests": len(samples), "round_trips": round(total, 2)} | parts
+
+    every = [counts for _kind, counts in client.counted]
+    return {
+        "calls": calls,
+        "per_request": mean(every) if every else {},
+        "by_kind": {kind: mean(samples) for kind, samples in sorted(by_kind.items())},
+        "failures": outcome.failures,
+    }
+
+
+def live_scripts(deadline: float | None, queue_waits: int, at: datetime) -> Callable[[], Script | None]:
     """New generic callers until the deadline (if any)."""
     numbers = itertools.count(1)
 
     def make() -> Script | None:
         if deadline is not None and time.monotonic() >= deadline:
             return None
-        return call_script(next(numbers), queue_waits)
+        return call_script(next(numbers), queue_waits, at)
 
     return make
 
@@ -585,8 +791,12 @@ def figures(outcome: Outcome) -> dict[str, Any]:
             group: round(seconds * 1000 / outcome.requests, 3) if outcome.requests else 0.0
             for group, seconds in outcome.cpu.items()
         },
-        "p50_ms_by_kind": {
-            kind: {"requests": len(v), "p50_ms": round(percentile(v, 0.5) * 1000, 2)}
+        "latency_by_kind": {
+            kind: {
+                "requests": len(v),
+                "p50_ms": round(percentile(v, 0.5) * 1000, 2),
+                "p99_ms": round(percentile(v, 0.99) * 1000, 2),
+            }
             for kind, v in sorted(by_kind.items())
         },
     }
@@ -623,12 +833,18 @@ def print_report(report: dict[str, Any]) -> None:
             f"{name:<6} {t['calls']:>7} {t['requests']:>9} {t['requests_per_second']:>9.1f} "
             f"{t['p50_ms']:>8.2f} {t['p99_ms']:>8.2f} {t['failures']:>7}"
         )
-    kinds = report["targets"]["ivr"]["p50_ms_by_kind"]
-    bare_kinds = report["targets"]["bare"]["p50_ms_by_kind"]
-    print("\np50 ms by request kind (ivr / bare): " + ", ".join(
-        f"{k} {v['p50_ms']:.2f} / {bare_kinds.get(k, {}).get('p50_ms', 0):.2f} (n={v['requests']})"
-        for k, v in kinds.items()
-    ))  # fmt: skip
+    kinds = report["targets"]["ivr"]["latency_by_kind"]
+    bare_kinds = report["targets"]["bare"]["latency_by_kind"]
+    print(
+        f"\n{'latency by kind (ms)':<22} {'requests':>9} {'ivr p50':>8} {'ivr p99':>8} "
+        f"{'bare p50':>9} {'bare p99':>9}"
+    )
+    for k, v in kinds.items():
+        b = bare_kinds.get(k, {})
+        print(
+            f"  {k:<20} {v['requests']:>9} {v['p50_ms']:>8.2f} {v['p99_ms']:>8.2f} "
+            f"{b.get('p50_ms', 0):>9.2f} {b.get('p99_ms', 0):>9.2f}"
+        )
     print("\nCPU ms per request (server = the gunicorn group, client = this process):")
     for name in ("ivr", "bare"):
         t = report["targets"][name]
@@ -641,6 +857,26 @@ def print_report(report: dict[str, Any]) -> None:
         if t["cpu_seconds_other_busiest"]:
             busiest = ", ".join(f"{k} {v:.2f} s" for k, v in t["cpu_seconds_other_busiest"].items())
             print(f"        other processes: {busiest}")
+    cpu = report["server_db_cpu_ms_per_request"]
+    print(
+        f"\nserver+DB CPU per request: {cpu['ivr']:.2f} ms; target <= {CPU_TARGET_MS}, aim {CPU_AIM_MS} "
+        f"(bare app: {cpu['bare']:.2f} ms)"
+    )
+    trips = report["round_trips"]
+    print(
+        f"\nround trips per request by kind (in-process, {trips['calls']} calls one at a time at "
+        f"{report['settings']['at']}, counted from SQLAlchemy's events):"
+    )
+    print(
+        f"  {'kind':<20} {'requests':>9} {'round trips':>12} {'statements':>11} {'BEGIN':>6} {'COMMIT':>7} "
+        f"{'ROLLBACK':>9}"
+    )
+    rows = [*trips["by_kind"].items(), ("all", trips["per_request"])] if trips["per_request"] else []
+    for k, v in rows:
+        print(
+            f"  {k:<20} {v['requests']:>9} {v['round_trips']:>12.2f} {v['statements']:>11.2f} "
+            f"{v['begin']:>6.2f} {v['commit']:>7.2f} {v['rollback']:>9.2f}"
+        )
     ratio = report["ratio"]
     verdict = "met" if report["goal_met"] else "NOT met"
     if not report["checks"]["ok"]:
@@ -686,10 +922,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pg-url", default=f"postgresql://postgres@{LOOPBACK}:5432", help="PostgreSQL server"
     )
     parser.add_argument("--db-name", default="ivr_bench", help="benchmark database (dropped and recreated)")
+    parser.add_argument(
+        "--at",
+        default=DEFAULT_AT,
+        help="the simulated time every call starts at (ISO 8601; without an offset: America/Chicago)",
+    )
+    parser.add_argument(
+        "--round-trip-calls", type=int, default=3, help="calls driven in-process to count round trips"
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.calls < 0 or args.threads < 1 or args.workers < 1 or args.queue_waits < 0:
         parser.error("--seconds, --threads and --workers must be positive; --calls, --queue-waits >= 0")
+    if args.round_trip_calls < 1:
+        parser.error("--round-trip-calls must be positive")
+    try:
+        at = datetime.fromisoformat(args.at)
+    except ValueError:
+        parser.error(f"--at: {args.at!r} is not an ISO 8601 date-time")
+    args.at = at if at.tzinfo else at.replace(tzinfo=CHICAGO)
     return args
 
 
@@ -698,13 +949,18 @@ def measure(
 ) -> tuple[Outcome, Outcome, list[CallRecord], list[str]]:
     """Warm up, load ivr, replay its requests on the bare app; (ivr, bare, all ivr calls, warm-up fails)."""
     cap = args.calls or 10**7
-    warm = run_load(ivr.base, "ivr", args.threads, live_scripts(None, args.queue_waits), args.warmup_calls)
+    warm = run_load(
+        ivr.base, "ivr", args.threads, live_scripts(None, args.queue_waits, args.at), args.warmup_calls
+    )
     warm_bare = run_load(
         bare.base, "bare", args.threads, replayed_scripts(warm.calls, None), args.warmup_calls
     )
     deadline = None if args.calls else time.monotonic() + args.seconds
     ivr_out = metered(
-        ivr, lambda: run_load(ivr.base, "ivr", args.threads, live_scripts(deadline, args.queue_waits), cap)
+        ivr,
+        lambda: run_load(
+            ivr.base, "ivr", args.threads, live_scripts(deadline, args.queue_waits, args.at), cap
+        ),
     )
     if not ivr_out.calls:
         raise RuntimeError("no ivr call was made")
@@ -724,7 +980,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminated)
     db_url = prepare_database(args.pg_url, args.db_name)
-    env = os.environ | {
+    env = {name: value for name, value in os.environ.items() if name != "TWILIO_ACCOUNT_SID"} | {
         "DATABASE_URL": db_url,
         "TWILIO_AUTH_TOKEN": TOKEN,
         "FLOWS_DIR": str(ROOT / "flows"),
@@ -736,7 +992,9 @@ def main(argv: list[str] | None = None) -> int:
     bare_port = free_port()
     while bare_port == ivr_port:
         bare_port = free_port()
-    ivr = Server("ivr", "ivr:create_app()", ivr_port, env | {"PUBLIC_BASE_URL": ""}, args.workers)
+    # IVR_SIMULATED_TIME=1: each request's signed IvrSimulatedTime (--at) is its time (no Twilio account set)
+    ivr_env = env | {"PUBLIC_BASE_URL": "", "IVR_SIMULATED_TIME": "1"}
+    ivr = Server("ivr", "ivr:create_app()", ivr_port, ivr_env, args.workers)
     ivr.env["PUBLIC_BASE_URL"] = ivr.base
     bare = Server("bare", "bare_app:app", bare_port, env, args.workers, ["--pythonpath", str(BENCH_DIR)])
     try:
@@ -756,7 +1014,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+    app = in_process_app(db_url)
+    try:
+        trips = count_round_trips(app, args.round_trip_calls, args.queue_waits, args.at)
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
     problems = warm_failures[:10] + ivr_out.failures[:10] + bare_out.failures[:10] + problems
+    problems += trips.pop("failures")[:10]
     ivr_fig, bare_fig = figures(ivr_out), figures(bare_out)
     ratio = ivr_fig["requests_per_second"] / bare_fig["requests_per_second"] if bare_fig["requests"] else 0.0
     own = ("server", "postgres", "client")  # not "other": the rest of a shared machine's load
@@ -767,8 +1031,16 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             "seconds": args.seconds, "calls": args.calls, "threads": args.threads, "workers": args.workers,
             "queue_waits": args.queue_waits, "warmup_calls": args.warmup_calls, "database": args.db_name,
+            "at": args.at.isoformat(), "round_trip_calls": args.round_trip_calls,
         },
         "targets": {"ivr": ivr_fig, "bare": bare_fig},
+        "server_db_cpu_ms_per_request": {
+            name: round(sum(f["cpu_ms_per_request"].get(g, 0.0) for g in ("server", "postgres")), 3)
+            for name, f in (("ivr", ivr_fig), ("bare", bare_fig))
+        },
+        "cpu_target_ms": CPU_TARGET_MS,
+        "cpu_aim_ms": CPU_AIM_MS,
+        "round_trips": trips,
         "ratio": round(ratio, 3),
         "cpu_ratio": round(bare_cpu / ivr_cpu, 3) if ivr_cpu else 0.0,
         "goal": GOAL,
