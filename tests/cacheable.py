@@ -88,6 +88,9 @@ def module_statements(package: str) -> Iterator[tuple[str, Any]]:
         for attribute, value in vars(module).items():
             if isinstance(value, Executable | InsertOrSkip | Compiled):
                 yield f"{name}.{attribute}", value
+            elif isinstance(value, dict) and value and all(isinstance(v, Executable) for v in value.values()):
+                for key, statement in value.items():  # one statement per dialect
+                    yield f"{name}.{attribute}[{key}]", statement
 
 
 def statements_of(value: Any) -> Iterator[tuple[str, Any]]:

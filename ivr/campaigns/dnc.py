@@ -3,15 +3,16 @@ opt-out; each removal kept on record (who, when, why) (docs/campaigns.md). Never
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
-from ..db import InsertOrSkip
+from ..db import UTCDateTime
 from ..models import Call, DncRemoval, DoNotCall
 from .csvfile import records
 from .phone import PhoneError, to_e164
@@ -22,7 +23,17 @@ NOTE_LENGTH = 200
 REASON_LENGTH = 500
 CHUNK = 1000
 DNC = cast(Table, DoNotCall.__table__)
-ADD = InsertOrSkip(DNC, ("phone", "source", "note", "added_at"))
+NUMBERS = {  # a chunk of numbers as one parameter: an array on PostgreSQL, a JSON array on SQLite
+    "postgresql": "unnest(CAST(:phones AS text[])) AS chunk(phone)",
+    "sqlite": "(SELECT value AS phone FROM json_each(:phones)) WHERE true",  # else SQLite reads ON CONFLICT
+}  # as a join's ON
+ADD = {
+    dialect: text(
+        "INSERT INTO do_not_call (phone, source, note, added_at) "
+        f"SELECT phone, :source, :note, :added_at FROM {numbers} ON CONFLICT DO NOTHING"
+    ).bindparams(bindparam("added_at", type_=UTCDateTime()))
+    for dialect, numbers in NUMBERS.items()
+}
 
 
 def is_blocked(session: Session, phone: str) -> bool:
@@ -40,27 +51,22 @@ def blocked_among(session: Session, phones: Collection[str]) -> set[str]:
     return found
 
 
-def _rows(phones: Collection[str], source: str, note: str, now: datetime) -> list[dict[str, Any]]:
-    if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
-    return [{"phone": p, "source": source, "note": note[:NOTE_LENGTH], "added_at": now} for p in phones]
-
-
 def block_many(
     session: Session, phones: Collection[str], source: str = "manual", note: str = "", *, now: datetime
 ) -> int:
-    """Put E.164 numbers on the list, added `now` (one executemany per chunk); how many were not on it yet.
-
-    Counted by the rows each chunk inserted (executemany's row count is their sum on both databases).
-    """
-    rows = _rows(list(dict.fromkeys(phones)), source, note, now)
+    """Put E.164 numbers on the list, added `now` (one statement per chunk); how many were not on it yet."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r} (one of {', '.join(SOURCES)})")
+    numbers = list(dict.fromkeys(phones))
     connection = session.connection()
-    statement = ADD.statement(connection.dialect.name)
+    postgresql = connection.dialect.name == "postgresql"
+    statement = ADD[connection.dialect.name]
     added = 0
-    for index in range(0, len(rows), CHUNK):
-        chunk = rows[index : index + CHUNK]
-        result = connection.execute(statement, chunk[0] if len(chunk) == 1 else chunk)
-        added += result.rowcount
+    for index in range(0, len(numbers), CHUNK):
+        chunk = numbers[index : index + CHUNK]
+        values = {"source": source, "note": note[:NOTE_LENGTH], "added_at": now}
+        values["phones"] = chunk if postgresql else json.dumps(chunk)
+        added += connection.execute(statement, values).rowcount  # the rows inserted, not those skipped
     return added
 
 

@@ -60,7 +60,13 @@ def test_module_level_statements_have_a_cache_key(package: str) -> None:
         for dialect, statement in statements_of(value):
             assert statement._generate_cache_key() is not None, f"{name} ({dialect}) has no cache key"
     expected = {
-        "ivr.campaigns": ["importer.UPSERT_JSON", "importer.UPSERT_ARRAYS", "importer.MERGE", "dnc.ADD"],
+        "ivr.campaigns": [
+            "importer.UPSERT_JSON",
+            "importer.UPSERT_ARRAYS",
+            "importer.MERGE",
+            "dnc.ADD[postgresql]",
+            "dnc.ADD[sqlite]",
+        ],
         "ivr.dialer": ["budget.ACCOUNT_BUDGET"],
         "ivr.accounts": ["throttle.FAILURE"],
     }[package]
