@@ -25,17 +25,15 @@ PROBES = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("data", JSONType, nullable=True),
     Column("kind", String(10), nullable=False, default="probe"),
+    Column("made_at", UTCDateTime(), nullable=False, default=lambda: MADE),
     UniqueConstraint("scope", "name", name="uq_insert_or_skip_probes"),
 )
 COLUMNS = ("scope", "name", "at", "kind")
 PLAIN = InsertOrSkip(PROBES, COLUMNS)
 RETURNING = InsertOrSkip(PROBES, COLUMNS, ("id", "at", "kind"))
 WITH_JSON = InsertOrSkip(PROBES, (*COLUMNS, "data"), ("id", "data"))
-DEFAULTED = InsertOrSkip(PROBES, ("scope", "name", "at"))  # kind left to its column default
-JSONB_CAST = (
-    "JSONB binds compile to `:data::JSONB`, which text() does not read as a bind (ivr/db.py): "
-    "escape `::` as `\\:\\:` before text()"
-)
+DEFAULTED = InsertOrSkip(PROBES, ("scope", "name", "at"), ("kind", "made_at"))  # the others: defaults
+MADE = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # what the made_at column's Python default gives
 AT = datetime(2026, 11, 24, 16, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -52,12 +50,6 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def _row(name: str, at: datetime = AT, kind: str = "k") -> dict[str, object]:
     return {"scope": "s", "name": name, "at": at, "kind": kind}
-
-
-def _fails_on_postgresql(request: pytest.FixtureRequest, database_url: str, why: str) -> None:
-    """A known fault of InsertOrSkip on PostgreSQL (ivr/db.py): the test must fail there until it is fixed."""
-    if database_url.startswith("postgresql"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=why))
 
 
 def test_inserts_a_row_and_skips_a_duplicate_key(engine: Engine) -> None:
@@ -100,8 +92,7 @@ def test_a_naive_time_is_refused_as_by_the_column_type(engine: Engine) -> None:
         PLAIN.execute(conn, _row("naive", datetime(2026, 1, 1)))
 
 
-def test_json_round_trips(request: pytest.FixtureRequest, database_url: str, engine: Engine) -> None:
-    _fails_on_postgresql(request, database_url, JSONB_CAST)
+def test_json_round_trips(engine: Engine) -> None:
     nested = {"digits": "1#", "list": [1, 2.5, None, True], "text": 'l\'été "quoted"'}
     with engine.begin() as conn:
         inserted = WITH_JSON.execute(conn, _row("json") | {"data": nested}).all()
@@ -111,26 +102,17 @@ def test_json_round_trips(request: pytest.FixtureRequest, database_url: str, eng
     assert [r.data for r in inserted] == [nested] and skipped == [] and stored == nested
 
 
-def test_a_column_left_out_gets_its_default(
-    request: pytest.FixtureRequest, database_url: str, engine: Engine
-) -> None:
-    request.applymarker(pytest.mark.xfail(strict=True, raises=StatementError, reason=(
-        "the column's Python default becomes a bind of the compiled SQL that the text() requires "
-        "(ivr/db.py: bind it with its value, or refuse a spec that leaves such a column out)"
-    )))  # fmt: skip
+def test_a_column_left_out_gets_its_python_default(engine: Engine) -> None:
     with engine.begin() as conn:
-        DEFAULTED.execute(conn, {"scope": "s", "name": "d", "at": AT})
+        returned = DEFAULTED.execute(conn, {"scope": "s", "name": "d", "at": AT}).one()
     with engine.connect() as conn:
-        assert conn.execute(select(PROBES.c.kind)).scalar_one() == "probe"
+        stored = conn.execute(select(PROBES.c.kind, PROBES.c.made_at)).one()
+    assert tuple(returned) == tuple(stored) == ("probe", MADE)
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
 @pytest.mark.parametrize("spec", [PLAIN, RETURNING, WITH_JSON], ids=["plain", "returning", "json"])
-def test_the_statement_is_built_once_and_has_a_cache_key(
-    request: pytest.FixtureRequest, spec: InsertOrSkip, dialect: str
-) -> None:
-    if spec is WITH_JSON and dialect == "postgresql":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=JSONB_CAST))
+def test_the_statement_is_built_once_and_has_a_cache_key(spec: InsertOrSkip, dialect: str) -> None:
     statement = spec.statement(dialect)
     assert statement._generate_cache_key() is not None
     assert spec.statement(dialect) is statement
