@@ -25,8 +25,9 @@ CHUNK = 1000
 DNC = cast(Table, DoNotCall.__table__)
 NUMBERS = {  # a chunk of numbers as one parameter: an array on PostgreSQL, a JSON array on SQLite
     "postgresql": "unnest(CAST(:phones AS text[])) AS chunk(phone)",
-    "sqlite": "(SELECT value AS phone FROM json_each(:phones)) WHERE true",  # else SQLite reads ON CONFLICT
-}  # as a join's ON
+    # "WHERE true": SQLite would read ON CONFLICT as a join's ON otherwise
+    "sqlite": "(SELECT value AS phone FROM json_each(:phones)) WHERE true",
+}
 ADD = {
     dialect: text(
         "INSERT INTO do_not_call (phone, source, note, added_at) "
