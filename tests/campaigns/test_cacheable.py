@@ -11,7 +11,7 @@ import pytest
 from ivr.campaigns import dnc
 
 from ..cacheable import module_statements, recording, statements_of
-from ..campaign_helpers import load, new_campaign
+from ..campaign_helpers import contacts, load, new_campaign
 from ..conftest import OPEN
 
 CSV = "phone,name,colour\n+15125550101,Ann,red\n+15125550102,Bob,\n+15125550101,,blue\n"
@@ -71,3 +71,18 @@ def test_module_level_statements_have_a_cache_key(package: str) -> None:
         "ivr.accounts": ["throttle.FAILURE"],
     }[package]
     assert {f"{package}.{name}" for name in expected} <= set(found)
+
+
+def test_names_and_variables_come_through_the_one_statement_upsert_unchanged(app, session) -> None:
+    campaign = new_campaign(app, session)
+    names = ['Zoë "Zed" O\'Brien', "0123", "back\\slash ✓ 😀", "日本語"]
+    csv = "phone,name,note\n" + "".join(
+        f'+1512555010{n},"{name.replace(chr(34), chr(34) * 2)}","{name.replace(chr(34), chr(34) * 2)}"\n'
+        for n, name in enumerate(names)
+    )
+    assert load(session, campaign, csv).imported == 4
+    found = contacts(session, campaign)
+    assert [(found[f"+1512555010{n}"].name, found[f"+1512555010{n}"].variables) for n in range(4)] == [
+        (name, {"note": name}) for name in names
+    ]
+    assert [found[f"+1512555010{n}"].line for n in range(4)] == [2, 3, 4, 5]
