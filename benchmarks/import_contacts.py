@@ -98,9 +98,8 @@ def environment(url: str) -> dict[str, str]:
 
 def new_campaign(url: str, name: str) -> None:
     """A draft campaign on the sample site (the flows are published first)."""
-    app = create_app(
-        {"DATABASE_URL": url, "FLOWS_DIR": str(ROOT / "flows"), "SECRET_KEY": "bench"}, require_token=False
-    )
+    settings = {"DATABASE_URL": url, "FLOWS_DIR": str(ROOT / "flows"), "SECRET_KEY": "bench"}
+    app = create_app(settings | {"FLOWS_WATCH": True}, require_token=False)  # publishes the sample flows
     with app.app_context():
         site = app.extensions["ivr.flows"].current().site
         create_campaign(
