@@ -60,13 +60,15 @@ class WsgiTransport:
     """Requests straight into a Flask app, in this process: the WSGI environ a server would build.
 
     The whole app answers (its signature check, hooks and routes); only the HTTP server is left out.
-    `in_app` adds up the seconds spent inside the app (for benchmarks/simulator.py).
+    `requests` counts the requests and `in_app` adds up the seconds spent inside the app (wall time, for
+    benchmarks/simulator.py); `latencies`, when a list, gets each request's.
     """
 
     def __init__(self, app: Flask, token: str) -> None:
         self.app = app
         self.signer = Signer(token)
         self.bases: dict[str, dict[str, Any]] = {}
+        self.requests = 0
         self.in_app = 0.0
         self.latencies: list[float] | None = None  # each request's seconds in the app, when a list
 
@@ -125,6 +127,7 @@ class WsgiTransport:
             if close is not None:
                 close()
         spent = perf_counter() - began
+        self.requests += 1
         self.in_app += spent
         if self.latencies is not None:
             self.latencies.append(spent)
