@@ -229,6 +229,7 @@ def run_shard(task: ShardTask) -> TrafficResult:
     load = Load(
         transport.requests,
         transport.in_app,
+        transport.app_cpu,
         time.process_time() - cpu,
         time.perf_counter() - began,
         transport.latencies or [],

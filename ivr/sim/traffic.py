@@ -33,10 +33,11 @@ class PlacedCall:
 
 @dataclass
 class Load:
-    """What one process of a run did: requests, seconds inside the app (wall), its CPU seconds."""
+    """What one process of a run did: requests, wall and CPU seconds inside the app and in all, latencies."""
 
     requests: int = 0
     app_seconds: float = 0.0
+    app_cpu_seconds: float = 0.0
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from hashlib import sha1
 from io import BytesIO
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any, Protocol
 from urllib.parse import SplitResult, unquote_to_bytes, urlencode, urlsplit
 
@@ -60,8 +60,8 @@ class WsgiTransport:
     """Requests straight into a Flask app, in this process: the WSGI environ a server would build.
 
     The whole app answers (its signature check, hooks and routes); only the HTTP server is left out.
-    `requests` counts the requests and `in_app` adds up the seconds spent inside the app (wall time, for
-    benchmarks/simulator.py); `latencies`, when a list, gets each request's.
+    For benchmarks/simulator.py: `requests` counts the requests, `in_app` and `app_cpu` add up the wall and
+    CPU seconds spent inside the app, and `latencies`, when a list, gets each request's wall seconds.
     """
 
     def __init__(self, app: Flask, token: str) -> None:
@@ -70,6 +70,7 @@ class WsgiTransport:
         self.bases: dict[str, dict[str, Any]] = {}
         self.requests = 0
         self.in_app = 0.0
+        self.app_cpu = 0.0
         self.latencies: list[float] | None = None  # each request's seconds in the app, when a list
 
     def _base(self, parts: SplitResult) -> dict[str, Any]:
@@ -118,7 +119,7 @@ class WsgiTransport:
             answer[:] = [int(status.split(" ", 1)[0]), headers]
             return written.append
 
-        began = perf_counter()
+        began, cpu = perf_counter(), process_time()
         chunks: Iterable[bytes] = self.app.wsgi_app(environ, start_response)
         try:
             body_out = b"".join([*written, *chunks])
@@ -129,6 +130,7 @@ class WsgiTransport:
         spent = perf_counter() - began
         self.requests += 1
         self.in_app += spent
+        self.app_cpu += process_time() - cpu
         if self.latencies is not None:
             self.latencies.append(spent)
         status, headers = answer[0], answer[1]
