@@ -11,8 +11,6 @@ import click
 
 from ..sim import Agents, Caller, Input, VirtualClock, transcript
 
-DEFAULT_JOBS = 2  # both cores of a small machine; fixed, so a seed gives the same run on any machine
-
 
 class _OrderedScript(click.Command):
     """Keeps the command line, so --press and --say are played in the order they were given."""
@@ -136,8 +134,10 @@ def simulate(
 @click.option(
     "--jobs",
     type=click.IntRange(1, 64),
-    help=f"Processes: the run is split at quiet hours into up to N shards run side by side (default "
-    f"{DEFAULT_JOBS} in process; 1 with --url). The same seed and N give the same calls.",
+    default=1,
+    show_default=True,
+    help="Processes (in process only): split the run at quiet hours into up to N shards run side by side. "
+    "The same seed and N give the same calls; another N gives another run of the same model.",
 )
 def traffic(  # one parameter per option
     profile_path: Path,
@@ -147,7 +147,7 @@ def traffic(  # one parameter per option
     seed: int | None,
     start: str | None,
     as_json: bool,
-    jobs: int | None,
+    jobs: int,
 ) -> None:
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
     from ..sim.capacity import Plan, sized_for, sizing_lines
@@ -168,7 +168,7 @@ def traffic(  # one parameter per option
         note = server_token()[1] if url else None
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
-    if url and jobs not in (None, 1):
+    if url and jobs > 1:
         raise click.BadParameter(
             "shards run in this process's app: with --url the run is one process", param_hint="--jobs"
         )
@@ -185,7 +185,7 @@ def traffic(  # one parameter per option
                 url,
                 seed,
                 bar.update,
-                jobs or (1 if url else DEFAULT_JOBS),
+                jobs,
             )
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None

@@ -10,9 +10,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from ivr.calls.queues import read_stats
+from ivr.cli.main import main
 from ivr.models import Call
 from ivr.sim import VirtualClock
 from ivr.sim.profile import arrival_times, load_profile
@@ -66,7 +68,7 @@ def _outcomes(result: TrafficResult) -> list[Any]:
 def _run(jobs: int, shards: int) -> TrafficResult:
     profile = load_profile(SAMPLE_PROFILE)
     clock = VirtualClock(MONDAY_6AM_CHICAGO)
-    return run_profile(profile, 120, 2, clock, None, 3, lambda _n: None, jobs, shards)
+    return run_profile(profile, 60, 2, clock, None, 3, lambda _n: None, jobs, shards)
 
 
 def test_the_same_seed_gives_the_same_calls_in_two_processes_or_one(env, app, session):
@@ -74,12 +76,12 @@ def test_the_same_seed_gives_the_same_calls_in_two_processes_or_one(env, app, se
     first, again, one_process = _run(2, 2), _run(2, 2), _run(1, 2)
     assert len(first.load) == 2  # two shards, each run in a process
     summary = first.summary()
-    assert summary["calls"] == 120 and summary["errors"] == 0 and summary["agent_calls"] > 0
+    assert summary["calls"] == 60 and summary["errors"] == 0 and summary["agent_calls"] > 0
     assert json.dumps(again.summary()) == json.dumps(summary) == json.dumps(one_process.summary())
     assert _outcomes(again) == _outcomes(first) == _outcomes(one_process)
     session.expire_all()
     callers = select(func.count()).where(Call.role == "caller")
-    assert session.scalar(callers) == 3 * 120
+    assert session.scalar(callers) == 3 * 60
     assert session.scalar(callers.where(Call.status != "completed")) == 0  # every call logged to its end
     assert session.scalar(select(func.count(func.distinct(Call.call_sid)))) == session.scalar(
         select(func.count()).select_from(Call)
@@ -121,3 +123,24 @@ def test_a_shard_does_not_count_the_callers_of_a_later_shard(session):
     session.commit()
     stats = read_stats(session, "bpo", now)
     assert (stats.waiting, stats.agents, stats.handle_seconds) == (0, 0, None)
+
+
+def test_traffic_command_runs_shards_with_jobs(env, app, session):
+    """`ivr traffic --jobs 2`: two processes, every call logged, the same summary for the same seed."""
+    args = ["traffic", "--profile", str(SAMPLE_PROFILE), "--calls", "40", "--days", "2", "--seed", "9",
+            "--start", "2026-11-23T12:00:00Z", "--json", "--jobs", "2"]  # fmt: skip
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.stdout[first.stdout.index("{") :])
+    assert summary["calls"] == 40 and summary["errors"] == 0
+    again = CliRunner().invoke(main, args)
+    assert json.loads(again.stdout[again.stdout.index("{") :]) == summary
+    session.expire_all()
+    assert session.scalar(select(func.count()).where(Call.role == "caller")) == 80
+
+
+def test_jobs_are_refused_with_a_url(env, app):
+    """Shards run in this process's app: against a server the run is one process."""
+    args = ["traffic", "--profile", str(SAMPLE_PROFILE), "--url", "http://127.0.0.1:9", "--jobs", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "--jobs" in result.output
