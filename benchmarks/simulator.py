@@ -119,8 +119,8 @@ def machine() -> dict[str, Any]:
     }
 
 
-def group_cpu(pgid: int) -> float:
-    """CPU seconds used so far by the processes of a process group (the gunicorn server)."""
+def cpu_of(pgid: int | None = None, name: str | None = None) -> float:
+    """CPU seconds used so far by the processes of a process group (gunicorn), or of a name (postgres)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.scandir("/proc"):
@@ -130,8 +130,8 @@ def group_cpu(pgid: int) -> float:
             text = Path(entry.path, "stat").read_text()
         except OSError:  # the process is gone
             continue
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(fields[2]) == pgid:
+        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is stat's field 3 (state)
+        if int(fields[2]) == pgid or text[text.index("(") + 1 : text.rindex(")")] == name:
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 
@@ -146,15 +146,21 @@ def in_process(url: str, calls: int) -> Run:
     transport.latencies = []
     try:
         with staffed(app, load_profile(PROFILE)) as staff:
+            database = cpu_of(name="postgres")
             began, cpu = time.perf_counter(), time.process_time()
             result = run_traffic(
                 transport, BASE, load_profile(PROFILE), calls, clock, DAYS, SEED, staff=staff
             )
             seconds, cpu_used = time.perf_counter() - began, time.process_time() - cpu
+            database = cpu_of(name="postgres") - database
     finally:
         app.extensions["ivr.db"].engine.dispose()
     split = {"app": transport.app_cpu, "simulator": cpu_used - transport.app_cpu}
-    return Run(result, seconds, transport.requests, transport.latencies, split)
+    notes = []
+    if url.startswith("postgresql"):
+        split["database"] = database
+        notes.append("database: every postgres process of the machine meanwhile (others' too, if any)")
+    return Run(result, seconds, transport.requests, transport.latencies, split, notes=notes)
 
 
 def in_shards(url: str, calls: int, jobs: int) -> Run:
@@ -203,7 +209,7 @@ def over_http(url: str, calls: int, workers: int) -> Run:
         assert server.process is not None
         transport = Counting(HttpTransport(TOKEN))
         with staffed(app, load_profile(PROFILE)) as staff:
-            served, cpu, began = group_cpu(server.process.pid), time.process_time(), time.perf_counter()
+            served, cpu, began = cpu_of(server.process.pid), time.process_time(), time.perf_counter()
             result = run_traffic(
                 transport,
                 server.base,
@@ -215,7 +221,7 @@ def over_http(url: str, calls: int, workers: int) -> Run:
                 staff=staff,
             )
             seconds = time.perf_counter() - began
-            split = {"server": group_cpu(server.process.pid) - served, "client": time.process_time() - cpu}
+            split = {"server": cpu_of(server.process.pid) - served, "client": time.process_time() - cpu}
         return Run(result, seconds, transport.count, transport.latencies, split, processes=workers)
     finally:
         server.stop()
