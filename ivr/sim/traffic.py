@@ -134,6 +134,9 @@ def run_traffic(
         """A caller answered in the last 7 days calling again (at their desk's repeat rate), or a new one."""
         week_ago = clock.now() - timedelta(days=7)
         candidates = [(number, queue) for number, (when, queue) in recent.items() if when >= week_ago]
+        if len(candidates) < len(recent):  # answered over a week ago: never a candidate again (long runs)
+            for number in [number for number, (when, _queue) in recent.items() if when < week_ago]:
+                del recent[number]
         if candidates:
             number, queue = rng.choice(candidates)
             if rng.random() < profile.desks[queue].repeat_rate:
