@@ -176,9 +176,11 @@ def run_profile(
 
 
 def portable(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The app's settings that can be sent to another process (the clock, a function, stays behind)."""
+    """The app's settings that can be sent to another process; not the clock (a shard has its own)."""
     settings = {}
     for key, value in config.items():
+        if key == "IVR_CLOCK":
+            continue
         try:
             pickle.dumps(value)
         except (pickle.PicklingError, TypeError, AttributeError):
