@@ -36,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from flask import Flask  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from webhooks import Server, free_port  # noqa: E402
 
 from ivr import create_app  # noqa: E402
@@ -73,6 +75,7 @@ class Run:
     cpu: dict[str, float]  # "app" (or "server") and "simulator" (or "client")
     processes: int = 1
     notes: list[str] = field(default_factory=list)
+    failed_steps: int = 0  # steps the app logged as failed (each answered a fallback): none expected
 
 
 class Counting:
@@ -136,6 +139,12 @@ def cpu_of(pgid: int | None = None, name: str | None = None) -> float:
     return total
 
 
+def logged_errors(app: Flask) -> int:
+    """The errors the call log counts over all calls (a failed step, a fallback answer, adds one)."""
+    with app.extensions["ivr.db"].engine.connect() as connection:
+        return int(connection.execute(text("SELECT COALESCE(SUM(errors), 0) FROM calls")).scalar_one())
+
+
 def in_process(url: str, calls: int) -> Run:
     """`calls` calls with the app in this process, reading the simulator's clock."""
     upgrade(url)
@@ -145,6 +154,7 @@ def in_process(url: str, calls: int) -> Run:
     transport = WsgiTransport(app, TOKEN)
     transport.latencies = []
     try:
+        errors = logged_errors(app)
         with staffed(app, load_profile(PROFILE)) as staff:
             database = cpu_of(name="postgres")
             began, cpu = time.perf_counter(), time.process_time()
@@ -153,6 +163,7 @@ def in_process(url: str, calls: int) -> Run:
             )
             seconds, cpu_used = time.perf_counter() - began, time.process_time() - cpu
             database = cpu_of(name="postgres") - database
+        errors = logged_errors(app) - errors
     finally:
         app.extensions["ivr.db"].engine.dispose()
     split = {"app": transport.app_cpu, "simulator": cpu_used - transport.app_cpu}
@@ -160,7 +171,9 @@ def in_process(url: str, calls: int) -> Run:
     if url.startswith("postgresql"):
         split["database"] = database
         notes.append("database: every postgres process of the machine meanwhile (others' too, if any)")
-    return Run(result, seconds, transport.requests, transport.latencies, split, notes=notes)
+    return Run(
+        result, seconds, transport.requests, transport.latencies, split, notes=notes, failed_steps=errors
+    )
 
 
 def in_shards(url: str, calls: int, jobs: int) -> Run:
@@ -171,10 +184,12 @@ def in_shards(url: str, calls: int, jobs: int) -> Run:
     shards = plan(profile, calls, START, DAYS, SEED, jobs)
     settings = {"DATABASE_URL": url, **SETTINGS}
     try:
+        errors = logged_errors(app)
         with staffed(app, profile) as staff:
             began, cpu = time.perf_counter(), time.process_time()
             result = run_shards(settings, TOKEN, profile, shards, staff, BASE, jobs, latencies=True)
             seconds, parent = time.perf_counter() - began, time.process_time() - cpu
+        errors = logged_errors(app) - errors
     finally:
         app.extensions["ivr.db"].engine.dispose()
     loads = result.load
@@ -193,6 +208,7 @@ def in_shards(url: str, calls: int, jobs: int) -> Run:
         {"app": app_cpu, "simulator": total - app_cpu},
         processes=len(shards),
         notes=notes,
+        failed_steps=errors,
     )
 
 
@@ -236,6 +252,7 @@ def figures(run: Run) -> dict[str, Any]:
         "calls": calls,
         "agent_calls": len(run.result.agent_legs),
         "errors": errors,
+        "failed_steps_logged": run.failed_steps,
         "seconds": round(run.seconds, 2),
         "calls_per_second": round(calls / run.seconds, 1),
         "requests": requests,
@@ -269,7 +286,7 @@ def print_report(report: dict[str, Any]) -> None:
         rates = f"{f['calls_per_second']:6.1f} calls/s, {f['requests_per_second']:7.1f} requests/s"
         print(
             f"{name:<34} {f['calls']:5d} calls in {f['seconds']:6.1f} s: {rates} "
-            f"({f['requests_per_call']} a call), {f['errors']} errors"
+            f"({f['requests_per_call']} a call), {f['errors']} errors, {f['failed_steps_logged']} failed"
         )
         print(
             f"{'':<34} request p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms ({latency}); CPU: {sides}"
