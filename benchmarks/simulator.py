@@ -4,43 +4,56 @@ Each call runs the sample profile (profiles/acme.json) through the sample flows:
 queue, the survey and every status callback, all logged; the profile's agents on shift call the agent line,
 sign in and take the queued callers (their requests count in requests/s, their calls not in calls/s).
 In-process, the simulator and the app share one Python process (SQLite database in a temporary folder,
-or PostgreSQL with --pg); against gunicorn, the simulator posts over loopback HTTP to ivr served by
-gunicorn on SQLite.
+or PostgreSQL with --pg); with --jobs N the run is also split into N shards at quiet hours, each run in a
+process of its own on one SQLite database (`ivr traffic --jobs`); against gunicorn, the simulator posts over
+loopback HTTP to ivr served by gunicorn on SQLite.
 
-    .venv/bin/python benchmarks/simulator.py [--calls 400] [--workers 2] [--pg postgresql://...]
+    .venv/bin/python benchmarks/simulator.py [--calls 400] [--jobs 2] [--workers 2] [--pg postgresql://...]
+                                             [--no-http] [--json]
 
-Prints calls/s and requests/s for each mode (goal: at least 200 complete calls/s in-process). Bounded by
---calls; starts and stops its own server on a free loopback port.
+Prints per mode: calls/s and requests/s (wall), requests per call, the latency of a request (in-process:
+wall time inside the app; over HTTP: the round trip), and CPU seconds split between the app (server) and
+the simulator (client), also per request; goal: at least 200 complete calls/s in-process. CPU seconds
+matter on a shared machine, where wall time also counts what others run. Bounded by --calls; starts and
+stops its own server on a free loopback port.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-from flask import Flask
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from flask import Flask  # noqa: E402
+from sqlalchemy import text  # noqa: E402
 from webhooks import Server, free_port  # noqa: E402
 
 from ivr import create_app  # noqa: E402
 from ivr.migrations.runner import upgrade  # noqa: E402
 from ivr.sim import HttpTransport, VirtualClock, WsgiTransport  # noqa: E402
 from ivr.sim.profile import load_profile  # noqa: E402
-from ivr.sim.runner import staffed  # noqa: E402
+from ivr.sim.runner import run_shards, staffed  # noqa: E402
+from ivr.sim.shards import plan  # noqa: E402
 from ivr.sim.traffic import TrafficResult, run_traffic  # noqa: E402
 from ivr.sim.transport import Reply, Transport  # noqa: E402
 
 TOKEN = "benchmark-token"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # a Monday, 8:00 in Chicago
+DAYS = 2  # two simulated days: quiet hours between them let --jobs 2 split the run in two
+SEED = 1
+BASE = "http://ivr.bench"
 SETTINGS = {
     "TWILIO_AUTH_TOKEN": TOKEN,
     "SECRET_KEY": "k" * 32,
@@ -48,32 +61,88 @@ SETTINGS = {
     "LOG_LEVEL": "WARNING",
     "FLOWS_WATCH": "1",  # publish the sample folder at start, as `ivr serve` does
 }
-Run = tuple[float, TrafficResult, int]
+PROFILE = ROOT / "profiles" / "acme.json"
+
+
+@dataclass
+class Run:
+    """One mode's run: the result, wall seconds, requests, latencies and CPU seconds by side."""
+
+    result: TrafficResult
+    seconds: float
+    requests: int
+    latencies: list[float]
+    cpu: dict[str, float]  # "app" (or "server") and "simulator" (or "client")
+    processes: int = 1
+    notes: list[str] = field(default_factory=list)
+    failed_steps: int = 0  # steps the app logged as failed (each answered a fallback): none expected
 
 
 class Counting:
-    """A transport that counts the requests it passes on."""
+    """A transport that counts the requests it passes on and times each (over HTTP: the round trip)."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.count = 0
+        self.latencies: list[float] = []
 
     def post(self, url: str, params: dict[str, str]) -> Reply:
         """Count, then post."""
         self.count += 1
-        return self.inner.post(url, params)
-
-
-def timed(app: Flask, transport: Counting, base: str, calls: int, clock: VirtualClock) -> Run:
-    """Seconds taken by `calls` calls of the sample profile, the result and the requests made.
-
-    The profile's agents (made in `app`'s database beforehand) take the callers through the agent line.
-    """
-    profile = load_profile(ROOT / "profiles" / "acme.json")
-    with staffed(app, profile) as staff:
         began = time.perf_counter()
-        result = run_traffic(transport, base, profile, calls, clock, 2, seed=1, staff=staff)
-        return time.perf_counter() - began, result, transport.count
+        reply = self.inner.post(url, params)
+        self.latencies.append(time.perf_counter() - began)
+        return reply
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of values (0 when there are none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, core count, Python version and the load when the run began."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def cpu_of(pgid: int | None = None, name: str | None = None) -> float:
+    """CPU seconds used so far by the processes of a process group (gunicorn), or of a name (postgres)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(entry.path, "stat").read_text()
+        except OSError:  # the process is gone
+            continue
+        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is stat's field 3 (state)
+        if int(fields[2]) == pgid or text[text.index("(") + 1 : text.rindex(")")] == name:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def logged_errors(app: Flask) -> int:
+    """The errors the call log counts over all calls (a failed step, a fallback answer, adds one)."""
+    with app.extensions["ivr.db"].engine.connect() as connection:
+        return int(connection.execute(text("SELECT COALESCE(SUM(errors), 0) FROM calls")).scalar_one())
 
 
 def in_process(url: str, calls: int) -> Run:
@@ -82,10 +151,65 @@ def in_process(url: str, calls: int) -> Run:
     app = create_app({"DATABASE_URL": url, **SETTINGS})
     clock = VirtualClock(START)
     app.config["IVR_CLOCK"] = clock.now
+    transport = WsgiTransport(app, TOKEN)
+    transport.latencies = []
     try:
-        return timed(app, Counting(WsgiTransport(app, TOKEN)), "http://ivr.bench", calls, clock)
+        errors = logged_errors(app)
+        with staffed(app, load_profile(PROFILE)) as staff:
+            database = cpu_of(name="postgres")
+            began, cpu = time.perf_counter(), time.process_time()
+            result = run_traffic(
+                transport, BASE, load_profile(PROFILE), calls, clock, DAYS, SEED, staff=staff
+            )
+            seconds, cpu_used = time.perf_counter() - began, time.process_time() - cpu
+            database = cpu_of(name="postgres") - database
+        errors = logged_errors(app) - errors
     finally:
         app.extensions["ivr.db"].engine.dispose()
+    split = {"app": transport.app_cpu, "simulator": cpu_used - transport.app_cpu}
+    notes = []
+    if url.startswith("postgresql"):
+        split["database"] = database
+        notes.append("database: every postgres process of the machine meanwhile (others' too, if any)")
+    return Run(
+        result, seconds, transport.requests, transport.latencies, split, notes=notes, failed_steps=errors
+    )
+
+
+def in_shards(url: str, calls: int, jobs: int) -> Run:
+    """`calls` calls split into `jobs` shards, each in a process of its own (`ivr traffic --jobs`)."""
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, **SETTINGS})  # publishes the flows; makes the agents
+    profile = load_profile(PROFILE)
+    shards = plan(profile, calls, START, DAYS, SEED, jobs)
+    settings = {"DATABASE_URL": url, **SETTINGS}
+    try:
+        errors = logged_errors(app)
+        with staffed(app, profile) as staff:
+            began, cpu = time.perf_counter(), time.process_time()
+            result = run_shards(settings, TOKEN, profile, shards, staff, BASE, jobs, latencies=True)
+            seconds, parent = time.perf_counter() - began, time.process_time() - cpu
+        errors = logged_errors(app) - errors
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
+    loads = result.load
+    app_cpu = sum(load.app_cpu_seconds for load in loads)
+    total = parent + sum(load.cpu_seconds for load in loads)
+    notes = [
+        f"shard {n}: {len(s.arrivals)} calls, {load.wall_seconds:.1f} s wall, {load.cpu_seconds:.1f} s CPU"
+        for n, (s, load) in enumerate(zip(shards, loads, strict=True))
+    ]
+    notes.append("wall time includes starting each process (about 1 s: a fresh interpreter imports ivr)")
+    return Run(
+        result,
+        seconds,
+        sum(load.requests for load in loads),
+        [latency for load in loads for latency in load.latencies],
+        {"app": app_cpu, "simulator": total - app_cpu},
+        processes=len(shards),
+        notes=notes,
+        failed_steps=errors,
+    )
 
 
 def over_http(url: str, calls: int, workers: int) -> Run:
@@ -98,35 +222,105 @@ def over_http(url: str, calls: int, workers: int) -> Run:
     server.start()
     try:
         server.wait_ready()
-        return timed(app, Counting(HttpTransport(TOKEN)), server.base, calls, VirtualClock(START))
+        assert server.process is not None
+        transport = Counting(HttpTransport(TOKEN))
+        with staffed(app, load_profile(PROFILE)) as staff:
+            served, cpu, began = cpu_of(server.process.pid), time.process_time(), time.perf_counter()
+            result = run_traffic(
+                transport,
+                server.base,
+                load_profile(PROFILE),
+                calls,
+                VirtualClock(START),
+                DAYS,
+                SEED,
+                staff=staff,
+            )
+            seconds = time.perf_counter() - began
+            split = {"server": cpu_of(server.process.pid) - served, "client": time.process_time() - cpu}
+        return Run(result, seconds, transport.count, transport.latencies, split, processes=workers)
     finally:
         server.stop()
         app.extensions["ivr.db"].engine.dispose()
 
 
-def report(name: str, elapsed: float, result: TrafficResult, requests: int) -> None:
-    """One line of figures."""
-    calls = len(result.calls)
-    errors = sum(1 for _call, outcome in result.calls if not outcome.ok)
-    rates = f"{calls / elapsed:7.1f} calls/s, {requests / elapsed:7.1f} requests/s"
-    print(f"{name:<30} {calls:6d} calls in {elapsed:6.1f} s: {rates}, {errors} with errors")
+def figures(run: Run) -> dict[str, Any]:
+    """The figures of one run."""
+    calls, requests = len(run.result.calls), run.requests
+    errors = run.result.summary()["errors"]
+    return {
+        "calls": calls,
+        "agent_calls": len(run.result.agent_legs),
+        "errors": errors,
+        "failed_steps_logged": run.failed_steps,
+        "seconds": round(run.seconds, 2),
+        "calls_per_second": round(calls / run.seconds, 1),
+        "requests": requests,
+        "requests_per_second": round(requests / run.seconds, 1),
+        "requests_per_call": round(requests / calls, 1) if calls else 0.0,
+        "p50_ms": round(percentile(run.latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(run.latencies, 0.99) * 1000, 2),
+        "cpu_seconds": {side: round(seconds, 2) for side, seconds in run.cpu.items()},
+        "cpu_ms_per_request": {
+            side: round(seconds * 1000 / requests, 3) for side, seconds in run.cpu.items()
+        },
+        "cpu_seconds_per_100_calls": round(sum(run.cpu.values()) * 100 / calls, 2) if calls else 0.0,
+        "processes": run.processes,
+        "notes": run.notes,
+    }
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """The human-readable figures."""
+    m = report["machine"]
+    print(
+        f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, load {m['load_average']} at start;"
+    )
+    print(f"  {m['date']}; goal: at least 200 complete calls/s in-process")
+    for name, f in report["modes"].items():
+        latency = "in app" if name.startswith("in-process") else "round trip"
+        sides = ", ".join(
+            f"{side} {seconds:.1f} s ({f['cpu_ms_per_request'][side]:.2f} ms/request)"
+            for side, seconds in f["cpu_seconds"].items()
+        )
+        rates = f"{f['calls_per_second']:6.1f} calls/s, {f['requests_per_second']:7.1f} requests/s"
+        print(
+            f"{name:<34} {f['calls']:5d} calls in {f['seconds']:6.1f} s: {rates} "
+            f"({f['requests_per_call']} a call), {f['errors']} errors, {f['failed_steps_logged']} failed"
+        )
+        print(
+            f"{'':<34} request p50 {f['p50_ms']:.2f} ms, p99 {f['p99_ms']:.2f} ms ({latency}); CPU: {sides}"
+        )
+        for note in f["notes"]:
+            print(f"{'':<34} {note}")
 
 
 def main() -> int:
     """Run the modes asked for and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--calls", type=int, default=400)
+    parser.add_argument("--jobs", type=int, default=2, help="processes of the sharded run (1: none)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pg", help="also run in-process on this PostgreSQL database (it is migrated)")
+    parser.add_argument("--no-http", action="store_true", help="skip the run against gunicorn")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    cores = f"{os.cpu_count()} cores, Python {platform.python_version()}"
-    print(f"machine: {platform.machine()}, {cores}; goal: at least 200 complete calls/s in-process")
+    report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "modes": {}}
+    modes = report["modes"]
     with tempfile.TemporaryDirectory() as folder:
-        report("in-process, SQLite", *in_process(f"sqlite:///{folder}/a.sqlite3", args.calls))
+        modes["in-process, SQLite"] = figures(in_process(f"sqlite:///{folder}/a.sqlite3", args.calls))
+        if args.jobs > 1:
+            sharded = in_shards(f"sqlite:///{folder}/c.sqlite3", args.calls, args.jobs)
+            modes[f"in-process, SQLite, --jobs {args.jobs}"] = figures(sharded)
         if args.pg:
-            report("in-process, PostgreSQL", *in_process(args.pg, args.calls))
-        served = over_http(f"sqlite:///{folder}/b.sqlite3", args.calls, args.workers)
-        report(f"gunicorn x{args.workers}, SQLite, over HTTP", *served)
+            modes["in-process, PostgreSQL"] = figures(in_process(args.pg, args.calls))
+        if not args.no_http:
+            served = over_http(f"sqlite:///{folder}/b.sqlite3", args.calls, args.workers)
+            modes[f"gunicorn x{args.workers}, SQLite, over HTTP"] = figures(served)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
     return 0
 
 

@@ -131,6 +131,14 @@ def simulate(
 @click.option("--seed", type=int, help="Random seed; with --start, a repeatable run.")
 @click.option("--start", help="First day, ISO 8601 date (default: DAYS days ago).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processes (in process only): split the run at quiet hours into up to N shards run side by side. "
+    "The same seed and N give the same calls; another N gives another run of the same model.",
+)
 def traffic(  # one parameter per option
     profile_path: Path,
     calls: int,
@@ -139,6 +147,7 @@ def traffic(  # one parameter per option
     seed: int | None,
     start: str | None,
     as_json: bool,
+    jobs: int,
 ) -> None:
     """Generate CALLS simulated calls from a profile, over the last DAYS days, into the call log."""
     from ..sim.capacity import Plan, sized_for, sizing_lines
@@ -159,12 +168,25 @@ def traffic(  # one parameter per option
         note = server_token()[1] if url else None
     except LookupError as exc:
         raise click.ClickException(str(exc)) from None
+    if url and jobs > 1:
+        raise click.BadParameter(
+            "shards run in this process's app: with --url the run is one process", param_hint="--jobs"
+        )
     for line in [note, *sizing_lines(sizing, calls, days, str(profile_path))]:
         if line is not None:
             click.echo(line, err=True)
     with click.progressbar(length=calls, label="calls", file=sys.stderr) as bar:
         try:
-            result = run_profile(profile, calls, days, VirtualClock(begin), url, seed, bar.update)
+            result = run_profile(
+                profile,
+                calls,
+                days,
+                VirtualClock(begin),
+                url,
+                seed,
+                bar.update,
+                jobs,
+            )
         except LookupError as exc:
             raise click.ClickException(str(exc)) from None
     summary = result.summary()

@@ -23,6 +23,10 @@ class TwimlError(Exception):
         self.code = code
         self.message = message
 
+    def __reduce__(self) -> tuple[type[TwimlError], tuple[int, str]]:
+        """Pickled by code and message (a shard's results come back from another process)."""
+        return TwimlError, (self.code, self.message)
+
 
 @dataclass(frozen=True)
 class Verb:

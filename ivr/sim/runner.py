@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import pickle
+import random
 import secrets
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 from flask import Flask
@@ -17,8 +24,9 @@ from .call import CallResult, Event, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
 from .profile import Profile
+from .shards import Shard, plan
 from .staff import Staff, new_logins
-from .traffic import TrafficResult, run_traffic
+from .traffic import Load, TrafficResult, run_traffic
 from .transport import HttpTransport, Timed, Transport, WsgiTransport
 
 LOCAL_BASE = "http://ivr.simulator"
@@ -143,18 +151,123 @@ def published_site(clock: VirtualClock) -> Site:
 
 def run_profile(
     profile: Profile, calls: int, days: int, clock: VirtualClock, url: str | None, seed: int | None,
-    progress: Callable[[int], None],
+    progress: Callable[[int], None], jobs: int = 1, shards: int | None = None,
 ) -> TrafficResult:  # fmt: skip
     """Generate traffic from a profile, in this process or against a server at `url`.
 
-    The simulated agents are made in the configured database (with --url it must be the server's).
+    The simulated agents are made in the configured database (with --url it must be the server's). With
+    `jobs` > 1 (in process only) the run is split into up to `shards` (default: `jobs`) shards
+    (ivr.sim.shards), run in `jobs` processes of their own on the same database.
     """
     with local_app(clock) as (app, token), staffed(app, profile) as staff:
         if url:
             transport: Transport = Timed(HttpTransport(server_token()[0]), clock)
             return run_traffic(transport, url, profile, calls, clock, days, seed, progress, staff=staff)
+        if (shards or jobs) > 1:
+            if seed is None:
+                seed = random.randrange(2**32)  # shards draw from streams derived from one seed
+            parts = plan(profile, calls, clock.now(), days, seed, shards or jobs)
+            if len(parts) > 1:
+                return run_shards(
+                    portable(app.config), token, profile, parts, staff, LOCAL_BASE, jobs, progress
+                )
         transport = WsgiTransport(app, token)
         return run_traffic(transport, LOCAL_BASE, profile, calls, clock, days, seed, progress, staff=staff)
+
+
+def portable(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The app's settings that can be sent to another process; not the clock (a shard has its own)."""
+    settings = {}
+    for key, value in config.items():
+        if key == "IVR_CLOCK":
+            continue
+        try:
+            pickle.dumps(value)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            continue
+        settings[key] = value
+    return settings
+
+
+_progress: Any = None  # in a shard's process: the queue its finished calls are counted on
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """What a shard's process needs: the app's settings, the token, the profile, the shard and its agents."""
+
+    settings: dict[str, Any]
+    token: str
+    profile: Profile
+    shard: Shard
+    staff: Staff
+    base_url: str
+    latencies: bool
+
+
+def _counting(queue: Any) -> None:
+    global _progress
+    _progress = queue
+
+
+def run_shard(task: ShardTask) -> TrafficResult:
+    """Run one shard in this process, with an app of its own on the run's database."""
+    from .. import create_app
+
+    began, cpu = time.perf_counter(), time.process_time()
+    clock = VirtualClock(task.shard.start)
+    app = create_app(task.settings | {"FLOWS_WATCH": False})  # the run's flows are published already
+    app.config["IVR_CLOCK"] = clock.now
+    transport = WsgiTransport(app, task.token)
+    transport.latencies = [] if task.latencies else None
+    count = _progress.put if _progress is not None else None
+    try:
+        result = run_traffic(
+            transport, task.base_url, task.profile, len(task.shard.arrivals), clock, 1, None, count,
+            staff=task.staff, shard=task.shard,
+        )  # fmt: skip
+    finally:
+        app.extensions["ivr.db"].engine.dispose()
+    load = Load(
+        transport.requests,
+        transport.in_app,
+        transport.app_cpu,
+        time.process_time() - cpu,
+        time.perf_counter() - began,
+        transport.latencies or [],
+    )
+    light = result.light()
+    return TrafficResult(light.calls, light.agent_legs, [load])
+
+
+def run_shards(
+    settings: dict[str, Any], token: str, profile: Profile, shards: list[Shard], staff: Staff, base_url: str,
+    jobs: int, progress: Callable[[int], None] | None = None, latencies: bool = False,
+) -> TrafficResult:  # fmt: skip
+    """Run the shards in `jobs` fresh processes (spawned: the app's threads and connections stay here).
+
+    The result is the shards' results in shard order, whatever order they finish in.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    tasks = [ShardTask(settings, token, profile, shard, staff, base_url, latencies) for shard in shards]
+    with ProcessPoolExecutor(
+        min(jobs, len(shards)), context, initializer=_counting, initargs=(queue,)
+    ) as pool:
+        futures = [pool.submit(run_shard, task) for task in tasks]
+        while not all(future.done() for future in futures):
+            try:
+                done = queue.get(timeout=0.2)
+            except Empty:
+                continue
+            if progress is not None:
+                progress(done)
+        parts = [future.result() for future in futures]
+    while not queue.empty():
+        done = queue.get()
+        if progress is not None:
+            progress(done)
+    return TrafficResult.joined(parts)
 
 
 @contextmanager

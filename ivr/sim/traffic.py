@@ -13,15 +13,64 @@ from .call import CallResult, SimulatedCall
 from .clock import VirtualClock
 from .floor import DeskPool, ModelQueues, ProfileCaller, Switchboard, play_safely
 from .profile import arrival_times
+from .shards import Shard
 from .staff import Shifts, Staff
 
 
 @dataclass
-class TrafficResult:
-    """Every call of a run, with the queue outcomes the simulator saw, and the agents' calls."""
+class PlacedCall:
+    """A finished call without its transport and greenlet: what a shard sends back from its process."""
 
-    calls: list[tuple[SimulatedCall, CallResult]]
-    agent_legs: list[tuple[SimulatedCall, CallResult]] = field(default_factory=list)
+    sid: str
+    number: str
+    queue_outcomes: list[tuple[str, str, int]]
+
+    @classmethod
+    def of(cls, call: SimulatedCall) -> PlacedCall:
+        """The picklable part of a simulated call."""
+        return cls(call.sid, call.base["From"], call.queue_outcomes)
+
+
+@dataclass
+class Load:
+    """What one process of a run did: requests, wall and CPU seconds inside the app and in all, latencies."""
+
+    requests: int = 0
+    app_seconds: float = 0.0
+    app_cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TrafficResult:
+    """Every call of a run, with the queue outcomes the simulator saw, and the agents' calls.
+
+    In process the calls are SimulatedCall objects; the calls of shards run in other processes come back
+    as PlacedCall. `load` has one entry per shard run in another process.
+    """
+
+    calls: list[tuple[Any, CallResult]]
+    agent_legs: list[tuple[Any, CallResult]] = field(default_factory=list)
+    load: list[Load] = field(default_factory=list)
+
+    def light(self) -> TrafficResult:
+        """The same result with PlacedCall for each call, to send to another process."""
+        return TrafficResult(
+            [(PlacedCall.of(call), result) for call, result in self.calls],
+            [(PlacedCall.of(call), result) for call, result in self.agent_legs],
+            self.load,
+        )
+
+    @classmethod
+    def joined(cls, parts: list[TrafficResult]) -> TrafficResult:
+        """The results of a run's shards, in shard order."""
+        return cls(
+            [pair for part in parts for pair in part.calls],
+            [pair for part in parts for pair in part.agent_legs],
+            [load for part in parts for load in part.load],
+        )
 
     def summary(self) -> dict[str, Any]:
         """Totals (errors include agents' calls), and per queue: offered, answered, abandoned, left, wait."""
@@ -57,18 +106,23 @@ def run_traffic(
     progress: Callable[[int], None] | None = None,
     *,
     staff: Staff,
+    shard: Shard | None = None,
 ) -> TrafficResult:
     """Simulate `calls` calls of a profile over `days` days from the clock's time.
 
     The callers' queues are modelled; the `staff` answer them through the agent line (ivr.sim.staff).
+    With `shard`, only that shard of the run (ivr.sim.shards): its calls, its own random stream, and its
+    agents' shifts from its start (the clock's time) until its end.
     """
-    rng = random.Random(seed)
+    rng = random.Random(seed if shard is None else shard.seed)
     board = Switchboard(clock)
     start = clock.now()
     pools = {queue: DeskPool(model, board, rng) for queue, model in profile.desks.items()}
     queues = ModelQueues(pools)
-    arrivals = arrival_times(profile, calls, start, days, rng)
+    arrivals = arrival_times(profile, calls, start, days, rng) if shard is None else list(shard.arrivals)
     horizon = (arrivals[-1] if arrivals else start) + timedelta(hours=5)  # the last call's wait and talk
+    if shard is not None and shard.end is not None:
+        horizon = min(horizon, shard.end)
     shifts = Shifts(staff, transport, base_url, board, queues)
     shifts.schedule(profile.desks, start, horizon)
     fresh = iter(rng.sample(range(2_000_000, 9_999_999), profile.population))
@@ -80,6 +134,9 @@ def run_traffic(
         """A caller answered in the last 7 days calling again (at their desk's repeat rate), or a new one."""
         week_ago = clock.now() - timedelta(days=7)
         candidates = [(number, queue) for number, (when, queue) in recent.items() if when >= week_ago]
+        if len(candidates) < len(recent):  # answered over a week ago: never a candidate again (long runs)
+            for number in [number for number, (when, _queue) in recent.items() if when < week_ago]:
+                del recent[number]
         if candidates:
             number, queue = rng.choice(candidates)
             if rng.random() < profile.desks[queue].repeat_rate:
