@@ -1,10 +1,5 @@
-"""ivr's Flask class: a lean path for Twilio's webhooks, and cookie sessions opened only for a cookie sent.
-
-A request to a lean blueprint (the voice webhooks) runs only that blueprint's own hooks: none of the app-wide
-before/after_request functions (CSRF, Flask-Login's remember cookie, the pages' and API's headers, the NUL
-guard of ivr.db) and no session save. The blueprint does what it needs itself (ivr.voice: body, NUL,
-signature, identifiers, nosniff). Every other request, unmatched ones under /voice included, runs as in Flask.
-"""
+"""ivr's Flask class: webhooks run only their own blueprint's hooks (no CSRF, cookie session, user, app-wide
+hooks), and a cookie session is opened only for a request that sends a cookie."""
 
 from __future__ import annotations
 
@@ -36,24 +31,32 @@ class CookieSessions(SecureCookieSessionInterface):
 class Application(Flask):
     """Flask, with `lean_blueprints` whose requests skip the app-wide hooks and the session save."""
 
+    # A request to a lean blueprint (the voice webhooks) runs none of the app-wide before/after_request
+    # functions (CSRF, Flask-Login's remember cookie, the pages' and API's headers, ivr.db's NUL guard) and
+    # saves no session; the blueprint does what it needs itself (ivr.voice: body, NUL, signature, identifiers,
+    # nosniff). Every other request, unmatched ones under /voice included, runs as in Flask.
+
     session_interface = CookieSessions()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lean_blueprints: frozenset[str] = frozenset()  # top-level blueprint names (create_app sets)
 
-    def _lean(self) -> bool:
-        names = request.blueprints
-        return bool(names) and names[-1] in self.lean_blueprints
+    def _lean_blueprints(self) -> list[str] | None:
+        """The request's blueprints (innermost first) when its top one is lean, else None."""
+        names: list[str] = request._get_current_object().blueprints  # type: ignore[attr-defined]
+        return names if names and names[-1] in self.lean_blueprints else None
 
     def preprocess_request(self) -> Any:
         """Flask's, except that a lean blueprint's request runs only its own preprocessors and hooks."""
-        if not self._lean():
+        lean = self._lean_blueprints()
+        if lean is None:
             return super().preprocess_request()
-        names = tuple(reversed(request.blueprints))
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        names = tuple(reversed(lean))
         for name in names:
             for url_func in self.url_value_preprocessors.get(name, ()):
-                url_func(request.endpoint, request.view_args)
+                url_func(req.endpoint, req.view_args)
         for name in names:
             for before_func in self.before_request_funcs.get(name, ()):
                 answer = self.ensure_sync(before_func)()
@@ -63,12 +66,12 @@ class Application(Flask):
 
     def process_response(self, response: Response) -> Response:
         """Flask's, except that a lean blueprint's answer gets only its own hooks and no session save."""
-        if not self._lean():
+        lean = self._lean_blueprints()
+        if lean is None:
             return super().process_response(response)
         ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
         for func in chain(
-            ctx._after_request_functions,
-            *(reversed(self.after_request_funcs.get(name, ())) for name in request.blueprints),
+            ctx._after_request_functions, *(reversed(self.after_request_funcs.get(name, ())) for name in lean)
         ):
             response = self.ensure_sync(func)(response)
         return response

@@ -1,6 +1,5 @@
 """Twilio's webhooks: signed, thin, and never a 500 to Twilio; one blueprint per feature under /voice.
-Every request passes the body and signature checks here first, for every feature. The app runs only these
-hooks for a webhook (ivr.application: no CSRF, no cookie session, no signed-in user, no app-wide hooks)."""
+Every request passes the checks here first, and only these hooks run for a webhook (ivr.application)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,5 @@
-"""Actions to TwiML: the only place that builds XML.
-
-Written directly rather than through twilio's VoiceResponse, which builds an ElementTree and serialises it
-(most of the cost of an answer), but the same document byte for byte (tests/voice/test_twiml_escaping.py
-compares the two on every node of the sample flows): VoiceResponse's attribute names in its sorted order,
-"true"/"false" for booleans, no attribute for None, no text for an empty one, `<Verb />` for an empty element,
-text and attribute values escaped as ElementTree escapes them.
-
-Two things differ, both for text VoiceResponse turned into a broken or altered document: characters XML 1.0
-forbids (control characters other than tab, newline and carriage return; lone surrogates; U+FFFE, U+FFFF) are
-left out, where VoiceResponse wrote them as they were (a document no parser, Twilio's included, accepts); and
-a carriage return in text is written `&#13;`, so that it reaches Twilio as itself and not as a newline.
-"""
+"""Actions to TwiML: the only place that builds XML, written directly (twilio's VoiceResponse builds an
+ElementTree and serialises it, most of the cost of an answer), the same document byte for byte."""
 
 from __future__ import annotations
 
@@ -33,6 +22,13 @@ from ..engine.actions import (
     Target,
 )
 
+# VoiceResponse's document: its attribute names in its sorted order, "true"/"false" for booleans, no attribute
+# for None, no text for an empty one, `<Verb />` for an empty element, values escaped as ElementTree escapes
+# them (tests/voice/test_twiml_escaping.py compares the two on every node of the sample flows). Two things
+# differ, for text VoiceResponse turned into a broken or altered document: characters XML 1.0 forbids (control
+# characters other than tab, new line and carriage return; lone surrogates; U+FFFE, U+FFFF) are left out,
+# where VoiceResponse wrote them as they were (a document no parser, Twilio's included, accepts); and a
+# carriage return in text is written &#13;, so that it reaches Twilio as itself and not as a new line.
 UrlFor = Callable[[Target], str]
 Attribute = tuple[str, str | int | bool | None]
 DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
