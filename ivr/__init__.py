@@ -17,13 +17,13 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
 
     Only the command line passes require_token=False: it serves no webhooks.
     """
-    from flask import Flask
     from werkzeug.exceptions import HTTPException
     from werkzeug.middleware.proxy_fix import ProxyFix
 
+    from .application import Application
     from .config import browser_settings, database_limits, from_environment, instance_secret
 
-    app = Flask(__name__, instance_relative_config=True)
+    app = Application(__name__, instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.update(from_environment(app.instance_path))
     app.config.update(browser_settings())  # cookies, forms and sign-ins of the pages
@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None, require_token: bool = True)
     for name, registered in app.blueprints.items():  # webhooks and the API are signed, not cookie-based
         if name.split(".")[0] in (voice.bp.name, api.bp.name):
             access.csrf.exempt(registered)
+    app.lean_blueprints = frozenset({voice.bp.name})  # webhooks run only their own hooks (ivr.application)
     return app
 
 

@@ -1,15 +1,15 @@
 """Twilio's webhooks: signed, thin, and never a 500 to Twilio; one blueprint per feature under /voice.
-Every request passes the body and signature checks here first, for every feature."""
+Every request passes the checks here first, and only these hooks run for a webhook (ivr.application)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app
 from werkzeug.exceptions import HTTPException
 
 from .. import deadline
 from ..db import close_session
 from . import agent_line, fallback_url, flow, outbound
-from .security import check_body, check_identifiers, check_signature, simulated_time
+from .security import check_identifiers, check_signature, read_form, simulated_time
 
 FEATURES = (flow.bp, agent_line.bp, outbound.bp, fallback_url.bp)  # endpoints voice.<feature>.<view>
 
@@ -22,10 +22,16 @@ for feature in FEATURES:
 def _checks() -> None:
     # first: the checks may take time too; the breaker may say to answer without the database at once
     deadline.begin(current_app.config["WEBHOOK_DEADLINE_SECONDS"], current_app.extensions["ivr.breaker"])
-    check_body()
-    check_signature()
-    check_identifiers()
-    simulated_time()
+    form = read_form()
+    check_signature(form)
+    check_identifiers(form)
+    simulated_time(form)
+
+
+@bp.after_request
+def _nosniff(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")  # as on every answer (ivr.web.headers)
+    return response
 
 
 @bp.teardown_request

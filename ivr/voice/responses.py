@@ -27,12 +27,31 @@ APOLOGY = "We are sorry, we cannot take your call right now. Please try again la
 GOODBYE = "Thank you for calling. Goodbye."
 
 
+URLS = "ivr.voice.urls"  # app.extensions: absolute URLs built so far (a flow has few callbacks)
+MAX_URLS = 4096
+
+
 def absolute(endpoint: str, **values: Any) -> str:
-    """An absolute URL for a voice endpoint, on PUBLIC_BASE_URL when it is set."""
-    base = str(current_app.config["PUBLIC_BASE_URL"])
-    if base:  # the public URL already holds any path prefix, as in the signature check
-        return base + url_for(endpoint, **values).removeprefix(request.script_root)
-    return str(url_for(endpoint, _external=True, **values))
+    """An absolute URL for a voice endpoint, on PUBLIC_BASE_URL when it is set.
+
+    Remembered per app by everything that goes into it (Werkzeug's URL building is most of a callback's
+    cost): the base, SERVER_NAME, the request's scheme, host and path prefix, the endpoint and its values.
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    base = str(app.config["PUBLIC_BASE_URL"])
+    key = (base, app.config["SERVER_NAME"], req.scheme, req.host, req.script_root, endpoint, *values.items())
+    urls: dict[tuple[object, ...], str] = app.extensions.setdefault(URLS, {})
+    found = urls.get(key)
+    if found is None:
+        if base:  # the public URL already holds any path prefix, as in the signature check
+            found = base + url_for(endpoint, **values).removeprefix(req.script_root)
+        else:
+            found = str(url_for(endpoint, _external=True, **values))
+        if len(urls) >= MAX_URLS:
+            urls.clear()
+        urls[key] = found
+    return found
 
 
 def callback_url(callback: Target) -> str:
@@ -44,7 +63,9 @@ def callback_url(callback: Target) -> str:
 
 def twiml(actions: Iterable[Action]) -> Response:
     """A text/xml response for these actions."""
-    xml = render(actions, callback_url, transcribe_url=absolute("voice.flow.transcription"))
+    actions = list(actions)
+    transcribe = any(isinstance(action, Record) and action.transcribe for action in actions)
+    xml = render(actions, callback_url, absolute("voice.flow.transcription") if transcribe else None)
     return Response(xml, status=200, content_type="text/xml; charset=utf-8")
 
 

@@ -1,0 +1,77 @@
+"""ivr's Flask class: webhooks run only their own blueprint's hooks (no CSRF, cookie session, user, app-wide
+hooks), and a cookie session is opened only for a request that sends a cookie."""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Any
+
+from flask import Flask, Request, Response, request
+from flask.globals import request_ctx
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for a request that sends no cookie and
+    without the save's cookie settings for a session nobody touched (same cookies, same headers)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """An empty session at once when the request has no Cookie header, else Flask's own."""
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Nothing to do for an empty session never read nor written (Flask's sets no cookie, no Vary)."""
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
+
+
+class Application(Flask):
+    """Flask, with `lean_blueprints` whose requests skip the app-wide hooks and the session save."""
+
+    # A request to a lean blueprint (the voice webhooks) runs none of the app-wide before/after_request
+    # functions (CSRF, Flask-Login's remember cookie, the pages' and API's headers, ivr.db's NUL guard) and
+    # saves no session; the blueprint does what it needs itself (ivr.voice: body, NUL, signature, identifiers,
+    # nosniff). Every other request, unmatched ones under /voice included, runs as in Flask.
+
+    session_interface = CookieSessions()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lean_blueprints: frozenset[str] = frozenset()  # top-level blueprint names (create_app sets)
+
+    def _lean_blueprints(self) -> list[str] | None:
+        """The request's blueprints (innermost first) when its top one is lean, else None."""
+        names: list[str] = request._get_current_object().blueprints  # type: ignore[attr-defined]
+        return names if names and names[-1] in self.lean_blueprints else None
+
+    def preprocess_request(self) -> Any:
+        """Flask's, except that a lean blueprint's request runs only its own preprocessors and hooks."""
+        lean = self._lean_blueprints()
+        if lean is None:
+            return super().preprocess_request()
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        names = tuple(reversed(lean))
+        for name in names:
+            for url_func in self.url_value_preprocessors.get(name, ()):
+                url_func(req.endpoint, req.view_args)
+        for name in names:
+            for before_func in self.before_request_funcs.get(name, ()):
+                answer = self.ensure_sync(before_func)()
+                if answer is not None:
+                    return answer
+        return None
+
+    def process_response(self, response: Response) -> Response:
+        """Flask's, except that a lean blueprint's answer gets only its own hooks and no session save."""
+        lean = self._lean_blueprints()
+        if lean is None:
+            return super().process_response(response)
+        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        for func in chain(
+            ctx._after_request_functions, *(reversed(self.after_request_funcs.get(name, ())) for name in lean)
+        ):
+            response = self.ensure_sync(func)(response)
+        return response
