@@ -250,7 +250,7 @@ class _Held:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.dbapi = connection.connection.dbapi_connection
+        self.dbapi: Any = connection.connection.dbapi_connection
         self._lock = threading.Lock()
 
     def close(self) -> None:

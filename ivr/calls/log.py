@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, TextClause, bindparam, insert, select, text, update
+from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -135,7 +135,7 @@ def call_values(params: Mapping[str, str], now: datetime) -> dict[str, Any]:
 
 
 @cache
-def new_call(columns: tuple[str, ...]) -> TextClause:
+def new_call(columns: tuple[str, ...]) -> TextualSelect:
     """INSERT of a call's `columns` unless its CallSid is logged, RETURNING its id; built once per column set.
     (Not `InsertOrSkip`: compiled for PostgreSQL, its JSONB parameters come out as `:name::JSONB`, which
     text() does not take for a parameter.)"""

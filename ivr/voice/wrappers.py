@@ -48,12 +48,10 @@ def _forget_session() -> None:
 
 
 def _roll_back() -> None:
-    """Roll back this request's session and whatever the held connection had begun (SQLite's short
-    transactions; PostgreSQL's statements commit themselves)."""
+    """Roll back this request's session; the held connection is closed (errors are rare: the next request
+    opens a new one rather than go on with a connection in a state no one checked)."""
     session().rollback()
-    held = database().held_connection()
-    if held is not None and held.in_transaction():
-        held.rollback()
+    database().drop_webhook_connection()
 
 
 def flow_fallback() -> Response:
