@@ -30,6 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,10 @@ class Database:
         try:
             if self.engine.dialect.name == "postgresql":
                 connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.detach()  # not the pool's: pages and the API keep its connections for themselves
+            if isinstance(self.engine.pool, QueuePool):
+                connection.detach()  # not the pool's: pages and the API keep its connections for themselves
+            # else an in-memory SQLite database (the simulator's tries): its one connection per thread IS the
+            # database, shared with the thread's sessions, so it stays the pool's
         except BaseException:
             connection.invalidate()
             connection.close()
@@ -228,7 +232,7 @@ class Database:
         held: _Held | None = getattr(self._held, "value", None)
         self._held.value = None
         if held is not None:
-            held.close()
+            held.close()  # the pool's (in-memory SQLite) goes back to it: it is the database
 
     def close_held(self) -> None:
         """Close every thread's held connection (the engine is disposed: tests, forks, shutdown)."""
@@ -245,28 +249,37 @@ class Database:
         app.teardown_appcontext(lambda _exc: close_session())
 
 
+def _close_quietly(dbapi_connection: Any) -> None:
+    try:
+        dbapi_connection.close()
+    except Exception:  # a cut or dead connection may complain while closing: it is gone either way
+        log.debug("closing a held connection failed", exc_info=True)
+
+
 class _Held:
-    """A held connection; closed when its thread ends (its thread-local goes) or the engine is disposed."""
+    """A held connection; closed when its thread ends (its thread-local goes), when it fails, or when the
+    engine is disposed. The DBAPI connection is closed by a weakref finalizer: it runs before the garbage
+    collector finalizes a cycle (an app dropped without dispose), so psycopg never finds it open then."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dbapi: Any = connection.connection.dbapi_connection
+        detached = connection.connection._connection_record is None
+        self._close_dbapi = weakref.finalize(self, _close_quietly, self.dbapi) if detached else None
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the connection once (from its thread, the garbage collector or dispose). The DBAPI connection
-        is closed first: a detached connection that SQLAlchemy invalidates is dropped without being closed."""
+        """Close the connection once. The DBAPI connection first: a detached connection that SQLAlchemy
+        invalidates is dropped without being closed."""
         with self._lock:
+            if self._close_dbapi is not None:
+                self._close_dbapi()
             connection = self.connection
             if connection.closed:
                 return
             try:
-                self.dbapi.close()
-            except Exception:  # a cut or dead connection may complain while closing: it is gone either way
-                log.debug("closing a held connection failed", exc_info=True)
-            try:
-                if not connection.invalidated:
-                    connection.invalidate()
+                if self._close_dbapi is not None and not connection.invalidated:
+                    connection.invalidate()  # closed already: SQLAlchemy only lets go of it
                 connection.close()
             except Exception:
                 log.debug("closing a held connection failed", exc_info=True)
