@@ -9,7 +9,7 @@ one interface for either; the statements are built once (per dialect and per set
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -43,6 +43,15 @@ class Answer:
     def row(self) -> dict[str, Any]:
         """The row's columns."""
         return {name: getattr(self, name) for name in ANSWER_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """What an agent-line step writes on one leg (a call row): columns to set, then events to log."""
+
+    call_id: int
+    values: Mapping[str, Any]
+    log: Sequence[LogEntry]
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,13 @@ class Steps:
         """A flow step: set `values` on the call, append its log (made `now`) and keep its answer."""
         raise NotImplementedError
 
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        """An agent-line step: each leg's `values` set and its log appended (made `now`), in order, with
+        the step's answer kept."""
+        raise NotImplementedError
+
     def start(
         self,
         connection: Connection,
@@ -161,6 +177,19 @@ class SQLiteSteps(Steps):
             rows = _event_rows(call_id, log, now)
             if rows:
                 connection.execute(calllog.INSERT_EVENTS, rows)
+            if answer is not None:
+                KEEP.execute(connection, answer.row())
+
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        with _transaction(connection):
+            for leg in legs:
+                if leg.values:
+                    connection.execute(calllog.UPDATE_CALL, {"row_id": leg.call_id, **_updated(leg.values)})
+                rows = _event_rows(leg.call_id, leg.log, now)
+                if rows:
+                    connection.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
                 KEEP.execute(connection, answer.row())
 
@@ -242,6 +271,24 @@ SELECT id FROM made"""
     return _typed(sql, columns)
 
 
+@cache
+def _pg_legs(shape: tuple[tuple[str, ...], ...]) -> TextClause:
+    """Each leg's UPDATE (leg i's columns as :l<i>_<column>), every leg's events from one JSON array (each
+    with its call_id, in order) and the answer."""
+    updates = []
+    for i, columns in enumerate(shape):
+        sets = ", ".join(f"{name} = :l{i}_{name}" for name in columns)
+        updates.append(f"u{i} AS (UPDATE calls SET {sets}, updated_at = :updated_at WHERE id = :l{i}_id)")
+    events = _LOG.format(call_id="CAST(e.value ->> 'call_id' AS BIGINT)", source="")
+    sql = f"""WITH {"".join(u + ", " for u in updates)}logged AS ({events}),
+kept AS ({_KEEP.format(source="")})
+SELECT 1"""
+    typed = [
+        bindparam(f"l{i}_{name}", type_=CALLS.c[name].type) for i, cols in enumerate(shape) for name in cols
+    ]
+    return _typed(sql, ("updated_at",) if shape else ()).bindparams(*typed)
+
+
 _NEW = tuple(calllog.call_values({"CallSid": ""}, calllog.changed_now())) + ("duration", "ended_at")
 
 
@@ -317,6 +364,33 @@ class PostgreSQLSteps(Steps):
             "log": _log_json(log),
         }
         connection.execute(_pg_write(tuple(updated)), params)
+        connection.commit()
+
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        merged: dict[int, dict[str, Any]] = {}  # a row updated twice in one statement: one update applies
+        for leg in legs:
+            if leg.values:
+                merged.setdefault(leg.call_id, {}).update(leg.values)
+        params: dict[str, Any] = {
+            **_answer_params(answer, ""),
+            "at": now,
+            "updated_at": calllog.changed_now(),
+        }
+        shape = []
+        for i, (call_id, values) in enumerate(merged.items()):
+            _updated(values)  # checks the columns
+            shape.append(tuple(values))
+            params[f"l{i}_id"] = call_id
+            params.update({f"l{i}_{name}": value for name, value in values.items()})
+        log = [
+            {"call_id": leg.call_id, "kind": e.kind, "node": e.node, "data": e.data}
+            for leg in legs
+            for e in leg.log
+        ]
+        params["log"] = json.dumps(log)
+        connection.execute(_pg_legs(tuple(shape)), params)
         connection.commit()
 
     def start(
