@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,8 +31,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
+log = logging.getLogger(__name__)
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -167,6 +172,10 @@ class Database:
         self.others = others
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.in_webhook: Callable[[], bool] = lambda: False  # set by ivr.deadline.install
+        self.on_held_use: Callable[[Any], None] = lambda _dbapi: None  # set by ivr.deadline.install
+        self._held = threading.local()
+        self._all_held: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self._held_lock = threading.Lock()
 
         sqlite = self.engine.dialect.name == "sqlite"
 
@@ -178,11 +187,106 @@ class Database:
                 apply_limits(dbapi_connection, wanted)
                 record.info["ivr.limits"] = wanted
 
+        @event.listens_for(self.engine, "engine_disposed")
+        def _disposed(_engine: Engine) -> None:
+            self.close_held()
+
+    def webhook_connection(self) -> Connection:
+        """This thread's connection for webhooks, held from one request to the next (no Session, no pool
+        checkout per request); a new one after a failure (`drop_webhook_connection`) or when it was closed.
+
+        Out of the pool (detached), opened with the webhooks' limits; on PostgreSQL in autocommit mode, so
+        that one statement is one round trip and is committed when it returns (ivr.calls.steps).
+        """
+        held: _Held | None = getattr(self._held, "value", None)
+        if held is None or held.connection.closed or held.connection.invalidated:
+            if held is not None:
+                held.close()
+            held = self._held.value = _Held(self._open_held())
+            with self._held_lock:
+                self._all_held.add(held)
+        self.on_held_use(held.dbapi)
+        return held.connection
+
+    def _open_held(self) -> Connection:
+        connection = self.engine.connect()
+        try:
+            if self.engine.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(self.engine.pool, QueuePool):
+                connection.detach()  # not the pool's: pages and the API keep its connections for themselves
+            # else an in-memory SQLite database (the simulator's tries): its one connection per thread IS the
+            # database, shared with the thread's sessions, so it stays the pool's
+        except BaseException:
+            connection.invalidate()
+            connection.close()
+            raise
+        return connection
+
+    def held_connection(self) -> Connection | None:
+        """This thread's held connection if one is open (none is opened, no deadline applies)."""
+        held: _Held | None = getattr(self._held, "value", None)
+        return held.connection if held is not None and not held.connection.closed else None
+
+    def drop_webhook_connection(self) -> None:
+        """Close this thread's held connection (it failed, or was cut): the next request opens a new one."""
+        held: _Held | None = getattr(self._held, "value", None)
+        self._held.value = None
+        if held is not None:
+            held.close()  # the pool's (in-memory SQLite) goes back to it: it is the database
+
+    def close_held(self) -> None:
+        """Close every thread's held connection (the engine is disposed: tests, forks, shutdown)."""
+        with self._held_lock:
+            every = list(self._all_held)
+            self._all_held.clear()
+        for held in every:
+            held.close()
+
     def init_app(self, app: Flask) -> None:
         """Register on the app, refuse what the database cannot store, close the session at the end."""
         app.extensions["ivr.db"] = self
         app.before_request(reject_nul)
         app.teardown_appcontext(lambda _exc: close_session())
+
+
+def _close_quietly(dbapi_connection: Any) -> None:
+    try:
+        dbapi_connection.close()
+    except Exception:  # a cut or dead connection may complain while closing: it is gone either way
+        log.debug("closing a held connection failed", exc_info=True)
+
+
+class _Held:
+    """A held connection; closed when its thread ends (its thread-local goes), when it fails, or when the
+    engine is disposed. The DBAPI connection is closed by a weakref finalizer: it runs before the garbage
+    collector finalizes a cycle (an app dropped without dispose), so psycopg never finds it open then."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dbapi: Any = connection.connection.dbapi_connection
+        detached = connection.connection._connection_record is None
+        self._close_dbapi = weakref.finalize(self, _close_quietly, self.dbapi) if detached else None
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the connection once. The DBAPI connection first: a detached connection that SQLAlchemy
+        invalidates is dropped without being closed."""
+        with self._lock:
+            if self._close_dbapi is not None:
+                self._close_dbapi()
+            connection = self.connection
+            if connection.closed:
+                return
+            try:
+                if self._close_dbapi is not None and not connection.invalidated:
+                    connection.invalidate()  # closed already: SQLAlchemy only lets go of it
+                connection.close()
+            except Exception:
+                log.debug("closing a held connection failed", exc_info=True)
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def close_session() -> None:

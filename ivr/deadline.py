@@ -180,6 +180,21 @@ def install(database: Database) -> None:
                     deadline.connections.add(dbapi_connection)
                     record.info["ivr.deadline"] = deadline
 
+    def _held(dbapi_connection: Any) -> None:
+        # a webhook's held connection (ivr.db.Database.webhook_connection) is checked out once, not per
+        # request: each request that uses it puts it under its own deadline (end() forgets it again)
+        deadline = current()
+        if deadline is None:
+            return
+        with _lock:
+            if deadline.expired:
+                raise DatabaseUnavailable(deadline.reason)
+            deadline.used = True
+            if not deadline.done:
+                deadline.connections.add(dbapi_connection)
+
+    database.on_held_use = _held
+
     def _release(dbapi_connection: Any, record: Any, *_args: Any) -> None:
         deadline = record.info.pop("ivr.deadline", None) if record is not None else None
         if deadline is not None:

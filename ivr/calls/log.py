@@ -7,12 +7,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..db import insert_ignoring_conflicts
+from ..db import InsertOrSkip
 from ..engine import LogEntry, StepResult
 from ..engine.agent_line import Leg, LegChange
 from ..engine.params import int_param
@@ -21,6 +23,11 @@ from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCall
 CALLS = cast(Table, Call.__table__)
 EVENTS = cast(Table, CallEvent.__table__)
 STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
+Bind = Session | Connection  # the pages' and transactional steps' Session, or a webhook's held connection
+
+
+def _connection(bind: Bind) -> Connection:
+    return bind.connection() if isinstance(bind, Session) else bind
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,9 @@ ADVANCE_STATUS = UPDATE_CALL.where(CALLS.c.status_rank < bindparam("rank"))  # n
 FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal callback sets the end
 
 
-def find_call(session: Session, call_sid: str) -> CallRef | None:
+def find_call(session: Bind, call_sid: str) -> CallRef | None:
     """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
-    row = session.connection().execute(FIND_CALL, {"sid": call_sid}).first()
+    row = _connection(session).execute(FIND_CALL, {"sid": call_sid}).first()
     return CallRef(*row) if row is not None else None
 
 
@@ -64,10 +71,10 @@ def changed_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _update_call(session: Session, call_id: int, values: Mapping[str, Any]) -> None:
+def _update_call(session: Bind, call_id: int, values: Mapping[str, Any]) -> None:
     unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
-    session.connection().execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": changed_now()})
+    _connection(session).execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": changed_now()})
 
 
 # -- the legs of a bridge (the agent line) ---------------------------------------------------------
@@ -79,18 +86,18 @@ FIND_LEG = select(
 ).where(CALLS.c.call_sid == bindparam("sid"))  # fmt: skip
 
 
-def find_leg(session: Session, call_sid: str) -> Leg | None:
+def find_leg(session: Bind, call_sid: str) -> Leg | None:
     """The leg with this CallSid, if ivr has seen it."""
-    row = session.connection().execute(FIND_LEG, {"sid": call_sid}).first()
+    row = _connection(session).execute(FIND_LEG, {"sid": call_sid}).first()
     return Leg(*row) if row is not None else None
 
 
-def update_leg(session: Session, call_id: int, **values: Any) -> None:
+def update_leg(session: Bind, call_id: int, **values: Any) -> None:
     """Set columns of a call's row (role, desk, agent, peer_call_sid, talk_time, node, ...)."""
     _update_call(session, call_id, values)
 
 
-def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> None:
+def save_legs(session: Bind, changes: Iterable[LegChange], now: datetime) -> None:
     """Store an agent-line step made `now`: each leg's updates, then the events logged on it, in order."""
     for change in changes:
         values = change.updates.changed()
@@ -99,25 +106,25 @@ def save_legs(session: Session, changes: Iterable[LegChange], now: datetime) -> 
         add_events(session, change.leg_id, change.log, now)
 
 
-def _fit(value: str, column: Any) -> str:
+def fit(value: str, column: Any) -> str:
     """A parameter cut to its column's length (Twilio's own values always fit)."""
     length: int | None = getattr(column.type, "length", None)
     return value[:length]
 
 
-def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
-    """A new call row made from a Twilio request's parameters, started `now`."""
+def call_values(params: Mapping[str, str], now: datetime) -> dict[str, Any]:
+    """A new call row's columns, made from a Twilio request's parameters, started `now`."""
     status = params.get("CallStatus", "ringing")
-    values: dict[str, Any] = {
+    return {
         "call_sid": params["CallSid"],
         "parent_call_sid": params.get("ParentCallSid") or None,
         "account_sid": params.get("AccountSid", ""),
-        "direction": _fit(params.get("Direction", "inbound"), Call.direction),
+        "direction": fit(params.get("Direction", "inbound"), Call.direction),
         # a call ivr placed (a campaign's) reaches a callee; the agent line marks its legs 'agent' itself
         "role": "callee" if params.get("Direction", "").startswith("outbound") else "caller",
         "from_number": params.get("From", ""),
         "to_number": params.get("To", ""),
-        "status": _fit(status, Call.status),
+        "status": fit(status, Call.status),
         "status_rank": STATUS_RANK.get(status, 0),
         "started_at": now,
         "variables": {},
@@ -125,11 +132,26 @@ def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> C
         "errors": 0,
         "updated_at": changed_now(),
     }
-    call_id = (
-        session.connection()
-        .execute(insert_ignoring_conflicts(session, CALLS).values(values).returning(CALLS.c.id))
-        .scalar()
-    )
+
+
+@cache
+def new_call(columns: tuple[str, ...]) -> TextualSelect:
+    """INSERT of a call's `columns` unless its CallSid is logged, RETURNING its id; built once per column set.
+    (Not `InsertOrSkip`: compiled for PostgreSQL, its JSONB parameters come out as `:name::JSONB`, which
+    text() does not take for a parameter.)"""
+    names = ", ".join(columns)
+    values = ", ".join(f":{name}" for name in columns)
+    sql = f"INSERT INTO calls ({names}) VALUES ({values}) ON CONFLICT DO NOTHING RETURNING id"
+    typed = [bindparam(name, type_=CALLS.c[name].type) for name in columns]
+    return text(sql).bindparams(*typed).columns(CALLS.c.id)
+
+
+NEW_CALL = tuple(call_values({"CallSid": ""}, changed_now()))
+
+
+def insert_call(session: Bind, params: Mapping[str, str], now: datetime) -> CallRef:
+    """A new call row made from a Twilio request's parameters, started `now`."""
+    call_id = _connection(session).execute(new_call(NEW_CALL), call_values(params, now)).scalar()
     if call_id is None:  # another request for this call (a status callback, a retry) logged it first
         found = find_call(session, params["CallSid"])
         assert found is not None
@@ -137,28 +159,27 @@ def insert_call(session: Session, params: Mapping[str, str], now: datetime) -> C
     return CallRef(call_id, None, None, {}, {})
 
 
-def find_or_insert_call(session: Session, params: Mapping[str, str], now: datetime) -> CallRef:
+def find_or_insert_call(session: Bind, params: Mapping[str, str], now: datetime) -> CallRef:
     """The call of this request, logged now if ivr has not seen it before."""
     return find_call(session, params["CallSid"]) or insert_call(session, params, now)
 
 
-def add_events(session: Session, call_id: int, entries: Iterable[LogEntry], now: datetime) -> None:
+def add_events(session: Bind, call_id: int, entries: Iterable[LogEntry], now: datetime) -> None:
     """Append log entries, made `now`, to a call's timeline in one statement."""
     rows = [{"call_id": call_id, "at": now, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
-        session.connection().execute(INSERT_EVENTS, rows)
+        _connection(session).execute(INSERT_EVENTS, rows)
 
 
 def add_event(
-    session: Session, call_id: int, kind: str, node: str | None = None, *, now: datetime, **data: Any
+    session: Bind, call_id: int, kind: str, node: str | None = None, *, now: datetime, **data: Any
 ) -> None:
     """Append one event, made `now`, to a call's timeline."""
     add_events(session, call_id, [LogEntry(kind, node, data)], now)
 
 
-def save_step(session: Session, call: CallRef, version_id: int, result: StepResult, now: datetime) -> None:
-    """Store where the call now is in its flow, its variables, the row updates and the step's log.
-    The step's effects are not the call log's: the caller hands them to their owners."""
+def step_values(version_id: int, result: StepResult) -> dict[str, Any]:
+    """The columns a flow step sets on its call: where it now is, its variables and the row updates."""
     values: dict[str, Any] = {
         "site_version_id": version_id,
         "flow": result.state.flow,
@@ -167,28 +188,40 @@ def save_step(session: Session, call: CallRef, version_id: int, result: StepResu
         "tries": dict(result.state.tries),
     }
     for column, value in result.updates.changed().items():  # CallUpdates fields are named after columns
-        values[column] = _fit(value, CALLS.c[column]) if isinstance(value, str) else value
-    _update_call(session, call.id, values)
+        values[column] = fit(value, CALLS.c[column]) if isinstance(value, str) else value
+    return values
+
+
+def save_step(session: Bind, call: CallRef, version_id: int, result: StepResult, now: datetime) -> None:
+    """Store where the call now is in its flow, its variables, the row updates and the step's log.
+    The step's effects are not the call log's: the caller hands them to their owners."""
+    _update_call(session, call.id, step_values(version_id, result))
     add_events(session, call.id, result.log, now)
 
 
-def note_error(session: Session, call: CallRef, path: str, error: str, now: datetime) -> None:
+def note_error(session: Bind, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
     more = (
         update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1, updated_at=changed_now())
     )
-    session.connection().execute(more)
+    _connection(session).execute(more)
     add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
-def set_transcription(session: Session, call: CallRef, status: str, text: str, now: datetime) -> None:
+def set_transcription(session: Bind, call: CallRef, status: str, text: str, now: datetime) -> None:
     """Keep a completed transcription on the call, and log every transcription callback."""
     if status == "completed":
         _update_call(session, call.id, {"transcription": text})
     add_event(session, call.id, "transcription", now=now, status=status, text=text)
 
 
-def _timestamp(value: str | None) -> datetime | None:
+STATUS_SEEN = InsertOrSkip(
+    STATUS_CALLBACKS, ("call_sid", "sequence_number", "status", "received_at"), returning=("call_sid",)
+)
+
+
+def timestamp(value: str | None) -> datetime | None:
+    """A callback's Timestamp parameter (RFC 2822) as an aware datetime, if it is one."""
     if not value:
         return None
     try:
@@ -198,7 +231,7 @@ def _timestamp(value: str | None) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC, zone unknown
 
 
-def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> bool:
+def apply_status(session: Bind, params: Mapping[str, str], now: datetime) -> bool:
     """Apply a status callback, received `now`, once; False when it is a repeat of one already applied.
 
     Callbacks may arrive twice and out of order: a status only replaces one of a lower rank, so a late
@@ -208,10 +241,13 @@ def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> 
     status = params.get("CallStatus", "")
     sequence = int_param(params.get("SequenceNumber"))
     if sequence is not None:
-        first = insert_ignoring_conflicts(session, STATUS_CALLBACKS).values(
-            call_sid=sid, sequence_number=sequence, status=_fit(status, Call.status), received_at=now
-        )
-        if session.connection().execute(first.returning(STATUS_CALLBACKS.c.call_sid)).first() is None:
+        seen = {
+            "call_sid": sid,
+            "sequence_number": sequence,
+            "status": fit(status, Call.status),
+            "received_at": now,
+        }
+        if STATUS_SEEN.execute(session, seen).first() is None:
             return False
     call = find_or_insert_call(session, params, now)
     duration = int_param(params.get("CallDuration"))
@@ -226,12 +262,12 @@ def apply_status(session: Session, params: Mapping[str, str], now: datetime) -> 
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
-    connection = session.connection()
+    connection = _connection(session)
     changed = changed_now()
     advance = {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank, "updated_at": changed}
     connection.execute(ADVANCE_STATUS, advance)
     if status in TERMINAL_STATUSES:
-        ended = _timestamp(params.get("Timestamp")) or now
+        ended = timestamp(params.get("Timestamp")) or now
         end = {"row_id": call.id, "duration": duration, "ended_at": ended, "updated_at": changed}
         connection.execute(FIRST_END, end)
     return True

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.engine import Connection
 
 from ..accounts.agents import find_keyed, keyed_id, verify_agent
 from ..calls import log as calllog
-from ..db import session
+from ..calls import steps
+from ..db import database, session
 from ..engine import FlowError, Site
 from ..engine import agent_line as line
 from ..engine.params import int_param
@@ -47,26 +49,53 @@ def _stray() -> Response:
     return fallback_twiml(None)
 
 
+def _held() -> Connection:
+    """This thread's held connection (ivr.db): the agent line's reads and writes use it."""
+    return database().webhook_connection()
+
+
 def _answer(result: line.LineStep, now: datetime) -> Response:
-    """Store the step's leg changes, made `now`, and commit them with the answer to its actions."""
+    """Store the step's leg changes, made `now`, with the answer to its actions, kept for repeats: one
+    write (ivr.calls.steps)."""
+    answer = twiml(result.actions)
+    connection = _held()
+    legs = [steps.Leg(c.leg_id, c.updates.changed(), c.log) for c in result.changes]
+    row = repeats.answer_row(g.get("repeat_key"), answer)
+    steps.for_dialect(connection.dialect.name).write_legs(connection, legs, now, row)
+    if row is not None:
+        repeats.mark_kept()
+    return answer
+
+
+def _answer_in_session(result: line.LineStep, now: datetime) -> Response:
+    """Store the step's leg changes in the session's transaction, with what the session wrote before them
+    (the PIN check's counts), and commit them with the answer."""
     s = session()
     calllog.save_legs(s, result.changes, now)
     return repeats.commit_with_answer(s, twiml(result.actions))
 
 
+def _find_leg(sid: str) -> line.Leg | None:
+    connection = _held()
+    found = calllog.find_leg(connection, sid)
+    connection.commit()  # SQLite: no transaction left open between requests
+    return found
+
+
 def _leg() -> line.Leg | None:
-    return calllog.find_leg(session(), request.form["CallSid"])
+    return _find_leg(request.form["CallSid"])
 
 
 @call_step(fallback=_apology)
 def answer_incoming(published: Published) -> Response:
     """A call to an agent line number: log it as an agent leg and ask for the agent id."""
-    s = session()
     form = request.form
     now = clock()
     leg = _leg()
     if leg is None:
-        calllog.insert_call(s, form, now)
+        connection = _held()
+        calllog.insert_call(connection, form, now)
+        connection.commit()
         leg = _leg()
         assert leg is not None
     return _answer(line.step(published.site, leg, line.Called(form.get("To", ""), published.id)), now)
@@ -101,7 +130,7 @@ def agent_pin() -> Response:
     account = None
     if agent is not None:
         account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active, agent.pin_expired)
-    return _answer(line.step(site, leg, line.PinChecked(account, checked.locked)), now)
+    return _answer_in_session(line.step(site, leg, line.PinChecked(account, checked.locked)), now)
 
 
 @bp.post("/agent/whisper", endpoint="whisper")
@@ -110,7 +139,7 @@ def agent_whisper() -> Response:
     """The Queue noun's url, run for the dequeued caller: link the caller's leg and the agent's."""
     form = request.form
     caller = _leg()
-    agent = calllog.find_leg(session(), form.get("DequeingCallSid", ""))
+    agent = _find_leg(form.get("DequeingCallSid", ""))
     if caller is None or not line.at_step(agent, "whisper"):
         missing = "caller" if caller is None else "signed-in agent"
         log.warning(
@@ -128,7 +157,6 @@ def agent_whisper() -> Response:
 @call_step(fallback=_apology)
 def agent_dialed() -> Response:
     """The agent's Dial on the queue ended: store the talk time on the caller, then offer the next caller."""
-    s = session()
     form = request.form
     leg = _leg()
     if not line.at_step(leg, "dialed"):
@@ -139,8 +167,8 @@ def agent_dialed() -> Response:
         talk_time=int_param(form.get("DialCallDuration")),
         dial_call_sid=form.get("DialCallSid"),
         hung_up=form.get("CallStatus") in TERMINAL_STATUSES,
-        dialed=calllog.find_leg(s, dial_sid) if dial_sid else None,
-        linked=calllog.find_leg(s, leg.peer_call_sid) if leg.peer_call_sid else None,
+        dialed=_find_leg(dial_sid) if dial_sid else None,
+        linked=_find_leg(leg.peer_call_sid) if leg.peer_call_sid else None,
     )
     return _answer(line.step(_site(leg), leg, dialed), clock())
 

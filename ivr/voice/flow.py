@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
+from sqlalchemy.engine import Connection
 
 from ..calls import log as calllog
-from ..calls import queues
+from ..calls import queues, steps
 from ..campaigns.attempts import on_status
-from ..db import session
-from ..engine import CallContext, CallState, FlowError, Site, start, step
+from ..db import database, session
+from ..engine import CallContext, CallState, FlowError, Site, StepResult, start, step
 from ..extensions import clock, flows
+from . import repeats
 from .agent_line import answer_incoming
 from .effects import save_and_apply
-from .repeats import commit_with_answer
 from .responses import fallback_twiml, twiml
 from .twiml import render
 from .wrappers import call_step, callback
@@ -25,41 +26,87 @@ bp = Blueprint("flow", __name__)
 EVENTS = ("input", "wait", "result")
 
 
-def _context(now: datetime) -> CallContext:
+def _context(connection: Connection, now: datetime) -> CallContext:
     form = request.form
     return CallContext(
         call_sid=form["CallSid"],
         caller=form.get("From", ""),
         called=form.get("To", ""),
         now=now,
-        queues=queues.figures(session(), now),
+        queues=queues.figures(connection, now),
     )
 
 
+def _store() -> tuple[steps.Steps, Connection]:
+    """The call log's step writes and this thread's held connection (ivr.calls.steps, ivr.db)."""
+    db = database()
+    return steps.for_dialect(db.engine.dialect.name), db.webhook_connection()
+
+
+def _save(
+    connection: Connection, call: calllog.CallRef, version_id: int, result: StepResult, now: datetime
+) -> Response:
+    """Store a step made `now` with its answer, kept for repeats, before answering."""
+    answer = twiml(result.actions)
+    if result.effects:
+        # Rare (a do-not-call opt-out): the effects' owners work on a Session, so this step, its effects and
+        # its answer take the transactional path, in one transaction of their own.
+        s = session()
+        save_and_apply(s, call, version_id, result, now)
+        return repeats.commit_with_answer(s, answer)
+    store = steps.for_dialect(connection.dialect.name)
+    values = calllog.step_values(version_id, result)
+    store.write(connection, call.id, values, result.log, now, _kept_answer(answer))
+    return answer
+
+
+def _kept_answer(answer: Response) -> steps.Answer | None:
+    row = repeats.answer_row(g.get("repeat_key"), answer)
+    if row is not None:
+        repeats.mark_kept()
+    return row
+
+
 @bp.post("/incoming")
-@call_step
+@call_step(reads_kept=True)
 def incoming() -> Response:
     """A new call: find the flow for the number called and run it from its start."""
-    s = session()
     now = clock()
     published = flows().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
+    store, connection = _store()
+    key = g.get("repeat_key")
     line = published.site.agent_line
     if line is not None and request.form.get("To", "") in line.numbers:
-        return answer_incoming(published)
+        kept = store.kept(connection, key)
+        return repeats.kept_response(kept) if kept is not None else answer_incoming(published)
     # A status callback ('initiated', 'ringing') usually logs the call before this request: only a call whose
-    # flow has started already is a repeat. Its first answer is normally kept (repeats.py, answered by
-    # call_step); without one (kept before that answer was), the start is answered again, not run again.
-    call = calllog.find_or_insert_call(s, request.form, now)
-    if call.site_version_id is not None:
+    # flow has started already is a repeat. Its first answer is normally kept (read with the call); without
+    # one (kept before that answer was), the start is answered again, not run again.
+    found = store.read(connection, request.form["CallSid"], key)
+    if found.kept is not None:
+        return repeats.kept_response(found.kept)
+    call = found.call
+    if call is not None and call.site_version_id is not None:
         pinned = flows().get(call.site_version_id)
         if pinned is None:
             raise FlowError(f"flows version {call.site_version_id} is missing")
-        return twiml(start(pinned.site, _flow_for(pinned.site), _context(now)).actions)
-    result = start(published.site, _flow_for(published.site), _context(now))
-    save_and_apply(s, call, published.id, result, now)  # and its effects
-    return commit_with_answer(s, twiml(result.actions))
+        return twiml(start(pinned.site, _flow_for(pinned.site), _context(connection, now)).actions)
+    result = start(published.site, _flow_for(published.site), _context(connection, now))
+    if call is None and not result.effects:
+        # a new call: its row, with its first step, its log and its answer in one write
+        answer = twiml(result.actions)
+        values = calllog.call_values(request.form, now) | calllog.step_values(published.id, result)
+        row = repeats.answer_row(key, answer)
+        if store.start(connection, values, result.log, now, row) is not None:
+            if row is not None:
+                repeats.mark_kept()
+            return answer
+    if call is None:  # logged meanwhile by another request (or the step has effects): found, or logged now
+        call = calllog.find_or_insert_call(connection, request.form, now)
+        connection.commit()
+    return _save(connection, call, published.id, result, now)
 
 
 def _flow_for(site: Site) -> str:
@@ -71,14 +118,17 @@ def _flow_for(site: Site) -> str:
 
 
 @bp.post("/step/<flow>/<node>/<event>", endpoint="step")
-@call_step
+@call_step(reads_kept=True)
 def next_step(flow: str, node: str, event: str) -> Response:
     """The next step of a call in progress: gather input, queue wait or result, dial or recording result."""
     if event not in EVENTS:
         abort(404)
-    s = session()
     now = clock()
-    call = calllog.find_call(s, request.form["CallSid"])
+    store, connection = _store()
+    found = store.read(connection, request.form["CallSid"], g.get("repeat_key"))
+    if found.kept is not None:
+        return repeats.kept_response(found.kept)
+    call = found.call
     if call is None or call.site_version_id is None:
         log.warning(
             "step %s for unknown call %s: answered with a hang-up", request.path, request.form["CallSid"]
@@ -90,9 +140,9 @@ def next_step(flow: str, node: str, event: str) -> Response:
     state = CallState(
         flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
     )
-    result = step(published.site, state, event, request.form.to_dict(), _context(now))  # type: ignore[arg-type]
-    save_and_apply(s, call, published.id, result, now)  # and its effects
-    return commit_with_answer(s, twiml(result.actions))
+    context = _context(connection, now)
+    result = step(published.site, state, event, request.form.to_dict(), context)  # type: ignore[arg-type]
+    return _save(connection, call, published.id, result, now)
 
 
 def _no_content() -> Response:
@@ -134,8 +184,18 @@ def transcription() -> None:
     calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, now)
 
 
+def _status_in_one_write(key: str | None) -> bool:
+    """A status callback stored in one write with its answer kept (ivr.calls.steps); False for a call ivr
+    placed: its campaign attempt moves on in the same transaction as its status (the handler's path)."""
+    if request.form.get("Direction", "").startswith("outbound-api"):
+        return False
+    store, connection = _store()
+    store.status(connection, request.form, clock(), repeats.answer_row(key, Response(status=204)))
+    return True
+
+
 @bp.post("/status")
-@callback(_no_content, unstored=_try_again)
+@callback(_no_content, unstored=_try_again, fast=_status_in_one_write)
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
     now = clock()

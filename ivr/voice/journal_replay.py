@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from ..calls import log as calllog
 from ..calls.journal import DEFAULT_MAX_BYTES, Journal, new_record_id, read
 from ..calls.logsafe import describe, hidden_values
-from ..db import DatabaseUnavailable, insert_ignoring_conflicts, session, utcnow
+from ..db import DatabaseUnavailable, InsertOrSkip, session, utcnow
 from ..extensions import clock
 from ..models import JournalReplay
 from . import repeats
 
 log = logging.getLogger(__name__)
 REPLAYS = cast(Table, JournalReplay.__table__)
+FIRST_REPLAY = InsertOrSkip(REPLAYS, ("record_id", "replayed_at"), returning=("record_id",))
 FORMAT = 1
 # What a step's record keeps of the request: enough to log the call, never what the caller typed or said.
 CALL_FIELDS = (
@@ -142,8 +143,7 @@ def _replay_record(app: Flask, record: dict[str, Any]) -> str:
         g.simulated_now = datetime.fromisoformat(record["at"])
         s = session()
         try:
-            first = insert_ignoring_conflicts(s, REPLAYS).values(record_id=record["id"], replayed_at=utcnow())
-            if s.connection().execute(first.returning(REPLAYS.c.record_id)).first() is None:
+            if FIRST_REPLAY.execute(s, {"record_id": record["id"], "replayed_at": utcnow()}).first() is None:
                 s.rollback()
                 return "repeated"
             if record.get("kind") == "step":
@@ -177,7 +177,7 @@ def _answers(s: Session) -> bool:
 def _run_callback(app: Flask, s: Session, endpoint: str) -> None:
     """Run a callback's own handler (not its wrapper), unless Twilio's retry was stored meanwhile."""
     key = repeats.repeat_key()
-    if repeats.kept_answer(key) is not None:
+    if repeats.kept_answer(key, s) is not None:
         return
     handler: Callable[[], None] = getattr(app.view_functions[endpoint], "__wrapped__")  # noqa: B009
     handler()

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import cast
 
 from flask import Response, g, request
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from ..db import insert_ignoring_conflicts, session, utcnow
+from ..calls import steps
+from ..db import database, utcnow
 from ..models import WebhookAnswer
 
-ANSWERS = cast(Table, WebhookAnswer.__table__)
 TOKEN_HEADER = "I-Twilio-Idempotency-Token"
-FIND = select(ANSWERS.c.status, ANSWERS.c.content_type, ANSWERS.c.body).where(
-    ANSWERS.c.key == bindparam("key")
-)
-_KEPT = "repeat_kept"  # g: this request's answer is in the session already
+_KEPT = "repeat_kept"  # g: this request's answer is kept already (or in the session's transaction)
 
 
 def repeat_key() -> str | None:
@@ -34,26 +30,49 @@ def repeat_key() -> str | None:
     return "token:" + token
 
 
-def kept_answer(key: str | None) -> Response | None:
-    """The answer kept for this key, if the request is a repeat."""
+def kept_answer(key: str | None, s: Session | None = None) -> Response | None:
+    """The answer kept for this key, if the request is a repeat: read on the webhook's held connection, or
+    in session `s` (the journal's replay)."""
     if key is None:
         return None
-    row = session().connection().execute(FIND, {"key": key}).first()
-    if row is None:
+    if s is not None:
+        row = s.connection().execute(steps.KEPT, {"key": key}).first()
+        kept = steps.Kept(*row) if row is not None else None
+    else:
+        db = database()
+        kept = steps.for_dialect(db.engine.dialect.name).kept(db.webhook_connection(), key)
+    return kept_response(kept) if kept is not None else None
+
+
+def kept_response(kept: steps.Kept) -> Response:
+    """The kept answer, answered again (and not kept a second time)."""
+    mark_kept()
+    return Response(kept.body, status=kept.status, content_type=kept.content_type)
+
+
+def mark_kept() -> None:
+    """This request's answer is kept (a step write kept it, or it is the kept one)."""
+    g.setdefault(_KEPT, True)
+
+
+def answer_row(key: str | None, response: Response) -> steps.Answer | None:
+    """What is kept of `response` under `key` (None: nothing to keep)."""
+    if key is None:
         return None
-    return Response(row.body, status=row.status, content_type=row.content_type)
+    return steps.Answer(
+        key=key,
+        call_sid=request.form["CallSid"],
+        answered_at=utcnow(),  # the wall clock: pruning goes by it
+        status=response.status_code,
+        content_type=response.content_type or "text/xml",
+        body=response.get_data(as_text=True),
+    )
 
 
 def _add(s: Session, key: str, response: Response) -> None:
-    values = {
-        "key": key,
-        "call_sid": request.form["CallSid"],
-        "answered_at": utcnow(),  # the wall clock: pruning goes by it
-        "status": response.status_code,
-        "content_type": response.content_type or "text/xml",
-        "body": response.get_data(as_text=True),
-    }
-    s.connection().execute(insert_ignoring_conflicts(s, ANSWERS).values(values))
+    row = answer_row(key, response)
+    assert row is not None
+    steps.KEEP.execute(s, row.row())
 
 
 def commit_with_answer(s: Session, response: Response) -> Response:
@@ -70,9 +89,12 @@ def keep(key: str | None, response: Response) -> None:
     """Keep the answer of a handler that committed without it (in a transaction of its own)."""
     if key is None or g.get(_KEPT):
         return
-    s = session()
-    keep_in_session(s, key, response)
-    s.commit()
+    row = answer_row(key, response)
+    assert row is not None
+    connection = database().webhook_connection()
+    steps.KEEP.execute(connection, row.row())
+    connection.commit()
+    mark_kept()
 
 
 def keep_in_session(s: Session, key: str | None, response: Response) -> None:

@@ -12,7 +12,7 @@ from flask import Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..calls.logsafe import describe, hidden_values, redacted_traceback
-from ..db import session
+from ..db import database, session
 from ..engine import agent_line
 from ..extensions import clock, flows
 from . import journal_replay, repeats
@@ -36,13 +36,22 @@ def _safe(exc: BaseException) -> str:
 
 
 def _forget_session() -> None:
-    """Drop this request's session without a round trip: its connection is closed, not rolled back."""
+    """Drop this request's session and the held connection without a round trip: their connections are
+    closed, not rolled back (the next request opens new ones)."""
+    database().drop_webhook_connection()
     found = g.pop("db_session", None)
     if found is not None:
         try:
             found.invalidate()
         except Exception:  # closing a dead connection may complain; nothing else to do
             log.debug("closing the failed session's connection failed", exc_info=True)
+
+
+def _roll_back() -> None:
+    """Roll back this request's session; the held connection is closed (errors are rare: the next request
+    opens a new one rather than go on with a connection in a state no one checked)."""
+    session().rollback()
+    database().drop_webhook_connection()
 
 
 def flow_fallback() -> Response:
@@ -59,9 +68,14 @@ def flow_fallback() -> Response:
 @overload
 def call_step(handler: F, /) -> F: ...
 @overload
-def call_step(*, fallback: Fallback) -> Callable[[F], F]: ...
-def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback) -> F | Callable[[F], F]:
+def call_step(*, fallback: Fallback = ..., reads_kept: bool = ...) -> Callable[[F], F]: ...
+def call_step(
+    handler: F | None = None, /, *, fallback: Fallback = flow_fallback, reads_kept: bool = False
+) -> F | Callable[[F], F]:
     """Run a call step once per request (a repeat gets the kept answer); on an error answer `fallback`.
+
+    `reads_kept`: the handler reads the kept answer itself, with its call (one read: ivr.calls.steps), and
+    answers a repeat with it (`repeats.kept_response`).
 
     The database unavailable: answer at once and journal the step. Any other error: roll back, log it with
     the CallSid and count it on the call.
@@ -76,7 +90,7 @@ def call_step(handler: F | None = None, /, *, fallback: Fallback = flow_fallback
             try:
                 if outermost:
                     key = g.repeat_key = repeats.repeat_key()
-                    kept = repeats.kept_answer(key)
+                    kept = None if reads_kept else repeats.kept_answer(key)
                     if kept is not None:
                         return kept
                 answer = handler(*args, **kwargs)
@@ -103,7 +117,7 @@ def _keep(sid: str, key: str | None, answer: Response) -> None:
         if unavailable(exc):
             _forget_session()
         else:
-            session().rollback()
+            _roll_back()
         log.error("call %s: answer of step %s not kept for repeats: %s", sid, request.path, _safe(exc))
 
 
@@ -114,7 +128,7 @@ def _failed_step(sid: str, exc: Exception, fallback: Fallback) -> Response:
         log.error("call %s: step %s answered without the database: %s", sid, request.path, _safe(exc))
         journal_replay.write_step(describe(exc, keep=True))
         return fallback()
-    session().rollback()
+    _roll_back()
     trace = redacted_traceback(exc, keep_numbers(), hidden_values(request.form))
     log.error("call %s: step %s failed\n%s", sid, request.path, trace)
     _note_failure(sid, exc)
@@ -138,10 +152,19 @@ def _note_failure(sid: str, exc: Exception) -> None:
         log.error("call %s: could not log the error: %s", sid, _safe(again))
 
 
+Fast = Callable[[str | None], bool]
+
+
 def callback(
-    answer: Callable[[], Response], unstored: Callable[[], Response] | None = None
+    answer: Callable[[], Response],
+    unstored: Callable[[], Response] | None = None,
+    fast: Fast | None = None,
 ) -> Callable[[Callable[[], None]], Callable[[], Response]]:
     """A callback that only logs: run it once per request, commit, and give Twilio `answer`.
+
+    `fast(key)`: the callback stored in one write on the held connection, its answer kept under `key` in
+    it (ivr.calls.steps); False when the request needs the handler's transaction instead. The handler
+    alone (`__wrapped__`) is what the journal replays.
 
     A failure is journaled (replayed later) and logged by CallSid. When the database is unavailable the
     answer is `unstored` (if given: a status code that makes Twilio retry where it retries), else `answer`.
@@ -153,7 +176,9 @@ def callback(
             sid = request.form["CallSid"]
             key = repeats.repeat_key()
             try:
-                if repeats.kept_answer(key) is None:
+                if fast is not None and fast(key):
+                    pass
+                elif repeats.kept_answer(key) is None:
                     handler()
                     repeats.keep_in_session(session(), key, Response(status=204))
                     session().commit()
@@ -162,7 +187,7 @@ def callback(
                 if down:
                     _forget_session()
                 else:
-                    session().rollback()
+                    _roll_back()
                 log.error("call %s: callback %s not stored (journaled): %s", sid, request.path, _safe(exc))
                 journal_replay.write_callback(describe(exc, keep=True))
                 return unstored() if down and unstored is not None else answer()

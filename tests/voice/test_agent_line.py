@@ -317,7 +317,8 @@ def test_an_error_in_the_whisper_still_connects_the_caller(twilio, session, agen
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("lost link")
 
-    monkeypatch.setattr("ivr.calls.log.update_leg", broken)
+    for store in ("SQLiteSteps", "PostgreSQLSteps"):  # the leg changes' one write (ivr.calls.steps)
+        monkeypatch.setattr(f"ivr.calls.steps.{store}.write_legs", broken)
     answer = whisper(twilio, caller, agent)
     assert len(answer) == 0  # Twilio allows only Play, Say, Pause and Redirect here: nothing is safest
     assert call_row(session, caller.sid).errors == 1 and call_row(session, caller.sid).agent is None

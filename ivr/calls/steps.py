@@ -1,0 +1,452 @@
+"""A webhook's reads and writes of the call log, one round trip each on PostgreSQL.
+
+On PostgreSQL every write is one autocommit statement (data-modifying CTEs, a step's events from one JSON
+parameter), so it is committed when it returns, before the webhook answers. SQLite has no data-modifying
+CTEs: there each write is a short transaction of its own on the same connection. `for_dialect` gives the
+one interface for either; the statements are built once (per dialect and per set of columns) and cached.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Boolean, Integer, Table, TextClause, bindparam, literal, outerjoin, select, text, true
+from sqlalchemy.engine import Connection
+
+from ..db import InsertOrSkip, UTCDateTime
+from ..engine import LogEntry
+from ..engine.params import int_param
+from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
+from . import log as calllog
+from .log import CALLS, CallRef
+
+ANSWERS = cast(Table, WebhookAnswer.__table__)
+ANSWER_COLUMNS = ("key", "call_sid", "answered_at", "status", "content_type", "body")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A webhook's answer as kept for repeats (a row of webhook_answers)."""
+
+    key: str
+    call_sid: str
+    answered_at: datetime
+    status: int
+    content_type: str
+    body: str
+
+    def row(self) -> dict[str, Any]:
+        """The row's columns."""
+        return {name: getattr(self, name) for name in ANSWER_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Leg:
+    """What an agent-line step writes on one leg (a call row): columns to set, then events to log."""
+
+    call_id: int
+    values: Mapping[str, Any]
+    log: Sequence[LogEntry]
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An answer kept earlier under this request's repeat key."""
+
+    status: int
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a call step reads first: the call (None: not logged yet) and the answer kept for a repeat."""
+
+    call: CallRef | None
+    kept: Kept | None
+
+
+# The call and the kept answer in one read: a single row whichever of the two exists.
+_one = select(literal(1).label("one")).subquery("one")
+_call = (
+    select(CALLS.c.id, CALLS.c.site_version_id, CALLS.c.node, CALLS.c.variables, CALLS.c.tries, CALLS.c.path)
+    .where(CALLS.c.call_sid == bindparam("sid"))
+    .subquery("call")
+)
+_kept = (
+    select(ANSWERS.c.status, ANSWERS.c.content_type, ANSWERS.c.body)
+    .where(ANSWERS.c.key == bindparam("key"))
+    .subquery("kept")
+)
+READ = select(_call, _kept).select_from(outerjoin(outerjoin(_one, _call, true()), _kept, true()))
+KEPT = select(ANSWERS.c.status, ANSWERS.c.content_type, ANSWERS.c.body).where(
+    ANSWERS.c.key == bindparam("key")
+)
+KEEP = InsertOrSkip(ANSWERS, ANSWER_COLUMNS)
+KEEP_FIRST = InsertOrSkip(
+    ANSWERS, ANSWER_COLUMNS, returning=("key",)
+)  # no row back: the key was kept already
+
+
+class Steps:
+    """The interface, and what both dialects share (the reads: one statement each anywhere)."""
+
+    def read(self, connection: Connection, sid: str, key: str | None) -> Found:
+        """The call with this CallSid and the answer kept under `key`, in one read."""
+        row = connection.execute(READ, {"sid": sid, "key": key}).one()
+        connection.commit()
+        call = CallRef(*row[:6]) if row[0] is not None else None
+        return Found(call, Kept(*row[6:]) if row[6] is not None else None)
+
+    def kept(self, connection: Connection, key: str | None) -> Kept | None:
+        """The answer kept under `key`, if this request is a repeat."""
+        if key is None:
+            return None
+        row = connection.execute(KEPT, {"key": key}).first()
+        connection.commit()
+        return Kept(*row) if row is not None else None
+
+    def write(
+        self,
+        connection: Connection,
+        call_id: int,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> None:
+        """A flow step: set `values` on the call, append its log (made `now`) and keep its answer."""
+        raise NotImplementedError
+
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        """An agent-line step: each leg's `values` set and its log appended (made `now`), in order, with
+        the step's answer kept."""
+        raise NotImplementedError
+
+    def start(
+        self,
+        connection: Connection,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> int | None:
+        """A new call with its first step (every column in `values`), its log and answer; its id, or None
+        when another request logged the call meanwhile (nothing is written then)."""
+        raise NotImplementedError
+
+    def status(
+        self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
+    ) -> bool:
+        """A status callback applied once (as `calllog.apply_status`) with its answer kept; False when it is
+        a repeat (of the answer's key, or of an applied SequenceNumber)."""
+        raise NotImplementedError
+
+
+def _updated(values: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(values) - calllog.UPDATABLE
+    assert values and not unknown, f"not columns to update: {sorted(unknown)}"
+    return {**values, "updated_at": calllog.changed_now()}
+
+
+def _event_rows(call_id: int, log: Iterable[LogEntry], now: datetime) -> list[dict[str, Any]]:
+    return [{"call_id": call_id, "at": now, "kind": e.kind, "node": e.node, "data": e.data} for e in log]
+
+
+class SQLiteSteps(Steps):
+    """SQLite: each write a short transaction of its own, the call log's Core statements in it."""
+
+    def write(
+        self,
+        connection: Connection,
+        call_id: int,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> None:
+        with _transaction(connection):
+            connection.execute(calllog.UPDATE_CALL, {"row_id": call_id, **_updated(values)})
+            rows = _event_rows(call_id, log, now)
+            if rows:
+                connection.execute(calllog.INSERT_EVENTS, rows)
+            if answer is not None:
+                KEEP.execute(connection, answer.row())
+
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        with _transaction(connection):
+            for leg in legs:
+                if leg.values:
+                    connection.execute(calllog.UPDATE_CALL, {"row_id": leg.call_id, **_updated(leg.values)})
+                rows = _event_rows(leg.call_id, leg.log, now)
+                if rows:
+                    connection.execute(calllog.INSERT_EVENTS, rows)
+            if answer is not None:
+                KEEP.execute(connection, answer.row())
+
+    def start(
+        self,
+        connection: Connection,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> int | None:
+        with _transaction(connection):
+            call_id: int | None = connection.execute(calllog.new_call(tuple(values)), dict(values)).scalar()
+            if call_id is None:
+                return None
+            rows = _event_rows(call_id, log, now)
+            if rows:
+                connection.execute(calllog.INSERT_EVENTS, rows)
+            if answer is not None:
+                KEEP.execute(connection, answer.row())
+            return call_id
+
+    def status(
+        self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
+    ) -> bool:
+        with _transaction(connection):
+            if answer is not None and KEEP_FIRST.execute(connection, answer.row()).first() is None:
+                return False
+            return calllog.apply_status(connection, params, now)
+
+
+def _transaction(connection: Connection) -> Any:
+    """A transaction of its own on the held connection (a read before it may have begun one: ended)."""
+    if connection.in_transaction():
+        connection.commit()
+    return connection.begin()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------------
+
+# The step's events from one JSON array parameter, in its order (call_events.id orders a timeline).
+_LOG = """
+INSERT INTO call_events (call_id, at, kind, node, data)
+SELECT {call_id}, :at, e.value ->> 'kind', e.value ->> 'node', e.value -> 'data'
+FROM {source} jsonb_array_elements(CAST(:log AS JSONB)) WITH ORDINALITY AS e(value, n) ORDER BY e.n"""
+_KEEP = """
+INSERT INTO webhook_answers (key, call_sid, answered_at, status, content_type, body)
+SELECT :key, :call_sid, :answered_at, :answer_status, :content_type, :body {source}
+WHERE CAST(:key AS VARCHAR) IS NOT NULL
+ON CONFLICT DO NOTHING"""
+
+
+def _typed(sql: str, columns: Iterable[str] = ()) -> TextClause:
+    """A text() statement whose call columns, times and answer bind with their column types."""
+    types = [bindparam(name, type_=CALLS.c[name].type) for name in columns]
+    times = [bindparam(name, type_=UTCDateTime()) for name in ("at", "answered_at") if f":{name}" in sql]
+    return text(sql).bindparams(*types, *times)
+
+
+@cache
+def _pg_write(columns: tuple[str, ...]) -> TextClause:
+    sets = ", ".join(f"{name} = :{name}" for name in columns)
+    sql = f"""WITH step AS (UPDATE calls SET {sets} WHERE id = :row_id),
+logged AS ({_LOG.format(call_id=":row_id", source="")}),
+kept AS ({_KEEP.format(source="")})
+SELECT 1"""
+    return _typed(sql, columns)
+
+
+@cache
+def _pg_start(columns: tuple[str, ...]) -> TextClause:
+    names = ", ".join(columns)
+    params = ", ".join(f":{name}" for name in columns)
+    sql = f"""WITH made AS (
+  INSERT INTO calls ({names}) VALUES ({params}) ON CONFLICT DO NOTHING RETURNING id),
+logged AS ({_LOG.format(call_id="made.id", source="made CROSS JOIN")}),
+kept AS ({_KEEP.format(source="FROM made")})
+SELECT id FROM made"""
+    return _typed(sql, columns)
+
+
+@cache
+def _pg_legs(shape: tuple[tuple[str, ...], ...]) -> TextClause:
+    """Each leg's UPDATE (leg i's columns as :l<i>_<column>), every leg's events from one JSON array (each
+    with its call_id, in order) and the answer."""
+    updates = []
+    for i, columns in enumerate(shape):
+        sets = ", ".join(f"{name} = :l{i}_{name}" for name in columns)
+        updates.append(f"u{i} AS (UPDATE calls SET {sets}, updated_at = :updated_at WHERE id = :l{i}_id)")
+    events = _LOG.format(call_id="CAST(e.value ->> 'call_id' AS BIGINT)", source="")
+    sql = f"""WITH {"".join(u + ", " for u in updates)}logged AS ({events}),
+kept AS ({_KEEP.format(source="")})
+SELECT 1"""
+    typed = [
+        bindparam(f"l{i}_{name}", type_=CALLS.c[name].type) for i, cols in enumerate(shape) for name in cols
+    ]
+    return _typed(sql, ("updated_at",) if shape else ()).bindparams(*typed)
+
+
+_NEW = tuple(calllog.call_values({"CallSid": ""}, calllog.changed_now())) + ("duration", "ended_at")
+
+
+@cache
+def _pg_status() -> TextClause:
+    names = ", ".join(_NEW)
+    params = ", ".join(f":{name}" for name in _NEW)
+    # kept: the answer's key is new (else a repeat: nothing more happens); fresh: the SequenceNumber is new;
+    # a known call gets the rank-guarded status and its first end in ONE update (two updates of one row in
+    # one statement would not both apply); an unknown one is logged with them.
+    sql = f"""WITH kept AS ({_KEEP.format(source="")} RETURNING key),
+first AS (SELECT 1 AS ok WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept)),
+fresh AS (
+  INSERT INTO status_callbacks (call_sid, sequence_number, status, received_at)
+  SELECT :call_sid, :sequence, :status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
+  ON CONFLICT DO NOTHING RETURNING call_sid),
+go AS (SELECT 1 AS ok FROM first WHERE CAST(:sequence AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM fresh)),
+found AS (SELECT id FROM calls WHERE call_sid = :call_sid AND EXISTS (SELECT 1 FROM go)),
+made AS (
+  INSERT INTO calls ({names}) SELECT {params} FROM go WHERE NOT EXISTS (SELECT 1 FROM found)
+  ON CONFLICT DO NOTHING RETURNING id),
+target AS (SELECT id FROM found UNION ALL SELECT id FROM made),
+logged AS (
+  INSERT INTO call_events (call_id, at, kind, node, data)
+  SELECT id, :at, 'status', NULL, CAST(:data AS JSONB) FROM target),
+moved AS (
+  UPDATE calls SET
+    status = CASE WHEN status_rank < :rank THEN :status ELSE status END,
+    status_rank = CASE WHEN status_rank < :rank THEN :rank ELSE status_rank END,
+    duration = CASE WHEN :terminal AND ended_at IS NULL THEN :duration ELSE duration END,
+    ended_at = CASE WHEN :terminal AND ended_at IS NULL THEN :ended_at ELSE ended_at END,
+    updated_at = :updated_at
+  WHERE id IN (SELECT id FROM found) AND (status_rank < :rank OR (:terminal AND ended_at IS NULL)))
+SELECT (SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS logged"""
+    return _typed(sql, _NEW).bindparams(
+        bindparam("sequence", type_=Integer()),
+        bindparam("rank", type_=Integer()),
+        bindparam("terminal", type_=Boolean()),
+    )
+
+
+def _answer_params(answer: Answer | None, sid: str) -> dict[str, Any]:
+    if answer is None:
+        return {"key": None, "call_sid": sid, "answered_at": None, "answer_status": None,
+                "content_type": None, "body": None}  # fmt: skip
+    row = answer.row()
+    row["answer_status"] = row.pop("status")
+    return row
+
+
+def _log_json(log: Iterable[LogEntry]) -> str:
+    return json.dumps([{"kind": e.kind, "node": e.node, "data": e.data} for e in log])
+
+
+class PostgreSQLSteps(Steps):
+    """PostgreSQL: every write one autocommit statement (the held connection is in autocommit mode)."""
+
+    def write(
+        self,
+        connection: Connection,
+        call_id: int,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> None:
+        updated = _updated(values)
+        params = {
+            **_answer_params(answer, ""),
+            **updated,
+            "row_id": call_id,
+            "at": now,
+            "log": _log_json(log),
+        }
+        connection.execute(_pg_write(tuple(updated)), params)
+        connection.commit()
+
+    def write_legs(
+        self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
+    ) -> None:
+        merged: dict[int, dict[str, Any]] = {}  # a row updated twice in one statement: one update applies
+        for leg in legs:
+            if leg.values:
+                merged.setdefault(leg.call_id, {}).update(leg.values)
+        params: dict[str, Any] = {
+            **_answer_params(answer, ""),
+            "at": now,
+            "updated_at": calllog.changed_now(),
+        }
+        shape = []
+        for i, (call_id, values) in enumerate(merged.items()):
+            _updated(values)  # checks the columns
+            shape.append(tuple(values))
+            params[f"l{i}_id"] = call_id
+            params.update({f"l{i}_{name}": value for name, value in values.items()})
+        log = [
+            {"call_id": leg.call_id, "kind": e.kind, "node": e.node, "data": e.data}
+            for leg in legs
+            for e in leg.log
+        ]
+        params["log"] = json.dumps(log)
+        connection.execute(_pg_legs(tuple(shape)), params)
+        connection.commit()
+
+    def start(
+        self,
+        connection: Connection,
+        values: Mapping[str, Any],
+        log: Iterable[LogEntry],
+        now: datetime,
+        answer: Answer | None,
+    ) -> int | None:
+        params = {**_answer_params(answer, ""), **values, "at": now, "log": _log_json(log)}
+        call_id: int | None = connection.execute(_pg_start(tuple(values)), params).scalar()
+        connection.commit()
+        return call_id
+
+    def status(
+        self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
+    ) -> bool:
+        sid = params["CallSid"]
+        status = params.get("CallStatus", "")
+        sequence = int_param(params.get("SequenceNumber"))
+        duration = int_param(params.get("CallDuration"))
+        extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
+        data = {
+            "status": status,
+            "sequence": sequence,
+            "duration": duration,
+            "timestamp": params.get("Timestamp"),
+        }
+        rank = STATUS_RANK.get(status)
+        terminal = rank is not None and status in TERMINAL_STATUSES
+        ended = (calllog.timestamp(params.get("Timestamp")) or now) if terminal else None
+        new = calllog.call_values(params, now) | {
+            "duration": duration if terminal else None,
+            "ended_at": ended,
+        }
+        values = {
+            **_answer_params(answer, sid),
+            **new,
+            "status": calllog.fit(status, Call.status),
+            "sequence": sequence,
+            "at": now,
+            "data": json.dumps(data | extra),
+            "rank": rank,
+            "terminal": terminal,
+        }
+        statement = _pg_status()
+        applied, logged = connection.execute(statement, values).one()
+        if applied and not logged:  # another request logged the call between two parts of the statement
+            again = values | {"key": None, "sequence": None}
+            applied, logged = connection.execute(statement, again).one()
+        connection.commit()
+        return bool(applied)
+
+
+@cache
+def for_dialect(name: str) -> Steps:
+    """The steps of a dialect ('postgresql' or 'sqlite')."""
+    return PostgreSQLSteps() if name == "postgresql" else SQLiteSteps()
