@@ -23,7 +23,6 @@ from ivr.upserts import Compiled
 
 IVR = Path(__file__).resolve().parent.parent / "ivr"
 HELPERS = {IVR / "db.py", IVR / "upserts.py"}  # where a statement is run, not where it is written
-VOICE_PATH = ("voice/", "calls/")  # the webhooks' statements: checked by their own tests
 
 
 @dataclass
@@ -42,12 +41,12 @@ class Recording:
     executed: list[Executed] = field(default_factory=list)
 
     def uncacheable(self) -> list[Executed]:
-        """The statements compiled without a cache key, outside the voice path."""
-        return [e for e in self.executed if not e.cached and not e.where.startswith(VOICE_PATH)]
+        """The statements compiled without a cache key."""
+        return [e for e in self.executed if not e.cached]
 
     def ran(self, words: str) -> list[Executed]:
-        """The statements whose SQL has `words` (any case), from ivr code outside the voice path."""
-        return [e for e in self.executed if words in e.sql.upper() and not e.where.startswith(VOICE_PATH)]
+        """The statements whose SQL has `words` (any case)."""
+        return [e for e in self.executed if words in e.sql.upper()]
 
 
 def _caller() -> str:

@@ -1,5 +1,5 @@
 """A campaign dialled end to end (the worker, Prism as Twilio's REST API, the simulator answering) runs only
-statements SQLAlchemy can cache outside the voice path: the dial budget's first row, the do-not-call check,
+statements SQLAlchemy can cache: the dial budget's first row, the do-not-call check,
 claims, leases and attempts, on each test database."""
 
 from __future__ import annotations

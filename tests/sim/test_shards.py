@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -98,11 +97,6 @@ def test_one_job_keeps_the_single_stream(env, app, session):
     assert all(hasattr(call, "transport") for call, _outcome in result.calls)  # ran here, in process
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `<= now` bounds in ivr.calls.queues (WAITING_NOW, SIGNED_IN_NOW, HANDLE): store's module; "
-    "remove this mark when they are in",
-)
 def test_a_shard_does_not_count_the_callers_of_a_later_shard(session):
     """Shards run side by side: the queue figures read at a moment count no call logged for a later one."""
     now = MONDAY_6AM_CHICAGO + timedelta(hours=3)
