@@ -1,4 +1,4 @@
-"""SQLAlchemy setup: the declarative base, the engine and a session per app context."""
+"""SQLAlchemy setup: the declarative base, the engine, a session per app context, held webhook connections."""
 
 from __future__ import annotations
 

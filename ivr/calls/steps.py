@@ -1,10 +1,5 @@
-"""A webhook's reads and writes of the call log, one round trip each on PostgreSQL.
-
-On PostgreSQL every write is one autocommit statement (data-modifying CTEs, a step's events from one JSON
-parameter), so it is committed when it returns, before the webhook answers. SQLite has no data-modifying
-CTEs: there each write is a short transaction of its own on the same connection. `for_dialect` gives the
-one interface for either; the statements are built once (per dialect and per set of columns) and cached.
-"""
+"""A webhook's reads and writes of the call log behind one interface (`for_dialect`): on PostgreSQL each write
+one autocommit statement, on SQLite a short transaction (docs/call-log.md, "How a step is stored")."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Splitting a traffic run into shards that can run side by side: at quiet hours, with a random stream each.
-
-A shard is a stretch of the run's simulated time that starts after QUIET hours in which the profile has no
-arrivals and no agents on shift, so no call of one shard overlaps another's in time, nor falls within the
-call log's look-back (the queue figures the app routes with look 4 hours back). What a shard draws (callers,
-scripts, patience, handle times, survey answers) comes from its own stream, seeded from (seed, shard), so a
-shard comes out the same whichever process runs it and whenever (docs/simulator.md, "Both cores").
-"""
+"""A traffic run split into shards that can run side by side: cut at quiet hours, each with a random stream of
+its own, so a shard comes out the same in any process (docs/simulator.md, "How fast, and both cores")."""
 
 from __future__ import annotations
 
