@@ -15,14 +15,17 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 
 @contextmanager
 def writes() -> Iterator[list[str]]:
-    """The commits ("COMMIT") and writing statements of any session or engine while the block runs."""
+    """The commits ("COMMIT") and writing statements (CTEs that write too) of any session or engine while the
+    block runs."""
     seen: list[str] = []
 
     def committed(_session: Session) -> None:
         seen.append("COMMIT")
 
     def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(WRITES):
+        words = statement.upper().split()
+        # PostgreSQL's one-statement steps are data-modifying CTEs: WITH ... AS (UPDATE ...) INSERT ...
+        if words[:1] and (words[0] in WRITES or (words[0] == "WITH" and set(WRITES) & set(words))):
             seen.append(statement)
 
     event.listen(Session, "after_commit", committed)
