@@ -96,6 +96,7 @@ class Limits:
         return round((self.lock or 30) * 1000)
 
 
+BUSY_MS = "ivr.busy_ms"  # a SQLite connection's info: the busy timeout it has now
 MIGRATIONS = Limits()  # `ivr db upgrade` may run long: no statement or lock timeout
 TCP_KEEPALIVE = {  # a peer that vanished is noticed in about a minute, not after the kernel's two hours
     "keepalives": 1,
@@ -185,6 +186,7 @@ class Database:
             # SQLite's is set every time (a local call): a webhook shortens it as its deadline nears
             if sqlite or record.info.get("ivr.limits", limits) != wanted:
                 apply_limits(dbapi_connection, wanted)
+                record.info[BUSY_MS] = wanted.busy_ms
                 record.info["ivr.limits"] = wanted
 
         @event.listens_for(self.engine, "engine_disposed")

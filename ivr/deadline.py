@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 
 from .breaker import Breaker
-from .db import Database, DatabaseUnavailable
+from .db import BUSY_MS, Database, DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 EXPIRED = "the webhook's time for the database is up"
@@ -225,7 +225,9 @@ def install(database: Database) -> None:
             raise DatabaseUnavailable(deadline.reason)
         if sqlite:  # a busy wait would outlast the deadline: wait only for what is left of it
             wait = max(1, min(busy_ms, int(deadline.remaining() * 1000)))
-            cursor.connection.execute(f"PRAGMA busy_timeout = {wait}")
+            if connection.info.get(BUSY_MS) != wait:  # usually the lock timeout, already set
+                cursor.connection.execute(f"PRAGMA busy_timeout = {wait}")
+                connection.info[BUSY_MS] = wait
 
     @event.listens_for(engine, "handle_error")
     def _unavailable(context: ExceptionContext) -> None:
