@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flask import Flask  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from webhooks import Server, free_port  # noqa: E402
+from webhooks import machine as webhooks_machine  # noqa: E402
 
 from ivr import create_app  # noqa: E402
 from ivr.migrations.runner import upgrade  # noqa: E402
@@ -104,19 +104,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def machine() -> dict[str, Any]:
-    """CPU model, core count, Python version and the load when the run began."""
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
+    """CPU model, core count, Python version, and the load and time when the run began."""
+    return webhooks_machine() | {
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }

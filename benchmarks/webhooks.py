@@ -353,6 +353,17 @@ class Outcome:
         return len(self.latencies)
 
 
+def sign_for(
+    base: str, validator: RequestValidator, url: str, params: dict[str, str]
+) -> tuple[str, str] | None:
+    """The path on `base` to post `url` to and its X-Twilio-Signature; None when `url` is on another host."""
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != urlsplit(base).netloc:
+        return None
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return path, validator.compute_signature(base + path, params)
+
+
 class Client:
     """One simulated caller's connection to a target: signs, posts and parses."""
 
@@ -365,11 +376,10 @@ class Client:
 
     def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
         """POST signed form data to a path or to an absolute URL on this target; (status, body)."""
-        parts = urlsplit(url)
-        if parts.netloc and parts.netloc != urlsplit(self.base).netloc:
+        signed = sign_for(self.base, self.validator, url, params)
+        if signed is None:
             return 0, f"not sent: the TwiML points outside the target: {url}".encode()
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        signature = self.validator.compute_signature(self.base + path, params)
+        path, signature = signed
         headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
         try:
             self.conn.request("POST", path, body=urlencode(params), headers=headers)
@@ -590,11 +600,10 @@ class WsgiClient:
 
     def post(self, url: str, params: dict[str, str]) -> tuple[int, bytes]:
         """POST signed form data to a path or to an absolute URL on `base`; (status, body)."""
-        parts = urlsplit(url)
-        if parts.netloc and parts.netloc != urlsplit(self.base).netloc:
+        signed = sign_for(self.base, self.validator, url, params)
+        if signed is None:
             return 0, f"not sent: the TwiML points outside the target: {url}".encode()
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        signature = self.validator.compute_signature(self.base + path, params)
+        path, signature = signed
         response = self.client.post(
             path,
             data=urlencode(params),
