@@ -14,8 +14,10 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
 from flask import Flask
+from psycopg import sql
 from sqlalchemy import create_engine, select, text
 
 from ivr import create_app
@@ -139,8 +141,12 @@ def test_a_tiny_run_prints_every_figure_and_its_checks_pass() -> None:
     argv = ["--calls", "2", "--threads", "1", "--warmup-calls", "1", "--round-trip-calls", "1"]
     argv += ["--pg-url", server, "--db-name", database, "--json"]
     printed = io.StringIO()
-    with redirect_stdout(printed):
-        status = webhooks.main(argv)
+    try:
+        with redirect_stdout(printed):
+            status = webhooks.main(argv)
+    finally:  # the benchmark leaves its database for a look afterwards; a test leaves nothing
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
     out = printed.getvalue()
     assert status == 0, out
     report = json.loads(out[out.index("\n{\n") + 1 :])
