@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -96,6 +97,7 @@ class Limits:
         return round((self.lock or 30) * 1000)
 
 
+RECYCLE_SECONDS = 1800  # connections older than this are replaced (the pool's and the webhooks' held ones)
 BUSY_MS = "ivr.busy_ms"  # a SQLite connection's info: the busy timeout it has now
 MIGRATIONS = Limits()  # `ivr db upgrade` may run long: no statement or lock timeout
 TCP_KEEPALIVE = {  # a peer that vanished is noticed in about a minute, not after the kernel's two hours
@@ -140,7 +142,9 @@ def make_engine(url: str, limits: Limits = MIGRATIONS) -> Engine:
         connect_args["options"] = options
     # No pre-ping (a round trip per request): a dropped connection fails one request, which answers the
     # fallback TwiML, and SQLAlchemy then replaces the pool's connections.
-    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10, connect_args=connect_args)
+    return create_engine(
+        url, pool_recycle=RECYCLE_SECONDS, pool_size=5, max_overflow=10, connect_args=connect_args
+    )
 
 
 def apply_limits(dbapi_connection: Any, limits: Limits) -> None:
@@ -201,7 +205,7 @@ class Database:
         that one statement is one round trip and is committed when it returns (ivr.calls.steps).
         """
         held: _Held | None = getattr(self._held, "value", None)
-        if held is None or held.connection.closed or held.connection.invalidated:
+        if held is None or held.connection.closed or held.connection.invalidated or held.old():
             if held is not None:
                 held.close()
             held = self._held.value = _Held(self._open_held())
@@ -270,6 +274,11 @@ class _Held:
         detached = connection.connection._connection_record is None
         self._close_dbapi = weakref.finalize(self, _close_quietly, self.dbapi) if detached else None
         self._lock = threading.Lock()
+        self.opened = time.monotonic()
+
+    def old(self) -> bool:
+        """Open longer than the pool keeps its own (a server or a proxy between may end old sessions)."""
+        return time.monotonic() - self.opened > RECYCLE_SECONDS
 
     def close(self) -> None:
         """Close the connection once. The DBAPI connection first: a detached connection that SQLAlchemy

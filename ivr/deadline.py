@@ -36,6 +36,7 @@ class Deadline:
         self.used = False  # a connection was checked out
         self.breaker: Breaker | None = None  # the process's, for webhooks
         self.admitted = "use"  # what the breaker said: use, probe or skip the database
+        self.held_by: Database | None = None  # whose held connection the request used (see end())
 
     def remaining(self) -> float:
         """Seconds left (0 when past)."""
@@ -81,10 +82,14 @@ def end() -> None:
         with _lock:
             deadline.done = True
             deadline.connections.clear()
+            cut_held = deadline.expired and deadline.held_by is not None
             if deadline.breaker is not None and deadline.used and not deadline.expired:
                 deadline.breaker.succeed()
             elif deadline.breaker is not None and deadline.admitted == "probe" and not deadline.used:
                 deadline.breaker.unprobed()
+        if cut_held and deadline.held_by is not None:
+            # cut after the request's last statement, too: the next request must not find it dead
+            deadline.held_by.drop_webhook_connection()
 
 
 def cut(dbapi_connection: Any) -> None:
@@ -192,6 +197,7 @@ def install(database: Database) -> None:
             deadline.used = True
             if not deadline.done:
                 deadline.connections.add(dbapi_connection)
+                deadline.held_by = database
 
     database.on_held_use = _held
 

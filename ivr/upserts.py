@@ -40,7 +40,12 @@ class Compiled:
         """Run it with one row of values, or many (executemany: no RETURNING then)."""
         connection = bind.connection() if isinstance(bind, Session) else bind
         params: Any = dict(values) if isinstance(values, Mapping) else [dict(v) for v in values]
-        return connection.execute(self.statement(connection.dialect.name), params)
+        statement = self.statement(connection.dialect.name)
+        given = set(params) if isinstance(params, dict) else set().union(*params)
+        clashes = given & _FIXED[statement]
+        if clashes:  # the value would silently replace one the construct fixed
+            raise ValueError(f"{sorted(clashes)}: names of values fixed in the statement; rename the bind")
+        return connection.execute(statement, params)
 
 
 @cache
@@ -57,4 +62,9 @@ def _compiled(spec: Compiled, dialect_name: str) -> TextClause:
             binds.append(bindparam(name, param.value, type_=param.type))
     # text() would read PostgreSQL's `:name::TYPE` casts as part of the name: escaped, they stay casts
     built = text(compiled.string.replace("::", r"\:\:")).bindparams(*binds)
-    return built.columns(*spec.returning) if spec.returning else built  # type: ignore[return-value]
+    statement = built.columns(*spec.returning) if spec.returning else built
+    _FIXED[statement] = frozenset(b.key for b in binds if not b.required)  # type: ignore[index]
+    return statement  # type: ignore[return-value]
+
+
+_FIXED: dict[TextClause, frozenset[str]] = {}  # per compiled statement: the names of its fixed values

@@ -107,6 +107,31 @@ def test_a_server_that_stops_replying_mid_call_gets_the_fallback_and_loses_the_c
     assert call_row(session, call.sid).node != "language"
 
 
+@postgresql_only
+def test_a_deadline_passing_after_the_last_statement_leaves_the_next_request_a_working_connection(
+    app, call, monkeypatch
+):
+    """The watchdog cuts the held connection at the deadline even when the request has stored its step
+    already (it answers normally); the worker's next request must open a new connection, not fail."""
+    from ivr.voice import journal_replay
+
+    database = app.extensions["ivr.db"]
+    with ThreadPoolExecutor(1) as worker:  # one thread serves every request, as a sync worker does
+
+        def served(work: Any) -> Any:
+            return worker.submit(work).result(HANG)
+
+        menu = served(call.start)
+        app.config["WEBHOOK_DEADLINE_SECONDS"] = 0.3
+        replay_check = journal_replay.start_if_pending  # it runs after the step's statements
+        monkeypatch.setattr(journal_replay, "start_if_pending", lambda: time.sleep(0.8))
+        assert not is_the_fallback(served(lambda: call.press(menu, "1")))  # stored before the deadline
+        monkeypatch.setattr(journal_replay, "start_if_pending", replay_check)
+        app.config["WEBHOOK_DEADLINE_SECONDS"] = 10
+        assert served(database.held_connection) is None  # the cut connection was let go
+        assert not is_the_fallback(served(lambda: call.press(menu, "1")))
+
+
 @pytest.fixture
 def time_for_two_attempts(proxy: Proxy, config: dict[str, Any]) -> None:
     """A deadline longer than two connection attempts (2 s each)."""
@@ -321,3 +346,16 @@ def test_the_fallback_document_to_host_elsewhere_is_the_published_sites(runner, 
     root = etree.fromstring(result.stdout.strip().encode())
     assert is_the_fallback(root)
     assert one(root, "/Response/Enqueue/@action") == "https://ivr.example.com/voice/fallback"
+
+
+def test_a_held_connection_older_than_the_pools_is_replaced(app, monkeypatch):
+    """A server or a proxy may end old sessions: the webhooks' held connection is renewed as the pool's."""
+    database = app.extensions["ivr.db"]
+    with app.app_context():
+        first = database.webhook_connection()
+        assert database.webhook_connection() is first  # held from one request to the next
+        monkeypatch.setattr("ivr.db.RECYCLE_SECONDS", -1)
+        renewed = database.webhook_connection()
+        assert renewed is not first and first.closed
+        assert renewed.execute(text("SELECT 1")).scalar() == 1
+        database.drop_webhook_connection()

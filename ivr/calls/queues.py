@@ -18,6 +18,8 @@ CALLS = cast(Table, Call.__table__)
 FINAL_RANK = STATUS_RANK["completed"]
 MAX_CALL = timedelta(hours=4)  # Twilio ends every call after 4 hours: older open rows are lost callbacks
 HANDLE_WINDOW = timedelta(hours=2)  # handle time is averaged over the calls answered this recently
+# the figures read calls started since now - 2 * MAX_CALL: enough for the handle window while it is shorter
+assert HANDLE_WINDOW <= MAX_CALL
 
 # One definition of who waits and who answers, read per desk here (overflow) and for every desk at once by
 # the wallboard (ivr.calls.floor); `oldest` is now - MAX_CALL.

@@ -10,7 +10,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Integer, Table, TextClause, bindparam, literal, outerjoin, select, text, true
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    String,
+    Table,
+    TextClause,
+    bindparam,
+    literal,
+    outerjoin,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.engine import Connection
 
 from ..db import InsertOrSkip, UTCDateTime
@@ -298,7 +310,7 @@ def _pg_status() -> TextClause:
 first AS (SELECT 1 AS ok WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept)),
 fresh AS (
   INSERT INTO status_callbacks (call_sid, sequence_number, status, received_at)
-  SELECT :call_sid, :sequence, :status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
+  SELECT :call_sid, :sequence, :callback_status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
   ON CONFLICT DO NOTHING RETURNING call_sid),
 go AS (SELECT 1 AS ok FROM first WHERE CAST(:sequence AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM fresh)),
 found AS (SELECT id FROM calls WHERE call_sid = :call_sid AND EXISTS (SELECT 1 FROM go)),
@@ -311,7 +323,7 @@ logged AS (
   SELECT id, :at, 'status', NULL, CAST(:data AS JSONB) FROM target),
 moved AS (
   UPDATE calls SET
-    status = CASE WHEN status_rank < :rank THEN :status ELSE status END,
+    status = CASE WHEN status_rank < :rank THEN :callback_status ELSE status END,
     status_rank = CASE WHEN status_rank < :rank THEN :rank ELSE status_rank END,
     duration = CASE WHEN :terminal AND ended_at IS NULL THEN :duration ELSE duration END,
     ended_at = CASE WHEN :terminal AND ended_at IS NULL THEN :ended_at ELSE ended_at END,
@@ -320,6 +332,7 @@ moved AS (
 SELECT (SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS logged"""
     return _typed(sql, _NEW).bindparams(
         bindparam("sequence", type_=Integer()),
+        bindparam("callback_status", type_=String()),
         bindparam("rank", type_=Integer()),
         bindparam("terminal", type_=Boolean()),
     )
@@ -424,8 +437,8 @@ class PostgreSQLSteps(Steps):
         }
         values = {
             **_answer_params(answer, sid),
-            **new,
-            "status": calllog.fit(status, Call.status),
+            **new,  # a call logged now gets the status and rank call_values gives it ('ringing' when none)
+            "callback_status": calllog.fit(status, Call.status),
             "sequence": sequence,
             "at": now,
             "data": json.dumps(data | extra),

@@ -4,10 +4,12 @@ compiled without a cache key."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from ivr.db import insert_ignoring_conflicts
 from ivr.models import Throttle
+from ivr.upserts import _FIXED
 
 from ..cacheable import recording
 from ..conftest import OPEN
@@ -40,3 +42,14 @@ def test_the_recorder_catches_a_statement_without_a_cache_key(app, session) -> N
         session.execute(statement)
         session.rollback()
     assert [e.where.split(":")[0] for e in run.uncacheable()] == ["?"]  # run by the test, not by ivr
+
+
+def test_a_value_named_like_one_the_statement_fixes_is_refused(app, session) -> None:
+    """The compiled-once upsert binds its fixed values (failures = 1, failures + 1) by names SQLAlchemy
+    chose: a value passed under one of them would silently replace it, so it is refused."""
+    from ivr.accounts.throttle import FAILURE
+
+    fixed = sorted(_FIXED[FAILURE.statement(session.get_bind().dialect.name)])
+    assert fixed, "the upsert fixes no value: nothing to clash with"
+    with pytest.raises(ValueError, match="fixed in the statement"):
+        FAILURE.execute(session, {fixed[0]: 99})

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ivr import deadline
 from ivr.calls import steps
 from ivr.calls.journal import read
-from ivr.models import CallEvent, StatusCallback, WebhookAnswer
+from ivr.models import STATUS_RANK, CallEvent, StatusCallback, WebhookAnswer
 from ivr.voice.journal_replay import journal
 
 from ..helpers import call_row, event_kinds
@@ -182,3 +182,13 @@ def test_a_status_callback_whose_write_fails_answers_204_is_logged_and_journaled
     assert any(sid in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     (record,) = read(journal(app).path)
     assert (record["kind"], record["params"]["CallSid"]) == ("callback", sid)
+
+
+def test_a_status_callback_without_a_status_logs_an_unknown_call_alike_on_both_databases(twilio, session):
+    """A call first seen in a callback that names no CallStatus is logged as ringing, its rank agreeing."""
+    sid = new_sid()
+    params = twilio.call_params(sid)
+    params.pop("CallStatus", None)
+    assert twilio.post("/voice/status", params).status_code == 204
+    row = call_row(session, sid)
+    assert (row.status, row.status_rank) == ("ringing", STATUS_RANK["ringing"])
