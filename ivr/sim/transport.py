@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import base64
-import hmac
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from hashlib import sha1
 from io import BytesIO
 from time import perf_counter, process_time
 from typing import Any, Protocol
@@ -16,8 +13,9 @@ from urllib.parse import SplitResult, quote_plus, unquote_to_bytes, urlsplit
 
 import requests
 from flask import Flask
+from werkzeug.datastructures import MultiDict
 
-from ..voice.security import SIMULATED_TIME
+from ..voice.security import SIMULATED_TIME, expected_signature
 from .people import Clock
 
 
@@ -46,12 +44,12 @@ class Signer:
     """Computes X-Twilio-Signature with the account's auth token."""
 
     def __init__(self, token: str) -> None:
-        self.key = token.encode("utf-8")
+        self.token = token
 
     def signature(self, url: str, params: dict[str, str]) -> str:
-        """Twilio's HMAC-SHA1 signature: the URL then each parameter's name and value, sorted by name."""
-        text = url + "".join(name + params[name] for name in sorted(params))
-        return base64.b64encode(hmac.digest(self.key, text.encode("utf-8"), sha1)).decode("ascii")
+        """Twilio's HMAC-SHA1 signature, as the app computes it: the URL then each parameter's name and
+        value, sorted by name."""
+        return expected_signature(self.token, url, MultiDict(params)).decode("ascii")
 
     def headers(self, url: str, params: dict[str, str]) -> dict[str, str]:
         """The headers Twilio sends with a webhook."""
