@@ -37,7 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from flask import Flask  # noqa: E402
 from sqlalchemy import text  # noqa: E402
-from webhooks import Server, free_port  # noqa: E402
+from webhooks import (  # noqa: E402
+    Server,
+    free_port,
+    process_cpu,  # noqa: E402
+)
 from webhooks import machine as webhooks_machine  # noqa: E402
 
 from ivr import create_app  # noqa: E402
@@ -113,19 +117,8 @@ def machine() -> dict[str, Any]:
 
 def cpu_of(pgid: int | None = None, name: str | None = None) -> float:
     """CPU seconds used so far by the processes of a process group (gunicorn), or of a name (postgres)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(entry.path, "stat").read_text()
-        except OSError:  # the process is gone
-            continue
-        fields = text[text.rindex(")") + 2 :].split()  # fields[0] is stat's field 3 (state)
-        if int(fields[2]) == pgid or text[text.index("(") + 1 : text.rindex(")")] == name:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+    found = process_cpu().values()
+    return sum(seconds for group, command, seconds in found if group == pgid or command == name)
 
 
 def logged_errors(app: Flask) -> int:
