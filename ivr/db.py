@@ -10,13 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, abort, current_app, g, request
 from sqlalchemy import (
     JSON,
     Column,
-    CursorResult,
     DateTime,
     Insert,
     MetaData,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -361,9 +360,9 @@ class InsertOrSkip:
         """The statement for a dialect ('postgresql' or 'sqlite'), built on first use."""
         return _insert_or_skip(self, dialect_name)
 
-    def execute(self, bind: Session | Connection, values: Mapping[str, Any]) -> CursorResult[Any]:
+    def execute(self, bind: Session | Connection | Executor, values: Mapping[str, Any]) -> Rows:
         """Insert one row (every one of `columns` given) unless its key exists."""
-        connection = bind.connection() if isinstance(bind, Session) else bind
+        connection: Connection | Executor = bind.connection() if isinstance(bind, Session) else bind
         params = {column.name: _default_of(column) for column in _defaulted(self)} | dict(values)
         return connection.execute(self.statement(connection.dialect.name), params)
 
@@ -399,3 +398,19 @@ def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
     if spec.returning:
         return typed.columns(*(spec.table.c[name] for name in spec.returning))  # type: ignore[return-value]
     return typed
+
+
+class Rows(Protocol):
+    """What is read of a statement's result: a CursorResult, or a driver runner's rows (ivr.calls.driver)."""
+
+    def first(self) -> Any: ...
+    def one(self) -> Any: ...
+    def scalar(self) -> Any: ...
+
+
+class Executor(Protocol):
+    """What runs a statement in place of a Connection: a driver runner (ivr.calls.driver.Runner)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+    def execute(self, statement: Any, parameters: Any = None, /) -> Rows: ...

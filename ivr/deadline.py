@@ -10,10 +10,12 @@ import os
 import socket
 import threading
 import time
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Engine, ExceptionContext
 
 from .breaker import Breaker
 from .db import BUSY_MS, Database, DatabaseUnavailable
@@ -222,31 +224,55 @@ def install(database: Database) -> None:
         left = max(MIN_CONNECT_SECONDS, int(deadline.remaining()))
         params["connect_timeout"] = min(int(params.get("connect_timeout", left)), left)
 
+    rules = _guards[engine] = Guard(busy_ms if sqlite else None, engine.dialect.loaded_dbapi)
+
     @event.listens_for(engine, "before_cursor_execute")
     def _execute(connection: Any, cursor: Any, *_args: Any) -> None:
+        rules.before(connection.info, cursor.connection)
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context: ExceptionContext) -> None:
+        rules.failed(context.original_exception, context.is_disconnect)
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What install() holds every statement of an engine to, also for statements run on the driver itself
+    (ivr.calls.driver)."""
+
+    busy_ms: int | None  # SQLite's busy timeout (None: PostgreSQL)
+    dbapi: Any
+
+    def before(self, info: dict[str, Any], dbapi_connection: Any) -> None:
+        """Before a statement in a webhook: past the deadline DatabaseUnavailable at once; on SQLite a busy
+        wait no longer than what is left of it (the wait in force kept in `info`, the connection's)."""
         deadline = current()
         if deadline is None:
             return
         if deadline.expired:
             raise DatabaseUnavailable(deadline.reason)
-        if sqlite:  # a busy wait would outlast the deadline: wait only for what is left of it
-            wait = max(1, min(busy_ms, int(deadline.remaining() * 1000)))
-            if connection.info.get(BUSY_MS) != wait:  # usually the lock timeout, already set
-                cursor.connection.execute(f"PRAGMA busy_timeout = {wait}")
-                connection.info[BUSY_MS] = wait
+        if self.busy_ms is not None:  # a busy wait would outlast the deadline: wait for what is left of it
+            wait = max(1, min(self.busy_ms, int(deadline.remaining() * 1000)))
+            if info.get(BUSY_MS) != wait:  # usually the lock timeout, already set
+                dbapi_connection.execute(f"PRAGMA busy_timeout = {wait}")
+                info[BUSY_MS] = wait
 
-    @event.listens_for(engine, "handle_error")
-    def _unavailable(context: ExceptionContext) -> None:
+    def failed(self, error: BaseException, disconnect: bool) -> None:
+        """A statement in a webhook failed: an operational failure or a lost connection raises
+        DatabaseUnavailable (the rest of the request answers without the database: no second wait, no
+        connection attempt, none of the error path's own statements)."""
         deadline = current()
-        if deadline is None or isinstance(context.original_exception, DatabaseUnavailable):
+        if deadline is None or isinstance(error, DatabaseUnavailable):
             return
-        dbapi = engine.dialect.loaded_dbapi
-        if context.is_disconnect or isinstance(
-            context.original_exception, (dbapi.OperationalError, dbapi.InterfaceError)
-        ):
-            # the rest of the request answers without the database: no second wait (a second
-            # connection attempt, the error path's own statements)
+        if disconnect or isinstance(error, (self.dbapi.OperationalError, self.dbapi.InterfaceError)):
             with _lock:
                 _failed(deadline)
-            found = context.original_exception
-            raise DatabaseUnavailable(f"{type(found).__name__}: {found}") from found
+            raise DatabaseUnavailable(f"{type(error).__name__}: {error}") from error
+
+
+_guards: weakref.WeakKeyDictionary[Engine, Guard] = weakref.WeakKeyDictionary()
+
+
+def guard(engine: Engine) -> Guard | None:
+    """The guard install() put on `engine`'s statements (None: not installed)."""
+    return _guards.get(engine)

@@ -22,7 +22,8 @@ from ivr.db import InsertOrSkip
 from ivr.upserts import Compiled
 
 IVR = Path(__file__).resolve().parent.parent / "ivr"
-HELPERS = {IVR / "db.py", IVR / "upserts.py"}  # where a statement is run, not where it is written
+# where a statement is run, not where it is written
+HELPERS = {IVR / "db.py", IVR / "upserts.py", IVR / "calls" / "driver.py"}
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Executed:
 
 @dataclass
 class Recording:
-    """The compiled statements run while recording (raw driver SQL is left out: nothing to cache)."""
+    """The compiled statements run while recording (raw driver SQL is left out: nothing to cache), and those
+    ivr.calls.driver runs (compiled once each by construction: counted as cached)."""
 
     executed: list[Executed] = field(default_factory=list)
 
@@ -66,9 +68,12 @@ def recording(engine: Engine) -> Iterator[Recording]:
     found = Recording()
 
     def note(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if context is None or context.compiled is None:
+        if context is None:  # SQLite's webhook statements on the driver (ivr.calls.driver): compiled once
+            cached = True
+        elif context.compiled is None:
             return
-        cached = context.cache_hit not in (CacheStats.NO_CACHE_KEY, CacheStats.CACHING_DISABLED)
+        else:
+            cached = context.cache_hit not in (CacheStats.NO_CACHE_KEY, CacheStats.CACHING_DISABLED)
         found.executed.append(Executed(_caller(), " ".join(statement.split()), cached))
 
     event.listen(engine, "before_cursor_execute", note)

@@ -14,7 +14,7 @@ from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, up
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..db import InsertOrSkip
+from ..db import Executor, InsertOrSkip
 from ..engine import LogEntry, StepResult
 from ..engine.agent_line import Leg, LegChange
 from ..engine.params import int_param
@@ -23,10 +23,12 @@ from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, CallEvent, StatusCall
 CALLS = cast(Table, Call.__table__)
 EVENTS = cast(Table, CallEvent.__table__)
 STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
-Bind = Session | Connection  # the pages' and transactional steps' Session, or a webhook's held connection
+# the pages' and transactional steps' Session, or a webhook's held connection (on SQLite its driver runner,
+# ivr.calls.driver: statements built once here, not per request)
+Bind = Session | Connection | Executor
 
 
-def _connection(bind: Bind) -> Connection:
+def _connection(bind: Bind) -> Connection | Executor:
     return bind.connection() if isinstance(bind, Session) else bind
 
 

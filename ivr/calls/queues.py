@@ -10,6 +10,7 @@ from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from ..db import Executor
 from ..engine.agent_line import AGENT_ROLE, SIGNED_IN
 from ..engine.routing import QueueFigures, QueueStats
 from ..models import STATUS_RANK, Call
@@ -55,9 +56,9 @@ STATS = select(
 )
 
 
-def read_stats(bind: Session | Connection, desk: str, now: datetime) -> QueueStats:
+def read_stats(bind: Session | Connection | Executor, desk: str, now: datetime) -> QueueStats:
     """The desk's queue figures at `now` (one statement)."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    connection: Connection | Executor = bind.connection() if isinstance(bind, Session) else bind
     oldest = now - MAX_CALL
     params = {
         "desk": desk,
@@ -70,7 +71,7 @@ def read_stats(bind: Session | Connection, desk: str, now: datetime) -> QueueSta
     return QueueStats(waiting=waiting, agents=agents, handle_seconds=float(handle) if handle else None)
 
 
-def figures(bind: Session | Connection, now: datetime) -> QueueFigures:
+def figures(bind: Session | Connection | Executor, now: datetime) -> QueueFigures:
     """Queue figures for the engine, read once per desk on first use."""
 
     @cache

@@ -29,6 +29,7 @@ from ..db import InsertOrSkip, UTCDateTime
 from ..engine import LogEntry
 from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
+from . import driver
 from . import log as calllog
 from .log import CALLS, CallRef
 
@@ -103,10 +104,15 @@ KEEP_FIRST = InsertOrSkip(
 class Steps:
     """The interface, and what both dialects share (the reads: one statement each anywhere)."""
 
+    def executor(self, connection: Connection) -> Connection | driver.Runner:
+        """What runs a webhook's statements on the held connection: the connection itself."""
+        return connection
+
     def read(self, connection: Connection, sid: str, key: str | None) -> Found:
         """The call with this CallSid and the answer kept under `key`, in one read."""
-        row = connection.execute(READ, {"sid": sid, "key": key}).one()
-        connection.commit()
+        run = self.executor(connection)
+        row = run.execute(READ, {"sid": sid, "key": key}).one()
+        run.commit()
         call = CallRef(*row[:6]) if row[0] is not None else None
         return Found(call, Kept(*row[6:]) if row[6] is not None else None)
 
@@ -114,8 +120,9 @@ class Steps:
         """The answer kept under `key`, if this request is a repeat."""
         if key is None:
             return None
-        row = connection.execute(KEPT, {"key": key}).first()
-        connection.commit()
+        run = self.executor(connection)
+        row = run.execute(KEPT, {"key": key}).first()
+        run.commit()
         return Kept(*row) if row is not None else None
 
     def write(
@@ -168,7 +175,12 @@ def _event_rows(call_id: int, log: Iterable[LogEntry], now: datetime) -> list[di
 
 
 class SQLiteSteps(Steps):
-    """SQLite: each write a short transaction of its own, the call log's Core statements in it."""
+    """SQLite: each write a short transaction of its own, the call log's Core statements in it, run on the
+    sqlite3 connection by a driver runner (compiled once each: ivr.calls.driver)."""
+
+    def executor(self, connection: Connection) -> driver.Runner:
+        """The held connection's driver runner."""
+        return driver.runner(connection)
 
     def write(
         self,
@@ -179,26 +191,28 @@ class SQLiteSteps(Steps):
         now: datetime,
         answer: Answer | None,
     ) -> None:
+        run = driver.runner(connection)
         with _transaction(connection):
-            connection.execute(calllog.UPDATE_CALL, {"row_id": call_id, **_updated(values)})
+            run.execute(calllog.UPDATE_CALL, {"row_id": call_id, **_updated(values)})
             rows = _event_rows(call_id, log, now)
             if rows:
-                connection.execute(calllog.INSERT_EVENTS, rows)
+                run.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
-                KEEP.execute(connection, answer.row())
+                KEEP.execute(run, answer.row())
 
     def write_legs(
         self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
     ) -> None:
+        run = driver.runner(connection)
         with _transaction(connection):
             for leg in legs:
                 if leg.values:
-                    connection.execute(calllog.UPDATE_CALL, {"row_id": leg.call_id, **_updated(leg.values)})
+                    run.execute(calllog.UPDATE_CALL, {"row_id": leg.call_id, **_updated(leg.values)})
                 rows = _event_rows(leg.call_id, leg.log, now)
                 if rows:
-                    connection.execute(calllog.INSERT_EVENTS, rows)
+                    run.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
-                KEEP.execute(connection, answer.row())
+                KEEP.execute(run, answer.row())
 
     def start(
         self,
@@ -208,24 +222,26 @@ class SQLiteSteps(Steps):
         now: datetime,
         answer: Answer | None,
     ) -> int | None:
+        run = driver.runner(connection)
         with _transaction(connection):
-            call_id: int | None = connection.execute(calllog.new_call(tuple(values)), dict(values)).scalar()
+            call_id: int | None = run.execute(calllog.new_call(tuple(values)), dict(values)).scalar()
             if call_id is None:
                 return None
             rows = _event_rows(call_id, log, now)
             if rows:
-                connection.execute(calllog.INSERT_EVENTS, rows)
+                run.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
-                KEEP.execute(connection, answer.row())
+                KEEP.execute(run, answer.row())
             return call_id
 
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
     ) -> bool:
+        run = driver.runner(connection)
         with _transaction(connection):
-            if answer is not None and KEEP_FIRST.execute(connection, answer.row()).first() is None:
+            if answer is not None and KEEP_FIRST.execute(run, answer.row()).first() is None:
                 return False
-            return calllog.apply_status(connection, params, now)
+            return calllog.apply_status(run, params, now)
 
 
 def _transaction(connection: Connection) -> Any:

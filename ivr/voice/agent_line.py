@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from ..accounts.agents import find_keyed, keyed_id, verify_agent
 from ..calls import log as calllog
 from ..calls import steps
+from ..calls.driver import Runner
 from ..db import database, session
 from ..engine import FlowError, Site
 from ..engine import agent_line as line
@@ -54,6 +55,12 @@ def _held() -> Connection:
     return database().webhook_connection()
 
 
+def _run() -> Connection | Runner:
+    """What runs the agent line's reads on the held connection (ivr.calls.steps)."""
+    connection = _held()
+    return steps.for_dialect(connection.dialect.name).executor(connection)
+
+
 def _answer(result: line.LineStep, now: datetime) -> Response:
     """Store the step's leg changes, made `now`, with the answer to its actions, kept for repeats: one
     write (ivr.calls.steps)."""
@@ -76,9 +83,9 @@ def _answer_in_session(result: line.LineStep, now: datetime) -> Response:
 
 
 def _find_leg(sid: str) -> line.Leg | None:
-    connection = _held()
-    found = calllog.find_leg(connection, sid)
-    connection.commit()  # SQLite: no transaction left open between requests
+    run = _run()
+    found = calllog.find_leg(run, sid)
+    run.commit()  # SQLite: no transaction left open between requests
     return found
 
 
@@ -93,9 +100,9 @@ def answer_incoming(published: Published) -> Response:
     now = clock()
     leg = _leg()
     if leg is None:
-        connection = _held()
-        calllog.insert_call(connection, form, now)
-        connection.commit()
+        run = _run()
+        calllog.insert_call(run, form, now)
+        run.commit()
         leg = _leg()
         assert leg is not None
     return _answer(line.step(published.site, leg, line.Called(form.get("To", ""), published.id)), now)

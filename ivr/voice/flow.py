@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from ..calls import log as calllog
 from ..calls import queues, steps
+from ..calls.driver import Runner
 from ..campaigns.attempts import on_status
 from ..db import database, session
 from ..engine import CallContext, CallState, FlowError, Site, StepResult, start, step
@@ -26,14 +27,14 @@ bp = Blueprint("flow", __name__)
 EVENTS = ("input", "wait", "result")
 
 
-def _context(connection: Connection, now: datetime) -> CallContext:
+def _context(run: Connection | Runner, now: datetime) -> CallContext:
     form = request.form
     return CallContext(
         call_sid=form["CallSid"],
         caller=form.get("From", ""),
         called=form.get("To", ""),
         now=now,
-        queues=queues.figures(connection, now),
+        queues=queues.figures(run, now),
     )
 
 
@@ -87,13 +88,14 @@ def incoming() -> Response:
     found = store.read(connection, request.form["CallSid"], key)
     if found.kept is not None:
         return repeats.kept_response(found.kept)
+    run = store.executor(connection)
     call = found.call
     if call is not None and call.site_version_id is not None:
         pinned = flows().get(call.site_version_id)
         if pinned is None:
             raise FlowError(f"flows version {call.site_version_id} is missing")
-        return twiml(start(pinned.site, _flow_for(pinned.site), _context(connection, now)).actions)
-    result = start(published.site, _flow_for(published.site), _context(connection, now))
+        return twiml(start(pinned.site, _flow_for(pinned.site), _context(run, now)).actions)
+    result = start(published.site, _flow_for(published.site), _context(run, now))
     if call is None and not result.effects:
         # a new call: its row, with its first step, its log and its answer in one write
         answer = twiml(result.actions)
@@ -104,8 +106,8 @@ def incoming() -> Response:
                 repeats.mark_kept()
             return answer
     if call is None:  # logged meanwhile by another request (or the step has effects): found, or logged now
-        call = calllog.find_or_insert_call(connection, request.form, now)
-        connection.commit()
+        call = calllog.find_or_insert_call(run, request.form, now)
+        run.commit()
     return _save(connection, call, published.id, result, now)
 
 
@@ -140,7 +142,7 @@ def next_step(flow: str, node: str, event: str) -> Response:
     state = CallState(
         flow=flow, node=node, variables=dict(call.variables), tries=dict(call.tries), path=call.path or ""
     )
-    context = _context(connection, now)
+    context = _context(store.executor(connection), now)
     result = step(published.site, state, event, request.form.to_dict(), context)  # type: ignore[arg-type]
     return _save(connection, call, published.id, result, now)
 

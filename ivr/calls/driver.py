@@ -1,0 +1,172 @@
+"""SQLite's webhook statements run on the sqlite3 connection itself: a SQLAlchemy statement is compiled once
+per set of parameter names into its SQL, the order of its binds and their types' processors (what SQLAlchemy
+redoes on every execution), then each execution is a plain cursor call; the engine's before_cursor_execute
+listeners still see it, and the webhook's deadline holds it as it holds SQLAlchemy's own (ivr.deadline)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.sql.elements import ClauseElement
+
+from .. import deadline
+
+Processor = Callable[[Any], Any]
+Params = Mapping[str, Any]
+RUNNER = "ivr.runner"  # a connection's info: its Runner
+
+
+@dataclass(frozen=True)
+class Bind:
+    """One positional parameter: the caller's value by name, or the statement's own constant (processed)."""
+
+    name: str
+    processor: Processor | None
+    given: bool
+    constant: Any = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A statement compiled for one set of parameter names: what each execution needs."""
+
+    statement: ClauseElement  # kept alive: its id is part of the cache key
+    sql: str
+    binds: tuple[Bind, ...]
+    results: tuple[Processor | None, ...] | None  # None: the rows come back as the driver gives them
+
+    def values(self, params: Params) -> tuple[Any, ...]:
+        """The positional values of an execution, processed as SQLAlchemy would."""
+        out = []
+        for bind in self.binds:
+            if not bind.given:
+                out.append(bind.constant)
+            elif bind.processor is None:
+                out.append(params[bind.name])
+            else:
+                out.append(bind.processor(params[bind.name]))
+        return tuple(out)
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The driver's rows with each column's result processor applied."""
+        if self.results is None:
+            return fetched
+        processors = self.results
+        return [
+            tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in fetched
+        ]
+
+
+def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, many: bool) -> Plan:
+    """Compile `statement` as SQLAlchemy would for parameters named as `params`' keys (an UPDATE's SET columns
+    come from them)."""
+    keys = list(params)
+    compiled: Any = statement.compile(dialect=dialect, column_keys=keys, for_executemany=many)
+    if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+        raise ValueError(f"give every column a value (a Python default is left to compute): {compiled}")
+    expanded = compiled.construct_expanded_state(dict(params))  # an IN list of constants: one bind each
+    if set(expanded.parameter_expansion) & set(keys):
+        raise ValueError("a parameter expanded per execution (an IN list) cannot be compiled once")
+    # SQLAlchemy's own processors (what it applies on every execution), those of expanded binds added
+    processors: dict[str, Any] = {**compiled._bind_processors, **expanded.processors}
+    binds = []
+    for name in expanded.positiontup or ():
+        processor = processors.get(name)
+        if name in params:
+            binds.append(Bind(name, processor, True))
+        else:
+            value = expanded.parameters[name]
+            binds.append(Bind(name, None, False, processor(value) if processor is not None else value))
+    results = tuple(entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns)
+    return Plan(statement, expanded.statement, tuple(binds), results if any(results) else None)
+
+
+_plans: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...], bool], Plan]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class Rows:
+    """A statement's rows, fetched: what ivr.calls reads of a SQLAlchemy result."""
+
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def first(self) -> tuple[Any, ...] | None:
+        """The first row, if any."""
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> tuple[Any, ...]:
+        """The only row (an error when there is none or more)."""
+        if len(self.rows) != 1:
+            raise NoResultFound("no row") if not self.rows else MultipleResultsFound("more than one row")
+        return self.rows[0]
+
+    def scalar(self) -> Any:
+        """The first column of the first row, if any."""
+        return self.rows[0][0] if self.rows else None
+
+    def all(self) -> list[tuple[Any, ...]]:
+        """Every row."""
+        return self.rows
+
+
+class Runner:
+    """Runs SQLAlchemy statements on a SQLite Connection's sqlite3 connection; it stands in for the
+    Connection where ivr.calls takes one (execute, commit, dialect). Transactions stay the Connection's:
+    sqlite3 begins one at a write, and the Connection's begin()/commit() commit it."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.driver: Any = connection.connection.dbapi_connection  # the sqlite3 connection (pysqlite)
+        self.guard = deadline.guard(connection.engine)
+        self.errors = self.dialect.loaded_dbapi.Error
+        self.plans = _plans.setdefault(self.dialect, {})
+
+    def execute(self, statement: ClauseElement, parameters: Params | Sequence[Params] | None = None) -> Rows:
+        """Run `statement` with one set of parameters, or each of a list of them (no rows back then)."""
+        every: Sequence[Params] = parameters if isinstance(parameters, list | tuple) else ()
+        many = bool(every)
+        first: Params = every[0] if many else cast(Params, parameters or {})
+        key = (id(statement), tuple(first), many)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = compile_plan(statement, self.dialect, first, many)
+        values: Any = [plan.values(p) for p in every] if many else plan.values(first)
+        cursor = self.driver.cursor()
+        try:
+            # the engine's before_cursor_execute listeners, as SQLAlchemy calls them (without an execution
+            # context): the webhook's deadline (ivr.deadline), and tests' watches on the statements sent
+            for listener in self.connection.dispatch.before_cursor_execute:
+                listener(self.connection, cursor, plan.sql, values, None, many)
+            if many:
+                cursor.executemany(plan.sql, values)
+                return Rows([])
+            return Rows(plan.rows(cursor.execute(plan.sql, values).fetchall()))
+        except self.errors as error:
+            if self.guard is not None:  # what the deadline's handle_error listener does
+                self.guard.failed(error, self.dialect.is_disconnect(error, self.driver, cursor))
+            raise DBAPIError.instance(plan.sql, values, error, self.errors, dialect=self.dialect) from error
+        finally:
+            cursor.close()
+
+    def commit(self) -> None:
+        """End what the connection began: the Connection's transaction, or one sqlite3 began at a write."""
+        if self.connection.in_transaction():
+            self.connection.commit()
+        else:
+            self.driver.commit()
+
+
+def runner(connection: Connection) -> Runner:
+    """The runner of a SQLite connection (one per connection, kept in its info)."""
+    found: Runner | None = connection.info.get(RUNNER)
+    if found is None or found.connection is not connection:
+        found = connection.info[RUNNER] = Runner(connection)
+    return found
