@@ -16,7 +16,8 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 @contextmanager
 def writes() -> Iterator[list[str]]:
     """The commits ("COMMIT") and writing statements (CTEs that write too) of any session or engine while the
-    block runs."""
+    block runs; SQLite's webhook statements on the driver too (ivr.calls.driver calls the engines'
+    before_cursor_execute listeners)."""
     seen: list[str] = []
 
     def committed(_session: Session) -> None:
