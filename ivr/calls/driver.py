@@ -8,7 +8,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
@@ -21,13 +21,11 @@ Params = Mapping[str, Any]
 RUNNER = "ivr.runner"  # a connection's info: its Runner
 
 
-@dataclass(frozen=True)
-class Bind:
-    """One positional parameter: the caller's value by name, or the statement's own constant (processed)."""
+class Bind(NamedTuple):
+    """One positional parameter: the caller's value by name (processed), or the statement's own constant."""
 
-    name: str
+    name: str | None  # None: the constant
     processor: Processor | None
-    given: bool
     constant: Any = None
 
 
@@ -42,15 +40,12 @@ class Plan:
 
     def values(self, params: Params) -> tuple[Any, ...]:
         """The positional values of an execution, processed as SQLAlchemy would."""
-        out = []
-        for bind in self.binds:
-            if not bind.given:
-                out.append(bind.constant)
-            elif bind.processor is None:
-                out.append(params[bind.name])
-            else:
-                out.append(bind.processor(params[bind.name]))
-        return tuple(out)
+        return tuple(
+            [
+                constant if name is None else params[name] if processor is None else processor(params[name])
+                for name, processor, constant in self.binds
+            ]
+        )
 
     def rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The driver's rows with each column's result processor applied."""
@@ -78,10 +73,10 @@ def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, man
     for name in expanded.positiontup or ():
         processor = processors.get(name)
         if name in params:
-            binds.append(Bind(name, processor, True))
+            binds.append(Bind(name, processor))
         else:
             value = expanded.parameters[name]
-            binds.append(Bind(name, None, False, processor(value) if processor is not None else value))
+            binds.append(Bind(None, None, processor(value) if processor is not None else value))
     results = tuple(entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns)
     return Plan(statement, expanded.statement, tuple(binds), results if any(results) else None)
 
