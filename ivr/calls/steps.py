@@ -4,7 +4,8 @@ one autocommit statement, on SQLite a short transaction (docs/call-log.md, "How 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,7 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from ..db import InsertOrSkip, UTCDateTime
+from .. import deadline as deadlines
+from .. import writer_lock
+from ..db import BUSY_MS, DatabaseUnavailable, InsertOrSkip, UTCDateTime
 from ..engine import LogEntry
 from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
@@ -228,11 +231,33 @@ class SQLiteSteps(Steps):
             return calllog.apply_status(connection, params, now)
 
 
-def _transaction(connection: Connection) -> Any:
-    """A transaction of its own on the held connection (a read before it may have begun one: ended)."""
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """A transaction of its own on the held connection (a read before it may have begun one: ended), in this
+    process's turn at the database file (ivr.writer_lock): taken before, given back after commit or rollback.
+
+    The turn is waited for at most the connection's busy timeout, then the transaction goes on without it
+    (SQLite's busy timeout decides, as without the lock); in a webhook at most what is left of its deadline:
+    past it the step fails as every statement would then (DatabaseUnavailable), the lock file cannot be cut.
+    """
     if connection.in_transaction():
         connection.commit()
-    return connection.begin()
+    url = connection.engine.url
+    lock = writer_lock.for_sqlite(url.database, url.query) if connection.dialect.name == "sqlite" else None
+    deadline = deadlines.current()
+    wait = connection.info.get(BUSY_MS, 30_000) / 1000
+    if deadline is not None:
+        wait = 0.0 if deadline.expired else min(wait, deadline.remaining())
+    held = lock is not None and wait > 0 and lock.acquire(wait)
+    if lock is not None and not held and deadline is not None and deadline.remaining() <= 0:
+        deadlines.expire(deadline)  # as the watchdog does at this moment: cut, and the breaker told
+        raise DatabaseUnavailable(deadline.reason)
+    try:
+        with connection.begin():
+            yield
+    finally:
+        if held and lock is not None:
+            lock.release()
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------
