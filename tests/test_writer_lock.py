@@ -128,6 +128,28 @@ def test_a_write_waits_for_the_turn_another_process_holds(database_file):
     database.engine.dispose()
 
 
+def test_a_forked_process_takes_turns_with_its_parent(database_file):
+    """gunicorn forks its workers: a child shares neither its parent's turn nor its thread lock."""
+    lock = writer_lock.for_sqlite(database_file.removeprefix("sqlite:///"))
+    assert lock is not None and lock.acquire(1)  # the parent in its turn when it forks
+    to_child, from_parent = os.pipe()  # (read end, write end)
+    to_parent, from_child = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: tries while the parent holds its turn, then after it let go
+        in_parents_turn = lock.acquire(0.05)
+        os.write(from_child, b"tried")
+        os.read(to_child, 1)
+        after = lock.acquire(HANG)
+        os._exit((1 if in_parents_turn else 0) + (0 if after else 2))
+    try:
+        os.read(to_parent, 5)
+    finally:
+        lock.release()
+        os.write(from_parent, b"!")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "1: took the parent's turn, 2: never got one"
+
+
 def _lock_is_free(path: str) -> bool:
     """Whether another open file description (as another process has) gets the lock at once."""
     fd = os.open(path, os.O_RDWR)
