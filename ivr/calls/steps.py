@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from .. import deadline as deadlines
 from .. import writer_lock
-from ..db import BUSY_MS, DatabaseUnavailable, InsertOrSkip, UTCDateTime
+from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime
 from ..engine import LogEntry
 from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
@@ -236,20 +236,25 @@ def _transaction(connection: Connection) -> Iterator[None]:
     """A transaction of its own on the held connection (a read before it may have begun one: ended), in this
     process's turn at the database file (ivr.writer_lock): taken before, given back after commit or rollback.
 
-    The turn is waited for at most the connection's busy timeout, then the transaction goes on without it
-    (SQLite's busy timeout decides, as without the lock); in a webhook at most what is left of its deadline:
-    past it the step fails as every statement would then (DatabaseUnavailable), the lock file cannot be cut.
+    The turn is waited for as long as a lock (the connection's lock timeout), then the transaction goes on
+    without it and SQLite's busy timeout decides, as without the lock. In a webhook whose deadline comes
+    first the step fails at the deadline (DatabaseUnavailable), as every statement would then.
     """
     if connection.in_transaction():
         connection.commit()
     url = connection.engine.url
     lock = writer_lock.for_sqlite(url.database, url.query) if connection.dialect.name == "sqlite" else None
+    limits = connection.info.get(LIMITS)
+    wait = (
+        limits.busy_ms / 1000 if isinstance(limits, Limits) else connection.info.get(BUSY_MS, 30_000) / 1000
+    )
     deadline = deadlines.current()
-    wait = connection.info.get(BUSY_MS, 30_000) / 1000
+    deadline_first = False
     if deadline is not None:
-        wait = 0.0 if deadline.expired else min(wait, deadline.remaining())
+        left = 0.0 if deadline.expired else deadline.remaining()
+        deadline_first, wait = left <= wait, min(wait, left)
     held = lock is not None and wait > 0 and lock.acquire(wait)
-    if lock is not None and not held and deadline is not None and deadline.remaining() <= 0:
+    if lock is not None and not held and deadline is not None and deadline_first:
         deadlines.expire(deadline)  # as the watchdog does at this moment: cut, and the breaker told
         raise DatabaseUnavailable(deadline.reason)
     try:
