@@ -7,6 +7,7 @@ import os
 import pickle
 import random
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -264,7 +265,17 @@ def shard_processes() -> BaseContext:
     first call and lives as long as this process; it imports meanwhile."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(SHARD_PRELOAD)  # no effect once it runs: it has them already
-    forkserver.ensure_running()
+    # it imports from this process's sys.path (Python 3.11's fork server ignores the one it is sent: ivr
+    # would come from wherever the interpreter finds it by default, an installed copy, say)
+    given = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if given is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = given
     return context
 
 
