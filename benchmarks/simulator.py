@@ -48,7 +48,7 @@ from ivr import create_app  # noqa: E402
 from ivr.migrations.runner import upgrade  # noqa: E402
 from ivr.sim import HttpTransport, VirtualClock, WsgiTransport  # noqa: E402
 from ivr.sim.profile import load_profile  # noqa: E402
-from ivr.sim.runner import run_shards, staffed  # noqa: E402
+from ivr.sim.runner import run_shards, shard_processes, staffed  # noqa: E402
 from ivr.sim.shards import plan  # noqa: E402
 from ivr.sim.traffic import TrafficResult, run_traffic  # noqa: E402
 from ivr.sim.transport import Reply, Transport  # noqa: E402
@@ -160,6 +160,7 @@ def in_process(url: str, calls: int) -> Run:
 
 def in_shards(url: str, calls: int, jobs: int) -> Run:
     """`calls` calls split into `jobs` shards, each in a process of its own (`ivr traffic --jobs`)."""
+    shard_processes()  # as `ivr traffic` does: the fork server imports ivr while the run is got ready
     upgrade(url)
     app = create_app({"DATABASE_URL": url, **SETTINGS})  # publishes the flows; makes the agents
     profile = load_profile(PROFILE)
@@ -181,7 +182,7 @@ def in_shards(url: str, calls: int, jobs: int) -> Run:
         f"shard {n}: {len(s.arrivals)} calls, {load.wall_seconds:.1f} s wall, {load.cpu_seconds:.1f} s CPU"
         for n, (s, load) in enumerate(zip(shards, loads, strict=True))
     ]
-    notes.append("wall time includes starting each process (about 1 s: a fresh interpreter imports ivr)")
+    notes.append("wall time includes starting each process (forked from a fork server that imported ivr)")
     return Run(
         result,
         seconds,

@@ -98,6 +98,7 @@ class Limits:
 
 RECYCLE_SECONDS = 1800  # connections older than this are replaced (the pool's and the webhooks' held ones)
 BUSY_MS = "ivr.busy_ms"  # a SQLite connection's info: the busy timeout it has now
+LIMITS = "ivr.limits"  # a connection's info: the Limits it was last given
 MIGRATIONS = Limits()  # `ivr db upgrade` may run long: no statement or lock timeout
 TCP_KEEPALIVE = {  # a peer that vanished is noticed in about a minute, not after the kernel's two hours
     "keepalives": 1,
@@ -187,10 +188,10 @@ class Database:
         def _limits(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
             wanted = limits if others is None or self.in_webhook() else others
             # SQLite's is set every time (a local call): a webhook shortens it as its deadline nears
-            if sqlite or record.info.get("ivr.limits", limits) != wanted:
+            if sqlite or record.info.get(LIMITS, limits) != wanted:
                 apply_limits(dbapi_connection, wanted)
                 record.info[BUSY_MS] = wanted.busy_ms
-                record.info["ivr.limits"] = wanted
+                record.info[LIMITS] = wanted
 
         @event.listens_for(self.engine, "engine_disposed")
         def _disposed(_engine: Engine) -> None:

@@ -4,7 +4,8 @@ one autocommit statement, on SQLite a short transaction (docs/call-log.md, "How 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -25,7 +26,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from ..db import InsertOrSkip, UTCDateTime
+from .. import deadline as deadlines
+from .. import writer_lock
+from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime
 from ..engine import LogEntry
 from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
@@ -244,11 +247,38 @@ class SQLiteSteps(Steps):
             return calllog.apply_status(run, params, now)
 
 
-def _transaction(connection: Connection) -> Any:
-    """A transaction of its own on the held connection (a read before it may have begun one: ended)."""
+@contextmanager
+def _transaction(connection: Connection) -> Iterator[None]:
+    """A transaction of its own on the held connection (a read before it may have begun one: ended), in this
+    process's turn at the database file (ivr.writer_lock): taken before, given back after commit or rollback.
+
+    The turn is waited for as long as a lock (the connection's lock timeout), then the transaction goes on
+    without it and SQLite's busy timeout decides, as without the lock. In a webhook whose deadline comes
+    first the step fails at the deadline (DatabaseUnavailable), as every statement would then.
+    """
     if connection.in_transaction():
         connection.commit()
-    return connection.begin()
+    url = connection.engine.url
+    lock = writer_lock.for_sqlite(url.database, url.query) if connection.dialect.name == "sqlite" else None
+    limits = connection.info.get(LIMITS)
+    wait = (
+        limits.busy_ms / 1000 if isinstance(limits, Limits) else connection.info.get(BUSY_MS, 30_000) / 1000
+    )
+    deadline = deadlines.current()
+    deadline_first = False
+    if deadline is not None:
+        left = 0.0 if deadline.expired else deadline.remaining()
+        deadline_first, wait = left <= wait, min(wait, left)
+    held = lock is not None and wait > 0 and lock.acquire(wait)
+    if lock is not None and not held and deadline is not None and deadline_first:
+        deadlines.expire(deadline)  # as the watchdog does at this moment: cut, and the breaker told
+        raise DatabaseUnavailable(deadline.reason)
+    try:
+        with connection.begin():
+            yield
+    finally:
+        if held and lock is not None:
+            lock.release()
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------------------

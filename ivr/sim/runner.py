@@ -7,11 +7,14 @@ import os
 import pickle
 import random
 import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -32,6 +35,20 @@ from .transport import HttpTransport, Timed, Transport, WsgiTransport
 LOCAL_BASE = "http://ivr.simulator"
 LOCAL_TOKEN = "twilio_auth_token"  # the instance file of the token `ivr serve` makes up
 SIMULATED_HASH = "pbkdf2:sha256:1000"  # simulated agents' PINs are random and live for one run
+# What a shard's process imports (this module, then create_app's imports): once, in the fork server
+SHARD_PRELOAD = [
+    "ivr.sim.runner",
+    "ivr.application",
+    "ivr.config",
+    "ivr.inputs",
+    "ivr.voice",
+    "ivr.api",
+    "ivr.web",
+    "ivr.accounts.access",
+    "ivr.web.headers",
+    "ivr.flows.store",
+    "sqlite3",
+]
 
 
 def _number_for(flows: dict[str, Any], flow_name: str | None) -> str:
@@ -159,6 +176,8 @@ def run_profile(
     `jobs` > 1 (in process only) the run is split into up to `shards` (default: `jobs`) shards
     (ivr.sim.shards), run in `jobs` processes of their own on the same database.
     """
+    if not url and (shards or jobs) > 1:
+        shard_processes()  # the fork server imports ivr while this process gets the run ready
     with local_app(clock) as (app, token), staffed(app, profile) as staff:
         if url:
             transport: Transport = Timed(HttpTransport(server_token()[0]), clock)
@@ -240,15 +259,35 @@ def run_shard(task: ShardTask) -> TrafficResult:
     return TrafficResult(light.calls, light.agent_legs, [load])
 
 
+def shard_processes() -> BaseContext:
+    """Where shards run: processes forked from a fork server, a fresh interpreter that imported ivr once
+    (this process holds threads and database connections: forking it is out). The server starts at the
+    first call and lives as long as this process; it imports meanwhile."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(SHARD_PRELOAD)  # no effect once it runs: it has them already
+    # it imports from this process's sys.path (Python 3.11's fork server ignores the one it is sent: ivr
+    # would come from wherever the interpreter finds it by default, an installed copy, say)
+    given = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if given is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = given
+    return context
+
+
 def run_shards(
     settings: dict[str, Any], token: str, profile: Profile, shards: list[Shard], staff: Staff, base_url: str,
     jobs: int, progress: Callable[[int], None] | None = None, latencies: bool = False,
 ) -> TrafficResult:  # fmt: skip
-    """Run the shards in `jobs` fresh processes (spawned: the app's threads and connections stay here).
+    """Run the shards in `jobs` processes of their own (shard_processes), each with an app of its own.
 
     The result is the shards' results in shard order, whatever order they finish in.
     """
-    context = multiprocessing.get_context("spawn")
+    context = shard_processes()
     queue = context.Queue()
     tasks = [ShardTask(settings, token, profile, shard, staff, base_url, latencies) for shard in shards]
     with ProcessPoolExecutor(
