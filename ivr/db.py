@@ -241,6 +241,21 @@ class Database:
         if held is not None:
             held.close()  # the pool's (in-memory SQLite) goes back to it: it is the database
 
+    def reset_webhook_connection(self) -> None:
+        """After a failure that was not the database's (a broken flow, say): roll back what this thread's
+        held connection has open and keep it; closed instead if even that fails (one reconnect, not one per
+        failed request)."""
+        held: _Held | None = getattr(self._held, "value", None)
+        if held is None or held.connection.closed:
+            return
+        try:
+            if held.connection.in_transaction():
+                held.connection.rollback()
+            if getattr(held.dbapi, "in_transaction", False):  # sqlite3: begun by a statement on the driver
+                held.dbapi.rollback()
+        except Exception:
+            self.drop_webhook_connection()
+
     def close_held(self) -> None:
         """Close every thread's held connection (the engine is disposed: tests, forks, shutdown)."""
         with self._held_lock:

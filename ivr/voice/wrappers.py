@@ -9,6 +9,7 @@ from functools import wraps
 from typing import TypeVar, overload
 
 from flask import Response, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..calls.logsafe import describe, hidden_values, redacted_traceback
@@ -47,11 +48,15 @@ def _forget_session() -> None:
             log.debug("closing the failed session's connection failed", exc_info=True)
 
 
-def _roll_back() -> None:
-    """Roll back this request's session; the held connection is closed (errors are rare: the next request
-    opens a new one rather than go on with a connection in a state no one checked)."""
+def _roll_back(exc: Exception) -> None:
+    """Roll back this request's session and the held connection's work. After a database error the held
+    connection is closed (the next request opens a new one rather than go on with a connection in a state
+    no one checked); after any other error (a broken flow) it is kept."""
     session().rollback()
-    database().drop_webhook_connection()
+    if isinstance(exc, SQLAlchemyError):  # the driver's errors too (ivr.calls.driver wraps them)
+        database().drop_webhook_connection()
+    else:
+        database().reset_webhook_connection()
 
 
 def flow_fallback() -> Response:
@@ -117,7 +122,7 @@ def _keep(sid: str, key: str | None, answer: Response) -> None:
         if unavailable(exc):
             _forget_session()
         else:
-            _roll_back()
+            _roll_back(exc)
         log.error("call %s: answer of step %s not kept for repeats: %s", sid, request.path, _safe(exc))
 
 
@@ -128,7 +133,7 @@ def _failed_step(sid: str, exc: Exception, fallback: Fallback) -> Response:
         log.error("call %s: step %s answered without the database: %s", sid, request.path, _safe(exc))
         journal_replay.write_step(describe(exc, keep=True))
         return fallback()
-    _roll_back()
+    _roll_back(exc)
     trace = redacted_traceback(exc, keep_numbers(), hidden_values(request.form))
     log.error("call %s: step %s failed\n%s", sid, request.path, trace)
     _note_failure(sid, exc)
@@ -187,7 +192,7 @@ def callback(
                 if down:
                     _forget_session()
                 else:
-                    _roll_back()
+                    _roll_back(exc)
                 log.error("call %s: callback %s not stored (journaled): %s", sid, request.path, _safe(exc))
                 journal_replay.write_callback(describe(exc, keep=True))
                 return unstored() if down and unstored is not None else answer()

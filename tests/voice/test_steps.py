@@ -169,6 +169,30 @@ def test_a_held_connection_that_broke_between_requests_is_replaced(app, call, se
     assert call_row(session, call.sid).node != "language"
 
 
+def test_a_step_that_fails_outside_the_database_keeps_the_held_connection(app, call, session, monkeypatch):
+    """A broken flow (any error not the database's) answers the fallback and rolls back, but costs no
+    reconnect: the next request goes on over the same held connection, nothing left open on it."""
+    from ivr.voice import flow
+
+    database = app.extensions["ivr.db"]
+    menu = call.start()
+    held = database.held_connection()
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("flow on fire")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(flow, "step", broken)
+        assert one(call.press(menu, "1"), "/Response/Enqueue/text()") == "local-desk"  # the fallback
+    assert database.held_connection() is held
+    assert not held.in_transaction()
+    assert not getattr(held.connection.dbapi_connection, "in_transaction", False)  # sqlite3: none begun
+    options = call.press(menu, "1")
+    assert one(options, "//Gather/@action")
+    assert database.held_connection() is held
+    assert call_row(session, call.sid).errors == 1
+
+
 def test_a_status_callback_whose_write_fails_answers_204_is_logged_and_journaled(
     app, twilio, monkeypatch, caplog
 ):
