@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, make_url, text
 from sqlalchemy.orm import Session
 
 from ivr import create_app
@@ -27,7 +27,19 @@ from .twilio import CallDriver, TwilioClient
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "flows"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+GIVEN_PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+
+
+def _worker_url(url: str, worker: str) -> str:
+    """The database of one pytest-xdist worker (`make test` runs `-n auto`): `test` becomes `test_gw0`,
+    `test_gw1`... on the same server, made and dropped here; the given one in a run without workers."""
+    if not (url and worker):
+        return url
+    parts = make_url(url)
+    return parts.set(database=f"{parts.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_url(GIVEN_PG_URL, os.environ.get("PYTEST_XDIST_WORKER", ""))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 OPEN = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago: the sample desks are open
 CLOSED = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Tuesday 21:00 in Chicago
@@ -41,8 +53,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     else:
         url = PG_URL
+        if url != GIVEN_PG_URL:
+            _worker_database("CREATE")
     recreate(url)
     return url
+
+
+def _worker_database(verb: str) -> None:
+    """CREATE (when missing) or DROP this xdist worker's PostgreSQL database, on the given one's server."""
+    name = make_url(PG_URL).database
+    engine = make_engine(GIVEN_PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
+        if verb == "CREATE" and found is None:  # from template0: nobody connects to it, unlike template1
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        elif verb == "DROP" and found is not None:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker drops the PostgreSQL database it made: a test run leaves nothing on the server."""
+    if GIVEN_PG_URL and PG_URL != GIVEN_PG_URL:
+        _worker_database("DROP")
 
 
 def _lift_append_only_guards(conn: Connection) -> list[str]:
