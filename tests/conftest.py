@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, MetaData, make_url, text
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from ivr import create_app
@@ -74,6 +74,8 @@ def _worker_database(verb: str) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """An xdist worker drops the PostgreSQL database it made: a test run leaves nothing on the server."""
+    for engine in _ENGINES.values():
+        engine.dispose()
     if GIVEN_PG_URL and PG_URL != GIVEN_PG_URL:
         _worker_database("DROP")
 
@@ -92,19 +94,33 @@ def _lift_append_only_guards(conn: Connection) -> list[str]:
     return [sql for _name, sql in found]
 
 
-def _truncate(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        guards = _lift_append_only_guards(conn)
+# One engine per test database in each worker, and the order to empty its tables in, found by reflection once
+# for each set of tables it has (a migration test may leave it with others)
+_ENGINES: dict[str, Engine] = {}
+_EMPTYING_ORDER: dict[tuple[str, frozenset[str]], list[Table]] = {}
+
+
+def _emptying_order(conn: Connection, url: str) -> list[Table]:
+    """The tables of the database to empty, in an order its foreign keys allow."""
+    key = (url, frozenset(inspect(conn).get_table_names()))
+    if key not in _EMPTYING_ORDER:
         meta = MetaData()
         meta.reflect(conn)
         # rollup tables last: deleting the calls marks their days dirty
-        for table in sorted(reversed(meta.sorted_tables), key=lambda table: table.name.startswith("rollup_")):
-            if table.name != "alembic_version":
-                conn.execute(table.delete())
+        ordered = sorted(reversed(meta.sorted_tables), key=lambda table: table.name.startswith("rollup_"))
+        _EMPTYING_ORDER[key] = [table for table in ordered if table.name != "alembic_version"]
+    return _EMPTYING_ORDER[key]
+
+
+def _truncate(url: str) -> None:
+    """Empty every table of the database at `url` but alembic_version."""
+    engine = _ENGINES.get(url) or _ENGINES.setdefault(url, make_engine(url))
+    with engine.begin() as conn:
+        guards = _lift_append_only_guards(conn)
+        for table in _emptying_order(conn, url):
+            conn.execute(table.delete())
         for guard in guards:
             conn.exec_driver_sql(guard)
-    engine.dispose()
 
 
 @pytest.fixture(autouse=True)
