@@ -155,8 +155,9 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "IVR_CLOCK": lambda: OPEN,
         "JOURNAL_PATH": str(tmp_path / "journal.jsonl"),  # each test its own journal
         "SIGN_IN_LOCK_DIR": str(tmp_path),  # a test's password-check slot is its own (docs/operations.md)
-        # generous on a busy test machine; tests/test_deadline.py sets short ones where it tests them
-        "WEBHOOK_DEADLINE_SECONDS": 10,
+        # generous on a busy test machine (a worker per core, under coverage, a first request publishing the
+        # flows folder); tests/test_deadline.py sets short ones where it tests them
+        "WEBHOOK_DEADLINE_SECONDS": 30,
         "WEBHOOK_LOCK_TIMEOUT_SECONDS": 5,
         "WEBHOOK_DATABASE_RETRY_SECONDS": 0,  # the next webhook probes at once (test_breaker.py)
     }
