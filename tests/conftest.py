@@ -124,9 +124,13 @@ def _truncate(url: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _watch_flows_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands publish the flows folder they read, as `ivr serve` does (FLOWS_WATCH=1), in every test."""
+def _command_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands publish the flows folder they read, as `ivr serve` does (FLOWS_WATCH=1), in every test; and
+    an app made from the environment (a command, a served app) journals and keeps its sign-in slots in the
+    test's own folder, not the instance folder that every test and test worker would share."""
     monkeypatch.setenv("FLOWS_WATCH", "1")
+    monkeypatch.setenv("JOURNAL_PATH", str(tmp_path / "commands-journal.jsonl"))
+    monkeypatch.setenv("SIGN_IN_LOCK_DIR", str(tmp_path))
 
 
 @pytest.fixture
@@ -155,9 +159,8 @@ def config(database_url: str, flows_dir: Path, tmp_path: Path) -> dict[str, Any]
         "IVR_CLOCK": lambda: OPEN,
         "JOURNAL_PATH": str(tmp_path / "journal.jsonl"),  # each test its own journal
         "SIGN_IN_LOCK_DIR": str(tmp_path),  # a test's password-check slot is its own (docs/operations.md)
-        # generous on a busy test machine (a worker per core, under coverage, a first request publishing the
-        # flows folder); tests/test_deadline.py sets short ones where it tests them
-        "WEBHOOK_DEADLINE_SECONDS": 30,
+        # generous on a busy test machine; tests/test_deadline.py sets short ones where it tests them
+        "WEBHOOK_DEADLINE_SECONDS": 10,
         "WEBHOOK_LOCK_TIMEOUT_SECONDS": 5,
         "WEBHOOK_DATABASE_RETRY_SECONDS": 0,  # the next webhook probes at once (test_breaker.py)
     }
@@ -201,6 +204,9 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, flows_dir: Path, app
         "FLOWS_DIR": str(flows_dir),
         "SECRET_KEY": "x",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        # the test configuration's generous webhook limits (the defaults, 2.5 s and 1 s, are for production)
+        "WEBHOOK_DEADLINE_SECONDS": "10",
+        "WEBHOOK_LOCK_TIMEOUT_SECONDS": "5",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
