@@ -70,6 +70,7 @@ $(CHROMIUM):
 	fi
 
 ## test: lint, then the whole suite (PostgreSQL too when IVR_TEST_POSTGRES_URL is set), engine coverage 100%
+# One pytest-xdist worker per core (PYTEST_XDIST_AUTO_NUM_WORKERS=N: N), an idle one taking a busy one's tests
 test: lint audit node_modules/.package-lock.json $(CHROMIUM)
-	$(BIN)/python -m pytest --cov=ivr --cov-branch --cov-report=term:skip-covered
+	$(BIN)/python -m pytest -n auto --dist worksteal --cov=ivr --cov-branch --cov-report=term:skip-covered
 	$(BIN)/coverage report --include='ivr/engine/*' --fail-under=100 --show-missing

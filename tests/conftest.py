@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, Engine, MetaData, Table, inspect, make_url, text
 from sqlalchemy.orm import Session
 
 from ivr import create_app
@@ -27,7 +27,19 @@ from .twilio import CallDriver, TwilioClient
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_FLOWS = ROOT / "flows"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+GIVEN_PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
+
+
+def _worker_url(url: str, worker: str) -> str:
+    """The database of one pytest-xdist worker (`make test` runs `-n auto`): `test` becomes `test_gw0`,
+    `test_gw1`... on the same server, made and dropped here; the given one in a run without workers."""
+    if not (url and worker):
+        return url
+    parts = make_url(url)
+    return parts.set(database=f"{parts.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _worker_url(GIVEN_PG_URL, os.environ.get("PYTEST_XDIST_WORKER", ""))
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 OPEN = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago: the sample desks are open
 CLOSED = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Tuesday 21:00 in Chicago
@@ -41,8 +53,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
     else:
         url = PG_URL
+        if url != GIVEN_PG_URL:
+            _worker_database("CREATE")
     recreate(url)
     return url
+
+
+def _worker_database(verb: str) -> None:
+    """CREATE (when missing) or DROP this xdist worker's PostgreSQL database, on the given one's server."""
+    name = make_url(PG_URL).database
+    engine = make_engine(GIVEN_PG_URL).execution_options(isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
+        if verb == "CREATE" and found is None:  # from template0: nobody connects to it, unlike template1
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        elif verb == "DROP" and found is not None:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    engine.dispose()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker drops the PostgreSQL database it made: a test run leaves nothing on the server."""
+    for engine in _ENGINES.values():
+        engine.dispose()
+    if GIVEN_PG_URL and PG_URL != GIVEN_PG_URL:
+        _worker_database("DROP")
 
 
 def _lift_append_only_guards(conn: Connection) -> list[str]:
@@ -59,25 +94,43 @@ def _lift_append_only_guards(conn: Connection) -> list[str]:
     return [sql for _name, sql in found]
 
 
-def _truncate(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        guards = _lift_append_only_guards(conn)
+# One engine per test database in each worker, and the order to empty its tables in, found by reflection once
+# for each set of tables it has (a migration test may leave it with others)
+_ENGINES: dict[str, Engine] = {}
+_EMPTYING_ORDER: dict[tuple[str, frozenset[str]], list[Table]] = {}
+
+
+def _emptying_order(conn: Connection, url: str) -> list[Table]:
+    """The tables of the database to empty, in an order its foreign keys allow."""
+    key = (url, frozenset(inspect(conn).get_table_names()))
+    if key not in _EMPTYING_ORDER:
         meta = MetaData()
         meta.reflect(conn)
         # rollup tables last: deleting the calls marks their days dirty
-        for table in sorted(reversed(meta.sorted_tables), key=lambda table: table.name.startswith("rollup_")):
-            if table.name != "alembic_version":
-                conn.execute(table.delete())
+        ordered = sorted(reversed(meta.sorted_tables), key=lambda table: table.name.startswith("rollup_"))
+        _EMPTYING_ORDER[key] = [table for table in ordered if table.name != "alembic_version"]
+    return _EMPTYING_ORDER[key]
+
+
+def _truncate(url: str) -> None:
+    """Empty every table of the database at `url` but alembic_version."""
+    engine = _ENGINES.get(url) or _ENGINES.setdefault(url, make_engine(url))
+    with engine.begin() as conn:
+        guards = _lift_append_only_guards(conn)
+        for table in _emptying_order(conn, url):
+            conn.execute(table.delete())
         for guard in guards:
             conn.exec_driver_sql(guard)
-    engine.dispose()
 
 
 @pytest.fixture(autouse=True)
-def _watch_flows_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Commands publish the flows folder they read, as `ivr serve` does (FLOWS_WATCH=1), in every test."""
+def _command_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands publish the flows folder they read, as `ivr serve` does (FLOWS_WATCH=1), in every test; and
+    an app made from the environment (a command, a served app) journals and keeps its sign-in slots in the
+    test's own folder, not the instance folder that every test and test worker would share."""
     monkeypatch.setenv("FLOWS_WATCH", "1")
+    monkeypatch.setenv("JOURNAL_PATH", str(tmp_path / "commands-journal.jsonl"))
+    monkeypatch.setenv("SIGN_IN_LOCK_DIR", str(tmp_path))
 
 
 @pytest.fixture
@@ -151,6 +204,9 @@ def env(monkeypatch: pytest.MonkeyPatch, database_url: str, flows_dir: Path, app
         "FLOWS_DIR": str(flows_dir),
         "SECRET_KEY": "x",
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        # the test configuration's generous webhook limits (the defaults, 2.5 s and 1 s, are for production)
+        "WEBHOOK_DEADLINE_SECONDS": "10",
+        "WEBHOOK_LOCK_TIMEOUT_SECONDS": "5",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
