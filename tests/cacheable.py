@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.sql.base import Executable
 
+from ivr.calls.driver import Run
 from ivr.db import InsertOrSkip
 from ivr.upserts import Compiled
 
@@ -38,7 +39,7 @@ class Executed:
 @dataclass
 class Recording:
     """The compiled statements run while recording (raw driver SQL is left out: nothing to cache), and those
-    ivr.calls.driver runs (compiled once each by construction: counted as cached)."""
+    ivr.calls.driver runs (uncached when it compiles the same SQL twice)."""
 
     executed: list[Executed] = field(default_factory=list)
 
@@ -67,9 +68,15 @@ def recording(engine: Engine) -> Iterator[Recording]:
     """Record the compiled statements `engine` runs in the block."""
     found = Recording()
 
+    compiled_by_driver: set[str] = set()
+
     def note(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if context is None:  # SQLite's webhook statements on the driver (ivr.calls.driver): compiled once
-            cached = True
+        if isinstance(context, Run):  # SQLite's webhook statements on the driver (ivr.calls.driver)
+            # compiled once per statement object: the same SQL compiled again is a statement built anew
+            # for each request, which SQLAlchemy's cache would have found by its key and the driver cannot
+            cached = not (context.compiled_now and statement in compiled_by_driver)
+            if context.compiled_now:
+                compiled_by_driver.add(statement)
         elif context.compiled is None:
             return
         else:

@@ -1,7 +1,5 @@
-"""SQLite's webhook statements run on the sqlite3 connection itself: a SQLAlchemy statement is compiled once
-per set of parameter names into its SQL, the order of its binds and their types' processors (what SQLAlchemy
-redoes on every execution), then each execution is a plain cursor call; the engine's before_cursor_execute
-listeners still see it, and the webhook's deadline holds it as it holds SQLAlchemy's own (ivr.deadline)."""
+"""SQLite's webhook statements run on the sqlite3 connection itself, each compiled once per set of parameter
+names; the engine's before_cursor_execute listeners and the webhook's deadline still hold them."""
 
 from __future__ import annotations
 
@@ -67,6 +65,9 @@ def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, man
     expanded = compiled.construct_expanded_state(dict(params))  # an IN list of constants: one bind each
     if set(expanded.parameter_expansion) & set(keys):
         raise ValueError("a parameter expanded per execution (an IN list) cannot be compiled once")
+    inlined = (set(compiled.binds) & set(keys)) - set(expanded.positiontup or ())
+    if inlined:  # literal_execute: its first value would be written into the SQL for good
+        raise ValueError(f"parameters rendered into the SQL cannot be compiled once: {sorted(inlined)}")
     # SQLAlchemy's own processors (what it applies on every execution), those of expanded binds added
     processors: dict[str, Any] = {**compiled._bind_processors, **expanded.processors}
     binds = []
@@ -84,6 +85,16 @@ def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, man
 _plans: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...], bool], Plan]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+MAX_PLANS = 512  # far more than the webhooks' statements and parameter sets
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the driver gives before_cursor_execute listeners for SQLAlchemy's execution context."""
+
+    compiled_now: bool  # the statement was compiled for this execution (else its plan was found)
 
 
 class Rows:
@@ -131,32 +142,46 @@ class Runner:
         first: Params = every[0] if many else cast(Params, parameters or {})
         key = (id(statement), tuple(first), many)
         plan = self.plans.get(key)
+        run = Run(compiled_now=plan is None)
         if plan is None:
+            if len(self.plans) >= MAX_PLANS:  # statements built per request would otherwise pile up
+                self.plans.clear()
             plan = self.plans[key] = compile_plan(statement, self.dialect, first, many)
         values: Any = [plan.values(p) for p in every] if many else plan.values(first)
-        cursor = self.driver.cursor()
+        cursor = None
         try:
-            # the engine's before_cursor_execute listeners, as SQLAlchemy calls them (without an execution
-            # context): the webhook's deadline (ivr.deadline), and tests' watches on the statements sent
+            cursor = self.driver.cursor()
+            # the engine's before_cursor_execute listeners, as SQLAlchemy calls them (with a Run in place of
+            # its execution context): the webhook's deadline (ivr.deadline), and tests' watches
             for listener in self.connection.dispatch.before_cursor_execute:
-                listener(self.connection, cursor, plan.sql, values, None, many)
+                listener(self.connection, cursor, plan.sql, values, run, many)
             if many:
                 cursor.executemany(plan.sql, values)
                 return Rows([])
             return Rows(plan.rows(cursor.execute(plan.sql, values).fetchall()))
         except self.errors as error:
-            if self.guard is not None:  # what the deadline's handle_error listener does
-                self.guard.failed(error, self.dialect.is_disconnect(error, self.driver, cursor))
-            raise DBAPIError.instance(plan.sql, values, error, self.errors, dialect=self.dialect) from error
+            raise self._failed(error, plan.sql, values, cursor) from error
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def commit(self) -> None:
         """End what the connection began: the Connection's transaction, or one sqlite3 began at a write."""
         if self.connection.in_transaction():
             self.connection.commit()
-        else:
+            return
+        try:
             self.driver.commit()
+        except self.errors as error:
+            raise self._failed(error, "COMMIT", (), None) from error
+
+    def _failed(self, error: Any, sql: str, values: Any, cursor: Any) -> Exception:
+        """A driver error (the DBAPI's Error) as SQLAlchemy raises it; in a webhook the deadline's rule first
+        (what its handle_error listener does: an operational failure is DatabaseUnavailable)."""
+        if self.guard is not None:
+            self.guard.failed(error, self.dialect.is_disconnect(error, self.driver, cursor))
+        wrapped: Exception = DBAPIError.instance(sql, values, error, self.errors, dialect=self.dialect)
+        return wrapped
 
 
 def runner(connection: Connection) -> Runner:

@@ -173,3 +173,67 @@ def test_a_locked_step_on_the_driver_answers_at_its_deadline_and_is_journaled(
     assert [(r["kind"], r["params"]["CallSid"]) for r in records] == [("step", call.sid)]
     assert "database is locked" in records[0]["error"] or "interrupted" in records[0]["error"]
     assert call_row(session, call.sid).node == "language"  # the failed step changed nothing
+
+
+def test_a_statement_built_anew_for_each_request_is_reported_as_uncached(app, connections):
+    """The driver compiles per statement object: tests/cacheable.py catches one built per request (the
+    same SQL compiled again), which SQLAlchemy's cache would have found by its key."""
+    from sqlalchemy import update
+
+    from ..cacheable import recording
+
+    _, held = connections
+    run = driver.runner(held)
+    call_id = calllog.insert_call(run, {"CallSid": "CA-anew"}, NOW).id
+    run.commit()
+    with recording(app.extensions["ivr.db"].engine) as seen:
+        for node in ("a", "b"):
+            run.execute(calllog.UPDATE_CALL, {"row_id": call_id, "node": node, "updated_at": CHANGED})
+        assert seen.uncacheable() == []  # one statement, compiled once
+        for node in ("c", "d"):
+            anew = update(calllog.CALLS).where(calllog.CALLS.c.id == bindparam("row_id"))
+            run.execute(anew, {"row_id": call_id, "node": node, "updated_at": CHANGED})
+        run.commit()
+    # each built anew: the SQL UPDATE_CALL's compile gave already, compiled again
+    assert [e.sql.split()[0] for e in seen.uncacheable()] == ["UPDATE", "UPDATE"]
+
+
+def test_a_parameter_rendered_into_the_sql_is_refused(app, connections):
+    _, held = connections
+    fixed = select(calllog.CALLS.c.id).where(calllog.CALLS.c.node == bindparam("node", literal_execute=True))
+    with pytest.raises(ValueError, match="rendered into the SQL"):
+        driver.runner(held).execute(fixed, {"node": "menu"})
+
+
+class _FailingCommit:
+    """A sqlite3 connection whose commit fails as a full disk or an interrupted one does."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def commit(self) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_failed_commit_on_the_driver_is_the_database_s_failure(app, connections):
+    """Raised as SQLAlchemy raises a driver error, and in a webhook as DatabaseUnavailable (journaled, the
+    breaker told), not as a broken flow."""
+    from sqlalchemy.exc import OperationalError
+
+    from ivr import deadline
+    from ivr.db import DatabaseUnavailable
+
+    _, held = connections
+    run = driver.runner(held)
+    run.driver = _FailingCommit(run.driver)
+    with pytest.raises(OperationalError, match="disk is full"):
+        run.commit()
+    deadline.begin(5, app.extensions["ivr.breaker"])
+    try:
+        with pytest.raises(DatabaseUnavailable, match="disk is full"):
+            run.commit()
+    finally:
+        deadline.end()
