@@ -1,10 +1,5 @@
-"""Turns at a SQLite file's webhook writes across processes: an flock on `<database>-writer`, next to it.
-
-Two processes writing one SQLite file otherwise meet in SQLite's busy handler, which sleeps 1, 2, 5, 10 ms
-between tries: a write of 100 µs costs the other process a millisecond or more. The lock only schedules the
-writes (SQLite's own locking keeps them correct), so without it, or when waiting for it takes too long, a
-write goes on and SQLite's busy timeout decides as before. Nothing here knows SQLAlchemy or Flask.
-"""
+"""Turns at a SQLite file's webhook writes across processes (an flock on `<database>-writer`): they only order
+the writes, SQLite's locking keeps them correct; docs/operations.md, "SQLite writes take turns"."""
 
 from __future__ import annotations
 
@@ -63,7 +58,7 @@ class WriterLock:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                self._fd = _open(self.path)
             except OSError as error:  # a read-only folder, say: SQLite's locking alone then
                 log.warning(
                     "no writer lock %s (%s): writes take turns in SQLite's busy handler", self.path, error
@@ -75,8 +70,18 @@ class WriterLock:
         # in the child: the parent's threads are gone (a thread lock they held would never be released) and
         # the descriptor is the parent's open file description (_descriptor opens a new one)
         self._threads = threading.Lock()
+        if self._fd is not None:
+            os.close(self._fd)  # this process's copy only: the parent's turn, if it holds one, stays its own
         self._fd = None
         self._pid = -1
+
+
+def _open(path: str) -> int:
+    """The lock file opened for flock: made if missing, read-only when another user made it."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access
 
 
 def _flock(fd: int, until: float) -> bool:

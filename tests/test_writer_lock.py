@@ -208,6 +208,28 @@ def test_writes_go_on_where_no_lock_file_can_be_made(database_file, caplog):
     assert any("no writer lock" in record.getMessage() for record in caplog.records)
 
 
+def test_without_a_lock_file_a_webhook_write_goes_on_within_its_deadline(database_file):
+    """No lock to be had is not a deadline run out: with less of the deadline left than the lock timeout,
+    the write still goes on (and no breaker is tripped)."""
+    from ivr import deadline
+    from ivr.breaker import Breaker
+
+    path = database_file.removeprefix("sqlite:///")
+    Path(path + writer_lock.SUFFIX).mkdir()
+    database = Database(database_file, Limits(lock=5))
+    breaker = Breaker(retry_seconds=60)
+    with database.engine.connect() as connection:
+        deadline.begin(2, breaker)  # 2 s left, under the 5 s lock timeout
+        try:
+            with _transaction(connection):
+                connection.execute(text("INSERT INTO hits VALUES (0, 1)"))
+        finally:
+            deadline.end()
+    database.engine.dispose()
+    assert _written(database_file)[1] == 1
+    assert breaker.admit() == "use"  # not tripped
+
+
 @pytest.fixture
 def short_deadline(config: dict[str, Any]) -> None:
     """Webhook deadlines of a second, so the test does not wait long."""

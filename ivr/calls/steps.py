@@ -265,13 +265,13 @@ def _transaction(connection: Connection) -> Iterator[None]:
         limits.busy_ms / 1000 if isinstance(limits, Limits) else connection.info.get(BUSY_MS, 30_000) / 1000
     )
     deadline = deadlines.current()
-    deadline_first = False
     if deadline is not None:
-        left = 0.0 if deadline.expired else deadline.remaining()
-        deadline_first, wait = left <= wait, min(wait, left)
+        wait = min(wait, 0.0 if deadline.expired else deadline.remaining())
     held = lock is not None and wait > 0 and lock.acquire(wait)
-    if lock is not None and not held and deadline is not None and deadline_first:
-        deadlines.expire(deadline)  # as the watchdog does at this moment: cut, and the breaker told
+    if not held and deadline is not None and (deadline.expired or deadline.remaining() <= 0):
+        # the deadline ran out waiting for the turn (not: no lock file could be had, which is waited for
+        # not at all): cut as the watchdog does at this moment, the breaker told
+        deadlines.expire(deadline)
         raise DatabaseUnavailable(deadline.reason)
     try:
         with connection.begin():
