@@ -259,14 +259,21 @@ def run_shard(task: ShardTask) -> TrafficResult:
     return TrafficResult(light.calls, light.agent_legs, [load])
 
 
+_fork_server_started = False  # by shard_processes, in this process
+
+
 def shard_processes() -> BaseContext:
     """Where shards run: processes forked from a fork server, a fresh interpreter that imported ivr once
     (this process holds threads and database connections: forking it is out). The server starts at the
     first call and lives as long as this process; it imports meanwhile."""
+    global _fork_server_started
     context = multiprocessing.get_context("forkserver")
+    if _fork_server_started:
+        return context
     context.set_forkserver_preload(SHARD_PRELOAD)  # no effect once it runs: it has them already
     # it imports from this process's sys.path (Python 3.11's fork server ignores the one it is sent: ivr
-    # would come from wherever the interpreter finds it by default, an installed copy, say)
+    # would come from wherever the interpreter finds it by default, an installed copy, say); the environment
+    # is changed only here, before the run starts threads that may read it
     given = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
     try:
@@ -276,6 +283,7 @@ def shard_processes() -> BaseContext:
             del os.environ["PYTHONPATH"]
         else:
             os.environ["PYTHONPATH"] = given
+    _fork_server_started = True
     return context
 
 
