@@ -30,16 +30,19 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 GIVEN_PG_URL = os.environ.get("IVR_TEST_POSTGRES_URL", "")
 
 
-def _worker_url(url: str, worker: str) -> str:
-    """The database of one pytest-xdist worker (`make test` runs `-n auto`): `test` becomes `test_gw0`,
-    `test_gw1`... on the same server, made and dropped here; the given one in a run without workers."""
+def _worker_url(url: str, worker: str, run: str) -> str:
+    """The database of one pytest-xdist worker (`make test` runs `-n auto`): `test` becomes `test_gw0_<run>`,
+    `test_gw1_<run>`... on the same server, made and dropped here (the run's id in the name: two runs on one
+    server never drop each other's); the given one in a run without workers."""
     if not (url and worker):
         return url
     parts = make_url(url)
-    return parts.set(database=f"{parts.database}_{worker}").render_as_string(hide_password=False)
+    return parts.set(database=f"{parts.database}_{worker}_{run[:8]}").render_as_string(hide_password=False)
 
 
-PG_URL = _worker_url(GIVEN_PG_URL, os.environ.get("PYTEST_XDIST_WORKER", ""))
+PG_URL = _worker_url(
+    GIVEN_PG_URL, os.environ.get("PYTEST_XDIST_WORKER", ""), os.environ.get("PYTEST_XDIST_TESTRUNUID", "")
+)
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 OPEN = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Chicago: the sample desks are open
 CLOSED = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # Tuesday 21:00 in Chicago
