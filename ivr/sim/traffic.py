@@ -3,6 +3,7 @@ Each call is a greenlet woken in time order by the switchboard (docs/simulator.m
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,19 +128,22 @@ def run_traffic(
     shifts.schedule(profile.desks, start, horizon)
     fresh = iter(rng.sample(range(2_000_000, 9_999_999), profile.population))
     recent: dict[str, tuple[datetime, str]] = {}  # number -> (last answered, queue), for repeat calls
+    answered: list[tuple[datetime, str]] = []  # a heap of (when answered, number): what leaves `recent` next
+    order: list[str] = []  # recent's numbers in the order first answered (recent's own): what is drawn from
     done: list[tuple[SimulatedCall, CallResult]] = []
     weights = [script.weight for script in profile.scripts]
 
     def caller_number() -> str:
         """A caller answered in the last 7 days calling again (at their desk's repeat rate), or a new one."""
         week_ago = clock.now() - timedelta(days=7)
-        candidates = [(number, queue) for number, (when, queue) in recent.items() if when >= week_ago]
-        if len(candidates) < len(recent):  # answered over a week ago: never a candidate again (long runs)
-            for number in [number for number, (when, _queue) in recent.items() if when < week_ago]:
+        while answered and answered[0][0] < week_ago:  # answered over a week ago: never a candidate again
+            when, number = heapq.heappop(answered)
+            if recent.get(number, (None,))[0] == when:  # not answered again since
                 del recent[number]
-        if candidates:
-            number, queue = rng.choice(candidates)
-            if rng.random() < profile.desks[queue].repeat_rate:
+                order.remove(number)  # near the front: the first answered leave first, mostly
+        if order:
+            number = rng.choice(order)
+            if rng.random() < profile.desks[recent[number][1]].repeat_rate:
                 return number
         return f"+1512{next(fresh, rng.randrange(2_000_000, 9_999_999)):07d}"
 
@@ -153,7 +157,10 @@ def run_traffic(
         result = play_safely(call, queues)
         done.append((call, result))
         if caller.served_by is not None:
+            if number not in recent:
+                order.append(number)
             recent[number] = (clock.now(), caller.served_by)
+            heapq.heappush(answered, (clock.now(), number))
         if progress is not None:
             progress(1)
         if len(done) == len(arrivals):

@@ -484,3 +484,32 @@ def test_handle_times_have_the_desks_mean_and_spread():
     sd = (sum((x - mean) ** 2 for x in draws) / (len(draws) - 1)) ** 0.5
     assert mean == pytest.approx(0.5 * model.handle_seconds, rel=0.02)
     assert sd / mean == pytest.approx(0.6, rel=0.05)
+
+
+def test_callers_call_again_only_within_a_week_of_being_answered(app, tmp_path):
+    """Repeat callers come from those answered in the last 7 days: a caller answered longer ago is never
+    drawn again, however long the run (the repeat memory forgets them)."""
+    data = json.loads(SAMPLE_PROFILE.read_text())
+    for desk in data["desks"].values():
+        desk["repeat_rate"] = 0.5
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(data))
+    clock = VirtualClock(MONDAY_8AM_CHICAGO)
+    app.config["IVR_CLOCK"] = clock.now
+    profile = load_profile(path)
+    with staffed(app, profile) as staff:
+        transport = WsgiTransport(app, AUTH_TOKEN)
+        result = run_traffic(transport, "https://ivr.test", profile, 40, clock, 16, 5, staff=staff)
+    assert result.summary()["errors"] == 0
+    calls = sorted(result.calls, key=lambda done: done[0].started)
+    answered: dict[str, datetime] = {}  # number -> when the simulator last saw an agent answer them
+    repeats = 0
+    for call, outcome in calls:
+        number = call.base["From"]
+        if number in answered:
+            repeats += 1
+            # a minute's slack: the simulator notes the answer once the call is over, after its last request
+            assert call.started - answered[number] <= timedelta(days=7, minutes=1), number
+        if call.caller.served_by is not None:
+            answered[number] = call.started + timedelta(seconds=outcome.duration)
+    assert repeats and calls[-1][0].started - calls[0][0].started > timedelta(days=14)
