@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,9 @@ class Status:
     failed: int  # records a replay could not apply (kept in <path>.failed)
 
 
+REPLAYING = ".replaying"  # the companion holding the records a replay took
+
+
 @dataclass(frozen=True)
 class Journal:
     """One journal file and its companions (.replaying, .dropped, .failed, .lock)."""
@@ -49,7 +53,7 @@ class Journal:
     @property
     def replaying(self) -> Path:
         """The records a replay took (renamed away from the journal, so appends never touch them)."""
-        return self.companion(".replaying")
+        return self.companion(REPLAYING)
 
     def append(self, record: dict[str, Any]) -> bool:
         """Write one record durably (fsync'd); False, logged (and counted when full) when it cannot be
@@ -98,7 +102,7 @@ class Journal:
         """Whether records wait to be replayed (two stat calls: cheap enough for every webhook); False when
         the journal's folder cannot be read (appends log that loudly)."""
         try:
-            return _size(self.path) > 0 or self.replaying.exists()
+            return _size(self.path) > 0 or os.path.exists(_replaying_name(self.path))
         except OSError:
             return False
 
@@ -173,9 +177,14 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
 
 def _size(path: Path) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size  # not Path.stat: every webhook asks (pending), pathlib's wrapping shows
     except FileNotFoundError:
         return 0
+
+
+@cache
+def _replaying_name(path: Path) -> str:
+    return f"{path}{REPLAYING}"
 
 
 def _fsync_directory(path: Path) -> None:
