@@ -102,30 +102,24 @@ def _flock(fd: int, until: float) -> bool:
         pause = min(pause * 2, LONGEST_PAUSE)
 
 
-_locks: dict[str, WriterLock] = {}  # by the lock file's path
-_by_name: dict[str, WriterLock | None] = {}  # by the database as given
+_locks: dict[str, WriterLock] = {}  # by the lock file's path: one per database in this process
 _registry = threading.Lock()
 
 
 def for_sqlite(database: str | None, query: Mapping[str, Any] | None = None) -> WriterLock | None:
     """The writer lock of a SQLite database given as its URL's database part and query; None in memory."""
-    name = f"{database}?{sorted((query or {}).items())}"
-    if name in _by_name:
-        return _by_name[name]
-    with _registry:
-        found = _by_name[name] = _lookup(database, query or {})
-    return found
-
-
-def _lookup(database: str | None, query: Mapping[str, Any]) -> WriterLock | None:
-    if query.get("mode") == "memory" or not database:
+    if (query or {}).get("mode") == "memory" or not database:
         return None
     if database.startswith("file:"):  # a URI filename (?uri=true)
         database = database.removeprefix("file:").split("?", 1)[0]
     if not database or database == ":memory:":
         return None
     path = os.path.abspath(database) + SUFFIX
-    return _locks.setdefault(path, WriterLock(path))
+    with _registry:
+        found = _locks.get(path)
+        if found is None:
+            found = _locks[path] = WriterLock(path)
+        return found
 
 
 def _after_fork() -> None:

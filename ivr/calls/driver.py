@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql.elements import ClauseElement
 
-from .. import deadline
+from .. import deadline, writer_lock
 
 Processor = Callable[[Any], Any]
 Params = Mapping[str, Any]
@@ -132,6 +132,8 @@ class Runner:
         self.dialect = connection.dialect
         self.driver: Any = connection.connection.dbapi_connection  # the sqlite3 connection (pysqlite)
         self.guard = deadline.guard(connection.engine)
+        url = connection.engine.url
+        self.writer = writer_lock.for_sqlite(url.database, url.query)  # this process's turn at its writes
         self.errors = self.dialect.loaded_dbapi.Error
         self.plans = _plans.setdefault(self.dialect, {})
 

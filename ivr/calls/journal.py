@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +101,7 @@ class Journal:
         """Whether records wait to be replayed (two stat calls: cheap enough for every webhook); False when
         the journal's folder cannot be read (appends log that loudly)."""
         try:
-            return _size(self.path) > 0 or os.path.exists(_replaying_name(self.path))
+            return _size(self.path) > 0 or os.path.exists(f"{self.path}{REPLAYING}")  # not pathlib: hot
         except OSError:
             return False
 
@@ -180,11 +179,6 @@ def _size(path: Path) -> int:
         return os.stat(path).st_size  # not Path.stat: every webhook asks (pending), pathlib's wrapping shows
     except FileNotFoundError:
         return 0
-
-
-@cache
-def _replaying_name(path: Path) -> str:
-    return f"{path}{REPLAYING}"
 
 
 def _fsync_directory(path: Path) -> None:

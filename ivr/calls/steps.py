@@ -27,7 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from .. import deadline as deadlines
-from .. import writer_lock
 from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime
 from ..engine import LogEntry
 from ..engine.params import int_param
@@ -258,8 +257,7 @@ def _transaction(connection: Connection) -> Iterator[None]:
     """
     if connection.in_transaction():
         connection.commit()
-    url = connection.engine.url
-    lock = writer_lock.for_sqlite(url.database, url.query) if connection.dialect.name == "sqlite" else None
+    lock = driver.runner(connection).writer
     limits = connection.info.get(LIMITS)
     wait = (
         limits.busy_ms / 1000 if isinstance(limits, Limits) else connection.info.get(BUSY_MS, 30_000) / 1000
