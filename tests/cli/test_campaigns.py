@@ -19,12 +19,11 @@ from ..writes import writes
 
 
 @pytest.fixture
-def env(monkeypatch, database_url, flows_dir, app):
-    """Environment for commands that open the database (the `app` fixture empties it first)."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
+def env(env, monkeypatch):
+    """The shared commands' environment (tests/conftest.py) without an auth token: these commands make up
+    or read their own."""
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    return {name: value for name, value in env.items() if name != "TWILIO_AUTH_TOKEN"}
 
 
 def run(runner, *args: str, input: str | None = None):

@@ -17,7 +17,7 @@ from ivr.engine.site import Site
 from ivr.sim.capacity import FAR_MORE, TARGET, Plan, sized_for, sizing_lines
 from ivr.sim.profile import load_profile
 
-from ..conftest import AUTH_TOKEN, ROOT
+from ..conftest import ROOT
 from .test_traffic import ONLY_9AM, SAMPLE_PROFILE
 
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)
@@ -112,15 +112,7 @@ def test_the_warning_names_the_volume_and_a_way_out():
     assert sizing_lines(sizing, int(sizing.calls_per_day), 1, "acme.json")[1] is None
 
 
-@pytest.fixture
-def cli_env(monkeypatch, database_url, flows_dir, app):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-
-
-def test_traffic_warns_on_stderr_when_asked_for_far_more_calls_than_the_staffing(cli_env, tmp_path):
+def test_traffic_warns_on_stderr_when_asked_for_far_more_calls_than_the_staffing(env, tmp_path):
     def one_agent_at_nine(data: dict[str, Any]) -> None:
         data["arrivals"] = {"weekday": ONLY_9AM, "weekend": ONLY_9AM}
         for desk in data["desks"].values():

@@ -302,12 +302,8 @@ def test_silence_at_the_survey_leaves_no_score(place, session):
 
 
 @pytest.fixture
-def cli(monkeypatch, database_url, flows_dir, app) -> Callable[..., Any]:
+def cli(env: dict[str, str]) -> Callable[..., Any]:
     """Run `ivr simulate` on the test database (the `app` fixture emptied it) and the sample flows."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
 
     def run(*args: str) -> Any:
         return CliRunner().invoke(main, ["simulate", *args])

@@ -217,11 +217,7 @@ RUN_ARGS = [
 RUN_ARGS += ["--start", "2026-11-23"]
 
 
-def test_traffic_command_fills_the_call_log(monkeypatch, database_url, flows_dir, app, session):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("FLOWS_DIR", str(flows_dir))
-    monkeypatch.setenv("SECRET_KEY", "x")
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+def test_traffic_command_fills_the_call_log(env, session):
     result = CliRunner().invoke(main, RUN_ARGS)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout[result.stdout.index("{") :])
