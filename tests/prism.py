@@ -18,10 +18,7 @@ import gzip
 import json
 import os
 import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +33,8 @@ import requests
 from twilio.http.response import Response
 
 from ivr.dialer.rest import ApiHttpClient
+
+from .servers import serving
 
 ROOT = Path(__file__).resolve().parent.parent
 # Twilio's OpenAPI description (twilio/twilio-oai 2.6.7, MIT, see tests/data/twilio-oai/README.md), kept
@@ -67,48 +66,19 @@ def patched_spec(folder: Path) -> Path:
     return target
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def start_prism(folder: Path) -> Iterator[str]:
     """Prism mocking Twilio's API on a free port; its base URL."""
     assert PRISM.exists(), f"{PRISM} is missing: run `npm ci` at the project root (make test does)"
     assert shutil.which("node"), "Prism needs node"
     spec = patched_spec(folder)
-    port = free_port()
-    log = (folder / "prism.log").open("wb")
-    process = subprocess.Popen(
-        [str(PRISM), "mock", "-d", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=os.environ | {"SCARF_ANALYTICS": "false"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert process.poll() is None, (folder / "prism.log").read_text()[-2000:]
-            try:
-                requests.get(url, timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
-                assert time.monotonic() < deadline, "Prism did not start"
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+
+    def command(port: int) -> list[str]:
+        return [str(PRISM), "mock", "-d", "-h", "127.0.0.1", "-p", str(port), str(spec)]
+
+    env = os.environ | {"SCARF_ANALYTICS": "false"}
+    with serving(command, env, folder, "Prism is listening on", "EADDRINUSE", STARTUP_SECONDS) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def _form(data: dict[str, Any]) -> dict[str, Any]:

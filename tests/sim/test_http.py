@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,15 +20,9 @@ from ivr.models import Call
 from ivr.sim import runner
 
 from ..conftest import AUTH_TOKEN, ROOT, SAMPLE_FLOWS
+from ..servers import serving
 
 SAMPLE_PROFILE = ROOT / "profiles" / "acme.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -47,11 +38,10 @@ def server_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def server(served_database: str, server_env: dict[str, str]) -> Iterator[str]:
+def server(served_database: str, server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """ivr served by gunicorn on a loopback port, on its own SQLite database."""
     url = served_database
     upgrade(url)
-    port = _free_port()
     env = (
         os.environ
         | {
@@ -63,29 +53,23 @@ def server(served_database: str, server_env: dict[str, str]) -> Iterator[str]:
         }
         | server_env
     )
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "ivr:create_app()",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/login", timeout=5)
-                break
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
-                time.sleep(0.1)
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "ivr:create_app()",
+        ]
+
+    with serving(command, env, tmp_path, "Listening at:", "Connection in use", 30.0) as port:
+        base = f"http://127.0.0.1:{port}"
+        requests.get(f"{base}/login", timeout=30)  # its worker is up: the socket was bound before
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_simulate_against_a_running_server(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
