@@ -364,6 +364,11 @@ def sign_for(
     return path, validator.compute_signature(base + path, params)
 
 
+def not_sent(url: str) -> tuple[int, bytes]:
+    """What a client answers for a URL outside its target, instead of posting it."""
+    return 0, f"not sent: the TwiML points outside the target: {url}".encode()
+
+
 class Client:
     """One simulated caller's connection to a target: signs, posts and parses."""
 
@@ -378,7 +383,7 @@ class Client:
         """POST signed form data to a path or to an absolute URL on this target; (status, body)."""
         signed = sign_for(self.base, self.validator, url, params)
         if signed is None:
-            return 0, f"not sent: the TwiML points outside the target: {url}".encode()
+            return not_sent(url)
         path, signature = signed
         headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
         try:
@@ -602,7 +607,7 @@ class WsgiClient:
         """POST signed form data to a path or to an absolute URL on `base`; (status, body)."""
         signed = sign_for(self.base, self.validator, url, params)
         if signed is None:
-            return 0, f"not sent: the TwiML points outside the target: {url}".encode()
+            return not_sent(url)
         path, signature = signed
         response = self.client.post(
             path,
