@@ -20,13 +20,16 @@ from queue import Empty
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.engine import make_url
 
+from ..db import Limits
 from ..engine.site import Site
 from ..flows.errors import NothingPublished
 from .call import CallResult, Event, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
 from .profile import Profile
+from .shard_files import ShardFiles, start_shard
 from .shards import Shard, plan
 from .staff import Staff, new_logins
 from .traffic import Load, TrafficResult, run_traffic
@@ -35,8 +38,10 @@ from .transport import HttpTransport, Timed, Transport, WsgiTransport
 LOCAL_BASE = "http://ivr.simulator"
 LOCAL_TOKEN = "twilio_auth_token"  # the instance file of the token `ivr serve` makes up
 SIMULATED_HASH = "pbkdf2:sha256:1000"  # simulated agents' PINs are random and live for one run
-# What a shard's process imports (this module, then create_app's imports): once, in the fork server
+# What a shard's process imports (the main module, as multiprocessing's default does; this module, then
+# create_app's imports): once, in the fork server
 SHARD_PRELOAD = [
+    "__main__",
     "ivr.sim.runner",
     "ivr.application",
     "ivr.config",
@@ -208,7 +213,14 @@ def portable(config: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
-_progress: Any = None  # in a shard's process: the queue its finished calls are counted on
+_progress: Any = None  # in a shard's process: the queue its finished calls are counted on, then Written
+
+
+@dataclass(frozen=True)
+class Written:
+    """A shard's message that it wrote all it will: its copy of the database can be merged."""
+
+    shard: int
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,7 @@ class ShardTask:
     staff: Staff
     base_url: str
     latencies: bool
+    copy: tuple[str, str] | None = None  # SQLite: the snapshot to copy, and where this shard writes
 
 
 def _counting(queue: Any) -> None:
@@ -235,7 +248,11 @@ def run_shard(task: ShardTask) -> TrafficResult:
 
     began, cpu = time.perf_counter(), time.process_time()
     clock = VirtualClock(task.shard.start)
-    app = create_app(task.settings | {"FLOWS_WATCH": False})  # the run's flows are published already
+    settings = task.settings | {"FLOWS_WATCH": False}  # the run's flows are published already
+    if task.copy is not None:
+        start_shard(*task.copy)
+        settings["DATABASE_URL"] = f"sqlite:///{task.copy[1]}"
+    app = create_app(settings)
     app.config["IVR_CLOCK"] = clock.now
     transport = WsgiTransport(app, task.token)
     transport.latencies = [] if task.latencies else None
@@ -247,6 +264,8 @@ def run_shard(task: ShardTask) -> TrafficResult:
         )  # fmt: skip
     finally:
         app.extensions["ivr.db"].engine.dispose()
+    if _progress is not None:
+        _progress.put(Written(task.shard.index))  # its copy can be merged while its result is sent
     load = Load(
         transport.requests,
         transport.in_app,
@@ -293,28 +312,67 @@ def run_shards(
 ) -> TrafficResult:  # fmt: skip
     """Run the shards in `jobs` processes of their own (shard_processes), each with an app of its own.
 
-    The result is the shards' results in shard order, whatever order they finish in.
+    On a SQLite file each shard writes to a copy of the database as the run began, merged back in shard
+    order as the shards end (ivr.sim.shard_files); elsewhere they share the database. The result is the
+    shards' results in shard order, whatever order they finish in.
     """
     context = shard_processes()
     queue = context.Queue()
-    tasks = [ShardTask(settings, token, profile, shard, staff, base_url, latencies) for shard in shards]
-    with ProcessPoolExecutor(
-        min(jobs, len(shards)), context, initializer=_counting, initargs=(queue,)
-    ) as pool:
-        futures = [pool.submit(run_shard, task) for task in tasks]
-        while not all(future.done() for future in futures):
-            try:
-                done = queue.get(timeout=0.2)
-            except Empty:
-                continue
-            if progress is not None:
-                progress(done)
-        parts = [future.result() for future in futures]
+    files = _shard_files(settings)
+    try:
+        tasks = [
+            ShardTask(
+                settings, token, profile, shard, staff, base_url, latencies,
+                (files.base, files.path_for(shard.index)) if files else None,
+            )
+            for shard in shards
+        ]  # fmt: skip
+        with ProcessPoolExecutor(
+            min(jobs, len(shards)), context, initializer=_counting, initargs=(queue,)
+        ) as pool:
+            futures = [pool.submit(run_shard, task) for task in tasks]
+            written: set[int] = set()
+            merged = 0  # the shards before this one are merged (or failed)
+            while merged < len(futures):
+                while merged < len(futures):
+                    future, index = futures[merged], shards[merged].index
+                    if index not in written and not future.done():
+                        break
+                    if files is not None and (index in written or future.exception() is None):
+                        files.merge(index, _busy_seconds(settings))  # not a failed shard's
+                    merged += 1
+                try:
+                    message = queue.get(timeout=0.05)
+                except Empty:
+                    continue
+                if isinstance(message, Written):
+                    written.add(message.shard)
+                elif progress is not None:
+                    progress(message)
+            parts = [future.result() for future in futures]
+    finally:
+        if files is not None:
+            files.remove()
     while not queue.empty():
-        done = queue.get()
-        if progress is not None:
-            progress(done)
+        message = queue.get()
+        if progress is not None and not isinstance(message, Written):
+            progress(message)
     return TrafficResult.joined(parts)
+
+
+def _shard_files(settings: Mapping[str, Any]) -> ShardFiles | None:
+    """The copies the shards write to, on a SQLite file (its snapshot taken now); None on other databases."""
+    url = make_url(str(settings["DATABASE_URL"]))
+    if url.get_backend_name() != "sqlite" or url.query or not url.database or url.database == ":memory:":
+        return None
+    files = ShardFiles(url.database)
+    files.snapshot()
+    return files
+
+
+def _busy_seconds(settings: Mapping[str, Any]) -> float:
+    """How long a merge waits for the database's write lock: as a command's statements would."""
+    return Limits(lock=float(settings.get("DB_LOCK_TIMEOUT_SECONDS", 0))).busy_ms / 1000
 
 
 @contextmanager

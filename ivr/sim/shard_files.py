@@ -1,0 +1,182 @@
+"""A sharded run's SQLite files: each shard writes to a copy of the run's database taken as the run began, and
+its changes are merged back in shard order (docs/simulator.md, "How fast, and both cores")."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+COMPANIONS = ("-wal", "-shm", "-journal", "-writer")  # SQLite's files beside a database, and the writer lock
+
+
+@dataclass(frozen=True)
+class Table:
+    """What a merge needs of a table: its columns, its primary key, whether that key is a rowid the database
+    assigns (a new row's id is above the copy's largest), and the columns that refer to such ids."""
+
+    name: str
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+    assigned: bool
+    references: dict[str, str]  # column -> the table whose assigned id it holds
+
+
+class ShardFiles:
+    """The copies of one run: `base` (the database as the run began) and one file per shard beside it."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self.folder = Path(tempfile.mkdtemp(prefix=".ivr-shards-", dir=Path(database).parent))
+        self.base = str(self.folder / "base.sqlite3")
+
+    def snapshot(self) -> None:
+        """Copy the run's database as it is now (SQLite's backup: consistent while others write)."""
+        with closing(sqlite3.connect(self.database)) as source, closing(sqlite3.connect(self.base)) as copy:
+            source.backup(copy)
+
+    def path_for(self, index: int) -> str:
+        """Where shard `index` writes."""
+        return str(self.folder / f"shard-{index}.sqlite3")
+
+    def merge(self, index: int, busy_seconds: float) -> None:
+        """Apply shard `index`'s changes since the snapshot to the run's database, in one transaction."""
+        with closing(sqlite3.connect(self.database, timeout=busy_seconds, isolation_level=None)) as db:
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("ATTACH DATABASE ? AS base", (self.base,))
+            db.execute("ATTACH DATABASE ? AS shard", (self.path_for(index),))
+            tables = read_tables(db, "shard")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                shifts = {t.name: _shift(db, t) for t in tables if t.assigned}
+                for table in tables:  # a row's references first
+                    _upsert(db, table, shifts)
+                for table in reversed(tables):
+                    _delete(db, table)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            finally:
+                for name in ("shard", "base"):
+                    db.execute(f"DETACH DATABASE {name}")
+        _remove(self.path_for(index))
+
+    def remove(self) -> None:
+        """Delete every copy."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_shard(base: str, path: str) -> None:
+    """Make a shard's file: a copy of the snapshot (in the shard's own process, so that copies run side by
+    side)."""
+    shutil.copyfile(base, path)
+
+
+def read_tables(db: sqlite3.Connection, schema: str) -> list[Table]:
+    """The tables of an attached database, a table after those it refers to; SQLite's own left out."""
+    names = [
+        row[0]
+        for row in db.execute(
+            f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    found: dict[str, Table] = {}
+    depends: dict[str, set[str]] = {}
+    for name in names:
+        info = db.execute(f"PRAGMA {schema}.table_info({_quote(name)})").fetchall()
+        columns = tuple(row[1] for row in info)
+        key = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+        if not key:
+            raise ValueError(f"table {name} has no primary key: a shard's rows in it could not be merged")
+        assigned = len(key) == 1 and next(r[2] for r in info if r[1] == key[0]).upper() == "INTEGER"
+        links = db.execute(f"PRAGMA {schema}.foreign_key_list({_quote(name)})").fetchall()
+        found[name] = Table(name, columns, key, assigned, {row[3]: row[2] for row in links})
+        depends[name] = {row[2] for row in links if row[2] != name}
+    for table in found.values():  # only references to assigned ids move
+        for column, target in list(table.references.items()):
+            if not found[target].assigned:
+                del table.references[column]
+    return [found[name] for name in TopologicalSorter(depends).static_order() if name in found]
+
+
+def _shift(db: sqlite3.Connection, table: Table) -> tuple[int, int]:
+    """The snapshot's largest id in a table with assigned ids, and what the shard's new ids move by: past
+    every id the run's database has now (other shards', anyone's)."""
+    (key,) = table.key
+    copied = _largest(db, "base", table.name, key)
+    now = _largest(db, "main", table.name, key)
+    return copied, max(now, copied) - copied
+
+
+def _largest(db: sqlite3.Connection, schema: str, table: str, key: str) -> int:
+    row = db.execute(f"SELECT COALESCE(MAX({_quote(key)}), 0) FROM {schema}.{_quote(table)}").fetchone()
+    return int(row[0])
+
+
+def _moved(column: str, target: str, shifts: dict[str, tuple[int, int]]) -> str:
+    """An id column of a shard's row as it goes into the run's database: moved if the shard made it."""
+    copied, shift = shifts[target]
+    quoted = f"s.{_quote(column)}"
+    return f"CASE WHEN {quoted} > {copied} THEN {quoted} + {shift} ELSE {quoted} END" if shift else quoted
+
+
+def _upsert(db: sqlite3.Connection, table: Table, shifts: dict[str, tuple[int, int]]) -> None:
+    """The shard's new rows, and its rows that differ from the snapshot, into the run's database."""
+    name, keys = _quote(table.name), ", ".join(_quote(c) for c in table.key)
+    values = []
+    for column in table.columns:
+        if table.assigned and column == table.key[0]:
+            values.append(_moved(column, table.name, shifts))
+        elif column in table.references:
+            values.append(_moved(column, table.references[column], shifts))
+        else:
+            values.append(f"s.{_quote(column)}")
+    others = [_quote(c) for c in table.columns if c not in table.key]
+    update = ", ".join(f"{c} = excluded.{c}" for c in others)
+    on_conflict = f"DO UPDATE SET {update}" if others else "DO NOTHING"
+    rows = _changed(table, shifts)
+    db.execute(
+        f"INSERT INTO main.{name} ({_columns(table)}) SELECT {', '.join(values)} FROM ({rows}) AS s"
+        f" WHERE true ON CONFLICT ({keys}) {on_conflict}"
+    )
+
+
+def _changed(table: Table, shifts: dict[str, tuple[int, int]]) -> str:
+    """The shard's rows that are new or differ from the snapshot's; with assigned ids, the new ones are
+    told by their ids alone (no comparing)."""
+    name, columns = _quote(table.name), _columns(table)
+    if not table.assigned:
+        return f"SELECT {columns} FROM shard.{name} EXCEPT SELECT {columns} FROM base.{name}"
+    key, copied = _quote(table.key[0]), shifts[table.name][0]
+    older = f"SELECT {columns} FROM shard.{name} WHERE {key} <= {copied}"
+    return (
+        f"SELECT {columns} FROM shard.{name} WHERE {key} > {copied}"
+        f" UNION ALL SELECT * FROM ({older} EXCEPT SELECT {columns} FROM base.{name})"
+    )
+
+
+def _columns(table: Table) -> str:
+    return ", ".join(_quote(c) for c in table.columns)
+
+
+def _delete(db: sqlite3.Connection, table: Table) -> None:
+    """The snapshot's rows the shard deleted, out of the run's database."""
+    name, keys = _quote(table.name), ", ".join(_quote(c) for c in table.key)
+    gone = f"SELECT {keys} FROM base.{name} EXCEPT SELECT {keys} FROM shard.{name}"
+    db.execute(f"DELETE FROM main.{name} WHERE ({keys}) IN ({gone})")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _remove(path: str) -> None:
+    for suffix in ("", *COMPANIONS):
+        with suppress(FileNotFoundError):
+            os.remove(path + suffix)
