@@ -5,11 +5,12 @@ queue, the survey and every status callback, all logged; the profile's agents on
 sign in and take the queued callers (their requests count in requests/s, their calls not in calls/s).
 In-process, the simulator and the app share one Python process (SQLite database in a temporary folder,
 or PostgreSQL with --pg); with --jobs N the run is also split into N shards at quiet hours, each run in a
-process of its own on one SQLite database (`ivr traffic --jobs`); against gunicorn, the simulator posts over
-loopback HTTP to ivr served by gunicorn on SQLite.
+process of its own on a copy of the SQLite database merged back as it ends (`ivr traffic --jobs`); against
+gunicorn, the simulator posts over loopback HTTP to ivr served by gunicorn on SQLite. The calls are spread
+over --days simulated days from a Monday (default 2: one quiet night, so --jobs 2 gets two shards).
 
-    .venv/bin/python benchmarks/simulator.py [--calls 400] [--jobs 2] [--workers 2] [--pg postgresql://...]
-                                             [--no-http] [--json]
+    .venv/bin/python benchmarks/simulator.py [--calls 400] [--days 2] [--jobs 2] [--workers 2]
+                                             [--pg postgresql://...] [--no-http] [--json]
 
 Prints per mode: calls/s and requests/s (wall), requests per call, the latency of a request (in-process:
 wall time inside the app; over HTTP: the round trip), and CPU seconds split between the app (server) and
@@ -55,7 +56,7 @@ from ivr.sim.transport import Reply, Transport  # noqa: E402
 
 TOKEN = "benchmark-token"
 START = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # a Monday, 8:00 in Chicago
-DAYS = 2  # two simulated days: quiet hours between them let --jobs 2 split the run in two
+DAYS = 2  # by default two simulated days: quiet hours between them let --jobs 2 split the run in two
 SEED = 1
 BASE = "http://ivr.bench"
 SETTINGS = {
@@ -127,7 +128,7 @@ def logged_errors(app: Flask) -> int:
         return int(connection.execute(text("SELECT COALESCE(SUM(errors), 0) FROM calls")).scalar_one())
 
 
-def in_process(url: str, calls: int) -> Run:
+def in_process(url: str, calls: int, days: int = DAYS) -> Run:
     """`calls` calls with the app in this process, reading the simulator's clock."""
     upgrade(url)
     app = create_app({"DATABASE_URL": url, **SETTINGS})
@@ -141,7 +142,7 @@ def in_process(url: str, calls: int) -> Run:
             database = cpu_of(name="postgres")
             began, cpu = time.perf_counter(), time.process_time()
             result = run_traffic(
-                transport, BASE, load_profile(PROFILE), calls, clock, DAYS, SEED, staff=staff
+                transport, BASE, load_profile(PROFILE), calls, clock, days, SEED, staff=staff
             )
             seconds, cpu_used = time.perf_counter() - began, time.process_time() - cpu
             database = cpu_of(name="postgres") - database
@@ -158,13 +159,13 @@ def in_process(url: str, calls: int) -> Run:
     )
 
 
-def in_shards(url: str, calls: int, jobs: int) -> Run:
+def in_shards(url: str, calls: int, jobs: int, days: int = DAYS) -> Run:
     """`calls` calls split into `jobs` shards, each in a process of its own (`ivr traffic --jobs`)."""
     shard_processes()  # as `ivr traffic` does: the fork server imports ivr while the run is got ready
     upgrade(url)
     app = create_app({"DATABASE_URL": url, **SETTINGS})  # publishes the flows; makes the agents
     profile = load_profile(PROFILE)
-    shards = plan(profile, calls, START, DAYS, SEED, jobs)
+    shards = plan(profile, calls, START, days, SEED, jobs)
     settings = {"DATABASE_URL": url, **SETTINGS}
     try:
         errors = logged_errors(app)
@@ -182,7 +183,10 @@ def in_shards(url: str, calls: int, jobs: int) -> Run:
         f"shard {n}: {len(s.arrivals)} calls, {load.wall_seconds:.1f} s wall, {load.cpu_seconds:.1f} s CPU"
         for n, (s, load) in enumerate(zip(shards, loads, strict=True))
     ]
-    notes.append("wall time includes starting each process (forked from a fork server that imported ivr)")
+    notes.append(
+        "wall time includes starting each process (forked from the fork server, started with the benchmark),"
+        " copying the database for each shard and merging the last one back"
+    )
     return Run(
         result,
         seconds,
@@ -195,7 +199,7 @@ def in_shards(url: str, calls: int, jobs: int) -> Run:
     )
 
 
-def over_http(url: str, calls: int, workers: int) -> Run:
+def over_http(url: str, calls: int, workers: int, days: int = DAYS) -> Run:
     """`calls` calls against ivr under gunicorn (which keeps its own, real clock)."""
     upgrade(url)
     app = create_app({"DATABASE_URL": url, **SETTINGS})  # makes the agents in the server's database
@@ -215,7 +219,7 @@ def over_http(url: str, calls: int, workers: int) -> Run:
                 load_profile(PROFILE),
                 calls,
                 VirtualClock(START),
-                DAYS,
+                days,
                 SEED,
                 staff=staff,
             )
@@ -283,22 +287,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--jobs", type=int, default=2, help="processes of the sharded run (1: none)")
+    parser.add_argument("--days", type=int, default=DAYS, help="simulated days the calls are spread over")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--pg", help="also run in-process on this PostgreSQL database (it is migrated)")
     parser.add_argument("--no-http", action="store_true", help="skip the run against gunicorn")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
+    if args.jobs > 1:
+        shard_processes()  # the shards' fork server starts with the benchmark, as its interpreter did
     report: dict[str, Any] = {"machine": machine(), "settings": vars(args), "modes": {}}
     modes = report["modes"]
     with tempfile.TemporaryDirectory() as folder:
-        modes["in-process, SQLite"] = figures(in_process(f"sqlite:///{folder}/a.sqlite3", args.calls))
+        single = in_process(f"sqlite:///{folder}/a.sqlite3", args.calls, args.days)
+        modes["in-process, SQLite"] = figures(single)
         if args.jobs > 1:
-            sharded = in_shards(f"sqlite:///{folder}/c.sqlite3", args.calls, args.jobs)
+            sharded = in_shards(f"sqlite:///{folder}/c.sqlite3", args.calls, args.jobs, args.days)
             modes[f"in-process, SQLite, --jobs {args.jobs}"] = figures(sharded)
         if args.pg:
-            modes["in-process, PostgreSQL"] = figures(in_process(args.pg, args.calls))
+            modes["in-process, PostgreSQL"] = figures(in_process(args.pg, args.calls, args.days))
         if not args.no_http:
-            served = over_http(f"sqlite:///{folder}/b.sqlite3", args.calls, args.workers)
+            served = over_http(f"sqlite:///{folder}/b.sqlite3", args.calls, args.workers, args.days)
             modes[f"gunicorn x{args.workers}, SQLite, over HTTP"] = figures(served)
     if args.json:
         print(json.dumps(report, indent=2))
