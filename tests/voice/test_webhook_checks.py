@@ -125,12 +125,19 @@ ODD_BODIES = [
     "a=%zz&b=%2",
     "a=1;b=2",
     "a=1&a=2&a=1",
+    "From=%2B15125550100&To=a+b&CallSid=%E2%82%AC&From=%2B15125550100&Digits=1%2B",  # remembered decodings
 ]
 
 
 @pytest.mark.parametrize("body", ODD_BODIES)
 def test_a_body_is_parsed_as_urllib_parses_it(body):
     assert parse_form(body) == parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def test_a_call_field_that_is_not_utf8_fails_every_time():
+    for _ in range(2):  # its decoding is remembered only when it succeeds
+        with pytest.raises(UnicodeDecodeError):
+            parse_form("From=%FF%FE")
 
 
 def test_the_views_read_the_form_as_posted(app, twilio):
