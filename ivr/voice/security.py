@@ -11,7 +11,7 @@ from functools import lru_cache
 from hashlib import sha1
 from urllib.parse import quote, unquote
 
-from flask import abort, current_app, g, request
+from flask import Request, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.sansio.utils import get_current_url
@@ -22,21 +22,25 @@ MAX_SID = 64
 SIMULATED_TIME = "IvrSimulatedTime"  # the form field `ivr simulate --at --url` signs its virtual time in
 
 
-def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path when set (behind a proxy), else the request's own.
+def signed_url(req: Request, base: str) -> str:
+    """The URL Twilio signed: `base` (PUBLIC_BASE_URL) + path when set (behind a proxy), else the request's.
 
     Built from the raw path and query string: Werkzeug's request.url decodes percent-escapes, while Twilio
     signs the URL exactly as configured.
     """
-    req = request._get_current_object()  # type: ignore[attr-defined]  # once, not a proxy lookup per use
-    base = str(current_app.config["PUBLIC_BASE_URL"])
     query = req.query_string.decode("latin-1")
     if base:
-        path = quote(req.path, safe=URL_SAFE)
+        path = _quoted_path(req.path)
     else:
         base = _host_url(req.scheme, req.host)
-        path = quote(req.script_root + req.path, safe=URL_SAFE)
+        path = _quoted_path(req.script_root + req.path)
     return base + path + (f"?{query}" if query else "")
+
+
+@lru_cache(maxsize=1024)
+def _quoted_path(path: str) -> str:
+    """A path as Twilio signs it (a flow's few dozen paths recur on every call)."""
+    return quote(path, safe=URL_SAFE)
 
 
 @lru_cache(maxsize=64)
@@ -123,15 +127,16 @@ def check_signature(form: MultiDict[str, str]) -> None:
     One HMAC for the URL as signed; only when it differs, twilio's RequestValidator (which tries the URL with
     and without its port: Twilio's signing is not consistent about the default port).
     """
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = signed_url()
-    token = current_app.config["TWILIO_AUTH_TOKEN"]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    config = current_app.config
+    signature = req.headers.get("X-Twilio-Signature", "")
+    url = signed_url(req, str(config["PUBLIC_BASE_URL"]))
+    token = config["TWILIO_AUTH_TOKEN"]
     if signature and hmac.compare_digest(expected_signature(token, url, form), signature.encode("utf-8")):
         return
     if not signature or not RequestValidator(token).validate(url, form, signature):
-        log.warning(
-            "rejected %s: %s X-Twilio-Signature for %s", request.path, "wrong" if signature else "no", url
-        )
+        why = "wrong" if signature else "no"
+        log.warning("rejected %s: %s X-Twilio-Signature for %s", req.path, why, url)
         abort(403, "invalid X-Twilio-Signature")
 
 
