@@ -252,3 +252,28 @@ def test_views_and_hooks_are_run_as_flask_runs_them(app):
                 app.ensure_sync(coroutine)
         else:
             assert app.ensure_sync(coroutine) is not coroutine
+
+
+def test_urls_match_as_in_flask_whatever_came_before(app, client):
+    """The app remembers how each URL matched: every request still gets view arguments of its own (a URL
+    value preprocessor may take some), a rule added since is matched, and a 404 stays a 404."""
+    from flask import g, request
+
+    @app.url_value_preprocessor
+    def _language(_endpoint, values):
+        if values is not None and "lang" in values:
+            g.lang = values.pop("lang")
+
+    app.add_url_rule("/t/<lang>/<word>", "said", lambda word: f"{g.lang}:{word}")
+    app.add_url_rule("/t/<path:rest>", "rest", lambda rest: rest)
+    with app.test_request_context("/t/special"):
+        assert request.url_rule.endpoint == "rest"
+    app.add_url_rule("/t/special", "special", lambda: "special")
+    with app.test_request_context("/t/special"):
+        assert request.url_rule.endpoint == "special"
+    for _ in range(3):
+        assert client.get("/t/es/hola").get_data(as_text=True) == "es:hola"
+        assert client.get("/t/special").get_data(as_text=True) == "special"
+        assert client.get("/t/a/b/c").get_data(as_text=True) == "a/b/c"
+        assert client.post("/t/special").status_code == 405
+        assert client.get("/nowhere-at-all").status_code == 404
