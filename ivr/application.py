@@ -1,11 +1,8 @@
 """ivr's Flask class: webhooks run only their own blueprint's hooks (no CSRF, cookie session, user, app-wide
-hooks), and a cookie session is opened only for a request that sends a cookie."""
+hooks), a cookie session is opened only for a request that sends a cookie, and a URL is matched once."""
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import Callable
-from contextlib import suppress
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
@@ -89,24 +86,10 @@ class Application(Flask):
         super().__init__(*args, **kwargs)
         self.lean_blueprints: frozenset[str] = frozenset()  # top-level blueprint names (create_app sets)
         self.routes: dict[tuple[Any, ...], tuple[Rule, dict[str, Any]]] = {}  # MatchOnce's
-        self._sync: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()  # ensure_sync found these sync
 
     def request_context(self, environ: WSGIEnvironment) -> RequestContext:
         """Flask's request context, matching each URL once (MatchOnce)."""
         return MatchOnce(self, environ)
-
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Flask's, remembered per function: it inspects each view and hook anew, several times a request."""
-        try:
-            if func in self._sync:
-                return func
-        except TypeError:  # unhashable
-            return super().ensure_sync(func)
-        found = super().ensure_sync(func)
-        if found is func:
-            with suppress(TypeError):  # not weakly referenceable: asked again next time
-                self._sync.add(func)
-        return found
 
     def _lean_blueprints(self) -> list[str] | None:
         """The request's blueprints (innermost first) when its top one is lean, else None."""

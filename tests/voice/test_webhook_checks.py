@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
@@ -224,34 +223,6 @@ def test_pages_keep_their_session_and_csrf(client, session):
     assert signed_in.status_code == 302 and "Set-Cookie" in signed_in.headers
     page = client.get("/")
     assert page.status_code == 200 and page.headers["Vary"] == "Cookie"
-
-
-def test_views_and_hooks_are_run_as_flask_runs_them(app):
-    """The app remembers which functions are plain (Flask inspects each on every request): a coroutine
-    function is still handed to Flask's async support, every time, and any callable still works."""
-
-    def plain() -> None:
-        return None
-
-    async def coroutine() -> None:
-        return None
-
-    class Unhashable:
-        __hash__ = None  # type: ignore[assignment]
-
-        def __call__(self) -> None:
-            return None
-
-    odd = Unhashable()
-    for _ in range(2):
-        assert app.ensure_sync(plain) is plain and app.ensure_sync(odd) is odd
-        try:
-            Flask.ensure_sync(app, coroutine)
-        except RuntimeError:  # Flask without its async extra
-            with pytest.raises(RuntimeError):
-                app.ensure_sync(coroutine)
-        else:
-            assert app.ensure_sync(coroutine) is not coroutine
 
 
 def test_urls_match_as_in_flask_whatever_came_before(app, client):
