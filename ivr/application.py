@@ -1,14 +1,19 @@
 """ivr's Flask class: webhooks run only their own blueprint's hooks (no CSRF, cookie session, user, app-wide
-hooks), and a cookie session is opened only for a request that sends a cookie."""
+hooks), a cookie session is opened only for a request that sends a cookie, and a URL is matched once."""
 
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, request
+from flask.ctx import RequestContext
 from flask.globals import request_ctx
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+from werkzeug.routing import Rule
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -28,6 +33,45 @@ class CookieSessions(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+MAX_ROUTES = 1024  # (host, path, method) matches Application remembers
+
+
+class MatchOnce(RequestContext):
+    """Flask's request context, with the URL map's match remembered for each (host, path, method): the map
+    does not change once requests are served, and a match either succeeds the same way or raises (those are
+    not remembered). The view arguments are copied for each request."""
+
+    app: Application
+
+    def match_request(self) -> None:
+        """The request's rule and view arguments, as the URL adapter matches them."""
+        adapter = self.url_adapter
+        if adapter is None:  # Flask binds one to every request; kept as Flask handles None
+            super().match_request()
+            return
+        key = (
+            adapter.server_name,
+            adapter.subdomain,
+            adapter.path_info,
+            adapter.default_method,
+            adapter.websocket,
+            len(adapter.map._rules),  # a rule added meanwhile (tests do): matched anew
+        )
+        routes = self.app.routes
+        found = routes.get(key)
+        if found is None:
+            super().match_request()
+            request = self.request
+            if request.routing_exception is not None or request.url_rule is None:
+                return
+            if len(routes) >= MAX_ROUTES:
+                routes.clear()
+            routes[key] = (request.url_rule, dict(request.view_args or {}))
+            return
+        rule, args = found
+        self.request.url_rule, self.request.view_args = rule, dict(args)
+
+
 class Application(Flask):
     """Flask, with `lean_blueprints` whose requests skip the app-wide hooks and the session save."""
 
@@ -41,6 +85,11 @@ class Application(Flask):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lean_blueprints: frozenset[str] = frozenset()  # top-level blueprint names (create_app sets)
+        self.routes: dict[tuple[Any, ...], tuple[Rule, dict[str, Any]]] = {}  # MatchOnce's
+
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        """Flask's request context, matching each URL once (MatchOnce)."""
+        return MatchOnce(self, environ)
 
     def _lean_blueprints(self) -> list[str] | None:
         """The request's blueprints (innermost first) when its top one is lean, else None."""

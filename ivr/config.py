@@ -105,6 +105,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "JOURNAL_PATH": env.get("JOURNAL_PATH", ""),
         "JOURNAL_MAX_BYTES": int(env.get("JOURNAL_MAX_BYTES", str(64 * 1024 * 1024))),
         "JOURNAL_REPLAY_SECONDS": float(env.get("JOURNAL_REPLAY_SECONDS", "10")),
+        "JOURNAL_CHECK_SECONDS": float(env.get("JOURNAL_CHECK_SECONDS", "1")),
         # `ivr simulate --at` over --url: trust a signed IvrSimulatedTime on webhooks (local try-outs only)
         "SIMULATED_TIME": env.get("IVR_SIMULATED_TIME", "0") == "1",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",

@@ -98,8 +98,8 @@ class Journal:
         )  # fmt: skip
 
     def pending(self) -> bool:
-        """Whether records wait to be replayed (two stat calls: cheap enough for every webhook); False when
-        the journal's folder cannot be read (appends log that loudly)."""
+        """Whether records wait to be replayed (two stat calls; webhooks ask at most every
+        JOURNAL_CHECK_SECONDS); False when the journal's folder cannot be read (appends log that loudly)."""
         try:
             return _size(self.path) > 0 or os.path.exists(f"{self.path}{REPLAYING}")  # not pathlib: hot
         except OSError:

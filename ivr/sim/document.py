@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
 from .transport import Reply
 
-VERBS = {
+VERBS = frozenset({
     "Say", "Play", "Pause", "Gather", "Record", "Redirect", "Hangup", "Reject", "Enqueue", "Leave", "Dial",
-}  # fmt: skip
-NESTED = {"Gather": {"Say", "Play", "Pause"}, "Dial": {"Number", "Sip", "Client", "Queue", "Conference"}}
-WAIT_VERBS = {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}  # all a waitUrl may use
+})  # fmt: skip
+NESTED = {
+    "Gather": frozenset({"Say", "Play", "Pause"}),
+    "Dial": frozenset({"Number", "Sip", "Client", "Queue", "Conference"}),
+}
+WAIT_VERBS = frozenset(
+    {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"}
+)  # all a waitUrl may use
+PARSED = 256  # documents whose verbs are kept: a run's answers are a few dozen documents, repeated
+_joined = lru_cache(maxsize=4096)(urljoin)  # a document's URL and its verbs' URLs recur on every call
 
 
 class TwimlError(Exception):
@@ -40,7 +49,7 @@ class Verb:
     def url(self, attr: str, base: str) -> str | None:
         """An attribute holding a URL, resolved against the document's URL."""
         value = self.attrs.get(attr)
-        return urljoin(base, value) if value else None
+        return _joined(base, value) if value else None
 
     def number(self, attr: str, default: float) -> float:
         """A numeric attribute, or its default."""
@@ -54,15 +63,15 @@ class Verb:
         return self.attrs.get(attr, "false").lower() == "true"
 
 
-def _element(node: ElementTree.Element, allowed: set[str]) -> Verb:
+def _element(node: ElementTree.Element, allowed: frozenset[str]) -> Verb:
     if node.tag not in allowed:
         raise TwimlError(12200, f"<{node.tag}> is not allowed here")
-    nested = NESTED.get(node.tag, set())
+    nested = NESTED.get(node.tag, frozenset())
     children = tuple(_element(child, nested) for child in node)
     return Verb(node.tag, dict(node.attrib), (node.text or "").strip(), children)
 
 
-def read(reply: Reply, allowed: set[str] = VERBS) -> list[Verb]:
+def read(reply: Reply, allowed: Set[str] = VERBS) -> list[Verb]:
     """The verbs of a webhook answer, or the TwimlError Twilio would report."""
     if reply.status >= 400:
         said = (
@@ -76,10 +85,16 @@ def read(reply: Reply, allowed: set[str] = VERBS) -> list[Verb]:
         raise TwimlError(12300, f"invalid Content-Type {reply.content_type!r}")
     if reply.body[:1].isspace():
         raise TwimlError(12100, "whitespace before the XML declaration")
+    return list(_verbs(reply.body, allowed if isinstance(allowed, frozenset) else frozenset(allowed)))
+
+
+@lru_cache(maxsize=PARSED)
+def _verbs(body: bytes, allowed: frozenset[str]) -> tuple[Verb, ...]:
+    """A document's verbs, parsed once per document (Verbs are shared: read them, never change them)."""
     try:
-        root = ElementTree.fromstring(reply.body)
+        root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
         raise TwimlError(12100, f"document parse failure: {exc}") from None
     if root.tag != "Response":
         raise TwimlError(12100, f"root element is <{root.tag}>, not <Response>")
-    return [_element(child, allowed) for child in root]
+    return tuple(_element(child, allowed) for child in root)

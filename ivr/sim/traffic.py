@@ -3,6 +3,7 @@ Each call is a greenlet woken in time order by the switchboard (docs/simulator.m
 
 from __future__ import annotations
 
+import gc
 import heapq
 import random
 from collections.abc import Callable
@@ -170,8 +171,15 @@ def run_traffic(
         board.spawn(when, one_call)
     if not arrivals:
         shifts.close()
+    # the collector's full passes skip what the run began with (the app, the imports: most of the objects);
+    # unfrozen after, unless someone else had frozen objects before (a server's preload may)
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
         board.run()
     finally:
         clock.scheduler = None
+        if freeze:
+            gc.unfreeze()
     return TrafficResult(done, shifts.legs)

@@ -21,7 +21,8 @@ for feature in FEATURES:
 @bp.before_request
 def _checks() -> None:
     # first: the checks may take time too; the breaker may say to answer without the database at once
-    deadline.begin(current_app.config["WEBHOOK_DEADLINE_SECONDS"], current_app.extensions["ivr.breaker"])
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # once, not a lookup per use
+    deadline.begin(app.config["WEBHOOK_DEADLINE_SECONDS"], app.extensions["ivr.breaker"])
     form = read_form()
     check_signature(form)
     check_identifiers(form)

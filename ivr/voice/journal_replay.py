@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, request
@@ -76,12 +76,19 @@ def _record(kind: str, params: Mapping[str, str], error: str) -> dict[str, Any]:
 def write_step(error: str) -> bool:
     """Journal a call step answered with the fallback because of `error` (the call and the error only)."""
     params = {name: request.form[name] for name in CALL_FIELDS if name in request.form}
-    return journal().append(_record("step", params, error) | {"answer": "fallback"})
+    return _append(_record("step", params, error) | {"answer": "fallback"})
 
 
 def write_callback(error: str) -> bool:
     """Journal a log-only callback that could not be stored, with every parameter, to run it again."""
-    return journal().append(_record("callback", request.form.to_dict(), error))
+    return _append(_record("callback", request.form.to_dict(), error))
+
+
+def _append(record: dict[str, Any]) -> bool:
+    """Append to the app's journal; the next webhook that stores its work looks for records at once."""
+    app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    replayer(app).next_check = float("-inf")
+    return journal(app).append(record)
 
 
 # -- replaying -------------------------------------------------------------------------------------
@@ -189,11 +196,13 @@ def _run_callback(app: Flask, s: Session, endpoint: str) -> None:
 
 @dataclass
 class Replayer:
-    """This process's background replay: at most one thread, started at most every JOURNAL_REPLAY_SECONDS."""
+    """This process's background replay: at most one thread, started at most every JOURNAL_REPLAY_SECONDS;
+    the journal looked at at most every JOURNAL_CHECK_SECONDS, unless this process journaled since."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
     started_at: float = float("-inf")
+    next_check: float = float("-inf")  # monotonic time from which the journal's files are looked at again
 
     def wait(self) -> None:
         """Wait for the running replay, if any (tests, shutdown)."""
@@ -203,21 +212,28 @@ class Replayer:
 
 def replayer(app: Flask) -> Replayer:
     """The app's background replayer."""
-    return cast(Replayer, app.extensions.setdefault("ivr.journal_replayer", Replayer()))
+    found = app.extensions.get("ivr.journal_replayer")
+    if found is None:  # not setdefault: every webhook asks, and a Replayer is not free to build
+        found = app.extensions["ivr.journal_replayer"] = Replayer()
+    return cast(Replayer, found)
 
 
 def start_if_pending() -> None:
     """After a webhook that stored its work: replay the journal in the background if records wait."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    state = replayer(app)
+    now = monotonic()
+    if now < state.next_check:  # looked a moment ago, and this process journaled nothing since
+        return
+    state.next_check = now + float(app.config.get("JOURNAL_CHECK_SECONDS", 1))
     if not journal(app).pending():
         return
-    state = replayer(app)
     pause = float(app.config.get("JOURNAL_REPLAY_SECONDS", 10))
     with state.lock:
         busy = state.thread is not None and state.thread.is_alive()
-        if busy or time.monotonic() - state.started_at < pause:
+        if busy or monotonic() - state.started_at < pause:
             return
-        state.started_at = time.monotonic()
+        state.started_at = monotonic()
         state.thread = threading.Thread(
             target=_in_background, args=(app,), name="journal-replay", daemon=True
         )

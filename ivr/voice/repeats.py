@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from flask import Response, g, request
+from flask import Request, Response, g, request
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -20,9 +20,10 @@ _KEPT = "repeat_kept"  # g: this request's answer is kept already (or in the ses
 
 def repeat_key() -> str | None:
     """This request's key: the first incoming request of a call, else Twilio's idempotency token."""
-    if request.endpoint == "voice.flow.incoming":
-        return "incoming:" + request.form["CallSid"]
-    token = request.headers.get(TOKEN_HEADER, "").strip()
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    if req.endpoint == "voice.flow.incoming":
+        return "incoming:" + req.form["CallSid"]
+    token = req.headers.get(TOKEN_HEADER, "").strip()
     if not token:
         return None
     if len(token) > 90:

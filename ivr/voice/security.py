@@ -5,12 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 from base64 import b64encode
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import sha1
 from urllib.parse import quote, unquote
 
-from flask import abort, current_app, g, request
+from flask import Request, abort, current_app, g, request
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 from werkzeug.sansio.utils import get_current_url
@@ -21,21 +22,25 @@ MAX_SID = 64
 SIMULATED_TIME = "IvrSimulatedTime"  # the form field `ivr simulate --at --url` signs its virtual time in
 
 
-def signed_url() -> str:
-    """The URL Twilio signed: PUBLIC_BASE_URL + path when set (behind a proxy), else the request's own.
+def signed_url(req: Request, base: str) -> str:
+    """The URL Twilio signed: `base` (PUBLIC_BASE_URL) + path when set (behind a proxy), else the request's.
 
     Built from the raw path and query string: Werkzeug's request.url decodes percent-escapes, while Twilio
     signs the URL exactly as configured.
     """
-    req = request._get_current_object()  # type: ignore[attr-defined]  # once, not a proxy lookup per use
-    base = str(current_app.config["PUBLIC_BASE_URL"])
     query = req.query_string.decode("latin-1")
     if base:
-        path = quote(req.path, safe=URL_SAFE)
+        path = _quoted_path(req.path)
     else:
         base = _host_url(req.scheme, req.host)
-        path = quote(req.script_root + req.path, safe=URL_SAFE)
+        path = _quoted_path(req.script_root + req.path)
     return base + path + (f"?{query}" if query else "")
+
+
+@lru_cache(maxsize=1024)
+def _quoted_path(path: str) -> str:
+    """A path as Twilio signs it (a flow's few dozen paths recur on every call)."""
+    return quote(path, safe=URL_SAFE)
 
 
 @lru_cache(maxsize=64)
@@ -50,15 +55,30 @@ def _unquote(text: str) -> str:
     return unquote(text, "utf-8", "strict") if "%" in text else text
 
 
+SHORT = 64  # longer names and values are decoded each time (the cache stays small whatever is posted)
+RECURRING = frozenset({
+    "AccountSid", "ApiVersion", "CallSid", "CallStatus", "Called", "Caller", "Direction", "From", "To",
+    "ParentCallSid", "QueueSid", "DialCallStatus", "FinishedOnKey", "SequenceNumber", "QueueResult",
+})  # fmt: skip  # values the same on many webhooks (a call's own), never what a caller typed or said
+_unquote_recurring = lru_cache(maxsize=4096)(_unquote)
+
+
 def parse_form(text: str) -> list[tuple[str, str]]:
     """The pairs of a form body, as urllib's parse_qsl(keep_blank_values=True, errors="strict") gives them
-    (split on "&" only, empty parts skipped, a part without "=" an empty value) in fewer steps."""
+    (split on "&" only, empty parts skipped, a part without "=" an empty value) in fewer steps: names, and
+    the values of RECURRING fields, are decoded once."""
     pairs = []
     for part in text.split("&"):
         if part:
             name, _, value = part.partition("=")
-            pairs.append((_unquote(name), _unquote(value)))
+            name = _recurring(name)
+            pairs.append((name, _recurring(value) if name in RECURRING else _unquote(value)))
     return pairs
+
+
+def _recurring(text: str) -> str:
+    """A name or value that recurs, percent-decoded once (a decoding error is raised each time, not kept)."""
+    return _unquote_recurring(text) if len(text) <= SHORT else _unquote(text)
 
 
 def read_form() -> MultiDict[str, str]:
@@ -90,7 +110,14 @@ def read_form() -> MultiDict[str, str]:
 def expected_signature(token: str, url: str, form: MultiDict[str, str]) -> bytes:
     """X-Twilio-Signature for this URL and form, as twilio's RequestValidator.compute_signature builds it:
     the URL, then each parameter name (sorted) followed by each of its distinct values (sorted)."""
-    signed = url + "".join(name + value for name in sorted(form) for value in sorted(set(form.getlist(name))))
+    return pairs_signature(token, url, form.items(multi=True))
+
+
+def pairs_signature(token: str, url: str, pairs: Iterable[tuple[str, str]]) -> bytes:
+    """expected_signature for a form given as its (name, value) pairs, repeated names allowed."""
+    # the distinct pairs sorted are the names sorted, each with its distinct values sorted
+    signed = url + "".join([name + value for name, value in sorted(set(pairs))])
+    # hmac.new, not hmac.digest: OpenSSL's one-shot HMAC looks the MAC up anew each time (slower in a webhook)
     return b64encode(hmac.new(token.encode("utf-8"), signed.encode("utf-8"), sha1).digest())
 
 
@@ -100,15 +127,16 @@ def check_signature(form: MultiDict[str, str]) -> None:
     One HMAC for the URL as signed; only when it differs, twilio's RequestValidator (which tries the URL with
     and without its port: Twilio's signing is not consistent about the default port).
     """
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = signed_url()
-    token = current_app.config["TWILIO_AUTH_TOKEN"]
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    config = current_app.config
+    signature = req.headers.get("X-Twilio-Signature", "")
+    url = signed_url(req, str(config["PUBLIC_BASE_URL"]))
+    token = config["TWILIO_AUTH_TOKEN"]
     if signature and hmac.compare_digest(expected_signature(token, url, form), signature.encode("utf-8")):
         return
     if not signature or not RequestValidator(token).validate(url, form, signature):
-        log.warning(
-            "rejected %s: %s X-Twilio-Signature for %s", request.path, "wrong" if signature else "no", url
-        )
+        why = "wrong" if signature else "no"
+        log.warning("rejected %s: %s X-Twilio-Signature for %s", req.path, why, url)
         abort(403, "invalid X-Twilio-Signature")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from ..engine.actions import (
     Action,
@@ -35,6 +36,7 @@ DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+@lru_cache(maxsize=4096)  # a flow's prompts and URLs recur on every call
 def text(value: str) -> str:
     """Character data: without what XML 1.0 forbids, with & < > (and a carriage return) escaped."""
     value = NOT_XML.sub("", value)
@@ -49,6 +51,7 @@ def text(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)
 def attribute(value: str) -> str:
     """An attribute value for double quotes: as text(), with " and the whitespace that parsers normalise."""
     value = text(value)

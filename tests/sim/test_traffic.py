@@ -4,6 +4,7 @@ and repeats per desk."""
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import random
 from collections import Counter
@@ -509,3 +510,27 @@ def test_callers_call_again_only_within_a_week_of_being_answered(app, tmp_path):
         if call.caller.served_by is not None:
             answered[number] = call.started + timedelta(seconds=outcome.duration)
     assert repeats and calls[-1][0].started - calls[0][0].started > timedelta(days=14)
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(app, session, monkeypatch):
+    """A run freezes the objects it begins with for the collector (its full passes skip them) and unfreezes
+    them after; objects someone else froze (a server's preload) stay as they were."""
+    during: list[int] = []
+    post = WsgiTransport.post
+
+    def noting(self, url, params):
+        during.append(gc.get_freeze_count())
+        return post(self, url, params)
+
+    monkeypatch.setattr(WsgiTransport, "post", noting)
+    profile = _profile(Path(app.instance_path), arrivals={"weekday": ONLY_9AM, "weekend": ONLY_9AM})
+    assert gc.get_freeze_count() == 0
+    _run(app, profile, calls=1)
+    assert min(during) > 0 and gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen, during[:] = gc.get_freeze_count(), []
+        _run(app, profile, calls=1)
+        assert max(during) <= frozen and 0 < gc.get_freeze_count() <= frozen  # (some frozen ones freed)
+    finally:
+        gc.unfreeze()

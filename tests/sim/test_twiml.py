@@ -443,3 +443,32 @@ def test_html_content_type_is_read_as_twiml(tiny):
     tiny.docs["/voice/incoming"] = raw(twiml("<Say>Hi</Say>"), content_type="text/html")
     result = tiny.run()
     assert result.ok and said(result) == ["Hi"]
+
+
+def test_a_document_reads_the_same_each_time_and_its_errors_are_reported_each_time():
+    """Documents are parsed once and their verbs shared; a rejected one is rejected on every read."""
+    from ivr.sim.document import VERBS, WAIT_VERBS, TwimlError, read
+    from ivr.sim.transport import Reply
+
+    body = twiml('<Gather action="/next"><Say>Hi</Say></Gather><Enqueue>desk</Enqueue>').encode()
+    reply = Reply(200, "text/xml", body)
+    first, again = read(reply), read(reply)
+    assert first == again and first is not again
+    assert [verb.name for verb in first] == ["Gather", "Enqueue"]
+    assert first[0].url("action", "http://carrier.test/voice/a") == "http://carrier.test/next"
+    for allowed in (
+        WAIT_VERBS,
+        {"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"},
+        WAIT_VERBS,
+    ):
+        with pytest.raises(
+            TwimlError
+        ) as rejected:  # the same document, fewer verbs allowed: never the cached
+            read(reply, allowed)
+        assert rejected.value.code == 12200
+    assert read(reply, VERBS) == first
+    broken = Reply(200, "text/xml", b"<Response><Say>")
+    for _ in range(2):
+        with pytest.raises(TwimlError) as failed:
+            read(broken)
+        assert failed.value.code == 12100

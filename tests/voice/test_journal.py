@@ -17,6 +17,7 @@ from ivr.calls.journal import read
 from ivr.cli.main import main
 from ivr.db import DatabaseUnavailable
 from ivr.models import Call, CallEvent, JournalReplay
+from ivr.voice import journal_replay
 from ivr.voice.journal_replay import journal, replay, replayer
 
 from ..helpers import call_row, event_kinds, events
@@ -285,3 +286,62 @@ def test_callbacks_of_a_call_only_the_journal_holds_are_logged_with_their_call(t
     params = twilio.call_params(other, TranscriptionStatus="completed", TranscriptionText="call me back")
     assert twilio.post("/voice/transcription", params).status_code == 204
     assert call_row(session, other).transcription == "call me back"
+
+
+@pytest.fixture
+def frozen_monotonic(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The replayer's monotonic clock, held still until a test moves it (the list's only item)."""
+    now = [1000.0]
+    monkeypatch.setattr(journal_replay, "monotonic", lambda: now[0])
+    return now
+
+
+def test_records_another_process_journaled_are_replayed_at_the_next_check(
+    app, call, session, outage, frozen_monotonic
+):
+    """A process looks for records other processes journaled at most every JOURNAL_CHECK_SECONDS."""
+    app.config["JOURNAL_CHECK_SECONDS"] = 5
+    menu = call.start()
+    with outage.down():
+        call.press(menu, "1")
+    book = journal(app)
+    theirs = book.path.read_bytes()  # the record, as if another process had journaled it...
+    book.path.unlink()
+    call.twilio.status(call.sid, "in-progress", 1)  # (this process looks at once: it journaled)
+    with book.path.open("ab") as file:
+        file.write(theirs)  # ...just after this process looked
+    call.twilio.status(call.sid, "in-progress", 2)
+    replayer(app).wait()
+    assert book.pending() and call_row(session, call.sid).errors == 0  # not looked for yet
+    frozen_monotonic[0] += 5
+    call.twilio.status(call.sid, "in-progress", 3)
+    replayer(app).wait()
+    assert not book.pending() and call_row(session, call.sid).errors == 1
+
+
+def test_a_record_this_process_journaled_is_replayed_at_its_next_stored_webhook(
+    app, call, session, outage, frozen_monotonic
+):
+    app.config["JOURNAL_CHECK_SECONDS"] = 3600
+    menu = call.start()  # looked: nothing waits
+    with outage.down():
+        call.press(menu, "1")
+    call.twilio.status(call.sid, "in-progress", 1)
+    replayer(app).wait()
+    assert not journal(app).pending() and call_row(session, call.sid).errors == 1
+
+
+def test_a_check_interval_of_zero_looks_at_every_stored_webhook(app, call, session, outage, frozen_monotonic):
+    app.config["JOURNAL_CHECK_SECONDS"] = 0
+    call.start()
+    with outage.down():
+        call.twilio.status(call.sid, "in-progress", 1)
+    book = journal(app)
+    theirs = book.path.read_bytes()
+    book.path.unlink()
+    call.twilio.status(call.sid, "in-progress", 2)
+    with book.path.open("ab") as file:
+        file.write(theirs)
+    call.twilio.status(call.sid, "in-progress", 3)
+    replayer(app).wait()
+    assert not book.pending()

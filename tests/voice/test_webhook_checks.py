@@ -125,12 +125,19 @@ ODD_BODIES = [
     "a=%zz&b=%2",
     "a=1;b=2",
     "a=1&a=2&a=1",
+    "From=%2B15125550100&To=a+b&CallSid=%E2%82%AC&From=%2B15125550100&Digits=1%2B",  # remembered decodings
 ]
 
 
 @pytest.mark.parametrize("body", ODD_BODIES)
 def test_a_body_is_parsed_as_urllib_parses_it(body):
     assert parse_form(body) == parse_qsl(body, keep_blank_values=True, encoding="utf-8", errors="strict")
+
+
+def test_a_call_field_that_is_not_utf8_fails_every_time():
+    for _ in range(2):  # its decoding is remembered only when it succeeds
+        with pytest.raises(UnicodeDecodeError):
+            parse_form("From=%FF%FE")
 
 
 def test_the_views_read_the_form_as_posted(app, twilio):
@@ -216,3 +223,28 @@ def test_pages_keep_their_session_and_csrf(client, session):
     assert signed_in.status_code == 302 and "Set-Cookie" in signed_in.headers
     page = client.get("/")
     assert page.status_code == 200 and page.headers["Vary"] == "Cookie"
+
+
+def test_urls_match_as_in_flask_whatever_came_before(app, client):
+    """The app remembers how each URL matched: every request still gets view arguments of its own (a URL
+    value preprocessor may take some), a rule added since is matched, and a 404 stays a 404."""
+    from flask import g, request
+
+    @app.url_value_preprocessor
+    def _language(_endpoint, values):
+        if values is not None and "lang" in values:
+            g.lang = values.pop("lang")
+
+    app.add_url_rule("/t/<lang>/<word>", "said", lambda word: f"{g.lang}:{word}")
+    app.add_url_rule("/t/<path:rest>", "rest", lambda rest: rest)
+    with app.test_request_context("/t/special"):
+        assert request.url_rule.endpoint == "rest"
+    app.add_url_rule("/t/special", "special", lambda: "special")
+    with app.test_request_context("/t/special"):
+        assert request.url_rule.endpoint == "special"
+    for _ in range(3):
+        assert client.get("/t/es/hola").get_data(as_text=True) == "es:hola"
+        assert client.get("/t/special").get_data(as_text=True) == "special"
+        assert client.get("/t/a/b/c").get_data(as_text=True) == "a/b/c"
+        assert client.post("/t/special").status_code == 405
+        assert client.get("/nowhere-at-all").status_code == 404
