@@ -87,7 +87,7 @@ def read_tables(db: sqlite3.Connection, schema: str) -> list[Table]:
         )
     ]
     found: dict[str, Table] = {}
-    depends: dict[str, set[str]] = {}
+    links: dict[str, list[tuple[str, str, str | None]]] = {}  # table -> (column, target, target's column)
     for name in names:
         info = db.execute(f"PRAGMA {schema}.table_info({_quote(name)})").fetchall()
         columns = tuple(row[1] for row in info)
@@ -95,13 +95,14 @@ def read_tables(db: sqlite3.Connection, schema: str) -> list[Table]:
         if not key:
             raise ValueError(f"table {name} has no primary key: a shard's rows in it could not be merged")
         assigned = len(key) == 1 and next(r[2] for r in info if r[1] == key[0]).upper() == "INTEGER"
-        links = db.execute(f"PRAGMA {schema}.foreign_key_list({_quote(name)})").fetchall()
-        found[name] = Table(name, columns, key, assigned, {row[3]: row[2] for row in links})
-        depends[name] = {row[2] for row in links if row[2] != name}
-    for table in found.values():  # only references to assigned ids move
-        for column, target in list(table.references.items()):
-            if not found[target].assigned:
-                del table.references[column]
+        found[name] = Table(name, columns, key, assigned, {})
+        foreign = db.execute(f"PRAGMA {schema}.foreign_key_list({_quote(name)})").fetchall()
+        links[name] = [(row[3], row[2], row[4]) for row in foreign]
+    for name, table in found.items():  # a reference moves with the id it holds: an assigned key's
+        for column, target, to in links[name]:
+            if found[target].assigned and to in (None, *found[target].key):
+                table.references[column] = target
+    depends = {name: {target for _c, target, _t in links[name] if target != name} for name in found}
     return [found[name] for name in TopologicalSorter(depends).static_order() if name in found]
 
 

@@ -123,6 +123,26 @@ def test_a_shards_changes_and_deletions_of_older_rows_reach_the_database(tmp_pat
     files.remove()
 
 
+def test_a_reference_to_another_column_than_the_id_is_kept_as_it_is(tmp_path: Path) -> None:
+    """A column that refers to a call by its CallSid (not its id) is not moved with the call's id."""
+    path = _database(tmp_path)
+    main = sqlite3.connect(path)
+    main.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, call_sid TEXT REFERENCES calls (call_sid))")
+    main.commit()
+    files = ShardFiles(str(path))
+    files.snapshot()
+    shard = _shard(files, 0)
+    _add_call(shard, "CAshard", "status")
+    shard.execute("INSERT INTO notes (call_sid) VALUES ('CAshard')")
+    shard.commit()
+    shard.close()
+    _add_call(main, "CAmeanwhile", "status")  # the shard's call and note move past it
+    files.merge(0, 5.0)
+    assert main.execute("SELECT id, call_sid FROM notes").fetchall() == [(1, "CAshard")]
+    assert _timeline(main, "CAshard") == ["status"]
+    files.remove()
+
+
 def test_a_table_without_a_primary_key_is_refused_before_anything_is_merged(tmp_path: Path) -> None:
     """Its rows could not be told apart: the merge stops, naming the table, and changes nothing."""
     path = _database(tmp_path)
