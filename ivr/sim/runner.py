@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from ..db import Limits
 from ..engine.site import Site
 from ..flows.errors import NothingPublished
+from ..voice.journal_replay import replayer
 from .call import CallResult, Event, SimulatedCall
 from .clock import VirtualClock
 from .people import Agents, Caller
@@ -263,6 +264,7 @@ def run_shard(task: ShardTask) -> TrafficResult:
             staff=task.staff, shard=task.shard,
         )  # fmt: skip
     finally:
+        replayer(app).wait()  # a journal replay this shard began writes to its copy: before the merge
         app.extensions["ivr.db"].engine.dispose()
     if _progress is not None:
         _progress.put(Written(task.shard.index))  # its copy can be merged while its result is sent
@@ -339,7 +341,7 @@ def run_shards(
                     if index not in written and not future.done():
                         break
                     if files is not None and (index in written or future.exception() is None):
-                        files.merge(index, _busy_seconds(settings))  # not a failed shard's
+                        _merge(files, index, _busy_seconds(settings))  # not a failed shard's
                     merged += 1
                 try:
                     message = queue.get(timeout=0.05)
@@ -350,6 +352,9 @@ def run_shards(
                 elif progress is not None:
                     progress(message)
             parts = [future.result() for future in futures]
+    except MergeFailed:
+        files = None  # its copies stay, for a look at what failed
+        raise
     finally:
         if files is not None:
             files.remove()
@@ -358,6 +363,20 @@ def run_shards(
         if progress is not None and not isinstance(message, Written):
             progress(message)
     return TrafficResult.joined(parts)
+
+
+class MergeFailed(Exception):
+    """A shard's copy could not be merged into the run's database (the shards before it are)."""
+
+
+def _merge(files: ShardFiles, index: int, busy_seconds: float) -> None:
+    try:
+        files.merge(index, busy_seconds)
+    except Exception as exc:
+        raise MergeFailed(
+            f"shard {index} could not be merged into the database ({exc}); the shards before it are in it,"
+            f" and the copies are kept in {files.folder}"
+        ) from exc
 
 
 def _shard_files(settings: Mapping[str, Any]) -> ShardFiles | None:

@@ -9,10 +9,14 @@ import sqlite3
 import tempfile
 from contextlib import closing, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 COMPANIONS = ("-wal", "-shm", "-journal", "-writer")  # SQLite's files beside a database, and the writer lock
+ASSIGNED = "id"  # ivr's name for a key the database assigns (INTEGER: SQLite's rowid); other keys are data
+STAMPED = "updated_at"  # ivr's name for when a row last changed (calls: the API's sync reads it)
+STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a datetime in SQLite
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,8 @@ class ShardFiles:
         return str(self.folder / f"shard-{index}.sqlite3")
 
     def merge(self, index: int, busy_seconds: float) -> None:
-        """Apply shard `index`'s changes since the snapshot to the run's database, in one transaction."""
+        """Apply shard `index`'s changes since the snapshot to the run's database, in one transaction; the
+        rows it writes are stamped `updated_at` now, as they become visible (the API's sync orders by it)."""
         with closing(sqlite3.connect(self.database, timeout=busy_seconds, isolation_level=None)) as db:
             db.execute("PRAGMA foreign_keys=ON")
             db.execute("ATTACH DATABASE ? AS base", (self.base,))
@@ -54,13 +59,15 @@ class ShardFiles:
             db.execute("BEGIN IMMEDIATE")
             try:
                 shifts = {t.name: _shift(db, t) for t in tables if t.assigned}
-                for table in tables:  # a row's references first
-                    _upsert(db, table, shifts)
-                for table in reversed(tables):
+                for table in reversed(tables):  # deleted first: a row may come back under the same unique key
                     _delete(db, table)
+                now = datetime.now(UTC).strftime(STORED_TIME)
+                for table in tables:  # a row's references first
+                    _upsert(db, table, shifts, now)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk, say)
+                    db.execute("ROLLBACK")
                 raise
             finally:
                 for name in ("shard", "base"):
@@ -80,12 +87,10 @@ def start_shard(base: str, path: str) -> None:
 
 def read_tables(db: sqlite3.Connection, schema: str) -> list[Table]:
     """The tables of an attached database, a table after those it refers to; SQLite's own left out."""
-    names = [
-        row[0]
-        for row in db.execute(
-            f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    ]
+    listed = (
+        f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'"
+    )
+    names = [row[0] for row in db.execute(listed)]
     found: dict[str, Table] = {}
     links: dict[str, list[tuple[str, str, str | None]]] = {}  # table -> (column, target, target's column)
     for name in names:
@@ -94,15 +99,22 @@ def read_tables(db: sqlite3.Connection, schema: str) -> list[Table]:
         key = tuple(row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5]))
         if not key:
             raise ValueError(f"table {name} has no primary key: a shard's rows in it could not be merged")
-        assigned = len(key) == 1 and next(r[2] for r in info if r[1] == key[0]).upper() == "INTEGER"
+        assigned = key == (ASSIGNED,) and next(r[2] for r in info if r[1] == ASSIGNED).upper() == "INTEGER"
         found[name] = Table(name, columns, key, assigned, {})
         foreign = db.execute(f"PRAGMA {schema}.foreign_key_list({_quote(name)})").fetchall()
         links[name] = [(row[3], row[2], row[4]) for row in foreign]
+    named = {name.lower(): table for name, table in found.items()}  # SQLite's names ignore case
+    depends: dict[str, set[str]] = {}
     for name, table in found.items():  # a reference moves with the id it holds: an assigned key's
-        for column, target, to in links[name]:
-            if found[target].assigned and to in (None, *found[target].key):
-                table.references[column] = target
-    depends = {name: {target for _c, target, _t in links[name] if target != name} for name in found}
+        depends[name] = set()
+        for column, target_name, to in links[name]:
+            target = named.get(target_name.lower())
+            if target is None:
+                continue
+            if target.assigned and to in (None, ASSIGNED):
+                table.references[column] = target.name
+            if target.name != name:
+                depends[name].add(target.name)
     return [found[name] for name in TopologicalSorter(depends).static_order() if name in found]
 
 
@@ -127,7 +139,7 @@ def _moved(column: str, target: str, shifts: dict[str, tuple[int, int]]) -> str:
     return f"CASE WHEN {quoted} > {copied} THEN {quoted} + {shift} ELSE {quoted} END" if shift else quoted
 
 
-def _upsert(db: sqlite3.Connection, table: Table, shifts: dict[str, tuple[int, int]]) -> None:
+def _upsert(db: sqlite3.Connection, table: Table, shifts: dict[str, tuple[int, int]], now: str) -> None:
     """The shard's new rows, and its rows that differ from the snapshot, into the run's database."""
     name, keys = _quote(table.name), ", ".join(_quote(c) for c in table.key)
     values = []
@@ -136,6 +148,8 @@ def _upsert(db: sqlite3.Connection, table: Table, shifts: dict[str, tuple[int, i
             values.append(_moved(column, table.name, shifts))
         elif column in table.references:
             values.append(_moved(column, table.references[column], shifts))
+        elif column == STAMPED:
+            values.append(":now")
         else:
             values.append(f"s.{_quote(column)}")
     others = [_quote(c) for c in table.columns if c not in table.key]
@@ -144,7 +158,8 @@ def _upsert(db: sqlite3.Connection, table: Table, shifts: dict[str, tuple[int, i
     rows = _changed(table, shifts)
     db.execute(
         f"INSERT INTO main.{name} ({_columns(table)}) SELECT {', '.join(values)} FROM ({rows}) AS s"
-        f" WHERE true ON CONFLICT ({keys}) {on_conflict}"
+        f" WHERE true ON CONFLICT ({keys}) {on_conflict}",
+        {"now": now},
     )
 
 

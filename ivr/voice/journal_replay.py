@@ -87,8 +87,9 @@ def write_callback(error: str) -> bool:
 def _append(record: dict[str, Any]) -> bool:
     """Append to the app's journal; the next webhook that stores its work looks for records at once."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
-    replayer(app).next_check = float("-inf")
-    return journal(app).append(record)
+    appended = journal(app).append(record)
+    replayer(app).next_check = float("-inf")  # after: a check meanwhile would have found nothing yet
+    return appended
 
 
 # -- replaying -------------------------------------------------------------------------------------
@@ -213,8 +214,8 @@ class Replayer:
 def replayer(app: Flask) -> Replayer:
     """The app's background replayer."""
     found = app.extensions.get("ivr.journal_replayer")
-    if found is None:  # not setdefault: every webhook asks, and a Replayer is not free to build
-        found = app.extensions["ivr.journal_replayer"] = Replayer()
+    if found is None:  # setdefault only then: every webhook asks, and a Replayer is not free to build
+        found = app.extensions.setdefault("ivr.journal_replayer", Replayer())
     return cast(Replayer, found)
 
 

@@ -123,6 +123,72 @@ def test_a_shards_changes_and_deletions_of_older_rows_reach_the_database(tmp_pat
     files.remove()
 
 
+def test_a_row_deleted_and_made_again_under_the_same_unique_key_is_merged(tmp_path: Path) -> None:
+    """An agent removed and added again keeps its agent id: the old row goes before the new one comes."""
+    path = _database(tmp_path)
+    main = sqlite3.connect(path)
+    main.execute(
+        "INSERT INTO agents (agent_id, desk, name, pin_hash, active, created_at)"
+        " VALUES ('1001', 'local', 'Ann', 'x', 1, ?), ('1002', 'local', 'Bo', 'x', 1, ?)",
+        (NOW, NOW),
+    )
+    main.commit()
+    files = ShardFiles(str(path))
+    files.snapshot()
+    shard = _shard(files, 0)
+    shard.execute("DELETE FROM agents WHERE agent_id = '1001'")
+    shard.execute(
+        "INSERT INTO agents (agent_id, desk, name, pin_hash, active, created_at)"
+        " VALUES ('1001', 'bpo', 'Ann again', 'y', 1, ?)",
+        (NOW,),
+    )
+    shard.commit()
+    shard.close()
+    files.merge(0, 5.0)
+    assert main.execute("SELECT id, agent_id, desk FROM agents ORDER BY id").fetchall() == [
+        (2, "1002", "local"),
+        (3, "1001", "bpo"),
+    ]
+    files.remove()
+
+
+def test_an_integer_key_that_is_data_keeps_its_value(tmp_path: Path) -> None:
+    """Only a key named id is the database's to assign: a rollup's day is its own, whoever wrote it."""
+    path = _database(tmp_path)
+    files = ShardFiles(str(path))
+    files.snapshot()
+    for index, day in enumerate((20410, 20411)):
+        shard = _shard(files, index)
+        shard.execute(
+            "INSERT INTO rollup_days (day, short_abandon_seconds, service_level_seconds, repeat_days,"
+            " definitions_version, built_at) VALUES (?, 5, 20, 7, 1, ?)",
+            (day, NOW),
+        )
+        shard.commit()
+        shard.close()
+    files.merge(0, 5.0)
+    files.merge(1, 5.0)
+    days = sqlite3.connect(path).execute("SELECT day FROM rollup_days ORDER BY day").fetchall()
+    assert days == [(20410,), (20411,)]
+    files.remove()
+
+
+def test_merged_rows_are_stamped_when_they_become_visible(tmp_path: Path) -> None:
+    """The API's sync reads changes in updated_at order: a shard's calls carry the time of their merge,
+    not of their writing in the copy (a sync may have read past that meanwhile)."""
+    path = _database(tmp_path)
+    files = ShardFiles(str(path))
+    files.snapshot()
+    shard = _shard(files, 0)
+    _add_call(shard, "CAshard", "status")  # stamped NOW, long before the merge
+    shard.close()
+    before = datetime.now(UTC).replace(tzinfo=None)
+    files.merge(0, 5.0)
+    (stamp,) = sqlite3.connect(path).execute("SELECT updated_at FROM calls").fetchone()
+    assert datetime.fromisoformat(stamp) >= before
+    files.remove()
+
+
 def test_a_reference_to_another_column_than_the_id_is_kept_as_it_is(tmp_path: Path) -> None:
     """A column that refers to a call by its CallSid (not its id) is not moved with the call's id."""
     path = _database(tmp_path)
@@ -204,3 +270,32 @@ def test_shards_on_copies_log_what_shards_sharing_the_database_log(
     copies, shared_log = logs
     assert sum(copies["calls"].values()) > 60  # the callers, and the agents' legs
     assert copies == shared_log
+
+
+def test_a_merge_that_fails_keeps_the_copies_and_says_where(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second shard cannot be merged: the run stops naming the folder of the copies, which is kept;
+    the first shard's calls are in the database."""
+    profile = load_profile(SAMPLE_PROFILE)
+    for name, value in {"FLOWS_DIR": str(SAMPLE_FLOWS), "SECRET_KEY": "x", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                        "WEBHOOK_DEADLINE_SECONDS": "10", "WEBHOOK_LOCK_TIMEOUT_SECONDS": "5",
+                        "JOURNAL_PATH": str(tmp_path / "journal.jsonl")}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    path = _database(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{path}")
+    merge = ShardFiles.merge
+
+    def failing(files: ShardFiles, index: int, busy_seconds: float) -> None:
+        if index == 1:
+            raise sqlite3.IntegrityError("UNIQUE constraint failed: calls.call_sid")
+        merge(files, index, busy_seconds)
+
+    monkeypatch.setattr(ShardFiles, "merge", failing)
+    with pytest.raises(sim_runner.MergeFailed, match="shard 1 could not be merged") as failed:
+        run_profile(profile, 40, 2, VirtualClock(MONDAY_6AM_CHICAGO), None, 3, lambda _n: None, 2)
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith(".ivr-shards")]
+    assert str(folder) in str(failed.value)
+    assert (folder / "shard-1.sqlite3").exists() and (folder / "base.sqlite3").exists()
+    callers = sqlite3.connect(path).execute("SELECT COUNT(*) FROM calls WHERE role = 'caller'").fetchone()[0]
+    assert 0 < callers < 40  # the first shard's
