@@ -65,6 +65,18 @@ def _shard(files: ShardFiles, index: int) -> sqlite3.Connection:
     return db
 
 
+def _run_with_a_call(path: Path, statement: str) -> ShardFiles:
+    """A run's files whose shard 0 logged a call CAshard, then ran `statement`."""
+    files = ShardFiles(str(path))
+    files.snapshot()
+    shard = _shard(files, 0)
+    _add_call(shard, "CAshard", "status")
+    shard.execute(statement)
+    shard.commit()
+    shard.close()
+    return files
+
+
 def test_a_shards_new_rows_come_after_the_ids_the_database_has_by_then(tmp_path: Path) -> None:
     """Another shard merged first took the ids this one's copy would give: its calls and their events move
     past them, each event still on its own call."""
@@ -195,13 +207,7 @@ def test_a_reference_to_another_column_than_the_id_is_kept_as_it_is(tmp_path: Pa
     main = sqlite3.connect(path)
     main.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, call_sid TEXT REFERENCES calls (call_sid))")
     main.commit()
-    files = ShardFiles(str(path))
-    files.snapshot()
-    shard = _shard(files, 0)
-    _add_call(shard, "CAshard", "status")
-    shard.execute("INSERT INTO notes (call_sid) VALUES ('CAshard')")
-    shard.commit()
-    shard.close()
+    files = _run_with_a_call(path, "INSERT INTO notes (call_sid) VALUES ('CAshard')")
     _add_call(main, "CAmeanwhile", "status")  # the shard's call and note move past it
     files.merge(0, 5.0)
     assert main.execute("SELECT id, call_sid FROM notes").fetchall() == [(1, "CAshard")]
@@ -212,13 +218,7 @@ def test_a_reference_to_another_column_than_the_id_is_kept_as_it_is(tmp_path: Pa
 def test_a_table_without_a_primary_key_is_refused_before_anything_is_merged(tmp_path: Path) -> None:
     """Its rows could not be told apart: the merge stops, naming the table, and changes nothing."""
     path = _database(tmp_path)
-    files = ShardFiles(str(path))
-    files.snapshot()
-    shard = _shard(files, 0)
-    _add_call(shard, "CAshard", "status")
-    shard.execute("CREATE TABLE notes (text TEXT)")
-    shard.commit()
-    shard.close()
+    files = _run_with_a_call(path, "CREATE TABLE notes (text TEXT)")
     with pytest.raises(ValueError, match="table notes has no primary key"):
         files.merge(0, 5.0)
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM calls").fetchone() == (0,)
