@@ -36,7 +36,8 @@ class ShardFiles:
 
     def __init__(self, database: str) -> None:
         self.database = database
-        self.folder = Path(tempfile.mkdtemp(prefix=".ivr-shards-", dir=Path(database).parent))
+        # absolute: the shards' processes are forked from a fork server, whose working folder may differ
+        self.folder = Path(tempfile.mkdtemp(prefix=".ivr-shards-", dir=Path(database).absolute().parent))
         self.base = str(self.folder / "base.sqlite3")
 
     def snapshot(self) -> None:
