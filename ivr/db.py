@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from flask import Flask, abort, current_app, g, request
 from sqlalchemy import (
@@ -378,7 +378,7 @@ class InsertOrSkip:
 
     def execute(self, bind: Session | Connection | Executor, values: Mapping[str, Any]) -> Rows:
         """Insert one row (every one of `columns` given) unless its key exists."""
-        connection: Connection | Executor = bind.connection() if isinstance(bind, Session) else bind
+        connection = connection_of(bind)
         params = {column.name: _default_of(column) for column in _defaulted(self)} | dict(values)
         return connection.execute(self.statement(connection.dialect.name), params)
 
@@ -430,3 +430,12 @@ class Executor(Protocol):
     @property
     def dialect(self) -> Dialect: ...
     def execute(self, statement: Any, parameters: Any = None, /) -> Rows: ...
+
+
+@overload
+def connection_of(bind: Session | Connection) -> Connection: ...
+@overload
+def connection_of(bind: Session | Connection | Executor) -> Connection | Executor: ...
+def connection_of(bind: Session | Connection | Executor) -> Connection | Executor:
+    """What runs a bind's statements: a Session's connection (in its transaction), else the bind itself."""
+    return bind.connection() if isinstance(bind, Session) else bind

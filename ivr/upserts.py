@@ -15,6 +15,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
+from .db import connection_of
+
 DIALECTS: dict[str, ModuleType] = {"postgresql": postgresql, "sqlite": sqlite}
 
 
@@ -38,7 +40,7 @@ class Compiled:
         self, bind: Session | Connection, values: Mapping[str, Any] | Sequence[Mapping[str, Any]]
     ) -> CursorResult[Any]:
         """Run it with one row of values, or many (executemany: no RETURNING then)."""
-        connection = bind.connection() if isinstance(bind, Session) else bind
+        connection = connection_of(bind)
         params: Any = dict(values) if isinstance(values, Mapping) else [dict(v) for v in values]
         statement = self.statement(connection.dialect.name)
         given = set(params) if isinstance(params, dict) else set().union(*params)

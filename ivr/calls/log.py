@@ -14,7 +14,7 @@ from sqlalchemy import Table, TextualSelect, bindparam, insert, select, text, up
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..db import Executor, InsertOrSkip
+from ..db import Executor, InsertOrSkip, connection_of
 from ..engine import LogEntry, StepResult
 from ..engine.agent_line import Leg, LegChange
 from ..engine.params import int_param
@@ -26,10 +26,6 @@ STATUS_CALLBACKS = cast(Table, StatusCallback.__table__)
 # the pages' and transactional steps' Session, or a webhook's held connection (on SQLite its driver runner,
 # ivr.calls.driver: statements built once here, not per request)
 Bind = Session | Connection | Executor
-
-
-def _connection(bind: Bind) -> Connection | Executor:
-    return bind.connection() if isinstance(bind, Session) else bind
 
 
 @dataclass(frozen=True)
@@ -63,7 +59,7 @@ FIRST_END = UPDATE_CALL.where(CALLS.c.ended_at.is_(None))  # the first terminal 
 
 def find_call(session: Bind, call_sid: str) -> CallRef | None:
     """The step-relevant columns of the call with this CallSid, if ivr has seen it."""
-    row = _connection(session).execute(FIND_CALL, {"sid": call_sid}).first()
+    row = connection_of(session).execute(FIND_CALL, {"sid": call_sid}).first()
     return CallRef(*row) if row is not None else None
 
 
@@ -76,7 +72,7 @@ def changed_now() -> datetime:
 def _update_call(session: Bind, call_id: int, values: Mapping[str, Any]) -> None:
     unknown = set(values) - UPDATABLE
     assert values and not unknown, f"not columns to update: {sorted(unknown)}"
-    _connection(session).execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": changed_now()})
+    connection_of(session).execute(UPDATE_CALL, {"row_id": call_id, **values, "updated_at": changed_now()})
 
 
 # -- the legs of a bridge (the agent line) ---------------------------------------------------------
@@ -90,7 +86,7 @@ FIND_LEG = select(
 
 def find_leg(session: Bind, call_sid: str) -> Leg | None:
     """The leg with this CallSid, if ivr has seen it."""
-    row = _connection(session).execute(FIND_LEG, {"sid": call_sid}).first()
+    row = connection_of(session).execute(FIND_LEG, {"sid": call_sid}).first()
     return Leg(*row) if row is not None else None
 
 
@@ -153,7 +149,7 @@ NEW_CALL = tuple(call_values({"CallSid": ""}, changed_now()))
 
 def insert_call(session: Bind, params: Mapping[str, str], now: datetime) -> CallRef:
     """A new call row made from a Twilio request's parameters, started `now`."""
-    call_id = _connection(session).execute(new_call(NEW_CALL), call_values(params, now)).scalar()
+    call_id = connection_of(session).execute(new_call(NEW_CALL), call_values(params, now)).scalar()
     if call_id is None:  # another request for this call (a status callback, a retry) logged it first
         found = find_call(session, params["CallSid"])
         assert found is not None
@@ -170,7 +166,7 @@ def add_events(session: Bind, call_id: int, entries: Iterable[LogEntry], now: da
     """Append log entries, made `now`, to a call's timeline in one statement."""
     rows = [{"call_id": call_id, "at": now, "kind": e.kind, "node": e.node, "data": e.data} for e in entries]
     if rows:
-        _connection(session).execute(INSERT_EVENTS, rows)
+        connection_of(session).execute(INSERT_EVENTS, rows)
 
 
 def add_event(
@@ -206,7 +202,7 @@ def note_error(session: Bind, call: CallRef, path: str, error: str, now: datetim
     more = (
         update(CALLS).where(CALLS.c.id == call.id).values(errors=CALLS.c.errors + 1, updated_at=changed_now())
     )
-    _connection(session).execute(more)
+    connection_of(session).execute(more)
     add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
@@ -264,7 +260,7 @@ def apply_status(session: Bind, params: Mapping[str, str], now: datetime) -> boo
     rank = STATUS_RANK.get(status)
     if rank is None:
         return True
-    connection = _connection(session)
+    connection = connection_of(session)
     changed = changed_now()
     advance = {"row_id": call.id, "rank": rank, "status": status, "status_rank": rank, "updated_at": changed}
     connection.execute(ADVANCE_STATUS, advance)

@@ -10,7 +10,7 @@ from sqlalchemy import Table, and_, bindparam, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ..db import Executor
+from ..db import Executor, connection_of
 from ..engine.agent_line import AGENT_ROLE, SIGNED_IN
 from ..engine.routing import QueueFigures, QueueStats
 from ..models import STATUS_RANK, Call
@@ -58,7 +58,7 @@ STATS = select(
 
 def read_stats(bind: Session | Connection | Executor, desk: str, now: datetime) -> QueueStats:
     """The desk's queue figures at `now` (one statement)."""
-    connection: Connection | Executor = bind.connection() if isinstance(bind, Session) else bind
+    connection = connection_of(bind)
     oldest = now - MAX_CALL
     params = {
         "desk": desk,

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
 
-COMPANIONS = ("-wal", "-shm", "-journal", "-writer")  # SQLite's files beside a database, and the writer lock
+from ..writer_lock import SUFFIX
+
+COMPANIONS = ("-wal", "-shm", "-journal", SUFFIX)  # SQLite's files beside a database, and the writer lock
 ASSIGNED = "id"  # ivr's name for a key the database assigns (INTEGER: SQLite's rowid); other keys are data
 STAMPED = "updated_at"  # ivr's name for when a row last changed (calls: the API's sync reads it)
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"  # how SQLAlchemy stores a datetime in SQLite
