@@ -3,7 +3,7 @@ Core statements (they run on every webhook); each write of a row sets updated_at
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -206,11 +206,26 @@ def note_error(session: Bind, call: CallRef, path: str, error: str, now: datetim
     add_event(session, call.id, "error", call.node, now=now, path=path, error=error)
 
 
-def set_transcription(session: Bind, call: CallRef, status: str, text: str, now: datetime) -> None:
-    """Keep a completed transcription on the call, and log every transcription callback."""
-    if status == "completed":
-        _update_call(session, call.id, {"transcription": text})
-    add_event(session, call.id, "transcription", now=now, status=status, text=text)
+@dataclass(frozen=True)
+class Logged:
+    """What a callback that only logs writes on its call: columns to set (maybe none), then events."""
+
+    values: Mapping[str, Any]
+    log: Sequence[LogEntry]
+
+
+def transcription(status: str, text: str) -> Logged:
+    """A transcription callback: a completed transcription kept on the call, every callback logged."""
+    values = {"transcription": text} if status == "completed" else {}
+    return Logged(values, [LogEntry("transcription", None, {"status": status, "text": text})])
+
+
+def log_callback(session: Bind, params: Mapping[str, str], logged: Logged, now: datetime) -> None:
+    """A callback that only logs, made `now`: its call found (or logged from `params`), then `logged`."""
+    call = find_or_insert_call(session, params, now)
+    if logged.values:
+        _update_call(session, call.id, logged.values)
+    add_events(session, call.id, logged.log, now)
 
 
 STATUS_SEEN = InsertOrSkip(

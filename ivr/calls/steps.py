@@ -158,6 +158,18 @@ class Steps:
         when another request logged the call meanwhile (nothing is written then)."""
         raise NotImplementedError
 
+    def callback(
+        self,
+        connection: Connection,
+        params: Mapping[str, str],
+        logged: calllog.Logged,
+        now: datetime,
+        answer: Answer | None,
+    ) -> bool:
+        """A callback that only logs (as `calllog.log_callback`), its answer kept; False when it is a repeat
+        (of the answer's key)."""
+        raise NotImplementedError
+
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
     ) -> bool:
@@ -235,6 +247,21 @@ class SQLiteSteps(Steps):
             if answer is not None:
                 KEEP.execute(run, answer.row())
             return call_id
+
+    def callback(
+        self,
+        connection: Connection,
+        params: Mapping[str, str],
+        logged: calllog.Logged,
+        now: datetime,
+        answer: Answer | None,
+    ) -> bool:
+        run = driver.runner(connection)
+        with _transaction(connection):
+            if answer is not None and KEEP_FIRST.execute(run, answer.row()).first() is None:
+                return False
+            calllog.log_callback(run, params, logged, now)
+            return True
 
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
@@ -340,28 +367,52 @@ SELECT 1"""
     return _typed(sql, ("updated_at",) if shape else ()).bindparams(*typed)
 
 
-_NEW = tuple(calllog.call_values({"CallSid": ""}, calllog.changed_now())) + ("duration", "ended_at")
+def _call_of(gate: str, columns: Sequence[str]) -> str:
+    """CTEs `found` (the call with :call_sid, when `gate` has a row), `made` (else the call logged with
+    `columns` from their parameters; none when another request logged it meanwhile) and `target` (the
+    one of them)."""
+    names = ", ".join(columns)
+    params = ", ".join(f":{name}" for name in columns)
+    return f"""found AS (SELECT id FROM calls WHERE call_sid = :call_sid AND EXISTS (SELECT 1 FROM {gate})),
+made AS (
+  INSERT INTO calls ({names}) SELECT {params} FROM {gate} WHERE NOT EXISTS (SELECT 1 FROM found)
+  ON CONFLICT DO NOTHING RETURNING id),
+target AS (SELECT id FROM found UNION ALL SELECT id FROM made)"""
+
+
+# first: the answer's key is new (else a repeat: nothing more happens)
+_FIRST = f"""kept AS ({_KEEP.format(source="")} RETURNING key),
+first AS (SELECT 1 AS ok WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept))"""
+
+
+@cache
+def _pg_callback(columns: tuple[str, ...]) -> TextClause:
+    """A callback that only logs: its call found or logged (a new call gets `columns` in its INSERT, a
+    known one in an UPDATE), its events from one JSON array, its answer kept."""
+    new = tuple(dict.fromkeys(calllog.NEW_CALL + columns))
+    sets = "".join(f"{name} = :{name}, " for name in columns)
+    moved = f""",
+moved AS (UPDATE calls SET {sets}updated_at = :updated_at WHERE id IN (SELECT id FROM found))"""
+    sql = f"""WITH {_FIRST},
+{_call_of("first", new)},
+logged AS ({_LOG.format(call_id="target.id", source="target CROSS JOIN")}){moved if columns else ""}
+SELECT (SELECT count(*) FROM first) AS applied, (SELECT count(*) FROM target) AS logged"""
+    return _typed(sql, new)
 
 
 @cache
 def _pg_status() -> TextClause:
-    names = ", ".join(_NEW)
-    params = ", ".join(f":{name}" for name in _NEW)
-    # kept: the answer's key is new (else a repeat: nothing more happens); fresh: the SequenceNumber is new;
-    # a known call gets the rank-guarded status and its first end in ONE update (two updates of one row in
-    # one statement would not both apply); an unknown one is logged with them.
-    sql = f"""WITH kept AS ({_KEEP.format(source="")} RETURNING key),
-first AS (SELECT 1 AS ok WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept)),
+    columns = calllog.NEW_CALL + ("duration", "ended_at")
+    # fresh: the SequenceNumber is new; a known call gets the rank-guarded status and its first end in ONE
+    # update (two updates of one row in one statement would not both apply); an unknown one is logged
+    # with them.
+    sql = f"""WITH {_FIRST},
 fresh AS (
   INSERT INTO status_callbacks (call_sid, sequence_number, status, received_at)
   SELECT :call_sid, :sequence, :callback_status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
   ON CONFLICT DO NOTHING RETURNING call_sid),
 go AS (SELECT 1 AS ok FROM first WHERE CAST(:sequence AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM fresh)),
-found AS (SELECT id FROM calls WHERE call_sid = :call_sid AND EXISTS (SELECT 1 FROM go)),
-made AS (
-  INSERT INTO calls ({names}) SELECT {params} FROM go WHERE NOT EXISTS (SELECT 1 FROM found)
-  ON CONFLICT DO NOTHING RETURNING id),
-target AS (SELECT id FROM found UNION ALL SELECT id FROM made),
+{_call_of("go", columns)},
 logged AS (
   INSERT INTO call_events (call_id, at, kind, node, data)
   SELECT id, :at, 'status', NULL, CAST(:data AS JSONB) FROM target),
@@ -374,12 +425,22 @@ moved AS (
     updated_at = :updated_at
   WHERE id IN (SELECT id FROM found) AND (status_rank < :rank OR (:terminal AND ended_at IS NULL)))
 SELECT (SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS logged"""
-    return _typed(sql, _NEW).bindparams(
+    return _typed(sql, columns).bindparams(
         bindparam("sequence", type_=Integer()),
         bindparam("callback_status", type_=String()),
         bindparam("rank", type_=Integer()),
         bindparam("terminal", type_=Boolean()),
     )
+
+
+def _logged_once(connection: Connection, statement: TextClause, values: dict[str, Any]) -> bool:
+    """Run a callback's statement (`_pg_callback`, `_pg_status`); whether it applied (not a repeat)."""
+    applied, logged = connection.execute(statement, values).one()
+    if applied and not logged:  # another request logged the call between two parts of the statement
+        again = values | {"key": None, "sequence": None}  # its answer is kept and its sequence seen
+        applied, logged = connection.execute(statement, again).one()
+    connection.commit()
+    return bool(applied)
 
 
 def _answer_params(answer: Answer | None, sid: str) -> dict[str, Any]:
@@ -489,13 +550,25 @@ class PostgreSQLSteps(Steps):
             "rank": rank,
             "terminal": terminal,
         }
-        statement = _pg_status()
-        applied, logged = connection.execute(statement, values).one()
-        if applied and not logged:  # another request logged the call between two parts of the statement
-            again = values | {"key": None, "sequence": None}
-            applied, logged = connection.execute(statement, again).one()
-        connection.commit()
-        return bool(applied)
+        return _logged_once(connection, _pg_status(), values)
+
+    def callback(
+        self,
+        connection: Connection,
+        params: Mapping[str, str],
+        logged: calllog.Logged,
+        now: datetime,
+        answer: Answer | None,
+    ) -> bool:
+        sid = params["CallSid"]
+        values = {
+            **_answer_params(answer, sid),
+            **calllog.call_values(params, now),
+            **(_updated(logged.values) if logged.values else {}),
+            "at": now,
+            "log": _log_json(logged.log),
+        }
+        return _logged_once(connection, _pg_callback(tuple(logged.values)), values)
 
 
 @cache

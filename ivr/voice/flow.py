@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, g, request
@@ -13,14 +14,14 @@ from ..calls import queues, steps
 from ..calls.driver import Runner
 from ..campaigns.attempts import on_status
 from ..db import database, session
-from ..engine import CallContext, CallState, FlowError, Site, StepResult, start, step
+from ..engine import CallContext, CallState, FlowError, LogEntry, Site, StepResult, start, step
 from ..extensions import clock, flows
 from . import repeats
 from .agent_line import answer_incoming
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
 from .twiml import render
-from .wrappers import call_step, callback
+from .wrappers import Fast, call_step, callback
 
 log = logging.getLogger(__name__)
 bp = Blueprint("flow", __name__)
@@ -161,29 +162,45 @@ def _empty_twiml() -> Response:
     return Response(render([], str), content_type="text/xml; charset=utf-8")
 
 
+FALLBACK_RESULTS = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
+
+
+def _fallback_result(form: Mapping[str, str]) -> calllog.Logged:
+    """What the fallback's queue, dial or recording reported: one event."""
+    outcome: dict[str, object] = {k: v for k, v in form.items() if k in FALLBACK_RESULTS}
+    return calllog.Logged({}, [LogEntry("fallback_result", None, outcome)])
+
+
+def _transcription(form: Mapping[str, str]) -> calllog.Logged:
+    return calllog.transcription(form.get("TranscriptionStatus", ""), form.get("TranscriptionText", ""))
+
+
+def _in_one_write(logged: Callable[[Mapping[str, str]], calllog.Logged]) -> Fast:
+    """A callback that only logs, stored in one write with its answer kept (ivr.calls.steps)."""
+
+    def fast(key: str | None) -> bool:
+        store, connection = _store()
+        answer = repeats.answer_row(key, Response(status=204))
+        store.callback(connection, request.form, logged(request.form), clock(), answer)
+        return True
+
+    return fast
+
+
 @bp.post("/fallback")
-@callback(_empty_twiml)
+@callback(_empty_twiml, fast=_in_one_write(_fallback_result))
 def fallback_done() -> None:
     """Where the fallback's queue, dial or recording reports back: log it (the call then ends). The call may
     be only in the journal yet (its first steps answered while the database was down): it is logged now."""
-    s = session()
-    now = clock()
-    call = calllog.find_or_insert_call(s, request.form, now)
-    fields = ("QueueResult", "QueueTime", "DialCallStatus", "DialCallDuration", "RecordingUrl")
-    outcome = {k: v for k, v in request.form.items() if k in fields}
-    calllog.add_event(s, call.id, "fallback_result", now=now, **outcome)
+    calllog.log_callback(session(), request.form, _fallback_result(request.form), clock())
 
 
 @bp.post("/transcription")
-@callback(_no_content, unstored=_try_again)
+@callback(_no_content, unstored=_try_again, fast=_in_one_write(_transcription))
 def transcription() -> None:
     """Twilio's transcription of a voicemail: kept on the call (logged now if only the journal has it yet) and
     in its timeline."""
-    s = session()
-    now = clock()
-    call = calllog.find_or_insert_call(s, request.form, now)
-    text = request.form.get("TranscriptionText", "")
-    calllog.set_transcription(s, call, request.form.get("TranscriptionStatus", ""), text, now)
+    calllog.log_callback(session(), request.form, _transcription(request.form), clock())
 
 
 def _status_in_one_write(key: str | None) -> bool:

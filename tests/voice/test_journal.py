@@ -191,7 +191,7 @@ def test_a_record_that_cannot_be_applied_is_set_aside(app, call, session, outage
     def broken(*_args, **_kwargs):
         raise ValueError("a bug")
 
-    monkeypatch.setattr("ivr.calls.log.set_transcription", broken)
+    monkeypatch.setattr("ivr.calls.log.transcription", broken)
     assert replay(app).failed == 1
     assert not journal(app).pending()
     assert journal(app).status().failed == 1
@@ -209,7 +209,7 @@ def test_a_record_that_always_fails_with_an_operational_error_is_set_aside(app, 
     def mistaken(*_args, **_kwargs):
         raise OperationalError("UPDATE calls SET nosuch = 1", {}, Exception("no such column: nosuch"))
 
-    monkeypatch.setattr("ivr.calls.log.set_transcription", mistaken)
+    monkeypatch.setattr("ivr.calls.log.transcription", mistaken)
     assert replay(app).failed == 1
     assert not journal(app).pending()
 

@@ -70,10 +70,10 @@ def test_a_step_without_the_database_logs_no_number_or_digits(app, call, caplog)
 def test_a_failing_callback_logs_no_transcription_or_number(app, call, caplog, monkeypatch, database_down):
     call.start()
 
-    def broken(_session, _call, _status, text, _now):
+    def broken(_status, text):
         raise ValueError(f"cannot keep {text!r}")
 
-    monkeypatch.setattr("ivr.calls.log.set_transcription", broken)
+    monkeypatch.setattr("ivr.calls.log.transcription", broken)
     caplog.clear()
     params = call.params(TranscriptionStatus="completed", TranscriptionText=SAID)
     with caplog.at_level(logging.DEBUG):

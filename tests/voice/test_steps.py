@@ -16,7 +16,7 @@ from ivr.calls.journal import read
 from ivr.models import STATUS_RANK, CallEvent, StatusCallback, WebhookAnswer
 from ivr.voice.journal_replay import journal
 
-from ..helpers import call_row, event_kinds
+from ..helpers import call_row, event_kinds, events
 from ..twilio import CallDriver, TwilioClient, new_sid, one, parse
 from .roundtrips import RoundTrips
 
@@ -228,3 +228,62 @@ def test_a_status_callback_without_a_status_logs_an_unknown_call_alike_on_both_d
     assert twilio.post("/voice/status", params).status_code == 204
     row = call_row(session, sid)
     assert (row.status, row.status_rank) == ("ringing", STATUS_RANK["ringing"])
+
+
+def _transcribed(twilio: TwilioClient, sid: str, status: str, text: str, token: str) -> int:
+    params = twilio.call_params(sid, status="completed", TranscriptionStatus=status, TranscriptionText=text)
+    return twilio.post("/voice/transcription", params, headers={TOKEN: token}).status_code
+
+
+def test_a_transcription_is_one_write_and_kept_once_on_a_known_call(app, call, twilio, session):
+    call.start()
+    counter = RoundTrips(app.extensions["ivr.db"].engine)
+    with counter.counting():
+        assert _transcribed(twilio, call.sid, "completed", "Call me back", "tr-1") == 204
+    if on_postgresql(app):
+        assert counter.trips == 1  # found, set, logged and its answer kept: one statement
+    assert _transcribed(twilio, call.sid, "completed", "Call me back", "tr-1") == 204  # Twilio's retry
+    row = call_row(session, call.sid)
+    assert row.transcription == "Call me back" and row.updated_at >= row.started_at
+    assert event_kinds(session, call.sid)[-1] == "transcription"
+    assert [e.data for e in events(session, call.sid, "transcription")] == [
+        {"status": "completed", "text": "Call me back"}
+    ]
+    assert session.scalar(select(WebhookAnswer.status).where(WebhookAnswer.key == "token:tr-1")) == 204
+
+
+def test_a_failed_transcription_is_logged_but_not_kept_on_the_call(call, twilio, session):
+    call.start()
+    assert _transcribed(twilio, call.sid, "failed", "", "tr-failed") == 204
+    assert call_row(session, call.sid).transcription is None
+    assert [e.data["status"] for e in events(session, call.sid, "transcription")] == ["failed"]
+
+
+def test_a_transcription_of_a_call_not_logged_yet_logs_it_with_the_text(twilio, session):
+    """Its first steps answered while the database was down: the call is logged by the transcription."""
+    sid = new_sid()
+    assert _transcribed(twilio, sid, "completed", "Hello there", "tr-new") == 204
+    row = call_row(session, sid)
+    assert (row.transcription, row.status, row.role, row.from_number) == (
+        "Hello there",
+        "completed",
+        "caller",
+        "+15125550199",
+    )
+    assert event_kinds(session, sid) == ["transcription"]
+
+
+def test_a_fallback_result_is_one_write_and_logs_the_call_once(app, twilio, session):
+    sid = new_sid()
+    params = twilio.call_params(sid, QueueResult="hangup", QueueTime="12", Digits="1234")
+    counter = RoundTrips(app.extensions["ivr.db"].engine)
+    with counter.counting():
+        answer = twilio.post("/voice/fallback", params, headers={TOKEN: "fb-1"})
+    assert answer.status_code == 200 and parse(answer).tag == "Response"
+    if on_postgresql(app):
+        assert counter.trips == 1
+    twilio.post("/voice/fallback", params, headers={TOKEN: "fb-1"})  # a retry: logged once
+    twilio.post("/voice/fallback", params)  # no token: Twilio's own retry cannot be told apart, logged again
+    logged = [e.data for e in events(session, sid, "fallback_result")]
+    assert logged == [{"QueueResult": "hangup", "QueueTime": "12"}] * 2
+    assert call_row(session, sid).transcription is None
