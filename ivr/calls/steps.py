@@ -24,7 +24,7 @@ from sqlalchemy import (
     text,
     true,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
 
 from .. import deadline as deadlines
 from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime
@@ -380,9 +380,12 @@ made AS (
 target AS (SELECT id FROM found UNION ALL SELECT id FROM made)"""
 
 
-# first: the answer's key is new (else a repeat: nothing more happens)
-_FIRST = f"""kept AS ({_KEEP.format(source="")} RETURNING key),
-first AS (SELECT 1 AS ok WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept))"""
+def _first(gate: str = "") -> str:
+    """CTEs `kept` (the answer kept) and `first` (a row when its key is new, else a repeat: nothing more
+    happens); with a `gate` CTE named, neither has a row unless the gate has one."""
+    source = f"FROM {gate}" if gate else ""
+    return f"""kept AS ({_KEEP.format(source=source)} RETURNING key),
+first AS (SELECT 1 AS ok {source} WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS (SELECT 1 FROM kept))"""
 
 
 @cache
@@ -393,26 +396,32 @@ def _pg_callback(columns: tuple[str, ...]) -> TextClause:
     sets = "".join(f"{name} = :{name}, " for name in columns)
     moved = f""",
 moved AS (UPDATE calls SET {sets}updated_at = :updated_at WHERE id IN (SELECT id FROM found))"""
-    sql = f"""WITH {_FIRST},
+    sql = f"""WITH {_first()},
 {_call_of("first", new)},
 logged AS ({_LOG.format(call_id="target.id", source="target CROSS JOIN")}){moved if columns else ""}
 SELECT (SELECT count(*) FROM first) AS applied, (SELECT count(*) FROM target) AS logged"""
     return _typed(sql, new)
 
 
-@cache
-def _pg_status() -> TextClause:
-    columns = calllog.NEW_CALL + ("duration", "ended_at")
+_STATUS_COLUMNS = calllog.NEW_CALL + ("duration", "ended_at")
+# a status's result: whether it applied (not a repeat), and whether its call was found or logged
+_STATUS_RESULT = "(SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS logged"
+
+
+def status_statement(before: str = "", gate: str = "", after: str = "", result: str = "") -> TextClause:
+    """A status callback's one statement: the CTEs `before` (one of them the `gate`: nothing is written
+    unless it has a row), the status's own, the CTEs `after` (which may use `go`: applied), and the
+    `result` columns after `applied` and `logged`."""
     # fresh: the SequenceNumber is new; a known call gets the rank-guarded status and its first end in ONE
     # update (two updates of one row in one statement would not both apply); an unknown one is logged
     # with them.
-    sql = f"""WITH {_FIRST},
+    sql = f"""WITH {before}{_first(gate)},
 fresh AS (
   INSERT INTO status_callbacks (call_sid, sequence_number, status, received_at)
   SELECT :call_sid, :sequence, :callback_status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
   ON CONFLICT DO NOTHING RETURNING call_sid),
 go AS (SELECT 1 AS ok FROM first WHERE CAST(:sequence AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM fresh)),
-{_call_of("go", columns)},
+{_call_of("go", _STATUS_COLUMNS)},
 logged AS (
   INSERT INTO call_events (call_id, at, kind, node, data)
   SELECT id, :at, 'status', NULL, CAST(:data AS JSONB) FROM target),
@@ -423,9 +432,9 @@ moved AS (
     duration = CASE WHEN :terminal AND ended_at IS NULL THEN :duration ELSE duration END,
     ended_at = CASE WHEN :terminal AND ended_at IS NULL THEN :ended_at ELSE ended_at END,
     updated_at = :updated_at
-  WHERE id IN (SELECT id FROM found) AND (status_rank < :rank OR (:terminal AND ended_at IS NULL)))
-SELECT (SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS logged"""
-    return _typed(sql, columns).bindparams(
+  WHERE id IN (SELECT id FROM found) AND (status_rank < :rank OR (:terminal AND ended_at IS NULL))){after}
+SELECT {", ".join(filter(None, (_STATUS_RESULT, result)))}"""
+    return _typed(sql, _STATUS_COLUMNS).bindparams(
         bindparam("sequence", type_=Integer()),
         bindparam("callback_status", type_=String()),
         bindparam("rank", type_=Integer()),
@@ -433,14 +442,54 @@ SELECT (SELECT count(*) FROM go) AS applied, (SELECT count(*) FROM target) AS lo
     )
 
 
-def _logged_once(connection: Connection, statement: TextClause, values: dict[str, Any]) -> bool:
-    """Run a callback's statement (`_pg_callback`, `_pg_status`); whether it applied (not a repeat)."""
-    applied, logged = connection.execute(statement, values).one()
-    if applied and not logged:  # another request logged the call between two parts of the statement
-        again = values | {"key": None, "sequence": None}  # its answer is kept and its sequence seen
-        applied, logged = connection.execute(statement, again).one()
+_pg_status = cache(status_statement)
+
+
+def status_values(params: Mapping[str, str], now: datetime, answer: Answer | None) -> dict[str, Any]:
+    """The parameters of a status callback's statement (`status_statement`)."""
+    sid = params["CallSid"]
+    status = params.get("CallStatus", "")
+    sequence = int_param(params.get("SequenceNumber"))
+    duration = int_param(params.get("CallDuration"))
+    extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
+    data = {
+        "status": status,
+        "sequence": sequence,
+        "duration": duration,
+        "timestamp": params.get("Timestamp"),
+    }
+    rank = STATUS_RANK.get(status)
+    terminal = rank is not None and status in TERMINAL_STATUSES
+    ended = (calllog.timestamp(params.get("Timestamp")) or now) if terminal else None
+    new = calllog.call_values(params, now) | {
+        "duration": duration if terminal else None,
+        "ended_at": ended,
+    }
+    return {
+        **_answer_params(answer, sid),
+        **new,  # a call logged now gets the status and rank call_values gives it ('ringing' when none)
+        "callback_status": calllog.fit(status, Call.status),
+        "sequence": sequence,
+        "at": now,
+        "data": json.dumps(data | extra),
+        "rank": rank,
+        "terminal": terminal,
+    }
+
+
+def logged_once(
+    connection: Connection, statement: TextClause, values: dict[str, Any], again: Mapping[str, Any] = {}
+) -> tuple[bool, Row[Any]]:
+    """Run a callback's statement (`_pg_callback`, `status_statement`): whether it applied (not a repeat),
+    and its first run's result row. When another request logged the call between two parts of it, it runs
+    again with its answer kept and its sequence seen already (and `again` as well)."""
+    row = connection.execute(statement, values).one()
+    applied, logged = row[0], row[1]
+    if applied and not logged:
+        rerun = values | {"key": None, "sequence": None, **again}
+        applied, logged = connection.execute(statement, rerun).one()[:2]
     connection.commit()
-    return bool(applied)
+    return bool(applied), row
 
 
 def _answer_params(answer: Answer | None, sid: str) -> dict[str, Any]:
@@ -522,35 +571,7 @@ class PostgreSQLSteps(Steps):
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
     ) -> bool:
-        sid = params["CallSid"]
-        status = params.get("CallStatus", "")
-        sequence = int_param(params.get("SequenceNumber"))
-        duration = int_param(params.get("CallDuration"))
-        extra = {"answered_by": params["AnsweredBy"]} if "AnsweredBy" in params else {}
-        data = {
-            "status": status,
-            "sequence": sequence,
-            "duration": duration,
-            "timestamp": params.get("Timestamp"),
-        }
-        rank = STATUS_RANK.get(status)
-        terminal = rank is not None and status in TERMINAL_STATUSES
-        ended = (calllog.timestamp(params.get("Timestamp")) or now) if terminal else None
-        new = calllog.call_values(params, now) | {
-            "duration": duration if terminal else None,
-            "ended_at": ended,
-        }
-        values = {
-            **_answer_params(answer, sid),
-            **new,  # a call logged now gets the status and rank call_values gives it ('ringing' when none)
-            "callback_status": calllog.fit(status, Call.status),
-            "sequence": sequence,
-            "at": now,
-            "data": json.dumps(data | extra),
-            "rank": rank,
-            "terminal": terminal,
-        }
-        return _logged_once(connection, _pg_status(), values)
+        return logged_once(connection, _pg_status(), status_values(params, now, answer))[0]
 
     def callback(
         self,
@@ -568,7 +589,7 @@ class PostgreSQLSteps(Steps):
             "at": now,
             "log": _log_json(logged.log),
         }
-        return _logged_once(connection, _pg_callback(tuple(logged.values)), values)
+        return logged_once(connection, _pg_callback(tuple(logged.values)), values)[0]
 
 
 @cache

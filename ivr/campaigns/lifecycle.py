@@ -17,6 +17,12 @@ ACTIVE = tuple(status for status, rank in RANK.items() if rank < RANK["completed
 FALLBACK_RETRY = {"busy": 600, "no-answer": 3600, "failed": 3600, "machine": 14400}
 
 
+def moves_on(before: str, status: str) -> bool:
+    """Whether a call's `status` moves its attempt on from `before`: forward only, as a callback does."""
+    rank = RANK.get(status)
+    return rank is not None and RANK.get(before, rank) < rank
+
+
 def outcome_of(status: str, answered_by: str | None) -> str:
     """A final call status as a contact outcome: human, machine, busy, no-answer or failed."""
     if status == "completed":

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from ..calls import log as calllog
 from ..calls import queues, steps
 from ..calls.driver import Runner
+from ..campaigns import placed_status
 from ..campaigns.attempts import on_status
 from ..db import database, session
 from ..engine import CallContext, CallState, FlowError, LogEntry, Site, StepResult, start, step
@@ -204,12 +205,17 @@ def transcription() -> None:
 
 
 def _status_in_one_write(key: str | None) -> bool:
-    """A status callback stored in one write with its answer kept (ivr.calls.steps); False for a call ivr
-    placed: its campaign attempt moves on in the same transaction as its status (the handler's path)."""
-    if request.form.get("Direction", "").startswith("outbound-api"):
-        return False
+    """A status callback stored in one write with its answer kept (ivr.calls.steps); a call ivr placed moves
+    its campaign's attempt on in the same statement on PostgreSQL (ivr.campaigns.placed_status). False for
+    such a call on SQLite: the handler moves it on in the same transaction as its status."""
     store, connection = _store()
-    store.status(connection, request.form, clock(), repeats.answer_row(key, Response(status=204)))
+    answer = repeats.answer_row(key, Response(status=204))
+    if not request.form.get("Direction", "").startswith("outbound-api"):
+        store.status(connection, request.form, clock(), answer)
+    elif connection.dialect.name == "postgresql":
+        placed_status.apply(connection, request.form, request.args.get("attempt"), clock(), answer)
+    else:
+        return False
     return True
 
 
