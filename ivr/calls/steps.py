@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     Boolean,
+    ClauseElement,
     Integer,
     String,
     Table,
@@ -27,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Row
 
 from .. import deadline as deadlines
-from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime
+from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime, database
 from ..engine import LogEntry
 from ..engine.params import int_param
 from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
@@ -79,6 +81,26 @@ class Found:
 
     call: CallRef | None
     kept: Kept | None
+
+
+class Written(Enum):
+    """What a guarded callback write did: applied, nothing (a repeat of its answer's key), or nothing
+    because its guard refused."""
+
+    APPLIED = "applied"
+    REPEAT = "repeat"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A conditional UPDATE of another row that a write needs: nothing is written unless it changes (or
+    finds) its row. `cte` is it on PostgreSQL, a CTE named `gate` (with RETURNING) run in the write's
+    statement; `statement` on SQLite, run first in the write's transaction (a row back: go on)."""
+
+    cte: str
+    statement: ClauseElement
+    params: Mapping[str, Any]
 
 
 # The call and the kept answer in one read: a single row whichever of the two exists.
@@ -165,9 +187,10 @@ class Steps:
         logged: calllog.Logged,
         now: datetime,
         answer: Answer | None,
-    ) -> bool:
-        """A callback that only logs (as `calllog.log_callback`), its answer kept; False when it is a repeat
-        (of the answer's key)."""
+        guard: Guard | None = None,
+    ) -> Written:
+        """A callback that only logs (as `calllog.log_callback`), its answer kept; nothing when it is a
+        repeat (of the answer's key) or when its `guard` refuses."""
         raise NotImplementedError
 
     def status(
@@ -255,13 +278,16 @@ class SQLiteSteps(Steps):
         logged: calllog.Logged,
         now: datetime,
         answer: Answer | None,
-    ) -> bool:
+        guard: Guard | None = None,
+    ) -> Written:
         run = driver.runner(connection)
         with _transaction(connection):
+            if guard is not None and run.execute(guard.statement, dict(guard.params)).first() is None:
+                return Written.REFUSED
             if answer is not None and KEEP_FIRST.execute(run, answer.row()).first() is None:
-                return False
+                return Written.REPEAT
             calllog.log_callback(run, params, logged, now)
-            return True
+            return Written.APPLIED
 
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
@@ -389,17 +415,20 @@ first AS (SELECT 1 AS ok {source} WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS 
 
 
 @cache
-def _pg_callback(columns: tuple[str, ...]) -> TextClause:
+def _pg_callback(columns: tuple[str, ...], before: str = "") -> TextClause:
     """A callback that only logs: its call found or logged (a new call gets `columns` in its INSERT, a
-    known one in an UPDATE), its events from one JSON array, its answer kept."""
+    known one in an UPDATE), its events from one JSON array, its answer kept; with a guard's CTEs `before`
+    (defining `gate`), only when the gate has a row."""
     new = tuple(dict.fromkeys(calllog.NEW_CALL + columns))
     sets = "".join(f"{name} = :{name}, " for name in columns)
     moved = f""",
 moved AS (UPDATE calls SET {sets}updated_at = :updated_at WHERE id IN (SELECT id FROM found))"""
-    sql = f"""WITH {_first()},
+    guarded = "(SELECT count(*) FROM gate)" if before else "1"
+    sql = f"""WITH {before + ", " if before else ""}{_first("gate" if before else "")},
 {_call_of("first", new)},
 logged AS ({_LOG.format(call_id="target.id", source="target CROSS JOIN")}){moved if columns else ""}
-SELECT (SELECT count(*) FROM first) AS applied, (SELECT count(*) FROM target) AS logged"""
+SELECT (SELECT count(*) FROM first) AS applied, (SELECT count(*) FROM target) AS logged,
+  {guarded} AS guarded"""
     return _typed(sql, new)
 
 
@@ -580,7 +609,8 @@ class PostgreSQLSteps(Steps):
         logged: calllog.Logged,
         now: datetime,
         answer: Answer | None,
-    ) -> bool:
+        guard: Guard | None = None,
+    ) -> Written:
         sid = params["CallSid"]
         values = {
             **_answer_params(answer, sid),
@@ -588,11 +618,22 @@ class PostgreSQLSteps(Steps):
             **(_updated(logged.values) if logged.values else {}),
             "at": now,
             "log": _log_json(logged.log),
+            **(guard.params if guard is not None else {}),
         }
-        return logged_once(connection, _pg_callback(tuple(logged.values)), values)[0]
+        statement = _pg_callback(tuple(logged.values), guard.cte if guard is not None else "")
+        applied, row = logged_once(connection, statement, values)
+        if not row.guarded:
+            return Written.REFUSED
+        return Written.APPLIED if applied else Written.REPEAT
 
 
 @cache
 def for_dialect(name: str) -> Steps:
     """The steps of a dialect ('postgresql' or 'sqlite')."""
     return PostgreSQLSteps() if name == "postgresql" else SQLiteSteps()
+
+
+def held() -> tuple[Steps, Connection]:
+    """The current app's steps and this thread's held connection (ivr.db)."""
+    db = database()
+    return for_dialect(db.engine.dialect.name), db.webhook_connection()

@@ -14,7 +14,7 @@ from ..calls import queues, steps
 from ..calls.driver import Runner
 from ..campaigns import placed_status
 from ..campaigns.attempts import on_status
-from ..db import database, session
+from ..db import session
 from ..engine import CallContext, CallState, FlowError, LogEntry, Site, StepResult, start, step
 from ..extensions import clock, flows
 from . import repeats
@@ -38,12 +38,6 @@ def _context(run: Connection | Runner, now: datetime) -> CallContext:
         now=now,
         queues=queues.figures(run, now),
     )
-
-
-def _store() -> tuple[steps.Steps, Connection]:
-    """The call log's step writes and this thread's held connection (ivr.calls.steps, ivr.db)."""
-    db = database()
-    return steps.for_dialect(db.engine.dialect.name), db.webhook_connection()
 
 
 def _save(
@@ -78,7 +72,7 @@ def incoming() -> Response:
     published = flows().current()
     if published is None:
         raise FlowError("no valid flows have ever been published")
-    store, connection = _store()
+    store, connection = steps.held()
     key = g.get("repeat_key")
     line = published.site.agent_line
     if line is not None and request.form.get("To", "") in line.numbers:
@@ -128,7 +122,7 @@ def next_step(flow: str, node: str, event: str) -> Response:
     if event not in EVENTS:
         abort(404)
     now = clock()
-    store, connection = _store()
+    store, connection = steps.held()
     found = store.read(connection, request.form["CallSid"], g.get("repeat_key"))
     if found.kept is not None:
         return repeats.kept_response(found.kept)
@@ -180,7 +174,7 @@ def _in_one_write(logged: Callable[[Mapping[str, str]], calllog.Logged]) -> Fast
     """A callback that only logs, stored in one write with its answer kept (ivr.calls.steps)."""
 
     def fast(key: str | None) -> bool:
-        store, connection = _store()
+        store, connection = steps.held()
         answer = repeats.answer_row(key, Response(status=204))
         store.callback(connection, request.form, logged(request.form), clock(), answer)
         return True
@@ -208,7 +202,7 @@ def _status_in_one_write(key: str | None) -> bool:
     """A status callback stored in one write with its answer kept (ivr.calls.steps); a call ivr placed moves
     its campaign's attempt on in the same statement on PostgreSQL (ivr.campaigns.placed_status). False for
     such a call on SQLite: the handler moves it on in the same transaction as its status."""
-    store, connection = _store()
+    store, connection = steps.held()
     answer = repeats.answer_row(key, Response(status=204))
     if not request.form.get("Direction", "").startswith("outbound-api"):
         store.status(connection, request.form, clock(), answer)

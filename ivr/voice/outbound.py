@@ -4,19 +4,19 @@ The campaign's flow, machine detection and linking the attempt: docs/dialer.md, 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, request
-from sqlalchemy import select
+from flask import Blueprint, Response, g, request
 
 from ..calls import log as calllog
-from ..calls import queues
-from ..campaigns import attempts
+from ..calls import queues, steps
+from ..campaigns import answered, attempts
+from ..campaigns.answered import Callee, CampaignCall
 from ..db import session
-from ..engine import CallContext, FlowError, Site, start
+from ..engine import CallContext, FlowError, LogEntry, Site, StepResult, start
 from ..engine.actions import MACHINE_ANSWERS, Action, Hangup, Say
 from ..extensions import clock, flows
-from ..models import Attempt, Campaign, Contact
 from . import repeats
 from .effects import save_and_apply
 from .responses import fallback_twiml, twiml
@@ -27,16 +27,16 @@ bp = Blueprint("outbound", __name__)
 RESERVED = frozenset({"caller", "called", "call_sid"})  # built-ins a contact's columns cannot replace
 
 
-def contact_variables(contact: Contact, campaign: Campaign) -> dict[str, str]:
+def contact_variables(callee: Callee, campaign: CampaignCall) -> dict[str, str]:
     """The flow variables of a contact: its extra columns, its name and the campaign's desk."""
-    values: dict[str, Any] = {k: v for k, v in contact.variables.items() if k not in RESERVED}
-    values["name"] = contact.name
+    values: dict[str, Any] = {k: v for k, v in callee.variables.items() if k not in RESERVED}
+    values["name"] = callee.name
     if campaign.desk:
         values["desk"] = campaign.desk
     return {key: "" if value is None else str(value) for key, value in values.items()}
 
 
-def machine_actions(campaign: Campaign, site: Site) -> list[Action]:
+def machine_actions(campaign: CampaignCall, site: Site) -> list[Action]:
     """What an answering machine gets: the campaign's message (in the flow's voice) or a hang-up."""
     if campaign.machine_detection != "message" or not campaign.machine_message:
         return [Hangup()]
@@ -48,44 +48,74 @@ def machine_actions(campaign: Campaign, site: Site) -> list[Action]:
     return [Say(campaign.machine_message, voice=voice, language=language), Hangup()]
 
 
+def _not_ours(attempt_id: int) -> Response:
+    sid = request.form["CallSid"]
+    log.warning("outbound call %s for attempt %s that is unknown or another call's", sid, attempt_id)
+    return fallback_twiml(None)
+
+
 @bp.post("/outbound/<int(wide=True):attempt_id>")  # attempts.id is a BIGINT
-@call_step
+@call_step(reads_kept=True)
 def outbound(attempt_id: int) -> Response:
     """A campaign's call was answered: the flow for a person, the message or a hang-up for a machine."""
-    s = session()
     form = request.form
     sid = form["CallSid"]
     published = flows().current()  # before this request writes: a first publication writes too
     if published is None:
         raise FlowError("no valid flows have ever been published")
-    found = s.execute(
-        select(Attempt, Contact, Campaign)
-        .join(Contact, Contact.id == Attempt.contact_id)
-        .join(Campaign, Campaign.id == Attempt.campaign_id)
-        .where(Attempt.id == attempt_id)
-    ).first()
-    if found is None or not attempts.link(s, attempt_id, sid, form.get("To", "")):
-        log.warning("outbound call %s for attempt %s that is unknown or another call's", sid, attempt_id)
-        return fallback_twiml(None)
-    _attempt, contact, campaign = found
+    store, connection = steps.held()
+    found = store.read(connection, sid, g.get("repeat_key"))
+    if found.kept is not None:
+        return repeats.kept_response(found.kept)
+    run = store.executor(connection)
+    placed = answered.read(run, attempt_id)
+    if placed is None or not answered.callee_of(placed, sid, form.get("To", "")):
+        return _not_ours(attempt_id)
+    callee, campaign = placed.callee, placed.campaign
     answered_by = form.get("AnsweredBy") or None
-    attempts.note_answered_by(s, attempt_id, answered_by)
     now = clock()
-    call = calllog.find_call(s, sid)
-    if call is None:
-        call = calllog.insert_call(s, form, now)
-    elif call.site_version_id is not None:
-        calllog.add_event(s, call.id, "outbound_repeated", now=now)
-    calllog.add_event(
-        s, call.id, "outbound_answered", now=now,
-        campaign=campaign.name, attempt=attempt_id, contact=contact.id, answered_by=answered_by,
-    )  # fmt: skip
+    entries = []
+    if found.call is not None and found.call.site_version_id is not None:
+        entries.append(LogEntry("outbound_repeated", None, {}))
+    about = {"campaign": campaign.name, "attempt": attempt_id, "contact": callee.contact_id}
+    entries.append(LogEntry("outbound_answered", None, about | {"answered_by": answered_by}))
+    guard = answered.link(attempt_id, sid, answered_by)
     if answered_by in MACHINE_ANSWERS and campaign.machine_detection != "off":
         actions = machine_actions(campaign, published.site)
         left = "message" if isinstance(actions[0], Say) else "hangup"
-        calllog.add_event(s, call.id, "machine_detected", now=now, answered_by=answered_by, action=left)
-        return repeats.commit_with_answer(s, twiml(actions))
-    ctx = CallContext(sid, contact.phone, campaign.caller_id, now, queues.figures(s, now))
-    result = start(published.site, campaign.flow, ctx, variables=contact_variables(contact, campaign))
-    save_and_apply(s, call, published.id, result, now)  # and its effects
+        entries.append(LogEntry("machine_detected", None, {"answered_by": answered_by, "action": left}))
+        return _written(calllog.Logged({}, entries), twiml(actions), guard, now)
+    ctx = CallContext(sid, callee.phone, campaign.caller_id, now, queues.figures(run, now))
+    result = start(published.site, campaign.flow, ctx, variables=contact_variables(callee, campaign))
+    if result.effects:
+        return _with_effects(guard, entries, published.id, result, now)
+    logged = calllog.Logged(calllog.step_values(published.id, result), [*entries, *result.log])
+    return _written(logged, twiml(result.actions), guard, now)
+
+
+def _written(logged: calllog.Logged, answer: Response, guard: steps.Guard, now: datetime) -> Response:
+    """The answer's step written with the attempt's link and the answer kept: one write (ivr.calls.steps)."""
+    store, connection = steps.held()
+    row = repeats.answer_row(g.get("repeat_key"), answer)
+    done = store.callback(connection, request.form, logged, now, row, guard)
+    if done is steps.Written.REFUSED:  # another call took the attempt since it was read
+        return _not_ours(int(guard.params["link_attempt"]))
+    if row is not None:
+        repeats.mark_kept()
+    return answer
+
+
+def _with_effects(
+    guard: steps.Guard, entries: list[LogEntry], version_id: int, result: StepResult, now: datetime
+) -> Response:
+    """A first step with effects (a do-not-call opt-out) takes the transactional path: their owners work
+    on a Session. The attempt's link, the step, its effects and its answer in one transaction."""
+    s = session()
+    attempt_id = int(guard.params["link_attempt"])
+    if not attempts.link(s, attempt_id, request.form["CallSid"]):
+        return _not_ours(attempt_id)
+    attempts.note_answered_by(s, attempt_id, guard.params["link_answered_by"])
+    call = calllog.find_or_insert_call(s, request.form, now)
+    calllog.add_events(s, call.id, entries, now)
+    save_and_apply(s, call, version_id, result, now)
     return repeats.commit_with_answer(s, twiml(result.actions))

@@ -1,0 +1,115 @@
+"""What `/voice/outbound/<attempt>` needs of a campaign when its callee answers: the attempt with its contact
+and campaign in one read, and the guard that links the call to the attempt in the step's own write
+(ivr.calls.steps), with Twilio's AnsweredBy kept once (docs/dialer.md, "When the callee answers")."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy.engine import Connection
+
+from ..calls import driver, steps
+from ..models import Attempt, Campaign, Contact
+
+log = logging.getLogger(__name__)
+ATTEMPTS = cast(Table, Attempt.__table__)
+
+
+@dataclass(frozen=True)
+class Callee:
+    """The contact a campaign's call reached."""
+
+    contact_id: int
+    phone: str
+    name: str
+    variables: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CampaignCall:
+    """What the answer to a campaign's call needs of its campaign."""
+
+    name: str
+    flow: str
+    caller_id: str
+    desk: str | None
+    machine_detection: str
+    machine_message: str | None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """An attempt as read: its CallSid (None: not linked yet), its contact and its campaign."""
+
+    attempt_id: int
+    call_sid: str | None
+    callee: Callee
+    campaign: CampaignCall
+
+
+READ = (
+    select(
+        Attempt.call_sid,
+        Contact.id,
+        Contact.phone,
+        Contact.name,
+        Contact.variables,
+        Campaign.name,
+        Campaign.flow,
+        Campaign.caller_id,
+        Campaign.desk,
+        Campaign.machine_detection,
+        Campaign.machine_message,
+    )  # fmt: skip
+    .join(Contact, Contact.id == Attempt.contact_id)
+    .join(Campaign, Campaign.id == Attempt.campaign_id)
+    .where(Attempt.id == bindparam("attempt_id"))
+)
+
+# The attempt gets the CallSid unless it has another; AnsweredBy is kept once (attempts.link and
+# note_answered_by). On SQLite a statement of its own; on PostgreSQL the same as the write's `gate` CTE.
+_MINE = or_(ATTEMPTS.c.call_sid.is_(None), ATTEMPTS.c.call_sid == bindparam("link_sid"))
+LINK = (
+    update(ATTEMPTS)
+    .where(ATTEMPTS.c.id == bindparam("link_attempt"), _MINE)
+    .values(
+        call_sid=bindparam("link_sid"),
+        answered_by=func.coalesce(ATTEMPTS.c.answered_by, bindparam("link_answered_by")),
+    )
+    .returning(ATTEMPTS.c.id)
+)
+LINK_CTE = """gate AS (
+  UPDATE attempts SET call_sid = :link_sid,
+    answered_by = COALESCE(answered_by, CAST(:link_answered_by AS VARCHAR))
+  WHERE id = :link_attempt AND (call_sid IS NULL OR call_sid = :link_sid) RETURNING id)"""
+
+
+def read(connection: Connection | driver.Runner, attempt_id: int) -> Placed | None:
+    """The attempt with its contact and campaign, if there is one."""
+    row = connection.execute(READ, {"attempt_id": attempt_id}).first()
+    connection.commit()  # SQLite: no transaction left open before the write's own
+    if row is None:
+        return None
+    return Placed(attempt_id, row[0], Callee(*row[1:5]), CampaignCall(*row[5:]))
+
+
+def callee_of(placed: Placed, call_sid: str, to: str) -> bool:
+    """Whether the call is the attempt's: the number called is the contact's and the attempt has no other
+    CallSid (a late request of an undone attempt's call never reaches another contact's)."""
+    if placed.callee.phone != to:
+        log.warning("call %s names attempt %s of another number: ignored", call_sid, placed.attempt_id)
+        return False
+    return placed.call_sid in (None, call_sid)
+
+
+def link(attempt_id: int, call_sid: str, answered_by: str | None) -> steps.Guard:
+    """The guard of the answer's write: the attempt linked to the call, AnsweredBy kept once."""
+    params = {
+        "link_attempt": attempt_id,
+        "link_sid": call_sid,
+        "link_answered_by": answered_by[:32] if answered_by else None,
+    }
+    return steps.Guard(LINK_CTE, LINK, params)
