@@ -444,7 +444,7 @@ def status_statement(before: str = "", gate: str = "", after: str = "", result: 
     # fresh: the SequenceNumber is new; a known call gets the rank-guarded status and its first end in ONE
     # update (two updates of one row in one statement would not both apply); an unknown one is logged
     # with them.
-    sql = f"""WITH {before}{_first(gate)},
+    sql = f"""WITH {before + ", " if before else ""}{_first(gate)},
 fresh AS (
   INSERT INTO status_callbacks (call_sid, sequence_number, status, received_at)
   SELECT :call_sid, :sequence, :callback_status, :at FROM first WHERE CAST(:sequence AS INTEGER) IS NOT NULL
@@ -507,7 +507,10 @@ def status_values(params: Mapping[str, str], now: datetime, answer: Answer | Non
 
 
 def logged_once(
-    connection: Connection, statement: TextClause, values: dict[str, Any], again: Mapping[str, Any] = {}
+    connection: Connection,
+    statement: TextClause,
+    values: dict[str, Any],
+    again: Mapping[str, Any] | None = None,
 ) -> tuple[bool, Row[Any]]:
     """Run a callback's statement (`_pg_callback`, `status_statement`): whether it applied (not a repeat),
     and its first run's result row. When another request logged the call between two parts of it, it runs
@@ -515,7 +518,7 @@ def logged_once(
     row = connection.execute(statement, values).one()
     applied, logged = row[0], row[1]
     if applied and not logged:
-        rerun = values | {"key": None, "sequence": None, **again}
+        rerun = values | {"key": None, "sequence": None, **(again or {})}
         applied, logged = connection.execute(statement, rerun).one()[:2]
     connection.commit()
     return bool(applied), row

@@ -50,8 +50,7 @@ READ = (
 _BEFORE = """locked AS (
   SELECT id FROM attempts WHERE id = :attempt_id AND call_sid IS NOT DISTINCT FROM :was_sid
     AND status = :was_status AND answered_by IS NOT DISTINCT FROM :was_answered_by FOR UPDATE),
-gate AS (SELECT id FROM locked UNION ALL SELECT NULL WHERE CAST(:attempt_id AS BIGINT) IS NULL),
-"""
+gate AS (SELECT id FROM locked UNION ALL SELECT NULL WHERE CAST(:attempt_id AS BIGINT) IS NULL)"""
 # The attempt linked, its answered_by kept, its status moved on; a final status settles the contact and
 # may finish the campaign (attempts.settle and finish_if_done, in SQL).
 _AFTER = """,
@@ -59,7 +58,7 @@ moved_on AS (
   UPDATE attempts SET call_sid = :call_sid, answered_by = :attempt_answered_by, status = :attempt_status,
     duration = CASE WHEN :settles THEN :attempt_duration ELSE duration END,
     ended_at = CASE WHEN :settles THEN :at ELSE ended_at END
-  WHERE id IN (SELECT id FROM locked) AND EXISTS (SELECT 1 FROM go) RETURNING id),
+  WHERE id IN (SELECT id FROM locked) AND :changes AND EXISTS (SELECT 1 FROM go) RETURNING id),
 settled AS (
   UPDATE contacts SET
     state = CASE WHEN k.state = 'cancelled' AND :contact_state = 'pending' THEN 'cancelled'
@@ -87,6 +86,7 @@ def statement() -> TextClause:
         bindparam("attempt_duration", type_=ATTEMPTS.c.duration.type),
         bindparam("next_attempt_at", type_=CONTACTS.c.next_attempt_at.type),
         bindparam("settles", type_=Boolean()),
+        bindparam("changes", type_=Boolean()),
     )
 
 
@@ -114,7 +114,13 @@ def _attempt_values(attempt: Row[Any], params: Mapping[str, str], now: datetime)
     answered_by = attempt.answered_by or (params.get("AnsweredBy") or "")[:32] or None
     moved = moves_on(attempt.status, status)
     settles = moved and status in FINAL
+    changes = (attempt.call_sid, attempt.answered_by, attempt.status) != (
+        params["CallSid"],
+        answered_by,
+        status if moved else attempt.status,
+    )
     values: dict[str, Any] = {
+        "changes": changes,
         "attempt_id": attempt.id,
         "was_sid": attempt.call_sid,
         "was_status": attempt.status,
