@@ -4,17 +4,17 @@ and campaign in one read, and the guard that links the call to the attempt in th
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ..calls import driver, steps
 from ..models import Attempt, Campaign, Contact
+from .attempts import of_callee, with_contact_and_campaign
 
-log = logging.getLogger(__name__)
 ATTEMPTS = cast(Table, Attempt.__table__)
 
 
@@ -50,27 +50,13 @@ class Placed:
     campaign: CampaignCall
 
 
-READ = (
-    select(
-        Attempt.call_sid,
-        Contact.id,
-        Contact.phone,
-        Contact.name,
-        Contact.variables,
-        Campaign.name,
-        Campaign.flow,
-        Campaign.caller_id,
-        Campaign.desk,
-        Campaign.machine_detection,
-        Campaign.machine_message,
-    )  # fmt: skip
-    .join(Contact, Contact.id == Attempt.contact_id)
-    .join(Campaign, Campaign.id == Attempt.campaign_id)
-    .where(Attempt.id == bindparam("attempt_id"))
-)
+READ = with_contact_and_campaign(
+    Attempt.call_sid, Contact.id, Contact.phone, Contact.name, Contact.variables, Campaign.name,
+    Campaign.flow, Campaign.caller_id, Campaign.desk, Campaign.machine_detection, Campaign.machine_message,
+).where(Attempt.id == bindparam("attempt_id"))  # fmt: skip
 
 # The attempt gets the CallSid unless it has another; AnsweredBy is kept once (attempts.link and
-# note_answered_by). On SQLite a statement of its own; on PostgreSQL the same as the write's `gate` CTE.
+# note_answered_by). On SQLite a statement of its own; on PostgreSQL, compiled once, the write's `gate` CTE.
 _MINE = or_(ATTEMPTS.c.call_sid.is_(None), ATTEMPTS.c.call_sid == bindparam("link_sid"))
 LINK = (
     update(ATTEMPTS)
@@ -81,10 +67,8 @@ LINK = (
     )
     .returning(ATTEMPTS.c.id)
 )
-LINK_CTE = """gate AS (
-  UPDATE attempts SET call_sid = :link_sid,
-    answered_by = COALESCE(answered_by, CAST(:link_answered_by AS VARCHAR))
-  WHERE id = :link_attempt AND (call_sid IS NULL OR call_sid = :link_sid) RETURNING id)"""
+_NAMED = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]  # :name, as text() takes
+LINK_CTE = f"gate AS ({LINK.compile(dialect=_NAMED)})"
 
 
 def read(connection: Connection | driver.Runner, attempt_id: int) -> Placed | None:
@@ -99,10 +83,8 @@ def read(connection: Connection | driver.Runner, attempt_id: int) -> Placed | No
 def callee_of(placed: Placed, call_sid: str, to: str) -> bool:
     """Whether the call is the attempt's: the number called is the contact's and the attempt has no other
     CallSid (a late request of an undone attempt's call never reaches another contact's)."""
-    if placed.callee.phone != to:
-        log.warning("call %s names attempt %s of another number: ignored", call_sid, placed.attempt_id)
-        return False
-    return placed.call_sid in (None, call_sid)
+    free = placed.call_sid in (None, call_sid)
+    return of_callee(placed.callee.phone, to, call_sid, placed.attempt_id) and free
 
 
 def link(attempt_id: int, call_sid: str, answered_by: str | None) -> steps.Guard:

@@ -1,5 +1,8 @@
 """Attempts and contacts as calls progress: status callbacks, Twilio's answers, and reverting an unsent dial.
-Conditional UPDATEs only, so repeated or racing callbacks leave one result (docs/dialer.md). Never commits."""
+Conditional UPDATEs only, so repeated or racing callbacks leave one result (docs/dialer.md). Never commits.
+On PostgreSQL a status callback's `apply` (advance, settle, finish_if_done) is done in SQL by
+`placed_status`, and `link` with `note_answered_by` by `answered.LINK`: a change here is made there too
+(tests/campaigns/test_placed_status.py compares the two paths)."""
 
 from __future__ import annotations
 
@@ -9,14 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Executable, delete, func, select, update
+from sqlalchemy import CursorResult, Executable, Select, Table, bindparam, delete, func, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..bounds import BIGINT_MAX, whole
 from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
 from . import dnc, window
-from .lifecycle import ACTIVE, FINAL, RANK, after_call, outcome_of
+from .lifecycle import ACTIVE, FINAL, RANK, fate
 
 log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "dialling")
@@ -36,9 +40,23 @@ class PlacedCall(Protocol):
     def duration(self) -> int | None: ...
 
 
+def with_contact_and_campaign(*columns: Any) -> Select[Any]:
+    """A SELECT of `columns` of attempts joined to their contact and their campaign."""
+    joined = select(*columns).join(Contact, Contact.id == Attempt.contact_id)
+    return joined.join(Campaign, Campaign.id == Attempt.campaign_id)
+
+
 def changed(session: Session, statement: Executable) -> int:
     """Run an UPDATE or DELETE; how many rows it changed."""
     return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
+def of_callee(phone: str | None, to: str, call_sid: str, attempt_id: int) -> bool:
+    """Whether a call to `to` can be the attempt's, whose contact's number is `phone` (logged when not)."""
+    if phone != to:
+        log.warning("call %s names attempt %s of another number: ignored", call_sid, attempt_id)
+        return False
+    return True
 
 
 def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None) -> bool:
@@ -53,8 +71,7 @@ def link(session: Session, attempt_id: int, call_sid: str, to: str | None = None
             .join(Attempt, Attempt.contact_id == Contact.id)
             .where(Attempt.id == attempt_id)
         )
-        if phone != to:
-            log.warning("call %s names attempt %s of another number: ignored", call_sid, attempt_id)
+        if not of_callee(phone, to, call_sid, attempt_id):
             return False
     session.execute(
         update(Attempt).where(Attempt.id == attempt_id, Attempt.call_sid.is_(None)).values(call_sid=call_sid)
@@ -69,6 +86,19 @@ def attempt_for(session: Session, call_sid: str, hint: str | None, to: str | Non
     if number is not None:
         found = number if link(session, number, call_sid, to or "") else None
     return found
+
+
+def lock_for(session: Session, call_sid: str, hint: str | None) -> None:
+    """Lock the attempts a status callback may move (by CallSid, and the hint's) before its call's row, in
+    the order `placed_status` takes them, so the two paths never wait for each other in a cycle
+    (PostgreSQL; SQLite has no row locks)."""
+    number = whole(hint, most=BIGINT_MAX)
+    named = (
+        Attempt.call_sid == call_sid
+        if number is None
+        else or_(Attempt.call_sid == call_sid, Attempt.id == number)
+    )
+    session.execute(select(Attempt.id).where(named).order_by(Attempt.id).with_for_update()).all()
 
 
 def known_sids(session: Session, phone: str) -> set[str]:
@@ -141,42 +171,44 @@ def settle(session: Session, attempt_id: int, now: datetime) -> None:
     attempt = session.get_one(Attempt, attempt_id, populate_existing=True)
     contact = session.get_one(Contact, attempt.contact_id, populate_existing=True)
     campaign = session.get_one(Campaign, attempt.campaign_id, populate_existing=True)
-    outcome = outcome_of(attempt.status, attempt.answered_by)
-    after = after_call(
-        outcome,
-        machine_detection=campaign.machine_detection,
-        attempts=contact.attempts,
-        max_attempts=campaign.max_attempts,
-        retry_seconds=campaign.retry_seconds,
-        now=now,
-    )
+    after = fate(attempt.status, attempt.answered_by, campaign, contact.attempts, now)
     state = "cancelled" if campaign.state == "cancelled" and after.state == "pending" else after.state
     session.execute(
         update(Contact)
         .where(Contact.id == contact.id, Contact.state == "dialling")
-        .values(state=state, next_attempt_at=after.next_attempt_at, last_outcome=outcome, last_error=None)
+        .values(
+            state=state, next_attempt_at=after.next_attempt_at, last_outcome=after.outcome, last_error=None
+        )
     )
     finish_if_done(session, campaign.id, now)
 
 
-def finish_if_done(session: Session, campaign_id: int, now: datetime) -> bool:
+CAMPAIGNS = cast(Table, Campaign.__table__)
+CONTACTS = cast(Table, Contact.__table__)
+_OPEN_LEFT = (
+    select(CONTACTS.c.id)
+    .where(CONTACTS.c.campaign_id == bindparam("campaign_id"), CONTACTS.c.state.in_(OPEN_STATES))
+    .exists()
+)
+FINISH = (
+    update(CAMPAIGNS)
+    .where(
+        CAMPAIGNS.c.id == bindparam("campaign_id"),
+        CAMPAIGNS.c.state.in_(("running", "paused")),
+        ~_OPEN_LEFT,
+    )
+    .values(state="finished", updated_at=bindparam("now", type_=CAMPAIGNS.c.updated_at.type))
+)
+
+
+def finish_if_done(session: Session | Connection, campaign_id: int, now: datetime) -> bool:
     """Mark a running or paused campaign finished when none of its contacts is pending or being dialled.
 
     Every change that can leave a campaign without contacts to call ends here (an attempt settled,
     refused or undone, a claim, a pause or resume), so reading a campaign never needs to finish it.
     """
-    left = session.scalar(
-        select(Contact.id).where(Contact.campaign_id == campaign_id, Contact.state.in_(OPEN_STATES)).limit(1)
-    )
-    if left is not None:
-        return False
-    done = changed(
-        session,
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.state.in_(("running", "paused")))
-        .values(state="finished", updated_at=now),
-    )
-    return done == 1
+    done = session.execute(FINISH, {"campaign_id": campaign_id, "now": now})
+    return cast(CursorResult[Any], done).rowcount == 1
 
 
 @dataclass(frozen=True)

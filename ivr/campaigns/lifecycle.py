@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from ..engine.actions import MACHINE_ANSWERS
 
@@ -62,3 +62,26 @@ def after_call(
         return After("failed", None, outcome)
     seconds = retry_seconds.get(outcome, FALLBACK_RETRY.get(outcome, 3600))
     return After("pending", now + timedelta(seconds=float(seconds)), outcome)
+
+
+class Rules(Protocol):
+    """A campaign's rules for calling a contact again (a Campaign, or a row with these columns)."""
+
+    @property
+    def machine_detection(self) -> str: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def retry_seconds(self) -> Mapping[str, Any]: ...
+
+
+def fate(status: str, answered_by: str | None, rules: Rules, attempts: int, now: datetime) -> After:
+    """The contact's fate after an attempt ended with a final `status` (see `after_call`)."""
+    return after_call(
+        outcome_of(status, answered_by),
+        machine_detection=rules.machine_detection,
+        attempts=attempts,
+        max_attempts=rules.max_attempts,
+        retry_seconds=rules.retry_seconds,
+        now=now,
+    )

@@ -4,45 +4,31 @@ on as `attempts.on_status` does (docs/dialer.md, "Status callbacks")."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Boolean, Table, TextClause, bindparam, or_, select
+from sqlalchemy import Boolean, Table, TextClause, bindparam, or_
 from sqlalchemy.engine import Connection, Row
 
 from ..bounds import BIGINT_MAX, whole
 from ..calls import steps
 from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
-from .lifecycle import FINAL, after_call, moves_on, outcome_of
+from . import attempts
+from .lifecycle import FINAL, fate, moves_on
 
-log = logging.getLogger(__name__)
 ATTEMPTS = cast(Table, Attempt.__table__)
 CONTACTS = cast(Table, Contact.__table__)
 TRIES = 10  # reads and writes while other requests keep changing the attempt in between, at most
 
 # The attempt named by the CallSid, and the one the callback URL's hint names (linked now if it may be).
-READ = (
-    select(
-        Attempt.id,
-        Attempt.call_sid,
-        Attempt.status,
-        Attempt.answered_by,
-        Attempt.contact_id,
-        Contact.phone,
-        Contact.attempts,
-        Attempt.campaign_id,
-        Campaign.machine_detection,
-        Campaign.max_attempts,
-        Campaign.retry_seconds,
-    )  # fmt: skip
-    .join(Contact, Contact.id == Attempt.contact_id)
-    .join(Campaign, Campaign.id == Attempt.campaign_id)
-    .where(or_(Attempt.call_sid == bindparam("sid"), Attempt.id == bindparam("hint")))
-)
+READ = attempts.with_contact_and_campaign(
+    Attempt.id, Attempt.call_sid, Attempt.status, Attempt.answered_by, Attempt.contact_id, Contact.phone,
+    Contact.attempts, Attempt.campaign_id, Campaign.machine_detection, Campaign.max_attempts,
+    Campaign.retry_seconds,
+).where(or_(Attempt.call_sid == bindparam("sid"), Attempt.id == bindparam("hint")))  # fmt: skip
 
 # `locked`: the attempt as it was read (else another request changed it since: nothing is written, and
 # it is read again), locked for the statement. `gate` lets the call log's part through when no attempt
@@ -52,35 +38,47 @@ _BEFORE = """locked AS (
     AND status = :was_status AND answered_by IS NOT DISTINCT FROM :was_answered_by FOR UPDATE),
 gate AS (SELECT id FROM locked UNION ALL SELECT NULL WHERE CAST(:attempt_id AS BIGINT) IS NULL)"""
 # The attempt linked, its answered_by kept, its status moved on; a final status settles the contact and
-# may finish the campaign (attempts.settle and finish_if_done, in SQL).
+# may finish the campaign (attempts.settle and finish_if_done, in SQL). The statement's snapshot is taken
+# before it waits for the attempt's lock, so the campaign's state is read with a lock after that wait: a
+# share lock gives its newest version (a campaign cancelled meanwhile cancels the contact; a key-share
+# lock would not, as cancelling changes no key). `others` counts the campaign's other open contacts as
+# the snapshot has them: one that closed during the wait is still open there (`apply` then checks again
+# in a statement of its own).
 _AFTER = """,
 moved_on AS (
   UPDATE attempts SET call_sid = :call_sid, answered_by = :attempt_answered_by, status = :attempt_status,
     duration = CASE WHEN :settles THEN :attempt_duration ELSE duration END,
     ended_at = CASE WHEN :settles THEN :at ELSE ended_at END
   WHERE id IN (SELECT id FROM locked) AND :changes AND EXISTS (SELECT 1 FROM go) RETURNING id),
+campaign AS (
+  SELECT k.state FROM campaigns k CROSS JOIN locked WHERE k.id = :campaign_id AND :settles
+  FOR SHARE OF k),
 settled AS (
   UPDATE contacts SET
-    state = CASE WHEN k.state = 'cancelled' AND :contact_state = 'pending' THEN 'cancelled'
-      ELSE :contact_state END,
+    state = CASE WHEN (SELECT state FROM campaign) = 'cancelled' AND :contact_state = 'pending'
+      THEN 'cancelled' ELSE :contact_state END,
     next_attempt_at = :next_attempt_at, last_outcome = :outcome, last_error = NULL
-  FROM campaigns k
-  WHERE contacts.id = :contact_id AND contacts.state = 'dialling' AND k.id = :campaign_id AND :settles
-    AND EXISTS (SELECT 1 FROM moved_on)
-  RETURNING contacts.id, contacts.state),
+  WHERE id = :contact_id AND state = 'dialling' AND :settles AND EXISTS (SELECT 1 FROM moved_on)
+  RETURNING id, state),
+others AS (
+  SELECT count(*) AS open, count(*) FILTER (WHERE state = 'pending') AS pending FROM contacts
+  WHERE campaign_id = :campaign_id AND state IN ('pending', 'dialling') AND id NOT IN (SELECT id FROM settled)
+    AND :settles AND EXISTS (SELECT 1 FROM moved_on)),
 finished AS (
   UPDATE campaigns SET state = 'finished', updated_at = :at
   WHERE id = :campaign_id AND state IN ('running', 'paused') AND :settles AND EXISTS (SELECT 1 FROM moved_on)
     AND NOT EXISTS (SELECT 1 FROM settled WHERE state IN ('pending', 'dialling'))
-    AND NOT EXISTS (
-      SELECT 1 FROM contacts WHERE campaign_id = :campaign_id AND state IN ('pending', 'dialling')
-      AND id NOT IN (SELECT id FROM settled)))"""
+    AND (SELECT open FROM others) = 0
+  RETURNING id)"""
+_RESULT = """(SELECT count(*) FROM gate) AS current, (SELECT count(*) FROM moved_on) AS moved,
+  (SELECT count(*) FROM finished) AS finished, (SELECT open FROM others) AS others_open,
+  (SELECT open - pending FROM others) AS others_dialling"""
 
 
 @cache
 def statement() -> TextClause:
     """The status's statement with its attempt's part (`steps.status_statement`)."""
-    sql = steps.status_statement(_BEFORE, "gate", _AFTER, "(SELECT count(*) FROM gate) AS current")
+    sql = steps.status_statement(_BEFORE, "gate", _AFTER, _RESULT)
     return sql.bindparams(
         bindparam("attempt_answered_by", type_=ATTEMPTS.c.answered_by.type),
         bindparam("attempt_duration", type_=ATTEMPTS.c.duration.type),
@@ -102,10 +100,7 @@ def _attempt(connection: Connection, sid: str, hint: str | None, to: str | None)
     hinted = next((row for row in rows if row.id == number), None)
     if hinted is None or hinted.call_sid is not None:
         return None
-    if hinted.phone != (to or ""):
-        log.warning("call %s names attempt %s of another number: ignored", sid, number)
-        return None
-    return hinted
+    return hinted if attempts.of_callee(hinted.phone, to or "", sid, number) else None
 
 
 def _attempt_values(attempt: Row[Any], params: Mapping[str, str], now: datetime) -> dict[str, Any]:
@@ -136,17 +131,21 @@ def _attempt_values(attempt: Row[Any], params: Mapping[str, str], now: datetime)
         "outcome": None,
     }
     if settles:
-        outcome = outcome_of(status, answered_by)
-        after = after_call(
-            outcome,
-            machine_detection=attempt.machine_detection,
-            attempts=attempt.attempts,
-            max_attempts=attempt.max_attempts,
-            retry_seconds=attempt.retry_seconds,
-            now=now,
-        )
-        values |= {"contact_state": after.state, "next_attempt_at": after.next_attempt_at, "outcome": outcome}
+        after = fate(status, answered_by, attempt, attempt.attempts, now)
+        values |= {
+            "contact_state": after.state,
+            "next_attempt_at": after.next_attempt_at,
+            "outcome": after.outcome,
+        }
     return values
+
+
+def _may_be_done(values: Mapping[str, Any], row: Row[Any]) -> bool:
+    """Whether the campaign may have no open contact left though the statement did not finish it: this
+    contact closed, and only contacts being dialled were open as the statement began (any of them may
+    have closed while it waited for the attempt's lock)."""
+    closed = values["settles"] and row.moved and values["contact_state"] != "pending"
+    return bool(closed and not row.finished and row.others_open and row.others_open == row.others_dialling)
 
 
 def apply(
@@ -166,6 +165,10 @@ def apply(
             return store.status(connection, params, now, answer)
         values = status | _attempt_values(attempt, params, now)
         applied, row = steps.logged_once(connection, statement(), values, {"attempt_id": None})
-        if row.current:
-            return applied
+        if not row.current:
+            continue
+        if _may_be_done(values, row):
+            attempts.finish_if_done(connection, attempt.campaign_id, now)
+            connection.commit()
+        return applied
     raise RuntimeError(f"the attempt of call {params['CallSid']} kept changing while its status was applied")

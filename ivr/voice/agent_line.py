@@ -13,7 +13,7 @@ from ..accounts.agents import find_keyed, keyed_id, verify_agent
 from ..calls import log as calllog
 from ..calls import steps
 from ..calls.driver import Runner
-from ..db import database, session
+from ..db import session
 from ..engine import FlowError, Site
 from ..engine import agent_line as line
 from ..engine.params import int_param
@@ -52,7 +52,7 @@ def _stray() -> Response:
 
 def _held() -> Connection:
     """This thread's held connection (ivr.db): the agent line's reads and writes use it."""
-    return database().webhook_connection()
+    return steps.held()[1]
 
 
 def _run() -> Connection | Runner:

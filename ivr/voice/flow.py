@@ -12,8 +12,7 @@ from sqlalchemy.engine import Connection
 from ..calls import log as calllog
 from ..calls import queues, steps
 from ..calls.driver import Runner
-from ..campaigns import placed_status
-from ..campaigns.attempts import on_status
+from ..campaigns import attempts, placed_status
 from ..db import session
 from ..engine import CallContext, CallState, FlowError, LogEntry, Site, StepResult, start, step
 from ..extensions import clock, flows
@@ -218,8 +217,11 @@ def _status_in_one_write(key: str | None) -> bool:
 def status() -> None:
     """A call status callback: applied once, never moving a call back from a final status."""
     now = clock()
-    applied = calllog.apply_status(session(), request.form, now)
     # Only a call ivr placed can be a campaign's (its attempt and contact move on too): inbound callbacks
     # skip the attempts lookup.
-    if applied and request.form.get("Direction", "").startswith("outbound-api"):
-        on_status(session(), request.form, request.args.get("attempt"), now)
+    placed = request.form.get("Direction", "").startswith("outbound-api")
+    if placed:
+        attempts.lock_for(session(), request.form["CallSid"], request.args.get("attempt"))
+    applied = calllog.apply_status(session(), request.form, now)
+    if applied and placed:
+        attempts.on_status(session(), request.form, request.args.get("attempt"), now)

@@ -100,6 +100,10 @@ def _written(logged: calllog.Logged, answer: Response, guard: steps.Guard, now: 
     done = store.callback(connection, request.form, logged, now, row, guard)
     if done is steps.Written.REFUSED:  # another call took the attempt since it was read
         return _not_ours(int(guard.params["link_attempt"]))
+    if done is steps.Written.REPEAT:  # the same request, answered meanwhile: its answer, as kept
+        kept = store.kept(connection, g.get("repeat_key"))
+        if kept is not None:
+            return repeats.kept_response(kept)
     if row is not None:
         repeats.mark_kept()
     return answer

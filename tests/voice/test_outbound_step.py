@@ -15,6 +15,7 @@ from ivr.campaigns import answered
 from ivr.models import Attempt, Call, CallEvent, Campaign, Contact, DoNotCall, WebhookAnswer
 
 from ..campaign_helpers import CALLER_ID, contacts, load, new_campaign
+from ..conftest import OPEN
 from ..helpers import call_row, event_kinds, events
 from ..twilio import TwilioClient, new_sid, one, parse, xpath
 from .roundtrips import RoundTrips
@@ -172,3 +173,23 @@ def test_a_first_step_with_effects_takes_the_transactional_path(app, twilio, ses
         "human",
     )
     assert session.scalar(select(CallEvent.id).where(CallEvent.kind == "error")) is None
+
+
+def test_the_same_request_answered_meanwhile_gets_that_answer(app, twilio, session, monkeypatch):
+    """Twilio's retry of this request was answered between this one's read and its write: this one writes
+    nothing and answers what was kept, so both answers agree."""
+    attempt_id = _attempt(app, session)
+    sid = new_sid()
+    real = answered.read
+    kept = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Answered meanwhile.</Say></Response>'
+
+    def answered_meanwhile(run: Any, found_id: int) -> Any:
+        session.add(WebhookAnswer(key="token:out-twice", call_sid=sid, answered_at=OPEN, status=200,
+                                  content_type="text/xml", body=kept))  # fmt: skip
+        session.commit()
+        return real(run, found_id)
+
+    monkeypatch.setattr(answered, "read", answered_meanwhile)
+    root = _answered(twilio, attempt_id, sid, "out-twice", AnsweredBy="human")
+    assert one(root, "/Response/Say/text()") == "Answered meanwhile."
+    assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
