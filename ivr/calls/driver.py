@@ -1,5 +1,6 @@
-"""SQLite's webhook statements run on the sqlite3 connection itself, each compiled once per set of parameter
-names; the engine's before_cursor_execute listeners and the webhook's deadline still hold them."""
+"""The webhooks' statements run on the held connection's driver connection itself (sqlite3, psycopg), each
+compiled once per set of parameter names; the engine's before_cursor_execute listeners and the webhook's
+deadline still hold them."""
 
 from __future__ import annotations
 
@@ -35,15 +36,15 @@ class Plan:
     sql: str
     binds: tuple[Bind, ...]
     results: tuple[Processor | None, ...] | None  # None: the rows come back as the driver gives them
+    names: tuple[str, ...] | None = None  # a named paramstyle (psycopg's): each bind's name in the SQL
 
-    def values(self, params: Params) -> tuple[Any, ...]:
-        """The positional values of an execution, processed as SQLAlchemy would."""
-        return tuple(
-            [
-                constant if name is None else params[name] if processor is None else processor(params[name])
-                for name, processor, constant in self.binds
-            ]
-        )
+    def values(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+        """The values of an execution, processed as SQLAlchemy would: positional, or by name."""
+        values = [
+            constant if name is None else params[name] if processor is None else processor(params[name])
+            for name, processor, constant in self.binds
+        ]
+        return tuple(values) if self.names is None else dict(zip(self.names, values, strict=True))
 
     def rows(self, fetched: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The driver's rows with each column's result processor applied."""
@@ -65,13 +66,17 @@ def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, man
     expanded = compiled.construct_expanded_state(dict(params))  # an IN list of constants: one bind each
     if set(expanded.parameter_expansion) & set(keys):
         raise ValueError("a parameter expanded per execution (an IN list) cannot be compiled once")
-    inlined = (set(compiled.binds) & set(keys)) - set(expanded.positiontup or ())
+    if compiled.escaped_bind_names:  # SQLAlchemy would rename them in the SQL and in the values
+        raise ValueError(f"bind names the paramstyle must escape: {sorted(compiled.escaped_bind_names)}")
+    # the binds in the SQL: in their order (positional), or each by name
+    order = expanded.positiontup if compiled.positional else list(expanded.parameters)
+    inlined = (set(compiled.binds) & set(keys)) - set(order or ())
     if inlined:  # literal_execute: its first value would be written into the SQL for good
         raise ValueError(f"parameters rendered into the SQL cannot be compiled once: {sorted(inlined)}")
     # SQLAlchemy's own processors (what it applies on every execution), those of expanded binds added
     processors: dict[str, Any] = {**compiled._bind_processors, **expanded.processors}
     binds = []
-    for name in expanded.positiontup or ():
+    for name in order or ():
         processor = processors.get(name)
         if name in params:
             binds.append(Bind(name, processor))
@@ -79,7 +84,8 @@ def compile_plan(statement: ClauseElement, dialect: Dialect, params: Params, man
             value = expanded.parameters[name]
             binds.append(Bind(None, None, processor(value) if processor is not None else value))
     results = tuple(entry.type._cached_result_processor(dialect, None) for entry in compiled._result_columns)
-    return Plan(statement, expanded.statement, tuple(binds), results if any(results) else None)
+    names = None if compiled.positional else tuple(order or ())
+    return Plan(statement, expanded.statement, tuple(binds), results if any(results) else None, names)
 
 
 _plans: weakref.WeakKeyDictionary[Dialect, dict[tuple[int, tuple[str, ...], bool], Plan]] = (
@@ -123,17 +129,22 @@ class Rows:
 
 
 class Runner:
-    """Runs SQLAlchemy statements on a SQLite Connection's sqlite3 connection; it stands in for the
-    Connection where ivr.calls takes one (execute, commit, dialect). Transactions stay the Connection's:
-    sqlite3 begins one at a write, and the Connection's begin()/commit() commit it."""
+    """Runs SQLAlchemy statements on a Connection's driver connection (SQLite's sqlite3, PostgreSQL's
+    psycopg); it stands in for the Connection where ivr.calls takes one (execute, commit, dialect).
+    Transactions stay the Connection's: sqlite3 begins one at a write, and the Connection's begin()/commit()
+    commit it; the webhooks' held connection on PostgreSQL is in autocommit mode (each statement commits)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
-        self.driver: Any = connection.connection.dbapi_connection  # the sqlite3 connection (pysqlite)
+        self.driver: Any = connection.connection.dbapi_connection  # sqlite3's or psycopg's connection
         self.guard = deadline.guard(connection.engine)
         url = connection.engine.url
-        self.writer = writer_lock.for_sqlite(url.database, url.query)  # this process's turn at its writes
+        sqlite = self.dialect.name == "sqlite"
+        # this process's turn at SQLite's writes (none on PostgreSQL)
+        self.writer = writer_lock.for_sqlite(url.database, url.query) if sqlite else None
+        # psycopg's fetchall() fails after a statement without rows (sqlite3's gives none): its status says
+        self.rows_status = None if sqlite else self.dialect.loaded_dbapi.pq.ExecStatus.TUPLES_OK
         self.errors = self.dialect.loaded_dbapi.Error
         self.plans = _plans.setdefault(self.dialect, {})
 
@@ -160,7 +171,10 @@ class Runner:
             if many:
                 cursor.executemany(plan.sql, values)
                 return Rows([])
-            return Rows(plan.rows(cursor.execute(plan.sql, values).fetchall()))
+            cursor.execute(plan.sql, values)
+            if self.rows_status is not None and cursor.pgresult.status != self.rows_status:
+                return Rows([])
+            return Rows(plan.rows(cursor.fetchall()))
         except self.errors as error:
             raise self._failed(error, plan.sql, values, cursor) from error
         finally:
@@ -187,7 +201,7 @@ class Runner:
 
 
 def runner(connection: Connection) -> Runner:
-    """The runner of a SQLite connection (one per connection, kept in its info)."""
+    """The runner of a connection (one per connection, kept in its info)."""
     found: Runner | None = connection.info.get(RUNNER)
     if found is None or found.connection is not connection:
         found = connection.info[RUNNER] = Runner(connection)

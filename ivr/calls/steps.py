@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any, cast
+from typing import Any, cast, overload
 
 from sqlalchemy import (
     Boolean,
@@ -506,12 +506,26 @@ def status_values(params: Mapping[str, str], now: datetime, answer: Answer | Non
     }
 
 
+@overload
 def logged_once(
     connection: Connection,
     statement: TextClause,
     values: dict[str, Any],
+    again: Mapping[str, Any] | None = ...,
+) -> tuple[bool, Row[Any]]: ...
+@overload
+def logged_once(
+    connection: driver.Runner,
+    statement: TextClause,
+    values: dict[str, Any],
+    again: Mapping[str, Any] | None = ...,
+) -> tuple[bool, tuple[Any, ...]]: ...
+def logged_once(
+    connection: Connection | driver.Runner,
+    statement: TextClause,
+    values: dict[str, Any],
     again: Mapping[str, Any] | None = None,
-) -> tuple[bool, Row[Any]]:
+) -> tuple[bool, Row[Any] | tuple[Any, ...]]:
     """Run a callback's statement (`_pg_callback`, `status_statement`): whether it applied (not a repeat),
     and its first run's result row. When another request logged the call between two parts of it, it runs
     again with its answer kept and its sequence seen already (and `again` as well)."""
@@ -538,7 +552,12 @@ def _log_json(log: Iterable[LogEntry]) -> str:
 
 
 class PostgreSQLSteps(Steps):
-    """PostgreSQL: every write one autocommit statement (the held connection is in autocommit mode)."""
+    """PostgreSQL: every write one autocommit statement (the held connection is in autocommit mode), run on
+    its psycopg connection (ivr.calls.driver)."""
+
+    def executor(self, connection: Connection) -> driver.Runner:
+        """The held connection's runner: its statements skip SQLAlchemy's execution path."""
+        return driver.runner(connection)
 
     def write(
         self,
@@ -557,8 +576,9 @@ class PostgreSQLSteps(Steps):
             "at": now,
             "log": _log_json(log),
         }
-        connection.execute(_pg_write(tuple(updated)), params)
-        connection.commit()
+        run = self.executor(connection)
+        run.execute(_pg_write(tuple(updated)), params)
+        run.commit()
 
     def write_legs(
         self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
@@ -584,8 +604,9 @@ class PostgreSQLSteps(Steps):
             for e in leg.log
         ]
         params["log"] = json.dumps(log)
-        connection.execute(_pg_legs(tuple(shape)), params)
-        connection.commit()
+        run = self.executor(connection)
+        run.execute(_pg_legs(tuple(shape)), params)
+        run.commit()
 
     def start(
         self,
@@ -596,14 +617,15 @@ class PostgreSQLSteps(Steps):
         answer: Answer | None,
     ) -> int | None:
         params = {**_answer_params(answer, ""), **values, "at": now, "log": _log_json(log)}
-        call_id: int | None = connection.execute(_pg_start(tuple(values)), params).scalar()
-        connection.commit()
+        run = self.executor(connection)
+        call_id: int | None = run.execute(_pg_start(tuple(values)), params).scalar()
+        run.commit()
         return call_id
 
     def status(
         self, connection: Connection, params: Mapping[str, str], now: datetime, answer: Answer | None
     ) -> bool:
-        return logged_once(connection, _pg_status(), status_values(params, now, answer))[0]
+        return logged_once(self.executor(connection), _pg_status(), status_values(params, now, answer))[0]
 
     def callback(
         self,
@@ -624,8 +646,8 @@ class PostgreSQLSteps(Steps):
             **(guard.params if guard is not None else {}),
         }
         statement = _pg_callback(tuple(logged.values), guard.cte if guard is not None else "")
-        applied, row = logged_once(connection, statement, values)
-        if not row.guarded:
+        applied, row = logged_once(self.executor(connection), statement, values)
+        if not row[2]:  # guarded
             return Written.REFUSED
         return Written.APPLIED if applied else Written.REPEAT
 
