@@ -40,7 +40,7 @@ RAW = {
 
 @pytest.fixture
 def connections(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Connection, Connection]]:
-    """A connection, and one in autocommit mode as the webhooks hold it; rows written at one wall-clock time."""
+    """A connection, and one in autocommit mode (as webhooks hold theirs); rows written at one fixed time."""
     monkeypatch.setattr(calllog, "changed_now", lambda: CHANGED)
     engine = app.extensions["ivr.db"].engine
     with engine.connect() as first, engine.connect() as second:
@@ -49,7 +49,8 @@ def connections(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[C
 
 
 def _raw(connection: Connection, sid: str) -> dict[str, list[tuple[Any, ...]]]:
-    rows = {table: [tuple(r) for r in connection.execute(text(sql), {"sid": sid})] for table, sql in RAW.items()}
+    params = {"sid": sid}
+    rows = {table: [tuple(r) for r in connection.execute(text(sql), params)] for table, sql in RAW.items()}
     connection.rollback()
     return rows
 
