@@ -38,8 +38,9 @@ MAX_ROUTES = 1024  # (host, path, method) matches Application remembers
 
 class MatchOnce(RequestContext):
     """Flask's request context, with the URL map's match remembered for each (host, path, method): the map
-    does not change once requests are served, and a match either succeeds the same way or raises (those are
-    not remembered). The view arguments are copied for each request."""
+    does not change once requests are served (a rule added meanwhile, as tests do, forgets every match:
+    Application.add_url_rule), and a match either succeeds the same way or raises (those are not
+    remembered). The view arguments are copied for each request."""
 
     app: Application
 
@@ -55,7 +56,6 @@ class MatchOnce(RequestContext):
             adapter.path_info,
             adapter.default_method,
             adapter.websocket,
-            len(adapter.map._rules),  # a rule added meanwhile (tests do): matched anew
         )
         routes = self.app.routes
         found = routes.get(key)
@@ -83,9 +83,14 @@ class Application(Flask):
     session_interface = CookieSessions()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.routes: dict[tuple[Any, ...], tuple[Rule, dict[str, Any]]] = {}  # MatchOnce's (Flask adds rules)
         super().__init__(*args, **kwargs)
         self.lean_blueprints: frozenset[str] = frozenset()  # top-level blueprint names (create_app sets)
-        self.routes: dict[tuple[Any, ...], tuple[Rule, dict[str, Any]]] = {}  # MatchOnce's
+
+    def add_url_rule(self, *args: Any, **kwargs: Any) -> None:
+        """Flask's (blueprints' rules come here too), forgetting the matches remembered (MatchOnce)."""
+        super().add_url_rule(*args, **kwargs)
+        self.routes.clear()
 
     def request_context(self, environ: WSGIEnvironment) -> RequestContext:
         """Flask's request context, matching each URL once (MatchOnce)."""

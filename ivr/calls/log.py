@@ -117,12 +117,12 @@ def call_values(params: Mapping[str, str], now: datetime) -> dict[str, Any]:
         "call_sid": params["CallSid"],
         "parent_call_sid": params.get("ParentCallSid") or None,
         "account_sid": params.get("AccountSid", ""),
-        "direction": fit(params.get("Direction", "inbound"), Call.direction),
+        "direction": fit(params.get("Direction", "inbound"), CALLS.c.direction),
         # a call ivr placed (a campaign's) reaches a callee; the agent line marks its legs 'agent' itself
         "role": "callee" if params.get("Direction", "").startswith("outbound") else "caller",
         "from_number": params.get("From", ""),
         "to_number": params.get("To", ""),
-        "status": fit(status, Call.status),
+        "status": fit(status, CALLS.c.status),
         "status_rank": STATUS_RANK.get(status, 0),
         "started_at": now,
         "variables": {},
@@ -257,7 +257,7 @@ def apply_status(session: Bind, params: Mapping[str, str], now: datetime) -> boo
         seen = {
             "call_sid": sid,
             "sequence_number": sequence,
-            "status": fit(status, Call.status),
+            "status": fit(status, CALLS.c.status),
             "received_at": now,
         }
         if STATUS_SEEN.execute(session, seen).first() is None:

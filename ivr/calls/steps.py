@@ -32,7 +32,7 @@ from .. import deadline as deadlines
 from ..db import BUSY_MS, LIMITS, DatabaseUnavailable, InsertOrSkip, Limits, UTCDateTime, database
 from ..engine import LogEntry
 from ..engine.params import int_param
-from ..models import STATUS_RANK, TERMINAL_STATUSES, Call, WebhookAnswer
+from ..models import STATUS_RANK, TERMINAL_STATUSES, WebhookAnswer
 from . import driver
 from . import log as calllog
 from .log import CALLS, CallRef
@@ -497,7 +497,7 @@ def status_values(params: Mapping[str, str], now: datetime, answer: Answer | Non
     return {
         **_answer_params(answer, sid),
         **new,  # a call logged now gets the status and rank call_values gives it ('ringing' when none)
-        "callback_status": calllog.fit(status, Call.status),
+        "callback_status": calllog.fit(status, CALLS.c.status),
         "sequence": sequence,
         "at": now,
         "data": json.dumps(data | extra),
