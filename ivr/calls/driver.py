@@ -145,6 +145,9 @@ class Runner:
         self.writer = writer_lock.for_sqlite(url.database, url.query) if sqlite else None
         # psycopg's fetchall() fails after a statement without rows (sqlite3's gives none): its status says
         self.rows_status = None if sqlite else self.dialect.loaded_dbapi.pq.ExecStatus.TUPLES_OK
+        # psycopg: one cursor for every statement (each execute starts it afresh, after a failure too);
+        # sqlite3: one per statement (a cursor left open after a failure may hold the database's lock)
+        self.cursor: Any = None if sqlite else self.driver.cursor()
         self.errors = self.dialect.loaded_dbapi.Error
         self.plans = _plans.setdefault(self.dialect, {})
 
@@ -161,9 +164,10 @@ class Runner:
                 self.plans.clear()
             plan = self.plans[key] = compile_plan(statement, self.dialect, first, many)
         values: Any = [plan.values(p) for p in every] if many else plan.values(first)
-        cursor = None
+        cursor = self.cursor
         try:
-            cursor = self.driver.cursor()
+            if cursor is None:
+                cursor = self.driver.cursor()
             # the engine's before_cursor_execute listeners, as SQLAlchemy calls them (with a Run in place of
             # its execution context): the webhook's deadline (ivr.deadline), and tests' watches
             for listener in self.connection.dispatch.before_cursor_execute:
@@ -178,7 +182,7 @@ class Runner:
         except self.errors as error:
             raise self._failed(error, plan.sql, values, cursor) from error
         finally:
-            if cursor is not None:
+            if cursor is not None and cursor is not self.cursor:
                 cursor.close()
 
     def commit(self) -> None:

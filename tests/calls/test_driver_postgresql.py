@@ -115,4 +115,5 @@ def test_a_failed_statement_on_the_driver_is_raised_as_sqlalchemy_raises_it(conn
     with pytest.raises(IntegrityError, match="uq_calls_call_sid"):
         run.execute(calllog.UPDATE_CALL, {"row_id": other.id, "call_sid": "CA-twice", "updated_at": CHANGED})
     assert run.driver.info.transaction_status == pq.TransactionStatus.IDLE  # autocommit: nothing left open
+    # the runner's one cursor goes on after the failure
     assert run.execute(text("SELECT count(*) FROM calls WHERE call_sid = 'CA-twice'")).scalar() == 1
