@@ -137,7 +137,8 @@ class Runner:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.dialect = connection.dialect
-        self.driver: Any = connection.connection.dbapi_connection  # sqlite3's or psycopg's connection
+        driver: Any = connection.connection.dbapi_connection  # sqlite3's or psycopg's connection
+        self.driver = driver
         self.guard = deadline.guard(connection.engine)
         url = connection.engine.url
         sqlite = self.dialect.name == "sqlite"
@@ -147,7 +148,7 @@ class Runner:
         self.rows_status = None if sqlite else self.dialect.loaded_dbapi.pq.ExecStatus.TUPLES_OK
         # psycopg: one cursor for every statement (each execute starts it afresh, after a failure too);
         # sqlite3: one per statement (a cursor left open after a failure may hold the database's lock)
-        self.cursor: Any = None if sqlite else self.driver.cursor()
+        self.cursor: Any = None if sqlite else driver.cursor()
         self.errors = self.dialect.loaded_dbapi.Error
         self.plans = _plans.setdefault(self.dialect, {})
 
