@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,26 +86,33 @@ def _raw(path: str, sid: str) -> dict[str, list[tuple[Any, ...]]]:
         db.close()
 
 
-def test_the_driver_writes_and_reads_what_sqlalchemy_does(app, connections):
-    through_sqlalchemy, held = connections
+def written_and_read_alike(
+    through_sqlalchemy: Connection, held: Connection, raw: Callable[[str], dict[str, list[tuple[Any, ...]]]]
+) -> None:
+    """A call written through SQLAlchemy and one through the driver: the same rows as the database keeps
+    them (`raw(sid)`), and the same values read back either way."""
     run = driver.runner(held)
     _a_call(through_sqlalchemy, "CA-sqlalchemy")
     through_sqlalchemy.commit()
     _a_call(run, "CA-driver")
     run.commit()
-    path = app.extensions["ivr.db"].engine.url.database
-    theirs, ours = _raw(path, "CA-sqlalchemy"), _raw(path, "CA-driver")
+    theirs, ours = raw("CA-sqlalchemy"), raw("CA-driver")
     assert all(ours.values()) and ours == theirs
     for sid in ("CA-sqlalchemy", "CA-driver"):
         params = {"sid": sid}
         read_back = run.execute(READ_BACK, params).one()
         assert read_back == tuple(through_sqlalchemy.execute(READ_BACK, params).one())
         assert read_back[1] == datetime(2026, 11, 24, 16, 0, 42, tzinfo=UTC)  # aware, UTC
-        found = steps.for_dialect("sqlite").read(held, sid, f"key-{sid}")
+        found = steps.for_dialect(held.dialect.name).read(held, sid, f"key-{sid}")
         assert found.call is not None
         assert found.call.variables["nested"] == {"ok": True, "none": None, "n": 1.5}
         assert found.kept == steps.Kept(200, "text/xml", "<Response/>")
         assert queues.read_stats(run, "nowhere", NOW) == queues.read_stats(through_sqlalchemy, "nowhere", NOW)
+
+
+def test_the_driver_writes_and_reads_what_sqlalchemy_does(app, connections):
+    path = app.extensions["ivr.db"].engine.url.database
+    written_and_read_alike(*connections, lambda sid: _raw(path, sid))
 
 
 def test_the_driver_leaves_no_transaction_open(app, connections):

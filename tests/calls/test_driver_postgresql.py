@@ -13,13 +13,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ivr.calls import driver, queues, steps
+from ivr.calls import driver, steps
 from ivr.calls import log as calllog
 from ivr.engine import LogEntry
 
 from ..conftest import PG_URL
 from ..writes import writes
-from .test_driver import CHANGED, NOW, READ_BACK, _a_call
+from .test_driver import CHANGED, NOW, written_and_read_alike
 
 pytestmark = [
     pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
@@ -57,23 +57,7 @@ def _raw(connection: Connection, sid: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_the_driver_writes_and_reads_what_sqlalchemy_does(connections):
     through_sqlalchemy, held = connections
-    run = driver.runner(held)
-    _a_call(through_sqlalchemy, "CA-sqlalchemy")
-    through_sqlalchemy.commit()
-    _a_call(run, "CA-driver")
-    run.commit()
-    theirs, ours = _raw(through_sqlalchemy, "CA-sqlalchemy"), _raw(through_sqlalchemy, "CA-driver")
-    assert all(ours.values()) and ours == theirs
-    for sid in ("CA-sqlalchemy", "CA-driver"):
-        params = {"sid": sid}
-        read_back = run.execute(READ_BACK, params).one()
-        assert read_back == tuple(through_sqlalchemy.execute(READ_BACK, params).one())
-        found = steps.for_dialect("postgresql").read(held, sid, f"key-{sid}")
-        assert found.call is not None
-        assert found.call.variables["nested"] == {"ok": True, "none": None, "n": 1.5}
-        assert found.kept == steps.Kept(200, "text/xml", "<Response/>")
-    figures = queues.read_stats(run, "nowhere", NOW)
-    assert figures == queues.read_stats(through_sqlalchemy, "nowhere", NOW)
+    written_and_read_alike(through_sqlalchemy, held, lambda sid: _raw(through_sqlalchemy, sid))
     through_sqlalchemy.rollback()
 
 
