@@ -1,6 +1,5 @@
-"""The webhooks' statements run on the held connection's driver connection itself (sqlite3, psycopg), each
-compiled once per set of parameter names; the engine's before_cursor_execute listeners and the webhook's
-deadline still hold them."""
+"""Webhooks' statements run on the held connection's sqlite3 or psycopg connection, each compiled once per
+set of parameter names; the engine's before_cursor_execute listeners and the webhook's deadline hold them."""
 
 from __future__ import annotations
 
