@@ -1,6 +1,5 @@
-"""What `/voice/outbound/<attempt>` needs of a campaign when its callee answers: the attempt with its contact
-and campaign in one read, and the guard that links the call to the attempt in the step's own write
-(ivr.calls.steps), with Twilio's AnsweredBy kept once (docs/dialer.md, "When the callee answers")."""
+"""What the answered call's webhook (`/voice/outbound/<attempt>`) reads of its attempt, contact and
+campaign, and the guard that links the attempt in the step's own write (docs/dialer.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """Attempts and contacts as calls progress: status callbacks, Twilio's answers, and reverting an unsent dial.
-Conditional UPDATEs only, so repeated or racing callbacks leave one result (docs/dialer.md). Never commits.
-On PostgreSQL a status callback's `apply` (advance, settle, finish_if_done) is done in SQL by
-`placed_status`, and `link` with `note_answered_by` by `answered.LINK`: a change here is made there too
-(tests/campaigns/test_placed_status.py compares the two paths)."""
+Conditional UPDATEs only, so repeated or racing callbacks leave one result (docs/dialer.md). Never commits."""
 
 from __future__ import annotations
 
@@ -22,6 +19,9 @@ from ..models import Attempt, Campaign, Contact
 from . import dnc, window
 from .lifecycle import ACTIVE, FINAL, RANK, fate
 
+# On PostgreSQL a placed call's status callback does `apply` (advance, settle, finish_if_done) in SQL
+# (placed_status), and the answered call's webhook does `link` with `note_answered_by` as answered.LINK:
+# a change here is made there too (tests/campaigns/test_placed_status.py compares the two paths).
 log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "dialling")
 WINDOW = "deferred-window"

@@ -1,6 +1,5 @@
-"""A status callback of a call ivr placed, on PostgreSQL: one read of its attempt, then one statement that
-applies the status to the call log (ivr.calls.steps) and moves the attempt, its contact and its campaign
-on as `attempts.on_status` does (docs/dialer.md, "Status callbacks")."""
+"""A placed call's status callback on PostgreSQL: one read of its attempt, then one statement for the call
+log, the attempt, its contact and its campaign, as `attempts.on_status` (docs/dialer.md)."""
 
 from __future__ import annotations
 
