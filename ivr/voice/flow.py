@@ -166,6 +166,7 @@ def _fallback_result(form: Mapping[str, str]) -> calllog.Logged:
 
 
 def _transcription(form: Mapping[str, str]) -> calllog.Logged:
+    """What Twilio's transcription callback reported (ivr.calls.log.transcription)."""
     return calllog.transcription(form.get("TranscriptionStatus", ""), form.get("TranscriptionText", ""))
 
 
