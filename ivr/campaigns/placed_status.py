@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Boolean, Table, TextClause, bindparam, or_
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from ..bounds import BIGINT_MAX, whole
-from ..calls import steps
+from ..calls import driver, steps
 from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
 from . import attempts
@@ -87,12 +87,38 @@ def statement() -> TextClause:
     )
 
 
-def _attempt(connection: Connection, sid: str, hint: str | None, to: str | None) -> Row[Any] | None:
+class Read(NamedTuple):
+    """An attempt as read, with what its contact's fate needs of the contact and the campaign (READ)."""
+
+    id: int
+    call_sid: str | None
+    status: str
+    answered_by: str | None
+    contact_id: int
+    phone: str
+    attempts: int
+    campaign_id: int
+    machine_detection: str
+    max_attempts: int
+    retry_seconds: dict[str, Any]
+
+
+class Result(NamedTuple):
+    """The statement's result after `applied` and `logged` (_RESULT)."""
+
+    current: int
+    moved: int
+    finished: int
+    others_open: int | None
+    others_dialling: int | None
+
+
+def _attempt(run: driver.Runner, sid: str, hint: str | None, to: str | None) -> Read | None:
     """The attempt of a call: by its CallSid, else the hint's if it is the callee's and not another call's
     (as `attempts.attempt_for`, which links it: here the statement does)."""
     number = whole(hint, most=BIGINT_MAX)
-    rows = connection.execute(READ, {"sid": sid, "hint": number}).all()
-    connection.commit()
+    rows = [Read(*row) for row in run.execute(READ, {"sid": sid, "hint": number}).all()]
+    run.commit()
     found = next((row for row in rows if row.call_sid == sid), None)
     if found is not None or number is None:
         return found
@@ -102,7 +128,7 @@ def _attempt(connection: Connection, sid: str, hint: str | None, to: str | None)
     return hinted if attempts.of_callee(hinted.phone, to or "", sid, number) else None
 
 
-def _attempt_values(attempt: Row[Any], params: Mapping[str, str], now: datetime) -> dict[str, Any]:
+def _attempt_values(attempt: Read, params: Mapping[str, str], now: datetime) -> dict[str, Any]:
     """What the status does to the attempt as read, and to its contact when it settles it."""
     status = params.get("CallStatus", "")
     answered_by = attempt.answered_by or (params.get("AnsweredBy") or "")[:32] or None
@@ -139,7 +165,7 @@ def _attempt_values(attempt: Row[Any], params: Mapping[str, str], now: datetime)
     return values
 
 
-def _may_be_done(values: Mapping[str, Any], row: Row[Any]) -> bool:
+def _may_be_done(values: Mapping[str, Any], row: Result) -> bool:
     """Whether the campaign may have no open contact left though the statement did not finish it: this
     contact closed, and only contacts being dialled were open as the statement began (any of them may
     have closed while it waited for the attempt's lock)."""
@@ -157,13 +183,15 @@ def apply(
     """A status callback of a placed call applied once with its attempt's move, its answer kept; False when
     it is a repeat. Without an attempt it is an ordinary status callback (`steps.Steps.status`)."""
     store = steps.for_dialect(connection.dialect.name)
+    run = driver.runner(connection)
     status = steps.status_values(params, now, answer)
     for _ in range(TRIES):
-        attempt = _attempt(connection, params["CallSid"], hint, params.get("To"))
+        attempt = _attempt(run, params["CallSid"], hint, params.get("To"))
         if attempt is None:
             return store.status(connection, params, now, answer)
         values = status | _attempt_values(attempt, params, now)
-        applied, row = steps.logged_once(connection, statement(), values, {"attempt_id": None})
+        applied, first = steps.logged_once(run, statement(), values, {"attempt_id": None})
+        row = Result(*first[2:])
         if not row.current:
             continue
         if _may_be_done(values, row):
