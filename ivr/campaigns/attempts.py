@@ -20,8 +20,8 @@ from . import dnc, window
 from .lifecycle import ACTIVE, FINAL, RANK, fate
 
 # On PostgreSQL a placed call's status callback does `apply` (advance, settle, finish_if_done) in SQL
-# (placed_status), and the answered call's webhook does `link` with `note_answered_by` as answered.LINK:
-# a change here is made there too (tests/campaigns/test_placed_status.py compares the two paths).
+# (placed_status), and the answered call's webhook does what `link` and `note_answered_by` do with
+# answered.LINK: a change here is made there too (tests/campaigns/test_placed_status.py compares the paths).
 log = logging.getLogger(__name__)
 OPEN_STATES = ("pending", "dialling")
 WINDOW = "deferred-window"

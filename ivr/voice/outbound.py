@@ -11,7 +11,7 @@ from flask import Blueprint, Response, g, request
 
 from ..calls import log as calllog
 from ..calls import queues, steps
-from ..campaigns import answered, attempts
+from ..campaigns import answered
 from ..campaigns.answered import Callee, CampaignCall
 from ..db import session
 from ..engine import CallContext, FlowError, LogEntry, Site, StepResult, start
@@ -115,10 +115,8 @@ def _with_effects(
     """A first step with effects (a do-not-call opt-out) takes the transactional path: their owners work
     on a Session. The attempt's link, the step, its effects and its answer in one transaction."""
     s = session()
-    attempt_id = int(guard.params["link_attempt"])
-    if not attempts.link(s, attempt_id, request.form["CallSid"]):
-        return _not_ours(attempt_id)
-    attempts.note_answered_by(s, attempt_id, guard.params["link_answered_by"])
+    if s.execute(answered.LINK, dict(guard.params)).first() is None:  # the link of the one write
+        return _not_ours(int(guard.params["link_attempt"]))
     call = calllog.find_or_insert_call(s, request.form, now)
     calllog.add_events(s, call.id, entries, now)
     save_and_apply(s, call, version_id, result, now)
