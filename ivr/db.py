@@ -10,11 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Protocol, overload
+from typing import Any, Protocol, cast, overload
 
 from flask import Flask, abort, current_app, g, request
 from sqlalchemy import (
     JSON,
+    BindParameter,
+    ClauseElement,
     Column,
     DateTime,
     Insert,
@@ -32,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -416,12 +419,27 @@ def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
     return typed
 
 
+def embeddable(statement: ClauseElement) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """A Core statement compiled for PostgreSQL with `:name` binds as text() reads them (casts escaped),
+    and those binds with their types: to run it as a CTE of a text() statement. Every value must be a
+    named bind."""
+    named = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+    compiled = cast(SQLCompiler, statement.compile(dialect=named))
+    binds = []
+    for param, name in compiled.bind_names.items():
+        if not param.required or param.callable is not None:
+            raise ValueError(f"{name}: a value fixed in the statement; give it as a named bind")
+        binds.append(bindparam(name, type_=param.type))
+    return compiled.string.replace("::", r"\:\:"), tuple(binds)
+
+
 class Rows(Protocol):
     """What is read of a statement's result: a CursorResult, or a driver runner's rows (ivr.calls.driver)."""
 
     def first(self) -> Any: ...
     def one(self) -> Any: ...
     def scalar(self) -> Any: ...
+    def all(self) -> Any: ...
 
 
 class Executor(Protocol):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -32,6 +33,16 @@ BY_AGENT = Rule("agent_pin.agent", 20, timedelta(hours=1), timedelta(minutes=15)
 RULES = {"caller": BY_CALLER, "line": BY_LINE, "agent": BY_AGENT}
 # what Twilio sends as From for a withheld, unknown or blocked number (and "anonymous" from SIP)
 WITHHELD = frozenset({"+266696687", "+86282452253", "+7378742833", "+2562533", "anonymous", ""})
+
+
+class HasAgentId(Protocol):
+    """An agent as an ORM object or a row: what `keyed_among` matches on."""
+
+    @property
+    def agent_id(self) -> str: ...
+
+
+Keyed = TypeVar("Keyed", bound=HasAgentId)
 
 
 def check_agent_id(agent_id: str) -> None:
@@ -101,12 +112,34 @@ def keyed_id(secret: str | bytes, digits: str) -> str:
     return hmac.new(key, b"ivr.agent-id:" + digits.encode(), hashlib.sha256).hexdigest()
 
 
-def find_keyed(s: Session, secret: str | bytes, keyed: str) -> Agent | None:
+class Signer(NamedTuple):
+    """What a PIN check reads of an agent (ivr.voice.agent_pin: without the ORM)."""
+
+    id: int
+    agent_id: str
+    desk: str
+    name: str | None
+    active: bool
+    pin_expired: bool
+    pin_hash: str
+
+
+SIGNERS = select(
+    Agent.id, Agent.agent_id, Agent.desk, Agent.name, Agent.active, Agent.pin_expired, Agent.pin_hash
+).order_by(Agent.id)
+
+
+def keyed_among(agents: Iterable[Keyed], secret: str | bytes, keyed: str) -> Keyed | None:
     """The agent whose id has this keyed hash (each id hashed in turn: agents are few)."""
-    for agent in s.scalars(select(Agent).order_by(Agent.id)):
+    for agent in agents:
         if hmac.compare_digest(keyed_id(secret, agent.agent_id), keyed):
             return agent
     return None
+
+
+def find_keyed(s: Session, secret: str | bytes, keyed: str) -> Agent | None:
+    """The agent whose id has this keyed hash, as an ORM object."""
+    return keyed_among(s.scalars(select(Agent).order_by(Agent.id)), secret, keyed)
 
 
 @dataclass(frozen=True)
@@ -118,10 +151,29 @@ class SignIn:
     locked: str | None = None
 
 
-def _fail(s: Session, keys: Mapping[str, str], now: datetime) -> str | None:
-    """Count one wrong try against each key; the line's or else the caller's lock this failure set, if any."""
-    locked = {which for which, key in keys.items() if fail(s, RULES[which], key, now) is not None}
-    return next((which for which in ("line", "caller") if which in locked), None)
+@dataclass(frozen=True)
+class Judged:
+    """A PIN try judged, before its counts are written: whether it signs in; the keys (by rule name) whose
+    failures it clears when it does, else those it counts a failure against."""
+
+    signs_in: bool
+    keys: Mapping[str, str]
+
+
+def judge(agent_id: str | None, agent_locked: bool, matches: bool, caller: str, line: str) -> Judged:
+    """A refusal, for any reason (wrong PIN, unknown id, agent locked), counts against the caller (when
+    identified), the line and the agent alike; the right PIN clears the caller's and the agent's count."""
+    if agent_id is None or agent_locked or not matches:
+        keys = {"line": line} | ({"caller": caller} if identified(caller) else {})
+        return Judged(False, keys | ({"agent": agent_id} if agent_id is not None else {}))
+    return Judged(True, {"caller": caller, "agent": agent_id})
+
+
+def told(locked_now: Collection[str], line_locked: bool) -> str | None:
+    """The lock a refused caller is told: the line's or else the caller's that this failure set, else the
+    line's lock in force before (an agent's lock is never told)."""
+    set_now = next((which for which in ("line", "caller") if which in locked_now), None)
+    return set_now or ("line" if line_locked else None)
 
 
 def identified(caller: str) -> bool:
@@ -134,25 +186,28 @@ def verify_agent(s: Session, agent: Agent | None, pin: str, caller: str, line: s
     """Check a PIN typed for `agent` (None: an unknown id) on a call from `caller` to `line`.
 
     A phone under lock is refused before any check. Otherwise the PIN is hashed (against a decoy for an
-    unknown id) and a refusal, for any reason (wrong PIN, unknown id, agent locked), counts against the
-    caller, the line and the agent alike: nothing tells a guesser which it was. A line under lock still takes
-    a right PIN (so strangers cannot shut every agent out), but a wrong one there ends the call: each guess
-    costs a call. The right PIN clears the caller's and the agent's count and notes whether the PIN is
-    short (under 6 digits, set before 0013).
+    unknown id) and judged (`judge`): nothing tells a guesser why a try was refused. A line under lock still
+    takes a right PIN (so strangers cannot shut every agent out), but a wrong one there ends the call: each
+    guess costs a call. The right PIN notes whether the PIN is short (under 6 digits, set before 0013).
     """
     if identified(caller) and locked_until(s, BY_CALLER, caller, now) is not None:
         return SignIn(None, "caller")
     line_locked = locked_until(s, BY_LINE, line, now) is not None
     matches = check_secret(agent.pin_hash if agent is not None else None, pin, DEFAULT_HASH)
     agent_locked = agent is not None and locked_until(s, BY_AGENT, agent.agent_id, now) is not None
-    keys = {"line": line} | ({"caller": caller} if identified(caller) else {})
-    if agent is None or agent_locked or not matches:
-        keys |= {"agent": agent.agent_id} if agent is not None else {}
-        return SignIn(None, _fail(s, keys, now) or ("line" if line_locked else None))
-    succeed(s, BY_CALLER, caller, now)
-    succeed(s, BY_AGENT, agent.agent_id, now)
-    agent.short_pin = len(pin) < MIN_PIN
+    judged = judge(agent.agent_id if agent is not None else None, agent_locked, matches, caller, line)
+    if agent is None or not judged.signs_in:
+        locked = {which for which, key in judged.keys.items() if fail(s, RULES[which], key, now) is not None}
+        return SignIn(None, told(locked, line_locked))
+    for which, key in judged.keys.items():
+        succeed(s, RULES[which], key, now)
+    agent.short_pin = short(pin)
     return SignIn(agent)
+
+
+def short(pin: str) -> bool:
+    """Whether a right PIN is shorter than new PINs may be (set before migration 0013)."""
+    return len(pin) < MIN_PIN
 
 
 def unlock(s: Session, agent_id: str) -> bool:

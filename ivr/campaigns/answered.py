@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, or_, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ..calls import driver, steps
+from ..db import embeddable
 from ..models import Attempt, Campaign, Contact
 from .attempts import of_callee, with_contact_and_campaign
 
@@ -66,8 +66,7 @@ LINK = (
     )
     .returning(ATTEMPTS.c.id)
 )
-_NAMED = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]  # :name, as text() takes
-LINK_CTE = f"gate AS ({LINK.compile(dialect=_NAMED)})"
+LINK_CTE = f"gate AS ({embeddable(LINK)[0]})"
 
 
 def read(connection: Connection | driver.Runner, attempt_id: int) -> Placed | None:

@@ -5,11 +5,11 @@ compiled without a cache key."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from ivr.db import insert_ignoring_conflicts
+from ivr.db import UTCDateTime, insert_ignoring_conflicts
 from ivr.models import Throttle
-from ivr.upserts import _FIXED
+from ivr.upserts import _FIXED, Compiled
 
 from ..cacheable import recording
 from ..conftest import OPEN
@@ -45,11 +45,27 @@ def test_the_recorder_catches_a_statement_without_a_cache_key(app, session) -> N
 
 
 def test_a_value_named_like_one_the_statement_fixes_is_refused(app, session) -> None:
-    """The compiled-once upsert binds its fixed values (failures = 1, failures + 1) by names SQLAlchemy
-    chose: a value passed under one of them would silently replace it, so it is refused."""
-    from ivr.accounts.throttle import FAILURE
-
-    fixed = sorted(_FIXED[FAILURE.statement(session.get_bind().dialect.name)])
+    """A compiled-once upsert binds its fixed values (failures = 1) by names SQLAlchemy chose: a value
+    passed under one of them would silently replace it, so it is refused."""
+    now = bindparam("now", type_=UTCDateTime())
+    probe = Compiled(
+        lambda dialect: (
+            dialect.insert(Throttle.__table__)
+            .values(
+                scope=bindparam("scope"),
+                key=bindparam("key"),
+                failures=1,
+                first_failed_at=now,
+                last_failed_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+    )
+    fixed = sorted(_FIXED[probe.statement(session.get_bind().dialect.name)])
     assert fixed, "the upsert fixes no value: nothing to clash with"
+    values = {"scope": "probe", "key": "k", "now": OPEN}
     with pytest.raises(ValueError, match="fixed in the statement"):
-        FAILURE.execute(session, {fixed[0]: 99})
+        probe.execute(session, values | {fixed[0]: 99})
+    probe.execute(session, values)
+    assert session.scalars(select(Throttle.failures).where(Throttle.key == "k")).all() == [1]
+    session.rollback()
