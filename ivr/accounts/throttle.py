@@ -54,7 +54,7 @@ def locked_until(session: Session, rule: Rule, key: str, now: datetime) -> datet
     return found
 
 
-def _failure(dialect: ModuleType, prefix: str = "") -> Insert:
+def failure_upsert(dialect: ModuleType, prefix: str = "") -> Insert:
     """One failure counted: the key's row inserted, or on a conflict counted on (see `fail`); its binds named
     with `prefix` (several in one statement)."""
 
@@ -85,11 +85,11 @@ def _failure(dialect: ModuleType, prefix: str = "") -> Insert:
     ).returning(THROTTLES.c.locked_until)
 
 
-FAILURE = Compiled(_failure, (THROTTLES.c.locked_until,))
+FAILURE = Compiled(failure_upsert, (THROTTLES.c.locked_until,))
 
 
 def failure_values(rule: Rule, key: str, now: datetime, prefix: str = "") -> dict[str, Any]:
-    """The binds of one failure's statement (`_failure` with the same `prefix`)."""
+    """The binds of one failure's statement (`failure_upsert` with the same `prefix`)."""
     until = lock_end(rule, now)
     values = {
         "scope": rule.scope,
@@ -158,7 +158,7 @@ def counts(run: Connection | Executor, keys: Sequence[tuple[Rule, str]]) -> dict
 
 
 def locks_next(rule: Rule, count: Count | None, now: datetime) -> bool:
-    """Whether one more failure counted `now` would lock the key, as `_failure` counts (from a read: a
+    """Whether one more failure counted `now` would lock the key, as `failure_upsert` counts (from a read: a
     failure counted meanwhile makes it wrong)."""
     if count is None:
         return rule.limit <= 1

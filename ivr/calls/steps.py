@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any, cast, overload
 
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ClauseElement,
     Integer,
@@ -375,22 +376,43 @@ SELECT id FROM made"""
     return _typed(sql, columns)
 
 
+@dataclass(frozen=True, eq=False)  # one object per shape (cached by its builder): hashed as itself
+class Gate:
+    """CTEs a PostgreSQL write runs first, one of them `gate`: the write's own parts apply only when the
+    gate has a row. `binds` type their parameters; `result` names the columns (after whether the gate
+    passed) the statement returns."""
+
+    ctes: str
+    binds: tuple[BindParameter[Any], ...] = ()
+    result: str = ""
+
+
 @cache
-def _pg_legs(shape: tuple[tuple[str, ...], ...]) -> TextClause:
+def _pg_legs(shape: tuple[tuple[str, ...], ...], gate: Gate | None = None) -> TextClause:
     """Each leg's UPDATE (leg i's columns as :l<i>_<column>), every leg's events from one JSON array (each
-    with its call_id, in order) and the answer."""
+    with its call_id, in order) and the answer; with a `gate`, only when it has a row."""
+    gated = " AND EXISTS (SELECT 1 FROM gate)" if gate is not None else ""
     updates = []
     for i, columns in enumerate(shape):
         sets = ", ".join(f"{name} = :l{i}_{name}" for name in columns)
-        updates.append(f"u{i} AS (UPDATE calls SET {sets}, updated_at = :updated_at WHERE id = :l{i}_id)")
-    events = _LOG.format(call_id="CAST(e.value ->> 'call_id' AS BIGINT)", source="")
-    sql = f"""WITH {"".join(u + ", " for u in updates)}logged AS ({events}),
-kept AS ({_KEEP.format(source="")})
-SELECT 1"""
+        updates.append(
+            f"u{i} AS (UPDATE calls SET {sets}, updated_at = :updated_at WHERE id = :l{i}_id{gated})"
+        )
+    events = _LOG.format(
+        call_id="CAST(e.value ->> 'call_id' AS BIGINT)", source="gate CROSS JOIN" if gate else ""
+    )
+    before = f"{gate.ctes}, " if gate is not None else ""
+    result = "(SELECT count(*) FROM gate)" if gate is not None else "1"
+    if gate is not None and gate.result:
+        result += f", {gate.result}"
+    sql = f"""WITH {before}{"".join(u + ", " for u in updates)}logged AS ({events}),
+kept AS ({_KEEP.format(source="FROM gate" if gate else "")})
+SELECT {result}"""
     typed = [
         bindparam(f"l{i}_{name}", type_=CALLS.c[name].type) for i, cols in enumerate(shape) for name in cols
     ]
-    return _typed(sql, ("updated_at",) if shape else ()).bindparams(*typed)
+    gate_binds = gate.binds if gate is not None else ()
+    return _typed(sql, ("updated_at",) if shape else ()).bindparams(*typed, *gate_binds)
 
 
 def _call_of(gate: str, columns: Sequence[str]) -> str:
@@ -583,21 +605,36 @@ class PostgreSQLSteps(Steps):
     def write_legs(
         self, connection: Connection, legs: Sequence[Leg], now: datetime, answer: Answer | None
     ) -> None:
+        self.write_legs_gated(connection, legs, now, answer)
+
+    def write_legs_gated(
+        self,
+        connection: Connection,
+        legs: Sequence[Leg],
+        now: datetime,
+        answer: Answer | None,
+        gate: Gate | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> tuple[Any, ...]:
+        """`write_legs` after a `gate`'s CTEs (their parameters in `values`): nothing of the legs or the
+        answer is written unless the gate has a row. The statement's row: whether it passed (1, or 0),
+        then the gate's `result` columns."""
         merged: dict[int, dict[str, Any]] = {}  # a row updated twice in one statement: one update applies
         for leg in legs:
             if leg.values:
                 merged.setdefault(leg.call_id, {}).update(leg.values)
         params: dict[str, Any] = {
             **_answer_params(answer, ""),
+            **(values or {}),
             "at": now,
             "updated_at": calllog.changed_now(),
         }
         shape = []
-        for i, (call_id, values) in enumerate(merged.items()):
-            _updated(values)  # checks the columns
-            shape.append(tuple(values))
+        for i, (call_id, changed) in enumerate(merged.items()):
+            _updated(changed)  # checks the columns
+            shape.append(tuple(changed))
             params[f"l{i}_id"] = call_id
-            params.update({f"l{i}_{name}": value for name, value in values.items()})
+            params.update({f"l{i}_{name}": value for name, value in changed.items()})
         log = [
             {"call_id": leg.call_id, "kind": e.kind, "node": e.node, "data": e.data}
             for leg in legs
@@ -605,8 +642,9 @@ class PostgreSQLSteps(Steps):
         ]
         params["log"] = json.dumps(log)
         run = self.executor(connection)
-        run.execute(_pg_legs(tuple(shape)), params)
+        row = run.execute(_pg_legs(tuple(shape), gate), params).one()
         run.commit()
+        return tuple(row)
 
     def start(
         self,

@@ -4,7 +4,9 @@ Twilio's behaviour it relies on, the leg's nodes: docs/desks.md, "How the agent 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any, TypeGuard
 
 from flask import Blueprint, Response, current_app, g, request
 from sqlalchemy.engine import Connection
@@ -20,7 +22,7 @@ from ..engine.params import int_param
 from ..extensions import clock, flows
 from ..flows.store import Published
 from ..models import TERMINAL_STATUSES
-from . import repeats
+from . import pin_try, repeats
 from .responses import fallback_twiml, twiml
 from .wrappers import call_step
 
@@ -64,14 +66,30 @@ def _run() -> Connection | Runner:
 def _answer(result: line.LineStep, now: datetime) -> Response:
     """Store the step's leg changes, made `now`, with the answer to its actions, kept for repeats: one
     write (ivr.calls.steps)."""
+    return _write(result, now)[0]
+
+
+def _write(
+    result: line.LineStep,
+    now: datetime,
+    gate: steps.Gate | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> tuple[Response, tuple[Any, ...]]:
+    """`_answer`, after a `gate` on PostgreSQL (a PIN try's counts): the answer, and the statement's row,
+    whose first column tells whether the step was written (the gate passed)."""
     answer = twiml(result.actions)
     connection = _held()
     legs = [steps.Leg(c.leg_id, c.updates.changed(), c.log) for c in result.changes]
     row = repeats.answer_row(g.get("repeat_key"), answer)
-    steps.for_dialect(connection.dialect.name).write_legs(connection, legs, now, row)
-    if row is not None:
+    store = steps.for_dialect(connection.dialect.name)
+    done: tuple[Any, ...] = (1,)
+    if gate is not None and isinstance(store, steps.PostgreSQLSteps):
+        done = store.write_legs_gated(connection, legs, now, row, gate, values)
+    else:
+        store.write_legs(connection, legs, now, row)
+    if done[0] and row is not None:
         repeats.mark_kept()
-    return answer
+    return answer, done
 
 
 def _answer_in_session(result: line.LineStep, now: datetime) -> Response:
@@ -120,6 +138,12 @@ def agent_id() -> Response:
     return _answer(line.step(_site(leg), leg, entered), clock())
 
 
+def _one_write(store: steps.Steps) -> TypeGuard[steps.PostgreSQLSteps]:
+    """Whether a PIN try is read, judged, then written in one write (PostgreSQL: ivr.voice.pin_try), rather
+    than checked and written in a Session's transaction."""
+    return isinstance(store, steps.PostgreSQLSteps)
+
+
 @bp.post("/agent/pin", endpoint="pin")
 @call_step(fallback=_apology)
 def agent_pin() -> Response:
@@ -128,16 +152,25 @@ def agent_pin() -> Response:
     if not line.at_step(leg, "pin"):
         return _stray()
     site = _site(leg)
-    now, s, form = clock(), session(), request.form
-    keyed = line.entered_id(leg)
-    typed = find_keyed(s, current_app.secret_key or "", keyed) if keyed else None
-    pin = form.get("Digits", "")[:MAX_TYPED]
-    checked = verify_agent(s, typed, pin, form.get("From", ""), form.get("To", ""), now)
-    agent = checked.agent
-    account = None
-    if agent is not None:
-        account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active, agent.pin_expired)
-    return _answer_in_session(line.step(site, leg, line.PinChecked(account, checked.locked)), now)
+    now, form, secret = clock(), request.form, current_app.secret_key or ""
+    pin, caller, called = form.get("Digits", "")[:MAX_TYPED], form.get("From", ""), form.get("To", "")
+    store, connection = steps.held()
+    if not _one_write(store):  # SQLite: the check and the step in one transaction
+        s = session()
+        keyed = line.entered_id(leg)
+        typed = find_keyed(s, secret, keyed) if keyed else None
+        checked = verify_agent(s, typed, pin, caller, called, now)
+        agent = checked.agent
+        account = None
+        if agent is not None:
+            account = line.Account(agent.agent_id, agent.desk, agent.name, agent.active, agent.pin_expired)
+        return _answer_in_session(line.step(site, leg, line.PinChecked(account, checked.locked)), now)
+    tried = pin_try.tried(store.executor(connection), secret, line.entered_id(leg), pin, caller, called, now)
+    answer, done = _write(line.step(site, leg, tried.event), now, tried.gate, tried.values)
+    if done[0]:
+        return answer
+    # another wrong PIN on this line or phone was counted since the read: the locks are not as foretold
+    return _answer(line.step(site, leg, tried.again(done)), now)
 
 
 @bp.post("/agent/whisper", endpoint="whisper")

@@ -301,7 +301,8 @@ def test_an_error_in_a_step_still_answers_twiml(twilio, session, agents, monkeyp
     def broken(*_args: object) -> None:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("ivr.voice.agent_line.verify_agent", broken)
+    monkeypatch.setattr("ivr.voice.agent_line.verify_agent", broken)  # SQLite's check
+    monkeypatch.setattr("ivr.voice.pin_try.tried", broken)  # PostgreSQL's
     answer = driver.press(pin, "432198")
     assert said(answer).startswith("Sorry, the agent line has a problem.")
     assert xpath(answer, "/Response/Hangup")
