@@ -82,6 +82,16 @@ class DatabaseUnavailable(Exception):
     """The database refused, failed or took too long: answer without it."""
 
 
+CONFLICTS = frozenset({"40001", "40P01"})  # SQLSTATE: serialization failure, deadlock detected
+
+
+def conflicted(error: BaseException) -> bool:
+    """Whether a statement failed only because it lost to another transaction (PostgreSQL rolled it back:
+    a deadlock or a serialization failure): nothing of it was written, and it may be run again."""
+    original = getattr(error, "orig", None) or error  # SQLAlchemy's DBAPIError, or the driver's own error
+    return getattr(original, "sqlstate", None) in CONFLICTS
+
+
 @dataclass(frozen=True)
 class Limits:
     """How long a connection may take to open, a statement to run and a lock to be waited for (0: no limit).

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, ExceptionContext
 
 from .breaker import Breaker
-from .db import BUSY_MS, Database, DatabaseUnavailable
+from .db import BUSY_MS, Database, DatabaseUnavailable, conflicted
 
 log = logging.getLogger(__name__)
 EXPIRED = "the webhook's time for the database is up"
@@ -260,10 +260,11 @@ class Guard:
     def failed(self, error: BaseException, disconnect: bool) -> None:
         """A statement in a webhook failed: an operational failure or a lost connection raises
         DatabaseUnavailable (the rest of the request answers without the database: no second wait, no
-        connection attempt, none of the error path's own statements)."""
+        connection attempt, none of the error path's own statements). A transaction lost to another (a
+        deadlock, a serialization failure) does not: it is raised as it is."""
         deadline = current()
-        if deadline is None or isinstance(error, DatabaseUnavailable):
-            return
+        if deadline is None or isinstance(error, DatabaseUnavailable) or conflicted(error):
+            return  # a conflict is not the database failing: the webhook runs its step again
         if disconnect or isinstance(error, (self.dbapi.OperationalError, self.dbapi.InterfaceError)):
             with _lock:
                 _failed(deadline)

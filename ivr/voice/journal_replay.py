@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from ..calls import log as calllog
 from ..calls.journal import DEFAULT_MAX_BYTES, Journal, new_record_id, read
 from ..calls.logsafe import describe, hidden_values
-from ..db import DatabaseUnavailable, InsertOrSkip, session, utcnow
+from ..db import DatabaseUnavailable, InsertOrSkip, conflicted, session, utcnow
 from ..extensions import clock
 from ..models import JournalReplay
 from . import repeats
@@ -39,6 +39,8 @@ CALL_FIELDS = (
 
 def unavailable(exc: BaseException) -> bool:
     """Whether `exc` means the database cannot be used now (rather than a mistake in a statement)."""
+    if conflicted(exc):  # a deadlock or serialization failure: PostgreSQL's OperationalError, not an outage
+        return False
     if isinstance(exc, DatabaseUnavailable | OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated

@@ -3,7 +3,10 @@ answer repeats from the kept answer and, without the database, answer at once an
 
 from __future__ import annotations
 
+import itertools
 import logging
+import random
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
@@ -13,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..calls.logsafe import describe, hidden_values, redacted_traceback
-from ..db import database, session
+from ..db import conflicted, database, session
 from ..engine import agent_line
 from ..extensions import clock, flows
 from . import journal_replay, repeats
@@ -51,12 +54,33 @@ def _forget_session() -> None:
 def _roll_back(exc: Exception) -> None:
     """Roll back this request's session and the held connection's work. After a database error the held
     connection is closed (the next request opens a new one rather than go on with a connection in a state
-    no one checked); after any other error (a broken flow) it is kept."""
+    no one checked); after any other error (a broken flow, a transaction lost to another) it is kept."""
     session().rollback()
-    if isinstance(exc, SQLAlchemyError):  # the driver's errors too (ivr.calls.driver wraps them)
+    if isinstance(exc, SQLAlchemyError) and not conflicted(exc):  # the driver's errors too (ivr.calls.driver)
         database().drop_webhook_connection()
     else:
         database().reset_webhook_connection()
+
+
+CONFLICT_RETRIES = 3  # a step lost to another transaction (a deadlock) is run again up to this many times
+T = TypeVar("T")
+
+
+def _again_after_conflicts(run: Callable[[], T]) -> T:
+    """Run a step; when PostgreSQL rolled it back for a conflict with another transaction (nothing of it
+    was written), roll back and run it again, after a short random pause, at most CONFLICT_RETRIES times.
+    The webhook's deadline still bounds it all."""
+    for attempt in itertools.count(1):
+        try:
+            return run()
+        except Exception as exc:
+            if attempt > CONFLICT_RETRIES or not conflicted(exc):
+                raise
+            _roll_back(exc)
+            log.warning("call %s: %s lost to another transaction, run again: %s", request.form["CallSid"],
+                        request.path, _safe(exc))  # fmt: skip
+            time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311  # not for security
+    raise AssertionError("unreachable")
 
 
 def flow_fallback() -> Response:
@@ -98,7 +122,7 @@ def call_step(
                     kept = None if reads_kept else repeats.kept_answer(key)
                     if kept is not None:
                         return kept
-                answer = handler(*args, **kwargs)
+                answer = _again_after_conflicts(lambda: handler(*args, **kwargs))
             except HTTPException:
                 raise
             except Exception as exc:
@@ -180,13 +204,17 @@ def callback(
         def wrapper() -> Response:
             sid = request.form["CallSid"]
             key = repeats.repeat_key()
-            try:
+
+            def store() -> None:
                 if fast is not None and fast(key):
-                    pass
-                elif repeats.kept_answer(key) is None:
+                    return
+                if repeats.kept_answer(key) is None:
                     handler()
                     repeats.keep_in_session(session(), key, Response(status=204))
                     session().commit()
+
+            try:
+                _again_after_conflicts(store)
             except Exception as exc:
                 down = unavailable(exc)
                 if down:
