@@ -638,11 +638,11 @@ def _answer_params(answer: Answer | None, sid: str) -> dict[str, Any]:
 def _logged(log: Iterable[LogEntry], effects: Effects) -> tuple[Shape, dict[str, Any]]:
     """The shape of the rows `effects` add (`_adding`), and the parameters of those rows and of the events
     (the step's log, then its effects': an added row's with its index and its `skipped` data)."""
-    shape = []
+    shape: list[tuple[Table, tuple[str, ...]]] = []
     params: dict[str, Any] = {}
-    events = [{"kind": e.kind, "node": e.node, "data": e.data} for e in log]
+    events: list[dict[str, Any]] = [{"kind": e.kind, "node": e.node, "data": e.data} for e in log]
     for effect in effects:
-        event = {"kind": effect.kind, "node": effect.node, "data": dict(effect.data)}
+        event: dict[str, Any] = {"kind": effect.kind, "node": effect.node, "data": dict(effect.data)}
         if isinstance(effect, Added):
             i = len(shape)
             shape.append((effect.table, tuple(effect.values)))

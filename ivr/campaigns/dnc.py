@@ -293,7 +293,7 @@ def opt_out_call(session: Session, call_id: int, now: datetime) -> dict[str, Any
     found = session.execute(
         select(Call.call_sid, Call.direction, Call.from_number, Call.to_number).where(Call.id == call_id)
     ).one()
-    plan = opt_out(found._mapping, now)
+    plan = opt_out(dict(found._mapping), now)
     if plan.entry is None:
         return plan.skipped
     added = block(session, plan.entry["phone"], OPT_OUT, plan.entry["note"], now=now)

@@ -147,9 +147,9 @@ def test_an_attempt_taken_by_another_call_after_the_read_refuses_the_write(app, 
     assert session.get_one(Attempt, attempt_id).answered_by is None
 
 
-def test_a_first_step_with_effects_takes_the_transactional_path(app, twilio, session, flows_dir):
-    """A campaign flow that opts the callee out at once: the step, its effect and the link in one
-    transaction."""
+def test_a_first_step_with_effects_is_written_with_the_link(app, twilio, session, flows_dir):
+    """A campaign flow that opts the callee out at once: the step, its effect and the link in one write
+    (more in tests/voice/test_effect_steps.py)."""
     flow = {
         "name": "stop",
         "start": "remove",
