@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ivr.calls import log as calllog
+from ivr.calls import steps
 from ivr.campaigns import answered, dnc
 from ivr.engine import CallContext, CallState, StepResult, start, step
 from ivr.models import Attempt, Call, CallEvent, DoNotCall, WebhookAnswer
@@ -212,6 +213,54 @@ def test_a_first_step_with_effects_refused_by_its_guard_writes_nothing(
     assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
     assert _entries(session) == {}
     assert session.scalar(select(CallEvent.id).where(CallEvent.kind == "do_not_call")) is None
+
+
+def test_a_first_step_with_effects_answered_meanwhile_writes_nothing(
+    app, twilio, session, lines, monkeypatch
+):
+    """Twilio's retry of the same request answered between this one's read and its write: no entry, no
+    call; the answer kept is given."""
+    attempt_id = _attempt(app, session, flow="stop")
+    sid = new_sid()
+    real = answered.read
+    kept = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Answered meanwhile.</Say></Response>'
+
+    def answered_meanwhile(run: Any, found_id: int) -> Any:
+        session.add(WebhookAnswer(key="token:out-twice", call_sid=sid, answered_at=OPEN, status=200,
+                                  content_type="text/xml", body=kept))  # fmt: skip
+        session.commit()
+        return real(run, found_id)
+
+    monkeypatch.setattr(answered, "read", answered_meanwhile)
+    root = _answered(twilio, attempt_id, sid, "out-twice", AnsweredBy="human")
+    assert one(root, "/Response/Say/text()") == "Answered meanwhile."
+    assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
+    assert _entries(session) == {}
+
+
+def test_a_new_call_logged_meanwhile_gets_its_first_step_and_the_entry_once(
+    twilio, session, lines, monkeypatch
+):
+    """A status callback logs the call between the new call's read and its write: the write finds the call
+    logged and writes nothing; the step, the entry and its event go on the row found."""
+    real = steps.Steps.read
+    params = twilio.call_params(new_sid(), CALLER, STOP_LINE)
+
+    def logged_meanwhile(self: steps.Steps, connection: Any, sid: str, key: str | None) -> steps.Found:
+        found = real(self, connection, sid, key)
+        calllog.insert_call(session, params, OPEN)
+        session.commit()
+        return found
+
+    monkeypatch.setattr(steps.Steps, "read", logged_meanwhile)
+    assert one(parse(twilio.post("/voice/incoming", params)), "//Say/text()") == GOODBYE
+    sid = params["CallSid"]
+    assert _entries(session) == {CALLER: ("opt-out", f"opted out during call {sid}", OPEN)}
+    timeline = _timeline(session, sid)
+    assert [entry for entry in timeline if entry[0] == "do_not_call"] == [
+        ("do_not_call", "remove", ADDED, OPEN)
+    ]
+    assert timeline[-1][0] == "do_not_call" and call_row(session, sid).site_version_id is not None
 
 
 def test_a_step_with_effects_costs_what_a_step_without_them_costs(app, twilio, session, lines):
