@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ivr.calls import log as calllog
 from ivr.calls import steps
-from ivr.campaigns import answered, dnc
+from ivr.campaigns import dnc
 from ivr.engine import CallContext, CallState, StepResult, start, step
 from ivr.models import Attempt, Call, CallEvent, DoNotCall, WebhookAnswer
 from ivr.voice import effects
@@ -192,50 +192,6 @@ def test_a_callee_of_a_campaign_call_opting_out_lists_the_number_called(
     attempt = session.get_one(Attempt, attempt_id)
     assert (attempt.call_sid, attempt.answered_by) == (sid, "human")
     assert _kept(session, "token:out-opt") is not None
-
-
-def test_a_first_step_with_effects_refused_by_its_guard_writes_nothing(
-    app, twilio, session, lines, monkeypatch
-):
-    """The attempt linked to another call between the read and the write: no call, no entry, a hang-up."""
-    attempt_id = _attempt(app, session, flow="stop")
-    real = answered.read
-
-    def raced(run: Any, found_id: int) -> Any:
-        placed = real(run, found_id)
-        session.execute(update(Attempt).where(Attempt.id == found_id).values(call_sid="CA" + "f" * 32))
-        session.commit()
-        return placed
-
-    monkeypatch.setattr(answered, "read", raced)
-    sid = new_sid()
-    assert xpath(_answered(twilio, attempt_id, sid, "out-raced", AnsweredBy="human"), "//Hangup")
-    assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
-    assert _entries(session) == {}
-    assert session.scalar(select(CallEvent.id).where(CallEvent.kind == "do_not_call")) is None
-
-
-def test_a_first_step_with_effects_answered_meanwhile_writes_nothing(
-    app, twilio, session, lines, monkeypatch
-):
-    """Twilio's retry of the same request answered between this one's read and its write: no entry, no
-    call; the answer kept is given."""
-    attempt_id = _attempt(app, session, flow="stop")
-    sid = new_sid()
-    real = answered.read
-    kept = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Answered meanwhile.</Say></Response>'
-
-    def answered_meanwhile(run: Any, found_id: int) -> Any:
-        session.add(WebhookAnswer(key="token:out-twice", call_sid=sid, answered_at=OPEN, status=200,
-                                  content_type="text/xml", body=kept))  # fmt: skip
-        session.commit()
-        return real(run, found_id)
-
-    monkeypatch.setattr(answered, "read", answered_meanwhile)
-    root = _answered(twilio, attempt_id, sid, "out-twice", AnsweredBy="human")
-    assert one(root, "/Response/Say/text()") == "Answered meanwhile."
-    assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
-    assert _entries(session) == {}
 
 
 def test_a_new_call_logged_meanwhile_gets_its_first_step_and_the_entry_once(
