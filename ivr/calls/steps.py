@@ -80,9 +80,8 @@ class Added:
     skipped: Mapping[str, Any]
 
 
-Effects = Sequence[
-    LogEntry | Added
-]  # what a step's effects write after its own log: events, rows with theirs
+# What a step's effects write after its own log, in order: events, and rows with their event
+Effects = Sequence[LogEntry | Added]
 
 
 @dataclass(frozen=True)
@@ -328,21 +327,14 @@ class SQLiteSteps(Steps):
 
 
 def _effected(run: driver.Runner, effects: Effects) -> list[LogEntry]:
-    """The events of a step's effects, in order, each added row inserted first (its event's data tells
-    whether it went in)."""
-    return [
-        effect
-        if isinstance(effect, LogEntry)
-        else LogEntry(
-            effect.kind, effect.node, dict(effect.data if _inserted(run, effect) else effect.skipped)
-        )
-        for effect in effects
-    ]
+    """The events of a step's effects, in order, each added row inserted first."""
+    return [effect if isinstance(effect, LogEntry) else _added(run, effect) for effect in effects]
 
 
-def _inserted(run: driver.Runner, added: Added) -> bool:
-    """Insert an effect's row unless its key is there: whether it went in."""
-    return _insert_of(added.table, tuple(added.values)).execute(run, added.values).first() is not None
+def _added(run: driver.Runner, added: Added) -> LogEntry:
+    """Insert an effect's row unless its key is there; its event, with the data of what happened."""
+    went_in = _insert_of(added.table, tuple(added.values)).execute(run, added.values).first() is not None
+    return LogEntry(added.kind, added.node, dict(added.data if went_in else added.skipped))
 
 
 @cache
