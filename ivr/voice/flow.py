@@ -96,7 +96,7 @@ def incoming() -> Response:
             if row is not None:
                 repeats.mark_kept()
             return answer
-    if call is None:  # logged meanwhile by another request: found (or logged now, if removed since)
+        # logged meanwhile by another request (a status callback): found, or logged now if removed since
         call = calllog.find_or_insert_call(run, request.form, now)
         run.commit()
     return _save(connection, call, published.id, result, now)
