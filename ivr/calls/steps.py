@@ -68,6 +68,24 @@ class Leg:
 
 
 @dataclass(frozen=True)
+class Added:
+    """A row an effect inserts unless its key is there already (`values` of `table`, every column without a
+    server default), and its event, logged after the step's own: `kind` at `node`, with `data` when the row
+    went in and `skipped` when its key was there."""
+
+    kind: str
+    node: str | None
+    table: Table
+    values: Mapping[str, Any]
+    data: Mapping[str, Any]
+    skipped: Mapping[str, Any]
+
+
+# What a step's effects write after its own log, in order: events, and rows with their event
+Effects = Sequence[LogEntry | Added]
+
+
+@dataclass(frozen=True)
 class Kept:
     """An answer kept earlier under this request's repeat key."""
 
@@ -158,8 +176,10 @@ class Steps:
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> None:
-        """A flow step: set `values` on the call, append its log (made `now`) and keep its answer."""
+        """A flow step: set `values` on the call, append its log (made `now`) and what its `effects` write,
+        and keep its answer."""
         raise NotImplementedError
 
     def write_legs(
@@ -176,9 +196,10 @@ class Steps:
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> int | None:
-        """A new call with its first step (every column in `values`), its log and answer; its id, or None
-        when another request logged the call meanwhile (nothing is written then)."""
+        """A new call with its first step (every column in `values`), its log, what its `effects` write and
+        its answer; its id, or None when another request logged the call meanwhile (nothing written then)."""
         raise NotImplementedError
 
     def callback(
@@ -189,9 +210,10 @@ class Steps:
         now: datetime,
         answer: Answer | None,
         guard: Guard | None = None,
+        effects: Effects = (),
     ) -> Written:
-        """A callback that only logs (as `calllog.log_callback`), its answer kept; nothing when it is a
-        repeat (of the answer's key) or when its `guard` refuses."""
+        """A callback that only logs (as `calllog.log_callback`), then what its `effects` write, its answer
+        kept; nothing when it is a repeat (of the answer's key) or when its `guard` refuses."""
         raise NotImplementedError
 
     def status(
@@ -228,11 +250,12 @@ class SQLiteSteps(Steps):
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> None:
         run = driver.runner(connection)
         with _transaction(connection):
             run.execute(calllog.UPDATE_CALL, {"row_id": call_id, **_updated(values)})
-            rows = _event_rows(call_id, log, now)
+            rows = _event_rows(call_id, [*log, *_effected(run, effects)], now)
             if rows:
                 run.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
@@ -259,13 +282,14 @@ class SQLiteSteps(Steps):
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> int | None:
         run = driver.runner(connection)
         with _transaction(connection):
             call_id: int | None = run.execute(calllog.new_call(tuple(values)), dict(values)).scalar()
             if call_id is None:
                 return None
-            rows = _event_rows(call_id, log, now)
+            rows = _event_rows(call_id, [*log, *_effected(run, effects)], now)
             if rows:
                 run.execute(calllog.INSERT_EVENTS, rows)
             if answer is not None:
@@ -280,6 +304,7 @@ class SQLiteSteps(Steps):
         now: datetime,
         answer: Answer | None,
         guard: Guard | None = None,
+        effects: Effects = (),
     ) -> Written:
         run = driver.runner(connection)
         with _transaction(connection):
@@ -287,6 +312,8 @@ class SQLiteSteps(Steps):
                 return Written.REFUSED
             if answer is not None and KEEP_FIRST.execute(run, answer.row()).first() is None:
                 return Written.REPEAT
+            if effects:
+                logged = calllog.Logged(logged.values, [*logged.log, *_effected(run, effects)])
             calllog.log_callback(run, params, logged, now)
             return Written.APPLIED
 
@@ -298,6 +325,22 @@ class SQLiteSteps(Steps):
             if answer is not None and KEEP_FIRST.execute(run, answer.row()).first() is None:
                 return False
             return calllog.apply_status(run, params, now)
+
+
+def _effected(run: driver.Runner, effects: Effects) -> list[LogEntry]:
+    """The events of a step's effects, in order, each added row inserted first."""
+    return [effect if isinstance(effect, LogEntry) else _added(run, effect) for effect in effects]
+
+
+def _added(run: driver.Runner, added: Added) -> LogEntry:
+    """Insert an effect's row unless its key is there; its event, with the data of what happened."""
+    went_in = _insert_of(added.table, tuple(added.values)).execute(run, added.values).first() is not None
+    return LogEntry(added.kind, added.node, dict(added.data if went_in else added.skipped))
+
+
+@cache
+def _insert_of(table: Table, columns: tuple[str, ...]) -> InsertOrSkip:
+    return InsertOrSkip(table, columns, returning=columns[:1])  # no row back: its key was there
 
 
 @contextmanager
@@ -336,10 +379,11 @@ def _transaction(connection: Connection) -> Iterator[None]:
 # -- PostgreSQL ----------------------------------------------------------------------------------------
 
 # The step's events from one JSON array parameter, in its order (call_events.id orders a timeline).
-_LOG = """
+_EVENTS = """
 INSERT INTO call_events (call_id, at, kind, node, data)
-SELECT {call_id}, :at, e.value ->> 'kind', e.value ->> 'node', e.value -> 'data'
+SELECT {call_id}, :at, e.value ->> 'kind', e.value ->> 'node', {data}
 FROM {source} jsonb_array_elements(CAST(:log AS JSONB)) WITH ORDINALITY AS e(value, n) ORDER BY e.n"""
+_LOG = _EVENTS.replace("{data}", "e.value -> 'data'")
 _KEEP = """
 INSERT INTO webhook_answers (key, call_sid, answered_at, status, content_type, body)
 SELECT :key, :call_sid, :answered_at, :answer_status, :content_type, :body {source}
@@ -347,33 +391,68 @@ WHERE CAST(:key AS VARCHAR) IS NOT NULL
 ON CONFLICT DO NOTHING"""
 
 
-def _typed(sql: str, columns: Iterable[str] = ()) -> TextClause:
-    """A text() statement whose call columns, times and answer bind with their column types."""
+# The rows a step's effects add: each one's table and columns (its parameters :a<i>_<column>)
+Shape = tuple[tuple[Table, tuple[str, ...]], ...]
+
+
+def _typed(sql: str, columns: Iterable[str] = (), added: Shape = ()) -> TextClause:
+    """A text() statement whose call columns, times, answer and added rows bind with their column types."""
     types = [bindparam(name, type_=CALLS.c[name].type) for name in columns]
     times = [bindparam(name, type_=UTCDateTime()) for name in ("at", "answered_at") if f":{name}" in sql]
-    return text(sql).bindparams(*types, *times)
+    rows = [
+        bindparam(f"a{i}_{name}", type_=table.c[name].type)
+        for i, (table, names) in enumerate(added)
+        for name in names
+    ]
+    return text(sql).bindparams(*types, *times, *rows)
+
+
+def _adding(shape: Shape, source: str = "") -> str:
+    """A CTE `a<i>` per added row, its INSERT unless its key is there (with a row from `source` only):
+    a row back when it went in."""
+    ctes = []
+    for i, (table, columns) in enumerate(shape):
+        params = ", ".join(f":a{i}_{name}" for name in columns)
+        ctes.append(
+            f"a{i} AS (INSERT INTO {table.name} ({', '.join(columns)}) SELECT {params} {source}\n"
+            "  ON CONFLICT DO NOTHING RETURNING 1),\n"
+        )
+    return "".join(ctes)
+
+
+def _logging(call_id: str, source: str, shape: Shape) -> str:
+    """The INSERT of the step's events (`_EVENTS`), an added row's event with its data or its `skipped`
+    as the row `a<i>` went in or not (both in ONE insert: two inserts in one statement have no order)."""
+    data, skipped = "e.value -> 'data'", "e.value -> 'skipped'"
+    if shape:
+        added = "".join(
+            f" WHEN '{i}' THEN CASE WHEN EXISTS (SELECT 1 FROM a{i}) THEN {data} ELSE {skipped} END"
+            for i in range(len(shape))
+        )
+        data = f"CASE e.value ->> 'added'{added} ELSE {data} END"
+    return _EVENTS.format(call_id=call_id, source=source, data=data)
 
 
 @cache
-def _pg_write(columns: tuple[str, ...]) -> TextClause:
+def _pg_write(columns: tuple[str, ...], added: Shape = ()) -> TextClause:
     sets = ", ".join(f"{name} = :{name}" for name in columns)
     sql = f"""WITH step AS (UPDATE calls SET {sets} WHERE id = :row_id),
-logged AS ({_LOG.format(call_id=":row_id", source="")}),
+{_adding(added)}logged AS ({_logging(":row_id", "", added)}),
 kept AS ({_KEEP.format(source="")})
 SELECT 1"""
-    return _typed(sql, columns)
+    return _typed(sql, columns, added)
 
 
 @cache
-def _pg_start(columns: tuple[str, ...]) -> TextClause:
+def _pg_start(columns: tuple[str, ...], added: Shape = ()) -> TextClause:
     names = ", ".join(columns)
     params = ", ".join(f":{name}" for name in columns)
     sql = f"""WITH made AS (
   INSERT INTO calls ({names}) VALUES ({params}) ON CONFLICT DO NOTHING RETURNING id),
-logged AS ({_LOG.format(call_id="made.id", source="made CROSS JOIN")}),
+{_adding(added, "FROM made")}logged AS ({_logging("made.id", "made CROSS JOIN", added)}),
 kept AS ({_KEEP.format(source="FROM made")})
 SELECT id FROM made"""
-    return _typed(sql, columns)
+    return _typed(sql, columns, added)
 
 
 @dataclass(frozen=True, eq=False)  # one object per shape (cached by its builder): hashed as itself
@@ -437,21 +516,22 @@ first AS (SELECT 1 AS ok {source} WHERE CAST(:key AS VARCHAR) IS NULL OR EXISTS 
 
 
 @cache
-def _pg_callback(columns: tuple[str, ...], before: str = "") -> TextClause:
+def _pg_callback(columns: tuple[str, ...], before: str = "", added: Shape = ()) -> TextClause:
     """A callback that only logs: its call found or logged (a new call gets `columns` in its INSERT, a
-    known one in an UPDATE), its events from one JSON array, its answer kept; with a guard's CTEs `before`
-    (defining `gate`), only when the gate has a row."""
+    known one in an UPDATE), the rows its effects add, its events from one JSON array, its answer kept;
+    with a guard's CTEs `before` (defining `gate`), only when the gate has a row."""
     new = tuple(dict.fromkeys(calllog.NEW_CALL + columns))
     sets = "".join(f"{name} = :{name}, " for name in columns)
     moved = f""",
 moved AS (UPDATE calls SET {sets}updated_at = :updated_at WHERE id IN (SELECT id FROM found))"""
     guarded = "(SELECT count(*) FROM gate)" if before else "1"
+    events = _logging("target.id", "target CROSS JOIN", added)
     sql = f"""WITH {before + ", " if before else ""}{_first("gate" if before else "")},
 {_call_of("first", new)},
-logged AS ({_LOG.format(call_id="target.id", source="target CROSS JOIN")}){moved if columns else ""}
+{_adding(added, "FROM target")}logged AS ({events}){moved if columns else ""}
 SELECT (SELECT count(*) FROM first) AS applied, (SELECT count(*) FROM target) AS logged,
   {guarded} AS guarded"""
-    return _typed(sql, new)
+    return _typed(sql, new, added)
 
 
 _STATUS_COLUMNS = calllog.NEW_CALL + ("duration", "ended_at")
@@ -569,8 +649,21 @@ def _answer_params(answer: Answer | None, sid: str) -> dict[str, Any]:
     return row
 
 
-def _log_json(log: Iterable[LogEntry]) -> str:
-    return json.dumps([{"kind": e.kind, "node": e.node, "data": e.data} for e in log])
+def _logged(log: Iterable[LogEntry], effects: Effects) -> tuple[Shape, dict[str, Any]]:
+    """The shape of the rows `effects` add (`_adding`), and the parameters of those rows and of the events
+    (the step's log, then its effects': an added row's with its index and its `skipped` data)."""
+    shape: list[tuple[Table, tuple[str, ...]]] = []
+    params: dict[str, Any] = {}
+    events: list[dict[str, Any]] = [{"kind": e.kind, "node": e.node, "data": e.data} for e in log]
+    for effect in effects:
+        event: dict[str, Any] = {"kind": effect.kind, "node": effect.node, "data": dict(effect.data)}
+        if isinstance(effect, Added):
+            i = len(shape)
+            shape.append((effect.table, tuple(effect.values)))
+            params.update({f"a{i}_{name}": value for name, value in effect.values.items()})
+            event |= {"added": i, "skipped": dict(effect.skipped)}
+        events.append(event)
+    return tuple(shape), params | {"log": json.dumps(events)}
 
 
 class PostgreSQLSteps(Steps):
@@ -589,17 +682,13 @@ class PostgreSQLSteps(Steps):
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> None:
         updated = _updated(values)
-        params = {
-            **_answer_params(answer, ""),
-            **updated,
-            "row_id": call_id,
-            "at": now,
-            "log": _log_json(log),
-        }
+        shape, logged = _logged(log, effects)
+        params = {**_answer_params(answer, ""), **updated, "row_id": call_id, "at": now, **logged}
         run = self.executor(connection)
-        run.execute(_pg_write(tuple(updated)), params)
+        run.execute(_pg_write(tuple(updated), shape), params)
         run.commit()
 
     def write_legs(
@@ -653,10 +742,12 @@ class PostgreSQLSteps(Steps):
         log: Iterable[LogEntry],
         now: datetime,
         answer: Answer | None,
+        effects: Effects = (),
     ) -> int | None:
-        params = {**_answer_params(answer, ""), **values, "at": now, "log": _log_json(log)}
+        shape, logged = _logged(log, effects)
+        params = {**_answer_params(answer, ""), **values, "at": now, **logged}
         run = self.executor(connection)
-        call_id: int | None = run.execute(_pg_start(tuple(values)), params).scalar()
+        call_id: int | None = run.execute(_pg_start(tuple(values), shape), params).scalar()
         run.commit()
         return call_id
 
@@ -673,17 +764,19 @@ class PostgreSQLSteps(Steps):
         now: datetime,
         answer: Answer | None,
         guard: Guard | None = None,
+        effects: Effects = (),
     ) -> Written:
         sid = params["CallSid"]
+        shape, events = _logged(logged.log, effects)
         values = {
             **_answer_params(answer, sid),
             **calllog.call_values(params, now),
             **(_updated(logged.values) if logged.values else {}),
             "at": now,
-            "log": _log_json(logged.log),
+            **events,
             **(guard.params if guard is not None else {}),
         }
-        statement = _pg_callback(tuple(logged.values), guard.cte if guard is not None else "")
+        statement = _pg_callback(tuple(logged.values), guard.cte if guard is not None else "", shape)
         applied, row = logged_once(self.executor(connection), statement, values)
         if not row[2]:  # guarded
             return Written.REFUSED

@@ -4,7 +4,7 @@ opt-out; each removal kept on record (who, when, why) (docs/campaigns.md). Never
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO, cast
@@ -261,18 +261,40 @@ def import_list(
     return report
 
 
-def opt_out_call(session: Session, call_id: int, now: datetime) -> dict[str, Any]:
-    """Put the other party of a call on the list (source opt-out, added `now`): To if outbound, else From.
+UNLISTABLE = "not a number that can be listed (withheld?)"
 
-    Returns what happened, for the call's timeline: the number and whether it was added, or why not.
-    """
-    found = session.execute(
-        select(Call.call_sid, Call.direction, Call.from_number, Call.to_number).where(Call.id == call_id)
-    ).one()
-    raw = found.to_number if found.direction.startswith("outbound") else found.from_number
+
+@dataclass(frozen=True)
+class OptOut:
+    """What opting a call's other party out writes: its entry (None: no number that can be listed), and the
+    data of the call's timeline when the entry went in and when it did not."""
+
+    entry: dict[str, Any] | None
+    added: dict[str, Any]
+    skipped: dict[str, Any]
+
+
+def opt_out(call: Mapping[str, Any], now: datetime) -> OptOut:
+    """The opt-out of a call (its row's call_sid, direction, from_number and to_number), added `now`: the
+    other party, To if the call is outbound, else From, in E.164."""
+    raw = call["to_number"] if call["direction"].startswith("outbound") else call["from_number"]
     try:
         number = to_e164(raw)
     except PhoneError:
-        return {"number": raw, "added": False, "reason": "not a number that can be listed (withheld?)"}
-    added = block(session, number, "opt-out", f"opted out during call {found.call_sid}", now=now)
-    return {"number": number, "added": added} | ({} if added else {"reason": "already on the list"})
+        return OptOut(None, {}, {"number": raw, "added": False, "reason": UNLISTABLE})
+    note = f"opted out during call {call['call_sid']}"[:NOTE_LENGTH]
+    entry = {"phone": number, "source": OPT_OUT, "note": note, "added_at": now}
+    skipped = {"number": number, "added": False, "reason": "already on the list"}
+    return OptOut(entry, {"number": number, "added": True}, skipped)
+
+
+def opt_out_call(session: Session, call_id: int, now: datetime) -> dict[str, Any]:
+    """Put the other party of a call on the list (`opt_out`); what happened, for the call's timeline."""
+    found = session.execute(
+        select(Call.call_sid, Call.direction, Call.from_number, Call.to_number).where(Call.id == call_id)
+    ).one()
+    plan = opt_out(dict(found._mapping), now)
+    if plan.entry is None:
+        return plan.skipped
+    added = block(session, plan.entry["phone"], OPT_OUT, plan.entry["note"], now=now)
+    return plan.added if added else plan.skipped

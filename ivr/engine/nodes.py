@@ -665,8 +665,8 @@ class HangupNode(NodeType):
 class OptOutNode(NodeType):
     """Put the other party's number on the do-not-call list, confirm it, then go on or hang up.
 
-    The engine stays pure: the step asks for the AddToDoNotCall effect, and its owner writes the list entry
-    (source opt-out) in the same transaction as the step.
+    The engine stays pure: the step asks for the AddToDoNotCall effect, and the list entry (source opt-out)
+    is written in the step's own write (ivr.voice.effects).
     """
 
     ends = True

@@ -18,7 +18,7 @@ from ..engine import CallContext, CallState, FlowError, LogEntry, Site, StepResu
 from ..extensions import clock, flows
 from . import repeats
 from .agent_line import answer_incoming
-from .effects import save_and_apply
+from .effects import planned
 from .responses import fallback_twiml, twiml
 from .twiml import render
 from .wrappers import Fast, call_step, callback
@@ -42,17 +42,12 @@ def _context(run: Connection | Runner, now: datetime) -> CallContext:
 def _save(
     connection: Connection, call: calllog.CallRef, version_id: int, result: StepResult, now: datetime
 ) -> Response:
-    """Store a step made `now` with its answer, kept for repeats, before answering."""
+    """Store a step made `now`, what its effects write and its answer, kept for repeats, before answering."""
     answer = twiml(result.actions)
-    if result.effects:
-        # Rare (a do-not-call opt-out): the effects' owners work on a Session, so this step, its effects and
-        # its answer take the transactional path, in one transaction of their own.
-        s = session()
-        save_and_apply(s, call, version_id, result, now)
-        return repeats.commit_with_answer(s, answer)
     store = steps.for_dialect(connection.dialect.name)
     values = calllog.step_values(version_id, result)
-    store.write(connection, call.id, values, result.log, now, _kept_answer(answer))
+    effects = planned(request.form, result, now)
+    store.write(connection, call.id, values, result.log, now, _kept_answer(answer), effects)
     return answer
 
 
@@ -91,16 +86,17 @@ def incoming() -> Response:
             raise FlowError(f"flows version {call.site_version_id} is missing")
         return twiml(start(pinned.site, _flow_for(pinned.site), _context(run, now)).actions)
     result = start(published.site, _flow_for(published.site), _context(run, now))
-    if call is None and not result.effects:
-        # a new call: its row, with its first step, its log and its answer in one write
+    if call is None:
+        # a new call: its row with its first step, its log, what its effects write and its answer in one write
         answer = twiml(result.actions)
         values = calllog.call_values(request.form, now) | calllog.step_values(published.id, result)
         row = repeats.answer_row(key, answer)
-        if store.start(connection, values, result.log, now, row) is not None:
+        effects = planned(request.form, result, now)
+        if store.start(connection, values, result.log, now, row, effects) is not None:
             if row is not None:
                 repeats.mark_kept()
             return answer
-    if call is None:  # logged meanwhile by another request (or the step has effects): found, or logged now
+        # logged meanwhile by another request (a status callback): found, or logged now if removed since
         call = calllog.find_or_insert_call(run, request.form, now)
         run.commit()
     return _save(connection, call, published.id, result, now)

@@ -13,12 +13,11 @@ from ..calls import log as calllog
 from ..calls import queues, steps
 from ..campaigns import answered
 from ..campaigns.answered import Callee, CampaignCall
-from ..db import session
-from ..engine import CallContext, FlowError, LogEntry, Site, StepResult, start
+from ..engine import CallContext, FlowError, LogEntry, Site, start
 from ..engine.actions import MACHINE_ANSWERS, Action, Hangup, Say
 from ..extensions import clock, flows
 from . import repeats
-from .effects import save_and_apply
+from .effects import planned
 from .responses import fallback_twiml, twiml
 from .wrappers import call_step
 
@@ -87,17 +86,18 @@ def outbound(attempt_id: int) -> Response:
         return _written(calllog.Logged({}, entries), twiml(actions), guard, now)
     ctx = CallContext(sid, callee.phone, campaign.caller_id, now, queues.figures(run, now))
     result = start(published.site, campaign.flow, ctx, variables=contact_variables(callee, campaign))
-    if result.effects:
-        return _with_effects(guard, entries, published.id, result, now)
     logged = calllog.Logged(calllog.step_values(published.id, result), [*entries, *result.log])
-    return _written(logged, twiml(result.actions), guard, now)
+    return _written(logged, twiml(result.actions), guard, now, planned(form, result, now))
 
 
-def _written(logged: calllog.Logged, answer: Response, guard: steps.Guard, now: datetime) -> Response:
-    """The answer's step written with the attempt's link and the answer kept: one write (ivr.calls.steps)."""
+def _written(
+    logged: calllog.Logged, answer: Response, guard: steps.Guard, now: datetime, effects: steps.Effects = ()
+) -> Response:
+    """The answer's step written with the attempt's link, what its effects write and the answer kept: one
+    write (ivr.calls.steps)."""
     store, connection = steps.held()
     row = repeats.answer_row(g.get("repeat_key"), answer)
-    done = store.callback(connection, request.form, logged, now, row, guard)
+    done = store.callback(connection, request.form, logged, now, row, guard, effects)
     if done is steps.Written.REFUSED:  # another call took the attempt since it was read
         return _not_ours(int(guard.params["link_attempt"]))
     if done is steps.Written.REPEAT:  # the same request, answered meanwhile: its answer, as kept
@@ -107,17 +107,3 @@ def _written(logged: calllog.Logged, answer: Response, guard: steps.Guard, now: 
     if row is not None:
         repeats.mark_kept()
     return answer
-
-
-def _with_effects(
-    guard: steps.Guard, entries: list[LogEntry], version_id: int, result: StepResult, now: datetime
-) -> Response:
-    """A first step with effects (a do-not-call opt-out) takes the transactional path: their owners work
-    on a Session. The attempt's link, the step, its effects and its answer in one transaction."""
-    s = session()
-    if s.execute(answered.LINK, dict(guard.params)).first() is None:  # the link of the one write
-        return _not_ours(int(guard.params["link_attempt"]))
-    call = calllog.find_or_insert_call(s, request.form, now)
-    calllog.add_events(s, call.id, entries, now)
-    save_and_apply(s, call, version_id, result, now)
-    return repeats.commit_with_answer(s, twiml(result.actions))

@@ -1,4 +1,5 @@
-"""A step's typed updates land in the call's row, and each effect reaches its owner through one registry."""
+"""A step's typed updates land in the call's row, and each effect reaches its owner (the Session path) and its
+planner (the one write) through a registry each."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ class Ring(Effect):
     times: int
 
 
-def test_every_effect_of_the_engine_has_an_owner() -> None:
+def test_every_effect_of_the_engine_has_an_owner_and_a_planner() -> None:
     kinds = {kind for kind in Effect.__subclasses__() if kind.__module__.startswith("ivr.")}
-    assert kinds and kinds <= set(effects.OWNERS)
+    assert kinds and kinds <= set(effects.OWNERS) and kinds <= set(effects.PLANNERS)
 
 
 def test_every_call_update_is_a_column_of_the_call_row() -> None:

@@ -5,8 +5,10 @@ kept); on SQLite one short transaction. What it leaves is what the transactional
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -125,10 +127,29 @@ def test_an_attempt_that_is_another_calls_or_another_numbers_hangs_up_and_writes
     assert session.get_one(Attempt, other).call_sid is None
 
 
-def test_an_attempt_taken_by_another_call_after_the_read_refuses_the_write(app, twilio, session, monkeypatch):
-    """The guard: the attempt linked meanwhile to another call (read as free): the step is not written,
-    and the call hangs up as for another call's attempt."""
-    attempt_id = _attempt(app, session)
+STOP = {  # a campaign flow that opts the callee out at once: its first step has an effect
+    "name": "stop",
+    "start": "remove",
+    "nodes": {"remove": {"type": "opt_out", "prompt": "You will not be called again. Goodbye."}},
+}
+FLOWS = pytest.mark.parametrize("flow", ["main", "stop"], ids=["a first step", "a first step with effects"])
+
+
+def _campaign_flow(app: Flask, flows_dir: Path, flow: str) -> str:
+    """The campaign's flow, the one that opts out written and published first."""
+    if flow == STOP["name"]:
+        (flows_dir / "stop.json").write_text(json.dumps(STOP))
+        app.extensions["ivr.flows"].check_seconds = 0
+    return flow
+
+
+@FLOWS
+def test_an_attempt_taken_by_another_call_after_the_read_refuses_the_write(
+    app, twilio, session, monkeypatch, flows_dir, flow
+):
+    """The guard: the attempt linked meanwhile to another call (read as free): the step (and what its effects
+    write) is not written, and the call hangs up as for another call's attempt."""
+    attempt_id = _attempt(app, session, flow=_campaign_flow(app, flows_dir, flow))
     real = answered.read
 
     def raced(run: Any, found_id: int) -> Any:
@@ -145,19 +166,13 @@ def test_an_attempt_taken_by_another_call_after_the_read_refuses_the_write(app, 
     assert xpath(parse_text(kept), "/Response/Hangup")  # the hang-up is kept, as for any other call's attempt
     session.expire_all()
     assert session.get_one(Attempt, attempt_id).answered_by is None
+    assert session.scalar(select(DoNotCall.phone)) is None
 
 
-def test_a_first_step_with_effects_takes_the_transactional_path(app, twilio, session, flows_dir):
-    """A campaign flow that opts the callee out at once: the step, its effect and the link in one
-    transaction."""
-    flow = {
-        "name": "stop",
-        "start": "remove",
-        "nodes": {"remove": {"type": "opt_out", "prompt": "You will not be called again. Goodbye."}},
-    }
-    (flows_dir / "stop.json").write_text(json.dumps(flow))
-    app.extensions["ivr.flows"].check_seconds = 0
-    attempt_id = _attempt(app, session, flow="stop")
+def test_a_first_step_with_effects_is_written_with_the_link(app, twilio, session, flows_dir):
+    """A campaign flow that opts the callee out at once: the step, its effect and the link in one write
+    (more in tests/voice/test_effect_steps.py)."""
+    attempt_id = _attempt(app, session, flow=_campaign_flow(app, flows_dir, "stop"))
     sid = new_sid()
     root = _answered(twilio, attempt_id, sid, "out-stop", AnsweredBy="human")
     assert one(root, "//Say/text()") == "You will not be called again. Goodbye."
@@ -175,10 +190,13 @@ def test_a_first_step_with_effects_takes_the_transactional_path(app, twilio, ses
     assert session.scalar(select(CallEvent.id).where(CallEvent.kind == "error")) is None
 
 
-def test_the_same_request_answered_meanwhile_gets_that_answer(app, twilio, session, monkeypatch):
+@FLOWS
+def test_the_same_request_answered_meanwhile_gets_that_answer(
+    app, twilio, session, monkeypatch, flows_dir, flow
+):
     """Twilio's retry of this request was answered between this one's read and its write: this one writes
-    nothing and answers what was kept, so both answers agree."""
-    attempt_id = _attempt(app, session)
+    nothing (what its effects write neither) and answers what was kept, so both answers agree."""
+    attempt_id = _attempt(app, session, flow=_campaign_flow(app, flows_dir, flow))
     sid = new_sid()
     real = answered.read
     kept = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Answered meanwhile.</Say></Response>'
@@ -193,3 +211,4 @@ def test_the_same_request_answered_meanwhile_gets_that_answer(app, twilio, sessi
     root = _answered(twilio, attempt_id, sid, "out-twice", AnsweredBy="human")
     assert one(root, "/Response/Say/text()") == "Answered meanwhile."
     assert session.scalar(select(Call.id).where(Call.call_sid == sid)) is None
+    assert session.scalar(select(DoNotCall.phone)) is None
