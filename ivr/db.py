@@ -83,6 +83,7 @@ class DatabaseUnavailable(Exception):
 
 
 CONFLICTS = frozenset({"40001", "40P01"})  # SQLSTATE: serialization failure, deadlock detected
+CONFLICT_RETRIES = 3  # a statement rolled back for a conflict runs again up to this many times
 
 
 def conflicted(error: BaseException) -> bool:

@@ -3,6 +3,10 @@ set of parameter names; the engine's before_cursor_execute listeners and the web
 
 from __future__ import annotations
 
+import itertools
+import logging
+import random
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -13,10 +17,12 @@ from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.sql.elements import ClauseElement
 
 from .. import deadline, writer_lock
+from ..db import CONFLICT_RETRIES, conflicted
 
 Processor = Callable[[Any], Any]
 Params = Mapping[str, Any]
 RUNNER = "ivr.runner"  # a connection's info: its Runner
+log = logging.getLogger(__name__)
 
 
 class Bind(NamedTuple):
@@ -164,6 +170,20 @@ class Runner:
                 self.plans.clear()
             plan = self.plans[key] = compile_plan(statement, self.dialect, first, many)
         values: Any = [plan.values(p) for p in every] if many else plan.values(first)
+        for attempt in itertools.count(1):
+            try:
+                return self._run(plan, values, many, run)
+            except self.errors as error:
+                if many or attempt > CONFLICT_RETRIES or not self._autocommit() or not conflicted(error):
+                    raise self._failed(error, plan.sql, values, self.cursor) from error
+                # PostgreSQL rolled the statement back for a conflict (a deadlock): it wrote nothing, and
+                # on its own in autocommit mode it runs again as it was
+                log.warning("a statement lost to another transaction (%s): run again", error.sqlstate)
+                time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311  # not for security
+        raise AssertionError("unreachable")
+
+    def _run(self, plan: Plan, values: Any, many: bool, run: Run) -> Rows:
+        """One execution of a compiled statement (the driver's error raised as it is)."""
         cursor = self.cursor
         try:
             if cursor is None:
@@ -179,11 +199,13 @@ class Runner:
             if self.rows_status is not None and cursor.pgresult.status != self.rows_status:
                 return Rows([])
             return Rows(plan.rows(cursor.fetchall()))
-        except self.errors as error:
-            raise self._failed(error, plan.sql, values, cursor) from error
         finally:
             if cursor is not None and cursor is not self.cursor:
                 cursor.close()
+
+    def _autocommit(self) -> bool:
+        """Whether each statement commits on its own (the webhooks' held connection on PostgreSQL)."""
+        return getattr(self.driver, "autocommit", None) is True and not self.connection.in_transaction()
 
     def commit(self) -> None:
         """End what the connection began: the Connection's transaction, or one sqlite3 began at a write."""

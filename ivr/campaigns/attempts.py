@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ..bounds import BIGINT_MAX, whole
+from ..db import Executor
 from ..engine.params import int_param
 from ..models import Attempt, Campaign, Contact
 from . import dnc, window
@@ -198,17 +199,17 @@ FINISH = (
         ~_OPEN_LEFT,
     )
     .values(state="finished", updated_at=bindparam("now", type_=CAMPAIGNS.c.updated_at.type))
+    .returning(CAMPAIGNS.c.id)
 )
 
 
-def finish_if_done(session: Session | Connection, campaign_id: int, now: datetime) -> bool:
+def finish_if_done(session: Session | Connection | Executor, campaign_id: int, now: datetime) -> bool:
     """Mark a running or paused campaign finished when none of its contacts is pending or being dialled.
 
     Every change that can leave a campaign without contacts to call ends here (an attempt settled,
     refused or undone, a claim, a pause or resume), so reading a campaign never needs to finish it.
     """
-    done = session.execute(FINISH, {"campaign_id": campaign_id, "now": now})
-    return cast(CursorResult[Any], done).rowcount == 1
+    return session.execute(FINISH, {"campaign_id": campaign_id, "now": now}).first() is not None
 
 
 @dataclass(frozen=True)

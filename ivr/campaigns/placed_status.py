@@ -195,7 +195,7 @@ def apply(
         if not row.current:
             continue
         if _may_be_done(values, row):
-            attempts.finish_if_done(connection, attempt.campaign_id, now)
-            connection.commit()
+            attempts.finish_if_done(run, attempt.campaign_id, now)
+            run.commit()
         return applied
     raise RuntimeError(f"the attempt of call {params['CallSid']} kept changing while its status was applied")

@@ -3,10 +3,7 @@ answer repeats from the kept answer and, without the database, answer at once an
 
 from __future__ import annotations
 
-import itertools
 import logging
-import random
-import time
 from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar, overload
@@ -62,27 +59,6 @@ def _roll_back(exc: Exception) -> None:
         database().reset_webhook_connection()
 
 
-CONFLICT_RETRIES = 3  # a step lost to another transaction (a deadlock) is run again up to this many times
-T = TypeVar("T")
-
-
-def _again_after_conflicts(run: Callable[[], T]) -> T:
-    """Run a step; when PostgreSQL rolled it back for a conflict with another transaction (nothing of it
-    was written), roll back and run it again, after a short random pause, at most CONFLICT_RETRIES times.
-    The webhook's deadline still bounds it all."""
-    for attempt in itertools.count(1):
-        try:
-            return run()
-        except Exception as exc:
-            if attempt > CONFLICT_RETRIES or not conflicted(exc):
-                raise
-            _roll_back(exc)
-            log.warning("call %s: %s lost to another transaction, run again: %s", request.form["CallSid"],
-                        request.path, _safe(exc))  # fmt: skip
-            time.sleep(random.uniform(0.005, 0.02) * attempt)  # noqa: S311  # not for security
-    raise AssertionError("unreachable")
-
-
 def flow_fallback() -> Response:
     """The apology and the site's fallback, fitting the step's event (see `fallback_actions`); a call to
     the agent line gets the agent line's apology, never the callers' fallback."""
@@ -122,7 +98,7 @@ def call_step(
                     kept = None if reads_kept else repeats.kept_answer(key)
                     if kept is not None:
                         return kept
-                answer = _again_after_conflicts(lambda: handler(*args, **kwargs))
+                answer = handler(*args, **kwargs)
             except HTTPException:
                 raise
             except Exception as exc:
@@ -204,17 +180,13 @@ def callback(
         def wrapper() -> Response:
             sid = request.form["CallSid"]
             key = repeats.repeat_key()
-
-            def store() -> None:
+            try:
                 if fast is not None and fast(key):
-                    return
-                if repeats.kept_answer(key) is None:
+                    pass
+                elif repeats.kept_answer(key) is None:
                     handler()
                     repeats.keep_in_session(session(), key, Response(status=204))
                     session().commit()
-
-            try:
-                _again_after_conflicts(store)
             except Exception as exc:
                 down = unavailable(exc)
                 if down:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -79,3 +80,33 @@ def test_concurrent_failures_are_all_counted(app: Flask) -> None:
         list(pool.map(one_failure, range(40)))
     with db.sessionmaker() as s:
         assert _failures(s, rule, "dave") == 40
+
+
+# (failures counted before, minutes since the first of them): the key's state when one more failure comes
+STATES = {
+    "no row": None,
+    "one short of the limit": (RULE.limit - 1, 1),
+    "two short": (RULE.limit - 2, 1),
+    "the window passed": (RULE.limit - 1, 11),
+    "just locked (the count restarted)": (0, 1),
+}
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_locks_next_foretells_what_the_next_failure_does(session: Session, state: str) -> None:
+    """`locks_next`, read from the key's row, says whether `fail` now sets the lock (ivr.voice.pin_try
+    foretells a PIN try's locks with it)."""
+    now = T0 + timedelta(minutes=20)
+    given = STATES[state]
+    if given is not None:
+        failures, minutes = given
+        first = now - timedelta(minutes=minutes)
+        locked = now + timedelta(minutes=5) if failures == 0 else None
+        session.add(Throttle(scope=RULE.scope, key="dan", failures=failures, first_failed_at=first,
+                             last_failed_at=first, locked_until=locked))  # fmt: skip
+        session.flush()
+    read = throttle.counts(session.connection(), [(RULE, "dan"), (UNTIL_LIFTED, "dan")])
+    assert set(read) == ({(RULE.scope, "dan")} if given is not None else set())
+    foretold = throttle.locks_next(RULE, read.get((RULE.scope, "dan")), now)
+    assert foretold == (throttle.fail(session, RULE, "dan", now) is not None)
+    assert foretold == (state == "one short of the limit")

@@ -5,18 +5,26 @@ closed and nothing is journaled. The conflicts are PostgreSQL's own errors, rais
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from ivr.models import Call, CallEvent
-from ivr.voice import wrappers
+from ivr.accounts.agents import BY_AGENT, BY_CALLER, BY_LINE
+from ivr.accounts.throttle import fail
+from ivr.db import CONFLICT_RETRIES
+from ivr.models import Call, CallEvent, Throttle
+from ivr.voice import pin_try
 from ivr.voice.journal_replay import journal
 
-from ..conftest import PG_URL
+from ..conftest import OPEN, PG_URL
 from ..test_deadline import is_the_fallback
 from ..twilio import CallDriver, one
+from .test_agent_line import said
+from .test_agent_pins import PHONE_LOCKED
+from .test_pin_try import STRANGER, _pin_step
 
 pytestmark = [
     pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
@@ -97,10 +105,42 @@ def test_a_step_that_keeps_losing_answers_the_fallback_without_tripping_the_brea
     app, call, session, conflicts, monkeypatch
 ):
     menu = call.start()
-    conflicts(wrappers.CONFLICT_RETRIES + 1)
+    conflicts(CONFLICT_RETRIES + 1)
     assert is_the_fallback(call.press(menu, "1"))
     assert session.scalars(select(Call.errors).where(Call.call_sid == call.sid)).one() == 1
     assert "error" in _events(session, call.sid)
     assert not app.extensions["ivr.breaker"].is_open and not journal(app).pending()
     conflicts(0)
     assert not is_the_fallback(call.press(menu, "1"))  # the next try goes through
+
+
+def test_a_pin_try_whose_second_write_lost_counts_its_failure_once(
+    app, twilio, session, agents, conflicts, monkeypatch, caplog
+):
+    """A wrong PIN whose one write was refused by its gate (another failure locked the phone meanwhile)
+    writes its step again; when that second write loses a deadlock, only it runs again: the try's failure
+    is counted once on the line and the agent, and the caller hears the phone's lock."""
+    for _ in range(3):
+        call, prompt = _pin_step(twilio, STRANGER, "1001")
+        call.press(prompt, "000000")
+    call, prompt = _pin_step(twilio, STRANGER, "1001")
+    real_counts = pin_try.counts
+
+    def raced(*args: Any) -> Any:
+        found = real_counts(*args)
+        fail(session, BY_CALLER, STRANGER, OPEN - timedelta(seconds=1))  # the other request's failure
+        session.commit()
+        conflicts(1)  # the refused write logs nothing: the step's second write is the one that loses
+        return found
+
+    monkeypatch.setattr(pin_try, "counts", raced)
+    assert said(call.press(prompt, "000000")) == PHONE_LOCKED
+    session.expire_all()
+    counted = dict(
+        session.execute(
+            select(Throttle.scope, Throttle.failures).where(Throttle.scope != BY_CALLER.scope)
+        ).all()
+    )
+    assert counted == {BY_LINE.scope: 4, BY_AGENT.scope: 4}  # the 4 wrong PINs of the 4 calls, once each
+    assert _events(session, call.sid).count("agent_locked_out") == 1
+    assert "a statement lost to another transaction (40P01): run again" in caplog.text

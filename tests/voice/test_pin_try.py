@@ -103,6 +103,9 @@ TRIES = [  # (phone, agent id, PIN): wrong, unknown, withheld, inactive, then en
     *[("+14155550125", "2001", "000002")] * 5,
     (AGENT_PHONE, "1001", "432198"),
     ("+14155550126", "1001", "000003"),
+    # 20 wrong PINs for Ana from five phones (four each: no phone locked) lock her; then her right PIN
+    *[(f"+1415555013{n // 4}", "1001", "000004") for n in range(20)],
+    (AGENT_PHONE, "1001", "432198"),
 ]
 
 
@@ -154,4 +157,5 @@ def test_the_one_write_leaves_the_rows_and_answers_of_the_sessions_check(
     assert one_write == in_session
     assert PHONE_LOCKED in one_write["heard"] and any("this line" in h for h in one_write["heard"])
     assert sum(h.startswith("Welcome") for h in one_write["heard"]) == 1
+    assert ("agent_pin.agent", "1001") in {row[:2] for row in one_write["counts"] if row[4] is not None}
     assert one_write["pins"] == [("1001", False), ("1002", False), ("2001", None), ("3001", None)]
