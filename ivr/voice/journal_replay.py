@@ -137,7 +137,7 @@ def replay(app: Flask) -> Replayed:
 
 def _replay_record(app: Flask, record: dict[str, Any]) -> str:
     """Apply one record in a transaction of its own: 'applied', 'repeated' or 'failed'. A database failure
-    is raised: the record and the ones after it stay for the next replay."""
+    or a transaction lost to another is raised: the record and the ones after it stay for the next replay."""
     params = record.get("params") or {}
     token = record.get("token")
     with (
@@ -164,8 +164,8 @@ def _replay_record(app: Flask, record: dict[str, Any]) -> str:
             return "applied"
         except Exception as exc:
             s.rollback()
-            if unavailable(exc) and not _answers(s):
-                raise
+            if conflicted(exc) or (unavailable(exc) and not _answers(s)):
+                raise  # a deadlock lost, or the database down: the record is tried again next time
             why = describe(exc, hide=hidden_values(params))
             log.error("journal record %s (call %s) could not be replayed: %s; set aside",
                       record.get("id"), params.get("CallSid"), why)  # fmt: skip

@@ -11,19 +11,21 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from ivr.accounts.agents import BY_AGENT, BY_CALLER, BY_LINE
 from ivr.accounts.throttle import fail
 from ivr.db import CONFLICT_RETRIES
 from ivr.models import Call, CallEvent, Throttle
 from ivr.voice import pin_try
-from ivr.voice.journal_replay import journal
+from ivr.voice.journal_replay import journal, replay
 
 from ..conftest import OPEN, PG_URL
 from ..test_deadline import is_the_fallback
 from ..twilio import CallDriver, one
 from .test_agent_line import said
 from .test_agent_pins import PHONE_LOCKED
+from .test_journal import Outage
 from .test_pin_try import STRANGER, _pin_step
 
 pytestmark = [
@@ -144,3 +146,17 @@ def test_a_pin_try_whose_second_write_lost_counts_its_failure_once(
     assert counted == {BY_LINE.scope: 4, BY_AGENT.scope: 4}  # the 4 wrong PINs of the 4 calls, once each
     assert _events(session, call.sid).count("agent_locked_out") == 1
     assert "a statement lost to another transaction (40P01): run again" in caplog.text
+
+
+def test_a_journal_record_whose_replay_lost_stays_for_the_next_replay(app, call, session, conflicts):
+    """A callback journaled while the database was down, whose replay loses a deadlock: the replay stops
+    with the record kept (not set aside as broken), and the next replay applies it once."""
+    call.start()
+    with Outage(app).down():
+        assert call.twilio.status(call.sid, "completed", 4, CallDuration="12").status_code == 503
+    conflicts(1)
+    with pytest.raises(OperationalError):
+        replay(app)
+    assert journal(app).pending() and not journal(app).companion(".failed").exists()
+    assert replay(app).applied == 1
+    assert _events(session, call.sid).count("status") == 1 and not journal(app).pending()
