@@ -190,13 +190,6 @@ def step_values(version_id: int, result: StepResult) -> dict[str, Any]:
     return values
 
 
-def save_step(session: Bind, call: CallRef, version_id: int, result: StepResult, now: datetime) -> None:
-    """Store where the call now is in its flow, its variables, the row updates and the step's log.
-    The step's effects are not the call log's: the caller hands them to their owners."""
-    _update_call(session, call.id, step_values(version_id, result))
-    add_events(session, call.id, result.log, now)
-
-
 def note_error(session: Bind, call: CallRef, path: str, error: str, now: datetime) -> None:
     """Count an error on the call and put it in the timeline."""
     more = (

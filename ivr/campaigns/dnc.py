@@ -13,7 +13,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from ..db import UTCDateTime
-from ..models import Call, DncRemoval, DoNotCall
+from ..models import DncRemoval, DoNotCall
 from .csvfile import records
 from .phone import PhoneError, to_e164
 
@@ -286,15 +286,3 @@ def opt_out(call: Mapping[str, Any], now: datetime) -> OptOut:
     entry = {"phone": number, "source": OPT_OUT, "note": note, "added_at": now}
     skipped = {"number": number, "added": False, "reason": "already on the list"}
     return OptOut(entry, {"number": number, "added": True}, skipped)
-
-
-def opt_out_call(session: Session, call_id: int, now: datetime) -> dict[str, Any]:
-    """Put the other party of a call on the list (`opt_out`); what happened, for the call's timeline."""
-    found = session.execute(
-        select(Call.call_sid, Call.direction, Call.from_number, Call.to_number).where(Call.id == call_id)
-    ).one()
-    plan = opt_out(dict(found._mapping), now)
-    if plan.entry is None:
-        return plan.skipped
-    added = block(session, plan.entry["phone"], OPT_OUT, plan.entry["note"], now=now)
-    return plan.added if added else plan.skipped

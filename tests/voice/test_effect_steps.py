@@ -1,6 +1,5 @@
 """A flow step with effects (a do-not-call opt-out) stored through ivr.calls.steps: on PostgreSQL one
-statement (the step, the list's entry and its event, the answer kept), on SQLite one short transaction. What
-it leaves is what the Session path (ivr.voice.effects.save_and_apply, the owners' registry) leaves."""
+statement (the step, the list's entry and its event, the answer kept), on SQLite one short transaction."""
 
 from __future__ import annotations
 
@@ -11,15 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr.calls import log as calllog
 from ivr.calls import steps
 from ivr.campaigns import dnc
-from ivr.engine import CallContext, CallState, StepResult, start, step
-from ivr.models import Attempt, Call, CallEvent, DoNotCall, WebhookAnswer
-from ivr.voice import effects
+from ivr.models import Attempt, CallEvent, DoNotCall, WebhookAnswer
 
 from ..campaign_helpers import CALLER_ID
 from ..conftest import OPEN
@@ -250,99 +247,3 @@ def test_a_step_with_effects_costs_what_a_step_without_them_costs(app, twilio, s
             "opt-out start": 2,
             "opt-out first step of a campaign call": 3,
         }
-
-
-# -- the one write and the Session path leave the same rows ------------------------------------------
-
-
-def _session_step(app: Flask, session: Session, call: CallDriver, digits: str) -> None:
-    """What the Session path does with the menu's step: the engine's step, then save_and_apply."""
-    found = calllog.find_call(session, call.sid)
-    assert found is not None and found.site_version_id is not None
-    published = app.extensions["ivr.flows"].get(found.site_version_id)
-    state = CallState(
-        flow=call_row(session, call.sid).flow or "", node=found.node, variables=dict(found.variables),
-        tries=dict(found.tries), path=found.path or "",
-    )  # fmt: skip
-    form = call.params(Digits=digits)
-    context = CallContext(call.sid, call.caller, call.called, OPEN)
-    _apply(session, found, published.id, step(published.site, state, "input", form, context))
-
-
-def _session_start(app: Flask, session: Session, call: CallDriver) -> None:
-    """What the Session path does with a new call's first step: the call logged, then save_and_apply."""
-    published = app.extensions["ivr.flows"].current()
-    params = call.twilio.call_params(call.sid, call.caller, call.called)
-    found = calllog.find_or_insert_call(session, params, OPEN)
-    result = start(published.site, "stop", CallContext(call.sid, call.caller, call.called, OPEN))
-    _apply(session, found, published.id, result)
-
-
-def _apply(session: Session, found: calllog.CallRef, version_id: int, result: StepResult) -> None:
-    assert result.effects
-    effects.save_and_apply(session, found, version_id, result, OPEN)
-    session.commit()
-
-
-def _left(session: Session, sid: str) -> dict[str, Any]:
-    """What a call's opt-out left, the call's CallSid and the party's number written as placeholders."""
-    row = call_row(session, sid)
-    skipped = {"id", "call_sid", "updated_at"}
-    columns = {c.name: getattr(row, c.name) for c in Call.__table__.columns if c.name not in skipped}
-
-    def plain(value: Any) -> Any:
-        return json.loads(json.dumps(value).replace(sid, "<sid>"))
-
-    return {
-        "call": columns,
-        "timeline": [plain(entry[:3]) + [entry[3]] for entry in _timeline(session, sid)],
-        "entries": {phone: plain(entry[:2]) + [entry[2]] for phone, entry in _entries(session).items()},
-    }
-
-
-SCENARIOS: dict[str, tuple[str, str, bool]] = {  # caller, Direction, listed before
-    "a caller added": (CALLER, "inbound", False),
-    "a caller already listed": (CALLER, "inbound", True),
-    "a withheld caller": ("anonymous", "inbound", False),
-    "an outbound call: To is listed": (CALLER, "outbound-api", False),
-}
-
-
-@pytest.mark.parametrize("first", [False, True], ids=["a later step", "the first step"])
-@pytest.mark.parametrize("name", SCENARIOS)
-def test_the_one_write_leaves_what_the_session_path_leaves(app, twilio, session, lines, name, first):
-    """The same call served (the one write) and stored by save_and_apply on a Session: the same call row,
-    timeline (kinds, nodes, data, times, order) and do-not-call entries."""
-    caller, direction, listed = SCENARIOS[name]
-    line = STOP_LINE if first else LINE
-    party = line if direction.startswith("outbound") else caller
-    left = []
-    for by_session in (False, True):
-        session.execute(delete(DoNotCall))
-        session.commit()
-        if listed:
-            _list(session, party)
-        call = CallDriver(_directed(twilio, direction), caller=caller, called=line)
-        if first and by_session:
-            _session_start(app, session, call)
-        elif first:
-            call.start()
-        elif by_session:
-            call.start()
-            _session_step(app, session, call, "9")
-        else:
-            _press(call, call.start(), "9")
-        left.append(_left(session, call.sid))
-    served, direct = left
-    assert served == direct
-    assert served["timeline"][-1][0] == "do_not_call"
-
-
-def _directed(twilio: TwilioClient, direction: str) -> TwilioClient:
-    """A client whose requests carry `direction` as Twilio's Direction."""
-
-    class Directed(TwilioClient):
-        def call_params(self, *args: Any, **extra: str) -> dict[str, str]:
-            return super().call_params(*args, **extra) | {"Direction": direction}
-
-    return Directed(twilio.client, twilio.token, twilio.base, twilio.account)

@@ -1,5 +1,5 @@
-"""A step's typed updates land in the call's row, and each effect reaches its owner (the Session path) and its
-planner (the one write) through a registry each."""
+"""A step's typed updates land in the call's row, and each effect reaches its planner through one registry;
+what the planners tell is written with the step, after its own events."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any, ClassVar
 import pytest
 
 from ivr.calls import log as calllog
-from ivr.engine import CallState, CallUpdates, Effect, StepResult
+from ivr.calls import steps
+from ivr.engine import CallState, CallUpdates, Effect, LogEntry, StepResult
 from ivr.models import Call
 from ivr.voice import effects
 
@@ -27,9 +28,9 @@ class Ring(Effect):
     times: int
 
 
-def test_every_effect_of_the_engine_has_an_owner_and_a_planner() -> None:
+def test_every_effect_of_the_engine_has_a_planner() -> None:
     kinds = {kind for kind in Effect.__subclasses__() if kind.__module__.startswith("ivr.")}
-    assert kinds and kinds <= set(effects.OWNERS) and kinds <= set(effects.PLANNERS)
+    assert kinds and kinds <= set(effects.PLANNERS)
 
 
 def test_every_call_update_is_a_column_of_the_call_row() -> None:
@@ -37,43 +38,53 @@ def test_every_call_update_is_a_column_of_the_call_row() -> None:
     assert {field.name for field in dataclasses.fields(CallUpdates)} <= columns
 
 
-def test_a_step_is_saved_then_its_effects_go_to_their_owners(
-    call, session, monkeypatch: pytest.MonkeyPatch
+def _write(app: Any, call: Any, found: calllog.CallRef, result: StepResult) -> None:
+    """Store a step through the app's held connection, with what its effects' planners tell."""
+    assert found.site_version_id is not None
+    with app.test_request_context("/voice/step", method="POST", data=call.params()):
+        store, connection = steps.held()
+        planned = effects.planned(call.params(), result, OPEN)
+        values = calllog.step_values(found.site_version_id, result)
+        store.write(connection, found.id, values, result.log, OPEN, None, planned)
+
+
+def test_a_step_is_saved_with_what_its_effects_planners_tell(
+    app, call, session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     call.start()
     found = calllog.find_call(session, call.sid)
-    assert found is not None and found.site_version_id is not None
-    handed: list[tuple[int, Effect]] = []
+    assert found is not None
+    asked: list[tuple[str, Effect, str | None]] = []
 
-    def owner(s: Any, call_id: int, effect: Ring, now: datetime) -> dict[str, Any]:
-        assert s is session and now == OPEN
-        handed.append((call_id, effect))
-        return {"rang": effect.times}
+    def planner(params: Any, effect: Ring, node: str | None, now: datetime) -> LogEntry:
+        assert now == OPEN
+        asked.append((params["CallSid"], effect, node))
+        return LogEntry(effect.name, node, {"rang": effect.times})
 
-    monkeypatch.setitem(effects.OWNERS, Ring, owner)
+    monkeypatch.setitem(effects.PLANNERS, Ring, planner)
     state = CallState(flow="main", node="language")
     updates = CallUpdates(desk="bpo", queue_result=None, survey_score=4)
-    result = StepResult(state, [], [], updates, (Ring(2), Ring(3)))
-    effects.save_and_apply(session, found, found.site_version_id, result, OPEN)
-    session.commit()
-    assert handed == [(found.id, Ring(2)), (found.id, Ring(3))]
+    result = StepResult(state, [], [LogEntry("node", "language", {})], updates, (Ring(2), Ring(3)))
+    _write(app, call, found, result)
+    assert asked == [(call.sid, Ring(2), "language"), (call.sid, Ring(3), "language")]
     assert [(e.node, e.data) for e in events(session, call.sid, "test_ring")] == [
         ("language", {"rang": 2}),
         ("language", {"rang": 3}),
     ]
     assert {e.at for e in events(session, call.sid, "test_ring")} == {OPEN}
+    last_node = events(session, call.sid, "node")[-1]
+    assert all(e.id > last_node.id for e in events(session, call.sid, "test_ring"))  # after the step's own
     row = call_row(session, call.sid)
     assert (row.desk, row.queue_result, row.survey_score, row.overflow_from) == ("bpo", None, 4, None)
 
 
-def test_a_step_without_effects_only_saves(call, session, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_step_without_effects_asks_no_planner(app, call, session, monkeypatch: pytest.MonkeyPatch) -> None:
     call.start()
     found = calllog.find_call(session, call.sid)
-    assert found is not None and found.site_version_id is not None
-    monkeypatch.setattr(effects, "OWNERS", {})  # no owner is asked
+    assert found is not None
+    monkeypatch.setattr(effects, "PLANNERS", {})  # a planner asked would be a KeyError
     before = len(events(session, call.sid, "node"))
     result = StepResult(CallState(flow="main", node="language"), [], [], CallUpdates(path="main_menu:1"))
-    effects.save_and_apply(session, found, found.site_version_id, result, OPEN)
-    session.commit()
+    _write(app, call, found, result)
     assert call_row(session, call.sid).path == "main_menu:1"
     assert len(events(session, call.sid, "node")) == before
