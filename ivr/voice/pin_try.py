@@ -1,6 +1,5 @@
-"""The agent line's PIN try on PostgreSQL: the agents and the keys' counts read, the PIN hashed and judged
-(ivr.accounts.agents), then its counts written in the step's one write, guarded by the lock the read foretold
-(docs/desks.md, "Wrong PINs")."""
+"""The agent line's PIN try on PostgreSQL: agents and counts read, the PIN judged (ivr.accounts.agents), its
+counts in the step's one write, guarded by the lock the read foretold (docs/desks.md, "Wrong PINs")."""
 
 from __future__ import annotations
 
