@@ -430,18 +430,32 @@ def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
     return typed
 
 
-def embeddable(statement: ClauseElement) -> tuple[str, tuple[BindParameter[Any], ...]]:
-    """A Core statement compiled for PostgreSQL with `:name` binds as text() reads them (casts escaped),
-    and those binds with their types: to run it as a CTE of a text() statement. Every value must be a
-    named bind."""
-    named = postgresql.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
-    compiled = cast(SQLCompiler, statement.compile(dialect=named))
+def compiled_text(statement: ClauseElement, dialect_name: str) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """A Core statement compiled once for a dialect ('postgresql' or 'sqlite') with `:name` binds, as text()
+    reads them (PostgreSQL's `::` casts escaped), and those binds with their types; a value the statement
+    fixes is kept as its bind's value. A bind computed at execution (a Python-side default) is refused."""
+    dialect = (postgresql if dialect_name == "postgresql" else sqlite).dialect(paramstyle="named")
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
     binds = []
     for param, name in compiled.bind_names.items():
-        if not param.required or param.callable is not None:
-            raise ValueError(f"{name}: a value fixed in the statement; give it as a named bind")
-        binds.append(bindparam(name, type_=param.type))
+        if param.callable is not None:  # a Python-side default such as utcnow: give the column a value
+            raise ValueError(f"{name}: a bind computed at execution cannot be compiled once; pass it")
+        if param.required:
+            binds.append(bindparam(name, type_=param.type))
+        else:
+            binds.append(bindparam(name, param.value, type_=param.type))
+    # text() would read PostgreSQL's `:name::TYPE` casts as part of the name: escaped, they stay casts
     return compiled.string.replace("::", r"\:\:"), tuple(binds)
+
+
+def embeddable(statement: ClauseElement) -> tuple[str, tuple[BindParameter[Any], ...]]:
+    """`compiled_text` for PostgreSQL, to run the statement as a CTE of a text() statement: every value
+    must be a named bind, given with the statement's others."""
+    sql, binds = compiled_text(statement, "postgresql")
+    fixed = sorted(bind.key for bind in binds if not bind.required)
+    if fixed:
+        raise ValueError(f"{fixed}: values fixed in the statement; give them as named binds")
+    return sql, binds
 
 
 class Rows(Protocol):

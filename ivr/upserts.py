@@ -9,13 +9,13 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, TextClause, bindparam, text
+from sqlalchemy import ColumnElement, CursorResult, TextClause, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from .db import connection_of
+from .db import compiled_text, connection_of
 
 DIALECTS: dict[str, ModuleType] = {"postgresql": postgresql, "sqlite": sqlite}
 
@@ -52,18 +52,8 @@ class Compiled:
 
 @cache
 def _compiled(spec: Compiled, dialect_name: str) -> TextClause:
-    dialect = DIALECTS[dialect_name]
-    compiled = spec.build(dialect).compile(dialect=dialect.dialect(paramstyle="named"))
-    binds = []
-    for param, name in compiled.bind_names.items():
-        if param.callable is not None:  # a Python-side default such as utcnow: give the column a value
-            raise ValueError(f"{name}: a bind computed at execution cannot be compiled once; pass it")
-        if param.required:
-            binds.append(bindparam(name, type_=param.type))
-        else:
-            binds.append(bindparam(name, param.value, type_=param.type))
-    # text() would read PostgreSQL's `:name::TYPE` casts as part of the name: escaped, they stay casts
-    built = text(compiled.string.replace("::", r"\:\:")).bindparams(*binds)
+    sql, binds = compiled_text(spec.build(DIALECTS[dialect_name]), dialect_name)
+    built = text(sql).bindparams(*binds)
     statement = built.columns(*spec.returning) if spec.returning else built
     _FIXED[statement] = frozenset(b.key for b in binds if not b.required)  # type: ignore[index]
     return statement  # type: ignore[return-value]
