@@ -87,8 +87,9 @@ CONFLICT_RETRIES = 3  # a statement rolled back for a conflict runs again up to 
 
 
 def conflicted(error: BaseException) -> bool:
-    """Whether a statement failed only because it lost to another transaction (PostgreSQL rolled it back:
-    a deadlock or a serialization failure): nothing of it was written, and it may be run again."""
+    """Whether a statement failed only because it lost to another transaction (PostgreSQL rolled its
+    transaction back: a deadlock or a serialization failure). An autocommit statement wrote nothing then and
+    may be run again; in a transaction, all of the transaction is gone."""
     original = getattr(error, "orig", None) or error  # SQLAlchemy's DBAPIError, or the driver's own error
     return getattr(original, "sqlstate", None) in CONFLICTS
 

@@ -264,7 +264,7 @@ class Guard:
         deadlock, a serialization failure) does not: it is raised as it is."""
         deadline = current()
         if deadline is None or isinstance(error, DatabaseUnavailable) or conflicted(error):
-            return  # a conflict is not the database failing: the webhook runs its step again
+            return  # a conflict is not the database failing: the driver runs an autocommit statement again
         if disconnect or isinstance(error, (self.dbapi.OperationalError, self.dbapi.InterfaceError)):
             with _lock:
                 _failed(deadline)

@@ -383,7 +383,6 @@ _EVENTS = """
 INSERT INTO call_events (call_id, at, kind, node, data)
 SELECT {call_id}, :at, e.value ->> 'kind', e.value ->> 'node', {data}
 FROM {source} jsonb_array_elements(CAST(:log AS JSONB)) WITH ORDINALITY AS e(value, n) ORDER BY e.n"""
-_LOG = _EVENTS.replace("{data}", "e.value -> 'data'")
 _KEEP = """
 INSERT INTO webhook_answers (key, call_sid, answered_at, status, content_type, body)
 SELECT :key, :call_sid, :answered_at, :answer_status, :content_type, :body {source}
@@ -477,9 +476,7 @@ def _pg_legs(shape: tuple[tuple[str, ...], ...], gate: Gate | None = None) -> Te
         updates.append(
             f"u{i} AS (UPDATE calls SET {sets}, updated_at = :updated_at WHERE id = :l{i}_id{gated})"
         )
-    events = _LOG.format(
-        call_id="CAST(e.value ->> 'call_id' AS BIGINT)", source="gate CROSS JOIN" if gate else ""
-    )
+    events = _logging("CAST(e.value ->> 'call_id' AS BIGINT)", "gate CROSS JOIN" if gate else "", ())
     before = f"{gate.ctes}, " if gate is not None else ""
     result = "(SELECT count(*) FROM gate)" if gate is not None else "1"
     if gate is not None and gate.result:

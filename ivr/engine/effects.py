@@ -1,4 +1,4 @@
-"""What a step changes beyond the flow: typed updates of the call's row and named effects for their owners."""
+"""What a step changes beyond the flow: typed updates of the call's row, and named effects for planners."""
 
 from __future__ import annotations
 

@@ -164,16 +164,24 @@ def test_a_repeated_step_writes_nothing_twice_and_gets_the_kept_answer(twilio, s
     assert [kind for kind, *_ in logged].count("do_not_call") == 1
 
 
+@pytest.mark.parametrize("rang", [False, True], ids=["answered first", "its ringing logged first"])
 @pytest.mark.parametrize("listed", [False, True], ids=["added", "already listed"])
 @pytest.mark.parametrize("first", [False, True], ids=["a later step", "the first step"])
 def test_a_callee_of_a_campaign_call_opting_out_lists_the_number_called(
-    app, twilio, session, lines, first, listed
+    app, twilio, session, lines, first, listed, rang
 ):
-    """A call ivr placed: the party is To (the contact's number), not From (the campaign's caller ID)."""
+    """A call ivr placed: the party is To (the contact's number), not From (the campaign's caller ID). The
+    dialer asks for the `ringing` callback, which usually logs the call before it is answered."""
     if listed:
         _list(session, PHONE)
     attempt_id = _attempt(app, session, flow="stop" if first else "optout")
     sid = new_sid()
+    if rang:
+        ringing = twilio.call_params(
+            sid, CALLER_ID, PHONE, "ringing", Direction="outbound-api", SequenceNumber="1"
+        )
+        assert twilio.post(f"/voice/status?attempt={attempt_id}", ringing).status_code == 204
+        assert call_row(session, sid).status == "ringing"
     root = _answered(twilio, attempt_id, sid, "out-opt", AnsweredBy="human")
     if not first:
         driver = CallDriver(twilio, sid=sid, caller=CALLER_ID, called=PHONE)
@@ -184,7 +192,12 @@ def test_a_callee_of_a_campaign_call_opting_out_lists_the_number_called(
     assert _entries(session) == {PHONE: entry}
     data = {"number": PHONE, "added": not listed} | ({"reason": "already on the list"} if listed else {})
     timeline = _timeline(session, sid)
-    assert timeline[0][0] == "outbound_answered" and timeline[-1] == ("do_not_call", "remove", data, OPEN)
+    assert timeline[int(rang)][0] == "outbound_answered" and timeline[-1] == (
+        "do_not_call",
+        "remove",
+        data,
+        OPEN,
+    )
     session.expire_all()
     attempt = session.get_one(Attempt, attempt_id)
     assert (attempt.call_sid, attempt.answered_by) == (sid, "human")
