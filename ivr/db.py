@@ -422,10 +422,8 @@ def _insert_or_skip(spec: InsertOrSkip, dialect_name: str) -> TextClause:
     built = dialect.insert(spec.table).values(values).on_conflict_do_nothing()
     if spec.returning:
         built = built.returning(*(spec.table.c[name] for name in spec.returning))
-    named = dialect.dialect(paramstyle="named")
-    # text() would read `:data::JSONB` (PostgreSQL's cast after a bind) as no bind at all: escape the casts
-    sql = str(built.compile(dialect=named)).replace("::", "\\:\\:")
-    typed = text(sql).bindparams(*(bindparam(c.name, type_=c.type) for c in columns))
+    sql, binds = compiled_text(built, dialect_name)  # the binds typed as their columns
+    typed = text(sql).bindparams(*binds)
     if spec.returning:
         return typed.columns(*(spec.table.c[name] for name in spec.returning))  # type: ignore[return-value]
     return typed
