@@ -62,9 +62,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     return url
 
 
-def _worker_database(verb: str) -> None:
-    """CREATE (when missing) or DROP this xdist worker's PostgreSQL database, on the given one's server."""
-    name = make_url(PG_URL).database
+def _worker_database(verb: str, url: str = "") -> None:
+    """CREATE (when missing) or DROP this xdist worker's PostgreSQL database (or the one of `url`), on the
+    given one's server."""
+    name = make_url(url or PG_URL).database
     engine = make_engine(GIVEN_PG_URL).execution_options(isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).first()
@@ -75,12 +76,27 @@ def _worker_database(verb: str) -> None:
     engine.dispose()
 
 
+_WORKERS: list[str] = []  # in xdist's controller: the database URL of each worker it started
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist's controller notes each worker's PostgreSQL database, to drop it if the worker did not."""
+    if GIVEN_PG_URL:
+        _WORKERS.append(
+            _worker_url(GIVEN_PG_URL, node.workerinput["workerid"], node.workerinput["testrunuid"])
+        )
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """An xdist worker drops the PostgreSQL database it made: a test run leaves nothing on the server."""
+    """An xdist worker drops the PostgreSQL database it made, and the controller those of workers that
+    crashed: a test run leaves nothing on the server."""
     for engine in _ENGINES.values():
         engine.dispose()
     if GIVEN_PG_URL and PG_URL != GIVEN_PG_URL:
         _worker_database("DROP")
+    for url in _WORKERS:
+        _worker_database("DROP", url)
 
 
 def _lift_append_only_guards(conn: Connection) -> list[str]:
